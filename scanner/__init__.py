@@ -1,0 +1,3 @@
+"""isoscan: network isolation compliance scanner."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,331 @@
+"""The shared vocabulary: findings, check metadata, the inventory types.
+
+Everything here is plain, frozen data. Probes produce observations, checks
+turn inventory + observations into findings, and nothing in this module does
+I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from netaddr import IPAddress, IPNetwork
+
+LANGS = ("zh-CN", "en")
+DEFAULT_LANG = "zh-CN"
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2,
+                  Severity.LOW: 3, Severity.INFO: 4}
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+# A piece of text a person reads, in every language of the report:
+# {"zh-CN": "...", "en": "..."}. Checks build it with text().
+Text = Mapping[str, str]
+
+
+def text(zh: str, en: str) -> Text:
+    """Text in both report languages (zh-CN is the default)."""
+    return {"zh-CN": zh, "en": en}
+
+
+def pick(t: Text | str, lang: str = DEFAULT_LANG) -> str:
+    """One language of a Text (plain strings are data and pass through)."""
+    if isinstance(t, str):
+        return t
+    return t.get(lang) or t.get("en") or next(iter(t.values()), "")
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in an inventory file, 1-based line and column."""
+    file: str
+    line: int
+    column: int
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a finding is about: as much of ip / mac / device as is known."""
+    ip: str | None = None
+    mac: str | None = None
+    device: str | None = None
+
+    def to_json(self) -> dict:
+        return {"ip": self.ip, "mac": self.mac, "device": self.device}
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    """A check's metadata: plain data, no behaviour.
+
+    `needs` names the observation sections the check reads ("inventory" for
+    a static check; "discovery", "forwarding", "egress", "inbound", "dhcp",
+    "ra", "canary" for live ones). Regulation references are not here: they
+    are data in checks/regulations.yaml, replaceable by a unit.
+    """
+    id: str
+    severity: Severity
+    title: Text
+    needs: tuple[str, ...]
+    remediation: Text
+    description: Text = field(default_factory=dict)
+
+    @property
+    def static(self) -> bool:
+        return self.needs == ("inventory",)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check_id: str
+    status: Status
+    severity: Severity
+    title: Text
+    segment: str | None = None
+    subject: Subject = Subject()
+    evidence: tuple[Text | str, ...] = ()
+    location: Location | None = None
+    remediation: Text = field(default_factory=dict)
+
+    def to_json(self, lang: str = DEFAULT_LANG, regulation: Iterable[str] = ()) -> dict:
+        out = {
+            "check_id": self.check_id,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "segment": self.segment,
+            "subject": self.subject.to_json(),
+            "title": pick(self.title, lang),
+            "evidence": [pick(e, lang) for e in self.evidence],
+            "regulation": list(regulation),
+            "remediation": pick(self.remediation, lang) if self.remediation else "",
+        }
+        if self.location is not None:
+            out["location"] = self.location.to_json()
+        return out
+
+
+def _finding(meta: CheckMeta, status: Status, evidence, *, segment=None, subject=None,
+             location=None, severity: Severity | None = None) -> Finding:
+    if isinstance(evidence, (str, Mapping)):
+        evidence = (evidence,)
+    return Finding(
+        check_id=meta.id, status=status, severity=severity or meta.severity,
+        title=meta.title, segment=segment, subject=subject or Subject(),
+        evidence=tuple(evidence), location=location, remediation=meta.remediation,
+    )
+
+
+def passed(meta: CheckMeta, evidence, **kw) -> Finding:
+    return _finding(meta, Status.PASS, evidence, **kw)
+
+
+def fail(meta: CheckMeta, evidence, **kw) -> Finding:
+    return _finding(meta, Status.FAIL, evidence, **kw)
+
+
+def error(meta: CheckMeta, evidence, **kw) -> Finding:
+    return _finding(meta, Status.ERROR, evidence, **kw)
+
+
+def skipped(meta: CheckMeta, evidence, **kw) -> Finding:
+    return _finding(meta, Status.SKIPPED, evidence, **kw)
+
+
+# --------------------------------------------------------------------------
+# The inventory (SPEC §2), as the loader hands it to checks.
+# Every object carries `loc`: where it was declared (None when synthesised).
+# MAC addresses are normalised: lower case, colon separated ("02:00:00:00:0c:0b").
+
+CLASSIFIED = "classified"
+NON_CLASSIFIED = "non-classified"
+INTERNET = "internet"
+
+
+@dataclass(frozen=True)
+class Canary:
+    name: str
+    address: IPAddress
+    tcp: tuple[int, ...] = (80, 443)
+    udp: tuple[int, ...] = (53,)
+    icmp: bool = True
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Exposed:
+    address: IPAddress
+    tcp: tuple[int, ...] = ()
+    udp: tuple[int, ...] = ()
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    classification: str          # classified | non-classified | internet
+    networks: tuple[IPNetwork, ...]
+    title: str | None = None
+    level: str | None = None     # classified only: top-secret | confidential | secret
+    ingress: str | None = None   # device name
+    exposed: tuple[Exposed, ...] = ()
+    dhcp_servers: tuple[IPAddress, ...] | None = None   # None: not declared
+    ipv6_routers: tuple[IPAddress, ...] | None = None
+    loc: Location | None = None
+
+    @property
+    def classified(self) -> bool:
+        return self.classification == CLASSIFIED
+
+    @property
+    def is_internet(self) -> bool:
+        return self.classification == INTERNET
+
+    def contains(self, ip: IPAddress | str) -> bool:
+        ip = IPAddress(ip) if not isinstance(ip, IPAddress) else ip
+        return any(ip.version == n.version and ip in n for n in self.networks)
+
+
+@dataclass(frozen=True)
+class Interface:
+    segment: str
+    ip: IPAddress | None = None
+    mac: str | None = None
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    kind: str
+    interfaces: tuple[Interface, ...]
+    asset_tag: str | None = None
+    custodian: str | None = None
+    loc: Location | None = None
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(i.segment for i in self.interfaces))
+
+
+@dataclass(frozen=True)
+class Transfer:
+    device: str
+    from_segment: str
+    to_segment: str
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Organization:
+    name: str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    sha256: str
+
+
+@dataclass
+class Inventory:
+    """One inventory, possibly merged from several files.
+
+    `extras` keeps top-level sections that belong to other tools, raw
+    (the lab's `lab:` section). Lookup tables are built on first use.
+    """
+    organization: Organization
+    segments: tuple[Segment, ...] = ()
+    devices: tuple[Device, ...] = ()
+    canaries: tuple[Canary, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
+    files: tuple[SourceFile, ...] = ()
+    sha256: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+    _index: dict | None = field(default=None, repr=False, compare=False)
+
+    # -- lookups -----------------------------------------------------------
+    def _idx(self) -> dict:
+        if self._index is None:
+            by_ip: dict[str, tuple[Device, Interface]] = {}
+            by_mac: dict[str, tuple[Device, Interface]] = {}
+            for d in self.devices:
+                for i in d.interfaces:
+                    if i.ip is not None:
+                        by_ip.setdefault(str(i.ip), (d, i))
+                    if i.mac is not None:
+                        by_mac.setdefault(i.mac, (d, i))
+            self._index = {
+                "segment": {s.name: s for s in self.segments},
+                "device": {d.name: d for d in self.devices},
+                "ip": by_ip,
+                "mac": by_mac,
+            }
+        return self._index
+
+    def segment(self, name: str) -> Segment | None:
+        return self._idx()["segment"].get(name)
+
+    def device(self, name: str) -> Device | None:
+        return self._idx()["device"].get(name)
+
+    def device_by_ip(self, ip) -> tuple[Device, Interface] | None:
+        return self._idx()["ip"].get(str(ip))
+
+    def device_by_mac(self, mac: str) -> tuple[Device, Interface] | None:
+        return self._idx()["mac"].get(mac)
+
+    def segment_of(self, ip) -> Segment | None:
+        """The declared segment whose networks contain ip, if any."""
+        ip = IPAddress(ip)
+        for s in self.segments:
+            if s.contains(ip):
+                return s
+        return None
+
+    def devices_on(self, segment: str) -> Iterator[tuple[Device, Interface]]:
+        for d in self.devices:
+            for i in d.interfaces:
+                if i.segment == segment:
+                    yield d, i
+
+    def canary(self, name: str) -> Canary | None:
+        return next((c for c in self.canaries if c.name == name), None)
+
+    def in_scope(self, ip) -> bool:
+        """True when ip lies in a declared segment or is a declared canary.
+
+        This is the scope guard: no probe may be sent to anything else.
+        """
+        ip = IPAddress(ip)
+        if any(c.address == ip for c in self.canaries):
+            return True
+        return self.segment_of(ip) is not None
+
+
+# A check's evaluate(): pure function of inventory + observations.
+Evaluate = Callable[[Inventory, Mapping[str, Any]], Iterable[Finding]]

@@ -1,0 +1,88 @@
+"""What probes saw: plain JSON-ready data, kept whole in the bundle.
+
+Checks read observations and nothing else from the wire, so a stored bundle
+can be re-judged later (a new check, a corrected mapping) without a new scan.
+
+The shape (every address a string, every MAC normalised lower-case colon form):
+
+    {
+      "vantage": {"segment": "secret-lan", "interface": "eth0",
+                  "ip": "10.10.0.5", "mac": "02:..", "ipv6": ["fe80::..", ...]},
+      "privileges": {"ok": true, "error": null},      # root / CAP_NET_RAW
+      "controls": {                                   # positive controls (fail closed)
+        "ok": true, "error": null,
+        "items": [{"kind": "arp", "target": "10.10.0.11", "ok": true,
+                   "detail": "ARP reply from 10.10.0.11 at 02:.."}]
+      },
+      # every probe section below has "status": "ok" | "error" | "not-run",
+      # "error": null | "why it could not run", plus its own data:
+      "discovery":  {"status": .., "error": .., "method": "nmap -sn -PR",
+                     "hosts": [{"ip": "10.10.0.11", "mac": "02:..", "via": "arp"}]},
+      "forwarding": {"status": .., "error": .., "probes": [
+                     {"via_ip": .., "via_mac": .., "dst": "203.0.113.10",
+                      "dst_kind": "canary" | "segment", "dst_segment": "internet",
+                      "proto": "icmp" | "tcp" | "udp", "port": 443 | null,
+                      "ttl": 1 | 64,
+                      "result": "time-exceeded" | "unreachable" | "answer" | "none",
+                      "responder_ip": .., "responder_mac": .., "hop2": null | "ip",
+                      "token": null | "..."}]},
+      "egress":     {"status": .., "error": .., "probes": [
+                     {"dst": .., "dst_kind": .., "dst_segment": .., "proto": ..,
+                      "port": .., "result": "answer" | "refused" | "unreachable" | "none",
+                      "responder_ip": .., "first_hop": null | "ip", "token": ..}]},
+      "inbound":    {"status": .., "error": .., "probes": [
+                     {"dst": .., "dst_segment": .., "proto": "tcp" | "udp",
+                      "port": .., "state": "open" | "closed" | "filtered",
+                      "banner": null | "..."}]},
+      "dhcp":       {"status": .., "error": .., "offers": [
+                     {"server_id": .., "src_ip": .., "src_mac": .., "yiaddr": ..,
+                      "router": [..], "dns": [..], "lease": ..}]},
+      "ra":         {"status": .., "error": .., "adverts": [
+                     {"src_ip": .., "src_mac": .., "router_lifetime": ..,
+                      "prefixes": [{"prefix": .., "valid": .., "preferred": ..}],
+                      "rdnss": [..]}]},
+      "canary":     {"status": .., "error": .., "arrivals": [...]}   # from canary logs
+    }
+
+A section that is missing is the same as "not-run". A check that needs a
+section that did not run, or erred, reports `error` — never `pass`.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+OK = "ok"
+ERROR = "error"
+NOT_RUN = "not-run"
+
+
+def section(obs: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The named probe section, or a not-run stub."""
+    s = obs.get(name)
+    if not isinstance(s, Mapping):
+        return {"status": NOT_RUN, "error": f"probe '{name}' did not run"}
+    return s
+
+
+def section_problem(obs: Mapping[str, Any], *names: str) -> str | None:
+    """Why these sections cannot be judged, or None when all ran cleanly."""
+    for name in names:
+        s = section(obs, name)
+        if s.get("status") != OK:
+            return s.get("error") or f"probe '{name}' {s.get('status', NOT_RUN)}"
+    return None
+
+
+def controls_problem(obs: Mapping[str, Any]) -> str | None:
+    """Why the positive control does not vouch for this vantage, or None.
+
+    Isolation checks may pass only when the vantage has shown that its probes
+    work: with privileges, and with something that must answer answering.
+    """
+    priv = obs.get("privileges") or {}
+    if not priv.get("ok"):
+        return priv.get("error") or "privileges were not established"
+    ctl = obs.get("controls") or {}
+    if not ctl.get("ok"):
+        return ctl.get("error") or "positive control did not succeed"
+    return None
