@@ -1,0 +1,1 @@
+"""Output formats of `isoscan validate`: text, json, sarif, junit."""

@@ -1,0 +1,1 @@
+"""The lab: real test networks of Linux network namespaces."""
