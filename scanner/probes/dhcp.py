@@ -1,0 +1,215 @@
+"""The DHCP probe: who answers a DHCPDISCOVER on the vantage's link?
+
+One DHCPDISCOVER is broadcast from the vantage's interface (a second one, same
+transaction, half-way through the wait window, in case the first was lost),
+and every DHCPOFFER that arrives in the window is collected. The probe never
+sends a DHCPREQUEST, so no server ever commits a lease: no pool is exhausted,
+and the vantage's own address configuration is never touched.
+
+The client identity is fixed and isoscan-specific, so a network team can
+recognise (and whitelist in their DHCP snooping logs) the audit's probe:
+
+    CLIENT_MAC = 02:69:73:6f:73:63    locally administered, unicast;
+                                      the five bytes after 02 spell "isosc"
+    client identifier (option 61) = 0x01 + CLIENT_MAC
+    vendor class (option 60)      = "isoscan"
+
+The broadcast flag is set, so servers broadcast their offers and the probe
+needs no address of its own; the capture socket is promiscuous as well, so an
+offer unicast to CLIENT_MAC is seen too. The capture socket is opened before
+the first discover leaves, so an instant answer cannot be missed.
+
+Everything in an offer came from the network and is data: host names,
+domain names and other strings are decoded leniently, control characters are
+escaped, and their length is capped; the report escapes them again.
+
+Output (scanner/observations.py, section "dhcp"):
+
+    {"status": "ok" | "error", "error": null | "why",
+     "interface": "eth0", "client_mac": CLIENT_MAC, "wait": 4.0,
+     "discovers_sent": 2, "truncated": false,
+     "offers": [{"server_id", "src_ip", "src_mac", "yiaddr", "router": [..],
+                 "dns": [..], "lease", "subnet_mask", "hostname", "domain",
+                 "count"}]}
+
+One entry per distinct (server_id, src_ip, src_mac); `count` says how many
+offers it sent in the window.
+"""
+from __future__ import annotations
+
+import random
+import select
+import time
+from typing import Any, Iterable
+
+CLIENT_MAC = "02:69:73:6f:73:63"
+VENDOR_CLASS = b"isoscan"
+DEFAULT_WAIT = 4.0
+MAX_OFFERS = 64          # distinct servers kept; a flood is reported as truncated
+MAX_TEXT = 255           # longest string kept from the wire
+
+BPF = "udp and (port 67 or port 68)"
+
+
+def safe_text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    """A string from the network as plain, printable data (never markup)."""
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        s = bytes(value).decode("utf-8", errors="replace")
+    else:
+        s = str(value)
+    s = s.rstrip("\x00")
+    out = []
+    for ch in s[: limit]:
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def _ip_list(values: Iterable[Any]) -> list[str]:
+    from netaddr import IPAddress
+    out = []
+    for v in values:
+        try:
+            out.append(str(IPAddress(str(v))))
+        except Exception:
+            out.append(safe_text(v) or "")
+    return out
+
+
+def _discover(xid: int):
+    from scapy.layers.dhcp import BOOTP, DHCP
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    mac = bytes.fromhex(CLIENT_MAC.replace(":", ""))
+    return (Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff")
+            / IP(src="0.0.0.0", dst="255.255.255.255")
+            / UDP(sport=68, dport=67)
+            / BOOTP(op=1, chaddr=mac + b"\x00" * 10, xid=xid, flags=0x8000)
+            / DHCP(options=[("message-type", "discover"),
+                            ("client_id", b"\x01" + mac),
+                            ("vendor_class_id", VENDOR_CLASS),
+                            ("param_req_list", [1, 3, 6, 12, 15, 51, 54]),
+                            "end"]))
+
+
+def parse_offer(pkt, xid: int | None = None) -> dict | None:
+    """A DHCPOFFER as observation data, or None when pkt is not one of ours."""
+    from scapy.layers.dhcp import BOOTP, DHCP
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Ether
+
+    if BOOTP not in pkt or DHCP not in pkt or IP not in pkt:
+        return None
+    bootp = pkt[BOOTP]
+    if bootp.op != 2:
+        return None
+    if xid is not None and bootp.xid != xid:
+        return None
+    opts: dict[str, list] = {}
+    for o in pkt[DHCP].options:
+        if isinstance(o, tuple) and o:
+            opts.setdefault(str(o[0]), []).extend(o[1:])
+    mtype = (opts.get("message-type") or [None])[0]
+    if mtype not in (2, "offer"):
+        return None
+
+    def one(name):
+        v = opts.get(name)
+        return v[0] if v else None
+
+    lease = one("lease_time")
+    return {
+        "server_id": _ip_list([one("server_id")])[0] if one("server_id") is not None else None,
+        "src_ip": pkt[IP].src,
+        "src_mac": pkt[Ether].src.lower() if Ether in pkt else None,
+        "yiaddr": bootp.yiaddr,
+        "router": _ip_list(opts.get("router", [])),
+        "dns": _ip_list(opts.get("name_server", [])),
+        "lease": int(lease) if isinstance(lease, int) else None,
+        "subnet_mask": _ip_list([one("subnet_mask")])[0] if one("subnet_mask") is not None else None,
+        "hostname": safe_text(one("hostname")),
+        "domain": safe_text(one("domain")),
+    }
+
+
+def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True) -> dict:
+    """Broadcast a DHCPDISCOVER on iface and collect the offers for `wait` s.
+
+    Never raises for a wire problem: the section then has status "error"
+    and says why (no such interface, no privilege, ...).
+    """
+    section: dict[str, Any] = {
+        "status": "error", "error": None, "interface": iface,
+        "client_mac": CLIENT_MAC, "wait": float(wait), "discovers_sent": 0,
+        "truncated": False, "offers": [],
+    }
+    if not iface:
+        section["error"] = "no interface to send the DHCP discovery from"
+        return section
+    try:
+        from scapy.config import conf
+        xid = random.SystemRandom().randrange(1, 2**32)
+        pkt = _discover(xid)
+        sock = conf.L2socket(iface=iface, filter=BPF)
+    except PermissionError as exc:
+        section["error"] = f"cannot open a raw socket on {iface}: {exc} (needs root or CAP_NET_RAW)"
+        return section
+    except Exception as exc:
+        section["error"] = f"cannot open a raw socket on {iface}: {type(exc).__name__}: {exc}"
+        return section
+
+    seen: dict[tuple, dict] = {}
+    try:
+        sock.send(pkt)
+        section["discovers_sent"] = 1
+        start = time.monotonic()
+        deadline = start + wait
+        resend_at = start + wait / 2 if repeat else None
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if resend_at is not None and now >= resend_at:
+                sock.send(pkt)
+                section["discovers_sent"] += 1
+                resend_at = None
+            until = deadline if resend_at is None else min(deadline, resend_at)
+            ready, _, _ = select.select([sock], [], [], max(0.0, until - now))
+            if not ready:
+                continue
+            try:
+                got = sock.recv()
+            except Exception:  # a frame scapy cannot dissect is not an offer
+                continue
+            if got is None:
+                continue
+            try:
+                offer = parse_offer(got, xid)
+            except Exception:
+                continue
+            if offer is None:
+                continue
+            key = (offer["server_id"], offer["src_ip"], offer["src_mac"])
+            if key in seen:
+                seen[key]["count"] += 1
+            elif len(seen) >= MAX_OFFERS:
+                section["truncated"] = True
+            else:
+                offer["count"] = 1
+                seen[key] = offer
+    except PermissionError as exc:
+        section["error"] = f"cannot send on {iface}: {exc} (needs root or CAP_NET_RAW)"
+    except OSError as exc:
+        section["error"] = f"DHCP probe on {iface} failed: {exc}"
+    else:
+        section["status"] = "ok"
+    finally:
+        sock.close()
+        # offers seen before a failure are still evidence (never a pass)
+        section["offers"] = list(seen.values())
+    return section
