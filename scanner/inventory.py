@@ -1,0 +1,224 @@
+"""Loading inventories: files and folders -> one Inventory + INV-SCHEMA findings.
+
+    result = load_inventory(["inventories/"])
+    result.inventory      # Inventory | None (None only when nothing was usable)
+    result.findings       # INV-SCHEMA findings, each with a location
+
+A folder stands for every *.yaml / *.yml below it, sorted by path. A path that
+does not exist or cannot be read raises InputError (the CLI exits 2 with its
+one-line message). Everything wrong *inside* a file is a finding instead:
+invalid YAML, an alias bomb, a file over the size cap, an unknown key, a wrong
+type, a bad CIDR / IP / MAC, a reference to a segment or device no file declares.
+
+Each file is parsed fast (yaml_rs) and checked (scanner.schema); positions
+are looked up only for the findings that need them (scanner.yamlsource).
+A top-level `lab:` section (lab files are an inventory plus a lab) is kept raw
+in `inventory.extras["lab"]`, unchecked here; `locate()` gives the lab code
+line and column for its own findings.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from scanner.model import (Finding, Inventory, Location, Organization, SourceFile,
+                           Status, Text, text)
+from scanner.schema import FileReader, FilePart, Problem
+from scanner.yamlsource import (DEFAULT_MAX_BYTES, KEY, InputError, Locator,
+                                decode, file_size, parse, read_source)
+
+__all__ = ["InputError", "LoadResult", "load_inventory", "expand_paths", "locate", "KEY",
+           "max_bytes_default"]
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def max_bytes_default() -> int:
+    """The size cap: ISOSCAN_MAX_INVENTORY_BYTES, else 64 MiB."""
+    env = os.environ.get("ISOSCAN_MAX_INVENTORY_BYTES", "")
+    return int(env) if env.isdigit() and int(env) > 0 else DEFAULT_MAX_BYTES
+
+
+@dataclass
+class LoadResult:
+    inventory: Inventory | None
+    findings: list[Finding] = field(default_factory=list)
+    locators: dict[str, Locator] = field(default_factory=dict, repr=False)
+
+    def locate(self, file: str, path: tuple) -> Location | None:
+        """Line and column of a path in one of the loaded files."""
+        loc = self.locators.get(file)
+        return loc.location(tuple(path)) if loc is not None else None
+
+
+def expand_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Files named, and every *.yaml / *.yml below folders named, in order."""
+    if not paths:
+        raise InputError("no inventory path given")
+    out: list[str] = []
+    seen: set[str] = set()
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            try:
+                found = sorted(str(f) for f in Path(p).rglob("*")
+                               if f.suffix.lower() in YAML_SUFFIXES and f.is_file())
+            except OSError as exc:
+                raise InputError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+            if not found:
+                raise InputError(f"{p}: no *.yaml or *.yml files in this folder")
+        elif os.path.exists(p):
+            found = [p]
+        else:
+            raise InputError(f"{p}: no such file or folder")
+        for f in found:
+            key = os.path.realpath(f)
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
+    return out
+
+
+def load_inventory(paths: Sequence[str | os.PathLike], *,
+                   max_bytes: int | None = None) -> LoadResult:
+    """Load and merge inventory files (see the module docstring)."""
+    from checks.inv_schema import META as SCHEMA   # the check that owns these findings
+
+    cap = max_bytes if max_bytes is not None else max_bytes_default()
+    files = expand_paths(paths)
+    findings: list[Finding] = []
+    locators: dict[str, Locator] = {}
+    parts: list[tuple[str, FilePart, Locator]] = []
+    sources: list[SourceFile] = []
+    digest = hashlib.sha256()
+
+    def problem(loc: Location, msg: Text) -> None:
+        findings.append(Finding(
+            check_id=SCHEMA.id, status=Status.FAIL, severity=SCHEMA.severity,
+            title=SCHEMA.title, evidence=(msg,), location=loc,
+            remediation=SCHEMA.remediation))
+
+    for f in files:
+        size = file_size(f)
+        if size > cap:
+            problem(Location(f, 1, 1), text(
+                f"文件过大：{size} 字节，上限 {cap} 字节（ISOSCAN_MAX_INVENTORY_BYTES）",
+                f"file too large: {size} bytes, the limit is {cap} "
+                "(ISOSCAN_MAX_INVENTORY_BYTES)"))
+            continue
+        src = read_source(f)
+        digest.update(src.raw)
+        sources.append(SourceFile(f, src.sha256))
+        bad = decode(src)
+        locator = Locator(f, src.text)
+        locators[f] = locator
+        if bad is None:
+            data, bad = parse(src.text)
+        if bad is not None:
+            problem(Location(f, bad.line, bad.column),
+                    text(f"YAML 无法解析：{bad.message}", bad.message))
+            continue
+        src.raw = b""          # the text is kept (for positions), the bytes are not
+        if data is None:
+            problem(Location(f, 1, 1), text("文件为空（应为以 version: 1 开头的映射）",
+                                            "the file is empty (expected a mapping with version: 1)"))
+            continue
+        part = FileReader(locator.lazy).read(data)
+        for p in part.problems:
+            problem(locator.lazy(p.path), p.message)
+        parts.append((f, part, locator))
+
+    if not parts:
+        return LoadResult(None, findings, locators)
+    inv = _merge(parts, sources, digest.hexdigest(), problem)
+    return LoadResult(inv, findings, locators)
+
+
+def _merge(parts, sources, sha256, problem) -> Inventory:
+    organization: Organization | None = None
+    org_file = None
+    segments, devices, canaries, transfers = [], [], [], []
+    extras: dict = {}
+    for f, part, locator in parts:
+        if part.organization is not None:
+            if organization is None:
+                organization, org_file = part.organization, f
+            elif part.organization != organization:
+                problem(locator.lazy(part.organization_path + ("name",)), text(
+                    f"组织与 {org_file} 中声明的不一致（{part.organization.name} ≠ {organization.name}）",
+                    f"organization differs from the one declared in {org_file} "
+                    f"({part.organization.name} != {organization.name})"))
+        segments.extend(part.segments)
+        devices.extend(part.devices)
+        canaries.extend(part.canaries)
+        transfers.extend(part.transfers)
+        for k, v in part.extras.items():
+            extras.setdefault(k, v)
+    if organization is None:
+        f, _, locator = parts[0]
+        problem(locator.lazy(()), text("任何文件都未声明 'organization'（name 必填）",
+                                       "no file declares the 'organization' (with its name)"))
+        organization = Organization(name="")
+
+    # references across files: checked against every name declared anywhere
+    # (also elements left out for their own problems, so one typo is one finding)
+    names = {"segment": {s.name for s in segments}, "device": {d.name for d in devices}}
+    for f, part, locator in parts:
+        names["segment"].update(_declared(part, "segment"))
+        names["device"].update(_declared(part, "device"))
+    for f, part, locator in parts:
+        for ref in part.refs:
+            if ref.name not in names[ref.kind]:
+                _unknown_ref(problem, locator, ref, names[ref.kind])
+
+    known_segments = {s.name for s in segments}
+    devices = [_only_known_segments(d, known_segments) for d in devices]
+    known_devices = {d.name for d in devices}
+    transfers = [t for t in transfers if t.device in known_devices
+                 and t.from_segment in known_segments and t.to_segment in known_segments]
+    return Inventory(organization=organization, segments=tuple(segments),
+                     devices=tuple(devices), canaries=tuple(canaries),
+                     transfers=tuple(transfers), files=tuple(sources), sha256=sha256,
+                     extras=extras)
+
+
+def _declared(part: FilePart, kind: str) -> set[str]:
+    # names of elements dropped for other problems still count as declared
+    return part.declared[kind]
+
+
+def _only_known_segments(d, known):
+    if all(i.segment in known for i in d.interfaces):
+        return d
+    from dataclasses import replace
+    return replace(d, interfaces=tuple(i for i in d.interfaces if i.segment in known))
+
+
+def _unknown_ref(problem, locator, ref, declared) -> None:
+    import difflib
+    close = difflib.get_close_matches(ref.name, sorted(declared), n=1, cutoff=0.6)
+    noun_zh, noun_en = ("网段", "segment") if ref.kind == "segment" else ("设备", "device")
+    hint_zh = f"（是否应为 '{close[0]}'？）" if close else ""
+    hint_en = f" (did you mean '{close[0]}'?)" if close else ""
+    problem(locator.lazy(ref.path), text(
+        f"{ref.what['zh-CN']}引用了未声明的{noun_zh} '{ref.name}'{hint_zh}",
+        f"{ref.what['en']} names the {noun_en} '{ref.name}', which no file declares{hint_en}"))
+
+
+def locate(file: str | os.PathLike, path: Sequence) -> Location | None:
+    """Line and column (1-based) of a path like ("lab", "faults", 2, "ip") in a file.
+
+    Ends in yamlsource.KEY to get a key's own position. Falls back to the
+    nearest enclosing element that exists; None when the file cannot be read.
+    """
+    f = os.fspath(file)
+    try:
+        src = read_source(f)
+    except InputError:
+        return None
+    if decode(src) is not None:
+        return None
+    return Locator(f, src.text).location(tuple(path))

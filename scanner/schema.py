@@ -1,0 +1,525 @@
+"""The inventory schema (SPEC §2): one file's parsed data -> model pieces + problems.
+
+Hand-written rather than a generic schema engine: a 100,000-device file is
+read in about a second, and every problem names the exact path (so the loader
+can point at file, line and column) and says what was expected, in zh-CN and
+en. Elements too broken to model are left out of the model (their problem is
+reported); everything else is kept so the other checks still run.
+
+References between files (a device's segment, an ingress device, a transfer)
+are not judged here: one file may name a segment another file declares. They
+are returned as `Ref`s and resolved by scanner.inventory after merging.
+"""
+from __future__ import annotations
+
+import difflib
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from netaddr import IPAddress, IPNetwork
+
+from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Canary, Device,
+                           Exposed, Interface, Location, Organization, Segment,
+                           Text, Transfer, text)
+from scanner.yamlsource import KEY
+
+CLASSIFICATIONS = (CLASSIFIED, NON_CLASSIFIED, INTERNET)
+LEVELS = ("top-secret", "confidential", "secret")
+KINDS = ("workstation", "server", "printer", "switch", "router", "firewall",
+         "gateway", "transfer", "probe", "other")
+
+TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "transfers", "lab")
+ORG_KEYS = ("name", "id")
+CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
+SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
+                "exposed", "dhcp_servers", "ipv6_routers")
+EXPOSED_KEYS = ("address", "tcp", "udp")
+DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces")
+INTERFACE_KEYS = ("segment", "ip", "mac")
+TRANSFER_KEYS = ("device", "from", "to")
+
+_SETS = {k: frozenset(v) for k, v in {
+    "top": TOP_KEYS, "org": ORG_KEYS, "canary": CANARY_KEYS, "segment": SEGMENT_KEYS,
+    "exposed": EXPOSED_KEYS, "device": DEVICE_KEYS, "interface": INTERFACE_KEYS,
+    "transfer": TRANSFER_KEYS}.items()}
+_LISTS = {"top": TOP_KEYS, "org": ORG_KEYS, "canary": CANARY_KEYS, "segment": SEGMENT_KEYS,
+          "exposed": EXPOSED_KEYS, "device": DEVICE_KEYS, "interface": INTERFACE_KEYS,
+          "transfer": TRANSFER_KEYS}
+
+
+# --------------------------------------------------------------------------
+# Value parsers (also used by other modules: MAC normalisation, strict IPs)
+
+_HEXDIGITS = frozenset("0123456789abcdef")
+
+
+def normalise_mac(value: str) -> str | None:
+    """'02-00-00-00-0C-0B', '0200.0000.0c0b', '02:00:00:00:0c:0b', '0200000c0c0b'
+    -> '02:00:00:00:0c:0b'; None when it is not a MAC address."""
+    s = value.strip().lower()
+    if len(s) == 17 and s[2] == s[5] == s[8] == s[11] == s[14] and s[2] in ":-":
+        hexes = s[0:2] + s[3:5] + s[6:8] + s[9:11] + s[12:14] + s[15:17]
+    elif len(s) == 14 and s[4] == "." and s[9] == ".":
+        hexes = s[0:4] + s[5:9] + s[10:14]
+    elif len(s) == 12:
+        hexes = s
+    else:
+        sep = ":" if ":" in s else "-"
+        parts = s.split(sep)
+        if len(parts) != 6 or not all(1 <= len(p) <= 2 for p in parts):
+            return None
+        hexes = "".join(p.rjust(2, "0") for p in parts)
+    if len(hexes) != 12 or not _HEXDIGITS.issuperset(hexes):
+        return None
+    return ":".join((hexes[0:2], hexes[2:4], hexes[4:6], hexes[6:8], hexes[8:10], hexes[10:12]))
+
+
+def parse_ip(value: str) -> IPAddress | None:
+    """A strict IPv4 or IPv6 address (no zone ids, no legacy short forms)."""
+    try:
+        if ":" in value:
+            if "%" in value:
+                return None
+            return IPAddress(int.from_bytes(socket.inet_pton(socket.AF_INET6, value), "big"), 6)
+        if value.count(".") != 3:
+            return None
+        return IPAddress(int.from_bytes(socket.inet_pton(socket.AF_INET, value), "big"), 4)
+    except (OSError, ValueError):
+        return None
+
+
+def parse_cidr(value: str) -> tuple[IPNetwork | None, Text | None]:
+    """(network, None) or (None, why) for a CIDR with no host bits set."""
+    addr, sep, plen = value.partition("/")
+    ip = parse_ip(addr.strip())
+    if ip is None:
+        return None, text(f"'{value}' 不是 CIDR 网段（如 10.10.0.0/24）",
+                          f"'{value}' is not a CIDR network (like 10.10.0.0/24)")
+    bits = 32 if ip.version == 4 else 128
+    if not sep:
+        return None, text(f"'{value}' 缺少前缀长度（如 {addr}/{bits}）",
+                          f"'{value}' lacks a prefix length (like {addr}/{bits})")
+    if not plen.isdigit() or not 0 <= int(plen) <= bits:
+        return None, text(f"'{value}' 的前缀长度无效（0–{bits}）",
+                          f"'{value}' has an invalid prefix length (0-{bits})")
+    net = IPNetwork(f"{ip}/{int(plen)}")
+    if net.network != ip:
+        return None, text(f"'{value}' 含主机位（应为 {net.cidr}）",
+                          f"'{value}' has host bits set (did you mean {net.cidr}?)")
+    return net, None
+
+
+def describe(value: Any) -> tuple[str, str]:
+    """What a YAML value is, for messages: (zh, en)."""
+    if value is None:
+        return "空值", "nothing (null)"
+    if isinstance(value, bool):
+        return "布尔值", "true/false"
+    if isinstance(value, (int, float)):
+        return "数字", "a number"
+    if isinstance(value, str):
+        return "文本", "text"
+    if isinstance(value, list):
+        return "列表", "a list"
+    if isinstance(value, dict):
+        return "映射", "a mapping"
+    return type(value).__name__, type(value).__name__
+
+
+# --------------------------------------------------------------------------
+
+@dataclass
+class Problem:
+    message: Text
+    path: tuple
+
+
+@dataclass
+class Ref:
+    """A name that must be declared somewhere in the merged inventory."""
+    kind: str            # "segment" | "device"
+    name: str
+    path: tuple
+    what: Text           # what refers, for the message
+
+
+@dataclass
+class FilePart:
+    """What one file contributes."""
+    version_ok: bool = False
+    organization: Organization | None = None
+    organization_path: tuple = ()
+    canaries: list[Canary] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    refs: list[Ref] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    # names declared, also of elements left out of the model for their problems
+    declared: dict[str, set[str]] = field(
+        default_factory=lambda: {"segment": set(), "device": set()})
+
+
+class FileReader:
+    """Reads one file's data into a FilePart. `loc(path)` makes a Location."""
+
+    def __init__(self, loc: Callable[[tuple], Location]):
+        self.loc = loc
+        self.part = FilePart()
+
+    # -- reporting ---------------------------------------------------------
+    def bad(self, path: tuple, zh: str, en: str) -> None:
+        self.part.problems.append(Problem(text(zh, en), path))
+
+    def unknown_keys(self, d: dict, kind: str, path: tuple) -> None:
+        for k in d:
+            if k in _SETS[kind]:
+                continue
+            if not isinstance(k, str):
+                self.bad(path, f"键 {k!r} 不是文本", f"key {k!r} is not text")
+                continue
+            close = difflib.get_close_matches(k, _LISTS[kind], n=1, cutoff=0.6)
+            hint_zh = f"（是否应为 '{close[0]}'？）" if close else ""
+            hint_en = f" (did you mean '{close[0]}'?)" if close else ""
+            allowed = ", ".join(_LISTS[kind])
+            self.bad(path + (k, KEY), f"未知的键 '{k}'{hint_zh}；允许：{allowed}",
+                     f"unknown key '{k}'{hint_en}; allowed: {allowed}")
+
+    def wrong_type(self, path: tuple, value: Any, zh_want: str, en_want: str) -> None:
+        zh, en = describe(value)
+        self.bad(path, f"应为{zh_want}，实为{zh}", f"expected {en_want}, got {en}")
+
+    def missing(self, path: tuple, key: str) -> None:
+        self.bad(path, f"缺少必填的键 '{key}'", f"required key '{key}' is missing")
+
+    # -- typed getters -----------------------------------------------------
+    def mapping(self, value: Any, path: tuple) -> dict | None:
+        if isinstance(value, dict):
+            return value
+        self.wrong_type(path, value, "映射（键: 值）", "a mapping (key: value)")
+        return None
+
+    def seq(self, value: Any, path: tuple) -> list | None:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        self.wrong_type(path, value, "列表", "a list")
+        return None
+
+    def string(self, d: dict, key: str, path: tuple, required: bool = False) -> str | None:
+        if key not in d:
+            if required:
+                self.missing(path, key)
+            return None
+        v = d[key]
+        if isinstance(v, str) and v.strip():
+            return v
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            self.bad(path + (key,), f"'{key}' 应为文本，实为数字 {v}（请加引号）",
+                     f"'{key}' must be text, got the number {v} (quote it)")
+        elif isinstance(v, str):
+            self.bad(path + (key,), f"'{key}' 不能为空", f"'{key}' must not be empty")
+        else:
+            self.wrong_type(path + (key,), v, "文本", "text")
+        return None
+
+    def choice(self, d: dict, key: str, path: tuple, options: tuple[str, ...],
+               required: bool = True) -> str | None:
+        v = self.string(d, key, path, required)
+        if v is None:
+            return None
+        if v not in options:
+            close = difflib.get_close_matches(v, options, n=1, cutoff=0.6)
+            hint_zh = f"（是否应为 '{close[0]}'？）" if close else ""
+            hint_en = f" (did you mean '{close[0]}'?)" if close else ""
+            self.bad(path + (key,), f"'{key}' 的值 '{v}' 无效{hint_zh}；可选：{', '.join(options)}",
+                     f"'{key}' is '{v}'{hint_en}; expected one of: {', '.join(options)}")
+            return None
+        return v
+
+    def ip(self, d: dict, key: str, path: tuple, required: bool = False) -> IPAddress | None:
+        if key not in d:
+            if required:
+                self.missing(path, key)
+            return None
+        return self.ip_value(d[key], path + (key,))
+
+    def ip_value(self, v: Any, path: tuple) -> IPAddress | None:
+        if not isinstance(v, str):
+            self.wrong_type(path, v, "IP 地址", "an IP address")
+            return None
+        ip = parse_ip(v.strip())
+        if ip is None:
+            self.bad(path, f"'{v}' 不是有效的 IPv4/IPv6 地址", f"'{v}' is not a valid IPv4/IPv6 address")
+        return ip
+
+    def ip_list(self, d: dict, key: str, path: tuple) -> tuple[IPAddress, ...] | None:
+        if key not in d:
+            return None
+        items = self.seq(d[key], path + (key,))
+        if items is None:
+            return None
+        out = []
+        for i, v in enumerate(items):
+            ip = self.ip_value(v, path + (key, i))
+            if ip is not None:
+                out.append(ip)
+        return tuple(out)
+
+    def mac(self, d: dict, key: str, path: tuple) -> str | None:
+        if key not in d:
+            return None
+        v = d[key]
+        if not isinstance(v, str):
+            if isinstance(v, int) and not isinstance(v, bool):
+                self.bad(path + (key,), f"MAC 地址 {v} 被读成数字（请加引号）",
+                         f"MAC address {v} was read as a number (quote it)")
+            else:
+                self.wrong_type(path + (key,), v, "MAC 地址", "a MAC address")
+            return None
+        m = normalise_mac(v)
+        if m is None:
+            self.bad(path + (key,), f"'{v}' 不是有效的 MAC 地址",
+                     f"'{v}' is not a valid MAC address (like 02:00:00:00:0c:0b)")
+        return m
+
+    def ports(self, d: dict, key: str, path: tuple, default: tuple[int, ...]) -> tuple[int, ...]:
+        if key not in d:
+            return default
+        items = self.seq(d[key], path + (key,))
+        if items is None:
+            return default
+        out = []
+        for i, v in enumerate(items):
+            if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535:
+                out.append(v)
+            else:
+                self.bad(path + (key, i), f"端口应为 1–65535 的整数，实为 {v!r}",
+                         f"a port must be an integer 1-65535, got {v!r}")
+        return tuple(dict.fromkeys(out))
+
+    # -- sections ------------------------------------------------------------
+    def read(self, data: Any) -> FilePart:
+        part = self.part
+        top = self.mapping(data, ())
+        if top is None:
+            return part
+        self.unknown_keys(top, "top", ())
+        if "version" not in top:
+            self.bad((), "缺少 'version: 1'", "'version: 1' is missing")
+        elif top["version"] != 1 or isinstance(top["version"], bool):
+            self.bad(("version",), f"不支持的版本 {top['version']!r}（仅支持 1）",
+                     f"unsupported version {top['version']!r} (only 1 is known)")
+        else:
+            part.version_ok = True
+        if "organization" in top:
+            self.organization(top["organization"])
+        for key, reader in (("canaries", self.canary), ("segments", self.segment),
+                            ("devices", self.device), ("transfers", self.transfer)):
+            if key in top:
+                items = self.seq(top[key], (key,))
+                for i, item in enumerate(items or ()):
+                    reader(item, (key, i))
+        if "lab" in top:
+            part.extras["lab"] = top["lab"]
+        return part
+
+    def organization(self, value: Any) -> None:
+        path = ("organization",)
+        d = self.mapping(value, path)
+        if d is None:
+            return
+        self.unknown_keys(d, "org", path)
+        name = self.string(d, "name", path, required=True)
+        oid = self.string(d, "id", path)
+        if name is not None:
+            self.part.organization = Organization(name=name, id=oid)
+            self.part.organization_path = path
+
+    def canary(self, value: Any, path: tuple) -> None:
+        d = self.mapping(value, path)
+        if d is None:
+            return
+        self.unknown_keys(d, "canary", path)
+        name = self.string(d, "name", path, required=True)
+        addr = self.ip(d, "address", path, required=True)
+        tcp = self.ports(d, "tcp", path, (80, 443))
+        udp = self.ports(d, "udp", path, (53,))
+        icmp = d.get("icmp", True)
+        if not isinstance(icmp, bool):
+            self.wrong_type(path + ("icmp",), icmp, "true 或 false", "true or false")
+            icmp = True
+        if name is not None and addr is not None:
+            self.part.canaries.append(Canary(name, addr, tcp, udp, icmp, self.loc(path)))
+
+    def segment(self, value: Any, path: tuple) -> None:
+        d = self.mapping(value, path)
+        if d is None:
+            return
+        self.unknown_keys(d, "segment", path)
+        name = self.string(d, "name", path, required=True)
+        if name is not None and not _segment_name_ok(name):
+            self.bad(path + ("name",), f"网段名 '{name}' 不符合 [a-z0-9][a-z0-9-]*",
+                     f"segment name '{name}' does not match [a-z0-9][a-z0-9-]*")
+            name = None
+        if name is not None:
+            self.part.declared["segment"].add(name)
+        title = self.string(d, "title", path)
+        cls = self.choice(d, "classification", path, CLASSIFICATIONS)
+        level = None
+        if "level" in d:
+            if cls is not None and cls != CLASSIFIED:
+                self.bad(path + ("level", KEY), "只有涉密网段（classified）才有 'level'",
+                         "'level' belongs to classified segments only")
+            else:
+                level = self.choice(d, "level", path, LEVELS)
+        elif cls == CLASSIFIED:
+            self.bad(path, f"涉密网段缺少 'level'（{', '.join(LEVELS)}）",
+                     f"a classified segment needs 'level' ({', '.join(LEVELS)})")
+        networks: list[IPNetwork] = []
+        if "networks" not in d:
+            self.missing(path, "networks")
+        else:
+            items = self.seq(d["networks"], path + ("networks",))
+            if items is not None and not items:
+                self.bad(path + ("networks",), "'networks' 至少需要一个网段",
+                         "'networks' needs at least one CIDR")
+            for i, v in enumerate(items or ()):
+                if not isinstance(v, str):
+                    self.wrong_type(path + ("networks", i), v, "CIDR 网段", "a CIDR network")
+                    continue
+                net, why = parse_cidr(v.strip())
+                if why is not None:
+                    self.part.problems.append(Problem(why, path + ("networks", i)))
+                else:
+                    networks.append(net)
+        ingress = self.string(d, "ingress", path)
+        if ingress is not None:
+            if cls in (CLASSIFIED, INTERNET):
+                self.bad(path + ("ingress", KEY), "只有非涉密网段才声明 'ingress'",
+                         "only a non-classified segment declares an 'ingress'")
+            self.part.refs.append(Ref("device", ingress, path + ("ingress",),
+                                      text(f"网段 {name} 的出入口", f"ingress of segment {name}")))
+        exposed: list[Exposed] = []
+        if "exposed" in d:
+            if cls in (CLASSIFIED, INTERNET):
+                self.bad(path + ("exposed", KEY), "只有非涉密网段才声明 'exposed'",
+                         "only a non-classified segment declares 'exposed' services")
+            for i, item in enumerate(self.seq(d["exposed"], path + ("exposed",)) or ()):
+                e = self.exposed(item, path + ("exposed", i))
+                if e is not None:
+                    exposed.append(e)
+        dhcp = self.ip_list(d, "dhcp_servers", path)
+        ra = self.ip_list(d, "ipv6_routers", path)
+        if name is None or cls is None or not networks:
+            return
+        self.part.segments.append(Segment(
+            name=name, classification=cls, networks=tuple(networks), title=title,
+            level=level, ingress=ingress, exposed=tuple(exposed), dhcp_servers=dhcp,
+            ipv6_routers=ra, loc=self.loc(path)))
+
+    def exposed(self, value: Any, path: tuple) -> Exposed | None:
+        d = self.mapping(value, path)
+        if d is None:
+            return None
+        self.unknown_keys(d, "exposed", path)
+        addr = self.ip(d, "address", path, required=True)
+        tcp = self.ports(d, "tcp", path, ())
+        udp = self.ports(d, "udp", path, ())
+        if not tcp and not udp and "tcp" not in d and "udp" not in d:
+            self.bad(path, "暴露的服务需要 'tcp' 或 'udp' 端口", "an exposed service needs 'tcp' or 'udp' ports")
+        if addr is None:
+            return None
+        return Exposed(addr, tcp, udp, self.loc(path))
+
+    def device(self, value: Any, path: tuple) -> None:
+        if type(value) is not dict:
+            self.mapping(value, path)
+            return
+        d = value
+        if not _SETS["device"].issuperset(d):
+            self.unknown_keys(d, "device", path)
+        name = self.string(d, "name", path, required=True)
+        if name is not None:
+            self.part.declared["device"].add(name)
+        kind = self.choice(d, "kind", path, KINDS)
+        asset = self.string(d, "asset_tag", path)
+        custodian = self.string(d, "custodian", path)
+        short = [k for k in ("segment", "ip", "mac") if k in d]
+        interfaces: list[Interface] = []
+        if "interfaces" in d:
+            if short:
+                self.bad(path + (short[0], KEY),
+                         f"设备同时使用了简写（{', '.join(short)}）和 'interfaces'，只能二选一",
+                         f"the device uses both the short form ({', '.join(short)}) and "
+                         "'interfaces'; use one")
+            items = self.seq(d["interfaces"], path + ("interfaces",))
+            if items is not None and not items:
+                self.bad(path + ("interfaces",), "'interfaces' 至少需要一个接口",
+                         "'interfaces' needs at least one interface")
+            for i, item in enumerate(items or ()):
+                ipath = path + ("interfaces", i)
+                idict = self.mapping(item, ipath)
+                if idict is None:
+                    continue
+                iface = self.interface(idict, ipath, ipath, name)
+                if iface is not None:
+                    interfaces.append(iface)
+        elif "segment" in d:
+            iface = self.interface(d, path, path + ("ip",) if "ip" in d else path + ("segment",),
+                                   name, check_keys=False)
+            if iface is not None:
+                interfaces.append(iface)
+        else:
+            self.bad(path, "设备需要 'segment'（单接口简写）或 'interfaces'",
+                     "a device needs 'segment' (one-interface short form) or 'interfaces'")
+        if name is None or kind is None:
+            return
+        self.part.devices.append(Device(name=name, kind=kind, interfaces=tuple(interfaces),
+                                        asset_tag=asset, custodian=custodian, loc=self.loc(path)))
+
+    def interface(self, d: dict, path: tuple, loc_path: tuple, device: str | None,
+                  check_keys: bool = True) -> Interface | None:
+        if check_keys and not _SETS["interface"].issuperset(d):
+            self.unknown_keys(d, "interface", path)
+        seg = self.string(d, "segment", path, required=True)
+        ip = self.ip(d, "ip", path)
+        mac = self.mac(d, "mac", path)
+        if seg is None:
+            return None
+        self.part.refs.append(Ref("segment", seg, path + ("segment",),
+                                  text(f"设备 {device} 的接口", f"an interface of device {device}")))
+        return Interface(seg, ip, mac, self.loc(loc_path))
+
+    def transfer(self, value: Any, path: tuple) -> None:
+        d = self.mapping(value, path)
+        if d is None:
+            return
+        self.unknown_keys(d, "transfer", path)
+        dev = self.string(d, "device", path, required=True)
+        src = self.string(d, "from", path, required=True)
+        dst = self.string(d, "to", path, required=True)
+        if dev is not None:
+            self.part.refs.append(Ref("device", dev, path + ("device",),
+                                      text("单向导入声明", "a one-way transfer")))
+        for key, seg in (("from", src), ("to", dst)):
+            if seg is not None:
+                self.part.refs.append(Ref("segment", seg, path + (key,),
+                                          text("单向导入声明", "a one-way transfer")))
+        if src is not None and src == dst:
+            self.bad(path + ("to",), "单向导入的 'from' 与 'to' 相同",
+                     "a one-way transfer's 'from' and 'to' are the same segment")
+        if dev is None or src is None or dst is None:
+            return
+        self.part.transfers.append(Transfer(dev, src, dst, self.loc(path)))
+
+
+_SEG_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_SEG_REST = _SEG_FIRST | {"-"}
+
+
+def _segment_name_ok(name: str) -> bool:
+    return bool(name) and name[0] in _SEG_FIRST and _SEG_REST.issuperset(name)
