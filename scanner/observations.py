@@ -42,7 +42,15 @@ The shape (every address a string, every MAC normalised lower-case colon form):
                       "prefixes": [{"prefix": .., "valid": .., "preferred": ..}],
                       "rdnss": [..]}]},
       "canary":     {"status": .., "error": .., "arrivals": [...]}   # from canary logs
+      "canary_key": "64 hex digits"   # the per-scan HMAC key of the probes' tokens
     }
+
+Tokens (scanner/tokens.py): every forwarding and egress probe record keeps in
+"token" the hex of the 33-byte token it carried (null when the probe carried
+none); "canary_key" is the per-scan key that authenticates them. The outside
+listener records what arrives without the key; `report` verifies arrivals
+against the key of each bundle (scanner/canary_judge.py). Whoever holds the
+bundle can mint tokens for that scan, so keep bundles as you keep the report.
 
 A section that is missing is the same as "not-run". A check that needs a
 section that did not run, or erred, reports `error` — never `pass`.
