@@ -1,0 +1,378 @@
+"""What the live checks share: the vantage, the gate, subjects, wording.
+
+The fail-closed rule, in one place (every live check follows it):
+
+* A **fail** needs evidence, and evidence is evidence wherever it comes from:
+  a forwarding host that answered, an unknown MAC that replied to ARP. Such a
+  fail is reported even when the positive control or a probe section failed,
+  because a broken control can hide breaches but cannot invent replies.
+* A fail that rests on *absence* (a registered device that did not answer, an
+  ingress that did not carry the canary probe) is only made when the probes
+  are shown to work; otherwise it is an `error`.
+* A **pass** needs everything: the privileges and the positive control
+  (`controls_problem`), and every probe section the check reads
+  (`section_problem`). When one of them is missing the check adds one `error`
+  finding saying why — also beside fails, so an inspector sees that the list
+  of fails may be incomplete.
+* A check that does not apply from this vantage is `skipped`, with the reason.
+
+Nothing here does I/O: checks stay pure functions of inventory + observations.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from netaddr import EUI, IPAddress, mac_unix_expanded
+from netaddr.core import AddrFormatError
+
+from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta,
+                           Device, Finding, Interface, Inventory, Segment,
+                           Subject, Text, error, passed, skipped, text)
+from scanner.observations import controls_problem, section, section_problem
+
+CLASS_WORDS = {
+    CLASSIFIED: ("涉密", "classified"),
+    NON_CLASSIFIED: ("非涉密", "non-classified"),
+    INTERNET: ("互联网", "internet"),
+}
+
+
+# -- plain data helpers ------------------------------------------------------
+
+def norm_mac(mac: Any) -> str | None:
+    """Lower-case colon form, or None (an unparsable MAC is kept as given, lower)."""
+    if not mac:
+        return None
+    try:
+        return str(EUI(str(mac), dialect=mac_unix_expanded))
+    except (AddrFormatError, TypeError, ValueError):
+        return str(mac).strip().lower()
+
+
+def norm_ip(ip: Any) -> str | None:
+    if not ip:
+        return None
+    try:
+        return str(IPAddress(str(ip).split("%")[0]))
+    except (AddrFormatError, TypeError, ValueError):
+        return str(ip)
+
+
+def is_link_local(ip: str | None) -> bool:
+    try:
+        return ip is not None and IPAddress(ip).is_link_local()
+    except (AddrFormatError, ValueError):
+        return False
+
+
+def host_label(ip: str | None, mac: str | None = None) -> str:
+    """'10.61.0.30 (02:11:00:00:00:30)' — how evidence names a host."""
+    if ip and mac:
+        return f"{ip} ({mac})"
+    return ip or mac or "?"
+
+
+def probe_label(p: Mapping[str, Any]) -> str:
+    """'ICMP', 'TCP/443', 'UDP/53'."""
+    proto = str(p.get("proto") or "?").upper()
+    port = p.get("port")
+    return f"{proto}/{port}" if port not in (None, "") else proto
+
+
+def join(items: Iterable[str], limit: int = 12) -> str:
+    items = list(dict.fromkeys(items))
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f", … (+{len(items) - limit})"
+    return ", ".join(items) if items else "-"
+
+
+# -- the vantage -------------------------------------------------------------
+
+def vantage(obs: Mapping[str, Any]) -> Mapping[str, Any]:
+    v = obs.get("vantage")
+    return v if isinstance(v, Mapping) else {}
+
+
+def own_ips(obs: Mapping[str, Any]) -> set[str]:
+    v = vantage(obs)
+    ips = {norm_ip(v.get("ip"))}
+    ips.update(norm_ip(a) for a in (v.get("ipv6") or ()))
+    ips.update(norm_ip(a) for a in (v.get("ips") or ()))
+    ips.discard(None)
+    return ips
+
+
+def own_mac(obs: Mapping[str, Any]) -> str | None:
+    return norm_mac(vantage(obs).get("mac"))
+
+
+def is_own(obs: Mapping[str, Any], ip: str | None, mac: str | None) -> bool:
+    """The scanner's own address is never a device, nor a forwarder."""
+    return (ip is not None and ip in own_ips(obs)) or (
+        mac is not None and mac == own_mac(obs))
+
+
+def vantage_segment(meta: CheckMeta, inv: Inventory,
+                    obs: Mapping[str, Any]) -> tuple[Segment | None, Finding | None]:
+    """The vantage's declared segment, or an error finding saying why not."""
+    name = vantage(obs).get("segment")
+    seg = inv.segment(name) if isinstance(name, str) else None
+    if seg is None:
+        return None, error(meta, text(
+            f"无法判定：扫描位置所在网段“{name}”未在清单中声明",
+            f"could not be judged: the vantage segment '{name}' is not declared in the inventory"))
+    return seg, None
+
+
+def not_from(meta: CheckMeta, seg: Segment, why: Text) -> Finding:
+    zh, en = CLASS_WORDS.get(seg.classification, (seg.classification, seg.classification))
+    return skipped(meta, text(
+        f"不适用于本扫描位置（{seg.name}，{zh}网段）：{why['zh-CN']}",
+        f"does not apply from this vantage ({seg.name}, a {en} segment): {why['en']}"),
+        segment=seg.name)
+
+
+# -- segments ---------------------------------------------------------------
+
+def segment_for(inv: Inventory, ip: str | None, declared: str | None = None) -> Segment | None:
+    """The segment a probed address belongs to: the probe's own label first."""
+    if declared:
+        seg = inv.segment(declared)
+        if seg is not None:
+            return seg
+    if ip:
+        try:
+            return inv.segment_of(ip)
+        except (AddrFormatError, ValueError):
+            return None
+    return None
+
+
+def is_canary(inv: Inventory, ip: str | None) -> bool:
+    return ip is not None and any(str(c.address) == ip for c in inv.canaries)
+
+
+def outside_class(inv: Inventory, p: Mapping[str, Any]) -> str:
+    """Classification of a probe's destination; canaries and undeclared
+    addresses count as the internet."""
+    if p.get("dst_kind") == "canary" or is_canary(inv, norm_ip(p.get("dst"))):
+        return INTERNET
+    seg = segment_for(inv, norm_ip(p.get("dst")), p.get("dst_segment"))
+    return seg.classification if seg is not None else INTERNET
+
+
+def dst_segment(inv: Inventory, p: Mapping[str, Any]) -> Segment | None:
+    if p.get("dst_kind") == "canary" or is_canary(inv, norm_ip(p.get("dst"))):
+        return None
+    return segment_for(inv, norm_ip(p.get("dst")), p.get("dst_segment"))
+
+
+def must_isolate(a: Segment | None, b: Segment | None) -> bool:
+    """Physical isolation is required between a and b (None = the internet).
+
+    A classified segment must be isolated from everything of another
+    classification or another level (as INV-BRIDGE judges the inventory);
+    two classified segments of the same level may be connected.
+    """
+    ca = a.classification if a is not None else INTERNET
+    cb = b.classification if b is not None else INTERNET
+    if CLASSIFIED not in (ca, cb):
+        return False
+    if ca == cb == CLASSIFIED:
+        return a.level != b.level or a.level is None
+    return True
+
+
+def dst_label(inv: Inventory, p: Mapping[str, Any]) -> Text:
+    """'203.0.113.10 (canary internet-canary)' in both languages."""
+    dst = norm_ip(p.get("dst")) or "?"
+    canary = next((c for c in inv.canaries if str(c.address) == dst), None)
+    if canary is not None:
+        return text(f"{dst}（外部探针 {canary.name}）", f"{dst} (canary {canary.name})")
+    seg = dst_segment(inv, p)
+    if seg is not None:
+        return text(f"{dst}（网段 {seg.name}）", f"{dst} (segment {seg.name})")
+    return text(dst, dst)
+
+
+# -- devices ----------------------------------------------------------------
+
+def interfaces_with_mac(inv: Inventory, mac: str | None) -> list[tuple[Device, Interface]]:
+    if not mac:
+        return []
+    return [(d, i) for d in inv.devices for i in d.interfaces if i.mac == mac]
+
+
+def interfaces_with_ip(inv: Inventory, ip: str | None) -> list[tuple[Device, Interface]]:
+    if not ip:
+        return []
+    return [(d, i) for d in inv.devices for i in d.interfaces
+            if i.ip is not None and str(i.ip) == ip]
+
+
+def device_of(inv: Inventory, ip: str | None, mac: str | None) -> Device | None:
+    """The registered device a seen host is, by MAC first, then by IP."""
+    for d, _ in interfaces_with_mac(inv, mac) or interfaces_with_ip(inv, ip):
+        return d
+    return None
+
+
+def subject(inv: Inventory, ip: str | None = None, mac: str | None = None,
+            device: str | None = None) -> Subject:
+    if device is None:
+        d = device_of(inv, ip, mac)
+        device = d.name if d is not None else None
+    return Subject(ip=ip, mac=mac, device=device)
+
+
+def hosts(obs: Mapping[str, Any]) -> list[dict]:
+    """Discovery hosts (ip, mac, via) normalised, without the scanner itself,
+    one per (ip, mac)."""
+    seen: dict[tuple, dict] = {}
+    for h in section(obs, "discovery").get("hosts") or ():
+        if not isinstance(h, Mapping):
+            continue
+        ip, mac = norm_ip(h.get("ip")), norm_mac(h.get("mac"))
+        if (ip is None and mac is None) or is_own(obs, ip, mac):
+            continue
+        seen.setdefault((ip, mac), {"ip": ip, "mac": mac, "via": h.get("via") or "arp"})
+    return list(seen.values())
+
+
+def mac_seen_for(obs: Mapping[str, Any], ip: str | None) -> str | None:
+    for h in hosts(obs):
+        if h["ip"] == ip and h["mac"]:
+            return h["mac"]
+    return None
+
+
+def seen_text(h: Mapping[str, Any]) -> Text:
+    how = str(h.get("via") or "arp")
+    return text(f"{how.upper()} 应答：{host_label(h['ip'], h['mac'])}",
+                f"{how.upper()} reply from {host_label(h['ip'], h['mac'])}")
+
+
+# -- the gate and the conclusion ----------------------------------------------
+
+def problem(obs: Mapping[str, Any], *sections: str) -> str | None:
+    """Why a pass is not allowed: control, privileges, or a probe section."""
+    return controls_problem(obs) or section_problem(obs, *sections)
+
+
+def local_problem(obs: Mapping[str, Any]) -> str | None:
+    """Like controls_problem, but vouching only for the local link.
+
+    The non-classified positive control includes the canary answering through
+    the ingress; ING-SINGLE must tell "our probes do not work" (error) from
+    "the ingress does not carry" (fail), so it asks only whether the
+    privileges and the local-link controls (kind "arp"/"ndp") succeeded.
+    """
+    priv = obs.get("privileges") or {}
+    if not priv.get("ok"):
+        return priv.get("error") or "privileges were not established"
+    items = [i for i in (obs.get("controls") or {}).get("items") or ()
+             if isinstance(i, Mapping) and i.get("kind") in ("arp", "ndp")]
+    if not items:
+        return controls_problem(obs)
+    bad = [i for i in items if not i.get("ok")]
+    if bad:
+        return "; ".join(str(i.get("detail") or f"{i.get('kind')} {i.get('target')} failed")
+                         for i in bad)
+    return None
+
+
+def error_for(meta: CheckMeta, seg: Segment | None, why: str | Text) -> Finding:
+    """`error`: could not be judged, and why (probe reasons are plain data)."""
+    zh, en = (why, why) if isinstance(why, str) else (why["zh-CN"], why["en"])
+    return error(meta, text(f"无法判定：{zh}", f"could not be judged: {en}"),
+                 segment=seg.name if seg is not None else None)
+
+
+NOTHING_PROBED = text("没有进行任何相关探测（探测计划为空），无法证明隔离",
+                      "no relevant probe was made (the probe plan was empty); isolation is not shown")
+
+
+def conclude(meta: CheckMeta, seg: Segment, fails: list[Finding], why: str | None,
+             summary: Iterable[Text] | Text) -> Iterator[Finding]:
+    """The fails; then an error when a pass was not earned (why is not None),
+    else — when nothing failed — the pass with its summary."""
+    yield from fails
+    if why is not None:
+        yield error_for(meta, seg, why)
+    elif not fails:
+        yield passed(meta, summary, segment=seg.name)
+
+
+# -- reconciling what discovery saw with the registry (DEV-*) ------------------
+
+def reconcile(inv: Inventory, seg: Segment, h: Mapping[str, Any]) -> dict:
+    """How one seen host (ip, mac) on segment `seg` relates to the registry.
+
+    Returns {"unregistered": bool, "misplaced": [devices registered only on
+    other segments], "mismatch": [(device, interface, "mac" | "ip")]}:
+
+    * unregistered: neither its IP nor its MAC is registered anywhere;
+    * misplaced: it is a registered device (by MAC or IP) none of whose
+      interfaces is on this segment;
+    * mismatch: a registered IP of this segment answers with another MAC
+      ("mac"), or a registered MAC of this segment answers from another IP of
+      the same family ("ip"). IPv6 link-local addresses are never registered,
+      so for them only the MAC is compared.
+    """
+    ip, mac = h.get("ip"), h.get("mac")
+    if is_link_local(ip):
+        by_ip = []
+    else:
+        by_ip = interfaces_with_ip(inv, ip)
+    by_mac = interfaces_with_mac(inv, mac)
+    out: dict = {"unregistered": not by_ip and not by_mac, "misplaced": [], "mismatch": []}
+    matched = list(dict.fromkeys(d.name for d, _ in by_mac + by_ip))
+    here = [n for n in matched if seg.name in inv.device(n).segments]
+    if matched and not here:
+        out["misplaced"] = [inv.device(n) for n in matched]
+    for d, i in by_ip:
+        if i.segment == seg.name and i.mac and mac and i.mac != mac:
+            out["mismatch"].append((d, i, "mac"))
+    version = _version(ip)
+    if version is not None and not is_link_local(ip):
+        for d, i in by_mac:
+            if (i.segment == seg.name and i.ip is not None and i.ip.version == version
+                    and str(i.ip) != ip
+                    and not any(str(j.ip) == ip for j in d.interfaces if j.ip is not None)):
+                out["mismatch"].append((d, i, "ip"))
+    return out
+
+
+def _version(ip: str | None) -> int | None:
+    try:
+        return IPAddress(ip).version if ip else None
+    except (AddrFormatError, ValueError):
+        return None
+
+
+def dev_applies(meta: CheckMeta, seg: Segment) -> Finding | None:
+    """DEV-* judge classified and non-classified segments; nobody registers
+    the internet (SPEC §4)."""
+    if seg.is_internet:
+        return not_from(meta, seg, text("互联网网段不登记设备",
+                                        "nobody registers devices on the internet"))
+    return None
+
+
+def merge_by_subject(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per subject: evidence of findings about the same subject
+    (same check, status, segment, ip, mac) is joined, in order."""
+    merged: dict[tuple, Finding] = {}
+    for f in findings:
+        key = (f.check_id, f.status, f.segment, f.subject.ip, f.subject.mac)
+        if key in merged:
+            old = merged[key]
+            extra = tuple(e for e in f.evidence if e not in old.evidence)
+            merged[key] = replace(old, evidence=old.evidence + extra,
+                                  subject=replace(old.subject,
+                                                  device=old.subject.device or f.subject.device))
+        else:
+            merged[key] = f
+    return list(merged.values())

@@ -1,0 +1,43 @@
+"""DEV-UNREGISTERED: an address or hardware address answers that the
+inventory does not know (SPEC §4)."""
+from __future__ import annotations
+
+from checks._livecommon import (dev_applies, hosts, problem, conclude, host_label,
+                                reconcile, seen_text, vantage_segment)
+from scanner.model import CheckMeta, Severity, Subject, fail, text
+
+META = CheckMeta(
+    id="DEV-UNREGISTERED",
+    severity=Severity.HIGH,
+    title=text("网段上存在未登记设备", "Unregistered device on the segment"),
+    needs=("discovery",),
+    remediation=text(
+        "查明该设备的归属：属于本单位的，按规定登记（资产编号、责任人、IP 与 MAC）；"
+        "不属于的，立即断开并调查其接入途径。",
+        "Identify the device: if it belongs to the unit, register it (asset tag, "
+        "custodian, IP and MAC); if not, disconnect it and investigate how it got on."),
+    description=text(
+        "将本网段发现的主机与设备清单比对：IP 与 MAC 均未登记的主机即未登记设备。",
+        "Compares the hosts discovered on the vantage's segment with the inventory: "
+        "a host whose IP and MAC are both unknown is an unregistered device."),
+)
+
+
+def evaluate(inv, obs):
+    seg, err = vantage_segment(META, inv, obs)
+    if err is not None:
+        yield err
+        return
+    if (skip := dev_applies(META, seg)) is not None:
+        yield skip
+        return
+    seen = hosts(obs)
+    fails = [
+        fail(META, (seen_text(h), text(
+            f"{host_label(h['ip'], h['mac'])} 的 IP 与 MAC 均未在设备清单中登记",
+            f"neither the IP nor the MAC of {host_label(h['ip'], h['mac'])} is in the inventory")),
+             segment=seg.name, subject=Subject(ip=h["ip"], mac=h["mac"]))
+        for h in seen if reconcile(inv, seg, h)["unregistered"]]
+    yield from conclude(META, seg, fails, problem(obs, *META.needs), text(
+        f"网段 {seg.name} 上发现的 {len(seen)} 台主机均已登记",
+        f"all {len(seen)} hosts seen on {seg.name} are registered"))
