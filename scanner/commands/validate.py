@@ -1,0 +1,71 @@
+"""`isoscan validate PATH...`: the inventory checked without touching the network.
+
+Exit codes (SPEC §3): 0 clean; 1 a failing or erring finding (INV-SCHEMA,
+any static check, a check plugin that cannot be loaded); 2 a path that does
+not exist or cannot be read, or a usage error. Never a traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from scanner.model import LANGS
+
+FORMATS = ("text", "json", "sarif", "junit")
+
+
+def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None) -> tuple[str, int]:
+    """(rendered output, exit code); raises InputError / UnknownCheck / MappingError."""
+    from checks.inv_schema import merge_with_loader
+    from scanner.formats import render
+    from scanner.inventory import load_inventory
+    from scanner.judge import run_checks
+    from scanner.model import Status
+    from scanner.registry import load_checks
+
+    registry = load_checks(check_ids)
+    result = load_inventory(paths)
+    static = registry.static
+    findings = []
+    if result.inventory is not None:
+        findings = run_checks([(c.meta, c.evaluate) for c in static], result.inventory, {})
+    schema_selected = check_ids is None or "INV-SCHEMA" in check_ids
+    loader = result.findings if schema_selected else []
+    findings = merge_with_loader(loader, findings) + list(registry.problems)
+    files = [f.path for f in result.inventory.files] if result.inventory else []
+    out = render(findings, fmt, lang, files=files)
+    bad = any(f.status in (Status.FAIL, Status.ERROR) for f in findings)
+    return out, 1 if bad else 0
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write the result to FILE instead of standard output.")
+@click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
+@click.option("--checks", "checks_opt", metavar="ID,...", help="Run only these checks.")
+def validate(paths, fmt, output, lang, checks_opt):
+    """Check inventory files without touching the network (校验清单文件)."""
+    from scanner.inventory import InputError
+    from scanner.registry import UnknownCheck, parse_ids
+    from scanner.regulations import MappingError
+
+    try:
+        out, code = run_validate(paths, fmt=fmt, lang=lang, check_ids=parse_ids(checks_opt))
+    except (InputError, UnknownCheck, MappingError) as exc:
+        click.echo(f"isoscan validate: {exc}", err=True)
+        sys.exit(2)
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(out)
+        except OSError as exc:
+            click.echo(f"isoscan validate: {output}: cannot be written ({exc.strerror or exc})",
+                       err=True)
+            sys.exit(2)
+    else:
+        click.echo(out, nl=False)
+    sys.exit(code)

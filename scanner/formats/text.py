@@ -1,0 +1,42 @@
+"""`--format text`: one line a finding, problems first, a summary line last.
+
+Control characters in data (names from an inventory can be anything) are
+shown escaped, so a hostile name cannot drive the terminal.
+"""
+from __future__ import annotations
+
+import re
+
+from scanner.formats import sort_key
+from scanner.judge import counts, verdict
+from scanner.model import pick
+
+_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+LABELS = {
+    "zh-CN": {"pass": "通过", "fail": "不合规", "error": "无法判定", "skipped": "跳过",
+              "summary": "结论", "compliant": "合规", "non-compliant": "不合规",
+              "incomplete": "不完整", "files": "个文件"},
+    "en": {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skipped": "SKIPPED",
+           "summary": "verdict", "compliant": "compliant", "non-compliant": "non-compliant",
+           "incomplete": "incomplete", "files": "file(s)"},
+}
+
+
+def clean(s: str) -> str:
+    return _CTRL.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
+
+
+def render(findings, lang, ctx) -> str:
+    L = LABELS.get(lang, LABELS["en"])
+    lines = []
+    for f in sorted(findings, key=sort_key):
+        where = f"{f.location.file}:{f.location.line}:{f.location.column}: " if f.location else ""
+        ev = "; ".join(pick(e, lang) for e in f.evidence)
+        lines.append(clean(f"{where}{L[f.status.value]} [{f.severity.value}] {f.check_id} "
+                           f"{pick(f.title, lang)}: {ev}"))
+    c = counts(findings)
+    v = verdict(findings)
+    tally = ", ".join(f"{L[k]} {n}" for k, n in c.items())
+    lines.append(f"{L['summary']}: {L[v]} ({tally}; {len(ctx.files)} {L['files']})")
+    return "\n".join(lines) + "\n"
