@@ -1,0 +1,212 @@
+"""Seeded faults: each one a real configuration that bends the topology.
+
+| kind             | what is built                                                     |
+| ---------------- | ----------------------------------------------------------------- |
+| unregistered     | an extra host (named by the fault id) on `segment` at `ip`/`mac`  |
+| mac-mismatch     | `device`'s leg (on `segment`, default its first) gets `mac`       |
+| misplaced        | `device`'s leg (from `from`, default its first) is plugged into  |
+|                  | `segment` with `ip` (its registered MAC unless `mac`)             |
+| dual-homed       | `device` gets a second NIC on `segment` at `ip`, forwarding on;   |
+|                  | `nat: true` masquerades out of that NIC                           |
+| second-exit      | `device` gets a "4G modem" leg on the internet (`segment`,        |
+|                  | default the first internet segment) at `internet_ip`, forwarding  |
+|                  | on, NAT out of it                                                 |
+| firewall-hole    | the gateway `device` forwards `tcp`/`udp` ports to `address`, and |
+|                  | the host with `address` listens there                             |
+| rogue-dhcp       | dnsmasq answering DHCP on `device`'s leg (or a new host on        |
+|                  | `segment` at `ip`/`mac`); offers `range`, router, dns             |
+| rogue-ra         | radvd advertising `prefix` (default 2001:db8:bad::/64) with a     |
+|                  | router `lifetime` (default 1800) on `device` or a new host        |
+| silent-forwarder | `device` gets a leg on `segment` at `ip`, forwards without NAT    |
+|                  | and drops its outgoing ICMP errors: nothing ever comes back       |
+"""
+from __future__ import annotations
+
+import os
+
+from netaddr import IPAddress, IPNetwork
+
+from scanner.lab.errors import LabError
+from scanner.lab.labfile import Fault
+from scanner.lab.topology import Host, Leg, Proc, Topology
+from scanner.model import Inventory
+
+DNSMASQ = "/usr/sbin/dnsmasq"
+RADVD = "/usr/sbin/radvd"
+DEFAULT_RA_PREFIX = "2001:db8:bad::/64"
+
+
+def _device(topo: Topology, f: Fault) -> Host:
+    h = topo.hosts.get(f.get("device"))
+    if h is None:
+        raise LabError(f"fault {f.id}: unknown device {f.get('device')!r} / 未知设备")
+    return h
+
+
+def _segment(inv: Inventory, f: Fault, name: str | None):
+    seg = inv.segment(name) if name else None
+    if seg is None:
+        raise LabError(f"fault {f.id}: unknown segment {name!r} / 未知网段")
+    return seg
+
+
+def _fault_mac(f: Fault, n: int = 0) -> str:
+    """A stable, locally administered MAC for a leg a fault adds without `mac:`."""
+    import hashlib
+    b = hashlib.sha256(f"{f.id}/{n}".encode()).digest()
+    return "02:fa:" + ":".join(f"{x:02x}" for x in b[:4])
+
+
+def _leg_of(h: Host, f: Fault, segment: str | None) -> Leg:
+    leg = h.leg_on(segment) if segment else (h.legs[0] if h.legs else None)
+    if leg is None:
+        raise LabError(f"fault {f.id}: {h.name} has no leg on {segment!r} / 设备不在该网段")
+    return leg
+
+
+def _host_for(topo: Topology, inv: Inventory, f: Fault) -> tuple[Host, Leg]:
+    """The existing `device` (its leg on `segment`) or a new host named by the fault id."""
+    from scanner.lab.plan import add_leg, new_host
+    if f.get("device"):
+        h = _device(topo, f)
+        return h, _leg_of(h, f, f.get("segment"))
+    seg = _segment(inv, f, f.get("segment"))
+    h = new_host(topo, f.id, "fault", f.kind)
+    return h, add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f),
+                      note=f.id)
+
+
+def unregistered(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg, new_host
+    seg = _segment(inv, f, f.get("segment"))
+    h = new_host(topo, f.id, "fault", f.kind)
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+
+
+def mac_mismatch(topo: Topology, inv: Inventory, f: Fault) -> None:
+    leg = _leg_of(_device(topo, f), f, f.get("segment"))
+    leg.mac, leg.note = f.get("mac"), f.id
+
+
+def misplaced(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import set_leg_address
+    h = _device(topo, f)
+    leg = _leg_of(h, f, f.get("from"))
+    seg = _segment(inv, f, f.get("segment"))
+    set_leg_address(leg, seg, f.get("ip"), f"fault {f.id}")
+    topo.switches[leg.segment].ports.remove(leg.port)
+    leg.segment = seg.name
+    leg.port = topo.switches[seg.name].new_port()
+    if f.get("mac"):
+        leg.mac = f.get("mac")
+    leg.note = f.id
+
+
+def dual_homed(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    leg = add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.forward4 = True
+    if f.get("nat", False):
+        h.masquerade.append(leg.ifname)
+
+
+def second_exit(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    name = f.get("segment") or next((s.name for s in inv.segments if s.is_internet), None)
+    seg = _segment(inv, f, name)
+    leg = add_leg(topo, inv, h, seg.name, f.get("internet_ip"), f.get("mac") or _fault_mac(f),
+                  note=f.id)
+    h.forward4 = True
+    h.masquerade.append(leg.ifname)
+
+
+def firewall_hole(topo: Topology, inv: Inventory, f: Fault) -> None:
+    gw = _device(topo, f)
+    addr = f.get("address")
+    target = topo.host_with_ip(addr)
+    if target is None:
+        raise LabError(f"fault {f.id}: no lab host has address {addr} / 没有主机使用该地址")
+    v6 = IPAddress(addr).version == 6
+    rules = gw.ipt6 if v6 else gw.ipt4
+    for proto in ("tcp", "udp"):
+        for p in f.get(proto) or ():
+            rules.append(f"-A FORWARD -d {addr} -p {proto} --dport {p} -j ACCEPT")
+            (target[0].tcp if proto == "tcp" else target[0].udp).add(p)
+
+
+def dnsmasq_proc(topo: Topology, inv: Inventory, h: Host, leg: Leg, tag: str,
+                 f: Fault | None = None) -> Proc:
+    ip = next((a for a in leg.ips() if IPAddress(a).version == 4), None)
+    if ip is None:
+        raise LabError(f"{tag}: {h.name} has no IPv4 address on {leg.segment} / 无 IPv4 地址")
+    net = IPNetwork(next(a for a in leg.addrs if a.startswith(ip + "/"))).cidr
+    rng = (f.get("range") if f else None)
+    if not rng:
+        if net.size < 64:
+            raise LabError(f"{tag}: network {net} is too small for a default range; give `range:`")
+        rng = [str(net[-20]), str(net[-11])]
+    router = (f.get("router") if f else None) or ip
+    dns = (f.get("dns") if f else None) or [ip]
+    base = os.path.join(topo.run_dir, f"dhcp-{h.ns}-{leg.ifname}")
+    argv = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
+            "--user=root", "--group=root", f"--interface={leg.ifname}", "--bind-interfaces",
+            f"--dhcp-range={rng[0]},{rng[1]},{net.netmask},10m",
+            f"--dhcp-option=option:router,{router}",
+            "--dhcp-option=option:dns-server," + ",".join(dns),
+            f"--dhcp-leasefile={base}.leases", f"--pid-file={base}.pid",
+            "--log-facility=-", "--log-dhcp"]
+    return Proc(what=f"dnsmasq {tag} on {h.name}", argv=argv, ready_file=f"{base}.pid")
+
+
+def rogue_dhcp(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h, leg = _host_for(topo, inv, f)
+    h.procs.append(dnsmasq_proc(topo, inv, h, leg, f.id, f))
+
+
+def radvd_proc(topo: Topology, h: Host, leg: Leg, tag: str, prefix: str, lifetime: int) -> Proc:
+    base = os.path.join(topo.run_dir, f"radvd-{h.ns}-{leg.ifname}")
+    conf = (f"interface {leg.ifname} {{\n"
+            "  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 10;\n"
+            f"  AdvDefaultLifetime {lifetime};\n"
+            f"  prefix {prefix} {{ AdvOnLink on; AdvAutonomous on; }};\n"
+            "};\n")
+    argv = [RADVD, "--nodaemon", "-C", f"{base}.conf", "-p", f"{base}.pid", "-m", "stderr"]
+    return Proc(what=f"radvd {tag} on {h.name}", argv=argv, files={f"{base}.conf": conf},
+                ready_file=f"{base}.pid")
+
+
+def rogue_ra(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h, leg = _host_for(topo, inv, f)
+    h.forward6 = True        # a router, as radvd expects
+    lifetime = f.get("lifetime")
+    h.procs.append(radvd_proc(topo, h, leg, f.id, f.get("prefix") or DEFAULT_RA_PREFIX,
+                              1800 if lifetime is None else lifetime))
+
+
+def silent_forwarder(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.forward4 = True
+    h.drop_icmp_errors = True
+
+
+APPLY = {
+    "unregistered": unregistered,
+    "mac-mismatch": mac_mismatch,
+    "misplaced": misplaced,
+    "dual-homed": dual_homed,
+    "second-exit": second_exit,
+    "firewall-hole": firewall_hole,
+    "rogue-dhcp": rogue_dhcp,
+    "rogue-ra": rogue_ra,
+    "silent-forwarder": silent_forwarder,
+}
+
+
+def apply_fault(topo: Topology, inv: Inventory, f: Fault) -> None:
+    APPLY[f.kind](topo, inv, f)

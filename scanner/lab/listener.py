@@ -1,0 +1,101 @@
+"""A lab host's services: TCP and UDP listeners (standard library only).
+
+Run inside a lab namespace by the lab itself:
+
+    python3 -I listener.py --name HOST --tcp 80,443 --udp 53 --ready FILE
+
+TCP: accepts, sends one line `isoscan-lab HOST tcp/PORT from PEER`, closes.
+UDP 53: answers any DNS query (NXDOMAIN, question echoed). Other UDP ports:
+answers with the same kind of line. PEER is the source address as it
+arrived, so a test can see which exit (NAT) a connection used. The ready file
+is written once every socket is bound. SIGTERM stops it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+
+
+def _bind(kind: int, port: int) -> socket.socket:
+    try:
+        s = socket.socket(socket.AF_INET6, kind)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        addr = ("::", port)
+    except OSError:
+        s = socket.socket(socket.AF_INET, kind)
+        addr = ("0.0.0.0", port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(addr)
+    if kind == socket.SOCK_STREAM:
+        s.listen(64)
+    s.setblocking(False)
+    return s
+
+
+def _peer(addr) -> str:
+    host = addr[0]
+    return host[7:] if host.startswith("::ffff:") else host
+
+
+def dns_answer(query: bytes) -> bytes | None:
+    """NXDOMAIN for any well-formed query (question section echoed)."""
+    if len(query) < 12:
+        return None
+    qid, flags, qd = struct.unpack("!HHH", query[:6])
+    if flags & 0x8000 or qd != 1:
+        return None
+    i = 12
+    while i < len(query) and query[i] != 0:
+        i += 1 + query[i]
+    end = i + 5
+    if end > len(query):
+        return None
+    rflags = 0x8000 | (flags & 0x0100) | 0x0080 | 0x0003   # QR, RD copied, RA, NXDOMAIN
+    return struct.pack("!HHHHHH", qid, rflags, 1, 0, 0, 0) + query[12:end]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--tcp", default="")
+    ap.add_argument("--udp", default="")
+    ap.add_argument("--ready")
+    a = ap.parse_args(argv)
+    sel = selectors.DefaultSelector()
+    for p in filter(None, a.tcp.split(",")):
+        sel.register(_bind(socket.SOCK_STREAM, int(p)), selectors.EVENT_READ, ("tcp", int(p)))
+    for p in filter(None, a.udp.split(",")):
+        sel.register(_bind(socket.SOCK_DGRAM, int(p)), selectors.EVENT_READ, ("udp", int(p)))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if a.ready:
+        with open(a.ready + ".tmp", "w") as fh:
+            fh.write(str(os.getpid()))
+        os.replace(a.ready + ".tmp", a.ready)
+    while True:
+        for key, _ in sel.select():
+            proto, port = key.data
+            s = key.fileobj
+            try:
+                if proto == "tcp":
+                    conn, addr = s.accept()
+                    with conn:
+                        conn.settimeout(1)
+                        conn.sendall(f"isoscan-lab {a.name} tcp/{port} from {_peer(addr)}\r\n"
+                                     .encode())
+                else:
+                    data, addr = s.recvfrom(4096)
+                    reply = dns_answer(data) if port == 53 else None
+                    if reply is None:
+                        reply = f"isoscan-lab {a.name} udp/{port} from {_peer(addr)}\n".encode()
+                    s.sendto(reply, addr)
+            except OSError:
+                continue
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Inventory + lab section + chosen faults -> Topology (pure, no I/O).
+
+The rules, in the order they are applied:
+
+1. every segment is a switch (a bridge in its own namespace);
+2. every device and every canary is a host with one leg per interface,
+   declared IP and MAC; a canary listens on its TCP/UDP ports;
+3. the faults bend this (faults.py);
+4. routes: a host whose first leg is on a non-classified segment with an
+   ingress routes by default via the ingress's address there; a host whose
+   first leg is on the internet reaches each non-classified segment via that
+   segment's ingress; classified hosts get no default route;
+5. every ingress (and every device of kind gateway) forwards, with a policy
+   derived from the inventory: its non-classified legs may go out of its
+   internet leg (NAT), the internet may reach only the `exposed` services,
+   nothing else is forwarded;
+6. listeners: `lab.services`, the `exposed` services, the canaries' ports;
+   a DHCP server on each declared `dhcp_servers` address that a lab host has.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterable, Sequence
+
+from netaddr import IPAddress, IPNetwork
+
+from scanner.lab.errors import LabError
+from scanner.lab.labfile import Fault, LabSpec
+from scanner.lab.topology import Host, Leg, Switch, Topology, prefix_for
+from scanner.model import Inventory, Segment
+
+LISTENER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "listener.py")
+
+
+def segment_net_for(seg: Segment, ip: str) -> IPNetwork | None:
+    a = IPAddress(ip)
+    return next((n for n in seg.networks if n.version == a.version and a in n), None)
+
+
+def add_leg(topo: Topology, inv: Inventory, host: Host, segment: str, ip: str | None,
+            mac: str | None, note: str = "") -> Leg:
+    """A new leg of `host` on `segment` (the address gets the segment's prefix)."""
+    seg = inv.segment(segment)
+    if seg is None:
+        raise LabError(f"{host.name}: unknown segment {segment!r} / 未知网段")
+    leg = Leg(ifname=host.next_ifname(), segment=segment, mac=mac, note=note)
+    set_leg_address(leg, seg, ip, host.name)
+    leg.port = topo.switches[segment].new_port()
+    host.legs.append(leg)
+    return leg
+
+
+def set_leg_address(leg: Leg, seg: Segment, ip: str | None, who: str) -> None:
+    leg.addrs, leg.onlink = [], []
+    if ip is None:
+        return
+    net = segment_net_for(seg, ip)
+    if net is None:
+        raise LabError(f"{who}: address {ip} lies outside segment {seg.name} / 地址不在网段内")
+    leg.addrs.append(f"{ip}/{net.prefixlen}")
+    leg.onlink = [str(n.cidr) for n in seg.networks
+                  if n.version == net.version and n.cidr != net.cidr]
+
+
+def new_host(topo: Topology, name: str, role: str, kind: str) -> Host:
+    if name in topo.hosts:
+        raise LabError(f"host name {name!r} is used twice (device, canary or fault id)"
+                       " / 主机名重复")
+    h = Host(name=name, ns=topo.host_ns(name), role=role, kind=kind)
+    topo.hosts[name] = h
+    return h
+
+
+def base_topology(inv: Inventory, spec: LabSpec, name: str, run_dir: str) -> Topology:
+    topo = Topology(name=name, prefix=prefix_for(name), run_dir=run_dir)
+    for seg in inv.segments:
+        topo.switches[seg.name] = Switch(seg.name, topo.switch_ns(seg.name))
+    for d in inv.devices:
+        h = new_host(topo, d.name, "device", d.kind)
+        for itf in d.interfaces:
+            add_leg(topo, inv, h, itf.segment, str(itf.ip) if itf.ip is not None else None,
+                    itf.mac)
+    internet = [s for s in inv.segments if s.is_internet]
+    for c in inv.canaries:
+        seg = inv.segment_of(c.address)
+        if seg is None:
+            if not internet:
+                raise LabError(f"canary {c.name}: no internet segment to put it on"
+                               " / 没有互联网网段")
+            raise LabError(f"canary {c.name}: {c.address} lies in no declared segment"
+                           " / 金丝雀地址不在任何网段")
+        h = new_host(topo, c.name, "canary", "canary")
+        add_leg(topo, inv, h, seg.name, str(c.address), None)
+        h.tcp.update(c.tcp)
+        h.udp.update(c.udp)
+    for s in spec.services:
+        h = topo.hosts.get(s.device)
+        if h is None:
+            raise LabError(f"lab.services: unknown device {s.device!r} / 未知设备")
+        h.tcp.update(s.tcp)
+        h.udp.update(s.udp)
+    for seg in inv.segments:
+        for e in seg.exposed:
+            found = topo.host_with_ip(str(e.address))
+            if found:
+                found[0].tcp.update(e.tcp)
+                found[0].udp.update(e.udp)
+    return topo
+
+
+def ingress_of(inv: Inventory, segment: str) -> str | None:
+    seg = inv.segment(segment)
+    return seg.ingress if seg is not None and not seg.classified else None
+
+
+def _first_addr(leg: Leg | None, version: int) -> str | None:
+    if leg is None:
+        return None
+    return next((ip for ip in leg.ips() if IPAddress(ip).version == version), None)
+
+
+def derive_routes(topo: Topology, inv: Inventory) -> None:
+    for h in topo.hosts.values():
+        h.routes = []
+        if not h.legs:
+            continue
+        have_default = {4: False, 6: False}
+        # default via the ingress of the first non-classified segment a leg is on
+        for leg in h.legs:
+            seg = inv.segment(leg.segment)
+            ing = ingress_of(inv, leg.segment)
+            if seg is None or seg.classified or seg.is_internet or not ing or ing == h.name:
+                continue
+            gw_host = topo.hosts.get(ing)
+            gw_leg = gw_host.leg_on(leg.segment) if gw_host else None
+            for v in (4, 6):
+                via = _first_addr(gw_leg, v)
+                if via and not have_default[v] and _first_addr(leg, v):
+                    h.routes.append(["::/0" if v == 6 else "default", "via", via,
+                                     "dev", leg.ifname])
+                    have_default[v] = True
+        # internet hosts reach the non-classified segments through their ingress
+        first = inv.segment(h.legs[0].segment)
+        if first is not None and first.is_internet:
+            mine = {l.segment for l in h.legs}
+            for seg in inv.segments:
+                if seg.classified or seg.is_internet or not seg.ingress or seg.name in mine:
+                    continue
+                if seg.ingress == h.name:
+                    continue
+                gw_host = topo.hosts.get(seg.ingress)
+                gw_leg = gw_host.leg_on(first.name) if gw_host else None
+                for net in seg.networks:
+                    via = _first_addr(gw_leg, net.version)
+                    if via and _first_addr(h.legs[0], net.version):
+                        h.routes.append([str(net.cidr), "via", via, "dev", h.legs[0].ifname])
+
+
+def derive_gateways(topo: Topology, inv: Inventory) -> None:
+    """Forwarding and the firewall policy of every ingress / gateway device."""
+    ingresses = {s.ingress for s in inv.segments if s.ingress and not s.classified}
+    for d in inv.devices:
+        if d.kind == "gateway" or d.name in ingresses:
+            h = topo.hosts[d.name]
+            h.gateway = True
+            h.forward4 = True
+    for h in topo.hosts.values():
+        if not h.gateway:
+            continue
+        inside = [l for l in h.legs
+                  if (s := inv.segment(l.segment)) and not s.classified and not s.is_internet]
+        outside = [l for l in h.legs if (s := inv.segment(l.segment)) and s.is_internet]
+        rules = [
+            "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+        ]
+        for i in inside:
+            for o in outside:
+                rules.append(f"-A FORWARD -i {i.ifname} -o {o.ifname} -j ACCEPT")
+        for i in inside:
+            seg = inv.segment(i.segment)
+            for e in seg.exposed:
+                if e.address.version != 4:
+                    continue
+                for o in outside:
+                    for p in e.tcp:
+                        rules.append(f"-A FORWARD -i {o.ifname} -o {i.ifname} -d {e.address}/32"
+                                     f" -p tcp --dport {p} -j ACCEPT")
+                    for p in e.udp:
+                        rules.append(f"-A FORWARD -i {o.ifname} -o {i.ifname} -d {e.address}/32"
+                                     f" -p udp --dport {p} -j ACCEPT")
+        h.ipt4 = rules + h.ipt4        # faults may have added holes already
+        h.masquerade += [o.ifname for o in outside if inside]
+
+
+def render_iptables(h: Host, v6: bool) -> str | None:
+    """iptables-restore input for a host, or None when it needs no rules."""
+    rules = h.ipt6 if v6 else h.ipt4
+    drop_out = []
+    if h.drop_icmp_errors:
+        if v6:
+            drop_out = ["-A OUTPUT -p ipv6-icmp --icmpv6-type destination-unreachable -j DROP",
+                        "-A OUTPUT -p ipv6-icmp --icmpv6-type time-exceeded -j DROP"]
+        else:
+            drop_out = ["-A OUTPUT -p icmp --icmp-type destination-unreachable -j DROP",
+                        "-A OUTPUT -p icmp --icmp-type time-exceeded -j DROP"]
+    masq = [] if v6 else [f"-A POSTROUTING -o {i} -j MASQUERADE" for i in h.masquerade]
+    fwd_policy = "DROP" if h.gateway else "ACCEPT"
+    if not (rules or drop_out or masq or h.gateway):
+        return None
+    lines = ["*filter", ":INPUT ACCEPT [0:0]", f":FORWARD {fwd_policy} [0:0]",
+             ":OUTPUT ACCEPT [0:0]", *rules, *drop_out, "COMMIT"]
+    if masq:
+        lines += ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]",
+                  ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", *masq, "COMMIT"]
+    return "\n".join(lines) + "\n"
+
+
+def listener_proc(topo: Topology, h: Host):
+    from scanner.lab.topology import Proc
+    ready = os.path.join(topo.run_dir, f"ready-listen-{h.ns}")
+    argv = [sys.executable, "-I", LISTENER, "--name", h.name, "--ready", ready]
+    if h.tcp:
+        argv += ["--tcp", ",".join(str(p) for p in sorted(h.tcp))]
+    if h.udp:
+        argv += ["--udp", ",".join(str(p) for p in sorted(h.udp))]
+    return Proc(what=f"listener {h.name}", argv=argv, ready_file=ready)
+
+
+def derive_processes(topo: Topology, inv: Inventory) -> None:
+    from scanner.lab import faults as F
+    for seg in inv.segments:
+        for ip in seg.dhcp_servers or ():
+            found = topo.host_with_ip(str(ip))
+            if found and found[1].segment == seg.name:
+                h, leg = found
+                h.procs.append(F.dnsmasq_proc(topo, inv, h, leg, f"declared-dhcp-{seg.name}"))
+    for h in topo.hosts.values():
+        if h.tcp or h.udp:
+            h.procs.insert(0, listener_proc(topo, h))
+
+
+def select_faults(spec: LabSpec, chosen: Sequence[str] | None) -> list[Fault]:
+    if chosen is None:
+        return list(spec.faults)
+    known = {f.id for f in spec.faults}
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        raise LabError(f"unknown fault id(s): {', '.join(unknown)}; declared: "
+                       f"{', '.join(sorted(known)) or 'none'} / 未声明的故障")
+    return [f for f in spec.faults if f.id in set(chosen)]
+
+
+def plan(inv: Inventory, spec: LabSpec, *, name: str | None = None,
+         faults: Sequence[str] | None = None, run_root: str | None = None) -> Topology:
+    from scanner.lab.faults import apply_fault
+    name = name or spec.name
+    run_root = run_root or os.environ.get("ISOSCAN_LAB_RUN", "/run/isoscan-lab")
+    topo = base_topology(inv, spec, name, os.path.join(run_root, name))
+    for f in select_faults(spec, faults):
+        apply_fault(topo, inv, f)
+        topo.faults.append(f.to_json())
+    derive_gateways(topo, inv)
+    derive_routes(topo, inv)
+    derive_processes(topo, inv)
+    check_vantages(topo, inv)
+    return topo
+
+
+def check_vantages(topo: Topology, inv: Inventory) -> None:
+    for f in topo.faults:
+        for e in f["expect"]:
+            d = inv.device(e["vantage"])
+            if d is None or d.kind != "probe":
+                raise LabError(f"fault {f['id']}: expect.vantage {e['vantage']!r} is not a device"
+                               " of kind probe / 观测点须为 probe 设备")
