@@ -36,11 +36,26 @@ The shape (every address a string, every MAC normalised lower-case colon form):
                       "banner": null | "..."}]},
       "dhcp":       {"status": .., "error": .., "offers": [
                      {"server_id": .., "src_ip": .., "src_mac": .., "yiaddr": ..,
-                      "router": [..], "dns": [..], "lease": ..}]},
+                      "router": [..], "dns": [..], "lease": ..,
+                      "subnet_mask": .., "hostname": null | "data", "domain": null | "data",
+                      "count": 1}],
+                     # also: "interface", "client_mac", "wait" (s), "discovers_sent",
+                     # "truncated" (see scanner/probes/dhcp.py)
+                    },
       "ra":         {"status": .., "error": .., "adverts": [
                      {"src_ip": .., "src_mac": .., "router_lifetime": ..,
-                      "prefixes": [{"prefix": .., "valid": .., "preferred": ..}],
-                      "rdnss": [..]}]},
+                      "prefixes": [{"prefix": .., "valid": .., "preferred": ..,
+                                    "on_link": .., "autonomous": ..}],
+                      "rdnss": [..],
+                      "eth_src": .., "hop_limit": .., "managed": .., "other": ..,
+                      "preference": .., "mtu": .., "rdnss_lifetime": .., "dnssl": [..],
+                      "routes": [{"prefix": .., "lifetime": ..}],
+                      "seen": ["solicited" | "passive"], "count": 1}],
+                     # also: "interface", "src_ip" (of the solicitation), "wait" (s),
+                     # "solicitations_sent", "truncated",
+                     # "passive": {"status": "ok" | "error" | "not-run", "error": ..,
+                     #             "seconds": ..}  (see scanner/probes/ra.py)
+                    },
       "canary":     {"status": .., "error": .., "arrivals": [...]}   # from canary logs
       "canary_key": "64 hex digits"   # the per-scan HMAC key of the probes' tokens
     }
