@@ -1,0 +1,111 @@
+"""`isoscan scan`: probe from this host, judge, write the bundle.
+
+Exit codes (SPEC §3): 0 compliant · 1 non-compliant · 2 usage or input error
+(nothing was sent) · 3 incomplete (no violation, but something could not be
+judged: no privilege, interface down, a probe failed, the positive control
+did not succeed).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from scanner.model import LANGS, pick, text
+
+
+def _say(lang, zh, en, err=True):
+    click.echo(pick(text(zh, en), lang), err=err)
+
+
+@click.command("scan")
+@click.option("-i", "--inventory", "inventory", multiple=True, required=True,
+              type=click.Path(), help="Inventory file or folder (repeatable) / 清单文件或目录")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
+              help="Write the result bundle (JSON) here / 结果包输出路径")
+@click.option("--report", "report", type=click.Path(dir_okay=False),
+              help="Also write the HTML report here / 同时生成 HTML 报告")
+@click.option("--checks", "checks", default=None, help="Only these check ids, comma separated")
+@click.option("--lang", "lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
+@click.option("--segment", "segment", default=None, help="The vantage's segment (when ambiguous)")
+@click.option("--interface", "interface", default=None, help="The interface to probe from")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr")
+def scan(inventory, output, report, checks, lang, segment, interface, quiet):
+    """Probe the network from this host and judge it against the inventory.
+
+    从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
+    """
+    from scanner import engine
+    from scanner.progress import Progress
+    from scanner.registry import parse_ids
+
+    progress = Progress(quiet=quiet, lang=lang)
+    try:
+        result = engine.scan(list(inventory), checks=parse_ids(checks), lang=lang,
+                             segment=segment, interface=interface, progress=progress)
+    except engine.ScanInputError as exc:
+        _say(lang, "isoscan scan: " + pick(exc.message, "zh-CN"), "isoscan scan: " + pick(exc.message, "en"))
+        for f in exc.findings[:50]:
+            loc = f.location
+            where = f"{loc.file}:{loc.line}:{loc.column}: " if loc else ""
+            click.echo(f"  {where}{f.check_id}: " + "; ".join(pick(e, lang) for e in f.evidence), err=True)
+        sys.exit(2)
+    bundle = result.bundle
+    if output:
+        try:
+            _write(output, json.dumps(bundle, ensure_ascii=False, indent=1))
+        except OSError as exc:
+            _say(lang, f"无法写入 {output}：{exc}", f"cannot write {output}: {exc}")
+            sys.exit(2)
+    if report:
+        try:
+            from scanner.report import render_report
+        except ImportError:
+            render_report = None
+        if render_report is None:
+            _say(lang, "HTML 报告功能不可用（scanner.report 未安装）",
+                 "the HTML report is not available (scanner.report is not installed)")
+        else:
+            try:
+                _write(report, render_report([bundle], lang=lang))
+            except OSError as exc:
+                _say(lang, f"无法写入 {report}：{exc}", f"cannot write {report}: {exc}")
+                sys.exit(2)
+    _summary(bundle, lang, quiet)
+    sys.exit(result.exit_code)
+
+
+def _clean(s: str) -> str:
+    """Network data is data: no terminal control characters reach the screen."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(s))
+
+
+def _write(path, data: str):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _summary(bundle, lang, quiet):
+    s = bundle["summary"]
+    c = s["counts"]
+    verdicts = {"compliant": "合规", "non-compliant": "不合规", "incomplete": "不完整（部分检查无法判定）"}
+    v = bundle.get("vantage", {})
+    if lang == "zh-CN":
+        head = (f"结论：{verdicts.get(s['verdict'], s['verdict'])}（网段 {v.get('segment')}，"
+                f"通过 {c.get('pass', 0)}，不通过 {c.get('fail', 0)}，错误 {c.get('error', 0)}，跳过 {c.get('skipped', 0)}）")
+    else:
+        head = (f"verdict: {s['verdict']} (segment {v.get('segment')}; pass {c.get('pass', 0)}, "
+                f"fail {c.get('fail', 0)}, error {c.get('error', 0)}, skipped {c.get('skipped', 0)})")
+    click.echo(head)
+    if quiet:
+        return
+    for f in bundle["findings"]:
+        if f["status"] in ("fail", "error"):
+            subj = f.get("subject") or {}
+            who = " ".join(x for x in (subj.get("ip"), subj.get("mac"), subj.get("device")) if x)
+            ev = "; ".join(f.get("evidence") or [])[:300]
+            click.echo(_clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} {who}  {ev}"))

@@ -1,0 +1,279 @@
+"""One scan from this host: inventory → static checks → vantage and plan
+(the scope guard) → probes → live checks → bundle.
+
+Order matters:
+1. the inventory is loaded; INV-SCHEMA findings stop the scan (exit 2);
+2. the vantage is found from this host's addresses: none in a declared
+   segment means exit 2 before any probe is built (this refusal protects a
+   machine's own network);
+3. probes run as a list of steps (`STEPS`); a step that raises records its
+   section as status "error" with the reason, and the scan goes on;
+   `background` steps (passive listeners such as DHCP and RA) run beside
+   the others and are joined at the end;
+4. the positive control is judged from what the probes saw;
+5. live checks run via the registry (a check that raises is an error finding);
+6. the bundle (SPEC §5) is built.
+
+Adding a probe is one line in STEPS.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from scanner import __version__
+from scanner.judge import EXIT_BY_VERDICT, counts, run_checks, verdict
+from scanner.model import Finding, Status, pick, text
+from scanner.progress import Progress
+
+SCHEMA = "isoscan.bundle/1"
+TOKEN_ZONE = "canary.isoscan.invalid"
+
+
+class ScanInputError(Exception):
+    """Usage or input error: exit 2. `message` is a Text; `findings` may explain."""
+
+    def __init__(self, message, findings=()):
+        self.message = message
+        self.findings = list(findings)
+        super().__init__(pick(message, "en"))
+
+
+@dataclass
+class Context:
+    inv: Any
+    plan: Any
+    obs: dict
+    lang: str
+    progress: Progress
+    minter: Any = None
+    scan_id: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str                      # the observation section it writes
+    run: Callable[[Context], dict]
+    background: bool = False       # runs beside the other steps (passive listeners)
+    raw: bool = True               # needs raw sockets
+
+
+def _discovery(ctx):
+    from scanner.probes import discovery
+    return discovery.probe(ctx.plan)
+
+
+def _forwarding(ctx):
+    from scanner.probes import forwarding
+    disc = ctx.obs.get("discovery") or {}
+    if disc.get("status") != "ok":
+        raise RuntimeError("discovery did not run: no host to probe through")
+    return forwarding.probe(ctx.plan, disc.get("hosts", []), minter=ctx.minter, zone=TOKEN_ZONE)
+
+
+def _egress(ctx):
+    from scanner.probes import egress
+    return egress.probe(ctx.plan, minter=ctx.minter, zone=TOKEN_ZONE)
+
+
+def _inbound(ctx):
+    from scanner.probes import inbound
+    return inbound.probe(ctx.plan)
+
+
+def _dhcp(ctx):
+    from scanner.probes import dhcp
+    return dhcp.probe(ctx.plan.vantage.interface)
+
+
+def _ra(ctx):
+    from scanner.probes import ra
+    return ra.probe(ctx.plan.vantage.interface)
+
+
+STEPS: list[Step] = [
+    Step("dhcp", _dhcp, background=True),
+    Step("ra", _ra, background=True),
+    Step("discovery", _discovery),
+    Step("forwarding", _forwarding),
+    Step("egress", _egress),
+    Step("inbound", _inbound),
+]
+
+
+def _msg(exc: BaseException, lang: str) -> str:
+    m = getattr(exc, "message", None)
+    if isinstance(m, dict):
+        return pick(m, lang)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _norm_errors(section: dict, lang: str) -> dict:
+    """Observation errors are plain strings in the scan's language."""
+    if isinstance(section, dict) and isinstance(section.get("error"), dict):
+        section = dict(section, error=pick(section["error"], lang))
+    return section
+
+
+def run_step(step: Step, ctx: Context) -> dict:
+    ctx.progress.start(step.name)
+    priv = ctx.obs.get("privileges") or {}
+    if step.raw and not priv.get("ok"):
+        sec = {"status": "error", "error": priv.get("error") or "no privileges"}
+    else:
+        try:
+            sec = step.run(ctx)
+            if not isinstance(sec, dict) or "status" not in sec:
+                sec = {"status": "error", "error": f"probe {step.name} returned no section"}
+        except Exception as exc:  # a probe's failure is its section's error, never a pass
+            sec = {"status": "error", "error": _msg(exc, ctx.lang)}
+    sec = _norm_errors(sec, ctx.lang)
+    detail = sec.get("error")
+    if sec.get("status") == "ok":
+        n = next((len(sec[k]) for k in ("hosts", "probes", "offers", "adverts") if isinstance(sec.get(k), list)), None)
+        detail = None if n is None else f"{n}"
+    ctx.progress.done(step.name, sec.get("status", "error"), detail)
+    return sec
+
+
+def needed_sections(checks) -> set[str]:
+    out: set[str] = set()
+    for c in checks:
+        out.update(c.meta.needs)
+    return out
+
+
+@dataclass
+class ScanResult:
+    exit_code: int
+    bundle: dict | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
+         segment: str | None = None, interface: str | None = None,
+         progress: Progress | None = None, steps: list[Step] | None = None) -> ScanResult:
+    """Run one scan; ScanInputError for exit 2 (before anything is sent)."""
+    from scanner.inventory import InputError, load_inventory
+    from scanner.plan import ScopeError, build_plan
+    from scanner.registry import UnknownCheck, load_checks
+    from scanner.vantage import VantageError, find_vantage
+
+    progress = progress or Progress(quiet=True, lang=lang)
+    started = _now()
+    # 1. inventory
+    try:
+        loaded = load_inventory(paths)
+    except InputError as exc:
+        raise ScanInputError(text(f"清单无法读取：{exc}", f"inventory cannot be read: {exc}"))
+    schema = [f for f in loaded.findings if f.status == Status.FAIL]
+    if loaded.inventory is None or schema:
+        raise ScanInputError(text("清单不符合格式（INV-SCHEMA），扫描未开始",
+                                  "the inventory does not follow the schema (INV-SCHEMA): scan not started"),
+                             loaded.findings)
+    inv = loaded.inventory
+    # 2. checks
+    try:
+        registry = load_checks(checks)
+    except UnknownCheck as exc:
+        raise ScanInputError(text(f"未知的检查编号：{exc}", str(exc)))
+    # 3. vantage and plan: the scope guard, before any probe
+    try:
+        vantage = find_vantage(inv, segment=segment, interface=interface)
+        plan = build_plan(inv, vantage)
+    except VantageError as exc:
+        raise ScanInputError(exc.message)
+    except ScopeError as exc:
+        raise ScanInputError(text(f"范围保护：{exc}", f"scope guard: {exc}"))
+    progress.note(text(f"位置：网段 {vantage.segment}，接口 {vantage.interface}，地址 {vantage.ip}",
+                       f"vantage: segment {vantage.segment}, interface {vantage.interface}, address {vantage.ip}"))
+
+    findings: list[Finding] = list(loaded.findings) + list(registry.problems)
+    static = [c for c in registry.checks if c.meta.static]
+    live = [c for c in registry.checks if not c.meta.static]
+    findings += run_checks([(c.meta, c.evaluate) for c in static], inv, {})
+
+    # 4. probes
+    from scanner import tokens
+    from scanner.probes import wire
+    from scanner.probes.control import evaluate as control_evaluate, safe_arp_items
+    scan_id = str(uuid.uuid4())
+    key = tokens.new_key()
+    obs: dict[str, Any] = {"vantage": vantage.to_json(), "plan": plan.to_json(),
+                           "canary_key": tokens.key_to_json(key)}
+    obs["privileges"] = _norm_errors(wire.privileges(), lang)
+    ctx = Context(inv, plan, obs, lang, progress,
+                  minter=tokens.TokenMinter(scan_id, vantage.segment, key), scan_id=scan_id)
+    wanted = needed_sections(live) if checks is not None else None
+    todo = [s for s in (steps if steps is not None else STEPS)
+            if wanted is None or s.name in wanted
+            or (s.name == "egress" and plan.classification == "non-classified")
+            or (s.name == "discovery" and "forwarding" in wanted)]
+    if live:
+        threads = []
+        for s in todo:
+            if s.background:
+                t = threading.Thread(target=lambda s=s: obs.__setitem__(s.name, run_step(s, ctx)),
+                                     name=f"isoscan-{s.name}", daemon=True)
+                t.start()
+                threads.append(t)
+        progress.start("control")
+        arp, arp_err = safe_arp_items(plan) if obs["privileges"].get("ok") else \
+            ([], obs["privileges"].get("error"))
+        progress.done("control", "ok" if any(i["ok"] for i in arp) else "error")
+        for s in todo:
+            if not s.background:
+                obs[s.name] = run_step(s, ctx)
+        for t in threads:
+            t.join()
+        obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
+        if not obs["controls"]["ok"]:
+            progress.note(text(f"正向对照失败：{obs['controls']['error']}",
+                               f"positive control failed: {obs['controls']['error']}"))
+    # 5. live checks
+    findings += run_checks([(c.meta, c.evaluate) for c in live], inv, obs)
+    finished = _now()
+    bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished)
+    return ScanResult(EXIT_BY_VERDICT[bundle["summary"]["verdict"]], bundle, findings)
+
+
+def build(inv, vantage, obs, findings, lang, scan_id, started, finished) -> dict:
+    """The SPEC §5 bundle (scanner.bundle.build_bundle when it is installed)."""
+    try:
+        from scanner import bundle as _b
+        fn = getattr(_b, "build_bundle", None)
+    except ImportError:
+        fn = None
+    if fn is not None:
+        try:
+            return fn(inventory=inv, vantage=vantage.to_json(), observations=obs,
+                      findings=findings, lang=lang, scan_id=scan_id,
+                      started_at=started, finished_at=finished)
+        except TypeError:
+            pass
+    try:
+        from scanner.regulations import references
+    except ImportError:  # pragma: no cover
+        def references(check_id, lang="zh-CN"):
+            return []
+    v = verdict(findings)
+    return {
+        "schema": SCHEMA,
+        "scan_id": scan_id,
+        "tool": {"name": "isoscan", "version": __version__},
+        "started_at": started,
+        "finished_at": finished,
+        "lang": lang,
+        "inventory": {"files": [f.path for f in inv.files], "sha256": inv.sha256},
+        "vantage": {k: vantage.to_json()[k] for k in ("segment", "interface", "ip", "mac")},
+        "observations": obs,
+        "findings": [f.to_json(lang, regulation=references(f.check_id, lang)) for f in findings],
+        "summary": {"verdict": v, "counts": counts(findings)},
+    }

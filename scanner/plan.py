@@ -1,0 +1,240 @@
+"""What to probe from one vantage: pure, deduplicated, in scope.
+
+`build_plan(inventory, vantage)` turns the declared inventory into the probe
+tasks of one scan. It touches nothing. Every address a task names has passed
+`Inventory.in_scope()` (a declared segment or a declared canary); the probes
+call `Plan.guard()` again on every destination just before they send, so a
+bug elsewhere cannot widen the scope: `ScopeError` is raised before the
+packet exists.
+
+The one exception to "a declared address" is link-local multicast
+(ff02::/16) on the vantage's own link, which IPv6 neighbour discovery cannot
+do without; it never leaves the link.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from netaddr import IPAddress, IPNetwork
+
+from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Inventory,
+                           Segment, text)
+from scanner.vantage import Vantage
+
+# TCP/UDP ports probed on another segment's address (egress, forwarding)
+SEGMENT_TCP = (22, 80, 443)
+SEGMENT_UDP = (53,)
+# how many of nmap's most common TCP ports the inbound scan adds to the declared ones
+INBOUND_TOP_PORTS = 200
+_FALLBACK_TOP = (21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 443, 445, 993, 995,
+                 1723, 3306, 3389, 5900, 8080, 8443)
+LINK_MULTICAST = IPNetwork("ff02::/16")
+
+
+class ScopeError(Exception):
+    """A probe was about to go to an address the inventory does not name."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A destination outside the vantage's segment (egress and forwarding)."""
+    ip: str
+    kind: str                      # "canary" | "segment"
+    segment: str | None            # the declared segment holding ip (None for a canary outside all)
+    name: str | None               # canary name or device name
+    tcp: tuple[int, ...] = ()
+    udp: tuple[int, ...] = ()
+    icmp: bool = True
+
+
+@dataclass(frozen=True)
+class Local:
+    """A registered address on the vantage's own segment (positive control)."""
+    ip: str
+    mac: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An address of a non-classified segment probed from the internet."""
+    ip: str
+    segment: str
+    tcp: tuple[int, ...]
+    udp: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    vantage: Vantage
+    segment: Segment
+    networks4: tuple[str, ...]           # discovery: the segment's IPv4 networks
+    networks6: tuple[str, ...]           # the segment's IPv6 networks (neighbour discovery)
+    controls: tuple[Local, ...]          # registered addresses that must answer ARP
+    remote: tuple[Target, ...]           # canaries + one address of each other segment
+    inbound: tuple[Inbound, ...]         # only from an internet vantage
+    scope: "Scope" = field(repr=False, default=None)
+
+    @property
+    def classification(self) -> str:
+        return self.segment.classification
+
+    def guard(self, ip) -> str:
+        """ip as a string when in scope, else ScopeError (nothing is sent)."""
+        return self.scope.guard(ip)
+
+    def to_json(self) -> dict:
+        return {
+            "segment": self.segment.name,
+            "classification": self.segment.classification,
+            "networks": [*self.networks4, *self.networks6],
+            "controls": [c.ip for c in self.controls],
+            "remote": [{"ip": t.ip, "kind": t.kind, "segment": t.segment, "name": t.name,
+                        "tcp": list(t.tcp), "udp": list(t.udp), "icmp": t.icmp}
+                       for t in self.remote],
+            "inbound": [{"ip": t.ip, "segment": t.segment, "tcp_ports": len(t.tcp),
+                         "udp": list(t.udp)} for t in self.inbound],
+        }
+
+
+class Scope:
+    """The scope guard: the declared segments and canaries, nothing else."""
+
+    def __init__(self, inv: Inventory, own: frozenset[str] = frozenset()):
+        self._inv = inv
+        self._own = own
+
+    def allows(self, ip) -> bool:
+        try:
+            addr = IPAddress(str(ip).split("%")[0])
+        except Exception:
+            return False
+        if str(addr) in self._own:          # never probe ourselves
+            return False
+        if addr.version == 6 and addr in LINK_MULTICAST:
+            return True
+        return self._inv.in_scope(addr)
+
+    def guard(self, ip) -> str:
+        if not self.allows(ip):
+            raise ScopeError(f"scope guard: {ip} is not a declared segment address or canary "
+                             "(or is this host's own); nothing was sent")
+        return str(IPAddress(str(ip).split("%")[0]))
+
+
+def _first_v4(seg: Segment, inv: Inventory, own: frozenset[str]) -> tuple[str, str | None] | None:
+    """One declared address of a segment: a registered device's when there is one,
+    else the first host address of its first IPv4 network."""
+    regs = sorted(((str(i.ip), d.name) for d, i in inv.devices_on(seg.name)
+                   if i.ip is not None and i.ip.version == 4 and str(i.ip) not in own),
+                  key=lambda x: IPAddress(x[0]))
+    # prefer the segment's declared ingress (it is the address most likely to answer)
+    if seg.ingress:
+        for ip, name in regs:
+            if name == seg.ingress:
+                return ip, name
+    if regs:
+        return regs[0]
+    for n in seg.networks:
+        if n.version == 4 and n.size > 2:
+            return str(n[1]), None
+        if n.version == 4:
+            return str(n[0]), None
+    return None
+
+
+@lru_cache(maxsize=4)
+def top_tcp_ports(n: int = INBOUND_TOP_PORTS) -> tuple[int, ...]:
+    """nmap's n most frequent TCP ports (from nmap-services), or a short fallback."""
+    for path in ("/usr/share/nmap/nmap-services", "/usr/local/share/nmap/nmap-services"):
+        if not os.path.exists(path):
+            continue
+        rows = []
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                parts = line.split()
+                if len(parts) >= 3 and parts[1].endswith("/tcp"):
+                    try:
+                        rows.append((float(parts[2]), int(parts[1].split("/")[0])))
+                    except ValueError:
+                        continue
+        rows.sort(reverse=True)
+        return tuple(sorted(p for _, p in rows[:n]))
+    return _FALLBACK_TOP
+
+
+def build_plan(inv: Inventory, vantage: Vantage) -> Plan:
+    seg = inv.segment(vantage.segment)
+    if seg is None:
+        raise ScopeError(f"vantage segment {vantage.segment} is not declared")
+    scope = Scope(inv, vantage.own)
+    # the vantage itself must lie in its segment (choose_vantage made sure)
+    if not seg.contains(vantage.ip):
+        raise ScopeError(f"vantage address {vantage.ip} is not in segment {seg.name}")
+
+    networks4 = tuple(str(n) for n in seg.networks if n.version == 4)
+    networks6 = tuple(str(n) for n in seg.networks if n.version == 6)
+
+    controls: dict[str, Local] = {}
+    for d, i in inv.devices_on(seg.name):
+        if i.ip is None or i.ip.version != 4 or str(i.ip) in vantage.own:
+            continue
+        if scope.allows(i.ip):
+            controls.setdefault(str(i.ip), Local(str(i.ip), i.mac, d.name))
+    for c in inv.canaries:         # a canary on the vantage's own link answers ARP too
+        if c.address.version == 4 and seg.contains(c.address) and scope.allows(c.address):
+            controls.setdefault(str(c.address), Local(str(c.address), None, c.name))
+
+    remote: dict[str, Target] = {}
+    for c in inv.canaries:
+        if seg.contains(c.address) or not scope.allows(c.address) or c.address.version != 4:
+            continue
+        s = inv.segment_of(c.address)
+        remote.setdefault(str(c.address), Target(
+            str(c.address), "canary", s.name if s else None, c.name,
+            tuple(sorted(set(c.tcp))), tuple(sorted(set(c.udp))), bool(c.icmp)))
+    for other in inv.segments:
+        if other.name == seg.name:
+            continue
+        picked = _first_v4(other, inv, vantage.own)
+        if picked is None:
+            continue
+        ip, name = picked
+        if ip in remote or seg.contains(ip) or not scope.allows(ip):
+            continue
+        remote[ip] = Target(ip, "segment", other.name, name, SEGMENT_TCP, SEGMENT_UDP, True)
+
+    inbound: list[Inbound] = []
+    if seg.classification == INTERNET:
+        top = top_tcp_ports()
+        addrs: dict[str, tuple[str, set, set]] = {}
+        for other in inv.segments:
+            if other.classification != NON_CLASSIFIED:
+                continue
+            for d, i in inv.devices_on(other.name):
+                if i.ip is not None and i.ip.version == 4 and other.contains(i.ip):
+                    addrs.setdefault(str(i.ip), (other.name, set(), set()))
+            for e in other.exposed:
+                if e.address.version != 4:
+                    continue
+                entry = addrs.setdefault(str(e.address), (other.name, set(), set()))
+                entry[1].update(e.tcp)
+                entry[2].update(e.udp)
+        for ip in sorted(addrs, key=IPAddress):
+            if not scope.allows(ip):
+                continue
+            segname, tcp, udp = addrs[ip]
+            inbound.append(Inbound(ip, segname, tuple(sorted(set(top) | tcp)), tuple(sorted(udp))))
+
+    return Plan(vantage=vantage, segment=seg, networks4=networks4, networks6=networks6,
+                controls=tuple(sorted(controls.values(), key=lambda l: IPAddress(l.ip))),
+                remote=tuple(remote.values()), inbound=tuple(inbound), scope=scope)
+
+
+# classifications, re-exported for probes that branch on them
+__all__ = ["Plan", "Target", "Local", "Inbound", "Scope", "ScopeError", "build_plan",
+           "top_tcp_ports", "CLASSIFIED", "NON_CLASSIFIED", "INTERNET", "text"]

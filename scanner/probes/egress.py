@@ -1,0 +1,217 @@
+"""Egress probes from the vantage's own stack (its routes, its firewall):
+ICMP echo, TCP connect, UDP and DNS to every canary and to one address of
+every other segment; all at once, one shared wait.
+
+result: "answer" (the destination answered: echo reply, connection, data),
+"refused" (the destination itself said no: RST / port unreachable, so it was
+reached), "unreachable" (no route here, or an ICMP error from a router on the
+way: responder_ip names it), "none" (silence).
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import time
+
+from scanner import tokens
+from scanner.plan import Plan
+from scanner.probes.wire import require_privileges
+
+WAIT = 1.5
+ICMP_ID_BASE = 0x1E00
+UNREACH = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
+           errno.EACCES, errno.EPERM, errno.EADDRNOTAVAIL}
+
+
+def _checksum(b: bytes) -> int:
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+def _dns_query(qid: int, name: str) -> bytes:
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", 1, 1)
+
+
+def first_hop(dst: str, src: str | None = None) -> tuple[str | None, str | None]:
+    """(gateway, error) from the routing table: the way a packet to dst would leave."""
+    argv = ["ip", "-j", "route", "get", dst] + (["from", src] if src else [])
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, str(exc)
+    if r.returncode != 0:
+        return None, r.stderr.strip() or "no route"
+    try:
+        routes = json.loads(r.stdout)
+        return (routes[0].get("gateway") if routes else None), None
+    except (ValueError, IndexError, AttributeError):
+        return None, None
+
+
+class _Item:
+    def __init__(self, target, proto, port):
+        self.target, self.proto, self.port = target, proto, port
+        self.result, self.responder_ip, self.detail = "none", None, None
+        self.sock = None
+        self.done = False
+        self.token = None
+
+    def finish(self, result, responder=None, detail=None):
+        self.result, self.responder_ip, self.detail, self.done = result, responder, detail, True
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.sock = None
+
+    def to_json(self, hop):
+        t = self.target
+        return {"dst": t.ip, "dst_kind": t.kind, "dst_segment": t.segment, "dst_name": t.name,
+                "proto": self.proto, "port": self.port, "result": self.result,
+                "responder_ip": self.responder_ip, "first_hop": hop, "detail": self.detail,
+                "token": self.token}
+
+
+def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.invalid") -> dict:
+    require_privileges()
+    v = plan.vantage
+    items: list[_Item] = []
+    for t in plan.remote:
+        plan.guard(t.ip)
+        if t.icmp:
+            items.append(_Item(t, "icmp", None))
+        items += [_Item(t, "tcp", p) for p in t.tcp]
+        items += [_Item(t, "dns" if p == 53 else "udp", p) for p in t.udp]
+
+    icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    icmp.setblocking(False)
+    icmp_by_id = {}
+    pending_w, pending_r = {}, {}
+    try:
+        for n, it in enumerate(items):
+            dst = plan.guard(it.target.ip)
+            tok = minter.mint(None, it.proto, it.port) if minter is not None else None
+            it.token = tok.hex() if tok is not None else None
+            try:
+                if it.proto == "icmp":
+                    ident = (ICMP_ID_BASE + n) & 0xFFFF
+                    body = tokens.payload_for(tok) if tok else b"isoscan-egress"
+                    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
+                    pkt = struct.pack("!BBHHH", 8, 0, _checksum(hdr + body), ident, 1) + body
+                    icmp_by_id[ident] = it
+                    icmp.sendto(pkt, (dst, 0))
+                elif it.proto == "tcp":
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    it.sock = s
+                    s.setblocking(False)
+                    try:
+                        s.bind((v.ip, tokens.tcp_sport_for(tok) if tok else 0))
+                    except OSError:
+                        s.bind((v.ip, 0))
+                    rc = s.connect_ex((dst, it.port))
+                    if rc in (0,):
+                        it.finish("answer", dst, "connected")
+                    elif rc in (errno.EINPROGRESS, errno.EAGAIN):
+                        pending_w[s.fileno()] = it
+                    else:
+                        it.finish("refused" if rc == errno.ECONNREFUSED else "unreachable",
+                                  None, os.strerror(rc))
+                else:
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    it.sock = s
+                    s.setblocking(False)
+                    s.bind((v.ip, 0))
+                    s.connect((dst, it.port))
+                    if it.proto == "dns":
+                        payload = _dns_query(0x1500 + n, tokens.dns_name_for(tok, zone) if tok
+                                             else f"e{n}.{zone}")
+                    else:
+                        payload = tokens.payload_for(tok) if tok else b"isoscan-egress"
+                    s.send(payload)
+                    pending_r[s.fileno()] = it
+            except OSError as exc:
+                it.finish("unreachable" if exc.errno in UNREACH else "none", None,
+                          os.strerror(exc.errno) if exc.errno else str(exc))
+
+        deadline = time.monotonic() + wait
+        while (pending_w or pending_r or any(not i.done for i in icmp_by_id.values())):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            rl = [it.sock for it in pending_r.values()] + [icmp]
+            wl = [it.sock for it in pending_w.values()]
+            r, w, _ = select.select(rl, wl, [], min(left, 0.1))
+            for s in w:
+                it = pending_w.pop(s.fileno())
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err == 0:
+                    it.finish("answer", it.target.ip, "connected")
+                elif err == errno.ECONNREFUSED:
+                    it.finish("refused", it.target.ip, "connection refused (RST)")
+                else:
+                    it.finish("unreachable" if err in UNREACH else "none", None, os.strerror(err))
+            for s in r:
+                if s is icmp:
+                    _read_icmp(icmp, icmp_by_id)
+                    continue
+                it = pending_r.pop(s.fileno(), None)
+                if it is None:
+                    continue
+                try:
+                    s.recv(4096)
+                    it.finish("answer", it.target.ip, "reply received")
+                except OSError as exc:
+                    if exc.errno == errno.ECONNREFUSED:
+                        it.finish("refused", it.target.ip, "port unreachable")
+                    elif exc.errno in UNREACH:
+                        it.finish("unreachable", None, os.strerror(exc.errno))
+                    else:
+                        pending_r[s.fileno()] = it
+    finally:
+        icmp.close()
+        for it in items:
+            if it.sock is not None:
+                it.finish(it.result, it.responder_ip, it.detail or "no reply")
+    hops = {}
+    for t in plan.remote:
+        hops[t.ip], _ = first_hop(t.ip, v.ip)
+    return {"status": "ok", "error": None, "method": "own stack (raw ICMP, TCP connect, UDP, DNS)",
+            "probes": [it.to_json(hops.get(it.target.ip)) for it in items]}
+
+
+def _read_icmp(sock, by_id):
+    while True:
+        try:
+            data, (src, _) = sock.recvfrom(65535)
+        except (BlockingIOError, InterruptedError):
+            return
+        ihl = (data[0] & 0x0F) * 4
+        icmp = data[ihl:]
+        if len(icmp) < 8:
+            continue
+        typ = icmp[0]
+        if typ == 0:
+            ident = struct.unpack("!H", icmp[4:6])[0]
+            it = by_id.get(ident)
+            if it is not None and not it.done and src == it.target.ip:
+                it.finish("answer", src, "echo reply")
+        elif typ in (3, 11) and len(icmp) >= 8 + 20 + 8:
+            inner = icmp[8:]
+            iihl = (inner[0] & 0x0F) * 4
+            if inner[9] != 1 or len(inner) < iihl + 8:
+                continue
+            ident = struct.unpack("!H", inner[iihl + 4:iihl + 6])[0]
+            it = by_id.get(ident)
+            if it is not None and not it.done:
+                it.finish("unreachable", src, f"ICMP type {typ} code {icmp[1]} from {src}")

@@ -1,0 +1,165 @@
+"""The raw wire, shared by the L2 probes: privileges, one send socket, one
+listening socket opened before the first frame goes out, one shared wait.
+
+Frames are built once with scapy and sent as bytes on a plain AF_PACKET
+socket (explicit interface, explicit source MAC and IP: a vantage without a
+default route would otherwise get 00:00:00:00:00:00 / 0.0.0.0 from scapy).
+Every destination passes the plan's scope guard before its frame is built.
+"""
+from __future__ import annotations
+
+import os
+import select
+import socket
+import time
+from typing import Callable, Iterable
+
+from scanner.model import text
+
+CAP_NET_RAW = 13
+ETH_P_ALL = 0x0003
+
+
+class ProbeError(Exception):
+    """A probe could not run; `message` is a Text (zh-CN + en)."""
+
+    def __init__(self, message):
+        self.message = message
+        super().__init__(message.get("en") if isinstance(message, dict) else str(message))
+
+
+def _cap_eff() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+def privileges() -> dict:
+    """{"ok": bool, "error": Text|None}: raw sockets need CAP_NET_RAW (root has it)."""
+    if _cap_eff() & (1 << CAP_NET_RAW):
+        # the capability bit alone is not proof: open a raw socket as nmap and scapy will
+        try:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            s.close()
+            return {"ok": True, "error": None}
+        except OSError as exc:
+            why = str(exc)
+    else:
+        why = f"euid {os.geteuid()}, CapEff without CAP_NET_RAW"
+    return {"ok": False, "error": text(
+        f"缺少原始套接字权限：需要 root 或 CAP_NET_RAW 能力（{why}）",
+        f"no raw-socket privilege: run as root or grant CAP_NET_RAW ({why})")}
+
+
+def require_privileges():
+    p = privileges()
+    if not p["ok"]:
+        raise ProbeError(p["error"])
+
+
+def iface_up(iface: str) -> bool:
+    try:
+        with open(f"/sys/class/net/{iface}/operstate", encoding="ascii") as f:
+            state = f.read().strip()
+        with open(f"/sys/class/net/{iface}/flags", encoding="ascii") as f:
+            flags = int(f.read().strip(), 16)
+    except OSError:
+        return False
+    return bool(flags & 0x1) and state in ("up", "unknown")
+
+
+def require_up(iface: str):
+    if not iface_up(iface):
+        raise ProbeError(text(f"接口 {iface} 未启用（down）或无载波",
+                              f"interface {iface} is down or has no carrier"))
+
+
+class Burst:
+    """Open the listener, send many frames, wait once, hand back what came.
+
+        with Burst(iface, bpf) as b:
+            b.send(frames)
+            replies = b.collect(wait=1.0, done=lambda got: ...)
+    """
+
+    def __init__(self, iface: str, bpf: str):
+        from scapy.config import conf
+        self.iface = iface
+        require_up(iface)
+        try:
+            self.listen = conf.L2listen(iface=iface, filter=bpf)
+        except PermissionError as exc:
+            raise ProbeError(text(f"无法打开抓包套接字（需要 CAP_NET_RAW）：{exc}",
+                                  f"cannot open a capture socket (CAP_NET_RAW needed): {exc}"))
+        try:
+            self.listen.ins.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        except (OSError, AttributeError):
+            pass
+        self.out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.out.bind((iface, 0))
+        self.sent = 0
+        self.got: list = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for s in (getattr(self, "out", None), getattr(self, "listen", None)):
+            try:
+                s and s.close()
+            except Exception:
+                pass
+
+    def send(self, frames: Iterable[bytes], pps: int = 0):
+        gap = 1.0 / pps if pps else 0.0
+        for fr in frames:
+            for attempt in range(50):
+                try:
+                    self.out.send(fr)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.001)
+                except OSError as exc:
+                    if exc.errno == 105 and attempt < 49:   # ENOBUFS: queue full, let it drain
+                        time.sleep(0.002)
+                        continue
+                    raise ProbeError(text(f"在 {self.iface} 上发送失败：{exc}",
+                                          f"sending on {self.iface} failed: {exc}"))
+            self.sent += 1
+            if gap:
+                time.sleep(gap)
+            else:
+                self.drain()
+
+    def drain(self):
+        """Pull what has already arrived (keeps the socket buffer small)."""
+        while True:
+            r, _, _ = select.select([self.listen], [], [], 0)
+            if not r:
+                return
+            p = self.listen.recv()
+            if p is not None:
+                self.got.append(p)
+
+    def collect(self, wait: float, done: Callable[[list], bool] | None = None) -> list:
+        deadline = time.monotonic() + wait
+        self.drain()
+        while not (done and done(self.got)):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.listen], [], [], min(left, 0.05))
+            if r:
+                p = self.listen.recv()
+                if p is not None:
+                    self.got.append(p)
+        self.drain()
+        return self.got

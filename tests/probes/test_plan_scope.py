@@ -1,0 +1,173 @@
+"""Plan, vantage and scope guard: pure, no network."""
+import json
+import textwrap
+
+import pytest
+
+from scanner.inventory import load_inventory
+from scanner.plan import ScopeError, build_plan
+from scanner.vantage import LocalInterface, VantageError, choose_vantage, parse_ip_addr
+
+INV = textwrap.dedent("""\
+    version: 1
+    organization: {name: 测试单位}
+    canaries:
+      - {name: canary, address: 203.0.113.10}
+    segments:
+      - {name: secret-lan, classification: classified, level: secret, networks: [10.10.0.0/24]}
+      - name: office-lan
+        classification: non-classified
+        networks: [10.20.0.0/24, "fd00:20::/64"]
+        ingress: gw-01
+        exposed:
+          - {address: 10.20.0.30, tcp: [443, 18443]}
+      - {name: internet, classification: internet, networks: [203.0.113.0/24]}
+    devices:
+      - {name: probe-s, kind: probe, asset_tag: A1, custodian: X, segment: secret-lan, ip: 10.10.0.5, mac: "02:00:00:00:0a:05"}
+      - {name: ws-1, kind: workstation, asset_tag: A2, custodian: Y, segment: secret-lan, ip: 10.10.0.11, mac: "02:00:00:00:0a:0b"}
+      - {name: web, kind: server, segment: office-lan, ip: 10.20.0.30, mac: "02:00:00:00:0b:1e"}
+      - name: gw-01
+        kind: gateway
+        interfaces:
+          - {segment: office-lan, ip: 10.20.0.1, mac: "02:00:00:00:0b:01"}
+          - {segment: internet, ip: 203.0.113.1, mac: "02:00:00:00:0c:01"}
+      - {name: probe-i, kind: probe, segment: internet, ip: 203.0.113.50, mac: "02:00:00:00:0c:32"}
+""")
+
+
+@pytest.fixture(scope="module")
+def inv(tmp_path_factory):
+    p = tmp_path_factory.mktemp("inv") / "unit.yaml"
+    p.write_text(INV, encoding="utf-8")
+    res = load_inventory([str(p)])
+    assert res.inventory is not None, [f.evidence for f in res.findings]
+    return res.inventory
+
+
+def iface(name, v4=(), v6=(), mac="02:00:00:00:0a:05", up=True):
+    return LocalInterface(name=name, mac=mac, up=up, ipv4=tuple(v4), ipv6=tuple(v6))
+
+
+IP_J = json.dumps([
+    {"ifindex": 1, "ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "link_type": "loopback",
+     "address": "00:00:00:00:00:00", "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},
+    {"ifindex": 5, "ifname": "eth0", "flags": ["BROADCAST", "MULTICAST", "UP", "LOWER_UP"],
+     "operstate": "UP", "link_type": "ether", "address": "02:00:00:00:0A:05",
+     "addr_info": [{"family": "inet", "local": "10.10.0.5", "prefixlen": 24},
+                   {"family": "inet6", "local": "fe80::1", "prefixlen": 64}]},
+    {"ifindex": 6, "ifname": "eth1", "flags": ["BROADCAST", "MULTICAST"], "operstate": "DOWN",
+     "link_type": "ether", "address": "02:00:00:00:ff:01", "addr_info": []},
+])
+
+
+def test_parse_ip_addr():
+    ifs = parse_ip_addr(IP_J)
+    assert [i.name for i in ifs] == ["eth0", "eth1"]
+    assert ifs[0].mac == "02:00:00:00:0a:05" and ifs[0].up and ifs[0].ipv4 == ("10.10.0.5",)
+    assert ifs[0].ipv6 == ("fe80::1",)
+    assert not ifs[1].up
+
+
+def test_vantage_from_addresses(inv):
+    v = choose_vantage(inv, parse_ip_addr(IP_J))
+    assert (v.segment, v.interface, v.ip, v.mac) == ("secret-lan", "eth0", "10.10.0.5", "02:00:00:00:0a:05")
+    assert "10.10.0.5" in v.own and "fe80::1" in v.own
+
+
+def test_no_address_in_a_segment_refuses(inv):
+    with pytest.raises(VantageError) as e:
+        choose_vantage(inv, [iface("eth0", ["192.168.1.7"])])
+    assert "refusing" in e.value.message["en"] and "拒绝" in e.value.message["zh-CN"]
+    with pytest.raises(VantageError):
+        choose_vantage(inv, [])
+
+
+def test_ambiguous_vantage_needs_a_choice(inv):
+    ifs = [iface("eth0", ["10.10.0.5"]), iface("eth1", ["10.20.0.9"], mac="02:00:00:00:0b:09")]
+    with pytest.raises(VantageError):
+        choose_vantage(inv, ifs)
+    assert choose_vantage(inv, ifs, segment="office-lan").interface == "eth1"
+    assert choose_vantage(inv, ifs, interface="eth0").segment == "secret-lan"
+    with pytest.raises(VantageError):
+        choose_vantage(inv, ifs, segment="no-such")
+    with pytest.raises(VantageError):
+        choose_vantage(inv, ifs, interface="eth9")
+    with pytest.raises(VantageError):   # the interface holds no address of that segment
+        choose_vantage(inv, ifs, interface="eth0", segment="office-lan")
+
+
+def test_plan_classified(inv):
+    v = choose_vantage(inv, [iface("eth0", ["10.10.0.5"])])
+    plan = build_plan(inv, v)
+    assert plan.networks4 == ("10.10.0.0/24",)
+    assert [c.ip for c in plan.controls] == ["10.10.0.11"]          # never itself
+    remote = {t.ip: t for t in plan.remote}
+    assert set(remote) == {"203.0.113.10", "10.20.0.1", "203.0.113.1"}  # canary + one address a segment
+    assert remote["203.0.113.10"].kind == "canary" and remote["203.0.113.10"].tcp == (80, 443)
+    assert remote["10.20.0.1"].segment == "office-lan"
+    assert plan.inbound == ()
+    for t in plan.remote:
+        assert inv.in_scope(t.ip)
+
+
+def test_plan_internet_inbound(inv):
+    v = choose_vantage(inv, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")])
+    plan = build_plan(inv, v)
+    assert {c.ip for c in plan.controls} == {"203.0.113.1", "203.0.113.10"}
+    assert "203.0.113.10" not in {t.ip for t in plan.remote}        # on its own link: local
+    inb = {t.ip: t for t in plan.inbound}
+    assert set(inb) == {"10.20.0.1", "10.20.0.30"}
+    assert 18443 in inb["10.20.0.30"].tcp and 443 in inb["10.20.0.30"].tcp
+    assert 18443 not in inb["10.20.0.1"].tcp
+    assert 22 in inb["10.20.0.1"].tcp
+
+
+def test_plan_office_dedup_and_ipv6(inv):
+    v = choose_vantage(inv, [iface("eth0", ["10.20.0.9"], mac="02:00:00:00:0b:09")])
+    plan = build_plan(inv, v)
+    assert plan.networks6 == ("fd00:20::/64",)
+    ips = [t.ip for t in plan.remote]
+    assert len(ips) == len(set(ips))
+    assert "10.10.0.5" in ips or "10.10.0.11" in ips                 # one classified address
+
+
+def test_scope_guard(inv):
+    v = choose_vantage(inv, [iface("eth0", ["10.10.0.5"])])
+    plan = build_plan(inv, v)
+    for ok in ("10.10.0.200", "203.0.113.10", "203.0.113.99", "10.20.0.1", "ff02::1"):
+        assert plan.guard(ok)
+    for bad in ("8.8.8.8", "10.30.0.1", "192.168.0.1", "10.10.0.5", "not-an-ip", "2001:db8::1"):
+        with pytest.raises(ScopeError):
+            plan.guard(bad)
+
+
+def test_probe_frames_pass_the_guard(inv, monkeypatch):
+    """Building a forwarding frame to an address outside the inventory raises first."""
+    from scanner.plan import Target
+    from scanner.probes import forwarding
+    v = choose_vantage(inv, [iface("eth0", ["10.10.0.5"])])
+    plan = build_plan(inv, v)
+    pr = forwarding.Probe("10.10.0.11", "02:00:00:00:0a:0b", Target("8.8.8.8", "canary", None, "x"),
+                          "icmp", None, 1)
+    with pytest.raises(ScopeError):
+        forwarding._frame(plan, pr, 0)
+    good = forwarding.Probe("10.10.0.11", "02:00:00:00:0a:0b", plan.remote[0], "tcp", 443, 1)
+    frame = forwarding._frame(plan, good, 7)
+    assert frame[:6] == bytes.fromhex("02000000000b".replace(":", "").rjust(12, "0")) or len(frame) > 40
+    from scapy.layers.l2 import Ether
+    from scapy.layers.inet import IP, TCP
+    p = Ether(frame)
+    assert p[Ether].src == "02:00:00:00:0a:05" and p[Ether].dst == "02:00:00:00:0a:0b"
+    assert p[IP].src == "10.10.0.5" and p[IP].ttl == 1 and p[IP].id == 7 and p[TCP].flags == "S"
+
+
+def test_plan_probes_order(inv):
+    from scanner.probes import forwarding
+    v = choose_vantage(inv, [iface("eth0", ["10.10.0.5"])])
+    plan = build_plan(inv, v)
+    hosts = [{"ip": "10.10.0.11", "mac": "02:00:00:00:0a:0b"}, {"ip": "10.10.0.5", "mac": "02:00:00:00:0a:05"},
+             {"ip": "10.10.0.12", "mac": None}]
+    probes = forwarding.plan_probes(plan, hosts)
+    assert {p.via_ip for p in probes} == {"10.10.0.11"}                # never itself, never MAC-less
+    assert probes[0].ttl == 1 and probes[0].proto == "icmp"
+    assert {p.ttl for p in probes} == {1, 64}
