@@ -94,6 +94,25 @@ def _ra(ctx):
     return ra.probe(ctx.plan.vantage.interface)
 
 
+def _ra_passive_start(ctx, todo):
+    """Issue 7: a passive RA listener from before the first probe to after the
+    last, for unsolicited (and rogue) adverts; folded into "ra" at the end."""
+    if not any(s.name == "ra" for s in todo) or not (ctx.obs.get("privileges") or {}).get("ok"):
+        return None
+    from scanner.probes import ra
+    return ra.start_passive(ctx.plan.vantage.interface)
+
+
+def _ra_passive_finish(ctx, handle) -> None:
+    if handle is None:
+        return
+    from scanner.probes import ra
+    if isinstance(ctx.obs.get("ra"), dict):
+        ctx.obs["ra"] = ra.merge(ctx.obs["ra"], handle)
+    else:
+        handle.stop()
+
+
 STEPS: list[Step] = [
     Step("dhcp", _dhcp, background=True),
     Step("ra", _ra, background=True),
@@ -217,6 +236,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
             or (s.name == "egress" and plan.classification == "non-classified")
             or (s.name == "discovery" and "forwarding" in wanted)]
     if live:
+        passive_ra = _ra_passive_start(ctx, todo)
         threads = []
         for s in todo:
             if s.background:
@@ -233,6 +253,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                 obs[s.name] = run_step(s, ctx)
         for t in threads:
             t.join()
+        _ra_passive_finish(ctx, passive_ra)
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
         if not obs["controls"]["ok"]:
             progress.note(text(f"正向对照失败：{obs['controls']['error']}",
