@@ -106,6 +106,17 @@ class Lab:
                                                     self.netns(host)))
         return p
 
+    def hits(self, host: str) -> list[dict]:
+        """What host's listener received so far: [{"proto", "port", "peer", "t"}, ...]."""
+        import json
+        from scanner.lab.plan import hits_file
+        try:
+            with open(hits_file(state.run_dir(self.name), self.netns(host)),
+                      encoding="utf-8") as fh:
+                return [json.loads(line) for line in fh if line.strip()]
+        except FileNotFoundError:
+            return []
+
     def down(self) -> None:
         from scanner.lab.teardown import down_one
         down_one(self.name)

@@ -8,17 +8,20 @@ TCP: accepts, sends one line `isoscan-lab HOST tcp/PORT from PEER`, closes.
 UDP 53: answers any DNS query (NXDOMAIN, question echoed). Other UDP ports:
 answers with the same kind of line. PEER is the source address as it
 arrived, so a test can see which exit (NAT) a connection used. The ready file
-is written once every socket is bound. SIGTERM stops it.
+is written once every socket is bound; with --log every accepted connection
+and datagram is appended as a JSON line (proto, port, peer). SIGTERM stops it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import selectors
 import signal
 import socket
 import struct
 import sys
+import time
 
 
 def _bind(kind: int, port: int) -> socket.socket:
@@ -65,7 +68,15 @@ def main(argv=None) -> int:
     ap.add_argument("--tcp", default="")
     ap.add_argument("--udp", default="")
     ap.add_argument("--ready")
+    ap.add_argument("--log", help="append one JSON line per connection or datagram")
     a = ap.parse_args(argv)
+    log = open(a.log, "a", buffering=1, encoding="utf-8") if a.log else None
+
+    def record(proto: str, port: int, addr) -> None:
+        if log is not None:
+            log.write(json.dumps({"t": time.time(), "proto": proto, "port": port,
+                                  "peer": _peer(addr)}) + "\n")
+
     sel = selectors.DefaultSelector()
     for p in filter(None, a.tcp.split(",")):
         sel.register(_bind(socket.SOCK_STREAM, int(p)), selectors.EVENT_READ, ("tcp", int(p)))
@@ -83,12 +94,14 @@ def main(argv=None) -> int:
             try:
                 if proto == "tcp":
                     conn, addr = s.accept()
+                    record("tcp", port, addr)
                     with conn:
                         conn.settimeout(1)
                         conn.sendall(f"isoscan-lab {a.name} tcp/{port} from {_peer(addr)}\r\n"
                                      .encode())
                 else:
                     data, addr = s.recvfrom(4096)
+                    record("udp", port, addr)
                     reply = dns_answer(data) if port == 53 else None
                     if reply is None:
                         reply = f"isoscan-lab {a.name} udp/{port} from {_peer(addr)}\n".encode()

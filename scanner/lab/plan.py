@@ -216,10 +216,15 @@ def render_iptables(h: Host, v6: bool) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def hits_file(run_dir: str, ns: str) -> str:
+    return os.path.join(run_dir, f"hits-{ns}.jsonl")
+
+
 def listener_proc(topo: Topology, h: Host):
     from scanner.lab.topology import Proc
     ready = os.path.join(topo.run_dir, f"ready-listen-{h.ns}")
-    argv = [sys.executable, "-I", LISTENER, "--name", h.name, "--ready", ready]
+    argv = [sys.executable, "-I", LISTENER, "--name", h.name, "--ready", ready,
+            "--log", hits_file(topo.run_dir, h.ns)]
     if h.tcp:
         argv += ["--tcp", ",".join(str(p) for p in sorted(h.tcp))]
     if h.udp:
