@@ -102,7 +102,7 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
         for n, it in enumerate(items):
             dst = plan.guard(it.target.ip)
             tok = minter.mint(None, it.proto, it.port) if minter is not None else None
-            it.token = tok.hex() if tok is not None else None
+            it.token = tok.hex if tok is not None else None
             try:
                 if it.proto == "icmp":
                     ident = (ICMP_ID_BASE + n) & 0xFFFF

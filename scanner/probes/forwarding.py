@@ -97,7 +97,7 @@ def _frame(plan: Plan, pr: Probe, key: int, minter=None, zone: str = "") -> byte
     tok = None
     if minter is not None:
         tok = minter.mint(pr.via_mac, "dns" if pr.proto == "udp" and pr.port == 53 else pr.proto, pr.port)
-        pr.token = tok.hex()
+        pr.token = tok.hex
     if pr.proto == "icmp":
         l4 = ICMP(type=8, id=ICMP_ID, seq=key & 0xFFFF) / (tokens.payload_for(tok) if tok else b"isoscan-fwd")
     elif pr.proto == "tcp":

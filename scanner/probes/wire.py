@@ -88,11 +88,11 @@ class Burst:
     """
 
     def __init__(self, iface: str, bpf: str):
-        from scapy.config import conf
+        from scapy.arch.linux import L2ListenSocket
         self.iface = iface
         require_up(iface)
         try:
-            self.listen = conf.L2listen(iface=iface, filter=bpf)
+            self.listen = L2ListenSocket(iface=iface, filter=bpf)
         except PermissionError as exc:
             raise ProbeError(text(f"无法打开抓包套接字（需要 CAP_NET_RAW）：{exc}",
                                   f"cannot open a capture socket (CAP_NET_RAW needed): {exc}"))
