@@ -30,7 +30,7 @@ from netaddr.core import AddrFormatError
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta,
                            Device, Finding, Interface, Inventory, Segment,
                            Subject, Text, error, passed, skipped, text)
-from scanner.observations import controls_problem, section, section_problem
+from scanner.observations import NOT_RUN, OK, section
 
 CLASS_WORDS = {
     CLASSIFIED: ("涉密", "classified"),
@@ -72,6 +72,12 @@ def host_label(ip: str | None, mac: str | None = None) -> str:
     if ip and mac:
         return f"{ip} ({mac})"
     return ip or mac or "?"
+
+
+def a_probe(p: Mapping[str, Any]) -> str:
+    """'an ICMP probe', 'a TCP/443 probe' (English evidence)."""
+    label = probe_label(p)
+    return f"{'an' if label[:1] in 'AEIOU' else 'a'} {label} probe"
 
 
 def probe_label(p: Mapping[str, Any]) -> str:
@@ -256,30 +262,56 @@ def seen_text(h: Mapping[str, Any]) -> Text:
 
 # -- the gate and the conclusion ----------------------------------------------
 
-def problem(obs: Mapping[str, Any], *sections: str) -> str | None:
-    """Why a pass is not allowed: control, privileges, or a probe section."""
-    return controls_problem(obs) or section_problem(obs, *sections)
+def problem(obs: Mapping[str, Any], *sections: str) -> Text | None:
+    """Why a pass is not allowed — privileges, the positive control, or a probe
+    section (the same tests as controls_problem and section_problem, worded in
+    both languages; the probe's own reason is kept as it was recorded)."""
+    priv = obs.get("privileges") or {}
+    if not priv.get("ok"):
+        why = priv.get("error") or "-"
+        return text(f"未取得探测所需权限（root / CAP_NET_RAW）：{why}",
+                    f"privileges were not established (root / CAP_NET_RAW): {why}")
+    ctl = obs.get("controls") or {}
+    if not ctl.get("ok"):
+        why = ctl.get("error") or "-"
+        return text(f"正向对照未通过，本位置的探测未被证明有效：{why}",
+                    f"the positive control did not succeed, so this vantage's probes are "
+                    f"not shown to work: {why}")
+    return sections_problem(obs, *sections)
 
 
-def local_problem(obs: Mapping[str, Any]) -> str | None:
-    """Like controls_problem, but vouching only for the local link.
+def sections_problem(obs: Mapping[str, Any], *sections: str) -> Text | None:
+    for name in sections:
+        if not isinstance(obs.get(name), Mapping):
+            return text(f"探测“{name}”未运行", f"probe '{name}' did not run")
+        s = section(obs, name)
+        status = s.get("status", NOT_RUN)
+        if status != OK:
+            why = s.get("error") or "-"
+            if status == NOT_RUN:
+                return text(f"探测“{name}”未运行：{why}", f"probe '{name}' did not run: {why}")
+            return text(f"探测“{name}”出错：{why}", f"probe '{name}' failed: {why}")
+    return None
+
+
+def local_problem(obs: Mapping[str, Any]) -> Text | None:
+    """Like problem(obs), but vouching only for the local link.
 
     The non-classified positive control includes the canary answering through
     the ingress; ING-SINGLE must tell "our probes do not work" (error) from
     "the ingress does not carry" (fail), so it asks only whether the
     privileges and the local-link controls (kind "arp"/"ndp") succeeded.
+    Without such items it falls back to the whole control.
     """
-    priv = obs.get("privileges") or {}
-    if not priv.get("ok"):
-        return priv.get("error") or "privileges were not established"
     items = [i for i in (obs.get("controls") or {}).get("items") or ()
              if isinstance(i, Mapping) and i.get("kind") in ("arp", "ndp")]
-    if not items:
-        return controls_problem(obs)
+    if not items or not (obs.get("privileges") or {}).get("ok"):
+        return problem(obs)
     bad = [i for i in items if not i.get("ok")]
     if bad:
-        return "; ".join(str(i.get("detail") or f"{i.get('kind')} {i.get('target')} failed")
-                         for i in bad)
+        why = "; ".join(str(i.get("detail") or f"{i.get('kind')} {i.get('target')}") for i in bad)
+        return text(f"本地链路正向对照未通过：{why}",
+                    f"the local-link positive control did not succeed: {why}")
     return None
 
 

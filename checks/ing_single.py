@@ -20,7 +20,7 @@ from __future__ import annotations
 from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, error_for, host_label, is_own,
                                 join, local_problem, mac_seen_for, norm_ip, norm_mac,
                                 not_from, outside_class, probe_label, section,
-                                section_problem, segment_for, subject, vantage_segment)
+                                sections_problem, segment_for, subject, vantage_segment)
 from scanner.model import INTERNET, CheckMeta, Severity, error, fail, text
 
 META = CheckMeta(
@@ -124,7 +124,7 @@ def evaluate(inv, obs):
     own_answers = [p for p in egress if p.get("result") in CARRIED]
     carried = bool(own_answers or carriers)
     local = local_problem(obs)
-    if not carried and local is None and not section_problem(obs, "egress"):
+    if not carried and local is None and sections_problem(obs, "egress") is None:
         gw_if = next((i for i in gw.interfaces if i.segment == seg.name), None)
         gw_ip = str(gw_if.ip) if gw_if is not None and gw_if.ip is not None else None
         gw_mac = mac_seen_for(obs, gw_ip) or (gw_if.mac if gw_if is not None else None)
@@ -138,7 +138,7 @@ def evaluate(inv, obs):
         else:
             untraced.append(error_for(META, seg, NOTHING_PROBED))
 
-    why = local or section_problem(obs, *META.needs)
+    why = local or sections_problem(obs, *META.needs)
     summary = [text(
         f"经 {len(by_host)} 台主机向互联网发送转发探测：除接入网关 {gw.name} 外没有第二出口；"
         f"本机经网关访问外部探针得到 {len(own_answers)} 个应答",

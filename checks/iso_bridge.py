@@ -18,7 +18,7 @@ two segments.
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, dst_segment, host_label, hosts,
+from checks._livecommon import (NOTHING_PROBED, a_probe, conclude, dst_label, dst_segment, host_label, hosts,
                                 interfaces_with_mac, is_own, join, merge_by_subject,
                                 must_isolate,
                                 norm_ip, norm_mac, not_from, probe_label, problem,
@@ -59,7 +59,7 @@ def _forwarding_line(inv, p, via):
     if p.get("result") == "answer":
         return text(
             f"数据包已穿越：经 {via} 转发、发往 {lbl['zh-CN']} 的 {probe_label(p)} 探测（TTL={ttl}）得到目标应答{h2_zh}",
-            f"packets cross: {lbl['en']} answered a {probe_label(p)} probe sent through "
+            f"packets cross: {lbl['en']} answered {a_probe(p)} sent through "
             f"{via}, TTL {ttl}{h2_en}")
     r_ip = norm_ip(p.get("responder_ip"))
     r_mac = norm_mac(p.get("responder_mac"))
@@ -71,12 +71,12 @@ def _forwarding_line(inv, p, via):
             f"已开启转发且有通往 {lbl['zh-CN']} 的路由：{via} 对发往 {dst} 的 "
             f"TTL={ttl} {probe_label(p)} 探测返回 ICMP 超时{h2_zh}",
             f"forwarding enabled with a route toward {lbl['en']}: ICMP time-exceeded from "
-            f"{via} for a {probe_label(p)} probe to {dst}, TTL {ttl}{h2_en}")
+            f"{via} for {a_probe(p)} to {dst}, TTL {ttl}{h2_en}")
     responder = host_label(r_ip, r_mac)
     return text(
         f"已开启转发且有通往 {lbl['zh-CN']} 的路由：经 {via} 发往 {dst} 的 TTL={ttl} {probe_label(p)} 探测"
         f"在其后的 {responder} 处超时（数据包已离开本网段）{h2_zh}",
-        f"forwarding enabled with a route toward {lbl['en']}: a {probe_label(p)} probe to "
+        f"forwarding enabled with a route toward {lbl['en']}: {a_probe(p)} to "
         f"{dst} sent through {via}, TTL {ttl}, expired beyond it at {responder} "
         f"(it left the segment){h2_en}")
 

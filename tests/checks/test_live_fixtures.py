@@ -1,0 +1,158 @@
+"""Fixture tests of the live checks (ISO-*, ING-SINGLE, DEV-*): no network.
+
+Layout: tests/checks/<CHECK>/<kind>/<case>/ with kind one of pass, fail,
+error, skipped. A case folder holds observations.json and expected.json; its
+inventory.yaml is the nearest one walking up to tests/checks/<CHECK>/ (each
+check folder keeps one shared inventory). expected.json:
+
+    {"about": "what the case shows",
+     "findings": [{"status": "fail", "ip": "10.10.0.12", "mac": "02:..",
+                   "device": "ws-002",                 # optional
+                   "evidence_contains": ["...", ...]}]} # optional, English
+
+The check's findings must be exactly that set of (status, subject ip, subject
+mac); device and evidence are checked where given. The kind folder must agree
+with what the check said: a pass case passes and nothing else, a fail case
+has a fail, an error case has an error and no pass, a skipped case skips.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from scanner.inventory import load_inventory
+from scanner.judge import run_check
+from scanner.model import pick
+
+HERE = Path(__file__).resolve().parent
+MODULES = {
+    "ISO-PHYSICAL": "checks.iso_physical",
+    "ISO-BRIDGE": "checks.iso_bridge",
+    "ISO-LOGICAL": "checks.iso_logical",
+    "ING-SINGLE": "checks.ing_single",
+    "DEV-UNREGISTERED": "checks.dev_unregistered",
+    "DEV-MISMATCH": "checks.dev_mismatch",
+    "DEV-MISPLACED": "checks.dev_misplaced",
+    "DEV-MISSING": "checks.dev_missing",
+}
+KINDS = ("pass", "fail", "error", "skipped")
+CASES = sorted(p.parent for cid in MODULES for p in (HERE / cid).rglob("observations.json"))
+
+
+def _check_id(case: Path) -> str:
+    return case.relative_to(HERE).parts[0]
+
+
+def _kind(case: Path) -> str:
+    return case.relative_to(HERE).parts[1]
+
+
+def _inventory(case: Path):
+    top = HERE / _check_id(case)
+    for folder in (case, *case.parents):
+        if (folder / "inventory.yaml").is_file():
+            res = load_inventory([folder / "inventory.yaml"])
+            assert res.inventory is not None and not res.findings, \
+                [pick(e, "en") for f in res.findings for e in f.evidence]
+            return res.inventory
+        if folder == top:
+            break
+    raise AssertionError(f"{case}: no inventory.yaml up to {top}")
+
+
+def run_case(case: Path):
+    mod = importlib.import_module(MODULES[_check_id(case)])
+    obs = json.loads((case / "observations.json").read_text(encoding="utf-8"))
+    return mod, run_check(mod.META, mod.evaluate, _inventory(case), obs)
+
+
+def _key(status, ip, mac) -> tuple:
+    return (status, ip or None, mac or None)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c.relative_to(HERE)) for c in CASES])
+def test_fixture(case: Path):
+    expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))["findings"]
+    mod, got = run_case(case)
+    shown = json.dumps([f.to_json("en") for f in got], ensure_ascii=False, indent=1)
+
+    # exactly the expected set, one finding per subject
+    got_keys = [_key(f.status.value, f.subject.ip, f.subject.mac) for f in got]
+    assert len(got_keys) == len(set(got_keys)), "two findings about one subject:\n" + shown
+    assert set(got_keys) == {_key(e["status"], e.get("ip"), e.get("mac")) for e in expected}, shown
+
+    by_key = dict(zip(got_keys, got))
+    for e in expected:
+        f = by_key[_key(e["status"], e.get("ip"), e.get("mac"))]
+        if "device" in e:
+            assert f.subject.device == e["device"], shown
+        en = " | ".join(pick(x, "en") for x in f.evidence)
+        for needle in e.get("evidence_contains", ()):
+            assert needle in en, (needle, en)
+
+    kind = _kind(case)
+    statuses = {f.status.value for f in got}
+    assert kind in KINDS, case
+    if kind == "pass":
+        assert statuses == {"pass"}, shown
+    elif kind == "skipped":
+        assert statuses == {"skipped"}, shown
+    else:
+        assert kind in statuses, shown
+        assert "pass" not in statuses, shown
+
+    for f in got:
+        assert f.check_id == mod.META.id and f.severity == mod.META.severity
+        assert f.evidence, shown
+        for lang in ("zh-CN", "en"):       # every string in both languages
+            assert pick(f.title, lang) and all(pick(x, lang) for x in f.evidence), shown
+        if f.status.value in ("fail", "error") and f.subject.ip:
+            # evidence a person can read names the subject's IP and MAC
+            en = " ".join(pick(x, "en") for x in f.evidence)
+            zh = " ".join(pick(x, "zh-CN") for x in f.evidence)
+            for addr in filter(None, (f.subject.ip, f.subject.mac)):
+                assert addr in en and addr in zh, (addr, shown)
+        assert f.segment == json.loads((case / "observations.json").read_text())["vantage"]["segment"] \
+            or f.segment is None
+
+
+def test_every_live_check_has_pass_fail_error():
+    for cid in MODULES:
+        kinds = {_kind(c) for c in CASES if _check_id(c) == cid}
+        assert {"pass", "fail", "error"} <= kinds, (cid, kinds)
+
+
+@pytest.mark.parametrize("cid", sorted(MODULES))
+def test_meta(cid):
+    meta = importlib.import_module(MODULES[cid]).META
+    assert meta.id == cid and meta.needs and not meta.static
+    for t in (meta.title, meta.remediation, meta.description):
+        assert t.get("zh-CN") and t.get("en"), (cid, t)
+
+
+def test_gate_agrees_with_observations_helpers():
+    """_livecommon.problem() words the same tests as controls_problem and
+    section_problem: it allows a pass exactly when they do."""
+    from checks._livecommon import problem
+    from scanner.observations import controls_problem, section_problem
+    ok = {"status": "ok", "error": None}
+    variants = [
+        {},
+        {"privileges": {"ok": True}},
+        {"privileges": {"ok": True}, "controls": {"ok": True}},
+        {"privileges": {"ok": True}, "controls": {"ok": True}, "egress": ok},
+        {"privileges": {"ok": False}, "controls": {"ok": True}, "egress": ok},
+        {"privileges": {"ok": True}, "controls": {"ok": False}, "egress": ok},
+        {"privileges": {"ok": True}, "controls": {"ok": True}, "egress": {"status": "error"}},
+        {"privileges": {"ok": True}, "controls": {"ok": True}, "egress": {"status": "not-run"}},
+        {"privileges": {"ok": True}, "controls": {"ok": True}, "egress": "garbage"},
+    ]
+    for obs in variants:
+        old = controls_problem(obs) or section_problem(obs, "egress")
+        new = problem(obs, "egress")
+        assert (old is None) == (new is None), obs
+        if new is not None:
+            assert new["zh-CN"] and new["en"]
