@@ -1,0 +1,536 @@
+"""Bundles -> one self-contained HTML compliance report.
+
+    render_report(bundles, lang="zh-CN", canary_logs=None, bundle_digests=None) -> str
+
+The page has no outside reference: CSS and the small paging script are read
+from templates/ and inlined; a Content-Security-Policy admits only those two
+blocks (by hash), so even a missed escape could not load or run anything.
+Every value from a bundle or an inventory goes through Jinja2 autoescape;
+table data for the pager is embedded as JSON with `tojson` (ASCII-only, `<`,
+`>`, `&`, `'` escaped) inside <script type="application/json"> and written
+into the page by the script with textContent only.
+
+Long tables stay usable: the first PAGE rows are in the HTML (they print and
+read without the script), the rest is paged and filtered by the script.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.resources
+from collections import Counter, defaultdict
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+import jinja2
+
+from scanner import __version__
+from scanner.model import LANGS, DEFAULT_LANG
+from scanner.report_merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
+from scanner.report_strings import STRINGS, CHECK_TITLES
+from scanner import topology
+
+PAGE = 200   # rows per table page (and rows written as HTML)
+
+# One row per requirement of SPEC §1, with the checks behind it.
+REQUIREMENTS = (
+    ("physical", ("ISO-PHYSICAL", "ISO-BRIDGE")),
+    ("logical", ("ISO-LOGICAL",)),
+    ("ingress", ("ING-SINGLE", "INV-INGRESS")),
+    ("registration", ("DEV-UNREGISTERED", "DEV-MISMATCH", "DEV-MISPLACED", "DEV-MISSING",
+                      "INV-REGISTRATION")),
+    ("inventory", ("INV-SCHEMA", "INV-OVERLAP", "INV-ADDRESS", "INV-DUPLICATE", "INV-BRIDGE",
+                   "INV-INGRESS", "INV-REGISTRATION")),
+    ("services", ("NET-DHCP", "NET-IPV6-RA")),
+)
+
+# failing checks drawn as red paths in the topology: check -> direction
+BREACH_EDGES = {"ISO-PHYSICAL": "out", "ISO-BRIDGE": "out", "ING-SINGLE": "out",
+                "ISO-LOGICAL": "in"}
+
+
+# --------------------------------------------------------------------------
+# check metadata and regulation references, in the report's language
+
+
+@lru_cache(maxsize=1)
+def _metas() -> dict:
+    try:
+        from scanner.registry import load_checks
+        out = {}
+        reg = load_checks()
+        for c in getattr(reg, "checks", reg):
+            meta = getattr(c, "meta", c)
+            if getattr(meta, "id", None):
+                out[meta.id] = meta
+        return out
+    except Exception:   # registry not built, or a broken plugin: fall back to the bundle's text
+        return {}
+
+
+def _references(check_id: str, lang: str) -> list[str] | None:
+    try:
+        from scanner.regulations import references
+    except Exception:
+        return None
+    try:
+        refs = references(check_id, lang)
+    except Exception:
+        return None
+    if refs is None:
+        return None
+    return [r if isinstance(r, str) else str(r) for r in refs]
+
+
+def _from_text(t: Any, lang: str) -> str | None:
+    if isinstance(t, Mapping):
+        return t.get(lang) or None
+    return None
+
+
+def localise(findings: list[dict], lang: str) -> None:
+    """Titles, remediation and regulation in the report's language, where the
+    check's metadata knows them; evidence stays as the probe stored it."""
+    metas = _metas()
+    refs_cache: dict[str, list[str] | None] = {}
+    for f in findings:
+        cid = f["check_id"]
+        meta = metas.get(cid)
+        title = _from_text(getattr(meta, "title", None), lang) or \
+            (CHECK_TITLES[lang].get(cid)) or f["title"] or cid
+        f["title"] = title
+        rem = _from_text(getattr(meta, "remediation", None), lang)
+        if rem:
+            f["remediation"] = rem
+        if cid not in refs_cache:
+            refs_cache[cid] = _references(cid, lang)
+        if refs_cache[cid] is not None:
+            f["regulation"] = list(refs_cache[cid])
+
+
+def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
+                 canary_logs: Sequence[Any] | None = None,
+                 bundle_digests: Sequence[str | None] | None = None,
+                 inventory: Any = None) -> dict:
+    """The merged, localised bundle (what `isoscan report --json` writes)."""
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    m = merge(bundles, bundle_digests, inventory=inventory, canary_logs=canary_logs,
+              tool={"name": "isoscan", "version": __version__}, lang=lang)
+    localise(m["findings"], lang)
+    return m
+
+
+# --------------------------------------------------------------------------
+# rendering
+
+
+@lru_cache(maxsize=None)
+def _resource(name: str) -> str:
+    return importlib.resources.files("scanner.templates").joinpath(name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda n: _resource(n)),
+        autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True)
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "separators": (",", ":"),
+                                         "sort_keys": False}
+    return env
+
+
+def _csp_hash(s: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode()
+
+
+def render_report(bundles: list[dict], lang: str = "zh-CN",
+                  canary_logs: list | None = None,
+                  bundle_digests: list[str] | None = None, *,
+                  inventory: Any = None, merged: dict | None = None) -> str:
+    """One self-contained HTML report from one or more bundles.
+
+    `inventory` (an Inventory or a SPEC §2 dict) is optional: with it the
+    device reconciliation is computed from registration; without it (and
+    without one embedded in a bundle) it is read from the DEV-* findings.
+    `merged` is merge_report()'s result, when the caller already has it.
+    """
+    if merged is None:
+        merged = merge_report(bundles, lang, canary_logs, bundle_digests, inventory)
+    ctx = build_context(merged, lang)
+    css, js = _resource("report.css"), _resource("report.js")
+    ctx["css"], ctx["js"] = jinja2.utils.markupsafe.Markup(css), jinja2.utils.markupsafe.Markup(js)
+    ctx["csp"] = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
+                  f"script-src '{_csp_hash(js)}'; img-src data:; base-uri 'none'; form-action 'none'")
+    return _env().get_template("report.html.j2").render(ctx)
+
+
+class _T(dict):
+    """The catalogue for one language: a missing key is an error, not a blank."""
+    def __getattr__(self, k):
+        try:
+            return self[k]
+        except KeyError:
+            raise jinja2.UndefinedError(f"report string {k!r} missing") from None
+
+
+def _table(tid: str, columns: list[str], rows: list[list], empty: str = "") -> dict:
+    """rows: [css-class, cell, cell, ...]; a cell is a str (newlines kept)."""
+    return {"id": tid, "columns": columns, "rows": rows[:PAGE], "total": len(rows),
+            "data": rows if len(rows) > PAGE else None, "page": PAGE, "empty": empty}
+
+
+def _subject_cell(f: Mapping) -> str:
+    s = f["subject"]
+    parts = [x for x in (s.get("device"), s.get("ip"), s.get("mac")) if x]
+    loc = f.get("location")
+    if loc and loc.get("file"):
+        parts.append(f"{loc['file']}:{loc.get('line') or '?'}:{loc.get('column') or '?'}")
+    return "\n".join(parts) or "—"
+
+
+def _bullets(items: Sequence[str]) -> str:
+    return "\n".join(items) if items else "—"
+
+
+def build_context(m: Mapping, lang: str) -> dict:
+    S = _T(STRINGS[lang])
+    findings = m["findings"]
+    inv = m.get("inventory_view")
+    sources = m["sources"]
+    sev_label = {s: S["sev_" + s] for s in SEVERITIES}
+    status_label = {s: S["status_" + s] for s in ("pass", "fail", "error", "skipped")}
+    dash = "—"
+
+    # ---- header
+    org = (inv or {}).get("organization")
+    versions = sorted({f"{s['tool'].get('name') or 'isoscan'} {s['tool'].get('version') or '?'}"
+                       for s in sources})
+    vantages = [[("" if s["sha256"] else "warn"),
+                 s["vantage"].get("segment") or dash, s["vantage"].get("interface") or dash,
+                 s["vantage"].get("ip") or dash, s["vantage"].get("mac") or dash,
+                 s["scan_id"] or dash, _span(s["started_at"], s["finished_at"]),
+                 s["sha256"] or S.unknown_digest] for s in sources]
+    inv_shas = m["inventory"].get("sha256s") or []
+
+    # ---- verdict and counts
+    verdict = m["summary"]["verdict"]
+    by_sev = {s: Counter() for s in SEVERITIES}
+    for f in findings:
+        by_sev[f["severity"]][f["status"]] += 1
+    count_rows = [{"sev": s, "label": sev_label[s], **{k: by_sev[s][k] for k in status_label}}
+                  for s in SEVERITIES]
+    totals = m["summary"]["counts"]
+
+    # ---- requirements
+    by_check: dict[str, list] = defaultdict(list)
+    for f in findings:
+        by_check[f["check_id"]].append(f)
+    known = {c for _, cs in REQUIREMENTS for c in cs}
+    reqs = []
+    for key, checks in REQUIREMENTS:
+        reqs.append(_requirement(S, key, checks, by_check))
+    others = sorted(set(by_check) - known)
+    if others:
+        reqs.append(_requirement(S, "other", tuple(others), by_check))
+    titles = {cid: fs[0]["title"] for cid, fs in by_check.items()}
+    for r in reqs:
+        for c in r["checks"]:
+            c["title"] = titles.get(c["id"]) or CHECK_TITLES[lang].get(c["id"], c["id"])
+
+    # ---- findings by segment and severity (failures; info failures are notices)
+    fails = [f for f in findings if f["status"] == "fail"]
+    seg_groups: dict[str, list] = defaultdict(list)
+    for f in fails:
+        seg_groups[f["segment"] or ""].append(f)
+    cols = [S.col_check, S.col_subject, S.col_finding, S.col_evidence, S.col_regulation,
+            S.col_remediation, S.col_vantages]
+    groups = []
+    n = 0
+    for seg in sorted(seg_groups, key=lambda x: (x == "", x)):
+        fs = seg_groups[seg]
+        sevs = []
+        for sev in SEVERITIES:
+            sf = [f for f in fs if f["severity"] == sev]
+            if not sf:
+                continue
+            sf.sort(key=lambda f: (f["check_id"], f["subject"].get("ip") or "",
+                                   f["subject"].get("mac") or ""))
+            n += 1
+            rows = [["sev-" + sev, f["check_id"], _subject_cell(f), f["title"],
+                     _bullets(f["evidence"]), _bullets(f["regulation"]),
+                     f["remediation"] or dash, _bullets(f["vantages"])] for f in sf]
+            sevs.append({"sev": sev, "label": sev_label[sev], "count": len(sf),
+                         "table": _table(f"f{n}", cols, rows)})
+        groups.append({"segment": seg or S.no_segment, "count": len(fs), "severities": sevs,
+                       "worst": sevs[0]["sev"] if sevs else "info"})
+
+    # ---- errors: never hidden
+    errs = sorted((f for f in findings if f["status"] == "error"),
+                  key=lambda f: (SEVERITY_RANK[f["severity"]], f["check_id"], f["segment"] or ""))
+    err_table = _table("errors", [S.col_check, S.col_segment, S.col_subject, S.col_finding,
+                                  S.col_why, S.col_vantages],
+                       [["sev-" + f["severity"], f["check_id"], f["segment"] or dash,
+                         _subject_cell(f), f["title"], _bullets(f["evidence"]),
+                         _bullets(f["vantages"])] for f in errs])
+
+    # ---- passes and skips: a count per check, detail collapsed
+    pass_rows = []
+    for cid in sorted(by_check):
+        c = Counter(f["status"] for f in by_check[cid])
+        if c["pass"] or c["skipped"]:
+            pass_rows.append({"id": cid, "title": titles[cid], "pass": c["pass"],
+                              "skipped": c["skipped"]})
+    skipped = [f for f in findings if f["status"] == "skipped"]
+    skip_table = _table("skipped", [S.col_check, S.col_segment, S.col_subject, S.col_why,
+                                    S.col_vantages],
+                        [["", f["check_id"], f["segment"] or dash, _subject_cell(f),
+                          _bullets(f["evidence"]), _bullets(f["vantages"])]
+                         for f in sorted(skipped, key=lambda f: (f["check_id"], f["segment"] or ""))])
+    passed = [f for f in findings if f["status"] == "pass"]
+    pass_table = _table("passed", [S.col_check, S.col_segment, S.col_subject, S.col_evidence,
+                                   S.col_vantages],
+                        [["", f["check_id"], f["segment"] or dash, _subject_cell(f),
+                          _bullets(f["evidence"]), _bullets(f["vantages"])]
+                         for f in sorted(passed, key=lambda f: (f["check_id"], f["segment"] or ""))])
+
+    # ---- device reconciliation
+    recon = reconcile(m, S)
+
+    # ---- topology
+    topo = _topology(m, S, fails)
+
+    # ---- canary (issue 8): what the outside saw, by vantage and exit address
+    canary = _canary(m, S)
+
+    merged_inventories = len(inv_shas) > 1
+    return {
+        "lang": lang, "t": S, "verdict": verdict, "verdict_label": S["verdict_" + verdict.replace("-", "_")],
+        "org": org, "span": _span(m.get("started_at"), m.get("finished_at")),
+        "versions": versions, "report_version": __version__,
+        "inventory_files": m["inventory"].get("files") or [], "inventory_shas": inv_shas,
+        "merged_inventories": merged_inventories,
+        "vantages": _table("vantages", [S.col_segment, S.col_interface, S.col_ip, S.col_mac,
+                                        S.col_scan_id, S.col_time, S.col_bundle_sha],
+                           vantages),
+        "count_rows": count_rows, "totals": totals, "status_label": status_label,
+        "requirements": reqs, "groups": groups, "fail_total": len(fails),
+        "errors": err_table, "pass_rows": pass_rows, "skip_table": skip_table,
+        "pass_table": pass_table, "recon": recon, "topo": topo, "canary": canary,
+        "has_inventory": inv is not None,
+    }
+
+
+def _span(a, b) -> str:
+    if a and b:
+        return f"{a} – {b}"
+    return a or b or "—"
+
+
+def _requirement(S, key, checks, by_check) -> dict:
+    items = []
+    statuses = Counter()
+    info_fail = False
+    for cid in checks:
+        fs = by_check.get(cid, [])
+        c = Counter(f["status"] for f in fs)
+        items.append({"id": cid, "pass": c["pass"], "fail": c["fail"], "error": c["error"],
+                      "skipped": c["skipped"], "title": ""})
+        for f in fs:
+            if f["status"] == "fail" and f["severity"] == "info":
+                info_fail = True
+            else:
+                statuses[f["status"]] += 1
+    if statuses["fail"]:
+        st = "fail"
+    elif statuses["error"]:
+        st = "error"
+    elif info_fail:
+        st = "notice"
+    elif statuses["pass"]:
+        st = "pass"
+    else:
+        st = "notrun"
+    return {"key": key, "label": S["req_" + key], "status": st,
+            "status_label": S["req_status_" + st], "checks": items}
+
+
+# --------------------------------------------------------------------------
+# device reconciliation
+
+RECON_ORDER = ("unregistered", "misplaced", "mismatch", "missing", "notobserved", "seen")
+
+
+def reconcile(m: Mapping, S) -> list[dict]:
+    inv = m.get("inventory_view")
+    sources = m["sources"]
+    dash = "—"
+    hosts_by_seg: dict[str, dict] = defaultdict(dict)     # seg -> (ip, mac) -> vantage labels
+    observed: set[str] = set()
+    for s in sources:
+        seg = s["vantage"].get("segment")
+        disc = s["observations"].get("discovery")
+        if not seg or not isinstance(disc, Mapping):
+            continue
+        if disc.get("status") == "ok":
+            observed.add(seg)
+        for h in disc.get("hosts") or []:
+            if isinstance(h, Mapping):
+                ip = h.get("ip") if isinstance(h.get("ip"), str) else None
+                mac = norm_mac(h.get("mac"))
+                hosts_by_seg[seg].setdefault((ip, mac), []).append(s["label"])
+
+    per_seg: dict[str, list] = defaultdict(list)
+    if inv is not None:
+        segs = [n for n, s in inv["segments"].items() if s.get("classification") != "internet"]
+        by_ip_g, by_mac_g = {}, {}
+        reg: dict[str, list] = defaultdict(list)
+        for d in inv["devices"]:
+            for i in d["interfaces"]:
+                reg[i["segment"]].append((d, i))
+                if i["ip"]:
+                    by_ip_g.setdefault(i["ip"], (d, i))
+                if i["mac"]:
+                    by_mac_g.setdefault(i["mac"], (d, i))
+        for seg in list(segs) + sorted(set(hosts_by_seg) - set(segs)):
+            if (inv["segments"].get(seg) or {}).get("classification") == "internet":
+                continue
+            by_ip = {i["ip"]: (d, i) for d, i in reg.get(seg, []) if i["ip"]}
+            by_mac = {i["mac"]: (d, i) for d, i in reg.get(seg, []) if i["mac"]}
+            matched = set()
+            for (ip, mac), labs in hosts_by_seg.get(seg, {}).items():
+                r = by_ip.get(ip) if ip else None
+                rm = by_mac.get(mac) if mac else None
+                if r and (not mac or not r[1]["mac"] or r[1]["mac"] == mac):
+                    st, d, i = "seen", r[0], r[1]
+                elif r or rm:
+                    st, (d, i) = "mismatch", (r or rm)
+                elif (ip and ip in by_ip_g) or (mac and mac in by_mac_g):
+                    st, (d, i) = "misplaced", (by_mac_g.get(mac) or by_ip_g.get(ip))
+                else:
+                    st, d, i = "unregistered", None, None
+                if i is not None:
+                    matched.add(id(i))
+                per_seg[seg].append(_recon_row(st, d, i, ip, mac, labs))
+            for d, i in reg.get(seg, []):
+                if id(i) not in matched:
+                    per_seg[seg].append(_recon_row("missing" if seg in observed else "notobserved",
+                                                   d, i, None, None, []))
+    else:
+        flagged: dict[tuple, str] = {}
+        for f in m["findings"]:
+            st = {"DEV-UNREGISTERED": "unregistered", "DEV-MISMATCH": "mismatch",
+                  "DEV-MISPLACED": "misplaced", "DEV-MISSING": "missing"}.get(f["check_id"])
+            if st and f["status"] == "fail":
+                seg = f["segment"] or ""
+                s = f["subject"]
+                if st == "missing":
+                    per_seg[seg].append(_recon_row(st, {"name": s.get("device")},
+                                                   {"ip": s.get("ip"), "mac": s.get("mac")},
+                                                   None, None, f["vantages"]))
+                else:
+                    flagged[(seg, s.get("ip"), s.get("mac"))] = st
+                    flagged.setdefault((seg, s.get("ip"), None), st)
+                    flagged.setdefault((seg, None, s.get("mac")), st)
+        for seg, hosts in hosts_by_seg.items():
+            for (ip, mac), labs in hosts.items():
+                st = flagged.get((seg, ip, mac)) or flagged.get((seg, ip, None)) or \
+                    flagged.get((seg, None, mac)) or "seen"
+                per_seg[seg].append(_recon_row(st, None, None, ip, mac, labs))
+
+    out = []
+    cols = [S.col_recon_status, S.col_device, S.col_kind, S.col_asset_tag, S.col_custodian,
+            S.col_reg_ip, S.col_reg_mac, S.col_seen_ip, S.col_seen_mac, S.col_vantages]
+    rank = {k: i for i, k in enumerate(RECON_ORDER)}
+    for n, seg in enumerate(sorted(per_seg)):
+        rows = per_seg[seg]
+        rows.sort(key=lambda r: (rank[r[0]], r[1] or "", r[5] or "", r[7] or ""))
+        c = Counter(r[0] for r in rows)
+        table_rows = [["recon-" + r[0], S["recon_" + r[0]]] + [x or dash for x in r[1:-1]]
+                      + [_bullets(r[-1])] for r in rows]
+        out.append({"segment": seg or S.no_segment, "observed": seg in observed,
+                    "counts": [{"key": k, "label": S["recon_" + k], "n": c[k]}
+                               for k in RECON_ORDER if c[k]],
+                    "table": _table(f"r{n}", cols, table_rows)})
+    return out
+
+
+def _recon_row(st, d, i, ip, mac, labs):
+    d = d or {}
+    i = i or {}
+    return [st, d.get("name"), d.get("kind"), d.get("asset_tag"), d.get("custodian"),
+            i.get("ip"), i.get("mac"), ip, mac, labs]
+
+
+# --------------------------------------------------------------------------
+# topology and canary
+
+
+def _topology(m: Mapping, S, fails: list[dict]) -> dict:
+    inv = m.get("inventory_view")
+    segs: dict[str, dict] = {}
+    if inv is not None:
+        for name, s in inv["segments"].items():
+            segs[name] = dict(s)
+    for s in m["sources"]:
+        seg = s["vantage"].get("segment")
+        if seg and seg not in segs:
+            segs[seg] = {"name": seg, "classification": None}
+    for f in fails:
+        if f["segment"] and f["segment"] not in segs:
+            segs[f["segment"]] = {"name": f["segment"], "classification": None}
+    for s in segs.values():
+        cls = s.get("classification")
+        key = "cls_" + (cls or "unknown").replace("-", "_")
+        parts = [S[key] if key in S else S.cls_unknown]
+        if s.get("level") and ("level_" + s["level"]) in S:
+            parts.append(S["level_" + s["level"]])
+        s["sub"] = " · ".join(parts)
+    ingress = []
+    transfers = []
+    if inv is not None:
+        for name, s in inv["segments"].items():
+            if s.get("ingress"):
+                ingress.append((name, s["ingress"]))
+        transfers = [t for t in inv["transfers"] if t.get("from") in segs and t.get("to") in segs]
+    flagged = Counter(f["segment"] for f in fails if f["severity"] != "info" and f["segment"])
+    breaches = {}
+    for f in fails:
+        if f["severity"] == "info" or not f["segment"]:
+            continue
+        direction = BREACH_EDGES.get(f["check_id"])
+        if direction is None:
+            continue
+        to = f.get("peer_segment")
+        key = (f["segment"], to, f["check_id"])
+        who = f["subject"].get("device") or f["subject"].get("ip") or f["subject"].get("mac") or ""
+        if key in breaches:
+            breaches[key]["n"] += 1
+            continue
+        breaches[key] = {"from": f["segment"], "to": to, "check": f["check_id"], "who": who, "n": 1}
+    blist = []
+    for b in breaches.values():
+        label = b["check"] + (f" {b['who']}" if b["who"] else "")
+        if b["n"] > 1:
+            label += f" (+{b['n'] - 1})"
+        blist.append({**b, "label": label})
+    lay = topology.layout(sorted(segs.values(), key=lambda s: s["name"]), ingress, transfers,
+                          blist, flagged, S.topo_outside)
+    lay["breaches"] = len(blist)
+    return lay
+
+
+def _canary(m: Mapping, S) -> dict | None:
+    c = (m.get("observations") or {}).get("canary") or {}
+    if c.get("status") != "ok":
+        return None
+    by: dict[tuple, Counter] = defaultdict(Counter)
+    for a in c.get("arrivals") or []:
+        by[(a.get("vantage") or S.canary_unattributed, a.get("src") or "—")][
+            f"{a.get('proto') or '?'}/{a.get('port') or '-'}"] += a.get("count") or 1
+    rows = [["", v, src, str(sum(cnt.values())),
+             ", ".join(f"{k} ×{n}" for k, n in sorted(cnt.items()))]
+            for (v, src), cnt in sorted(by.items())]
+    return {"table": _table("canary", [S.col_vantage, S.col_exit, S.col_arrivals, S.col_probes],
+                            rows)}

@@ -1,0 +1,431 @@
+"""Merging the bundles of several vantage points into one result.
+
+Pure data in, pure data out (no I/O): `merge()` takes bundle dicts (SPEC §5)
+and returns one merged bundle dict, which `isoscan report --json` writes and
+the HTML report renders.
+
+- Findings are normalised (every field present, strings coerced) and
+  deduplicated: the same check_id + status + segment + subject from several
+  vantages is one finding that lists its vantages and the union of evidence.
+- A hardware address seen by the discovery of two bundles on two segments that
+  must be isolated (one classified, the other of another classification or
+  level) is one host on both: an ISO-BRIDGE failure no single vantage could see.
+- Canary logs (issue 8) join here: `attach_canary()` is the one place that
+  turns them into per-vantage arrivals; until token verification lands it
+  keeps what the outside saw, grouped by exit address, and judges nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from scanner.model import DEFAULT_LANG, Severity, Status
+from scanner.report_strings import STRINGS
+from scanner.judge import counts, verdict
+
+SCHEMA = "isoscan.bundle/1"
+STATUSES = tuple(s.value for s in Status)
+SEVERITIES = tuple(s.value for s in Severity)
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+class ReportInputError(ValueError):
+    """A bundle (or canary log) that is not of the schema: one-line message."""
+
+
+# --------------------------------------------------------------------------
+# validation
+
+
+def check_bundle(b: Any, name: str = "bundle") -> None:
+    """Raise ReportInputError (one line) unless b looks like a SPEC §5 bundle."""
+    if not isinstance(b, Mapping):
+        raise ReportInputError(f"{name}: not a JSON object")
+    if b.get("schema") != SCHEMA:
+        raise ReportInputError(f"{name}: schema is {_short(b.get('schema'))}, expected {SCHEMA}")
+    findings = b.get("findings")
+    if not isinstance(findings, list):
+        raise ReportInputError(f"{name}: 'findings' is not a list")
+    for i, f in enumerate(findings):
+        if not isinstance(f, Mapping):
+            raise ReportInputError(f"{name}: findings[{i}] is not an object")
+        if not isinstance(f.get("check_id"), str) or not f.get("check_id"):
+            raise ReportInputError(f"{name}: findings[{i}] has no check_id")
+        if f.get("status") not in STATUSES:
+            raise ReportInputError(f"{name}: findings[{i}] status {_short(f.get('status'))} "
+                                   f"is not one of {', '.join(STATUSES)}")
+        if f.get("severity") not in SEVERITIES:
+            raise ReportInputError(f"{name}: findings[{i}] severity {_short(f.get('severity'))} "
+                                   f"is not one of {', '.join(SEVERITIES)}")
+    for key in ("vantage", "observations", "inventory", "tool"):
+        if b.get(key) is not None and not isinstance(b.get(key), Mapping):
+            raise ReportInputError(f"{name}: '{key}' is not an object")
+
+
+def _short(v: Any) -> str:
+    s = json.dumps(v, ensure_ascii=True)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+# --------------------------------------------------------------------------
+# small coercions: bundles are attacker-influenced data, every field optional
+
+
+def _s(v: Any) -> str | None:
+    if v is None:
+        return None
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+def _strs(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, (list, tuple)):
+        return [x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in v]
+    return [_s(v) or ""]
+
+
+def norm_mac(mac: Any) -> str | None:
+    if not isinstance(mac, str) or not mac:
+        return None
+    hexd = "".join(c for c in mac.lower() if c in "0123456789abcdef")
+    if len(hexd) != 12:
+        return mac.lower()
+    return ":".join(hexd[i:i + 2] for i in range(0, 12, 2))
+
+
+def vantage_of(b: Mapping) -> dict:
+    v = b.get("vantage") or {}
+    return {k: _s(v.get(k)) for k in ("segment", "interface", "ip", "mac")}
+
+
+def vantage_label(v: Mapping) -> str:
+    seg = v.get("segment") or "?"
+    return f"{seg} {v['ip']}" if v.get("ip") else seg
+
+
+def norm_finding(f: Mapping) -> dict:
+    subj = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
+    out = {
+        "check_id": f["check_id"],
+        "status": f["status"],
+        "severity": f["severity"],
+        "segment": _s(f.get("segment")),
+        "subject": {"ip": _s(subj.get("ip")), "mac": norm_mac(subj.get("mac")),
+                    "device": _s(subj.get("device"))},
+        "title": _s(f.get("title")) or "",
+        "evidence": _strs(f.get("evidence")),
+        "regulation": _strs(f.get("regulation")),
+        "remediation": _s(f.get("remediation")) or "",
+    }
+    loc = f.get("location")
+    if isinstance(loc, Mapping):
+        out["location"] = {"file": _s(loc.get("file")), "line": loc.get("line"),
+                           "column": loc.get("column")}
+    return out
+
+
+def finding_key(f: Mapping) -> tuple:
+    s = f["subject"]
+    loc = f.get("location") or {}
+    return (f["check_id"], f["status"], f["segment"], s["ip"], s["mac"], s["device"],
+            loc.get("file"), loc.get("line"), loc.get("column"))
+
+
+# --------------------------------------------------------------------------
+# inventory view: what the report needs of an inventory, from either the
+# model's Inventory or a raw SPEC §2 document (embedded in a bundle).
+
+
+def inventory_view(inv: Any) -> dict | None:
+    """{"organization": str|None, "segments": {...}, "devices": [...], "transfers": [...]}"""
+    if inv is None:
+        return None
+    if isinstance(inv, Mapping):
+        return _inventory_view_raw(inv)
+    segs = {}
+    for s in getattr(inv, "segments", ()):
+        segs[s.name] = {"name": s.name, "classification": s.classification, "level": s.level,
+                        "title": s.title, "ingress": s.ingress,
+                        "networks": [str(n) for n in s.networks]}
+    devs = []
+    for d in getattr(inv, "devices", ()):
+        devs.append({"name": d.name, "kind": d.kind, "asset_tag": d.asset_tag,
+                     "custodian": d.custodian,
+                     "interfaces": [{"segment": i.segment,
+                                     "ip": str(i.ip) if i.ip is not None else None,
+                                     "mac": norm_mac(i.mac)} for i in d.interfaces]})
+    transfers = [{"device": t.device, "from": t.from_segment, "to": t.to_segment}
+                 for t in getattr(inv, "transfers", ())]
+    org = getattr(inv, "organization", None)
+    return {"organization": getattr(org, "name", None), "segments": segs,
+            "devices": devs, "transfers": transfers}
+
+
+def _inventory_view_raw(doc: Mapping) -> dict | None:
+    if not isinstance(doc.get("segments"), list) and not isinstance(doc.get("devices"), list):
+        return None
+    segs = {}
+    for s in doc.get("segments") or []:
+        if isinstance(s, Mapping) and isinstance(s.get("name"), str):
+            segs[s["name"]] = {"name": s["name"], "classification": _s(s.get("classification")),
+                               "level": _s(s.get("level")), "title": _s(s.get("title")),
+                               "ingress": _s(s.get("ingress")),
+                               "networks": _strs(s.get("networks"))}
+    devs = []
+    for d in doc.get("devices") or []:
+        if not isinstance(d, Mapping):
+            continue
+        if isinstance(d.get("interfaces"), list):
+            ifs = [i for i in d["interfaces"] if isinstance(i, Mapping)]
+        else:
+            ifs = [d]
+        devs.append({"name": _s(d.get("name")) or "", "kind": _s(d.get("kind")),
+                     "asset_tag": _s(d.get("asset_tag")), "custodian": _s(d.get("custodian")),
+                     "interfaces": [{"segment": _s(i.get("segment")), "ip": _s(i.get("ip")),
+                                     "mac": norm_mac(i.get("mac"))} for i in ifs]})
+    transfers = [{"device": _s(t.get("device")), "from": _s(t.get("from")), "to": _s(t.get("to"))}
+                 for t in doc.get("transfers") or [] if isinstance(t, Mapping)]
+    org = doc.get("organization")
+    return {"organization": _s(org.get("name")) if isinstance(org, Mapping) else None,
+            "segments": segs, "devices": devs, "transfers": transfers}
+
+
+def embedded_inventory(b: Mapping) -> dict | None:
+    """An inventory a bundle carries beside its files/sha256, if any."""
+    inv = b.get("inventory")
+    if not isinstance(inv, Mapping):
+        return None
+    for key in ("document", "data", "content"):
+        if isinstance(inv.get(key), Mapping):
+            return _inventory_view_raw(inv[key])
+    return _inventory_view_raw(inv)
+
+
+def must_isolate(a: Mapping | None, b: Mapping | None) -> bool | None:
+    """Whether two segments must be isolated; None when unknown."""
+    if not a or not b or not a.get("classification") or not b.get("classification"):
+        return None
+    ca, cb = a["classification"], b["classification"]
+    if ca == "classified" or cb == "classified":
+        return ca != cb or a.get("level") != b.get("level")
+    return False
+
+
+# --------------------------------------------------------------------------
+# merge
+
+
+def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = None,
+          inventory: Any = None, canary_logs: Sequence[Any] | None = None,
+          tool: Mapping | None = None, lang: str = DEFAULT_LANG) -> dict:
+    """Merge bundles into one bundle dict (SPEC §5 shape plus `sources`)."""
+    digests = list(digests or [])
+    for i, b in enumerate(bundles):
+        check_bundle(b, f"bundle {i + 1}")
+    inv = inventory_view(inventory)
+    if inv is None:
+        for b in bundles:
+            inv = embedded_inventory(b)
+            if inv:
+                break
+
+    sources = []
+    for i, b in enumerate(bundles):
+        v = vantage_of(b)
+        invb = b.get("inventory") or {}
+        toolb = b.get("tool") or {}
+        sources.append({
+            "scan_id": _s(b.get("scan_id")),
+            "sha256": digests[i] if i < len(digests) else None,
+            "vantage": v,
+            "label": vantage_label(v),
+            "started_at": _s(b.get("started_at")),
+            "finished_at": _s(b.get("finished_at")),
+            "tool": {"name": _s(toolb.get("name")), "version": _s(toolb.get("version"))},
+            "inventory": {"files": _strs(invb.get("files")), "sha256": _s(invb.get("sha256"))},
+            "observations": b.get("observations") if isinstance(b.get("observations"), Mapping) else {},
+        })
+
+    merged: dict[tuple, dict] = {}
+    for src, b in zip(sources, bundles):
+        for raw in b["findings"]:
+            f = norm_finding(raw)
+            key = finding_key(f)
+            have = merged.get(key)
+            if have is None:
+                f["vantages"] = [src["label"]]
+                merged[key] = f
+                continue
+            if src["label"] not in have["vantages"]:
+                have["vantages"].append(src["label"])
+            for e in f["evidence"]:
+                if e not in have["evidence"]:
+                    have["evidence"].append(e)
+            for r in f["regulation"]:
+                if r not in have["regulation"]:
+                    have["regulation"].append(r)
+            # the most severe reading wins
+            if SEVERITY_RANK[f["severity"]] < SEVERITY_RANK[have["severity"]]:
+                have["severity"] = f["severity"]
+
+    for f in cross_bundle_bridges(sources, inv, lang):
+        key = finding_key(f)
+        if key in merged:
+            for e in f["evidence"]:
+                if e not in merged[key]["evidence"]:
+                    merged[key]["evidence"].append(e)
+        else:
+            merged[key] = f
+
+    findings = list(merged.values())
+    starts = [s["started_at"] for s in sources if s["started_at"]]
+    ends = [s["finished_at"] for s in sources if s["finished_at"]]
+    inv_files: list[str] = []
+    inv_shas: list[str] = []
+    for s in sources:
+        for fn in s["inventory"]["files"]:
+            if fn not in inv_files:
+                inv_files.append(fn)
+        if s["inventory"]["sha256"] and s["inventory"]["sha256"] not in inv_shas:
+            inv_shas.append(s["inventory"]["sha256"])
+    ids = "\n".join(s["scan_id"] or "" for s in sources)
+    out = {
+        "schema": SCHEMA,
+        "scan_id": "merged-" + hashlib.sha256(ids.encode()).hexdigest()[:16],
+        "tool": dict(tool) if tool else (sources[0]["tool"] if sources else {}),
+        "started_at": min(starts) if starts else None,
+        "finished_at": max(ends) if ends else None,
+        "inventory": {"files": inv_files, "sha256": inv_shas[0] if len(inv_shas) == 1 else None,
+                      "sha256s": inv_shas},
+        "vantage": None,
+        "vantages": [s["vantage"] for s in sources],
+        "sources": sources,
+        "observations": {"canary": attach_canary(canary_logs, sources)},
+        "findings": findings,
+        "summary": {"verdict": verdict(findings), "counts": counts(findings)},
+    }
+    if inv is not None:
+        out["inventory_view"] = inv
+    return out
+
+
+def cross_bundle_bridges(sources: Sequence[Mapping], inv: Mapping | None,
+                         lang: str = DEFAULT_LANG) -> list[dict]:
+    """One MAC in the discovery of two vantages on segments that must be isolated."""
+    S = STRINGS[lang]
+    vantage_macs = {norm_mac(s["vantage"].get("mac")) for s in sources} - {None}
+    transfer_devs = {t["device"] for t in (inv or {}).get("transfers", [])}
+    transfer_macs = set()
+    for d in (inv or {}).get("devices", []):
+        if d["name"] in transfer_devs:
+            transfer_macs.update(i["mac"] for i in d["interfaces"] if i["mac"])
+    seen: dict[str, dict[str, list]] = {}   # mac -> segment -> [(label, ip)]
+    for s in sources:
+        seg = s["vantage"].get("segment")
+        disc = s["observations"].get("discovery")
+        if not seg or not isinstance(disc, Mapping) or not isinstance(disc.get("hosts"), list):
+            continue
+        for h in disc["hosts"]:
+            if not isinstance(h, Mapping):
+                continue
+            mac = norm_mac(h.get("mac"))
+            if not mac or mac in vantage_macs or mac in transfer_macs:
+                continue
+            seen.setdefault(mac, {}).setdefault(seg, []).append((s["label"], _s(h.get("ip"))))
+    segs = (inv or {}).get("segments", {})
+    out = []
+    for mac, by_seg in seen.items():
+        if len(by_seg) < 2:
+            continue
+        names = sorted(by_seg)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                iso = must_isolate(segs.get(a), segs.get(b))
+                if iso is False:
+                    continue
+                # the finding sits on the classified side when there is one
+                seg = a if (segs.get(a) or {}).get("classification") == "classified" or \
+                    (segs.get(b) or {}).get("classification") != "classified" else b
+                other = b if seg == a else a
+                ips = [ip for _, ip in by_seg[seg] if ip]
+                ev = [S["ev_bridge_seen"].format(
+                    mac=mac, segment=x, ips=", ".join(ip for _, ip in by_seg[x] if ip) or "-",
+                    vantages=", ".join(sorted({lab for lab, _ in by_seg[x]}))) for x in (seg, other)]
+                if iso is None:
+                    ev.append(S["ev_bridge_unknown"].format(a=seg, b=other))
+                out.append({
+                    "check_id": "ISO-BRIDGE",
+                    "status": "fail" if iso else "error",
+                    "severity": "critical",
+                    "segment": seg,
+                    "subject": {"ip": ips[0] if ips else None, "mac": mac,
+                                "device": _device_by_mac(inv, mac)},
+                    "title": "",
+                    "evidence": ev,
+                    "regulation": [],
+                    "remediation": "",
+                    "vantages": sorted({lab for x in (seg, other) for lab, _ in by_seg[x]}),
+                    "merged": True,
+                    "peer_segment": other,
+                })
+    return out
+
+
+def _device_by_mac(inv: Mapping | None, mac: str) -> str | None:
+    for d in (inv or {}).get("devices", []):
+        if any(i["mac"] == mac for i in d["interfaces"]):
+            return d["name"]
+    return None
+
+
+# --------------------------------------------------------------------------
+# canary logs (issue 8 hook)
+
+
+def attach_canary(canary_logs: Sequence[Any] | None, sources: Sequence[Mapping]) -> dict:
+    """What the outside saw, as data the report shows (issue 8 joins here).
+
+    A canary log is SPEC `isoscan.canary/1` (scanner/canary.py): "arrivals"
+    with token, proto, src, dport, ttl, time, count. An arrival is attributed
+    to the vantage whose bundle key verifies its token and whose scan and
+    segment the token names (scanner.tokens); others stay unattributed.
+    Judging what arrived (ISO-PHYSICAL / ING-SINGLE from canary evidence) is
+    issue 8's: this only reports it.
+    """
+    if not canary_logs:
+        return {"status": "not-run", "error": None, "arrivals": []}
+    keys = []
+    try:
+        from scanner import tokens
+        for s in sources:
+            k = tokens.key_from_json(s["observations"].get("canary_key"))
+            if k:
+                keys.append((k, s))
+    except Exception:   # tokens module unavailable: nothing can be attributed
+        tokens = None
+    arrivals = []
+    for log in canary_logs:
+        if not isinstance(log, Mapping):
+            continue
+        canary = _s(log.get("canary"))
+        for a in log.get("arrivals") or []:
+            if not isinstance(a, Mapping):
+                continue
+            vantage = None
+            tok = a.get("token")
+            if tokens is not None and isinstance(tok, str):
+                for k, s in keys:
+                    info = tokens.verify(tok, k)
+                    if info is not None and info.names(s["scan_id"] or "", s["vantage"].get("segment") or ""):
+                        vantage = s["label"]
+                        break
+            cnt = a.get("count")
+            arrivals.append({"canary": canary, "vantage": vantage,
+                             "src": _s(a.get("src")), "proto": _s(a.get("proto")),
+                             "port": _s(a.get("dport", a.get("port"))),
+                             "ttl": _s(a.get("ttl")), "time": _s(a.get("time")),
+                             "count": cnt if isinstance(cnt, int) and cnt > 0 else 1,
+                             "token": _s(tok)})
+    return {"status": "ok", "error": None, "arrivals": arrivals}
