@@ -47,6 +47,7 @@ class LoadResult:
     inventory: Inventory | None
     findings: list[Finding] = field(default_factory=list)
     locators: dict[str, Locator] = field(default_factory=dict, repr=False)
+    files: list[str] = field(default_factory=list)      # every file read, in order
 
     def locate(self, file: str, path: tuple) -> Location | None:
         """Line and column of a path in one of the loaded files."""
@@ -126,15 +127,21 @@ def load_inventory(paths: Sequence[str | os.PathLike], *,
             problem(Location(f, 1, 1), text("文件为空（应为以 version: 1 开头的映射）",
                                             "the file is empty (expected a mapping with version: 1)"))
             continue
-        part = FileReader(locator.lazy).read(data)
+        try:
+            part = FileReader(locator.lazy).read(data)
+        except Exception as exc:  # fail closed: an input we did not foresee is a finding
+            problem(Location(f, 1, 1), text(
+                f"无法按清单格式读取（{type(exc).__name__}）", f"cannot be read as an inventory "
+                f"({type(exc).__name__}: {str(exc)[:100]})"))
+            continue
         for p in part.problems:
             problem(locator.lazy(p.path), p.message)
         parts.append((f, part, locator))
 
     if not parts:
-        return LoadResult(None, findings, locators)
+        return LoadResult(None, findings, locators, files)
     inv = _merge(parts, sources, digest.hexdigest(), problem)
-    return LoadResult(inv, findings, locators)
+    return LoadResult(inv, findings, locators, files)
 
 
 def _merge(parts, sources, sha256, problem) -> Inventory:

@@ -110,6 +110,15 @@ def parse_cidr(value: str) -> tuple[IPNetwork | None, Text | None]:
     return net, None
 
 
+def show(value: Any, limit: int = 40) -> str:
+    """A value for a message: short, and safe for huge numbers."""
+    try:
+        s = repr(value) if isinstance(value, str) else str(value)
+    except ValueError:                 # an integer beyond str()'s digit limit
+        return "<a number too long to show>"
+    return s if len(s) <= limit else s[:limit] + "…"
+
+
 def describe(value: Any) -> tuple[str, str]:
     """What a YAML value is, for messages: (zh, en)."""
     if value is None:
@@ -178,7 +187,7 @@ class FileReader:
             if k in _SETS[kind]:
                 continue
             if not isinstance(k, str):
-                self.bad(path, f"键 {k!r} 不是文本", f"key {k!r} is not text")
+                self.bad(path, f"键 {show(k)} 不是文本", f"key {show(k)} is not text")
                 continue
             close = difflib.get_close_matches(k, _LISTS[kind], n=1, cutoff=0.6)
             hint_zh = f"（是否应为 '{close[0]}'？）" if close else ""
@@ -218,8 +227,8 @@ class FileReader:
         if isinstance(v, str) and v.strip():
             return v
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            self.bad(path + (key,), f"'{key}' 应为文本，实为数字 {v}（请加引号）",
-                     f"'{key}' must be text, got the number {v} (quote it)")
+            self.bad(path + (key,), f"'{key}' 应为文本，实为数字 {show(v)}（请加引号）",
+                     f"'{key}' must be text, got the number {show(v)} (quote it)")
         elif isinstance(v, str):
             self.bad(path + (key,), f"'{key}' 不能为空", f"'{key}' must not be empty")
         else:
@@ -253,7 +262,8 @@ class FileReader:
             return None
         ip = parse_ip(v.strip())
         if ip is None:
-            self.bad(path, f"'{v}' 不是有效的 IPv4/IPv6 地址", f"'{v}' is not a valid IPv4/IPv6 address")
+            self.bad(path, f"'{show(v, 60)[1:-1]}' 不是有效的 IPv4/IPv6 地址",
+                     f"'{show(v, 60)[1:-1]}' is not a valid IPv4/IPv6 address")
         return ip
 
     def ip_list(self, d: dict, key: str, path: tuple) -> tuple[IPAddress, ...] | None:
@@ -275,15 +285,15 @@ class FileReader:
         v = d[key]
         if not isinstance(v, str):
             if isinstance(v, int) and not isinstance(v, bool):
-                self.bad(path + (key,), f"MAC 地址 {v} 被读成数字（请加引号）",
-                         f"MAC address {v} was read as a number (quote it)")
+                self.bad(path + (key,), f"MAC 地址 {show(v)} 被读成数字（请加引号）",
+                         f"MAC address {show(v)} was read as a number (quote it)")
             else:
                 self.wrong_type(path + (key,), v, "MAC 地址", "a MAC address")
             return None
         m = normalise_mac(v)
         if m is None:
-            self.bad(path + (key,), f"'{v}' 不是有效的 MAC 地址",
-                     f"'{v}' is not a valid MAC address (like 02:00:00:00:0c:0b)")
+            self.bad(path + (key,), f"'{show(v, 60)[1:-1]}' 不是有效的 MAC 地址",
+                     f"'{show(v, 60)[1:-1]}' is not a valid MAC address (like 02:00:00:00:0c:0b)")
         return m
 
     def ports(self, d: dict, key: str, path: tuple, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -297,8 +307,8 @@ class FileReader:
             if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535:
                 out.append(v)
             else:
-                self.bad(path + (key, i), f"端口应为 1–65535 的整数，实为 {v!r}",
-                         f"a port must be an integer 1-65535, got {v!r}")
+                self.bad(path + (key, i), f"端口应为 1–65535 的整数，实为 {show(v)}",
+                         f"a port must be an integer 1-65535, got {show(v)}")
         return tuple(dict.fromkeys(out))
 
     # -- sections ------------------------------------------------------------
@@ -311,8 +321,8 @@ class FileReader:
         if "version" not in top:
             self.bad((), "缺少 'version: 1'", "'version: 1' is missing")
         elif top["version"] != 1 or isinstance(top["version"], bool):
-            self.bad(("version",), f"不支持的版本 {top['version']!r}（仅支持 1）",
-                     f"unsupported version {top['version']!r} (only 1 is known)")
+            self.bad(("version",), f"不支持的版本 {show(top['version'])}（仅支持 1）",
+                     f"unsupported version {show(top['version'])} (only 1 is known)")
         else:
             part.version_ok = True
         if "organization" in top:

@@ -33,8 +33,7 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None) -> tuple[st
     schema_selected = check_ids is None or "INV-SCHEMA" in check_ids
     loader = result.findings if schema_selected else []
     findings = merge_with_loader(loader, findings) + list(registry.problems)
-    files = [f.path for f in result.inventory.files] if result.inventory else []
-    out = render(findings, fmt, lang, files=files)
+    out = render(findings, fmt, lang, files=result.files)
     bad = any(f.status in (Status.FAIL, Status.ERROR) for f in findings)
     return out, 1 if bad else 0
 
