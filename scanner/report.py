@@ -117,6 +117,9 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
         raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
     m = merge(bundles, bundle_digests, inventory=inventory, canary_logs=canary_logs,
               tool={"name": "isoscan", "version": __version__}, lang=lang)
+    given = getattr(inventory, "sha256", None)
+    if given:
+        m["inventory"]["given_sha256"] = given
     localise(m["findings"], lang)
     return m
 
@@ -305,12 +308,15 @@ def build_context(m: Mapping, lang: str) -> dict:
     canary = _canary(m, S)
 
     merged_inventories = len(inv_shas) > 1
+    given = m["inventory"].get("given_sha256")
+    inventory_differs = bool(given and inv_shas and given not in inv_shas)
     return {
         "lang": lang, "t": S, "verdict": verdict, "verdict_label": S["verdict_" + verdict.replace("-", "_")],
         "org": org, "span": _span(m.get("started_at"), m.get("finished_at")),
         "versions": versions, "report_version": __version__,
         "inventory_files": m["inventory"].get("files") or [], "inventory_shas": inv_shas,
-        "merged_inventories": merged_inventories,
+        "merged_inventories": merged_inventories, "inventory_differs": inventory_differs,
+        "given_sha": given,
         "vantages": _table("vantages", [S.col_segment, S.col_interface, S.col_ip, S.col_mac,
                                         S.col_scan_id, S.col_time, S.col_bundle_sha],
                            vantages),

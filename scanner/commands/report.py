@@ -1,0 +1,132 @@
+"""`isoscan report FILE...`: one HTML report from bundles (and canary logs).
+
+Each FILE is a result bundle (SPEC §5, schema isoscan.bundle/1) or a canary
+log (schema isoscan.canary/1, from `isoscan canary listen`); the kind is read
+from the file. `-i INVENTORY` (optional, files or folders) gives the
+registration the device reconciliation compares against.
+
+Exit codes (SPEC §3): 0 the report was written; 2 an input that cannot be
+read, is not JSON or not of its schema (one line on stderr), or a usage error.
+The verdict is in the report, not in the exit code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+import click
+
+from scanner.model import LANGS
+
+CANARY_SCHEMA = "isoscan.canary/1"
+
+
+class InputProblem(Exception):
+    """One line: which file, what is wrong."""
+
+
+def read_input(path: str) -> tuple[str, dict, str]:
+    """("bundle" | "canary", data, sha256 of the file's bytes)."""
+    from scanner.report_merge import ReportInputError, check_bundle
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise InputProblem(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputProblem(f"{path}: not UTF-8 text, so not a bundle") from None
+    except json.JSONDecodeError as exc:
+        raise InputProblem(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise InputProblem(f"{path}: JSON nested too deeply") from None
+    if isinstance(data, dict) and data.get("schema") == CANARY_SCHEMA:
+        if not isinstance(data.get("arrivals"), list):
+            raise InputProblem(f"{path}: canary log without an 'arrivals' list")
+        return "canary", data, digest
+    try:
+        check_bundle(data, path)
+    except ReportInputError as exc:
+        raise InputProblem(str(exc)) from None
+    return "bundle", data, digest
+
+
+def _write(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".isoscan-report-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@click.command("report")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--output", "-o", default="report.html", show_default=True,
+              type=click.Path(dir_okay=False), help="The HTML report ('-': standard output).")
+@click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True,
+              help="Report language / 报告语言")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False),
+              help="Also write the merged, re-judged findings as one bundle.")
+@click.option("--inventory", "-i", "inventory", multiple=True, type=click.Path(),
+              help="Inventory files or folders, for the device reconciliation (optional).")
+def report(files, output, lang, json_out, inventory):
+    """One HTML report from bundles and canary logs (生成合规检查报告)."""
+    from scanner.report import merge_report, render_report
+
+    bundles, digests, logs = [], [], []
+    try:
+        for path in files:
+            kind, data, digest = read_input(path)
+            if kind == "canary":
+                logs.append(data)
+            else:
+                bundles.append(data)
+                digests.append(digest)
+        if not bundles:
+            raise InputProblem("no result bundle among the inputs (only canary logs)")
+        inv = None
+        if inventory:
+            from scanner.inventory import InputError, load_inventory
+            try:
+                result = load_inventory(list(inventory))
+            except InputError as exc:
+                raise InputProblem(str(exc)) from None
+            if result.inventory is None:
+                first = next((f for f in result.findings), None)
+                why = ""
+                if first is not None and first.evidence:
+                    e = first.evidence[0]
+                    why = ": " + (e.get("en", "") if isinstance(e, dict) else str(e))
+                raise InputProblem(f"{', '.join(inventory)}: not a valid inventory{why}")
+            inv = result.inventory
+        merged = merge_report(bundles, lang, logs, digests, inv)
+        html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged)
+    except InputProblem as exc:
+        click.echo(f"isoscan report: {exc}", err=True)
+        sys.exit(2)
+    try:
+        _write(output, html)
+        if json_out:
+            merged.pop("inventory_view", None)
+            _write(json_out, json.dumps(merged, ensure_ascii=False, indent=1) + "\n")
+    except OSError as exc:
+        click.echo(f"isoscan report: cannot write {exc.filename or output}: "
+                   f"{exc.strerror or exc}", err=True)
+        sys.exit(2)
+    if output != "-":
+        click.echo(f"{output}: {merged['summary']['verdict']}", err=True)
