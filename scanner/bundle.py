@@ -1,0 +1,472 @@
+"""The result bundle (SPEC §5): build, write, read and validate, re-judge.
+
+    b = build_bundle(inventory=inv, vantage=v, observations=obs, findings=fs,
+                     started_at=t0, finished_at=t1, lang="zh-CN")
+    write_bundle("bundle.json", b)          # atomic: never a half-written file
+    b = read_bundle("bundle.json")          # BundleError (one line) if not a bundle
+    fs = findings_from_bundle(b)            # back to Finding objects
+    b2 = rejudge(b, load_checks())          # live checks again on the stored observations
+
+Beyond the SPEC §5 fields (all present, as specified) a bundle carries, additively:
+
+* `lang`: the language the flat strings of the findings are in;
+* `inventory.sources`: [{path, sha256}] per file, and `inventory.document`: the
+  merged inventory in the SPEC §2 file shape, so a bundle can be re-judged (a
+  new check, a corrected mapping) without the original files;
+* per finding `i18n`: {"title", "remediation": {"zh-CN", "en"}, "evidence":
+  [{"zh-CN", "en"}]} so a report can be rendered in the other language, and
+  `location` wherever the finding comes from a place in a file;
+* `rejudged` after rejudge(): which checks ran again, with which tool version.
+
+Readers must ignore fields they do not know; `read_bundle` checks the fields
+SPEC §5 names, and that the summary agrees with the findings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from netaddr import IPAddress, IPNetwork
+
+from scanner import __version__
+from scanner.judge import COMPLIANT, INCOMPLETE, NON_COMPLIANT, counts, run_checks, verdict
+from scanner.model import (DEFAULT_LANG, LANGS, Canary, Device, Exposed, Finding,
+                           Interface, Inventory, Location, Organization, Segment,
+                           Severity, SourceFile, Status, Subject, Transfer, pick)
+
+SCHEMA = "isoscan.bundle/1"
+STATUSES = tuple(s.value for s in Status)
+SEVERITIES = tuple(s.value for s in Severity)
+VERDICTS = (COMPLIANT, NON_COMPLIANT, INCOMPLETE)
+
+
+class BundleError(ValueError):
+    """A file that is not a bundle of this schema; the message is one line."""
+
+
+# --------------------------------------------------------------------------
+# building
+
+def build_bundle(*, inventory: Inventory, vantage: Mapping[str, Any],
+                 observations: Mapping[str, Any], findings: Sequence[Finding],
+                 started_at: datetime | str, finished_at: datetime | str,
+                 lang: str = DEFAULT_LANG, scan_id: str | None = None,
+                 tool_version: str | None = None, embed_inventory: bool = True) -> dict:
+    """The SPEC §5 bundle of one scan (plain JSON-ready data)."""
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    inv_part: dict[str, Any] = {
+        "files": [f.path for f in inventory.files],
+        "sha256": inventory.sha256,
+        "sources": [{"path": f.path, "sha256": f.sha256} for f in inventory.files],
+        "organization": {"name": inventory.organization.name, "id": inventory.organization.id},
+    }
+    if embed_inventory:
+        inv_part["document"] = inventory_document(inventory)
+    return {
+        "schema": SCHEMA,
+        "scan_id": scan_id or str(uuid.uuid4()),
+        "tool": {"name": "isoscan", "version": tool_version or __version__},
+        "started_at": timestamp(started_at),
+        "finished_at": timestamp(finished_at),
+        "lang": lang,
+        "inventory": inv_part,
+        "vantage": _plain(dict(vantage)),
+        "observations": _plain(dict(observations)),
+        "findings": [finding_json(f, lang) for f in findings],
+        "summary": summary(findings),
+    }
+
+
+def summary(findings: Sequence[Finding | Mapping[str, Any]]) -> dict:
+    return {"verdict": verdict(findings), "counts": counts(findings)}
+
+
+def finding_json(f: Finding, lang: str = DEFAULT_LANG) -> dict:
+    """Finding.to_json with its regulation references and both languages kept."""
+    out = f.to_json(lang, regulation=_references(f.check_id, lang))
+    out["i18n"] = {
+        "title": _both(f.title),
+        "remediation": _both(f.remediation) if f.remediation else {k: "" for k in LANGS},
+        "evidence": [_both(e) for e in f.evidence],
+    }
+    return out
+
+
+def timestamp(t: datetime | str) -> str:
+    """'2026-11-30T02:00:00Z' (UTC); strings are kept as given."""
+    if isinstance(t, str):
+        return t
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _references(check_id: str, lang: str) -> list[str]:
+    try:   # the mapping is data another module owns; no mapping is no reference
+        from scanner.regulations import references
+        return [str(r) for r in references(check_id, lang)]
+    except Exception:
+        return []
+
+
+def _both(t) -> dict:
+    return {k: pick(t, k) for k in LANGS}
+
+
+def _plain(data: Any) -> Any:
+    """JSON-ready copy: netaddr objects, tuples, enums become strings and lists."""
+    return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    if isinstance(o, datetime):
+        return timestamp(o)
+    value = getattr(o, "value", None)       # enums
+    if isinstance(value, (str, int)):
+        return value
+    return str(o)
+
+
+# --------------------------------------------------------------------------
+# the inventory, carried in the bundle in the SPEC §2 shape
+
+def inventory_document(inv: Inventory) -> dict:
+    """The merged inventory as one SPEC §2 document (long device form)."""
+    def seg(s: Segment) -> dict:
+        d: dict[str, Any] = {"name": s.name, "title": s.title,
+                             "classification": s.classification, "level": s.level,
+                             "networks": [str(n) for n in s.networks], "ingress": s.ingress}
+        if s.exposed:
+            d["exposed"] = [{"address": str(e.address), "tcp": list(e.tcp), "udp": list(e.udp)}
+                            for e in s.exposed]
+        if s.dhcp_servers is not None:
+            d["dhcp_servers"] = [str(a) for a in s.dhcp_servers]
+        if s.ipv6_routers is not None:
+            d["ipv6_routers"] = [str(a) for a in s.ipv6_routers]
+        return _no_none(d)
+
+    return {
+        "version": 1,
+        "organization": _no_none({"name": inv.organization.name, "id": inv.organization.id}),
+        "canaries": [{"name": c.name, "address": str(c.address), "tcp": list(c.tcp),
+                      "udp": list(c.udp), "icmp": c.icmp} for c in inv.canaries],
+        "segments": [seg(s) for s in inv.segments],
+        "devices": [_no_none({
+            "name": d.name, "kind": d.kind, "asset_tag": d.asset_tag, "custodian": d.custodian,
+            "interfaces": [_no_none({"segment": i.segment,
+                                     "ip": str(i.ip) if i.ip is not None else None,
+                                     "mac": i.mac}) for i in d.interfaces]})
+            for d in inv.devices],
+        "transfers": [{"device": t.device, "from": t.from_segment, "to": t.to_segment}
+                      for t in inv.transfers],
+    }
+
+
+def inventory_from_bundle(bundle: Mapping[str, Any]) -> Inventory:
+    """The inventory a bundle carries (BundleError when it carries none)."""
+    part = bundle.get("inventory") or {}
+    doc = part.get("document") if isinstance(part, Mapping) else None
+    if not isinstance(doc, Mapping):
+        raise BundleError("the bundle carries no inventory document; give the inventory files")
+    try:
+        return _inventory_from_document(doc, part)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BundleError(f"the bundle's inventory document is malformed "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
+def _inventory_from_document(doc: Mapping, part: Mapping) -> Inventory:
+    def ips(v):
+        return None if v is None else tuple(IPAddress(a) for a in v)
+
+    org = doc.get("organization") or {}
+    return Inventory(
+        organization=Organization(name=str(org.get("name") or ""), id=org.get("id")),
+        segments=tuple(Segment(
+            name=s["name"], classification=s["classification"],
+            networks=tuple(IPNetwork(n) for n in s.get("networks") or ()),
+            title=s.get("title"), level=s.get("level"), ingress=s.get("ingress"),
+            exposed=tuple(Exposed(IPAddress(e["address"]), tuple(e.get("tcp") or ()),
+                                  tuple(e.get("udp") or ())) for e in s.get("exposed") or ()),
+            dhcp_servers=ips(s.get("dhcp_servers")), ipv6_routers=ips(s.get("ipv6_routers")))
+            for s in doc.get("segments") or ()),
+        devices=tuple(Device(
+            name=d["name"], kind=d.get("kind") or "other",
+            interfaces=tuple(Interface(segment=i["segment"],
+                                       ip=IPAddress(i["ip"]) if i.get("ip") else None,
+                                       mac=i.get("mac")) for i in d.get("interfaces") or ()),
+            asset_tag=d.get("asset_tag"), custodian=d.get("custodian"))
+            for d in doc.get("devices") or ()),
+        canaries=tuple(Canary(name=c["name"], address=IPAddress(c["address"]),
+                              tcp=tuple(c.get("tcp", (80, 443))), udp=tuple(c.get("udp", (53,))),
+                              icmp=bool(c.get("icmp", True)))
+                       for c in doc.get("canaries") or ()),
+        transfers=tuple(Transfer(t["device"], t["from"], t["to"]) for t in doc.get("transfers") or ()),
+        files=tuple(SourceFile(str(s["path"]), str(s["sha256"]))
+                    for s in part.get("sources") or () if isinstance(s, Mapping)),
+        sha256=str(part.get("sha256") or ""),
+    )
+
+
+def _no_none(d: dict) -> dict:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+# --------------------------------------------------------------------------
+# writing and reading
+
+def write_bundle(path: str | os.PathLike, bundle: Mapping[str, Any]) -> None:
+    """Write atomically: a temporary file in the same folder, then rename."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".isoscan-bundle-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(bundle, f, ensure_ascii=False, indent=1, default=_default)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)     # as open() would have made it
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()   # once, at import (umask is process-wide)
+
+
+def read_bundle(path: str | os.PathLike) -> dict:
+    """Read and validate a bundle; BundleError with a one-line message otherwise."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise BundleError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    return parse_bundle(raw, name)
+
+
+def parse_bundle(raw: bytes | str, name: str = "bundle") -> dict:
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{name}: not JSON (not UTF-8 text: {exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{name}: not JSON (line {exc.lineno}, column {exc.colno}: "
+                          f"{exc.msg})") from None
+    except RecursionError:
+        raise BundleError(f"{name}: not JSON (nested too deeply)") from None
+    problem = validate(data)
+    if problem is not None:
+        raise BundleError(f"{name}: {problem}")
+    return data
+
+
+def bundle_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# validation: what SPEC §5 names, one problem at a time
+
+class _Bad(Exception):
+    pass
+
+
+def validate(data: Any) -> str | None:
+    """None when data is a bundle of this schema, else the first problem (one line)."""
+    try:
+        _validate(data)
+    except _Bad as exc:
+        return str(exc)
+    return None
+
+
+def _short(v: Any) -> str:
+    s = json.dumps(v, ensure_ascii=False, default=str)
+    s = " ".join(s.split())
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def _need(cond: bool, where: str, msg: str) -> None:
+    if not cond:
+        raise _Bad(f"{where}: {msg}" if where else msg)
+
+
+def _obj(d: Mapping, key: str, where: str) -> Mapping:
+    _need(key in d, where, f"missing '{key}'")
+    v = d[key]
+    _need(isinstance(v, dict), f"{where}.{key}".lstrip("."), f"expected an object, got {_short(v)}")
+    return v
+
+
+def _str(d: Mapping, key: str, where: str, *, null: bool = False, empty: bool = True) -> None:
+    _need(key in d, where, f"missing '{key}'")
+    v = d[key]
+    if v is None and null:
+        return
+    _need(isinstance(v, str) and (empty or v), f"{where}.{key}".lstrip("."),
+          f"expected {'a string or null' if null else 'a string'}, got {_short(v)}")
+
+
+def _strlist(d: Mapping, key: str, where: str) -> None:
+    _need(key in d, where, f"missing '{key}'")
+    v = d[key]
+    _need(isinstance(v, list) and all(isinstance(x, str) for x in v),
+          f"{where}.{key}".lstrip("."), f"expected a list of strings, got {_short(v)}")
+
+
+def _validate(b: Any) -> None:
+    _need(isinstance(b, dict), "", f"not an isoscan bundle (the top level is {type(b).__name__}, "
+                                   f"not an object)")
+    schema = b.get("schema")
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("isoscan.bundle/"):
+            raise _Bad(f"unsupported bundle schema {_short(schema)} (this isoscan reads {SCHEMA})")
+        raise _Bad(f"not an isoscan bundle (schema is {_short(schema)}, expected {SCHEMA})")
+    _str(b, "scan_id", "", null=True)
+    tool = _obj(b, "tool", "")
+    _str(tool, "name", "tool")
+    _str(tool, "version", "tool")
+    _str(b, "started_at", "")
+    _str(b, "finished_at", "")
+    inv = _obj(b, "inventory", "")
+    _strlist(inv, "files", "inventory")
+    _str(inv, "sha256", "inventory")
+    v = _obj(b, "vantage", "")
+    for k in ("segment", "interface", "ip", "mac"):
+        if k in v:
+            _str(v, k, "vantage", null=True)
+    _need("segment" in v, "vantage", "missing 'segment'")
+    _obj(b, "observations", "")
+    _need("findings" in b, "", "missing 'findings'")
+    fs = b["findings"]
+    _need(isinstance(fs, list), "findings", f"expected a list, got {_short(fs)}")
+    for i, f in enumerate(fs):
+        _finding(f, f"findings[{i}]")
+    s = _obj(b, "summary", "")
+    _need(s.get("verdict") in VERDICTS, "summary.verdict",
+          f"{_short(s.get('verdict'))} is not one of {', '.join(VERDICTS)}")
+    c = _obj(s, "counts", "summary")
+    for k in STATUSES:
+        _need(isinstance(c.get(k), int) and not isinstance(c.get(k), bool) and c[k] >= 0,
+              "summary.counts", f"'{k}' is not a count: {_short(c.get(k))}")
+    _need(s["verdict"] == verdict(fs), "summary.verdict",
+          f"{s['verdict']} does not follow from the findings ({verdict(fs)})")
+    _need(all(c[k] == n for k, n in counts(fs).items()), "summary.counts",
+          f"{_short({k: c[k] for k in STATUSES})} do not match the findings "
+          f"{_short(counts(fs))}")
+
+
+def _finding(f: Any, where: str) -> None:
+    _need(isinstance(f, dict), where, f"expected an object, got {_short(f)}")
+    _str(f, "check_id", where, empty=False)
+    _need(f.get("status") in STATUSES, f"{where}.status",
+          f"{_short(f.get('status'))} is not one of {', '.join(STATUSES)}")
+    _need(f.get("severity") in SEVERITIES, f"{where}.severity",
+          f"{_short(f.get('severity'))} is not one of {', '.join(SEVERITIES)}")
+    _str(f, "segment", where, null=True)
+    subj = _obj(f, "subject", where)
+    for k in ("ip", "mac", "device"):
+        _str(subj, k, f"{where}.subject", null=True)
+    _str(f, "title", where)
+    _strlist(f, "evidence", where)
+    _strlist(f, "regulation", where)
+    if "remediation" in f:
+        _str(f, "remediation", where)
+    if f.get("location") is not None:
+        loc = _obj(f, "location", where)
+        _str(loc, "file", f"{where}.location")
+        for k in ("line", "column"):
+            _need(isinstance(loc.get(k), int) and loc[k] >= 1, f"{where}.location.{k}",
+                  f"expected a 1-based number, got {_short(loc.get(k))}")
+
+
+# --------------------------------------------------------------------------
+# back to findings; re-judging
+
+def findings_from_bundle(bundle: Mapping[str, Any]) -> list[Finding]:
+    """The bundle's findings as Finding objects (both languages where kept)."""
+    return [_finding_from_json(f) for f in bundle.get("findings") or ()]
+
+
+def _finding_from_json(f: Mapping[str, Any]) -> Finding:
+    i18n = f.get("i18n") if isinstance(f.get("i18n"), Mapping) else {}
+    evidence = list(f.get("evidence") or ())
+    both = i18n.get("evidence")
+    if isinstance(both, list) and len(both) == len(evidence) and all(
+            isinstance(e, Mapping) for e in both):
+        evidence = [dict(e) for e in both]
+    loc = f.get("location")
+    s = f.get("subject") or {}
+    return Finding(
+        check_id=f["check_id"], status=Status(f["status"]), severity=Severity(f["severity"]),
+        title=dict(i18n["title"]) if isinstance(i18n.get("title"), Mapping) else f.get("title", ""),
+        segment=f.get("segment"),
+        subject=Subject(ip=s.get("ip"), mac=s.get("mac"), device=s.get("device")),
+        evidence=tuple(evidence),
+        location=Location(loc["file"], loc["line"], loc["column"]) if isinstance(loc, Mapping) else None,
+        remediation=(dict(i18n["remediation"]) if isinstance(i18n.get("remediation"), Mapping)
+                     and any(i18n["remediation"].values()) else (f.get("remediation") or {})),
+    )
+
+
+def rejudge(bundle: Mapping[str, Any], registry: Any, inventory: Inventory | None = None,
+            *, lang: str | None = None) -> dict:
+    """Run the live checks of `registry` again on the stored observations.
+
+    `registry` is a scanner.registry.Registry (its load problems become part
+    of the result, as in a scan), or any iterable of checks / (meta, evaluate)
+    pairs. The inventory is `inventory` when given, else the one the bundle
+    carries. Findings of checks that are not re-run (the static INV-* checks,
+    which need the files; checks not in the registry) are kept as stored.
+    Returns a new bundle; the input is not changed.
+    """
+    inv = inventory if inventory is not None else inventory_from_bundle(bundle)
+    lang = lang or bundle.get("lang") or DEFAULT_LANG
+    pairs = _pairs(registry)
+    live = [(m, ev) for m, ev in pairs if not m.static]
+    rerun = {m.id for m, _ in live}
+    kept = [f for f in findings_from_bundle(bundle) if f.check_id not in rerun]
+    problems = list(getattr(registry, "problems", ()) or ())
+    new = run_checks(live, inv, bundle.get("observations") or {})
+    findings = kept + problems + new
+    out = dict(bundle)
+    out["lang"] = lang
+    out["findings"] = [finding_json(f, lang) for f in findings]
+    out["summary"] = summary(findings)
+    out["rejudged"] = {"checks": sorted(rerun), "tool_version": __version__}
+    return out
+
+
+def _pairs(registry: Any) -> list[tuple]:
+    items: Iterable = getattr(registry, "checks", registry)
+    out = []
+    for c in items:
+        if isinstance(c, tuple):
+            out.append(c)
+        else:
+            out.append((c.meta, c.evaluate))
+    return out
