@@ -477,3 +477,10 @@ def _serve_dns(sock: socket.socket, zone: str | None, a_addr: str | None,
                 rec.stats["dns_answered"] += 1
             except OSError:
                 pass
+
+
+def attribute(arrival, sources):
+    """The vantage label an arrival belongs to (report_merge's hook); see
+    scanner.canary_judge.attribute."""
+    from scanner.canary_judge import attribute as _attribute
+    return _attribute(arrival, sources)
