@@ -44,7 +44,7 @@ from typing import Any, Iterable
 
 CLIENT_MAC = "02:69:73:6f:73:63"
 VENDOR_CLASS = b"isoscan"
-DEFAULT_WAIT = 4.0
+DEFAULT_WAIT = 5.0       # dnsmasq ping-checks an address (~3 s) before offering it; ISC dhcpd ~1 s
 MAX_OFFERS = 64          # distinct servers kept; a flood is reported as truncated
 MAX_TEXT = 255           # longest string kept from the wire
 
