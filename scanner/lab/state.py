@@ -71,8 +71,15 @@ def alive(rec: dict) -> bool:
 
 
 def add_proc(name: str, rec: dict) -> None:
-    data = load(name)
-    if data is None:
+    """Record one more process of lab `name` (serialised: several may spawn at once)."""
+    import fcntl
+    d = run_dir(name)
+    if not os.path.isdir(d):
         return
-    data.setdefault("procs", []).append(rec)
-    save(name, data)
+    with open(os.path.join(d, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = load(name)
+        if data is None:
+            return
+        data.setdefault("procs", []).append(rec)
+        save(name, data)
