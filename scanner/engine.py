@@ -84,6 +84,13 @@ def _inbound(ctx):
     return inbound.probe(ctx.plan)
 
 
+# The passive listeners run beside the active steps (about 3 s of those on a
+# /24), so their windows cost little wall time.
+# DHCP keeps its own 4 s window: dnsmasq ping-checks an address (about 3 s)
+# before its first offer of it.
+RA_WAIT = 2.5
+
+
 def _dhcp(ctx):
     from scanner.probes import dhcp
     return dhcp.probe(ctx.plan.vantage.interface)
@@ -91,7 +98,7 @@ def _dhcp(ctx):
 
 def _ra(ctx):
     from scanner.probes import ra
-    return ra.probe(ctx.plan.vantage.interface)
+    return ra.probe(ctx.plan.vantage.interface, wait=RA_WAIT)
 
 
 def _ra_passive_start(ctx, todo):
@@ -244,15 +251,22 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                                      name=f"isoscan-{s.name}", daemon=True)
                 t.start()
                 threads.append(t)
-        progress.start("control")
-        arp, arp_err = safe_arp_items(plan) if obs["privileges"].get("ok") else \
-            ([], obs["privileges"].get("error"))
-        progress.done("control", "ok" if any(i["ok"] for i in arp) else "error")
+        control: dict = {}
+
+        def _control():     # the ARP control runs beside discovery (its own socket)
+            progress.start("control")
+            control["r"] = safe_arp_items(plan) if obs["privileges"].get("ok") else \
+                ([], obs["privileges"].get("error"))
+            progress.done("control", "ok" if any(i["ok"] for i in control["r"][0]) else "error")
+        tc = threading.Thread(target=_control, name="isoscan-control", daemon=True)
+        tc.start()
+        threads.append(tc)
         for s in todo:
             if not s.background:
                 obs[s.name] = run_step(s, ctx)
         for t in threads:
             t.join()
+        arp, arp_err = control.get("r") or ([], text("正向对照未完成", "the positive control did not finish"))
         _ra_passive_finish(ctx, passive_ra)
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
         if not obs["controls"]["ok"]:

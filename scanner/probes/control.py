@@ -16,7 +16,7 @@ from scanner.plan import Plan
 from scanner.probes.discovery import arp_frames, arp_replies
 from scanner.probes.wire import Burst, ProbeError, iface_up, require_privileges
 
-WAIT = 1.0
+WAIT = 0.6
 
 
 def arp_items(plan: Plan, wait: float = WAIT) -> list[dict]:

@@ -22,7 +22,7 @@ from scanner import tokens
 from scanner.plan import Plan
 from scanner.probes.wire import require_privileges
 
-WAIT = 1.5
+WAIT = 1.0
 ICMP_ID_BASE = 0x1E00
 UNREACH = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
            errno.EACCES, errno.EPERM, errno.EADDRNOTAVAIL}

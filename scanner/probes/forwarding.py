@@ -34,7 +34,7 @@ ICMP_ID = 0x150C
 SPORT_BASE = 20000
 BATCH = 40000          # unique source ports / IP ids per burst
 FULL_TTL = 64
-WAIT = 1.5
+WAIT = 1.0
 
 
 @dataclass
