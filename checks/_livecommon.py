@@ -29,7 +29,7 @@ from netaddr.core import AddrFormatError
 
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta,
                            Device, Finding, Interface, Inventory, Segment,
-                           Subject, Text, error, passed, skipped, text)
+                           Subject, Text, error, passed, pick, skipped, text)
 from scanner.observations import NOT_RUN, OK, section
 
 CLASS_WORDS = {
@@ -262,21 +262,29 @@ def seen_text(h: Mapping[str, Any]) -> Text:
 
 # -- the gate and the conclusion ----------------------------------------------
 
+def _why(v: Any) -> tuple[str, str]:
+    """A recorded reason in (zh-CN, en): probes record plain strings (in the
+    scan's language) or Text."""
+    if isinstance(v, Mapping):
+        return pick(v, "zh-CN"), pick(v, "en")
+    return (str(v), str(v)) if v else ("-", "-")
+
+
 def problem(obs: Mapping[str, Any], *sections: str) -> Text | None:
     """Why a pass is not allowed — privileges, the positive control, or a probe
     section (the same tests as controls_problem and section_problem, worded in
     both languages; the probe's own reason is kept as it was recorded)."""
     priv = obs.get("privileges") or {}
     if not priv.get("ok"):
-        why = priv.get("error") or "-"
-        return text(f"未取得探测所需权限（root / CAP_NET_RAW）：{why}",
-                    f"privileges were not established (root / CAP_NET_RAW): {why}")
+        zh, en = _why(priv.get("error"))
+        return text(f"未取得探测所需权限（root / CAP_NET_RAW）：{zh}",
+                    f"privileges were not established (root / CAP_NET_RAW): {en}")
     ctl = obs.get("controls") or {}
     if not ctl.get("ok"):
-        why = ctl.get("error") or "-"
-        return text(f"正向对照未通过，本位置的探测未被证明有效：{why}",
+        zh, en = _why(ctl.get("error"))
+        return text(f"正向对照未通过，本位置的探测未被证明有效：{zh}",
                     f"the positive control did not succeed, so this vantage's probes are "
-                    f"not shown to work: {why}")
+                    f"not shown to work: {en}")
     return sections_problem(obs, *sections)
 
 
@@ -287,29 +295,32 @@ def sections_problem(obs: Mapping[str, Any], *sections: str) -> Text | None:
         s = section(obs, name)
         status = s.get("status", NOT_RUN)
         if status != OK:
-            why = s.get("error") or "-"
+            zh, en = _why(s.get("error"))
             if status == NOT_RUN:
-                return text(f"探测“{name}”未运行：{why}", f"probe '{name}' did not run: {why}")
-            return text(f"探测“{name}”出错：{why}", f"probe '{name}' failed: {why}")
+                return text(f"探测“{name}”未运行：{zh}", f"probe '{name}' did not run: {en}")
+            return text(f"探测“{name}”出错：{zh}", f"probe '{name}' failed: {en}")
     return None
 
 
 def local_problem(obs: Mapping[str, Any]) -> Text | None:
     """Like problem(obs), but vouching only for the local link.
 
-    The non-classified positive control includes the canary answering through
-    the ingress; ING-SINGLE must tell "our probes do not work" (error) from
-    "the ingress does not carry" (fail), so it asks only whether the
-    privileges and the local-link controls (kind "arp"/"ndp") succeeded.
-    Without such items it falls back to the whole control.
+    The non-classified positive control includes a canary answering through
+    the ingress (control items of kind "canary"); ING-SINGLE must tell "our
+    probes do not work" (error) from "the ingress does not carry" (fail), so
+    here the control counts as shown when the privileges are there and a
+    local-link item (kind "arp" or "ndp") succeeded — as the control itself
+    asks of its ARP part (scanner/probes/control.py). Without such items it
+    is the whole control.
     """
+    if problem(obs) is None:
+        return None
     items = [i for i in (obs.get("controls") or {}).get("items") or ()
              if isinstance(i, Mapping) and i.get("kind") in ("arp", "ndp")]
     if not items or not (obs.get("privileges") or {}).get("ok"):
         return problem(obs)
-    bad = [i for i in items if not i.get("ok")]
-    if bad:
-        why = "; ".join(str(i.get("detail") or f"{i.get('kind')} {i.get('target')}") for i in bad)
+    if not any(i.get("ok") for i in items):
+        why = "; ".join(str(i.get("detail") or f"{i.get('kind')} {i.get('target')}") for i in items)
         return text(f"本地链路正向对照未通过：{why}",
                     f"the local-link positive control did not succeed: {why}")
     return None

@@ -109,6 +109,7 @@ def test_fixture(case: Path):
         assert f.evidence, shown
         for lang in ("zh-CN", "en"):       # every string in both languages
             assert pick(f.title, lang) and all(pick(x, lang) for x in f.evidence), shown
+            assert not any("{'" in pick(x, lang) for x in f.evidence), shown   # no dict reprs
         if f.status.value in ("fail", "error") and f.subject.ip:
             # evidence a person can read names the subject's IP and MAC
             en = " ".join(pick(x, "en") for x in f.evidence)
