@@ -6,8 +6,12 @@ classified segment answers (SPEC §4).
 classification or level, the internet, a canary); two classified segments of
 the same level may be connected (as INV-BRIDGE judges the inventory).
 Answers through a forwarding host on the segment are ISO-BRIDGE's evidence;
-this check judges the vantage's own probes (egress, and inbound from an
-internet vantage). An ICMP unreachable from a router is not an answer.
+this check judges the vantage's own probes: egress (the plan sends them from
+every vantage to the canaries and to one address of every other segment, so
+a pass needs them), and any inbound probe into a classified segment (extra
+evidence; the plan's inbound scan covers non-classified segments). An ICMP
+unreachable from a router is not an answer; a TCP RST or port-unreachable
+from the destination itself ("refused") is.
 """
 from __future__ import annotations
 
@@ -29,10 +33,10 @@ META = CheckMeta(
         "path and handle it as a potential leak."),
     description=text(
         "从涉密网段：本机发往网段外（外部探针、其他网段）的探测不得有任何应答。"
-        "从其他网段或互联网：发往涉密网段的探测不得有任何应答。需要 egress 探测（互联网位置为 inbound）。",
+        "从其他网段或互联网：发往涉密网段的探测不得有任何应答。需要 egress 探测（inbound 探测作为补充证据）。",
         "From a classified vantage, no probe to anything outside the segment (a canary, "
         "another segment) may be answered; from any other vantage, nothing inside a "
-        "classified segment may answer. Reads egress (inbound from an internet vantage)."),
+        "classified segment may answer. Reads egress (and inbound as extra evidence)."),
 )
 
 ANSWERED = {"answer", "refused"}
@@ -128,6 +132,6 @@ def evaluate(inv, obs):
         return
     else:
         fails, summary, n = _into_classified(inv, seg, obs)
-        needs = ("inbound",) if seg.is_internet else ("egress",)
+        needs = ("egress",)
     yield from conclude(META, seg, fails, problem(obs, *needs) or (None if n else NOTHING_PROBED),
                         summary)
