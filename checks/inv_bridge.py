@@ -41,9 +41,10 @@ def _inward(src, dst) -> bool:
 
 def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     found = 0
+    by_name = {s.name: s for s in inv.segments}
     transfers: dict[str, list] = {}
     for t in inv.transfers:
-        src, dst = inv.segment(t.from_segment), inv.segment(t.to_segment)
+        src, dst = by_name.get(t.from_segment), by_name.get(t.to_segment)
         if src is None or dst is None:
             continue
         if not _inward(src, dst):
@@ -59,7 +60,7 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     for d in inv.devices:
         if len(d.interfaces) < 2:
             continue
-        segs = [s for s in (inv.segment(n) for n in d.segments) if s is not None]
+        segs = [s for s in (by_name.get(n) for n in d.segments) if s is not None]
         if len(segs) < 2 or not any(s.classified for s in segs):
             continue
         checked += 1

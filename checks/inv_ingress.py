@@ -48,11 +48,14 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
                     f"声明了多个出入口（{', '.join(ingresses)}）：网段 {s.name} 使用 {s.ingress}",
                     f"more than one ingress declared ({', '.join(ingresses)}): segment {s.name} "
                     f"uses {s.ingress}"), segment=s.name, location=s.loc)
+    by_segment = {s.name: s for s in inv.segments}
+    wanted = set(ingresses)
+    by_device = {d.name: d for d in inv.devices if d.name in wanted}
     for name in ingresses:
-        d = inv.device(name)
+        d = by_device.get(name)
         if d is None:
             continue                  # an undeclared device is an INV-SCHEMA finding
-        segs = [inv.segment(n) for n in d.segments]
+        segs = [by_segment.get(n) for n in d.segments]
         segs = [s for s in segs if s is not None]
         if not any(s.classification == INTERNET for s in segs):
             found += 1

@@ -27,7 +27,7 @@ from typing import Sequence
 from scanner.model import (Finding, Inventory, Location, Organization, SourceFile,
                            Status, Text, text)
 from scanner.schema import FileReader, FilePart, Problem
-from scanner.yamlsource import (DEFAULT_MAX_BYTES, KEY, InputError, Locator,
+from scanner.yamlsource import (DEFAULT_MAX_BYTES, KEY, InputError, Locator, bulk,
                                 decode, file_size, parse, read_source)
 
 __all__ = ["InputError", "LoadResult", "load_inventory", "expand_paths", "locate", "KEY",
@@ -86,6 +86,11 @@ def expand_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
 def load_inventory(paths: Sequence[str | os.PathLike], *,
                    max_bytes: int | None = None) -> LoadResult:
     """Load and merge inventory files (see the module docstring)."""
+    with bulk():
+        return _load(paths, max_bytes)
+
+
+def _load(paths, max_bytes) -> LoadResult:
     from checks.inv_schema import META as SCHEMA   # the check that owns these findings
 
     cap = max_bytes if max_bytes is not None else max_bytes_default()
@@ -182,7 +187,8 @@ def _merge(parts, sources, sha256, problem) -> Inventory:
                 _unknown_ref(problem, locator, ref, names[ref.kind])
 
     known_segments = {s.name for s in segments}
-    devices = [_only_known_segments(d, known_segments) for d in devices]
+    devices = [d if all(i.segment in known_segments for i in d.interfaces)
+               else _only_known_segments(d, known_segments) for d in devices]
     known_devices = {d.name for d in devices}
     transfers = [t for t in transfers if t.device in known_devices
                  and t.from_segment in known_segments and t.to_segment in known_segments]
@@ -198,8 +204,6 @@ def _declared(part: FilePart, kind: str) -> set[str]:
 
 
 def _only_known_segments(d, known):
-    if all(i.segment in known for i in d.interfaces):
-        return d
     from dataclasses import replace
     return replace(d, interfaces=tuple(i for i in d.interfaces if i.segment in known))
 
@@ -211,8 +215,8 @@ def _unknown_ref(problem, locator, ref, declared) -> None:
     hint_zh = f"（是否应为 '{close[0]}'？）" if close else ""
     hint_en = f" (did you mean '{close[0]}'?)" if close else ""
     problem(locator.lazy(ref.path), text(
-        f"{ref.what['zh-CN']}引用了未声明的{noun_zh} '{ref.name}'{hint_zh}",
-        f"{ref.what['en']} names the {noun_en} '{ref.name}', which no file declares{hint_en}"))
+        f"{ref.what()['zh-CN']}引用了未声明的{noun_zh} '{ref.name}'{hint_zh}",
+        f"{ref.what()['en']} names the {noun_en} '{ref.name}', which no file declares{hint_en}"))
 
 
 def locate(file: str | os.PathLike, path: Sequence) -> Location | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import socket
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from netaddr import IPAddress, IPNetwork
 
@@ -52,11 +52,15 @@ _LISTS = {"top": TOP_KEYS, "org": ORG_KEYS, "canary": CANARY_KEYS, "segment": SE
 # Value parsers (also used by other modules: MAC normalisation, strict IPs)
 
 _HEXDIGITS = frozenset("0123456789abcdef")
+_HEXCOLON = _HEXDIGITS | {":"}
 
 
 def normalise_mac(value: str) -> str | None:
     """'02-00-00-00-0C-0B', '0200.0000.0c0b', '02:00:00:00:0c:0b', '0200000c0c0b'
     -> '02:00:00:00:0c:0b'; None when it is not a MAC address."""
+    if len(value) == 17 and value.count(":") == 5 and value[2] == value[5] == value[8] \
+            == value[11] == value[14] == ":" and _HEXCOLON.issuperset(value):
+        return value                     # already canonical: the common case, kept cheap
     s = value.strip().lower()
     if len(s) == 17 and s[2] == s[5] == s[8] == s[11] == s[14] and s[2] in ":-":
         hexes = s[0:2] + s[3:5] + s[6:8] + s[9:11] + s[12:14] + s[15:17]
@@ -144,13 +148,21 @@ class Problem:
     path: tuple
 
 
-@dataclass
-class Ref:
+class Ref(NamedTuple):
     """A name that must be declared somewhere in the merged inventory."""
     kind: str            # "segment" | "device"
     name: str
     path: tuple
-    what: Text           # what refers, for the message
+    referrer: str        # "interface" | "ingress" | "transfer": what refers, for the message
+    owner: str | None    # the device or segment that refers
+
+    def what(self) -> Text:
+        o = self.owner
+        if self.referrer == "interface":
+            return text(f"设备 {o} 的接口", f"an interface of device {o}")
+        if self.referrer == "ingress":
+            return text(f"网段 {o} 的出入口", f"the ingress of segment {o}")
+        return text("单向导入声明", "a one-way transfer")
 
 
 @dataclass
@@ -411,8 +423,7 @@ class FileReader:
             if cls in (CLASSIFIED, INTERNET):
                 self.bad(path + ("ingress", KEY), "只有非涉密网段才声明 'ingress'",
                          "only a non-classified segment declares an 'ingress'")
-            self.part.refs.append(Ref("device", ingress, path + ("ingress",),
-                                      text(f"网段 {name} 的出入口", f"ingress of segment {name}")))
+            self.part.refs.append(Ref("device", ingress, path + ("ingress",), "ingress", name))
         exposed: list[Exposed] = []
         if "exposed" in d:
             if cls in (CLASSIFIED, INTERNET):
@@ -500,8 +511,7 @@ class FileReader:
         mac = self.mac(d, "mac", path)
         if seg is None:
             return None
-        self.part.refs.append(Ref("segment", seg, path + ("segment",),
-                                  text(f"设备 {device} 的接口", f"an interface of device {device}")))
+        self.part.refs.append(Ref("segment", seg, path + ("segment",), "interface", device))
         return Interface(seg, ip, mac, self.loc(loc_path))
 
     def transfer(self, value: Any, path: tuple) -> None:
@@ -513,12 +523,10 @@ class FileReader:
         src = self.string(d, "from", path, required=True)
         dst = self.string(d, "to", path, required=True)
         if dev is not None:
-            self.part.refs.append(Ref("device", dev, path + ("device",),
-                                      text("单向导入声明", "a one-way transfer")))
+            self.part.refs.append(Ref("device", dev, path + ("device",), "transfer", None))
         for key, seg in (("from", src), ("to", dst)):
             if seg is not None:
-                self.part.refs.append(Ref("segment", seg, path + (key,),
-                                          text("单向导入声明", "a one-way transfer")))
+                self.part.refs.append(Ref("segment", seg, path + (key,), "transfer", None))
         if src is not None and src == dst:
             self.bad(path + ("to",), "单向导入的 'from' 与 'to' 相同",
                      "a one-way transfer's 'from' and 'to' are the same segment")

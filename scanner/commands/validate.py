@@ -23,13 +23,15 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None) -> tuple[st
     from scanner.judge import run_checks
     from scanner.model import Status
     from scanner.registry import load_checks
+    from scanner.yamlsource import bulk
 
     registry = load_checks(check_ids)
     result = load_inventory(paths)
     static = registry.static
     findings = []
     if result.inventory is not None:
-        findings = run_checks([(c.meta, c.evaluate) for c in static], result.inventory, {})
+        with bulk():
+            findings = run_checks([(c.meta, c.evaluate) for c in static], result.inventory, {})
     schema_selected = check_ids is None or "INV-SCHEMA" in check_ids
     loader = result.findings if schema_selected else []
     findings = merge_with_loader(loader, findings) + list(registry.problems)
