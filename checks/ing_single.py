@@ -71,6 +71,10 @@ def evaluate(inv, obs):
             f"segment {seg.name} declares no usable ingress ({seg.ingress or 'none'}); see INV-INGRESS"))
         return
     gw_ips = {str(i.ip) for i in gw.interfaces if i.ip is not None}
+    # a path through the ingress meets it on the unit's side; a next hop at its
+    # internet-side address means the packet is already on the internet
+    gw_inside = {str(i.ip) for i in gw.interfaces if i.ip is not None
+                 and not getattr(inv.segment(i.segment), "is_internet", False)}
     gw_macs = {i.mac for i in gw.interfaces if i.mac}
     fwd = _internet_bound(inv, section(obs, "forwarding").get("probes") or ())
     egress = _internet_bound(inv, section(obs, "egress").get("probes") or ())
@@ -92,8 +96,8 @@ def evaluate(inv, obs):
         if not proved:
             continue
         hops = {norm_ip(p.get("hop2")) for p in ps if p.get("hop2")}
-        outside = sorted(h for h in hops if h not in gw_ips and _leaves(inv, h))
-        inside = sorted(h for h in hops if h not in gw_ips and not _leaves(inv, h))
+        outside = sorted(h for h in hops if h not in gw_inside and _leaves(inv, h))
+        inside = sorted(h for h in hops if h not in gw_inside and not _leaves(inv, h))
         lines = []
         for p in proved:
             lbl = dst_label(inv, p)
@@ -107,9 +111,9 @@ def evaluate(inv, obs):
                 f"{how_en}; second hop {hop2 or 'unknown'}"))
         if outside:
             lines.append(text(
-                f"其路径经 {join(outside)} 出网，未经声明的接入网关 {gw.name}（{join(sorted(gw_ips))}）：第二出口",
+                f"其路径经 {join(outside)} 出网，未经声明的接入网关 {gw.name}（{join(sorted(gw_inside))}）：第二出口",
                 f"its path leaves by {join(outside)}, not through the declared ingress {gw.name} "
-                f"({join(sorted(gw_ips))}): a second exit"))
+                f"({join(sorted(gw_inside))}): a second exit"))
             fails.append(fail(META, lines, segment=seg.name, subject=subject(inv, ip, mac)))
         elif inside or not hops:
             lines.append(text(
