@@ -126,7 +126,7 @@ STEPS: list[Step] = [
     Step("discovery", _discovery),
     Step("forwarding", _forwarding),
     Step("egress", _egress),
-    Step("inbound", _inbound),
+    Step("inbound", _inbound, raw=False),   # not-run off the internet; checks privileges itself
 ]
 
 

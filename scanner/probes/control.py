@@ -91,6 +91,11 @@ def evaluate(plan: Plan, obs: dict, arp: list[dict] | None, arp_error) -> dict:
                 problems.append(text("金丝雀未经入口应答：出站探测的有效性无法证明",
                                      "no canary answered through the ingress: the probes are unproven"))
     err = None
+    uniq = []
+    for p in problems:
+        if p not in uniq:
+            uniq.append(p)
+    problems = uniq
     if problems:
         zh = "；".join(p["zh-CN"] if isinstance(p, dict) else str(p) for p in problems)
         en = "; ".join(p["en"] if isinstance(p, dict) else str(p) for p in problems)
