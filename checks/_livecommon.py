@@ -10,10 +10,16 @@ The fail-closed rule, in one place (every live check follows it):
   ingress that did not carry the canary probe) is only made when the probes
   are shown to work; otherwise it is an `error`.
 * A **pass** needs everything: the privileges and the positive control
-  (`controls_problem`), and every probe section the check reads
-  (`section_problem`). When one of them is missing the check adds one `error`
-  finding saying why — also beside fails, so an inspector sees that the list
-  of fails may be incomplete.
+  (`problem()`, the same test as `controls_problem`), and every probe section
+  the check reads (`section_problem`). When one of them is missing the check
+  adds one `error` finding saying why — also beside fails, so an inspector
+  sees that the list of fails may be incomplete.
+* Checks that judge only the local link (DEV-*, ISO-BRIDGE's MAC rule on a
+  non-classified vantage) and ING-SINGLE's "the ingress does not carry" need
+  only the local-link part of the control (`local_gate`, `local_problem`):
+  privileges, and a registered device that answered ARP. The canary part of
+  a non-classified control is what ING-SINGLE itself judges.
+* A plan that probed nothing relevant proves nothing: `error`, not `pass`.
 * A check that does not apply from this vantage is `skipped`, with the reason.
 
 Nothing here does I/O: checks stay pure functions of inventory + observations.
@@ -324,6 +330,13 @@ def local_problem(obs: Mapping[str, Any]) -> Text | None:
         return text(f"本地链路正向对照未通过：{why}",
                     f"the local-link positive control did not succeed: {why}")
     return None
+
+
+def local_gate(obs: Mapping[str, Any], *sections: str) -> Text | None:
+    """problem() for checks that judge only the local link (DEV-*, the MAC
+    rule of ISO-BRIDGE): the local-link control suffices, so a canary that
+    did not answer through the ingress does not make them unjudgeable."""
+    return local_problem(obs) or sections_problem(obs, *sections)
 
 
 def error_for(meta: CheckMeta, seg: Segment | None, why: str | Text) -> Finding:

@@ -8,8 +8,8 @@ MAC as a bridge with severity critical, so the breach is not left at medium.
 """
 from __future__ import annotations
 
-from checks._livecommon import (conclude, merge_by_subject, dev_applies, hosts, problem, reconcile,
-                                seen_text, vantage_segment)
+from checks._livecommon import (conclude, dev_applies, hosts, local_gate, merge_by_subject,
+                                reconcile, seen_text, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
 META = CheckMeta(
@@ -45,6 +45,6 @@ def evaluate(inv, obs):
                 f"设备 {d.name} 登记于网段 {where}，却在网段 {seg.name} 上应答",
                 f"device {d.name} is registered on {where} but answers on {seg.name}")),
                 segment=seg.name, subject=Subject(ip=h["ip"], mac=h["mac"], device=d.name)))
-    yield from conclude(META, seg, merge_by_subject(fails), problem(obs, *META.needs), text(
+    yield from conclude(META, seg, merge_by_subject(fails), local_gate(obs, *META.needs), text(
         f"网段 {seg.name} 上发现的 {len(seen)} 台主机中，没有登记于其他网段的设备",
         f"none of the {len(seen)} hosts seen on {seg.name} is registered on another segment"))

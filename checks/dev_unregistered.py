@@ -2,7 +2,7 @@
 inventory does not know (SPEC §4)."""
 from __future__ import annotations
 
-from checks._livecommon import (dev_applies, hosts, problem, conclude, host_label,
+from checks._livecommon import (conclude, dev_applies, host_label, hosts, local_gate,
                                 reconcile, seen_text, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
@@ -38,6 +38,6 @@ def evaluate(inv, obs):
             f"neither the IP nor the MAC of {host_label(h['ip'], h['mac'])} is in the inventory")),
              segment=seg.name, subject=Subject(ip=h["ip"], mac=h["mac"]))
         for h in seen if reconcile(inv, seg, h)["unregistered"]]
-    yield from conclude(META, seg, fails, problem(obs, *META.needs), text(
+    yield from conclude(META, seg, fails, local_gate(obs, *META.needs), text(
         f"网段 {seg.name} 上发现的 {len(seen)} 台主机均已登记",
         f"all {len(seen)} hosts seen on {seg.name} are registered"))

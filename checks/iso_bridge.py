@@ -18,11 +18,11 @@ two segments.
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, a_probe, conclude, dst_label, dst_segment, host_label, hosts,
-                                interfaces_with_mac, is_own, join, merge_by_subject,
-                                must_isolate,
-                                norm_ip, norm_mac, not_from, probe_label, problem,
-                                section, seen_text, subject, vantage_segment)
+from checks._livecommon import (NOTHING_PROBED, a_probe, conclude, dst_label, dst_segment,
+                                host_label, hosts, interfaces_with_mac, is_own, join,
+                                local_gate, merge_by_subject, must_isolate, norm_ip,
+                                norm_mac, not_from, probe_label, problem, section,
+                                seen_text, subject, vantage_segment)
 from scanner.model import CheckMeta, Severity, fail, text
 
 META = CheckMeta(
@@ -154,4 +154,5 @@ def evaluate(inv, obs):
                         f"no host seen on {seg.name} is registered on a segment that must "
                         f"be isolated from it")]
         needs = ("discovery",)
-    yield from conclude(META, seg, fails, problem(obs, *needs) or empty, summary)
+    gate = problem(obs, *needs) if seg.classified else local_gate(obs, *needs)
+    yield from conclude(META, seg, fails, gate or empty, summary)
