@@ -7,12 +7,17 @@ The demo lab (inventories/lab/demo.yaml) is built twice:
   server gw-01 (10.20.0.1), which the lab runs too, answers but is not
   reported;
 * clean: both vantages judge both checks `pass` (the declared server still
-  offers), and the scan exits 0.
+  offers), and the scan exits 0;
+* clean, plus radvd on the gateway gw-01: with an inventory that declares
+  gw-01's link-local address in office-lan's `ipv6_routers` its adverts pass;
+  with the demo inventory (ipv6_routers: []) the same adverts fail.
 """
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +108,62 @@ def test_clean_lab_passes_both_checks_from_every_vantage(clean):
         assert code == 0, (v, log)
     offers = scans["probe-office"][1]["observations"]["dhcp"]["offers"]
     assert [(o["src_ip"], o["src_mac"]) for o in offers] == [("10.20.0.1", "02:00:00:00:0b:01")]
+
+
+GW_LL = "fe80::ff:fe00:b01"          # gw-01's link-local address (from 02:00:00:00:0b:01)
+GW_MAC = "02:00:00:00:0b:01"
+
+
+@pytest.fixture(scope="module")
+def gateway_router(clean, tmp_path_factory):
+    lab, _ = clean
+    d = tmp_path_factory.mktemp("declared")
+    text = DEMO_LAB.read_text(encoding="utf-8")
+    i = text.index("name: office-lan")
+    j = text.index("ipv6_routers: []", i)
+    declared = d / "declared.yaml"
+    declared.write_text(text[:j] + f'ipv6_routers: ["{GW_LL}"]' + text[j + len("ipv6_routers: []"):],
+                        encoding="utf-8")
+    leg = lab.hosts["gw-01"].leg_on("office-lan")
+    conf = d / "radvd.conf"
+    conf.write_text(f"interface {leg.ifname} {{ AdvSendAdvert on; AdvDefaultLifetime 600;\n"
+                    "  prefix 2001:db8:20::/64 { AdvOnLink on; AdvAutonomous on; }; };\n")
+    lab.exec("gw-01", ["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"], check=True)
+    p = lab.spawn("gw-01", ["radvd", "--nodaemon", "-m", "stderr", "-C", str(conf),
+                            "-p", str(d / "radvd.pid")],
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        assert p.poll() is None, "radvd did not start on gw-01"
+        out = {}
+        for name, files in (("declared", [str(declared)]), ("undeclared", lab.files)):
+            path = d / f"{name}.json"
+            r = lab.exec("probe-office", [sys.executable, "-m", "scanner.cli", "scan", "-i", *files,
+                                          "--checks", "NET-IPV6-RA", "-o", str(path), "--lang", "en"],
+                         timeout=180)
+            out[name] = (r.returncode, json.loads(path.read_text(encoding="utf-8"))
+                         if path.exists() else {}, r.stdout + r.stderr)
+        return out
+    finally:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
+def test_declared_router_is_not_reported(gateway_router):
+    code, bundle, log = gateway_router["declared"]
+    adverts = bundle["observations"]["ra"]["adverts"]
+    assert [(a["src_ip"], a["src_mac"]) for a in adverts] == [(GW_LL, GW_MAC)], log
+    assert [f["status"] for f in of(bundle, "NET-IPV6-RA")] == ["pass"], log
+    assert code == 0, log
+
+
+def test_same_router_undeclared_is_reported(gateway_router):
+    code, bundle, log = gateway_router["undeclared"]
+    (f,) = of(bundle, "NET-IPV6-RA", "fail")
+    assert f["subject"] == {"ip": GW_LL, "mac": GW_MAC, "device": "gw-01"}, f
+    assert f["severity"] == "high"          # office-lan is not classified
+    assert code == 1, log
