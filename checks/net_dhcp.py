@@ -75,9 +75,13 @@ def _strs(v: Any) -> list[str]:
     return [str(v)]
 
 
+def _list(v: Any) -> list:
+    return list(v) if isinstance(v, (list, tuple)) else []
+
+
 def _offers(sec: Mapping[str, Any]) -> list[dict]:
     out = []
-    for o in sec.get("offers") or ():
+    for o in _list(sec.get("offers")):
         if not isinstance(o, Mapping):
             continue
         out.append({
@@ -190,4 +194,8 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     else:
         summary = text(f"{wait_s} 秒内只有已声明的 DHCP 服务器应答：{join(declared_seen)}",
                        f"only declared DHCP servers offered in {wait_s} s: {join(declared_seen)}")
-    yield from conclude(META, seg, fails, problem(obs, "dhcp"), summary)
+    why = problem(obs, "dhcp")
+    if why is None and (not isinstance(sec.get("offers"), list)
+                        or any(not isinstance(o, Mapping) for o in sec["offers"])):
+        why = "the dhcp section's offers are not a list of offers (malformed observations)"
+    yield from conclude(META, seg, fails, why, summary)

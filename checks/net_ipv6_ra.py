@@ -62,9 +62,13 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
+def _list(v: Any) -> list:
+    return list(v) if isinstance(v, (list, tuple)) else []
+
+
 def _adverts(sec: Mapping[str, Any]) -> list[dict]:
     out = []
-    for a in sec.get("adverts") or ():
+    for a in _list(sec.get("adverts")):
         if not isinstance(a, Mapping):
             continue
         out.append({
@@ -73,13 +77,13 @@ def _adverts(sec: Mapping[str, Any]) -> list[dict]:
             "eth_src": norm_mac(a.get("eth_src")),
             "router_lifetime": _int(a.get("router_lifetime")),
             "hop_limit": _int(a.get("hop_limit")),
-            "prefixes": [p for p in a.get("prefixes") or () if isinstance(p, Mapping)],
-            "routes": [r for r in a.get("routes") or () if isinstance(r, Mapping)],
-            "rdnss": [str(x) for x in a.get("rdnss") or ()],
-            "dnssl": [str(x) for x in a.get("dnssl") or ()],
+            "prefixes": [p for p in _list(a.get("prefixes")) if isinstance(p, Mapping)],
+            "routes": [r for r in _list(a.get("routes")) if isinstance(r, Mapping)],
+            "rdnss": [str(x) for x in _list(a.get("rdnss"))],
+            "dnssl": [str(x) for x in _list(a.get("dnssl"))],
             "managed": bool(a.get("managed")),
             "other": bool(a.get("other")),
-            "seen": [str(x) for x in a.get("seen") or ()],
+            "seen": [str(x) for x in _list(a.get("seen"))],
         })
     return out
 
@@ -203,6 +207,9 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
                        f"only declared IPv6 routers advertised: {join(declared_seen)}{listen_en}")
 
     why = problem(obs, "ra")
+    if why is None and (not isinstance(sec.get("adverts"), list)
+                        or any(not isinstance(a, Mapping) for a in sec["adverts"])):
+        why = "the ra section's adverts are not a list of adverts (malformed observations)"
     if why is None and passive.get("status") == "error":
         why = f"the passive router advertisement listener failed: {passive.get('error') or '?'}"
     yield from conclude(META, seg, fails, why, summary)

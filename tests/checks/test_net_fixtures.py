@@ -61,3 +61,24 @@ def test_every_check_has_pass_fail_error():
     for cid in MODULES:
         names = {p.name for p in (HERE / cid).iterdir() if p.is_dir()}
         assert {"pass", "fail", "error"} <= names, (cid, names)
+
+
+GARBAGE = [None, "x", 7, {}, ["x", 3, None], [{"src_ip": 5, "src_mac": [], "router": 9,
+                                                "prefixes": "p", "router_lifetime": "1800",
+                                                "rdnss": 3, "wait": "long"}]]
+
+
+@pytest.mark.parametrize("cid", sorted(MODULES))
+def test_malformed_observations_never_pass_and_never_crash(cid):
+    mod = importlib.import_module(MODULES[cid])
+    case = HERE / cid / "pass"
+    inv = load_inventory([case / "inventory.yaml"]).inventory
+    good = json.loads((case / "observations.json").read_text(encoding="utf-8"))
+    name, key = ("dhcp", "offers") if cid == "NET-DHCP" else ("ra", "adverts")
+    for g in GARBAGE + [[]]:
+        for obs in (dict(good, **{name: g}), dict(good, **{name: dict(good[name], **{key: g})})):
+            if g == [] and isinstance(obs[name], dict):
+                continue                              # an empty list is a clean "nothing seen"
+            got = list(mod.evaluate(inv, obs))        # never raises
+            statuses = {f.status.value for f in got}
+            assert statuses and "pass" not in statuses, (g, statuses)
