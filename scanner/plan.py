@@ -10,6 +10,10 @@ packet exists.
 The one exception to "a declared address" is link-local multicast
 (ff02::/16) on the vantage's own link, which IPv6 neighbour discovery cannot
 do without; it never leaves the link.
+(Likewise the DHCP probe's DHCPDISCOVER goes to the limited broadcast
+255.255.255.255 and the RA probe's solicitation to ff02::2: both link-scope,
+neither is ever routed off the vantage's own segment; see scanner/probes/dhcp.py
+and ra.py.)
 """
 from __future__ import annotations
 
