@@ -2,7 +2,7 @@
 
     python3 bench/gen_inventory.py OUT.yaml [--segments 200] [--devices 100000]
 
-Segments get /22 networks under 10.0.0.0/8 (a quarter classified, the rest
+Segments get /22 networks under 10.0.0.0/8 (half classified, the rest
 non-classified behind one gateway, plus the internet); devices are spread
 evenly, classified ones with asset tag and custodian, every tenth in the
 long (interfaces) form. About 14 MB for the default sizes.
@@ -20,7 +20,7 @@ def generate(segments: int = 200, devices: int = 100_000) -> str:
     for i in range(segments):
         base = i * 4                          # /22 = 4 × /24
         net = f"10.{base // 256}.{base % 256}.0/22"
-        if i % 4 == 0:
+        if i % 2 == 0:
             out.append(f"  - {{name: seg-{i}, title: 涉密网段{i}, classification: classified, "
                        f"level: secret, networks: [{net}]}}")
             kinds.append("c")

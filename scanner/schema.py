@@ -457,6 +457,9 @@ class FileReader:
         return Exposed(addr, tcp, udp, self.loc(path))
 
     def device(self, value: Any, path: tuple) -> None:
+        if type(value) is dict and "interfaces" not in value and _DEVICE_KEYS.issuperset(value) \
+                and self._short_device_fast(value, path):
+            return
         if type(value) is not dict:
             self.mapping(value, path)
             return
@@ -502,6 +505,46 @@ class FileReader:
         self.part.devices.append(Device(name=name, kind=kind, interfaces=tuple(interfaces),
                                         asset_tag=asset, custodian=custodian, loc=self.loc(path)))
 
+    def _short_device_fast(self, d: dict, path: tuple) -> bool:
+        """The common, clean short-form device without per-field bookkeeping.
+
+        Returns False (having recorded nothing) whenever anything is unusual;
+        the full path then reads the device again and reports its problems.
+        """
+        name, kind, seg = d.get("name"), d.get("kind"), d.get("segment")
+        if type(name) is not str or type(seg) is not str or kind not in _KIND_SET \
+                or not name.strip() or not seg.strip():
+            return False
+        asset, custodian = d.get("asset_tag"), d.get("custodian")
+        if asset is not None and (type(asset) is not str or not asset.strip()):
+            return False
+        if custodian is not None and (type(custodian) is not str or not custodian.strip()):
+            return False
+        if ("asset_tag" in d and asset is None) or ("custodian" in d and custodian is None):
+            return False
+        ip = mac = None
+        if "ip" in d:
+            raw = d["ip"]
+            if type(raw) is not str:
+                return False
+            ip = parse_ip(raw.strip())
+            if ip is None:
+                return False
+        if "mac" in d:
+            raw = d["mac"]
+            if type(raw) is not str:
+                return False
+            mac = normalise_mac(raw)
+            if mac is None:
+                return False
+        part = self.part
+        part.declared["device"].add(name)
+        part.refs.append(Ref("segment", seg, path + ("segment",), "interface", name))
+        iface = Interface(seg, ip, mac, self.loc(path + ("ip",) if "ip" in d else path + ("segment",)))
+        part.devices.append(Device(name=name, kind=kind, interfaces=(iface,), asset_tag=asset,
+                                   custodian=custodian, loc=self.loc(path)))
+        return True
+
     def interface(self, d: dict, path: tuple, loc_path: tuple, device: str | None,
                   check_keys: bool = True) -> Interface | None:
         if check_keys and not _SETS["interface"].issuperset(d):
@@ -535,6 +578,8 @@ class FileReader:
         self.part.transfers.append(Transfer(dev, src, dst, self.loc(path)))
 
 
+_DEVICE_KEYS = frozenset(DEVICE_KEYS)
+_KIND_SET = frozenset(KINDS)
 _SEG_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _SEG_REST = _SEG_FIRST | {"-"}
 
