@@ -1,0 +1,266 @@
+"""`isoscan demo`: the bundled lab, scanned from every vantage, judged, reported.
+
+The demo is the lab's user, not part of the scanner: it builds the lab from
+inventories/lab/demo.yaml, runs an outside canary listener on the canary
+host, runs `isoscan scan` inside each probe's namespace exactly as a user
+would on a real probe host, merges the bundles and the canary log into one
+report, and compares what was found with the faults' `expect:` data.
+
+Exit 0 only when every seeded fault was found and nothing else failed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from scanner.model import Severity, pick, text
+
+DEMO_LAB = Path("inventories") / "lab" / "demo.yaml"
+SCAN_TIMEOUT = 300
+
+
+class DemoError(Exception):
+    """The demo cannot run here; the message says what to do (both languages)."""
+
+    def __init__(self, message):
+        super().__init__(pick(message, "en"))
+        self.message = message
+
+
+def find_lab_file(given: str | None = None) -> Path:
+    """The demo lab file: given, else ./inventories/lab/demo.yaml, else the source tree's."""
+    candidates = [Path(given)] if given else [
+        DEMO_LAB, Path(__file__).resolve().parent.parent / DEMO_LAB]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise DemoError(text(
+        f"找不到演示实验网文件 {candidates[0]}（请在 isoscan 源码目录中运行，或用 --lab-file 指定）",
+        f"cannot find the demo lab file {candidates[0]} (run from the isoscan source tree, "
+        "or name it with --lab-file)"))
+
+
+def preflight() -> None:
+    """Say what is missing, with what to do about it, before anything is built."""
+    if os.geteuid() != 0:
+        raise DemoError(text(
+            "演示需要 root：搭建实验网需要 CAP_NET_ADMIN（网络命名空间、网桥、iptables），"
+            "探测需要 CAP_NET_RAW。请用 sudo isoscan demo 运行。",
+            "the demo needs root: building the lab needs CAP_NET_ADMIN (network namespaces, "
+            "bridges, iptables) and the probes need CAP_NET_RAW. Run: sudo isoscan demo"))
+    missing = [tool for tool in ("ip", "nmap", "iptables") if shutil.which(tool) is None]
+    if missing:
+        raise DemoError(text(
+            f"缺少程序：{', '.join(missing)}。请安装：apt-get install -y nmap iproute2 iptables"
+            "（或运行 ./scripts/setup）",
+            f"missing programs: {', '.join(missing)}. Install them: "
+            "apt-get install -y nmap iproute2 iptables (or run ./scripts/setup)"))
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise DemoError(text(
+            "内核不支持网络命名空间（ip netns 失败）：需要 CONFIG_NET_NS、veth 和 bridge 支持，"
+            "且不能在限制了这些功能的容器中运行。" + probe.stderr.strip(),
+            "this kernel offers no network namespaces (ip netns failed): the lab needs "
+            "CONFIG_NET_NS, veth and bridge support, outside a container that forbids them. "
+            + probe.stderr.strip()))
+
+
+@dataclass
+class Expectation:
+    fault: str
+    check: str
+    vantage: str
+    ip: str | None
+    mac: str | None
+    device: str | None
+    canary_only: bool
+    found_by: str | None = None      # "scan" | "canary" | None (missed)
+
+
+@dataclass
+class DemoResult:
+    out_dir: Path
+    vantages: dict[str, dict] = field(default_factory=dict)   # probe -> {exit, verdict, bundle}
+    expectations: list[Expectation] = field(default_factory=list)
+    unexpected: list[dict] = field(default_factory=list)
+    report: Path | None = None
+    merged_verdict: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return (bool(self.expectations)
+                and all(e.found_by for e in self.expectations)
+                and not self.unexpected
+                and all(v.get("bundle") for v in self.vantages.values()))
+
+
+def expectations_of(faults) -> list[Expectation]:
+    out = []
+    for f in faults:
+        for e in f.expect:
+            out.append(Expectation(
+                fault=f.id, check=e["check"], vantage=e.get("vantage", ""),
+                ip=_s(e.get("ip")), mac=_s(e.get("mac")), device=_s(e.get("device")),
+                canary_only="canary" in str(e.get("note", ""))))
+    return out
+
+
+def _s(v) -> str | None:
+    return None if v is None else str(v).lower()
+
+
+def matches(e: Expectation, finding: Mapping) -> bool:
+    """A failing finding of the expected check about the expected subject."""
+    if finding.get("status") != "fail" or finding.get("check_id") != e.check:
+        return False
+    subj = finding.get("subject") or {}
+    for want, have in ((e.ip, subj.get("ip")), (e.mac, subj.get("mac")),
+                       (e.device, subj.get("device"))):
+        if want is not None and _s(have) != want:
+            return False
+    return True
+
+
+def reconcile(expect: list[Expectation], by_vantage: Mapping[str, Sequence[Mapping]],
+              merged: Sequence[Mapping]) -> list[dict]:
+    """Mark each expectation found (by its vantage's scan, else by the merged,
+    canary-informed result); return the failing findings nobody expected."""
+    for e in expect:
+        if any(matches(e, f) for f in by_vantage.get(e.vantage, ())):
+            e.found_by = "scan"
+        elif any(matches(e, f) for f in merged):
+            e.found_by = "canary" if e.canary_only else "merge"
+    return [f for f in merged
+            if f.get("status") == "fail" and f.get("severity") != Severity.INFO.value
+            and not any(matches(e, f) for e in expect)]
+
+
+def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
+        say: Callable[[str], None]) -> DemoResult:
+    from scanner import lab as labmod
+    from scanner.bundle import read_bundle
+    from scanner.report import merge_report, render_report
+
+    preflight()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = DemoResult(out_dir=out_dir)
+    _t = lambda zh, en: say(pick(text(zh, en), lang))  # noqa: E731
+
+    _, spec, _ = labmod.load(lab_file)
+    labmod.down(spec.name)                       # a lab left up by an earlier --keep
+    _t(f"搭建实验网 {lab_file} …", f"building the lab {lab_file} …")
+    t0 = time.monotonic()
+    lab = labmod.up(lab_file)
+    try:
+        _t(f"实验网已就绪：{len(lab.hosts)} 台主机，{len(lab.faults)} 个预置故障，用时 "
+           f"{time.monotonic() - t0:.1f} 秒",
+           f"lab up: {len(lab.hosts)} hosts, {len(lab.faults)} seeded faults, "
+           f"{time.monotonic() - t0:.1f} s")
+        canary_logs = []
+        canaries = [h for h, v in lab.hosts.items() if v.role == "canary"]
+        listeners = [(c, out_dir / f"canary-{c}.json") for c in canaries]
+        procs = [lab.spawn(c, _isoscan("canary", "listen", "-o", str(p), "--quiet"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for c, p in listeners]
+        time.sleep(1.0)                           # the capture is open before any probe
+        probes = sorted(h for h, v in lab.hosts.items() if v.kind == "probe")
+        findings_by_vantage: dict[str, list] = {}
+        bundles = []
+        for probe in probes:
+            bundle_path = out_dir / f"bundle-{probe}.json"
+            _t(f"从 {probe} 扫描 …", f"scanning from {probe} …")
+            t1 = time.monotonic()
+            r = lab.exec(probe, _isoscan("scan", "-i", *lab.files, "-o", str(bundle_path),
+                                         "--lang", lang, "--quiet"), timeout=SCAN_TIMEOUT)
+            info = {"exit": r.returncode, "seconds": round(time.monotonic() - t1, 1),
+                    "bundle": None, "verdict": None}
+            if bundle_path.is_file():
+                b = read_bundle(bundle_path)
+                bundles.append(b)
+                info.update(bundle=str(bundle_path), verdict=b["summary"]["verdict"])
+                findings_by_vantage[probe] = b["findings"]
+            else:
+                info["stderr"] = r.stderr.strip()[-2000:]
+            result.vantages[probe] = info
+            _t(f"  {probe}：{_verdict(info['verdict'], lang)}（退出码 {r.returncode}，{info['seconds']} 秒）",
+               f"  {probe}: {_verdict(info['verdict'], lang)} (exit {r.returncode}, {info['seconds']} s)")
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for (c, path), p in zip(listeners, procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            if path.is_file():
+                canary_logs.append(json.loads(path.read_text("utf-8")))
+        merged = merge_report(bundles, lang, canary_logs)
+        html = render_report(bundles, lang, canary_logs, merged=merged)
+        result.report = out_dir / "report.html"
+        result.report.write_text(html, encoding="utf-8")
+        (out_dir / "merged.json").write_text(
+            json.dumps(merged, ensure_ascii=False, indent=1), encoding="utf-8")
+        result.merged_verdict = merged.get("summary", {}).get("verdict")
+        result.expectations = expectations_of(lab.faults)
+        result.unexpected = reconcile(result.expectations, findings_by_vantage,
+                                      merged.get("findings", []))
+    finally:
+        if keep:
+            _t(f"实验网保留运行（--keep）：isoscan lab exec HOST -- 命令；用 isoscan lab down {lab.name} 拆除",
+               f"the lab stays up (--keep): isoscan lab exec HOST -- COMMAND; "
+               f"isoscan lab down {lab.name} removes it")
+        else:
+            lab.down()
+    return result
+
+
+def _isoscan(*args: str) -> list[str]:
+    """This very isoscan, whatever PATH says inside the namespace."""
+    return [sys.executable, "-m", "scanner.cli", *args]
+
+
+def _verdict(v: str | None, lang: str) -> str:
+    names = {"compliant": text("合规", "compliant"),
+             "non-compliant": text("不合规", "non-compliant"),
+             "incomplete": text("不完整", "incomplete"),
+             None: text("无结果包", "no bundle")}
+    return pick(names.get(v, text(str(v), str(v))), lang)
+
+
+def summary_lines(res: DemoResult, lang: str) -> Iterable[str]:
+    t = lambda zh, en: pick(text(zh, en), lang)  # noqa: E731
+    yield t("预置故障：", "seeded faults:")
+    for e in res.expectations:
+        how = {"scan": t("扫描发现", "found by the scan"),
+               "canary": t("外部哨兵发现", "found by the outside canary"),
+               "merge": t("合并结果发现", "found in the merged result"),
+               None: t("未发现", "MISSED")}[e.found_by]
+        mark = "✔" if e.found_by else "✘"
+        subj = " ".join(x for x in (e.device, e.ip, e.mac) if x)
+        yield f"  {mark} {e.fault:<20} {e.check:<17} {subj}  — {how}"
+    if res.unexpected:
+        yield t("意外的违规项（误报或实验网偏差）：", "unexpected failures (false positives or a lab drift):")
+        for f in res.unexpected:
+            s = f.get("subject") or {}
+            yield f"  ✘ {f['check_id']} {s.get('ip') or ''} {s.get('mac') or ''} {f.get('segment') or ''}"
+    yield t("各探测点结论：", "verdict per vantage:")
+    for probe, info in res.vantages.items():
+        yield f"  {probe:<16} {_verdict(info['verdict'], lang)}"
+        if info.get("stderr"):
+            yield "    " + info["stderr"].replace("\n", "\n    ")
+    if res.report:
+        yield t(f"报告：{res.report}", f"report: {res.report}")
+    found = sum(1 for e in res.expectations if e.found_by)
+    yield (t(f"结果：{found}/{len(res.expectations)} 个预置故障被发现，无意外违规 —— 通过",
+             f"result: {found}/{len(res.expectations)} seeded faults found, nothing unexpected — PASS")
+           if res.ok else
+           t(f"结果：{found}/{len(res.expectations)} 个预置故障被发现，意外违规 {len(res.unexpected)} 项 —— 未通过",
+             f"result: {found}/{len(res.expectations)} seeded faults found, "
+             f"{len(res.unexpected)} unexpected — FAIL"))
