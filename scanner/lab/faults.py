@@ -157,7 +157,7 @@ def dnsmasq_proc(topo: Topology, inv: Inventory, h: Host, leg: Leg, tag: str,
             f"--dhcp-option=option:router,{router}",
             "--dhcp-option=option:dns-server," + ",".join(dns),
             f"--dhcp-leasefile={base}.leases", f"--pid-file={base}.pid",
-            "--log-facility=-", "--log-dhcp"]
+            "--no-ping", "--log-facility=-", "--log-dhcp"]
     return Proc(what=f"dnsmasq {tag} on {h.name}", argv=argv, ready_file=f"{base}.pid")
 
 

@@ -92,8 +92,10 @@ def dhcp_offers(lab, host: str, iface: str, wait: float = 3.0) -> list[dict]:
         from scapy.all import (BOOTP, DHCP, IP, UDP, Ether, AsyncSniffer, conf, sendp)
         conf.verb = 0; conf.checkIPaddr = False
         mac = "02:1a:b0:00:00:01"; chaddr = bytes.fromhex(mac.replace(":", ""))
-        sn = AsyncSniffer(iface={iface!r}, filter="udp and (port 67 or port 68)")
-        sn.start(); time.sleep(0.3)
+        import threading; ready = threading.Event()
+        sn = AsyncSniffer(iface={iface!r}, filter="udp and (port 67 or port 68)",
+                          started_callback=ready.set)
+        sn.start(); ready.wait(5); time.sleep(0.1)
         sendp(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255")
               / UDP(sport=68, dport=67) / BOOTP(chaddr=chaddr, xid=0x1234, flags=0x8000)
               / DHCP(options=[("message-type", "discover"), "end"]), iface={iface!r})
@@ -117,8 +119,9 @@ def router_adverts(lab, host: str, iface: str, wait: float = 3.0) -> list[dict]:
         from scapy.all import (ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptPrefixInfo, IPv6, Ether,
                                AsyncSniffer, conf, sendp, get_if_hwaddr)
         conf.verb = 0
-        sn = AsyncSniffer(iface={iface!r}, filter="icmp6")
-        sn.start(); time.sleep(0.3)
+        import threading; ready = threading.Event()
+        sn = AsyncSniffer(iface={iface!r}, filter="icmp6", started_callback=ready.set)
+        sn.start(); ready.wait(5); time.sleep(0.1)
         sendp(Ether(dst="33:33:00:00:00:02", src=get_if_hwaddr({iface!r}))
               / IPv6(dst="ff02::2", hlim=255) / ICMPv6ND_RS(), iface={iface!r})
         time.sleep({wait}); pkts = sn.stop() or []
