@@ -14,6 +14,11 @@ recognise (and whitelist in their DHCP snooping logs) the audit's probe:
     client identifier (option 61) = 0x01 + CLIENT_MAC
     vendor class (option 60)      = "isoscan"
 
+A switch port with port security (one MAC per port, violation "shutdown")
+may shut the auditor's port on a frame from a second MAC: there, set
+ISOSCAN_DHCP_CLIENT_MAC=vantage (the interface's own MAC) or another unicast
+MAC, or pass `client_mac=` (the section records which one was used).
+
 The broadcast flag is set, so servers broadcast their offers and the probe
 needs no address of its own; the capture socket is promiscuous as well, so an
 offer unicast to CLIENT_MAC is seen too. The capture socket is opened before
@@ -80,13 +85,13 @@ def _ip_list(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def _discover(xid: int):
+def _discover(xid: int, client_mac: str = CLIENT_MAC):
     from scapy.layers.dhcp import BOOTP, DHCP
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
 
-    mac = bytes.fromhex(CLIENT_MAC.replace(":", ""))
-    return (Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff")
+    mac = bytes.fromhex(client_mac.replace(":", ""))
+    return (Ether(src=client_mac, dst="ff:ff:ff:ff:ff:ff")
             / IP(src="0.0.0.0", dst="255.255.255.255")
             / UDP(sport=68, dport=67)
             / BOOTP(op=1, chaddr=mac + b"\x00" * 10, xid=xid, flags=0x8000)
@@ -137,11 +142,31 @@ def parse_offer(pkt, xid: int | None = None) -> dict | None:
     }
 
 
-def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True) -> dict:
+def client_mac_for(iface: str, client_mac: str | None = None) -> str:
+    """The client MAC to use: the argument, else ISOSCAN_DHCP_CLIENT_MAC, else
+    CLIENT_MAC; "vantage" means iface's own MAC. ValueError unless unicast."""
+    import os
+
+    from netaddr import EUI, mac_unix_expanded
+    want = client_mac or os.environ.get("ISOSCAN_DHCP_CLIENT_MAC") or CLIENT_MAC
+    if want.strip().lower() == "vantage":
+        from scapy.arch import get_if_hwaddr
+        want = get_if_hwaddr(iface)
+    try:
+        mac = str(EUI(want.strip(), dialect=mac_unix_expanded))
+    except Exception:
+        raise ValueError(f"DHCP client MAC {want!r} is not a MAC address") from None
+    if int(mac[:2], 16) & 1:
+        raise ValueError(f"DHCP client MAC {mac} is a multicast address")
+    return mac
+
+
+def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
+          client_mac: str | None = None) -> dict:
     """Broadcast a DHCPDISCOVER on iface and collect the offers for `wait` s.
 
     Never raises for a wire problem: the section then has status "error"
-    and says why (no such interface, no privilege, ...).
+    and says why (no such interface, no privilege, a bad client MAC, ...).
     """
     section: dict[str, Any] = {
         "status": "error", "error": None, "interface": iface,
@@ -153,11 +178,16 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True) -> dic
         return section
     try:
         from scapy.config import conf
+        mac = client_mac_for(iface, client_mac)
+        section["client_mac"] = mac
         xid = random.SystemRandom().randrange(1, 2**32)
-        pkt = _discover(xid)
+        pkt = _discover(xid, mac)
         sock = conf.L2socket(iface=iface, filter=BPF)
     except PermissionError as exc:
         section["error"] = f"cannot open a raw socket on {iface}: {exc} (needs root or CAP_NET_RAW)"
+        return section
+    except ValueError as exc:
+        section["error"] = str(exc)
         return section
     except Exception as exc:
         section["error"] = f"cannot open a raw socket on {iface}: {type(exc).__name__}: {exc}"

@@ -78,3 +78,16 @@ def test_link_local_skips_tentative(tmp_path):
                  "20010db8000000000000000000000001 02 40 00 80 eth0\n")
     assert ra.link_local("eth0", str(f)) == "fe80::2"
     assert ra.link_local("eth1", str(f)) is None
+
+
+def test_client_mac_choice(monkeypatch):
+    monkeypatch.delenv("ISOSCAN_DHCP_CLIENT_MAC", raising=False)
+    assert dhcp.client_mac_for("eth0") == dhcp.CLIENT_MAC == "02:69:73:6f:73:63"
+    monkeypatch.setenv("ISOSCAN_DHCP_CLIENT_MAC", "02-AB-00-00-00-01")
+    assert dhcp.client_mac_for("eth0") == "02:ab:00:00:00:01"
+    assert dhcp.client_mac_for("eth0", "02:00:00:00:00:09") == "02:00:00:00:00:09"
+    import pytest
+    for bad in ("ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01", "not-a-mac"):
+        with pytest.raises(ValueError):
+            dhcp.client_mac_for("eth0", bad)
+

@@ -223,3 +223,22 @@ def test_passive_listener_hears_unsolicited_advert_behind_extension_header(pair)
     assert a["src_ip"] == "fe80::bad" and a["src_mac"] == SERVER_MAC
     assert a["router_lifetime"] == 0 and a["seen"] == ["passive"]
     assert a["prefixes"][0]["prefix"] == "2001:db8:bad::/64"
+
+
+def test_dhcp_client_mac_can_be_the_vantage_own(pair):
+    start_dnsmasq(pair)
+    s = pair.python(pair.probe, """
+        import json, os; from scanner.probes import dhcp
+        os.environ["ISOSCAN_DHCP_CLIENT_MAC"] = "vantage"
+        print(json.dumps(dhcp.probe("eth0", 2.0)))
+        """)
+    assert s["status"] == "ok" and s["client_mac"] == PROBE_MAC, s
+    assert [o["src_mac"] for o in s["offers"]] == [SERVER_MAC]
+
+
+def test_dhcp_bad_client_mac_is_a_probe_error_before_anything_is_sent(pair):
+    s = pair.python(pair.probe, """
+        import json; from scanner.probes import dhcp
+        print(json.dumps(dhcp.probe("eth0", 0.5, client_mac="01:00:5e:00:00:01")))
+        """)
+    assert s["status"] == "error" and "multicast" in s["error"] and s["discovers_sent"] == 0, s
