@@ -110,7 +110,15 @@ def test_output_file(tmp_path):
 def test_checks_selection(bad):
     r = run("validate", "--format", "json", "--checks", "inv-overlap", bad)
     ids = {f["check_id"] for f in json.loads(r.stdout)["findings"]}
-    assert ids == {"INV-OVERLAP"} and r.exit_code == 1
+    # schema problems are never filtered away: an unread file is not a clean one
+    assert ids == {"INV-OVERLAP", "INV-SCHEMA"} and r.exit_code == 1
+
+
+def test_checks_selection_cannot_hide_an_unparsable_file(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("version: 1\nsegments: [\n", encoding="utf-8")
+    r = run("validate", "--checks", "INV-OVERLAP", str(p))
+    assert r.exit_code == 1
 
 
 def test_broken_plugin_is_an_error_and_nonzero(monkeypatch, only_static_checks):

@@ -23,18 +23,20 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None) -> tuple[st
     from scanner.judge import run_checks
     from scanner.model import Status
     from scanner.registry import load_checks
-    from scanner.yamlsource import bulk
+    from scanner.yamlsource import bulk, prefetch
 
     registry = load_checks(check_ids)
     result = load_inventory(paths)
     static = registry.static
     findings = []
+    prefetch(f.location for f in result.findings)  # resolved with the checks' own, in one pass
     if result.inventory is not None:
         with bulk():
             findings = run_checks([(c.meta, c.evaluate) for c in static], result.inventory, {})
-    schema_selected = check_ids is None or "INV-SCHEMA" in check_ids
-    loader = result.findings if schema_selected else []
-    findings = merge_with_loader(loader, findings) + list(registry.problems)
+    # The loader's INV-SCHEMA findings are kept whatever --checks selects: a file
+    # that could not be read was not judged, and must never make a run clean.
+    findings = merge_with_loader(result.findings, findings) + list(registry.problems)
+    prefetch(f.location for f in findings)       # one position pass per file
     out = render(findings, fmt, lang, files=result.files)
     bad = any(f.status in (Status.FAIL, Status.ERROR) for f in findings)
     return out, 1 if bad else 0
