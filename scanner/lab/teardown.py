@@ -77,9 +77,10 @@ def down_one(name: str) -> bool:
                   if n in present]
     kill_processes(st, namespaces)
     switches = [n for n in namespaces if n.startswith(prefix + "s-")]
+    known = {v["ns"]: v.get("ports") for v in (st or {}).get("switches", {}).values()}
     jobs = []
     for sw in switches:
-        ports = netns.veths_in(sw)
+        ports = known.get(sw) or netns.veths_in(sw)     # state knows them; else ask
         if ports:
             jobs.append(netns.batch(sw, [f"link del {p}" for p in ports], force=True))
     netns.run_jobs(jobs, check=False)
