@@ -26,6 +26,7 @@ Nothing here does I/O: checks stay pure functions of inventory + observations.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -47,10 +48,16 @@ CLASS_WORDS = {
 
 # -- plain data helpers ------------------------------------------------------
 
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
 def norm_mac(mac: Any) -> str | None:
     """Lower-case colon form, or None (an unparsable MAC is kept as given, lower)."""
     if not mac:
         return None
+    if isinstance(mac, str) and _MAC.fullmatch(mac):
+        return mac                       # already normal (what the probes record)
     try:
         return str(EUI(str(mac), dialect=mac_unix_expanded))
     except (AddrFormatError, TypeError, ValueError):
@@ -60,6 +67,8 @@ def norm_mac(mac: Any) -> str | None:
 def norm_ip(ip: Any) -> str | None:
     if not ip:
         return None
+    if isinstance(ip, str) and _IPV4.fullmatch(ip):
+        return ip                        # already normal dotted quad
     try:
         return str(IPAddress(str(ip).split("%")[0]))
     except (AddrFormatError, TypeError, ValueError):
@@ -67,8 +76,20 @@ def norm_ip(ip: Any) -> str | None:
 
 
 def is_link_local(ip: str | None) -> bool:
+    """169.254.0.0/16 or fe80::/10 (on normalised address strings)."""
+    if not ip:
+        return False
+    if "." in ip and ":" not in ip:
+        return ip.startswith("169.254.")
+    head = ip.split(":", 1)[0].lower()
+    if len(head) == 4 and head[:3] in ("fe8", "fe9", "fea", "feb"):
+        return True
+    return "." in ip and _slow_link_local(ip)      # IPv4-mapped forms and the like
+
+
+def _slow_link_local(ip: str) -> bool:
     try:
-        return ip is not None and IPAddress(ip).is_link_local()
+        return IPAddress(ip).is_link_local()
     except (AddrFormatError, ValueError):
         return False
 
@@ -107,23 +128,35 @@ def vantage(obs: Mapping[str, Any]) -> Mapping[str, Any]:
     return v if isinstance(v, Mapping) else {}
 
 
-def own_ips(obs: Mapping[str, Any]) -> set[str]:
+_OWN: tuple = (None, None)       # (vantage mapping, (ips, mac)): one entry
+
+
+def _own(obs: Mapping[str, Any]) -> tuple[frozenset, str | None]:
+    global _OWN
     v = vantage(obs)
-    ips = {norm_ip(v.get("ip"))}
-    ips.update(norm_ip(a) for a in (v.get("ipv6") or ()))
-    ips.update(norm_ip(a) for a in (v.get("ips") or ()))
-    ips.discard(None)
-    return ips
+    held, own = _OWN
+    if held is not v or not v:
+        ips = {norm_ip(v.get("ip"))}
+        ips.update(norm_ip(a) for a in (v.get("ipv6") or ()))
+        ips.update(norm_ip(a) for a in (v.get("ips") or ()))
+        ips.discard(None)
+        own = (frozenset(ips), norm_mac(v.get("mac")))
+        _OWN = (v, own)
+    return own
+
+
+def own_ips(obs: Mapping[str, Any]) -> frozenset[str]:
+    return _own(obs)[0]
 
 
 def own_mac(obs: Mapping[str, Any]) -> str | None:
-    return norm_mac(vantage(obs).get("mac"))
+    return _own(obs)[1]
 
 
 def is_own(obs: Mapping[str, Any], ip: str | None, mac: str | None) -> bool:
     """The scanner's own address is never a device, nor a forwarder."""
-    return (ip is not None and ip in own_ips(obs)) or (
-        mac is not None and mac == own_mac(obs))
+    ips, own = _own(obs)
+    return (ip is not None and ip in ips) or (mac is not None and mac == own)
 
 
 def vantage_segment(meta: CheckMeta, inv: Inventory,
@@ -211,17 +244,35 @@ def dst_label(inv: Inventory, p: Mapping[str, Any]) -> Text:
 
 # -- devices ----------------------------------------------------------------
 
+_INDEX: tuple = (None, None)     # (inventory, index): one entry, the inventory being judged
+
+
+def _index(inv: Inventory) -> tuple[dict, dict]:
+    """Every interface by MAC and by IP (all of them, not only the first:
+    a duplicate is exactly what some checks must see). Built once per
+    inventory, so reconciling n hosts against m devices is n + m, not n * m."""
+    global _INDEX
+    held, index = _INDEX
+    if held is not inv:
+        by_mac: dict[str, list] = {}
+        by_ip: dict[str, list] = {}
+        for d in inv.devices:
+            for i in d.interfaces:
+                if i.mac:
+                    by_mac.setdefault(i.mac, []).append((d, i))
+                if i.ip is not None:
+                    by_ip.setdefault(str(i.ip), []).append((d, i))
+        index = (by_mac, by_ip)
+        _INDEX = (inv, index)
+    return index
+
+
 def interfaces_with_mac(inv: Inventory, mac: str | None) -> list[tuple[Device, Interface]]:
-    if not mac:
-        return []
-    return [(d, i) for d in inv.devices for i in d.interfaces if i.mac == mac]
+    return list(_index(inv)[0].get(mac, ())) if mac else []
 
 
 def interfaces_with_ip(inv: Inventory, ip: str | None) -> list[tuple[Device, Interface]]:
-    if not ip:
-        return []
-    return [(d, i) for d in inv.devices for i in d.interfaces
-            if i.ip is not None and str(i.ip) == ip]
+    return list(_index(inv)[1].get(ip, ())) if ip else []
 
 
 def device_of(inv: Inventory, ip: str | None, mac: str | None) -> Device | None:
@@ -239,18 +290,29 @@ def subject(inv: Inventory, ip: str | None = None, mac: str | None = None,
     return Subject(ip=ip, mac=mac, device=device)
 
 
+_HOSTS: tuple = (None, ())       # ((raw hosts list, its length, own), hosts): one entry
+
+
 def hosts(obs: Mapping[str, Any]) -> list[dict]:
     """Discovery hosts (ip, mac, via) normalised, without the scanner itself,
-    one per (ip, mac)."""
+    one per (ip, mac). Computed once per observation set (treat as read-only)."""
+    global _HOSTS
+    raw = section(obs, "discovery").get("hosts") or ()
+    key = (raw, len(raw) if isinstance(raw, list) else -1, _own(obs))
+    held, found = _HOSTS
+    if held is not None and held[0] is raw and held[1:] == key[1:] and isinstance(raw, list):
+        return list(found)
     seen: dict[tuple, dict] = {}
-    for h in section(obs, "discovery").get("hosts") or ():
+    for h in raw:
         if not isinstance(h, Mapping):
             continue
         ip, mac = norm_ip(h.get("ip")), norm_mac(h.get("mac"))
         if (ip is None and mac is None) or is_own(obs, ip, mac):
             continue
         seen.setdefault((ip, mac), {"ip": ip, "mac": mac, "via": h.get("via") or "arp"})
-    return list(seen.values())
+    found = tuple(seen.values())
+    _HOSTS = (key, found)
+    return list(found)
 
 
 def mac_seen_for(obs: Mapping[str, Any], ip: str | None) -> str | None:
@@ -402,6 +464,8 @@ def reconcile(inv: Inventory, seg: Segment, h: Mapping[str, Any]) -> dict:
 
 
 def _version(ip: str | None) -> int | None:
+    if ip and _IPV4.fullmatch(ip):
+        return 4
     try:
         return IPAddress(ip).version if ip else None
     except (AddrFormatError, ValueError):

@@ -157,3 +157,20 @@ def test_gate_agrees_with_observations_helpers():
         assert (old is None) == (new is None), obs
         if new is not None:
             assert new["zh-CN"] and new["en"]
+
+
+def test_discovery_cache_sees_changed_observations():
+    """hosts() is computed once per observation set; a changed host list or
+    vantage is seen, never a stale answer."""
+    from checks._livecommon import hosts
+    obs = {"vantage": {"ip": "10.0.0.5", "mac": "02:00:00:00:00:05"},
+           "discovery": {"status": "ok", "hosts": [
+               {"ip": "10.0.0.5", "mac": "02:00:00:00:00:05"},
+               {"ip": "10.0.0.6", "mac": "02-00-00-00-00-06"}]}}
+    assert [h["mac"] for h in hosts(obs)] == ["02:00:00:00:00:06"]
+    obs["discovery"]["hosts"].append({"ip": "10.0.0.7", "mac": "02:00:00:00:00:07"})
+    assert [h["ip"] for h in hosts(obs)] == ["10.0.0.6", "10.0.0.7"]
+    obs["vantage"] = {"ip": "10.0.0.6", "mac": "02:00:00:00:00:06"}
+    assert [h["ip"] for h in hosts(obs)] == ["10.0.0.5", "10.0.0.7"]
+    hosts(obs).clear()                                   # callers get a copy
+    assert len(hosts(obs)) == 2
