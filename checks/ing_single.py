@@ -101,8 +101,10 @@ def evaluate(inv, obs):
         lines = []
         for p in proved:
             lbl = dst_label(inv, p)
-            how_zh = "目标应答" if p["result"] == "answer" else f"{label} 返回 ICMP 超时"
-            how_en = "the destination answered" if p["result"] == "answer" else f"ICMP time-exceeded from {label}"
+            r_ip, r_mac = norm_ip(p.get("responder_ip")), norm_mac(p.get("responder_mac"))
+            who = label if r_ip in (None, ip) else host_label(r_ip, r_mac)
+            how_zh = "目标应答" if p["result"] == "answer" else f"{who} 返回 ICMP 超时"
+            how_en = "the destination answered" if p["result"] == "answer" else f"ICMP time-exceeded from {who}"
             hop2 = norm_ip(p.get("hop2"))
             lines.append(text(
                 f"经 {label} 发往 {lbl['zh-CN']} 的 {probe_label(p)} 探测（TTL={p.get('ttl')}）：{how_zh}"
