@@ -174,3 +174,38 @@ def test_discovery_cache_sees_changed_observations():
     assert [h["ip"] for h in hosts(obs)] == ["10.0.0.5", "10.0.0.7"]
     hosts(obs).clear()                                   # callers get a copy
     assert len(hosts(obs)) == 2
+
+
+def _all_observations():
+    return [json.loads((c / "observations.json").read_text(encoding="utf-8")) for c in CASES]
+
+
+def _mangled(obs: dict):
+    """Observations damaged the ways a hand-edited or foreign bundle can be."""
+    yield {}
+    yield {"vantage": obs.get("vantage")}
+    yield {**obs, "discovery": {"status": "ok", "hosts": [None, {}, {"ip": None, "mac": None},
+                                                          {"ip": "not-an-ip", "mac": "zz"},
+                                                          {"ip": 5, "mac": ["x"]}]}}
+    for name in ("forwarding", "egress", "inbound"):
+        yield {**obs, name: {"status": "ok", "probes": [
+            None, {}, {"dst": None}, {"dst": "garbage", "proto": None, "port": "x", "ttl": None,
+                                      "result": "answer", "state": "open", "via_ip": "1",
+                                      "hop2": "nope", "dst_kind": "canary"}]}}
+        yield {**obs, name: "not a section"}
+    yield {**obs, "controls": {"ok": False, "error": None, "items": [None, "x", {"kind": "arp"}]}}
+    yield {**obs, "privileges": None, "controls": None}
+
+
+@pytest.mark.parametrize("cid", sorted(MODULES))
+def test_checks_never_raise_and_never_pass_unearned(cid):
+    mod = importlib.import_module(MODULES[cid])
+    inv = _inventory(next(c for c in CASES if _check_id(c) == cid))
+    for obs in _all_observations():
+        for o in [obs, *_mangled(obs)]:
+            got = list(mod.evaluate(inv, o))          # no exception, whatever the input
+            assert got, o
+            statuses = {f.status.value for f in got}
+            if "pass" in statuses:
+                assert statuses == {"pass"}
+                assert (o.get("privileges") or {}).get("ok")
