@@ -212,3 +212,24 @@ def test_checks_list(only_static_checks):
     assert all(c["needs"] == ["inventory"] and c["regulation"] for c in doc["checks"])
     text = run("checks", "list")
     assert text.exit_code == 0 and "INV-BRIDGE" in text.output
+
+
+def test_positions_are_looked_up_in_at_most_two_passes(monkeypatch, bad):
+    # one pass for everything known before INV-DUPLICATE writes its evidence
+    # (which names the first declaration's line), one for the rest
+    import scanner.yamlsource as ys
+    calls = []
+    real = ys.marks
+
+    def counted(text, wanted):
+        calls.append(len(set(wanted)))
+        return real(text, wanted)
+    monkeypatch.setattr(ys, "marks", counted)
+    r = run("validate", "--format", "json", bad)
+    assert r.exit_code == 1 and 1 <= len(calls) <= 2, calls
+
+
+def test_clean_files_are_never_parsed_for_positions(monkeypatch):
+    import scanner.yamlsource as ys
+    monkeypatch.setattr(ys, "marks", lambda *a: pytest.fail("position pass on a clean file"))
+    assert run("validate", *EXAMPLE).exit_code == 0
