@@ -10,6 +10,10 @@ vantage's DHCPDISCOVER drew in the wait window.
   address is registered to a device with a MAC — the offer came from that
   MAC (an offer claiming a declared server's address from another MAC is an
   impersonation and fails).
+* DHCPv6 servers (offers with "version": 6, from the probe's Solicit) answer
+  from their link-local address and name themselves by a DUID: one is
+  declared when `dhcp_servers` names its address, or names an address of a
+  registered device whose MACs include the advertise's source MAC.
 * A segment that does not declare `dhcp_servers` at all (None) has no
   declared server: every offer there fails, as on a segment that declares
   `dhcp_servers: []`. An inventory that wants DHCP on a segment says so.
@@ -84,7 +88,23 @@ def _offers(sec: Mapping[str, Any]) -> list[dict]:
     for o in _list(sec.get("offers")):
         if not isinstance(o, Mapping):
             continue
+        if o.get("version") == 6:
+            out.append({
+                "version": 6,
+                "server_id": str(o.get("server_id") or "")[:400] or None,   # a DUID
+                "src_ip": norm_ip(o.get("src_ip")),
+                "src_mac": norm_mac(o.get("src_mac")),
+                "yiaddr": norm_ip(o.get("yiaddr")),
+                "router": [],
+                "dns": [norm_ip(r) or r for r in _strs(o.get("dns"))],
+                "lease": o.get("lease"),
+                "hostname": None,
+                "domain": o.get("domain"),
+                "count": o.get("count") or 1,
+            })
+            continue
         out.append({
+            "version": 4,
             "server_id": norm_ip(o.get("server_id")),
             "src_ip": norm_ip(o.get("src_ip")),
             "src_mac": norm_mac(o.get("src_mac")),
@@ -104,7 +124,21 @@ def _off_segment(seg, addr: str) -> bool:
     return ip is None or not seg.contains(ip)
 
 
+def _offer6_text(o: dict) -> dict:
+    who = host_label(o["src_ip"], o["src_mac"])
+    lease = f"{o['lease']}" if o["lease"] is not None else "-"
+    dom_zh = f"，搜索域 {o['domain']!r}" if o["domain"] else ""
+    dom_en = f", search domains {o['domain']!r}" if o["domain"] else ""
+    return text(
+        f"来自 {who} 的 DHCPv6 ADVERTISE：服务器 DUID {o['server_id'] or '-'}，"
+        f"分配地址 {o['yiaddr'] or '-'}，DNS {join(o['dns'])}，有效期 {lease} 秒{dom_zh}",
+        f"DHCPv6 ADVERTISE from {who}: server DUID {o['server_id'] or '-'}, offered address "
+        f"{o['yiaddr'] or '-'}, DNS {join(o['dns'])}, valid lifetime {lease} s{dom_en}")
+
+
 def _offer_text(o: dict) -> dict:
+    if o.get("version") == 6:
+        return _offer6_text(o)
     sid = o["server_id"] or "-"
     who = host_label(o["src_ip"], o["src_mac"])
     extra_zh, extra_en = [], []
@@ -128,6 +162,31 @@ def _registered_macs(inv: Inventory, ip: str | None) -> set[str]:
     return {i.mac for _, i in interfaces_with_ip(inv, ip) if i.mac}
 
 
+def _device_macs(inv: Inventory, ip: str) -> set[str]:
+    """Every MAC of every device that has an interface with this address."""
+    return {j.mac for d, _ in interfaces_with_ip(inv, ip) for j in d.interfaces if j.mac}
+
+
+def _reasons6(inv: Inventory, seg, declared: set[str], src_ip, src_mac) -> list:
+    """A DHCPv6 server answers from its link-local address, and its server id is a
+    DUID: it is declared by address, or by the MAC of a device with a declared address."""
+    if src_ip in declared:
+        reg = _device_macs(inv, src_ip)
+        if reg and src_mac and src_mac not in reg:
+            return [text(
+                f"冒充已声明的 DHCP 服务器 {src_ip}：该地址登记的 MAC 为 {join(sorted(reg))}，应答却来自 {src_mac}",
+                f"impersonates declared DHCP server {src_ip}: that address is registered with MAC "
+                f"{join(sorted(reg))}, the offer came from {src_mac}")]
+        return []
+    if src_mac and any(src_mac in _device_macs(inv, d) for d in declared):
+        return []
+    return [text(
+        f"DHCPv6 服务器 {host_label(src_ip, src_mac)} 不在网段 {seg.name} 声明的 DHCP 服务器"
+        f"（{join(sorted(declared))}）之中（按地址及登记设备的 MAC 比对）",
+        f"DHCPv6 server {host_label(src_ip, src_mac)} is not among the DHCP servers declared for "
+        f"segment {seg.name} ({join(sorted(declared))}), by address or by the registered devices' MACs")]
+
+
 def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     seg, err = vantage_segment(META, inv, obs)
     if err is not None:
@@ -147,12 +206,14 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     fails: list[Finding] = []
     declared_seen: list[str] = []
     for (src_ip, src_mac), offers in servers.items():
-        ids = list(dict.fromkeys(o["server_id"] or src_ip for o in offers))
+        ids = list(dict.fromkeys(o["server_id"] or src_ip for o in offers if o["version"] == 4))
         reasons = []
         if declared is None:
             reasons.append(text(
                 f"网段 {seg.name} 未声明 dhcp_servers，其上任何 DHCP 服务器都未经声明",
                 f"segment {seg.name} declares no dhcp_servers: every DHCP server on it is undeclared"))
+        elif any(o["version"] == 6 for o in offers):
+            reasons += _reasons6(inv, seg, declared, src_ip, src_mac)
         else:
             for sid in ids:
                 if sid not in declared:
@@ -189,11 +250,15 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     wait = sec.get("wait")
     wait_s = f"{wait:g}" if isinstance(wait, (int, float)) else "?"
     if not servers:
-        summary = text(f"{wait_s} 秒内未收到任何 DHCP 应答（DHCPOFFER）",
-                       f"no DHCP offer in {wait_s} s")
+        summary = [text(f"{wait_s} 秒内未收到任何 DHCP 应答（DHCPOFFER）",
+                        f"no DHCP offer in {wait_s} s")]
     else:
-        summary = text(f"{wait_s} 秒内只有已声明的 DHCP 服务器应答：{join(declared_seen)}",
-                       f"only declared DHCP servers offered in {wait_s} s: {join(declared_seen)}")
+        summary = [text(f"{wait_s} 秒内只有已声明的 DHCP 服务器应答：{join(declared_seen)}",
+                        f"only declared DHCP servers offered in {wait_s} s: {join(declared_seen)}")]
+    v6 = sec.get("v6") if isinstance(sec.get("v6"), Mapping) else None
+    if v6 is not None and v6.get("status") != "ok":
+        summary.append(text(f"未探测 DHCPv6 服务器：{v6.get('error') or v6.get('status')}",
+                            f"DHCPv6 servers were not probed: {v6.get('error') or v6.get('status')}"))
     why = problem(obs, "dhcp")
     if why is None and (not isinstance(sec.get("offers"), list)
                         or any(not isinstance(o, Mapping) for o in sec["offers"])):

@@ -40,7 +40,10 @@ The shape (every address a string, every MAC normalised lower-case colon form):
                       "subnet_mask": .., "hostname": null | "data", "domain": null | "data",
                       "count": 1}],
                      # also: "interface", "client_mac", "wait" (s), "discovers_sent",
-                     # "truncated" (see scanner/probes/dhcp.py)
+                     # "truncated", "v6": {"status", "error", "src_ip", "solicits_sent"};
+                     # offers carry "version": 4 | 6 (a missing version is 4); a
+                     # DHCPv6 offer's server_id is the server's DUID, hex
+                     # (see scanner/probes/dhcp.py)
                     },
       "ra":         {"status": .., "error": .., "adverts": [
                      {"src_ip": .., "src_mac": .., "router_lifetime": ..,

@@ -91,3 +91,22 @@ def test_client_mac_choice(monkeypatch):
         with pytest.raises(ValueError):
             dhcp.client_mac_for("eth0", bad)
 
+
+
+def test_dhcpv6_advertise_fields():
+    from scapy.layers.dhcp6 import (DUID_LL, DHCP6_Advertise, DHCP6OptDNSDomains,
+                                    DHCP6OptDNSServers, DHCP6OptIA_NA, DHCP6OptIAAddress,
+                                    DHCP6OptServerId)
+    raw = bytes(Ether(src="02:aa:00:00:00:66", dst="02:00:00:00:99:01")
+                / IPv6(src="fe80::66", dst="fe80::99:1") / UDP(sport=547, dport=546)
+                / DHCP6_Advertise(trid=5)
+                / DHCP6OptServerId(duid=DUID_LL(lladdr="02:aa:00:00:00:66"))
+                / DHCP6OptIA_NA(iaid=1, ianaopts=[DHCP6OptIAAddress(addr="2001:db8::9", validlft=300)])
+                / DHCP6OptDNSServers(dnsservers=["fe80::66"])
+                / DHCP6OptDNSDomains(dnsdomains=["corp.example."]))
+    o = dhcp.parse_advertise(Ether(raw), 5)
+    assert o["version"] == 6 and o["src_ip"] == "fe80::66" and o["src_mac"] == "02:aa:00:00:00:66"
+    assert o["server_id"] == "00:03:00:01:02:aa:00:00:00:66"
+    assert o["yiaddr"] == "2001:db8::9" and o["lease"] == 300 and o["dns"] == ["fe80::66"]
+    assert o["domain"] == "corp.example." and o["router"] == []
+    assert dhcp.parse_advertise(Ether(raw), 6) is None

@@ -242,3 +242,19 @@ def test_dhcp_bad_client_mac_is_a_probe_error_before_anything_is_sent(pair):
         print(json.dumps(dhcp.probe("eth0", 0.5, client_mac="01:00:5e:00:00:01")))
         """)
     assert s["status"] == "error" and "multicast" in s["error"] and s["discovers_sent"] == 0, s
+
+
+def test_dhcpv6_advertise_found_with_server_mac(pair):
+    sh("ip", "-n", pair.srv, "addr", "add", "2001:db8:77::1/64", "dev", "eth0", "nodad")
+    start_dnsmasq(pair, "--dhcp-range=2001:db8:77::100,2001:db8:77::1ff,64,1h",
+                  "--dhcp-option=option6:dns-server,[2001:db8:77::53]")
+    s = pair.python(pair.probe, DHCP.format(iface="eth0", wait=2.0))
+    assert s["status"] == "ok" and s["v6"]["status"] == "ok", s
+    assert s["v6"]["src_ip"].startswith("fe80::") and s["v6"]["solicits_sent"] == 2
+    by = {o["version"]: o for o in s["offers"]}
+    assert set(by) == {4, 6}, s
+    o = by[6]
+    assert o["src_ip"].startswith("fe80::") and o["src_mac"] == SERVER_MAC
+    assert o["yiaddr"].startswith("2001:db8:77::1") and o["dns"] == ["2001:db8:77::53"]
+    assert o["server_id"] and o["router"] == []
+    assert by[4]["src_mac"] == SERVER_MAC
