@@ -76,8 +76,13 @@ def evaluate(inv, obs):
     gw_inside = {str(i.ip) for i in gw.interfaces if i.ip is not None
                  and not getattr(inv.segment(i.segment), "is_internet", False)}
     gw_macs = {i.mac for i in gw.interfaces if i.mac}
-    fwd = _internet_bound(inv, section(obs, "forwarding").get("probes") or ())
-    egress = _internet_bound(inv, section(obs, "egress").get("probes") or ())
+    # A probe addressed to the ingress itself says nothing about the exit: the
+    # ingress answers for its own internet-side address on any interface, so
+    # its TTL-2 hop is that address whichever way the packet went.
+    fwd = [p for p in _internet_bound(inv, section(obs, "forwarding").get("probes") or ())
+           if norm_ip(p.get("dst")) not in gw_ips]
+    egress = [p for p in _internet_bound(inv, section(obs, "egress").get("probes") or ())
+              if norm_ip(p.get("dst")) not in gw_ips]
 
     fails, untraced, routers, carriers = [], [], [], []
     by_host: dict = {}
