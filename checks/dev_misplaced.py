@@ -2,14 +2,19 @@
 (SPEC §4).
 
 Severity medium: the device is known and has a custodian, so what this check
-measures is the register's accuracy. Where the move crosses an isolation
-boundary (a classified device on another network) ISO-BRIDGE reports the same
-MAC as a bridge with severity critical, so the breach is not left at medium.
+measures is the register's accuracy — unless the move crosses an isolation
+boundary (a classified device answering on another network, or another
+network's device on a classified one): that finding is critical, because the
+device now joins networks that must be physically isolated.
+
+A moved device is seen on one segment only, so it is not ISO-BRIDGE (one host
+seen on two isolated segments at once); the report joins the bundles of
+several vantages for that.
 """
 from __future__ import annotations
 
 from checks._livecommon import (conclude, dev_applies, hosts, local_gate, merge_by_subject,
-                                reconcile, seen_text, vantage_segment)
+                                must_isolate, reconcile, seen_text, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
 META = CheckMeta(
@@ -41,10 +46,18 @@ def evaluate(inv, obs):
     for h in seen:
         for d in reconcile(inv, seg, h)["misplaced"]:
             where = ", ".join(d.segments)
-            fails.append(fail(META, (seen_text(h), text(
+            evidence = [seen_text(h), text(
                 f"设备 {d.name} 登记于网段 {where}，却在网段 {seg.name} 上应答",
-                f"device {d.name} is registered on {where} but answers on {seg.name}")),
-                segment=seg.name, subject=Subject(ip=h["ip"], mac=h["mac"], device=d.name)))
+                f"device {d.name} is registered on {where} but answers on {seg.name}")]
+            crossed = [s for s in d.segments if must_isolate(inv.segment(s), seg)]
+            if crossed:
+                evidence.append(text(
+                    f"网段 {', '.join(crossed)} 与 {seg.name} 必须物理隔离：该设备已跨越隔离边界",
+                    f"{', '.join(crossed)} and {seg.name} must be physically isolated: the "
+                    f"device has crossed an isolation boundary"))
+            fails.append(fail(META, evidence, segment=seg.name,
+                              subject=Subject(ip=h["ip"], mac=h["mac"], device=d.name),
+                              severity=Severity.CRITICAL if crossed else None))
     yield from conclude(META, seg, merge_by_subject(fails), local_gate(obs, *META.needs), text(
         f"网段 {seg.name} 上发现的 {len(seen)} 台主机中，没有登记于其他网段的设备",
         f"none of the {len(seen)} hosts seen on {seg.name} is registered on another segment"))

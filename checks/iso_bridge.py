@@ -10,19 +10,18 @@ Two levels of forwarding evidence are kept apart in the finding:
 On a classified segment either is a breach. A destination-unreachable from
 the host says it routes but has no path: not a breach by itself.
 
-The second rule (the same MAC on two isolated segments) compares the hosts
-seen here with the MACs the inventory registers on segments that must be
-isolated from this one; a declared one-way transfer between the two is
-exempt. The report joins bundles of several vantages for MACs really seen on
-two segments.
+The second rule (one host seen on two segments that must be isolated) needs
+two vantages: the report joins their bundles and fails ISO-BRIDGE for a MAC
+really seen on both. One vantage sees one segment: a registered device that
+merely answers on the wrong segment is DEV-MISPLACED (critical where it
+crosses an isolation boundary), not a bridge.
 """
 from __future__ import annotations
 
 from checks._livecommon import (NOTHING_PROBED, a_probe, conclude, dst_label, dst_segment,
-                                host_label, hosts, interfaces_with_mac, is_own, join,
-                                local_gate, merge_by_subject, must_isolate, norm_ip,
-                                norm_mac, not_from, probe_label, problem, section,
-                                seen_text, subject, vantage_segment)
+                                host_label, hosts, is_own, join, merge_by_subject,
+                                must_isolate, norm_ip, norm_mac, not_from, probe_label,
+                                problem, section, subject, vantage_segment)
 from scanner.model import CheckMeta, Severity, fail, text
 
 META = CheckMeta(
@@ -39,12 +38,12 @@ META = CheckMeta(
     description=text(
         "从涉密网段，经每台已发现主机（二层地址指向该主机）向外部探针和其他网段发送 TTL=1 与完整 TTL 的探测："
         "TTL=1 的 ICMP 超时说明该主机开启转发且有通往目标的路由；目标应答说明数据包确已穿越。"
-        "另比对本网段发现的 MAC 是否登记在必须隔离的其他网段。",
+        "同一主机（MAC）在两个必须隔离的网段上被发现时，由报告合并各探测点结果判定。",
         "From a classified vantage, probes addressed at layer 2 to every host found and at "
         "layer 3 to canaries and other segments, with TTL 1 and a full TTL: a TTL-1 ICMP "
         "time-exceeded proves the host forwards with a route there; an answer from the "
-        "destination proves packets cross. Also: a MAC seen here that the inventory "
-        "registers on a segment that must be isolated from this one."),
+        "destination proves packets cross. One host (MAC) seen on two segments that must "
+        "be isolated is judged by the report, which joins the vantages' bundles."),
 )
 
 PROVES = {"answer": 0, "time-exceeded": 1}   # evidence level, strongest first
@@ -113,46 +112,18 @@ def _forwarders(inv, seg, obs):
     return fails, summary, probes
 
 
-def _two_segments(inv, seg, obs):
-    fails = []
-    for h in hosts(obs):
-        for d, i in interfaces_with_mac(inv, h["mac"]):
-            other = inv.segment(i.segment)
-            if other is None or other.name == seg.name or not must_isolate(seg, other):
-                continue
-            if any({t.from_segment, t.to_segment} == {seg.name, other.name}
-                   for t in inv.transfers if t.device == d.name):
-                continue
-            fails.append(fail(META, (seen_text(h), text(
-                f"MAC {h['mac']} 登记为设备 {d.name} 在网段 {other.name} 上的接口，"
-                f"却在必须与之隔离的网段 {seg.name} 上应答：同一主机连接两个隔离网段",
-                f"MAC {h['mac']} is registered to {d.name} on {other.name}, yet answers on "
-                f"{seg.name}, which must be isolated from it: one host on two isolated segments")),
-                segment=seg.name, subject=subject(inv, h["ip"], h["mac"], d.name)))
-    return fails
-
-
 def evaluate(inv, obs):
     seg, err = vantage_segment(META, inv, obs)
     if err is not None:
         yield err
         return
-    if seg.is_internet:
-        yield not_from(META, seg, text("转发探测与设备比对只在单位内部网段进行",
-                                       "forwarding probes and device matching run inside the unit"))
+    if not seg.classified:
+        yield not_from(META, seg, text(
+            "转发探测从涉密网段进行；同一主机出现在两个隔离网段由报告合并各探测点结果判定",
+            "forwarding is probed from classified segments; one host seen on two isolated "
+            "segments is judged by the report across vantages"))
         return
-    fails = merge_by_subject(_two_segments(inv, seg, obs))
-    empty = None
-    if seg.classified:
-        fwd_fails, summary, probes = _forwarders(inv, seg, obs)
-        fails = merge_by_subject(fwd_fails + fails)
-        needs = META.needs
-        if not probes and hosts(obs):
-            empty = NOTHING_PROBED
-    else:
-        summary = [text(f"网段 {seg.name} 上发现的主机均未登记在必须与之隔离的网段",
-                        f"no host seen on {seg.name} is registered on a segment that must "
-                        f"be isolated from it")]
-        needs = ("discovery",)
-    gate = problem(obs, *needs) if seg.classified else local_gate(obs, *needs)
-    yield from conclude(META, seg, fails, gate or empty, summary)
+    fails, summary, probes = _forwarders(inv, seg, obs)
+    empty = NOTHING_PROBED if not probes and hosts(obs) else None
+    yield from conclude(META, seg, merge_by_subject(fails), problem(obs, *META.needs) or empty,
+                        summary)
