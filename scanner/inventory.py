@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -48,6 +49,7 @@ class LoadResult:
     findings: list[Finding] = field(default_factory=list)
     locators: dict[str, Locator] = field(default_factory=dict, repr=False)
     files: list[str] = field(default_factory=list)      # every file read, in order
+    lab_files_left_out: list[str] = field(default_factory=list)   # see expand()
 
     def locate(self, file: str, path: tuple) -> Location | None:
         """Line and column of a path in one of the loaded files."""
@@ -56,10 +58,34 @@ class LoadResult:
 
 
 def expand_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
-    """Files named, and every *.yaml / *.yml below folders named, in order."""
+    """Files named, and every inventory *.yaml / *.yml below folders named, in order."""
+    return expand(paths)[0]
+
+
+_LAB_SECTION = re.compile(rb"^lab[ \t]*:", re.M)
+
+
+def is_lab_file(path: str) -> bool:
+    """A lab file (an inventory plus a top-level `lab:` section) describes a
+    test network, not a unit: a folder's inventory leaves it out."""
+    try:
+        with open(path, "rb") as fh:
+            return _LAB_SECTION.search(fh.read()) is not None
+    except OSError:
+        return False
+
+
+def expand(paths: Sequence[str | os.PathLike]) -> tuple[list[str], list[str]]:
+    """(files to read, lab files left out of named folders).
+
+    A folder is one unit's inventory: every *.yaml / *.yml below it except lab
+    files, which are read only when named as files (`isoscan lab up`, or
+    `isoscan validate inventories/lab/demo.yaml`).
+    """
     if not paths:
         raise InputError("no inventory path given")
     out: list[str] = []
+    left_out: list[str] = []
     seen: set[str] = set()
     for p in paths:
         p = os.fspath(p)
@@ -69,8 +95,12 @@ def expand_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
                                if f.suffix.lower() in YAML_SUFFIXES and f.is_file())
             except OSError as exc:
                 raise InputError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+            labs = [f for f in found if is_lab_file(f)]
+            left_out += labs
+            found = [f for f in found if f not in labs]
             if not found:
-                raise InputError(f"{p}: no *.yaml or *.yml files in this folder")
+                raise InputError(f"{p}: no inventory *.yaml or *.yml files in this folder"
+                                 + (" (only lab files: name them as files)" if labs else ""))
         elif os.path.exists(p):
             found = [p]
         else:
@@ -80,7 +110,7 @@ def expand_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
             if key not in seen:
                 seen.add(key)
                 out.append(f)
-    return out
+    return out, left_out
 
 
 def load_inventory(paths: Sequence[str | os.PathLike], *,
@@ -94,7 +124,7 @@ def _load(paths, max_bytes) -> LoadResult:
     from checks.inv_schema import META as SCHEMA   # the check that owns these findings
 
     cap = max_bytes if max_bytes is not None else max_bytes_default()
-    files = expand_paths(paths)
+    files, labs = expand(paths)
     findings: list[Finding] = []
     locators: dict[str, Locator] = {}
     parts: list[tuple[str, FilePart, Locator]] = []
@@ -144,9 +174,9 @@ def _load(paths, max_bytes) -> LoadResult:
         parts.append((f, part, locator))
 
     if not parts:
-        return LoadResult(None, findings, locators, files)
+        return LoadResult(None, findings, locators, files, labs)
     inv = _merge(parts, sources, digest.hexdigest(), problem)
-    return LoadResult(inv, findings, locators, files)
+    return LoadResult(inv, findings, locators, files, labs)
 
 
 def _merge(parts, sources, sha256, problem) -> Inventory:

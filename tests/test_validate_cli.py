@@ -233,3 +233,17 @@ def test_clean_files_are_never_parsed_for_positions(monkeypatch):
     import scanner.yamlsource as ys
     monkeypatch.setattr(ys, "marks", lambda *a: pytest.fail("position pass on a clean file"))
     assert run("validate", *EXAMPLE).exit_code == 0
+
+
+def test_the_repository_inventories_folder_validates_clean_and_leaves_lab_files_out():
+    """`isoscan validate inventories/` is the unit; the lab file beside it is a
+    test network, read only when named (and then it validates clean too)."""
+    from click.testing import CliRunner
+    from scanner.cli import main
+    root = Path(__file__).resolve().parent.parent
+    runner = CliRunner()
+    r = runner.invoke(main, ["validate", str(root / "inventories")])
+    assert r.exit_code == 0, r.output
+    assert "lab" in r.stderr and "demo.yaml" in r.stderr
+    r = runner.invoke(main, ["validate", str(root / "inventories" / "lab" / "demo.yaml")])
+    assert r.exit_code == 0, r.output

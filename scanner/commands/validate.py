@@ -15,18 +15,26 @@ from scanner.model import LANGS
 FORMATS = ("text", "json", "sarif", "junit")
 
 
-def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None) -> tuple[str, int]:
-    """(rendered output, exit code); raises InputError / UnknownCheck / MappingError."""
+def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
+                 notice=lambda line: None) -> tuple[str, int]:
+    """(rendered output, exit code); raises InputError / UnknownCheck / MappingError.
+
+    notice(line) hears what a person should know that is not a finding (lab
+    files a folder left out)."""
     from checks.inv_schema import merge_with_loader
     from scanner.formats import render
     from scanner.inventory import load_inventory
     from scanner.judge import run_checks
-    from scanner.model import Status
+    from scanner.model import Status, pick, text
     from scanner.registry import load_checks
     from scanner.yamlsource import bulk, prefetch
 
     registry = load_checks(check_ids)
     result = load_inventory(paths)
+    for f in result.lab_files_left_out:
+        notice(pick(text(f"未纳入：{f} 是实验网文件（含 lab: 段），如需校验请直接指定该文件",
+                         f"left out: {f} is a lab file (it has a lab: section); name it to validate it"),
+                    lang))
     static = registry.static
     findings = []
     prefetch(f.location for f in result.findings)  # resolved with the checks' own, in one pass
@@ -57,7 +65,8 @@ def validate(paths, fmt, output, lang, checks_opt):
     from scanner.regulations import MappingError
 
     try:
-        out, code = run_validate(paths, fmt=fmt, lang=lang, check_ids=parse_ids(checks_opt))
+        out, code = run_validate(paths, fmt=fmt, lang=lang, check_ids=parse_ids(checks_opt),
+                                 notice=lambda line: click.echo(line, err=True))
     except (InputError, UnknownCheck, MappingError) as exc:
         click.echo(f"isoscan validate: {exc}", err=True)
         sys.exit(2)
