@@ -10,31 +10,15 @@
 Each lab gets a unique name (`t<random>`), so test runs of several people on
 one machine never share namespaces. Every lab a module built is torn down at
 module end, also when tests fail. Lab tests need root: without it they skip,
-except under CI (env CI set), where they fail.
+except under CI (env CI set), where they fail. Helpers for test modules
+(DEMO_LAB, require_root, unique_lab_name) are in tests/lab_support.py: import
+them from there, not from conftest (several conftest.py files exist).
 """
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO_LAB = REPO / "inventories" / "lab" / "demo.yaml"
-
-
-def require_root() -> None:
-    """Skip a lab test when not root, unless under CI (then fail: CI runs as root)."""
-    if os.geteuid() == 0:
-        return
-    if os.environ.get("CI"):
-        pytest.fail("lab tests need root, and CI must run them as root")
-    pytest.skip("needs root for network namespaces (runs under CI)")
-
-
-def unique_lab_name(base: str = "t") -> str:
-    return f"{base[:8]}{secrets.token_hex(3)}"
+from lab_support import DEMO_LAB, REPO, require_root, unique_lab_name  # noqa: F401 (re-exported)
 
 
 @pytest.fixture(scope="module")

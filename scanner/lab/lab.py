@@ -81,6 +81,10 @@ class Lab:
     def fault(self, fault_id: str) -> LabFault | None:
         return next((f for f in self.faults if f.id == fault_id), None)
 
+    def expectations(self) -> list[dict]:
+        """Every seeded fault's expectations, flat: {fault, kind, check, vantage, ip?, mac?, device?}."""
+        return [{"fault": f.id, "kind": f.kind, **e} for f in self.faults for e in f.expect]
+
     def netns(self, host: str) -> str:
         """The namespace of a device, canary or fault host (or a segment's switch)."""
         h = self.hosts.get(host)

@@ -10,7 +10,7 @@ import time
 import pytest
 import yaml
 
-from conftest import DEMO_LAB, require_root, unique_lab_name
+from lab_support import DEMO_LAB, require_root, unique_lab_name
 
 pytestmark = pytest.mark.lab
 

@@ -124,7 +124,7 @@ def test_silent_forwarder_forwards_but_nothing_comes_back(faulty):
 
 def test_dual_homed_without_nat_forwards_but_no_reply_returns(lab_factory, tmp_path_factory):
     import yaml
-    from conftest import DEMO_LAB
+    from lab_support import DEMO_LAB
     data = yaml.safe_load(DEMO_LAB.read_text(encoding="utf-8"))
     for f in data["lab"]["faults"]:
         if f["id"] == "dual-homed-pc":
