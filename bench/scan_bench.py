@@ -73,7 +73,7 @@ def inventory(n: int) -> str:
              "  - {name: bench-lan, classification: classified, level: secret, networks: [10.99.0.0/24]}",
              "  - {name: internet, classification: internet, networks: [203.0.113.0/24]}",
              "devices:",
-             "  - {name: probe, kind: probe, asset_tag: BENCH-0005, custodian: 审计员, segment: bench-lan,"
+             "  - {name: probe, kind: probe, asset_tag: BENCH-P005, custodian: 审计员, segment: bench-lan,"
              " ip: 10.99.0.5, mac: '02:b0:00:00:ff:05'}"]
     for i in range(1, n + 1):
         lines.append(f"  - {{name: ws-{i:03d}, kind: workstation, asset_tag: BENCH-{i:04d}, custodian: 张三,"

@@ -51,6 +51,7 @@ class Context:
     progress: Progress
     minter: Any = None
     scan_id: str = ""
+    control_arp: list | None = None    # ARP control items, when the discovery step did them
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,36 @@ class Step:
     run: Callable[[Context], dict]
     background: bool = False       # runs beside the other steps (passive listeners)
     raw: bool = True               # needs raw sockets
+    writes: tuple[str, ...] = ()   # several sections: run() returns {section: {...}}
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return self.writes or (self.name,)
 
 
 def _discovery(ctx):
     from scanner.probes import discovery
     return discovery.probe(ctx.plan)
+
+
+def _discovery_forwarding(ctx):
+    """Discovery with the forwarding probes overlapped: every host is probed
+    the moment it answers ARP (one listener, one shared wait)."""
+    from scanner.probes import discovery, forwarding
+    try:
+        items: list = []
+        disc, fwd = forwarding.discover_and_probe(
+            ctx.plan, lambda: discovery.probe(ctx.plan), minter=ctx.minter, zone=TOKEN_ZONE,
+            control_out=items)
+        ctx.control_arp = items
+    except Exception as exc:
+        why = _msg(exc, ctx.lang)
+        try:   # discovery alone may still work; forwarding is then an error, never a pass
+            disc = discovery.probe(ctx.plan)
+        except Exception as exc2:
+            disc = {"status": "error", "error": _msg(exc2, ctx.lang)}
+        fwd = {"status": "error", "error": why}
+    return {"discovery": disc, "forwarding": fwd}
 
 
 def _forwarding(ctx):
@@ -123,9 +149,8 @@ def _ra_passive_finish(ctx, handle) -> None:
 STEPS: list[Step] = [
     Step("dhcp", _dhcp, background=True),
     Step("ra", _ra, background=True),
-    Step("discovery", _discovery),
-    Step("forwarding", _forwarding),
-    Step("egress", _egress),
+    Step("egress", _egress, background=True),      # own stack: independent of the L2 probes
+    Step("discovery", _discovery_forwarding, writes=("discovery", "forwarding")),
     Step("inbound", _inbound, raw=False),   # not-run off the internet; checks privileges itself
 ]
 
@@ -145,24 +170,31 @@ def _norm_errors(section: dict, lang: str) -> dict:
 
 
 def run_step(step: Step, ctx: Context) -> dict:
+    """{section: data} for the step's sections; failures become status error."""
     ctx.progress.start(step.name)
     priv = ctx.obs.get("privileges") or {}
     if step.raw and not priv.get("ok"):
-        sec = {"status": "error", "error": priv.get("error") or "no privileges"}
+        err = {"status": "error", "error": priv.get("error") or "no privileges"}
+        out = {n: dict(err) for n in step.sections}
     else:
         try:
-            sec = step.run(ctx)
-            if not isinstance(sec, dict) or "status" not in sec:
-                sec = {"status": "error", "error": f"probe {step.name} returned no section"}
+            got = step.run(ctx)
+            out = got if step.writes else {step.name: got}
         except Exception as exc:  # a probe's failure is its section's error, never a pass
-            sec = {"status": "error", "error": _msg(exc, ctx.lang)}
-    sec = _norm_errors(sec, ctx.lang)
-    detail = sec.get("error")
-    if sec.get("status") == "ok":
-        n = next((len(sec[k]) for k in ("hosts", "probes", "offers", "adverts") if isinstance(sec.get(k), list)), None)
-        detail = None if n is None else f"{n}"
-    ctx.progress.done(step.name, sec.get("status", "error"), detail)
-    return sec
+            out = {n: {"status": "error", "error": _msg(exc, ctx.lang)} for n in step.sections}
+        for n in step.sections:
+            sec = out.get(n)
+            if not isinstance(sec, dict) or "status" not in sec:
+                out[n] = {"status": "error", "error": f"probe {n} returned no section"}
+    out = {n: _norm_errors(sec, ctx.lang) for n, sec in out.items()}
+    for n, sec in out.items():
+        detail = sec.get("error")
+        if sec.get("status") == "ok":
+            k = next((len(sec[k]) for k in ("hosts", "probes", "offers", "adverts")
+                      if isinstance(sec.get(k), list)), None)
+            detail = None if k is None else f"{k}"
+        ctx.progress.done(n if len(out) > 1 else step.name, sec.get("status", "error"), detail)
+    return out
 
 
 def needed_sections(checks) -> set[str]:
@@ -224,7 +256,11 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     findings: list[Finding] = list(loaded.findings) + list(registry.problems)
     static = [c for c in registry.checks if c.meta.static]
     live = [c for c in registry.checks if not c.meta.static]
-    findings += run_checks([(c.meta, c.evaluate) for c in static], inv, {})
+    static_done: list[Finding] = []
+
+    def _static():   # pure; runs while the probes wait on the wire
+        if not static_done:
+            static_done.extend(run_checks([(c.meta, c.evaluate) for c in static], inv, {}))
 
     # 4. probes
     from scanner import tokens
@@ -239,40 +275,46 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                   minter=tokens.TokenMinter(scan_id, vantage.segment, key), scan_id=scan_id)
     wanted = needed_sections(live) if checks is not None else None
     todo = [s for s in (steps if steps is not None else STEPS)
-            if wanted is None or s.name in wanted
-            or (s.name == "egress" and plan.classification == "non-classified")
-            or (s.name == "discovery" and "forwarding" in wanted)]
+            if wanted is None or set(s.sections) & wanted
+            or ("egress" in s.sections and plan.classification == "non-classified")]
     if live:
-        passive_ra = _ra_passive_start(ctx, todo)
         threads = []
+        passive_box: dict = {}
+        # the passive RA listener opens (and imports scapy's IPv6) beside the probes
+        tp = threading.Thread(target=lambda: passive_box.update(h=_ra_passive_start(ctx, todo)),
+                              name="isoscan-ra-passive", daemon=True)
+        tp.start()
         for s in todo:
             if s.background:
-                t = threading.Thread(target=lambda s=s: obs.__setitem__(s.name, run_step(s, ctx)),
+                t = threading.Thread(target=lambda s=s: obs.update(run_step(s, ctx)),
                                      name=f"isoscan-{s.name}", daemon=True)
                 t.start()
                 threads.append(t)
         control: dict = {}
-
-        def _control():     # the ARP control runs beside discovery (its own socket)
+        for s in todo:
+            if not s.background:
+                obs.update(run_step(s, ctx))
+        # the ARP control: done by the discovery step on its own sockets, else here
+        if ctx.control_arp is not None and obs["privileges"].get("ok"):
+            control["r"] = (ctx.control_arp, None)
+        else:
             progress.start("control")
             control["r"] = safe_arp_items(plan) if obs["privileges"].get("ok") else \
                 ([], obs["privileges"].get("error"))
-            progress.done("control", "ok" if any(i["ok"] for i in control["r"][0]) else "error")
-        tc = threading.Thread(target=_control, name="isoscan-control", daemon=True)
-        tc.start()
-        threads.append(tc)
-        for s in todo:
-            if not s.background:
-                obs[s.name] = run_step(s, ctx)
+        progress.done("control", "ok" if any(i["ok"] for i in control["r"][0]) else "error")
+        _static()
         for t in threads:
             t.join()
+        tp.join()
         arp, arp_err = control.get("r") or ([], text("正向对照未完成", "the positive control did not finish"))
-        _ra_passive_finish(ctx, passive_ra)
+        _ra_passive_finish(ctx, passive_box.get("h"))
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
         if not obs["controls"]["ok"]:
             progress.note(text(f"正向对照失败：{obs['controls']['error']}",
                                f"positive control failed: {obs['controls']['error']}"))
-    # 5. live checks
+    # 5. live checks (after the static ones)
+    _static()
+    findings += static_done
     findings += run_checks([(c.meta, c.evaluate) for c in live], inv, obs)
     finished = _now()
     bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished)

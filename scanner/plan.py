@@ -109,8 +109,16 @@ class Scope:
     def __init__(self, inv: Inventory, own: frozenset[str] = frozenset()):
         self._inv = inv
         self._own = own
+        self._cache: dict[str, bool] = {}
 
     def allows(self, ip) -> bool:
+        key = str(ip)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._allows(ip)
+        return hit
+
+    def _allows(self, ip) -> bool:
         try:
             addr = IPAddress(str(ip).split("%")[0])
         except Exception:

@@ -55,7 +55,8 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
     bundle = result.bundle
     if output:
         try:
-            _write(output, json.dumps(bundle, ensure_ascii=False, indent=1))
+            # compact: json's C encoder (indent= falls back to the slow Python one)
+            _write(output, json.dumps(bundle, ensure_ascii=False, separators=(",", ":")))
         except OSError as exc:
             _say(lang, f"无法写入 {output}：{exc}", f"cannot write {output}: {exc}")
             sys.exit(2)

@@ -25,10 +25,21 @@ def arp_items(plan: Plan, wait: float = WAIT) -> list[dict]:
     wanted = {c.ip for c in plan.controls}
     if not wanted:
         return []
+    seen: dict = {}
+
+    def done(got):
+        seen.update(arp_replies(got[mark[0]:], wanted))
+        mark[0] = len(got)
+        return wanted <= set(seen)
+    mark = [0]
     with Burst(v.interface, f"arp and not ether src {v.mac}") as b:
         b.send(arp_frames(plan, sorted(wanted)))
-        got = b.collect(wait, done=lambda pk: wanted <= set(arp_replies(pk, wanted)))
-    seen = arp_replies(got, wanted)
+        got = b.collect(wait, done=done)
+    return arp_items_from(plan, arp_replies(got, wanted))
+
+
+def arp_items_from(plan: Plan, seen: dict) -> list[dict]:
+    """Control items from ip -> {MACs} of the ARP replies seen."""
     items = []
     for c in plan.controls:
         macs = sorted(seen.get(c.ip, ()))

@@ -61,13 +61,17 @@ def nmap_sweep(plan: Plan) -> list[dict]:
 
 
 def arp_frames(plan: Plan, ips) -> list[bytes]:
-    from scapy.layers.l2 import ARP, Ether
+    """Broadcast ARP who-has frames from the vantage (built with struct: fast)."""
+    import socket
+    import struct
     v = plan.vantage
+    mac = bytes.fromhex(v.mac.replace(":", ""))
+    me = socket.inet_aton(v.ip)
+    head = b"\xff" * 6 + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + me + b"\0" * 6
     out = []
     for ip in ips:
         ip = plan.guard(ip)
-        out.append(bytes(Ether(src=v.mac, dst="ff:ff:ff:ff:ff:ff") /
-                         ARP(op=1, hwsrc=v.mac, psrc=v.ip, pdst=ip)))
+        out.append(head + socket.inet_aton(ip))
     return out
 
 

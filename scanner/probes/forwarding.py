@@ -24,9 +24,15 @@ most telling ones.
 """
 from __future__ import annotations
 
+import socket
+import struct
+import threading
+import time
 from dataclasses import dataclass
 
 from scanner import tokens
+from netaddr import IPAddress, IPNetwork
+
 from scanner.plan import Plan, Target
 from scanner.probes.wire import Burst, require_privileges, require_up
 
@@ -87,33 +93,71 @@ def plan_probes(plan: Plan, hosts: list[dict]) -> list[Probe]:
     return first + rest
 
 
+def _csum(b: bytes) -> int:
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def _mac(m: str) -> bytes:
+    return bytes.fromhex(m.replace(":", "").replace("-", ""))
+
+
+def _ipv4(src: bytes, dst: bytes, ttl: int, ident: int, proto: int, payload: bytes) -> bytes:
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0, ttl, proto, 0, src, dst)
+    return hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:] + payload
+
+
+def _l4_csum(src: bytes, dst: bytes, proto: int, seg: bytes) -> int:
+    return _csum(src + dst + struct.pack("!BBH", 0, proto, len(seg)) + seg)
+
+
+def _dns_query(qid: int, name: str) -> bytes:
+    q = b"".join(bytes([len(p)]) + p.encode("ascii") for p in name.strip(".").split(".")) + b"\0"
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", 1, 1)
+
+
 def _frame(plan: Plan, pr: Probe, key: int, minter=None, zone: str = "") -> bytes:
-    from scapy.layers.dns import DNS, DNSQR
-    from scapy.layers.inet import ICMP, IP, TCP, UDP
-    from scapy.layers.l2 import Ether
+    """One probe frame, built with struct (scapy is too slow for thousands).
+
+    Keyed by the IP id (= key), the ICMP sequence (= key), the UDP source port
+    (SPORT_BASE + key) and the TCP sequence number (the token's, else a
+    derived one)."""
     v = plan.vantage
     dst = plan.guard(pr.target.ip)
-    ip = IP(src=v.ip, dst=dst, ttl=pr.ttl, id=key & 0xFFFF)
+    src_ip, dst_ip = socket.inet_aton(v.ip), socket.inet_aton(dst)
     tok = None
     if minter is not None:
         tok = minter.mint(pr.via_mac, "dns" if pr.proto == "udp" and pr.port == 53 else pr.proto, pr.port)
         pr.token = tok.hex
     if pr.proto == "icmp":
-        l4 = ICMP(type=8, id=ICMP_ID, seq=key & 0xFFFF) / (tokens.payload_for(tok) if tok else b"isoscan-fwd")
+        data = tokens.payload_for(tok) if tok else b"isoscan-fwd"
+        body = struct.pack("!BBHHH", 8, 0, 0, ICMP_ID, key & 0xFFFF) + data
+        seg = body[:2] + struct.pack("!H", _csum(body)) + body[4:]
+        proto = 1
     elif pr.proto == "tcp":
-        seq = tokens.tcp_seq_for(tok) if tok else 0x15050000 + key
+        seq = tokens.tcp_seq_for(tok) if tok else (0x15050000 + key) & 0xFFFFFFFF
         sport = tokens.tcp_sport_for(tok) if tok else SPORT_BASE + key
         pr.tcp_seq = seq
-        l4 = TCP(sport=sport, dport=pr.port, flags="S", seq=seq,
-                 window=1024, options=[("MSS", 1460)])
+        hdr = struct.pack("!HHIIBBHHH", sport, pr.port, seq, 0, 6 << 4, 0x02, 1024, 0, 0) + \
+            struct.pack("!BBH", 2, 4, 1460)
+        seg = hdr[:16] + struct.pack("!H", _l4_csum(src_ip, dst_ip, 6, hdr)) + hdr[18:]
+        proto = 6
     else:
         if pr.port == 53:
             name = tokens.dns_name_for(tok, zone) if tok else f"f{key}.{zone or 'isoscan.invalid'}"
-            l4 = UDP(sport=SPORT_BASE + key, dport=53) / DNS(id=key & 0xFFFF, rd=1, qd=DNSQR(
-                qname=name, qtype="A"))
+            data = _dns_query(key & 0xFFFF, name)
         else:
-            l4 = UDP(sport=SPORT_BASE + key, dport=pr.port) / (tokens.payload_for(tok) if tok else b"isoscan-fwd")
-    return bytes(Ether(src=v.mac, dst=pr.via_mac) / ip / l4)
+            data = tokens.payload_for(tok) if tok else b"isoscan-fwd"
+        hdr = struct.pack("!HHHH", SPORT_BASE + key, pr.port, 8 + len(data), 0) + data
+        c = _l4_csum(src_ip, dst_ip, 17, hdr) or 0xFFFF
+        seg = hdr[:6] + struct.pack("!H", c) + hdr[8:]
+        proto = 17
+    return (_mac(pr.via_mac) + _mac(v.mac) + b"\x08\x00" +
+            _ipv4(src_ip, dst_ip, pr.ttl, key & 0xFFFF, proto, seg))
 
 
 def _match(batch: list[Probe], packets) -> None:
@@ -164,44 +208,205 @@ def _match(batch: list[Probe], packets) -> None:
                     settle(key, "answer", rip, rmac)
 
 
+class Stream:
+    """One listener, probes sent as hosts become known, one shared wait.
+
+    Hosts come from `add()` (discovery's result) or from ARP replies seen on
+    the listener while discovery runs (`poll()`): a host is probed the moment
+    it answers nmap's ARP, so the wait overlaps discovery's own.
+    """
+
+    def __init__(self, plan: Plan, minter=None, zone: str = "", learn_arp: bool = True):
+        v = plan.vantage
+        self.plan, self.minter, self.zone, self.learn_arp = plan, minter, zone, learn_arp
+        bpf = (f"not ether src {v.mac} and (arp or (ether dst {v.mac} and ip and (icmp or tcp or udp)))")
+        self.burst = Burst(v.interface, bpf)
+        self.batch: list[Probe] = []
+        self.overflow: list[Probe] = []
+        self.vias: set[tuple[str, str]] = set()
+        self.last_send = time.monotonic()
+        self._seen = 0
+        self.nets = [IPNetwork(n) for n in plan.networks4]
+
+    def close(self):
+        self.burst.close()
+
+    def add(self, hosts):
+        new = []
+        for h in hosts:
+            key = (h.get("ip"), h.get("mac"))
+            if key in self.vias or not key[0] or not key[1]:
+                continue
+            new.append(h)
+        probes = plan_probes(self.plan, new)
+        for ip, mac in {(p.via_ip, p.via_mac) for p in probes} | {(h["ip"], h["mac"]) for h in new}:
+            self.vias.add((ip, mac))
+        room = BATCH - len(self.batch)
+        now, later = probes[:room], probes[room:]
+        self.overflow += later
+        frames = []
+        for pr in now:
+            frames.append(_frame(self.plan, pr, len(self.batch), self.minter, self.zone))
+            self.batch.append(pr)
+        if frames:
+            self.burst.send(frames)
+            self.last_send = time.monotonic()
+
+    def poll(self, timeout: float = 0.02):
+        """Take in what arrived; probe hosts that just answered ARP."""
+        self.burst.collect(timeout)
+        if not self.learn_arp:
+            return
+        from scapy.layers.l2 import ARP
+        v = self.plan.vantage
+        got = self.burst.got
+        fresh = []
+        for p in got[self._seen:]:
+            if ARP in p and p[ARP].op == 2 and p[ARP].pdst == v.ip:
+                ip, mac = p[ARP].psrc, p[ARP].hwsrc.lower()
+                try:
+                    inside = any(IPAddress(ip) in n for n in self.nets)
+                except Exception:
+                    inside = False
+                if inside and ip not in v.own and mac not in v.own_macs and self.plan.scope.allows(ip):
+                    fresh.append({"ip": ip, "mac": mac})
+        self._seen = len(got)
+        if fresh:
+            self.add(fresh)
+
+    def finish(self, wait: float) -> int:
+        left = self.last_send + wait - time.monotonic()
+        if self.batch and left > 0:
+            self.burst.collect(left)
+        _match(self.batch, self.burst.got)
+        sent = self.burst.sent
+        self.close()
+        if self.overflow:
+            sent += _burst(self.plan, self.overflow, wait, self.minter, self.zone)
+        return sent
+
+
 def _burst(plan: Plan, probes: list[Probe], wait: float, minter=None, zone: str = "") -> int:
-    v = plan.vantage
-    bpf = f"ether dst {v.mac} and not ether src {v.mac} and ip and (icmp or tcp or udp)"
     sent = 0
     for start in range(0, len(probes), BATCH):
-        batch = probes[start:start + BATCH]
-        frames = [_frame(plan, pr, k, minter, zone) for k, pr in enumerate(batch)]
-        with Burst(v.interface, bpf) as b:
-            b.send(frames)
-            got = b.collect(wait)
-            sent += b.sent
-        _match(batch, got)
+        st = Stream(plan, minter, zone, learn_arp=False)
+        try:
+            st.batch = []
+            frames = []
+            for pr in probes[start:start + BATCH]:
+                frames.append(_frame(plan, pr, len(st.batch), minter, zone))
+                st.batch.append(pr)
+            st.burst.send(frames)
+            st.last_send = time.monotonic()
+            sent += st.finish(wait)
+        finally:
+            st.close()
     return sent
 
 
-def probe(plan: Plan, hosts: list[dict], wait: float = WAIT, *, minter=None, zone: str = "") -> dict:
-    require_privileges()
-    require_up(plan.vantage.interface)
-    probes = plan_probes(plan, hosts)
-    sent = _burst(plan, probes, wait, minter, zone) if probes else 0
-    # second round: the next hop behind every host that forwards
-    hop_probes = []
+def _hop2(plan: Plan, probes: list[Probe], wait: float, minter, zone) -> tuple[list[Probe], int]:
+    """Second round: the next hop behind every host that forwards (TTL 2)."""
     pairs = {}
     for pr in probes:
         if pr.ttl == 1 and pr.result == "time-exceeded":
             pairs.setdefault((pr.via_ip, pr.via_mac, pr.target.ip), pr)
+    hop_probes = []
     for (vip, vmac, _), pr in pairs.items():
         proto, port = ("icmp", None) if pr.target.icmp else (pr.proto, pr.port)
         hop_probes.append(Probe(vip, vmac, pr.target, proto, port, 2))
-    if hop_probes:
-        sent += _burst(plan, hop_probes, wait, minter, zone)
-        hop = {}
-        for hp in hop_probes:
-            if hp.result in ("time-exceeded", "unreachable", "answer"):
-                hop[(hp.via_ip, hp.via_mac, hp.target.ip)] = hp.responder_ip
-        for pr in probes + hop_probes:
-            pr.hop2 = hop.get((pr.via_ip, pr.via_mac, pr.target.ip))
-    return {"status": "ok", "error": None, "method": "scapy L2 burst (gateway-finder)",
-            "vias": len({(p.via_ip, p.via_mac) for p in probes}),
-            "targets": [t.ip for t in plan.remote], "sent": sent,
-            "probes": [p.to_json() for p in probes + hop_probes]}
+    if not hop_probes:
+        return [], 0
+    sent = _burst(plan, hop_probes, wait, minter, zone)
+    hop = {}
+    for hp in hop_probes:
+        if hp.result in ("time-exceeded", "unreachable", "answer"):
+            hop[(hp.via_ip, hp.via_mac, hp.target.ip)] = hp.responder_ip
+    for pr in probes + hop_probes:
+        pr.hop2 = hop.get((pr.via_ip, pr.via_mac, pr.target.ip))
+    return hop_probes, sent
+
+
+def _section(plan: Plan, probes: list[Probe], vias, sent: int, method: str) -> dict:
+    return {"status": "ok", "error": None, "method": method,
+            "vias": len(vias), "targets": [t.ip for t in plan.remote], "sent": sent,
+            "probes": [p.to_json() for p in probes]}
+
+
+def probe(plan: Plan, hosts: list[dict], wait: float = WAIT, *, minter=None, zone: str = "") -> dict:
+    """Forwarding probes through the given hosts (discovery's)."""
+    require_privileges()
+    require_up(plan.vantage.interface)
+    st = Stream(plan, minter, zone, learn_arp=False)
+    try:
+        st.add(hosts)
+        probes_all = st.batch + st.overflow
+        sent = st.finish(wait)
+    finally:
+        st.close()
+    hops, n = _hop2(plan, probes_all, wait, minter, zone)
+    return _section(plan, probes_all + hops, st.vias, sent + n, METHOD)
+
+
+def _arp_control_send(plan: Plan, st: Stream, wait: float = 0.05) -> None:
+    """The positive control on the stream's own sockets: ARP who-has to the
+    registered addresses, sent before nmap starts (nmap needs longer than
+    `wait` to send its first frame, so the early replies answer ours)."""
+    from scanner.probes.discovery import arp_frames, arp_replies
+    wanted = {c.ip for c in plan.controls}
+    if not wanted:
+        return
+    st.burst.send(arp_frames(plan, sorted(wanted)))
+    st.burst.collect(wait, done=lambda got: wanted <= set(arp_replies(got, wanted)))
+
+
+def _arp_control_items(plan: Plan, st: Stream) -> list[dict]:
+    from scanner.probes.control import arp_items_from
+    from scanner.probes.discovery import arp_replies
+    return arp_items_from(plan, arp_replies(st.burst.got, {c.ip for c in plan.controls}))
+
+
+def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
+                       zone: str = "", control_out: list | None = None) -> tuple[dict, dict]:
+    """Discovery and forwarding together: `discover()` (nmap) runs in a thread
+    while every host that answers its ARP is probed at once; hosts in
+    discover()'s result that were not seen yet are probed when it returns.
+    Returns (discovery section, forwarding section)."""
+    require_privileges()
+    require_up(plan.vantage.interface)
+    box: dict = {}
+
+    def run():
+        try:
+            box["section"] = discover()
+        except BaseException as exc:       # handed to the caller below
+            box["exc"] = exc
+
+    # nmap (a subprocess: the other core) starts first; scapy's import and the
+    # listener (~0.4 s of Python) overlap its start-up and sweep
+    t = threading.Thread(target=run, name="isoscan-discovery", daemon=True)
+    t.start()
+    st = None
+    try:
+        st = Stream(plan, minter, zone, learn_arp=True)
+        if control_out is not None:
+            _arp_control_send(plan, st)
+        while t.is_alive():
+            st.poll(0.02)
+        t.join()
+        if "exc" in box:
+            raise box["exc"]
+        disc = box["section"]
+        if control_out is not None:
+            control_out.extend(_arp_control_items(plan, st))
+        st.add(disc.get("hosts", []))
+        probes_all = st.batch + st.overflow
+        sent = st.finish(wait)
+    finally:
+        t.join()
+        if st is not None:
+            st.close()
+    hops, n = _hop2(plan, probes_all, wait, minter, zone)
+    return disc, _section(plan, probes_all + hops, st.vias, sent + n, METHOD + ", overlapped with discovery")
+
+
+METHOD = "L2 burst through each host (gateway-finder), one listener, one shared wait"

@@ -88,6 +88,10 @@ class Burst:
     """
 
     def __init__(self, iface: str, bpf: str):
+        # the layers must be registered before the socket exists: it picks its
+        # link-layer dissector when it opens (else frames stay undissected bytes)
+        import scapy.layers.inet  # noqa: F401
+        import scapy.layers.l2  # noqa: F401
         from scapy.arch.linux import L2ListenSocket
         self.iface = iface
         require_up(iface)
@@ -136,7 +140,7 @@ class Burst:
             self.sent += 1
             if gap:
                 time.sleep(gap)
-            else:
+            elif self.sent % 256 == 0:    # keep the receive buffer from overflowing
                 self.drain()
 
     def drain(self):
