@@ -3,9 +3,9 @@
   /* Paging and filtering of long tables. Rows come from JSON in
      <script type="application/json"> and are written with textContent only. */
   function setup(box) {
-    var src = document.getElementById('data-' + box.getAttribute('data-table'));
+    var dataEl = document.getElementById('data-' + box.getAttribute('data-table'));
     var pager = box.querySelector('.pager');
-    if (!src || !pager) { return; }
+    if (!dataEl || !pager) { return; }
     var input = pager.querySelector('.filter');
     var prev = pager.querySelector('.prev');
     var next = pager.querySelector('.next');
@@ -15,7 +15,7 @@
     var all = null, hay = null, rows = null, page = 0, timer = null;
     function load() {
       if (all === null) {
-        all = JSON.parse(src.textContent);
+        all = JSON.parse(dataEl.textContent);
         rows = all;
       }
     }
