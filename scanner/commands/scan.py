@@ -45,6 +45,9 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
     try:
         result = engine.scan(list(inventory), checks=parse_ids(checks), lang=lang,
                              segment=segment, interface=interface, progress=progress)
+    except KeyboardInterrupt:
+        _say(lang, "扫描被中断：结果不完整", "scan interrupted: the result is incomplete")
+        sys.exit(3)
     except engine.ScanInputError as exc:
         _say(lang, "isoscan scan: " + pick(exc.message, "zh-CN"), "isoscan scan: " + pick(exc.message, "en"))
         for f in exc.findings[:50]:
@@ -52,6 +55,12 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
             where = f"{loc.file}:{loc.line}:{loc.column}: " if loc else ""
             click.echo(f"  {where}{f.check_id}: " + "; ".join(pick(e, lang) for e in f.evidence), err=True)
         sys.exit(2)
+    except Exception as exc:   # a crash must not read as a verdict: 1 would claim a violation
+        import traceback
+        traceback.print_exc()
+        _say(lang, f"扫描内部错误，无法判定（{type(exc).__name__}: {exc}）",
+             f"internal error, nothing could be judged ({type(exc).__name__}: {exc})")
+        sys.exit(3)
     bundle = result.bundle
     if output:
         try:
