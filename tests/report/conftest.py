@@ -55,7 +55,7 @@ class Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         self.tags.append((tag, a))
-        if tag == "script":
+        if tag in ("script", "style"):
             self._script = (a, [])
         if tag in self.VOID:
             return
@@ -64,8 +64,9 @@ class Page(HTMLParser):
             self._texts[a["id"]] = []
 
     def handle_endtag(self, tag):
-        if tag == "script" and self._script is not None:
-            self.scripts.append((self._script[0], "".join(self._script[1])))
+        if tag in ("script", "style") and self._script is not None:
+            if tag == "script":
+                self.scripts.append((self._script[0], "".join(self._script[1])))
             self._script = None
         for i in range(len(self._open) - 1, -1, -1):
             if self._open[i][0] == tag:

@@ -1,0 +1,79 @@
+"""Both languages complete; a zh-CN report holds no English catalogue string."""
+from __future__ import annotations
+
+import re
+import string
+
+import jinja2
+import pytest
+
+from scanner.report import render_report
+from scanner.report_strings import CHECK_TITLES, STRINGS
+from tests.report.conftest import Page
+
+
+def test_same_keys_in_both_languages():
+    assert set(STRINGS["zh-CN"]) == set(STRINGS["en"])
+    assert set(CHECK_TITLES["zh-CN"]) == set(CHECK_TITLES["en"])
+    for lang in STRINGS:
+        assert all(v.strip() for v in STRINGS[lang].values())
+
+
+def test_placeholders_match():
+    fmt = string.Formatter()
+    for k in STRINGS["en"]:
+        names = [{f for _, f, _, _ in fmt.parse(STRINGS[lang][k]) if f} for lang in STRINGS]
+        assert names[0] == names[1], k
+
+
+def test_every_key_the_template_uses_exists(bundles, inventory):
+    # StrictUndefined + the catalogue's __getattr__: a missing key raises
+    for lang in STRINGS:
+        render_report(bundles, lang, inventory=inventory)
+
+
+def test_missing_key_is_an_error(monkeypatch, bundles):
+    import scanner.report_strings as rs
+    broken = dict(rs.STRINGS["en"])
+    del broken["sec_errors"]
+    monkeypatch.setitem(rs.STRINGS, "en", broken)
+    import scanner.report as r
+    monkeypatch.setattr(r, "STRINGS", rs.STRINGS)
+    with pytest.raises(jinja2.UndefinedError):
+        render_report(bundles, "en")
+
+
+def _english_phrases():
+    """en catalogue values that are English words (not ids, not symbols)."""
+    out = set()
+    for k, v in STRINGS["en"].items():
+        if v == STRINGS["zh-CN"][k]:
+            continue
+        for part in re.split(r"\{[a-z_]+\}", v):
+            words = re.findall(r"[A-Za-z][a-z]{3,}", part)
+            if words and part.strip():
+                out.add(part.strip(" .:;()"))
+    return {p for p in out if len(p) >= 5}
+
+
+def test_zh_report_holds_no_english_catalogue_string(bundles, inventory):
+    html = render_report(bundles, "zh-CN", inventory=inventory)
+    # what the report says itself: the page text minus data cells from the bundles
+    text = Page(html).text
+    data_names = {"internet"}        # a segment's name in the fixture data, not the report's word
+    leaked = [p for p in _english_phrases() if p.lower() not in data_names
+              and re.search(r"(?<![\w-])" + re.escape(p) + r"(?![\w-])", text)]
+    assert leaked == []
+    en_titles = [t for t in CHECK_TITLES["en"].values() if t in text]
+    assert en_titles == []
+
+
+def test_en_report_holds_no_chinese_of_its_own(bundles):
+    b = [x for x in bundles]
+    for x in b:                               # data without Chinese (evidence, titles)
+        for f in x["findings"]:
+            f["title"] = ""
+    html = render_report(b, "en")
+    p = Page(html)
+    han = re.findall(r"[\u4e00-\u9fff]+", p.text)
+    assert han == [], han[:5]
