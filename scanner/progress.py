@@ -35,6 +35,6 @@ class Progress:
         self._w(f"{name} …" + (f" {pick(msg, self.lang)}" if msg else ""))
 
     def done(self, name: str, status: str, msg=None):
-        dt = time.monotonic() - self._step_t.pop(name, time.monotonic())
+        dt = max(0.0, time.monotonic() - self._step_t.get(name, time.monotonic()))
         mark = {"ok": "✓", "error": "✗", "not-run": "-"}.get(status, "?")
         self._w(f"{name} {mark} {status} ({dt:.2f}s)" + (f": {pick(msg, self.lang)}" if msg else ""))
