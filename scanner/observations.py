@@ -63,6 +63,28 @@ The shape (every address a string, every MAC normalised lower-case colon form):
       "canary_key": "64 hex digits"   # the per-scan HMAC key of the probes' tokens
     }
 
+Additive fields the scan's probes also record (scanner/probes/*):
+- "vantage": also "up" (the interface was up when the scan began); "plan": what
+  was planned from this vantage (segment, classification, networks, control
+  targets, remote targets, inbound targets) -- the scope of the scan.
+- "controls.items": "kind": "arp" items also carry "device" and "macs" (every
+  MAC that answered); on a non-classified vantage "kind": "canary" items say
+  whether a canary answered the egress probes, with "first_hop".
+- "discovery": also "networks"; "neighbours6": [{"ip", "mac", "via": "ndp",
+  "scope": "link" | "segment" | "other"}] when the segment declares IPv6 (kept
+  apart from "hosts", which are the IPv4 stations the device checks judge);
+  "notes" when nmap was replaced by the scapy ARP sweep.
+- "forwarding": also "method", "vias" (hosts probed through), "targets",
+  "sent"; each probe "dst_name" (canary or device name); "ttl": 2 marks the
+  second-round probes that found "hop2" (only behind hosts that answered
+  time-exceeded at TTL 1).
+- "egress": each probe also "dst_name" and "detail" (the socket's own words);
+  "proto" is "dns" for the DNS query to port 53.
+- "inbound": "status": "not-run" away from an internet vantage; also
+  "method", "targets"; each probe "reason" (nmap's: syn-ack, reset,
+  no-response, host-unreach from a router, ...). Every probed port is listed.
+- Section "error" strings are in the scan's --lang.
+
 Tokens (scanner/tokens.py): every forwarding and egress probe record keeps in
 "token" the hex of the 33-byte token it carried (null when the probe carried
 none); "canary_key" is the per-scan key that authenticates them. The outside

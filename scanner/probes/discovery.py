@@ -4,7 +4,8 @@ nmap (`-sn -n -PR`, through python-nmap's PortScanner: one nmap for the whole
 segment) does the ARP sweep; python-nmap puts nmap's errors in
 scaninfo()['error'] instead of raising, so that is checked. Where nmap cannot
 run (missing, failed) a scapy ARP sweep does the same. IPv6 neighbours are
-asked with an echo to ff02::1 on the link when the segment declares IPv6.
+asked with an echo to ff02::1 on the link when the segment declares IPv6
+(kept in "neighbours6", apart from the IPv4 "hosts" the device checks judge).
 This host's own addresses are never reported.
 """
 from __future__ import annotations
@@ -112,13 +113,16 @@ def ipv6_neighbours(plan: Plan, wait: float = 1.0) -> list[dict]:
     if src is None:
         raise ProbeError(text("本机接口没有 IPv6 链路本地地址", "the interface has no IPv6 link-local address"))
     dst = plan.guard("ff02::1")
-    fr = bytes(Ether(src=v.mac, dst="33:33:00:00:00:01") / IPv6(src=src, dst=dst, hlim=255) /
-               ICMPv6EchoRequest(id=0x1505, seq=1, data=b"isoscan"))
+    nets = [IPNetwork(n) for n in plan.networks6]
+    # from the link-local address (neighbours answer from theirs) and from each of
+    # our addresses inside the declared IPv6 networks (they answer from their global one)
+    srcs = [src] + [a for a in v.ipv6 if any(IPAddress(a) in n for n in nets)]
+    frames = [bytes(Ether(src=v.mac, dst="33:33:00:00:00:01") / IPv6(src=s, dst=dst, hlim=255) /
+                    ICMPv6EchoRequest(id=0x1505, seq=i, data=b"isoscan")) for i, s in enumerate(srcs)]
     with Burst(v.interface, f"ip6 and not ether src {v.mac}") as b:
-        b.send([fr])
+        b.send(frames)
         got = b.collect(wait)
     out, seen = [], set()
-    nets = [IPNetwork(n) for n in plan.networks6]
     for p in got:
         if IPv6 in p and ICMPv6EchoReply in p and p[ICMPv6EchoReply].id == 0x1505:
             ip = p[IPv6].src
@@ -160,11 +164,9 @@ def probe(plan: Plan) -> dict:
     if plan.networks6:
         out["networks6"] = list(plan.networks6)
         try:
-            n6 = ipv6_neighbours(plan)
-            # global addresses inside the declared IPv6 networks are hosts like any other;
-            # link-local ones are kept apart (nobody registers fe80::)
-            out["hosts"] = hosts + [dict(h, via="ndp") for h in n6 if h["scope"] == "segment"]
-            out["neighbours6"] = n6
+            # kept apart from "hosts": the inventory registers one (IPv4) address a
+            # device, so a device's IPv6 address must not read as an unknown one
+            out["neighbours6"] = ipv6_neighbours(plan)
         except ProbeError as exc:
             out["neighbours6_error"] = exc.message
     if notes:
