@@ -600,3 +600,9 @@ def attribute(arrival: Mapping, sources: Sequence[Mapping]) -> str | None:
         if m is not None and m[1] != "port":
             return v.label
     return None
+
+
+def judge_arrivals_json(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None,
+                        inventory: Any, lang: str = "zh-CN") -> list[dict]:
+    """judge_arrivals() as finding dicts (SPEC §5 form) in one language, for merging."""
+    return [f.to_json(lang) for f in judge_arrivals(bundles, canary_logs, inventory)]

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from scanner.model import DEFAULT_LANG, Severity, Status
@@ -73,8 +75,8 @@ def _short(v: Any) -> str:
 
 
 def _s(v: Any) -> str | None:
-    if v is None:
-        return None
+    if v is None or type(v) is str:
+        return v
     return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
 
 
@@ -86,9 +88,19 @@ def _strs(v: Any) -> list[str]:
     return [_s(v) or ""]
 
 
+_MAC_OK = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}\Z")
+
+
 def norm_mac(mac: Any) -> str | None:
     if not isinstance(mac, str) or not mac:
         return None
+    if _MAC_OK.match(mac):          # the common case: already normalised
+        return mac
+    return _norm_mac(mac)
+
+
+@lru_cache(maxsize=65536)
+def _norm_mac(mac: str) -> str:
     hexd = "".join(c for c in mac.lower() if c in "0123456789abcdef")
     if len(hexd) != 12:
         return mac.lower()
@@ -175,10 +187,10 @@ def _inventory_view_raw(doc: Mapping) -> dict | None:
                                "networks": _strs(s.get("networks"))}
     devs = []
     for d in doc.get("devices") or []:
-        if not isinstance(d, Mapping):
+        if not isinstance(d, dict) and not isinstance(d, Mapping):
             continue
         if isinstance(d.get("interfaces"), list):
-            ifs = [i for i in d["interfaces"] if isinstance(i, Mapping)]
+            ifs = [i for i in d["interfaces"] if isinstance(i, dict) or isinstance(i, Mapping)]
         else:
             ifs = [d]
         devs.append({"name": _s(d.get("name")) or "", "kind": _s(d.get("kind")),
@@ -279,6 +291,21 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
         else:
             merged[key] = f
 
+    # canary logs (issue 8): verified arrivals re-judge ISO-BRIDGE / ISO-PHYSICAL / ING-SINGLE
+    if canary_logs:
+        from scanner.canary_judge import judge_arrivals_json
+        for raw in judge_arrivals_json(bundles, canary_logs,
+                                       inventory if inventory is not None else inv, lang):
+            f = norm_finding(raw)
+            f["vantages"] = ["canary"]
+            key = finding_key(f)
+            if key in merged:
+                for e in f["evidence"]:
+                    if e not in merged[key]["evidence"]:
+                        merged[key]["evidence"].append(e)
+            else:
+                merged[key] = f
+
     findings = list(merged.values())
     starts = [s["started_at"] for s in sources if s["started_at"]]
     ends = [s["finished_at"] for s in sources if s["finished_at"]]
@@ -328,7 +355,7 @@ def cross_bundle_bridges(sources: Sequence[Mapping], inv: Mapping | None,
         if not seg or not isinstance(disc, Mapping) or not isinstance(disc.get("hosts"), list):
             continue
         for h in disc["hosts"]:
-            if not isinstance(h, Mapping):
+            if not isinstance(h, dict) and not isinstance(h, Mapping):
                 continue
             mac = norm_mac(h.get("mac"))
             if not mac or mac in vantage_macs or mac in transfer_macs:
