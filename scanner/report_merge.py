@@ -348,19 +348,37 @@ def cross_bundle_bridges(sources: Sequence[Mapping], inv: Mapping | None,
     for d in (inv or {}).get("devices", []):
         if d["name"] in transfer_devs:
             transfer_macs.update(i["mac"] for i in d["interfaces"] if i["mac"])
-    seen: dict[str, dict[str, list]] = {}   # mac -> segment -> [(label, ip)]
+    # pass 1 (cheap, over every host): the MACs seen on more than one segment
+    first_seg: dict[str, str] = {}
+    multi: set[str] = set()
+    hosts_of = []
     for s in sources:
         seg = s["vantage"].get("segment")
         disc = s["observations"].get("discovery")
         if not seg or not isinstance(disc, Mapping) or not isinstance(disc.get("hosts"), list):
             continue
+        hosts_of.append((s, seg, disc["hosts"]))
         for h in disc["hosts"]:
-            if not isinstance(h, dict) and not isinstance(h, Mapping):
+            if type(h) is not dict and not isinstance(h, Mapping):
                 continue
-            mac = norm_mac(h.get("mac"))
-            if not mac or mac in vantage_macs or mac in transfer_macs:
+            mac = h.get("mac")
+            if type(mac) is not str:
                 continue
-            seen.setdefault(mac, {}).setdefault(seg, []).append((s["label"], _s(h.get("ip"))))
+            mac = norm_mac(mac)
+            f = first_seg.setdefault(mac, seg)
+            if f != seg:
+                multi.add(mac)
+    multi -= vantage_macs | transfer_macs
+    # pass 2: details for those alone
+    seen: dict[str, dict[str, list]] = {}   # mac -> segment -> [(label, ip)]
+    if multi:
+        for s, seg, hosts in hosts_of:
+            for h in hosts:
+                if type(h) is not dict and not isinstance(h, Mapping):
+                    continue
+                mac = norm_mac(h.get("mac"))
+                if mac in multi:
+                    seen.setdefault(mac, {}).setdefault(seg, []).append((s["label"], _s(h.get("ip"))))
     segs = (inv or {}).get("segments", {})
     out = []
     for mac, by_seg in seen.items():

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_LAB
-
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
+DEMO_LAB = REPO / "inventories" / "lab" / "demo.yaml"
 WS005 = {"ip": "10.10.0.15", "mac": "02:00:00:00:0a:0f", "device": "ws-005"}
 
 
