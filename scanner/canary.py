@@ -42,6 +42,7 @@ The log (JSON, written atomically on SIGINT/SIGTERM, at the end of
          "proto": "icmp" | "udp" | "tcp" | "dns",
          "src": "198.51.100.7",       # source address as seen (after any NAT)
          "dst": "203.0.113.10", "sport": 40000 | null, "dport": 53 | null,
+         "port": 53 | null,           # the same as dport (the probe's port)
          "ttl": 61,                   # TTL / hop limit left on arrival
          "token": "33-byte hex" | null,
          "tcp_seq": 123456789 | null, # TCP SYN only
@@ -189,7 +190,7 @@ def classify(pkt: dict, zone: str | None) -> dict | None:
     """The arrival record of one parsed IP packet, or None when it is not ours."""
     proto, l4 = pkt["proto"], pkt["l4"]
     rec: dict[str, Any] = {"proto": None, "src": pkt["src"], "dst": pkt["dst"],
-                           "sport": None, "dport": None, "ttl": pkt["ttl"],
+                           "sport": None, "dport": None, "port": None, "ttl": pkt["ttl"],
                            "token": None, "tcp_seq": None, "qname": None}
     if proto in (1, 58):                                  # ICMP / ICMPv6
         if len(l4) < 8:
@@ -204,7 +205,7 @@ def classify(pkt: dict, zone: str | None) -> dict | None:
             return None
         sport, dport = struct.unpack_from("!HH", l4, 0)
         payload = l4[8:]
-        rec.update(sport=sport, dport=dport)
+        rec.update(sport=sport, dport=dport, port=dport)
         if dport == 53:
             q = parse_dns_query(payload)
             if q is not None:
@@ -227,7 +228,7 @@ def classify(pkt: dict, zone: str | None) -> dict | None:
             return None
         doff = (l4[12] >> 4) * 4
         tok = T.find_in_payload(l4[doff:]) if 20 <= doff <= len(l4) else None
-        rec.update(proto="tcp", sport=sport, dport=dport, tcp_seq=seq,
+        rec.update(proto="tcp", sport=sport, dport=dport, port=dport, tcp_seq=seq,
                    token=tok.hex() if tok else None)
         return rec
     return None
