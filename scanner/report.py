@@ -6,8 +6,8 @@ The page has no outside reference: CSS and the small paging script are read
 from templates/ and inlined; a Content-Security-Policy admits only those two
 blocks (by hash), so even a missed escape could not load or run anything.
 Every value from a bundle or an inventory goes through Jinja2 autoescape;
-table data for the pager is embedded as JSON with `tojson` (ASCII-only, `<`,
-`>`, `&`, `'` escaped) inside <script type="application/json"> and written
+table data for the pager is embedded as JSON with `script_json` (`<`, `>`,
+`&`, `'`, U+2028, U+2029 escaped as \u003c ...) inside <script type="application/json"> and written
 into the page by the script with textContent only.
 
 Long tables stay usable: the first PAGE rows are in the HTML (they print and
@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.resources
+import json
 from collections import Counter, defaultdict
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
@@ -141,7 +142,22 @@ def _env() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True)
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "separators": (",", ":"),
                                          "sort_keys": False}
+    env.filters["script_json"] = script_json
     return env
+
+
+_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
+                   ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def script_json(data: Any) -> "jinja2.utils.markupsafe.Markup":
+    """JSON that is inert inside <script type="application/json">: like Jinja's
+    tojson (no `<`, `>`, `&`, `'` left), plus U+2028/2029, but keeping other
+    non-ASCII text as UTF-8 (a zh-CN table is half the size of its \\u form)."""
+    out = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for ch, esc in _SCRIPT_ESCAPES:     # str.replace is C-fast on megabytes; translate is not
+        out = out.replace(ch, esc)
+    return jinja2.utils.markupsafe.Markup(out)
 
 
 def _csp_hash(s: str) -> str:
@@ -382,7 +398,7 @@ def reconcile(m: Mapping, S) -> list[dict]:
         if disc.get("status") == "ok":
             observed.add(seg)
         for h in disc.get("hosts") or []:
-            if isinstance(h, Mapping):
+            if isinstance(h, dict) or isinstance(h, Mapping):
                 ip = h.get("ip") if isinstance(h.get("ip"), str) else None
                 mac = norm_mac(h.get("mac"))
                 hosts_by_seg[seg].setdefault((ip, mac), []).append(s["label"])

@@ -80,7 +80,6 @@ def test_hostile_strings_escaped_in_script_data(bundles):
     cells = []
     for body in blocks:
         assert not any([c in body for c in "<>&'\u2028\u2029"])
-        assert all(ord(c) < 128 for c in body)
         for row in json.loads(body):
             cells.extend(row)
     blob = "\n".join(cells)
