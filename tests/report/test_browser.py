@@ -1,0 +1,72 @@
+"""A real browser: headless Chromium on local files (no network).
+
+Screenshots, DOM dump (verdict shown, pager script ran under the CSP, no
+console message), print-to-PDF."""
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+
+from scanner.report import PAGE, render_report
+from tests.report.conftest import chromium, run_chromium
+
+pytestmark = pytest.mark.skipif(chromium() is None, reason="chromium not installed")
+
+
+def _console(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ":CONSOLE" in ln]
+
+
+@pytest.fixture
+def report_file(tmp_path, bundles, inventory):
+    big = copy.deepcopy(bundles)
+    # more rows than a page on secret-lan, so the pager and its script are exercised
+    for i in range(PAGE + 50):
+        big[0]["findings"].append({
+            "check_id": "DEV-UNREGISTERED", "status": "fail", "severity": "high",
+            "segment": "secret-lan", "subject": {"ip": f"10.10.0.{i % 250}", "mac": None,
+                                                  "device": f"<script>alert({i})</script>"},
+            "title": "", "evidence": [f"ARP reply {i}"], "regulation": []})
+    p = tmp_path / "report.html"
+    p.write_text(render_report(big, "zh-CN", inventory=inventory), "utf-8")
+    return p
+
+
+def test_screenshot_and_dom(report_file, tmp_path):
+    png = tmp_path / "shot.png"
+    r = run_chromium(report_file, f"--screenshot={png}", "--window-size=1280,2000")
+    assert png.exists(), r.stderr[-2000:]
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 50_000                # a rendered page, not a blank one
+    assert _console(r.stderr) == []
+
+    r = run_chromium(report_file, "--dump-dom", "--virtual-time-budget=3000")
+    dom = r.stdout
+    assert re.search(r'id="verdict-text">不合规<', dom)
+    assert _console(r.stderr) == []          # no script error, no CSP violation
+    # the script ran: the pager of the long table is shown (hidden until the script runs)
+    assert re.search(r'<div class="pager">', dom)
+    assert "<script>alert(" not in dom.split("<body", 1)[1].replace(
+        '<script type="application/json"', "").split("</footer>")[0]
+
+
+def test_print_to_pdf(report_file, tmp_path):
+    pdf = tmp_path / "report.pdf"
+    r = run_chromium(report_file, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert pdf.exists(), r.stderr[-2000:]
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    # an A4 document of several pages (sections break onto new pages)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 4
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 59[45]", data)
+
+
+def test_english_report_renders(tmp_path, bundles):
+    p = tmp_path / "en.html"
+    p.write_text(render_report(bundles, "en"), "utf-8")
+    r = run_chromium(p, "--dump-dom")
+    assert 'id="verdict-text">Non-compliant<' in r.stdout
+    assert _console(r.stderr) == []
