@@ -205,3 +205,14 @@ def test_bad_interface_exits_2(chain, tmp_path):
                     cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     p.communicate(timeout=20)
     assert p.returncode == 2
+
+
+def test_sigint_writes_the_log(chain):
+    log = chain.tmp / "hits.json"
+    p = start_listener(chain, log)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    _o, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    data = json.loads(log.read_text())
+    assert data["running"] is False and data["schema"] == "isoscan.canary/1"
