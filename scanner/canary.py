@@ -485,3 +485,64 @@ def attribute(arrival, sources):
     scanner.canary_judge.attribute."""
     from scanner.canary_judge import attribute as _attribute
     return _attribute(arrival, sources)
+
+
+class LabWitness:
+    """The listener run on a lab host for the length of a `with` block.
+
+        with LabWitness(lab, "internet-canary", "hits.json") as w:
+            ... scan from the vantages ...
+        log = w.log          # the canary log dict, written on SIGTERM
+
+    For `isoscan demo` and tests: it spawns `isoscan canary listen` inside the
+    host's namespace (never in the machine's own), waits until it captures,
+    and stops it with SIGTERM so it writes its log.
+    """
+
+    def __init__(self, lab, host: str, output: str, zone: str | None = None,
+                 timeout: float = 20.0):
+        self.lab, self.host, self.output, self.zone = lab, host, output, zone
+        self.timeout = timeout
+        self.proc = None
+        self.log: dict | None = None
+
+    def __enter__(self) -> "LabWitness":
+        import subprocess
+        import sys
+        h = self.lab.hosts[self.host]
+        argv = [sys.executable, "-m", "scanner.cli", "canary", "listen", "-o", self.output,
+                "--quiet", *sum((["--interface", leg.ifname] for leg in h.legs), [])]
+        if self.zone:
+            argv += ["--zone", self.zone]
+        if os.path.exists(self.output):
+            os.unlink(self.output)
+        self.proc = self.lab.spawn(self.host, argv, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self.timeout
+        while not os.path.exists(self.output):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                err = self.proc.stderr.read() if self.proc.poll() is not None else "timeout"
+                self._kill()
+                raise ListenError(f"canary listener on {self.host} did not start: {err}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import subprocess
+        if self.proc is None:
+            return
+        time.sleep(0.5)              # the last probes' frames are still on their way
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(self.timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+        try:
+            self.log = read_log(self.output)
+        except (OSError, ValueError):
+            self.log = None
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -49,28 +49,15 @@ def run_scan(lab, host):
 @pytest.fixture(scope="module")
 def outcome(lab_factory):
     lab = lab_factory(DEMO_LAB, faults=["silent-bridge"])
-    canary = lab.hosts["internet-canary"]
+    from scanner.canary import LabWitness
     log = _tmp(".json")
-    listener = lab.spawn("internet-canary", [
-        sys.executable, "-m", "scanner.cli", "canary", "listen", "-o", str(log), "--quiet",
-        "--interface", canary.legs[0].ifname, "--zone", "canary.isoscan.invalid"],
-        cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(100):
-            if log.exists() or listener.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert listener.poll() is None, listener.communicate()
-        scans = {h: run_scan(lab, h) for h in ("probe-secret", "probe-office")}
-        time.sleep(1)
-        listener.send_signal(signal.SIGTERM)
-        _o, err = listener.communicate(timeout=20)
-        assert listener.returncode == 0, err
-        data = json.loads(log.read_text())
+        with LabWitness(lab, "internet-canary", str(log), zone="canary.isoscan.invalid") as w:
+            scans = {h: run_scan(lab, h) for h in ("probe-secret", "probe-office")}
+        assert w.proc.returncode == 0, w.proc.stderr.read()
+        data = w.log
+        assert data is not None and data["running"] is False
     finally:
-        if listener.poll() is None:
-            listener.kill()
-            listener.wait()
         if log.exists():
             log.unlink()
     return lab, scans, data
