@@ -17,6 +17,7 @@ PER_LINE = 6
 MARGIN = 20
 LABEL_MAX = 22
 MAX_LINES = 4
+MAX_INLINE = 4      # breach paths labelled in place; more are numbered
 
 OUTSIDE = "\u0000outside"   # id of the synthetic internet node (never a segment name)
 
@@ -136,8 +137,13 @@ def layout(segments: Sequence[Mapping], ingress: Sequence[tuple[str, str]],
     for br in breaches:
         grouped.setdefault((br["from"], br.get("to") or outside_id), []).append(
             br.get("label") or br["check"])
-    for (a_, b_), labels in grouped.items():
-        edge(a_, b_, "breach", labels)
+    # few paths: labelled in place; many: numbered, listed in `paths` below the picture
+    inline = len(grouped) <= MAX_INLINE
+    paths = []
+    for num, ((a_, b_), labels) in enumerate(grouped.items(), 1):
+        to_label = nodes[b_]["title"] if b_ in nodes else b_
+        paths.append({"num": num, "from": a_, "to": to_label, "labels": labels})
+        edge(a_, b_, "breach", labels if inline else [f"[{num}]"])
 
     return {"width": int(width), "height": int(max(height, BOX_H + 2 * MARGIN)),
-            "nodes": list(nodes.values()), "edges": edges}
+            "nodes": list(nodes.values()), "edges": edges, "paths": paths}
