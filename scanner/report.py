@@ -469,6 +469,9 @@ def reconcile(m: Mapping, S) -> list[dict]:
         rows = per_seg[seg]
         rows.sort(key=lambda r: (rank[r[0]], r[1] or "", r[5] or "", r[7] or ""))
         c = Counter(r[0] for r in rows)
+        for r in rows:          # the inventory's kind, in the report's language
+            if r[2] and ("kind_" + r[2]) in S:
+                r[2] = S["kind_" + r[2]]
         table_rows = [["recon-" + r[0], S["recon_" + r[0]]] + [x or dash for x in r[1:-1]]
                       + [_bullets(r[-1])] for r in rows]
         out.append({"segment": seg or S.no_segment, "observed": seg in observed,
