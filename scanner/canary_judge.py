@@ -191,8 +191,11 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def _logs(canary_logs: Iterable[Any] | None) -> list[tuple[str, Mapping]]:
-    """(name, log) for each usable log; a path-keyed dict or a list is accepted."""
+def _logs(canary_logs: Iterable[Any] | None, inventory: Any = None) -> list[tuple[str, Mapping]]:
+    """(name, log) for each usable log; a path-keyed dict or a list is accepted.
+
+    A log without a name is named after the declared canary whose address it
+    listened on, else after its (non link-local) addresses."""
     out = []
     if canary_logs is None:
         return out
@@ -204,13 +207,30 @@ def _logs(canary_logs: Iterable[Any] | None) -> list[tuple[str, Mapping]]:
         items = [(None, lg) for lg in canary_logs]
     for i, (name, lg) in enumerate(items):
         if isinstance(lg, Mapping) and isinstance(lg.get("arrivals"), list):
-            label = name or _s(lg.get("name")) or _s(lg.get("canary")) or _log_label(lg, i)
+            label = (name or _s(lg.get("name")) or _s(lg.get("canary"))
+                     or _canary_name(lg, inventory) or _log_label(lg, i))
+            if label in {n for n, _ in out}:
+                label = f"{label} #{i + 1}"
             out.append((label, lg))
     return out
 
 
-def _log_label(lg: Mapping, i: int) -> str:
+def _canary_name(lg: Mapping, inventory: Any) -> str | None:
+    """The declared canary a log listened as (by address), if any."""
     addrs = _log_addresses(lg)
+    canaries = getattr(inventory, "canaries", None)
+    if canaries is None and isinstance(inventory, Mapping):
+        canaries = inventory.get("canaries")
+    for c in canaries or []:
+        name = c.get("name") if isinstance(c, Mapping) else getattr(c, "name", None)
+        addr = c.get("address") if isinstance(c, Mapping) else getattr(c, "address", None)
+        if name and _norm_ip(str(addr)) in addrs:
+            return str(name)
+    return None
+
+
+def _log_label(lg: Mapping, i: int) -> str:
+    addrs = {a for a in _log_addresses(lg) if not a.startswith("fe80:")}
     return f"canary {', '.join(sorted(addrs))}" if addrs else f"canary log {i + 1}"
 
 
@@ -348,7 +368,7 @@ def _line(log: str, a: Mapping, rec: dict, how: str, carrier: str | None) -> dic
     return text(
         f"外部探针 {log}（{dst}）收到{via_zh} {_probe(info)} 探测{times}，到达源地址 {src}，"
         f"剩余 TTL {ttl}，时间 {when}（{how_zh}）",
-        f"{log} ({dst}) received a {_probe(info)} probe {via_en}{times} from source address "
+        f"{log} ({dst}) received the {_probe(info)} probe {via_en}{times} from source address "
         f"{src}, TTL left {ttl}, at {when} ({how_en})")
 
 
@@ -371,7 +391,7 @@ def judge_arrivals(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None
     Inventory, report_merge.inventory_view() or a raw SPEC §2 dict.
     Returns [] when no canary log is given.
     """
-    logs = _logs(canary_logs)
+    logs = _logs(canary_logs, inventory)
     if not logs:
         return []
     M = _metas()
@@ -543,7 +563,7 @@ def outside_view(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None,
                              "via": ["ws-005 (10.10.0.15, 02:..)" | "direct"],
                              "match": "verified" | "port only"}]}]}
     """
-    logs = _logs(canary_logs)
+    logs = _logs(canary_logs, inventory)
     inv = _Inv(inventory)
     vantages, strong, weak, unmatched = _join(bundles, logs)
     out = {"logs": [{"name": name, "addresses": sorted(_log_addresses(lg)),

@@ -50,6 +50,7 @@ def test_breach_names_the_carrying_host(inv, bundles):
     assert len(ev) == 3                                 # ICMP, TCP (by seq), DNS; not the forged one
     assert any("TCP sequence number matches" in e for e in ev)
     assert all("10.10.0.5" in e and "TTL left 63" in e for e in ev)
+    assert all(e.startswith("internet-canary (203.0.113.10)") for e in ev)   # named after the canary
     assert bridge.severity.value == "critical" and bridge.title["zh-CN"]
     single = next(f for f in got if f.check_id == "ING-SINGLE")
     assert "203.0.113.99" in single.evidence[0]["en"] and "gw-01" in single.evidence[0]["en"]

@@ -117,3 +117,41 @@ def test_report_with_the_log_is_non_compliant(outcome, tmp_path):
     assert [(f["subject"]["ip"], f["subject"]["mac"], f["subject"]["device"]) for f in bridge] == [
         (WS005["ip"], WS005["mac"], WS005["device"])]
     assert "10.10.0.5" in (tmp_path / "r.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def full_demo(lab_factory):
+    """The demo lab with every fault, both inside vantages scanned under the canary."""
+    from scanner.canary import LabWitness
+    lab = lab_factory(DEMO_LAB)
+    log = _tmp(".json")
+    try:
+        with LabWitness(lab, "internet-canary", str(log)) as w:
+            scans = {h: run_scan(lab, h) for h in ("probe-secret", "probe-office")}
+        assert w.log is not None
+    finally:
+        if log.exists():
+            log.unlink()
+    return lab, scans, w.log
+
+
+def test_full_demo_canary_findings_are_exactly_the_leaks(full_demo):
+    """No false positive: the dual-homed PC (NAT through the office and gw-01),
+    the silent forwarder and the second exit; the office's routers inside the
+    unit (gw-01, ws-004's office leg) are not exits."""
+    lab, scans, log = full_demo
+    from scanner.canary_judge import judge_arrivals, outside_view
+    from scanner.inventory import load_inventory
+    inv = load_inventory(lab.files).inventory
+    bundles = [scans["probe-secret"][1], scans["probe-office"][1]]
+    got = judge_arrivals(bundles, [log], inv)
+    assert sorted((f.check_id, f.status.value, f.subject.device) for f in got
+                  if f.status.value != "pass") == [
+        ("ING-SINGLE", "fail", "ws-101"),
+        ("ISO-BRIDGE", "fail", "ws-004"),
+        ("ISO-BRIDGE", "fail", "ws-005"),
+    ]
+    view = outside_view(bundles, [log], inv)
+    office = next(v for v in view["vantages"] if v["segment"] == "office-lan")
+    exits = {(r["exit"], r["is_ingress"]) for r in office["rows"] if r["match"] == "verified"}
+    assert exits == {("203.0.113.1", True), ("203.0.113.99", False)}
