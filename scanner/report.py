@@ -118,6 +118,14 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
         raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
     m = merge(bundles, bundle_digests, inventory=inventory, canary_logs=canary_logs,
               tool={"name": "isoscan", "version": __version__}, lang=lang)
+    if canary_logs:
+        try:        # issue 8: per vantage, what the outside saw, by exit address
+            from scanner.canary_judge import outside_view
+        except ImportError:
+            outside_view = None
+        if outside_view is not None:
+            m["observations"]["outside"] = outside_view(
+                bundles, canary_logs, inventory if inventory is not None else m.get("inventory_view"))
     given = getattr(inventory, "sha256", None)
     if given:
         m["inventory"]["given_sha256"] = given
@@ -223,7 +231,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     dash = "—"
 
     # ---- header
-    org = (inv or {}).get("organization")
+    org = m.get("organization") or (inv or {}).get("organization")
     versions = sorted({f"{s['tool'].get('name') or 'isoscan'} {s['tool'].get('version') or '?'}"
                        for s in sources})
     vantages = [[("" if s["sha256"] else "warn"),
@@ -547,7 +555,37 @@ def _topology(m: Mapping, S, fails: list[dict]) -> dict:
 
 
 def _canary(m: Mapping, S) -> dict | None:
-    c = (m.get("observations") or {}).get("canary") or {}
+    """The "what the outside saw" section: per vantage, arrivals by exit address."""
+    obs = m.get("observations") or {}
+    view = obs.get("outside")
+    if isinstance(view, Mapping):
+        dash = "—"
+        logs = _table("canary-logs", [S.col_canary, S.col_addresses, S.col_time, S.col_arrivals,
+                                      S.col_unmatched],
+                      [["" if lg.get("complete") else "warn", lg.get("name") or dash,
+                        ", ".join(lg.get("addresses") or []) or dash,
+                        _span(lg.get("started_at"), lg.get("finished_at")),
+                        str(lg.get("arrivals", 0)) + ("" if lg.get("complete") else " " + S.canary_incomplete),
+                        str(lg.get("unmatched", 0))] for lg in view.get("logs") or []])
+        vants = []
+        for n, v in enumerate(view.get("vantages") or []):
+            rows = []
+            for r in v.get("rows") or []:
+                ing = r.get("is_ingress")
+                rows.append(["breach" if ing is False else "",
+                             r.get("exit") or dash,
+                             S.yes if ing else (S.no if ing is False else dash),
+                             str(r.get("arrivals", 0)),
+                             ", ".join(f"{k} ×{c}" for k, c in sorted((r.get("probes") or {}).items())),
+                             _bullets(r.get("via") or []),
+                             S.match_verified if r.get("match") == "verified" else S.match_port])
+            vants.append({"label": v.get("label") or dash, "segment": v.get("segment") or dash,
+                          "tagged": v.get("tagged"),
+                          "table": _table(f"o{n}", [S.col_exit, S.col_is_ingress, S.col_arrivals,
+                                                    S.col_probes, S.col_via, S.col_match], rows,
+                                          S.canary_nothing)})
+        return {"logs": logs, "vantages": vants}
+    c = obs.get("canary") or {}
     if c.get("status") != "ok":
         return None
     by: dict[tuple, Counter] = defaultdict(Counter)

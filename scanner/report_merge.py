@@ -117,8 +117,21 @@ def vantage_label(v: Mapping) -> str:
     return f"{seg} {v['ip']}" if v.get("ip") else seg
 
 
-def norm_finding(f: Mapping) -> dict:
+def _in_lang(t: Any, lang: str | None) -> str | None:
+    if lang and isinstance(t, Mapping) and isinstance(t.get(lang), str) and t.get(lang):
+        return t[lang]
+    return None
+
+
+def norm_finding(f: Mapping, lang: str | None = None) -> dict:
+    """Every field present and a string; with `lang`, the text the bundle
+    keeps in both languages (its "i18n" part) is taken in that language."""
     subj = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
+    i18n = f.get("i18n") if isinstance(f.get("i18n"), Mapping) else {}
+    evidence = _strs(f.get("evidence"))
+    ev_both = i18n.get("evidence")
+    if lang and isinstance(ev_both, list) and len(ev_both) == len(evidence):
+        evidence = [_in_lang(b, lang) or e for b, e in zip(ev_both, evidence)]
     out = {
         "check_id": f["check_id"],
         "status": f["status"],
@@ -126,10 +139,10 @@ def norm_finding(f: Mapping) -> dict:
         "segment": _s(f.get("segment")),
         "subject": {"ip": _s(subj.get("ip")), "mac": norm_mac(subj.get("mac")),
                     "device": _s(subj.get("device"))},
-        "title": _s(f.get("title")) or "",
-        "evidence": _strs(f.get("evidence")),
+        "title": _in_lang(i18n.get("title"), lang) or _s(f.get("title")) or "",
+        "evidence": evidence,
         "regulation": _strs(f.get("regulation")),
-        "remediation": _s(f.get("remediation")) or "",
+        "remediation": _in_lang(i18n.get("remediation"), lang) or _s(f.get("remediation")) or "",
     }
     loc = f.get("location")
     if isinstance(loc, Mapping):
@@ -263,7 +276,7 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     merged: dict[tuple, dict] = {}
     for src, b in zip(sources, bundles):
         for raw in b["findings"]:
-            f = norm_finding(raw)
+            f = norm_finding(raw, lang)
             key = finding_key(f)
             have = merged.get(key)
             if have is None:
@@ -296,7 +309,7 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
         from scanner.canary_judge import judge_arrivals_json
         for raw in judge_arrivals_json(bundles, canary_logs,
                                        inventory if inventory is not None else inv, lang):
-            f = norm_finding(raw)
+            f = norm_finding(raw, lang)
             f["vantages"] = ["canary"]
             key = finding_key(f)
             if key in merged:
@@ -335,6 +348,13 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     }
     if inv is not None:
         out["inventory_view"] = inv
+    for b in bundles:           # the unit's name, also when no inventory document is kept
+        org = (b.get("inventory") or {}).get("organization")
+        if isinstance(org, Mapping) and isinstance(org.get("name"), str):
+            out["organization"] = org["name"]
+            break
+    if inv is not None and inv.get("organization"):
+        out["organization"] = inv["organization"]
     return out
 
 
