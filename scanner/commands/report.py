@@ -5,6 +5,10 @@ log (schema isoscan.canary/1, from `isoscan canary listen`); the kind is read
 from the file. `-i INVENTORY` (optional, files or folders) gives the
 registration the device reconciliation compares against.
 
+Bundles that carry their inventory document are re-judged: the live checks
+they ran are run again on their stored observations (a corrected check or
+mapping needs no new scan); `--no-rejudge` keeps the stored findings.
+
 Exit codes (SPEC §3): 0 the report was written; 2 an input that cannot be
 read, is not JSON or not of its schema (one line on stderr), or a usage error.
 The verdict is in the report, not in the exit code.
@@ -56,6 +60,29 @@ def read_input(path: str) -> tuple[str, dict, str]:
     return "bundle", data, digest
 
 
+def rejudge_stored(bundle: dict, path: str) -> dict:
+    """The bundle with its live checks run again on its stored observations
+    (scanner.bundle.rejudge), when it carries its inventory document; only the
+    checks the scan ran, so a scan limited with --checks stays limited."""
+    inv_part = bundle.get("inventory")
+    if not isinstance(inv_part, dict) or not isinstance(inv_part.get("document"), dict):
+        return bundle
+    try:
+        from scanner.bundle import BundleError, rejudge
+        from scanner.registry import load_checks
+    except ImportError:       # not built: the stored findings stand
+        return bundle
+    ran = {f.get("check_id") for f in bundle["findings"]}
+    pairs = [(c.meta, c.evaluate) for c in load_checks().checks if c.meta.id in ran]
+    try:
+        out = rejudge(bundle, pairs)
+    except BundleError as exc:
+        raise InputProblem(f"{path}: cannot be re-judged: {exc}") from None
+    except Exception as exc:   # a malformed document or observation: one line, not a traceback
+        raise InputProblem(f"{path}: cannot be re-judged ({type(exc).__name__}: {exc})") from None
+    return out
+
+
 def _write(path: str, text: str) -> None:
     if path == "-":
         sys.stdout.write(text)
@@ -84,7 +111,10 @@ def _write(path: str, text: str) -> None:
               help="Also write the merged, re-judged findings as one bundle.")
 @click.option("--inventory", "-i", "inventory", multiple=True, type=click.Path(),
               help="Inventory files or folders, for the device reconciliation (optional).")
-def report(files, output, lang, json_out, inventory):
+@click.option("--no-rejudge", is_flag=True,
+              help="Keep the findings as stored; do not run the live checks again on the "
+                   "stored observations.")
+def report(files, output, lang, json_out, inventory, no_rejudge):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report import merge_report, render_report
 
@@ -95,7 +125,7 @@ def report(files, output, lang, json_out, inventory):
             if kind == "canary":
                 logs.append(data)
             else:
-                bundles.append(data)
+                bundles.append(data if no_rejudge else rejudge_stored(data, path))
                 digests.append(digest)
         if not bundles:
             raise InputProblem("no result bundle among the inputs (only canary logs)")

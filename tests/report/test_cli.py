@@ -106,3 +106,23 @@ def test_usage_error_is_exit_2():
     assert r.exit_code == 2
     r = run(FILES[0], "--lang", "fr")
     assert r.exit_code == 2
+
+
+def test_bundles_with_their_inventory_are_rejudged(tmp_path, inventory):
+    from scanner.bundle import inventory_document
+    b = json.loads(open(FILES[1], encoding="utf-8").read())
+    b["inventory"]["document"] = inventory_document(inventory)
+    b["observations"].pop("dhcp", None)               # NET-DHCP's probe did not run ...
+    b["findings"] = [f for f in b["findings"] if f["check_id"] == "NET-DHCP"]   # ... stored as pass
+    assert b["findings"][0]["status"] == "pass"
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps(b), "utf-8")
+    m1, m2 = tmp_path / "m1.json", tmp_path / "m2.json"
+    assert run(str(p), "-o", str(tmp_path / "r.html"), "--json", str(m1)).exit_code == 0
+    assert run(str(p), "-o", str(tmp_path / "r.html"), "--json", str(m2),
+               "--no-rejudge").exit_code == 0
+    rejudged = json.loads(m1.read_text("utf-8"))["findings"]
+    stored = json.loads(m2.read_text("utf-8"))["findings"]
+    assert [f["status"] for f in stored] == ["pass"]
+    assert [f["check_id"] for f in rejudged] == ["NET-DHCP"]
+    assert [f["status"] for f in rejudged] == ["error"]      # fail closed on re-judging
