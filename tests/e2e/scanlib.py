@@ -70,7 +70,8 @@ def out_of_scope(packets, inv, src_macs: set[str]) -> list[str]:
     """Packets sent from src_macs to anything the inventory does not name.
 
     Link-scope control traffic is not a probe of an address: IPv6 link-local
-    multicast (ff02::/16, neighbour discovery, the router solicitation) and
+    multicast (ff02::/16, neighbour discovery, the router solicitation), the
+    kernel's neighbour advertisements to a neighbour's link-local address, and
     the limited broadcast of the DHCP discovery (255.255.255.255).
     """
     from netaddr import IPAddress, IPNetwork
@@ -78,7 +79,9 @@ def out_of_scope(packets, inv, src_macs: set[str]) -> list[str]:
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import ARP
 
+    from scapy.layers.inet6 import ICMPv6ND_NA
     link6 = IPNetwork("ff02::/16")
+    linklocal = IPNetwork("fe80::/10")
     from scapy.layers.l2 import Ether
     bad = []
     for p in packets:
@@ -100,6 +103,10 @@ def out_of_scope(packets, inv, src_macs: set[str]) -> list[str]:
                 continue
             dst = IPAddress(p[IPv6].dst)
             if dst in link6 or inv.in_scope(dst):
+                continue
+            # the kernel's own neighbour discovery answers (NA to a neighbour's
+            # link-local address) are the IPv6 form of an ARP reply, not a probe
+            if dst in linklocal and ICMPv6ND_NA in p:
                 continue
             bad.append(f"IPv6 {p[IPv6].src} -> {dst}")
     return bad
