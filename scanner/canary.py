@@ -34,8 +34,9 @@ The log (JSON, written atomically on SIGINT/SIGTERM, at the end of
       "zone": "canary.example" | null,
       "interfaces": [{"name": "eth0", "addresses": ["203.0.113.10"]}],
       "complete": true,               # false when arrivals were dropped at the cap
+                                      # or the kernel dropped frames (a flood)
       "stats": {"frames": 120, "recorded": 7, "dropped": 0, "malformed": 0,
-                "dns_answered": 1},
+                "dns_answered": 1, "kernel_drops": 0},
       "arrivals": [
         {"time": "2026-11-30T02:00:03.120Z", "last_time": "...Z", "count": 1,
          "interface": "eth0",
@@ -268,7 +269,7 @@ class Recorder:
         self.arrivals: list[dict] = []
         self._index: dict[tuple, int] = {}
         self.stats = {"frames": 0, "recorded": 0, "dropped": 0, "malformed": 0,
-                      "dns_answered": 0}
+                      "dns_answered": 0, "kernel_drops": 0}
 
     def feed(self, data: bytes, ts: float, iface: str, ether: bool,
              zone: str | None) -> dict | None:
@@ -311,7 +312,7 @@ def make_log(rec: Recorder, started: float, finished: float, zone: str | None,
         "running": running,
         "zone": zone,
         "interfaces": interfaces,
-        "complete": rec.stats["dropped"] == 0,
+        "complete": rec.stats["dropped"] == 0 and rec.stats.get("kernel_drops", 0) == 0,
         "stats": dict(rec.stats),
         "arrivals": list(rec.arrivals),
     }
@@ -442,8 +443,10 @@ def listen(output: str, interfaces: Iterable[str] | None = None,
                     if not select.select([fd], [], [], 0)[0]:
                         break
             if output != "-" and flush_every and time.time() - last_flush >= flush_every:
+                _kernel_drops(socks, rec)
                 write_atomic(output, make_log(rec, started, time.time(), zone, ifaces, True))
                 last_flush = time.time()
+        _kernel_drops(socks, rec)
         log = make_log(rec, started, time.time(), zone, ifaces, False)
         write_atomic(output, log)
         return log
@@ -457,6 +460,19 @@ def listen(output: str, interfaces: Iterable[str] | None = None,
             u.close()
         for s, h in old.items():
             signal.signal(s, h)
+
+
+PACKET_STATISTICS = 6
+
+
+def _kernel_drops(socks, rec: Recorder) -> None:
+    """Add the frames the kernel dropped since the last call (reset on read)."""
+    for s, _n, _e in socks:
+        try:
+            raw = s.ins.getsockopt(263, PACKET_STATISTICS, 8)   # SOL_PACKET
+            rec.stats["kernel_drops"] += struct.unpack("II", raw)[1]
+        except (OSError, struct.error, AttributeError):
+            pass
 
 
 def _serve_dns(sock: socket.socket, zone: str | None, a_addr: str | None,
