@@ -14,13 +14,14 @@ from __future__ import annotations
 from scanner.model import NON_CLASSIFIED, text
 from scanner.plan import Plan
 from scanner.probes.discovery import arp_frames, arp_replies
-from scanner.probes.wire import Burst, ProbeError, iface_up, require_privileges
+from scanner.probes.wire import Burst, ProbeError, iface_up, require_l2, require_privileges
 
 WAIT = 0.6
 
 
 def arp_items(plan: Plan, wait: float = WAIT) -> list[dict]:
     require_privileges()
+    require_l2(plan.vantage)
     v = plan.vantage
     wanted = {c.ip for c in plan.controls}
     if not wanted:

@@ -16,7 +16,7 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.model import text
 from scanner.plan import Plan
-from scanner.probes.wire import Burst, ProbeError, require_privileges, require_up
+from scanner.probes.wire import Burst, ProbeError, require_l2, require_privileges, require_up
 
 NMAP_ARGS = "-sn -n -PR"
 SCAPY_LIMIT = 1 << 16          # the fallback sweep refuses anything larger
@@ -141,6 +141,7 @@ def probe(plan: Plan) -> dict:
     """The discovery section of the observations."""
     require_privileges()
     require_up(plan.vantage.interface)
+    require_l2(plan.vantage)
     method = "nmap -sn -n -PR"
     notes = []
     if not plan.networks4:

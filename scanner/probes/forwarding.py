@@ -34,7 +34,7 @@ from scanner import tokens
 from netaddr import IPAddress, IPNetwork
 
 from scanner.plan import Plan, Target
-from scanner.probes.wire import Burst, require_privileges, require_up
+from scanner.probes.wire import Burst, require_l2, require_privileges, require_up
 
 ICMP_ID = 0x150C
 SPORT_BASE = 20000
@@ -336,6 +336,7 @@ def probe(plan: Plan, hosts: list[dict], wait: float = WAIT, *, minter=None, zon
     """Forwarding probes through the given hosts (discovery's)."""
     require_privileges()
     require_up(plan.vantage.interface)
+    require_l2(plan.vantage)
     st = Stream(plan, minter, zone, learn_arp=False)
     try:
         st.add(hosts)
@@ -373,6 +374,7 @@ def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
     Returns (discovery section, forwarding section)."""
     require_privileges()
     require_up(plan.vantage.interface)
+    require_l2(plan.vantage)
     box: dict = {}
 
     def run():

@@ -73,6 +73,14 @@ def iface_up(iface: str) -> bool:
     return bool(flags & 0x1) and state in ("up", "unknown")
 
 
+def require_l2(vantage):
+    """The L2 probes need an Ethernet-like interface with a hardware address."""
+    if not vantage.mac or vantage.mac == "00:00:00:00:00:00":
+        raise ProbeError(text(f"接口 {vantage.interface} 没有硬件（MAC）地址，无法进行二层探测",
+                              f"interface {vantage.interface} has no hardware (MAC) address: "
+                              "layer-2 probes cannot run"))
+
+
 def require_up(iface: str):
     if not iface_up(iface):
         raise ProbeError(text(f"接口 {iface} 未启用（down）或无载波",
