@@ -125,3 +125,27 @@ def test_inbound_sees_the_declared_service_and_the_hole(scans):
     assert states[("10.20.0.30", 443)] == "open"
     assert states[("10.20.0.30", 8080)] == "open"
     assert states[("10.20.0.22", 22)] != "open"      # a listener the firewall does not admit
+
+
+SWEEP = """
+import json, sys
+from scanner.inventory import load_inventory
+from scanner.plan import build_plan
+from scanner.probes import discovery
+from scanner.vantage import find_vantage
+inv = load_inventory(sys.argv[1:]).inventory
+plan = build_plan(inv, find_vantage(inv))
+print(json.dumps(discovery.scapy_sweep(plan)))
+"""
+
+
+def test_scapy_sweep_finds_what_nmap_found(demo_lab, scans):
+    """The fallback where nmap cannot run sees the same stations."""
+    import json
+    import sys
+    r = demo_lab.exec("probe-secret", [sys.executable, "-c", SWEEP, *demo_lab.files], timeout=60)
+    assert r.returncode == 0, r.stderr
+    swept = {(h["ip"], h["mac"]) for h in json.loads(r.stdout)}
+    nmap = {(h["ip"], h["mac"]) for h in scans["probe-secret"]["bundle"]["observations"]["discovery"]["hosts"]}
+    assert swept == nmap
+    assert ("10.10.0.77", "02:aa:00:00:00:77") in swept
