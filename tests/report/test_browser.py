@@ -70,3 +70,39 @@ def test_english_report_renders(tmp_path, bundles):
     r = run_chromium(p, "--dump-dom")
     assert 'id="verdict-text">Non-compliant<' in r.stdout
     assert _console(r.stderr) == []
+
+
+def test_pager_pages_and_filters(report_file, tmp_path):
+    """Drive the pager in the browser: next page, then a filter. The harness
+    script is added to a copy of the report (its hash admitted by the CSP)."""
+    import base64
+    import hashlib
+    html = report_file.read_text("utf-8")
+    harness = (
+        "(function(){var box=document.querySelector('div.tbl .pager').parentNode;"
+        "var next=box.querySelector('.next');next.click();"
+        "var out=document.createElement('pre');out.id='harness';"
+        "var first=box.querySelector('tbody tr td:nth-child(3)').textContent;"
+        "var pos1=box.querySelector('.pos').textContent;"
+        "var input=box.querySelector('.filter');input.value='alert(7)';"
+        "input.dispatchEvent(new Event('input'));"
+        "setTimeout(function(){out.textContent=[pos1,first,"
+        "box.querySelector('.pos').textContent,box.querySelectorAll('tbody tr').length,"
+        "document.querySelectorAll('tbody script, tbody img').length].join('|');"
+        "document.body.appendChild(out);},600);})();")
+    digest = base64.b64encode(hashlib.sha256(harness.encode()).digest()).decode()
+    csp_script = "script-src &#39;sha256-"          # the attribute is HTML-escaped
+    assert csp_script in html
+    html = html.replace(csp_script, f"script-src &#39;sha256-{digest}&#39; &#39;sha256-", 1)
+    html = html.replace("</body>", f"<script>{harness}</script></body>")
+    p = tmp_path / "harness.html"
+    p.write_text(html, "utf-8")
+    r = run_chromium(p, "--dump-dom", "--virtual-time-budget=5000")
+    assert _console(r.stderr) == []
+    m = re.search(r'<pre id="harness">([^<]*)</pre>', r.stdout)
+    assert m, r.stdout[-3000:]
+    pos1, first, pos2, nrows, injected = m.group(1).split("|")
+    assert pos1.startswith(f"{PAGE + 1}\u2013")           # page 2 of the long table
+    assert first                                           # rows drawn from the JSON data
+    assert pos2 == "1\u20131 / 1" and nrows == "1"         # the filter found exactly one row
+    assert injected == "0"                                 # hostile names stayed text
