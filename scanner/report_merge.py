@@ -335,11 +335,14 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
         "schema": SCHEMA,
         "scan_id": "merged-" + hashlib.sha256(ids.encode()).hexdigest()[:16],
         "tool": dict(tool) if tool else (sources[0]["tool"] if sources else {}),
-        "started_at": min(starts) if starts else None,
-        "finished_at": max(ends) if ends else None,
-        "inventory": {"files": inv_files, "sha256": inv_shas[0] if len(inv_shas) == 1 else None,
+        "started_at": min(starts) if starts else "",
+        "finished_at": max(ends) if ends else "",
+        # one sha256 when every bundle used the same inventory (else the first; all in sha256s,
+        # and the report warns)
+        "inventory": {"files": inv_files, "sha256": inv_shas[0] if inv_shas else "",
                       "sha256s": inv_shas},
-        "vantage": None,
+        # a merged bundle has no single vantage: they are all in "vantages"
+        "vantage": {"segment": None, "interface": None, "ip": None, "mac": None},
         "vantages": [s["vantage"] for s in sources],
         "sources": sources,
         "observations": {"canary": attach_canary(canary_logs, sources)},

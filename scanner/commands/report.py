@@ -57,6 +57,13 @@ def read_input(path: str) -> tuple[str, dict, str]:
         check_bundle(data, path)
     except ReportInputError as exc:
         raise InputProblem(str(exc)) from None
+    try:                                    # the full SPEC §5 validation, where it is built
+        from scanner.bundle import validate
+    except ImportError:
+        validate = None
+    problem = validate(data) if validate is not None else None
+    if problem is not None:
+        raise InputProblem(f"{path}: {problem}")
     return "bundle", data, digest
 
 

@@ -115,6 +115,8 @@ def test_bundles_with_their_inventory_are_rejudged(tmp_path, inventory):
     b["observations"].pop("dhcp", None)               # NET-DHCP's probe did not run ...
     b["findings"] = [f for f in b["findings"] if f["check_id"] == "NET-DHCP"]   # ... stored as pass
     assert b["findings"][0]["status"] == "pass"
+    from scanner.judge import counts, verdict
+    b["summary"] = {"verdict": verdict(b["findings"]), "counts": counts(b["findings"])}
     p = tmp_path / "b.json"
     p.write_text(json.dumps(b), "utf-8")
     m1, m2 = tmp_path / "m1.json", tmp_path / "m2.json"
@@ -126,3 +128,12 @@ def test_bundles_with_their_inventory_are_rejudged(tmp_path, inventory):
     assert [f["status"] for f in stored] == ["pass"]
     assert [f["check_id"] for f in rejudged] == ["NET-DHCP"]
     assert [f["status"] for f in rejudged] == ["error"]      # fail closed on re-judging
+
+
+def test_merged_json_is_a_bundle_again(tmp_path):
+    merged = tmp_path / "m.json"
+    assert run(*FILES, "-o", str(tmp_path / "r.html"), "--json", str(merged)).exit_code == 0
+    from scanner.bundle import validate
+    assert validate(json.loads(merged.read_text("utf-8"))) is None
+    r = run(str(merged), "-o", str(tmp_path / "r2.html"))
+    assert r.exit_code == 0, r.output
