@@ -240,6 +240,7 @@ def build_context(m: Mapping, lang: str) -> dict:
                  s["scan_id"] or dash, _span(s["started_at"], s["finished_at"]),
                  s["sha256"] or S.unknown_digest] for s in sources]
     inv_shas = m["inventory"].get("sha256s") or []
+    file_shas = {x["path"]: x["sha256"] for x in m["inventory"].get("sources") or []}
 
     # ---- verdict and counts
     verdict = m["summary"]["verdict"]
@@ -338,7 +339,8 @@ def build_context(m: Mapping, lang: str) -> dict:
         "lang": lang, "t": S, "verdict": verdict, "verdict_label": S["verdict_" + verdict.replace("-", "_")],
         "org": org, "span": _span(m.get("started_at"), m.get("finished_at")),
         "versions": versions, "report_version": __version__,
-        "inventory_files": m["inventory"].get("files") or [], "inventory_shas": inv_shas,
+        "inventory_files": [(f, file_shas.get(f)) for f in m["inventory"].get("files") or []],
+        "inventory_shas": inv_shas,
         "merged_inventories": merged_inventories, "inventory_differs": inventory_differs,
         "given_sha": given,
         "vantages": _table("vantages", [S.col_segment, S.col_interface, S.col_ip, S.col_mac,

@@ -269,7 +269,9 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
             "started_at": _s(b.get("started_at")),
             "finished_at": _s(b.get("finished_at")),
             "tool": {"name": _s(toolb.get("name")), "version": _s(toolb.get("version"))},
-            "inventory": {"files": _strs(invb.get("files")), "sha256": _s(invb.get("sha256"))},
+            "inventory": {"files": _strs(invb.get("files")), "sha256": _s(invb.get("sha256")),
+                          "sources": [{"path": _s(x.get("path")), "sha256": _s(x.get("sha256"))}
+                                      for x in invb.get("sources") or [] if isinstance(x, Mapping)]},
             "observations": b.get("observations") if isinstance(b.get("observations"), Mapping) else {},
         })
 
@@ -324,10 +326,14 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     ends = [s["finished_at"] for s in sources if s["finished_at"]]
     inv_files: list[str] = []
     inv_shas: list[str] = []
+    file_shas: dict[str, str] = {}
     for s in sources:
         for fn in s["inventory"]["files"]:
             if fn not in inv_files:
                 inv_files.append(fn)
+        for src in s["inventory"]["sources"]:
+            if src["path"] and src["sha256"]:
+                file_shas.setdefault(src["path"], src["sha256"])
         if s["inventory"]["sha256"] and s["inventory"]["sha256"] not in inv_shas:
             inv_shas.append(s["inventory"]["sha256"])
     ids = "\n".join(s["scan_id"] or "" for s in sources)
@@ -340,7 +346,8 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
         # one sha256 when every bundle used the same inventory (else the first; all in sha256s,
         # and the report warns)
         "inventory": {"files": inv_files, "sha256": inv_shas[0] if inv_shas else "",
-                      "sha256s": inv_shas},
+                      "sha256s": inv_shas,
+                      "sources": [{"path": k, "sha256": v} for k, v in file_shas.items()]},
         # a merged bundle has no single vantage: they are all in "vantages"
         "vantage": {"segment": None, "interface": None, "ip": None, "mac": None},
         "vantages": [s["vantage"] for s in sources],

@@ -35,6 +35,7 @@ def test_header_names_unit_versions_inventory_vantages_digests(bundles, inventor
     assert "2026-11-30T02:00:00Z" in head and "2026-11-30T02:06:10Z" in head
     assert "isoscan 0.1.0" in head
     assert "inventory.yaml" in head and bundles[0]["inventory"]["sha256"] in head
+    assert bundles[0]["inventory"]["sources"][0]["sha256"] in head     # each file's own digest
     for b, d in zip(bundles, "abc"):
         v = b["vantage"]
         assert v["segment"] in head and v["ip"] in head and v["mac"] in head

@@ -73,7 +73,8 @@ def test_zh_report_holds_no_english_catalogue_string(bundles, inventory):
 
 def test_en_report_holds_no_chinese_of_its_own(bundles):
     b = [x for x in bundles]
-    for x in b:                               # data without Chinese (evidence, titles)
+    for x in b:                               # data without Chinese (evidence, titles, unit)
+        x["inventory"]["organization"]["name"] = "Example Unit"
         for f in x["findings"]:
             f["title"] = ""
     html = render_report(b, "en")
