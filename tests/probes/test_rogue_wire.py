@@ -34,11 +34,26 @@ def sh(*argv, check=True, **kw):
     return subprocess.run(list(argv), check=check, capture_output=True, text=True, **kw)
 
 
+def sweep_stale() -> None:
+    """Remove pairs left by a test run that was killed (its pid is in the name)."""
+    for line in sh("ip", "netns", "list").stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        parts = name.split("-")
+        if not name.startswith("isoscan-p7-") or len(parts) != 5 or not parts[2].isdigit():
+            continue
+        if Path(f"/proc/{parts[2]}").exists():
+            continue                       # its test run is alive: not ours to touch
+        for pid in sh("ip", "netns", "pids", name, check=False).stdout.split():
+            sh("kill", pid, check=False)
+        sh("ip", "netns", "del", name, check=False)
+
+
 class Pair:
-    """Two namespaces: `srv` (10.77.0.1/24, SERVER_MAC) and `probe` (no IPv4)."""
+    """Two namespaces: `srv` (10.77.0.1/24, SERVER_MAC) and `probe` (no IPv4),
+    named isoscan-p7-<pid of this test run>-<random>-s/-p."""
 
     def __init__(self, tmp: Path):
-        tag = uuid.uuid4().hex[:6]
+        tag = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.srv = f"isoscan-p7-{tag}-s"
         self.probe = f"isoscan-p7-{tag}-p"
         self.tmp = tmp
@@ -97,6 +112,7 @@ class Pair:
 
 @pytest.fixture
 def pair(tmp_path):
+    sweep_stale()
     p = Pair(tmp_path)
     try:
         p.up()
