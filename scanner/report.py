@@ -116,6 +116,8 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
     """The merged, localised bundle (what `isoscan report --json` writes)."""
     if lang not in LANGS:
         raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    if not bundles:     # no scan is no evidence: never a "compliant" page
+        raise ValueError("no result bundle to report on")
     m = merge(bundles, bundle_digests, inventory=inventory, canary_logs=canary_logs,
               tool={"name": "isoscan", "version": __version__}, lang=lang)
     if canary_logs:

@@ -198,3 +198,8 @@ def test_single_scan_call_of_scan_command(bundles):
 def test_bad_language():
     with pytest.raises(ValueError):
         render_report([], "fr")
+
+
+def test_no_bundle_is_no_report():
+    with pytest.raises(ValueError):
+        render_report([], "zh-CN")
