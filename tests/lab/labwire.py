@@ -18,7 +18,7 @@ def run_py(lab, host: str, code: str, timeout: float = 30) -> dict | list:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def tcp(lab, host: str, dst: str, port: int, timeout: float = 1.5) -> str | None:
+def tcp(lab, host: str, dst: str, port: int, timeout: float = 3.0) -> str | None:
     """The first line a TCP service at dst:port sends, or None when nothing answers."""
     return run_py(lab, host, f"""
         import json, socket
@@ -80,7 +80,7 @@ def arp(lab, host: str, iface: str, ips: list[str]) -> dict:
         from scapy.all import ARP, Ether, srp, conf
         conf.verb = 0
         ans, _ = srp(Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst={ips!r}), iface={iface!r},
-                     timeout=1.0, retry=1)
+                     timeout=1.5, retry=2)
         print(json.dumps({{r.psrc: r.hwsrc for _, r in ans}}))
         """)
 

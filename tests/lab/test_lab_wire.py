@@ -30,12 +30,12 @@ def test_office_probe_reaches_the_canary_through_the_gateway(clean):
     banner = tcp(clean, "probe-office", CANARY, 80)
     assert banner and banner.startswith("isoscan-lab internet-canary tcp/80")
     assert banner.strip().endswith("from 203.0.113.1")        # NAT at the declared ingress
-    assert ping(clean, "probe-office", CANARY) == CANARY
-    assert udp(clean, "probe-office", CANARY, 53) is not None  # DNS answers
+    assert ping(clean, "probe-office", CANARY, timeout=3) == CANARY
+    assert udp(clean, "probe-office", CANARY, 53, timeout=3) is not None  # DNS answers
 
 
 def test_from_the_classified_probe_nothing_outside_answers(clean):
-    assert ping(clean, "probe-secret", "10.10.0.11") == "10.10.0.11"   # positive control
+    assert ping(clean, "probe-secret", "10.10.0.11", timeout=3) == "10.10.0.11"   # positive control
     for dst in (CANARY, "10.20.0.1", "10.20.0.5", "203.0.113.1"):
         assert ping(clean, "probe-secret", dst) is None, dst
     assert tcp(clean, "probe-secret", CANARY, 80, timeout=0.5) is None
