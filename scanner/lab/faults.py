@@ -28,7 +28,7 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.lab.errors import LabError
 from scanner.lab.labfile import Fault
-from scanner.lab.topology import Host, Leg, Proc, Topology
+from scanner.lab.topology import Host, Leg, Proc, Topology, safe_part
 from scanner.model import Inventory
 
 DNSMASQ = "/usr/sbin/dnsmasq"
@@ -150,7 +150,7 @@ def dnsmasq_proc(topo: Topology, inv: Inventory, h: Host, leg: Leg, tag: str,
         rng = [str(net[-20]), str(net[-11])]
     router = (f.get("router") if f else None) or ip
     dns = (f.get("dns") if f else None) or [ip]
-    base = os.path.join(topo.run_dir, f"dhcp-{h.ns}-{leg.ifname}")
+    base = os.path.join(topo.run_dir, f"dhcp-{h.ns}-{leg.ifname}-{safe_part(tag)}")
     argv = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
             "--user=root", "--group=root", f"--interface={leg.ifname}", "--bind-interfaces",
             f"--dhcp-range={rng[0]},{rng[1]},{net.netmask},10m",
@@ -167,7 +167,7 @@ def rogue_dhcp(topo: Topology, inv: Inventory, f: Fault) -> None:
 
 
 def radvd_proc(topo: Topology, h: Host, leg: Leg, tag: str, prefix: str, lifetime: int) -> Proc:
-    base = os.path.join(topo.run_dir, f"radvd-{h.ns}-{leg.ifname}")
+    base = os.path.join(topo.run_dir, f"radvd-{h.ns}-{leg.ifname}-{safe_part(tag)}")
     conf = (f"interface {leg.ifname} {{\n"
             "  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 10;\n"
             f"  AdvDefaultLifetime {lifetime};\n"

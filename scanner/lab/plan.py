@@ -15,7 +15,9 @@ The rules, in the order they are applied:
    internet leg (NAT), the internet may reach only the `exposed` services,
    nothing else is forwarded;
 6. listeners: `lab.services`, the `exposed` services, the canaries' ports;
-   a DHCP server on each declared `dhcp_servers` address that a lab host has.
+   a DHCP server on each declared `dhcp_servers` address that a lab host has,
+   and radvd on each declared `ipv6_routers` address (or the link-local
+   address of a host's MAC) on that segment.
 """
 from __future__ import annotations
 
@@ -232,6 +234,22 @@ def listener_proc(topo: Topology, h: Host):
     return Proc(what=f"listener {h.name}", argv=argv, ready_file=ready)
 
 
+def declared_router(topo: Topology, segment: str, ip: str):
+    """The host and leg on `segment` with IPv6 address ip (declared, or the
+    link-local address its MAC gives), or None."""
+    from netaddr import EUI
+    want = IPAddress(ip)
+    for h in topo.hosts.values():
+        for leg in h.legs:
+            if leg.segment != segment:
+                continue
+            if any(IPAddress(a) == want for a in leg.ips()):
+                return h, leg
+            if leg.mac and EUI(leg.mac).ipv6_link_local() == want:
+                return h, leg
+    return None
+
+
 def derive_processes(topo: Topology, inv: Inventory) -> None:
     from scanner.lab import faults as F
     for seg in inv.segments:
@@ -240,6 +258,15 @@ def derive_processes(topo: Topology, inv: Inventory) -> None:
             if found and found[1].segment == seg.name:
                 h, leg = found
                 h.procs.append(F.dnsmasq_proc(topo, inv, h, leg, f"declared-dhcp-{seg.name}"))
+        for ip in seg.ipv6_routers or ():
+            found = declared_router(topo, seg.name, str(ip))
+            if found:
+                h, leg = found
+                h.forward6 = True
+                prefix = next((str(n.cidr) for n in seg.networks
+                               if n.version == 6 and n.prefixlen == 64), F.DEFAULT_RA_PREFIX)
+                h.procs.append(F.radvd_proc(topo, h, leg, f"declared-router-{seg.name}",
+                                            prefix, 1800))
     for h in topo.hosts.values():
         if h.tcp or h.udp:
             h.procs.insert(0, listener_proc(topo, h))

@@ -196,3 +196,14 @@ def test_parse_lab_plain():
     assert spec.name == "x1" and spec.services[0].tcp == (22,)
     with pytest.raises(LabError):
         parse_lab({"name": "Bad Name"})
+
+
+def test_declared_router_runs_where_its_link_local_address_is(tmp_path):
+    def declare(d):
+        for s in d["segments"]:
+            if s["name"] == "office-lan":
+                s["ipv6_routers"] = ["fe80::ff:fe00:b01"]      # gw-01's MAC, EUI-64
+    inv, spec, _ = L.load(write_lab(tmp_path, declare))
+    h = plan(inv, spec, faults=[], run_root="/x").hosts
+    assert any("radvd declared-router-office-lan" in p.what for p in h["gw-01"].procs)
+    assert h["gw-01"].forward6

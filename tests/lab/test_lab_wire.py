@@ -137,3 +137,17 @@ def test_dual_homed_without_nat_forwards_but_no_reply_returns(lab_factory, tmp_p
         assert tcp(lab, "probe-secret", CANARY, 80, timeout=0.8) is None
     # it did leave: the canary saw it (NATed only by the gateway it was forwarded to)
     assert any(h["proto"] == "udp" for h in lab.hits("internet-canary"))
+
+
+def test_a_declared_router_advertises_from_its_host(lab_factory, tmp_path_factory):
+    import yaml
+    from lab_support import DEMO_LAB
+    data = yaml.safe_load(DEMO_LAB.read_text(encoding="utf-8"))
+    for s in data["segments"]:
+        if s["name"] == "office-lan":
+            s["ipv6_routers"] = ["fe80::ff:fe00:b01"]
+    p = tmp_path_factory.mktemp("router") / "lab.yaml"
+    p.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    lab = lab_factory(p, faults=[])
+    ads = router_adverts(lab, "probe-office", "eth0")
+    assert ads and {a["src_ip"] for a in ads} == {"fe80::ff:fe00:b01"}
