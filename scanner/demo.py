@@ -10,10 +10,10 @@ Exit 0 only when every seeded fault was found and nothing else failed.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -144,9 +144,10 @@ def reconcile(expect: list[Expectation], by_vantage: Mapping[str, Sequence[Mappi
 
 
 def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
-        say: Callable[[str], None]) -> DemoResult:
+        say: Callable[[str], None], name: str | None = None) -> DemoResult:
     from scanner import lab as labmod
-    from scanner.bundle import read_bundle
+    from scanner.bundle import bundle_sha256, read_bundle
+    from scanner.canary import LabWitness
     from scanner.report import merge_report, render_report
 
     preflight()
@@ -155,54 +156,48 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
     _t = lambda zh, en: say(pick(text(zh, en), lang))  # noqa: E731
 
     _, spec, _ = labmod.load(lab_file)
-    labmod.down(spec.name)                       # a lab left up by an earlier --keep
+    name = name or spec.name
+    labmod.down(name)                            # a lab left up by an earlier --keep
     _t(f"搭建实验网 {lab_file} …", f"building the lab {lab_file} …")
     t0 = time.monotonic()
-    lab = labmod.up(lab_file)
+    lab = labmod.up(lab_file, name=name)
     try:
         _t(f"实验网已就绪：{len(lab.hosts)} 台主机，{len(lab.faults)} 个预置故障，用时 "
            f"{time.monotonic() - t0:.1f} 秒",
            f"lab up: {len(lab.hosts)} hosts, {len(lab.faults)} seeded faults, "
            f"{time.monotonic() - t0:.1f} s")
-        canary_logs = []
-        canaries = [h for h, v in lab.hosts.items() if v.role == "canary"]
-        listeners = [(c, out_dir / f"canary-{c}.json") for c in canaries]
-        procs = [lab.spawn(c, _isoscan("canary", "listen", "-o", str(p), "--quiet"),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for c, p in listeners]
-        time.sleep(1.0)                           # the capture is open before any probe
         probes = sorted(h for h, v in lab.hosts.items() if v.kind == "probe")
+        canaries = sorted(h for h, v in lab.hosts.items() if v.role == "canary")
         findings_by_vantage: dict[str, list] = {}
-        bundles = []
-        for probe in probes:
-            bundle_path = out_dir / f"bundle-{probe}.json"
-            _t(f"从 {probe} 扫描 …", f"scanning from {probe} …")
-            t1 = time.monotonic()
-            r = lab.exec(probe, _isoscan("scan", "-i", *lab.files, "-o", str(bundle_path),
-                                         "--lang", lang, "--quiet"), timeout=SCAN_TIMEOUT)
-            info = {"exit": r.returncode, "seconds": round(time.monotonic() - t1, 1),
-                    "bundle": None, "verdict": None}
-            if bundle_path.is_file():
-                b = read_bundle(bundle_path)
-                bundles.append(b)
-                info.update(bundle=str(bundle_path), verdict=b["summary"]["verdict"])
-                findings_by_vantage[probe] = b["findings"]
-            else:
-                info["stderr"] = r.stderr.strip()[-2000:]
-            result.vantages[probe] = info
-            _t(f"  {probe}：{_verdict(info['verdict'], lang)}（退出码 {r.returncode}，{info['seconds']} 秒）",
-               f"  {probe}: {_verdict(info['verdict'], lang)} (exit {r.returncode}, {info['seconds']} s)")
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for (c, path), p in zip(listeners, procs):
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-            if path.is_file():
-                canary_logs.append(json.loads(path.read_text("utf-8")))
-        merged = merge_report(bundles, lang, canary_logs)
-        html = render_report(bundles, lang, canary_logs, merged=merged)
+        bundles, digests = [], []
+        with contextlib.ExitStack() as stack:
+            # the outside witnesses listen for the whole scan (issue 8)
+            witnesses = [stack.enter_context(LabWitness(lab, c, str(out_dir / f"canary-{c}.json")))
+                         for c in canaries]
+            for probe in probes:
+                bundle_path = out_dir / f"bundle-{probe}.json"
+                _t(f"从 {probe} 扫描 …", f"scanning from {probe} …")
+                t1 = time.monotonic()
+                r = lab.exec(probe, _isoscan("scan", "-i", *lab.files, "-o", str(bundle_path),
+                                             "--lang", lang, "--quiet"), timeout=SCAN_TIMEOUT)
+                info = {"exit": r.returncode, "seconds": round(time.monotonic() - t1, 1),
+                        "bundle": None, "verdict": None}
+                if bundle_path.is_file():
+                    b = read_bundle(bundle_path)
+                    bundles.append(b)
+                    digests.append(bundle_sha256(bundle_path))
+                    info.update(bundle=str(bundle_path), verdict=b["summary"]["verdict"])
+                    findings_by_vantage[probe] = b["findings"]
+                else:
+                    info["stderr"] = r.stderr.strip()[-2000:]
+                result.vantages[probe] = info
+                _t(f"  {probe}：{_verdict(info['verdict'], lang)}（退出码 {r.returncode}，"
+                   f"{info['seconds']} 秒）",
+                   f"  {probe}: {_verdict(info['verdict'], lang)} (exit {r.returncode}, "
+                   f"{info['seconds']} s)")
+        canary_logs = [w.log for w in witnesses if w.log is not None]
+        merged = merge_report(bundles, lang, canary_logs, digests)
+        html = render_report(bundles, lang, canary_logs, digests, merged=merged)
         result.report = out_dir / "report.html"
         result.report.write_text(html, encoding="utf-8")
         (out_dir / "merged.json").write_text(

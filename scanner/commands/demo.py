@@ -21,7 +21,8 @@ from scanner.model import LANGS, pick
 @click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
 @click.option("--lab-file", default=None, type=click.Path(dir_okay=False),
               help="Another lab file instead of inventories/lab/demo.yaml")
-def demo(out, keep, lang, lab_file):
+@click.option("--name", default=None, help="Lab name (default: the lab file's lab.name)")
+def demo(out, keep, lang, lab_file, name):
     """Build the demo lab, scan it from every vantage, write the report, tear it down.
 
     演示：搭建内置实验网，从每个探测点扫描，生成报告，然后拆除实验网。
@@ -32,7 +33,7 @@ def demo(out, keep, lang, lab_file):
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     try:
         res = d.run(out_dir=Path(out), lab_file=d.find_lab_file(lab_file), lang=lang,
-                    keep=keep, say=say)
+                    keep=keep, say=say, name=name)
     except d.DemoError as exc:
         click.echo("isoscan demo: " + pick(exc.message, lang), err=True)
         sys.exit(2)

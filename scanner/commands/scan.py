@@ -7,6 +7,7 @@ did not succeed).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -62,27 +63,23 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
              f"internal error, nothing could be judged ({type(exc).__name__}: {exc})")
         sys.exit(3)
     bundle = result.bundle
+    digest = None
     if output:
+        # compact: json's C encoder (indent= falls back to the slow Python one)
+        data = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
         try:
-            # compact: json's C encoder (indent= falls back to the slow Python one)
-            _write(output, json.dumps(bundle, ensure_ascii=False, separators=(",", ":")))
+            _write(output, data)
         except OSError as exc:
             _say(lang, f"无法写入 {output}：{exc}", f"cannot write {output}: {exc}")
             sys.exit(2)
+        digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
     if report:
+        from scanner.report import render_report
         try:
-            from scanner.report import render_report
-        except ImportError:
-            render_report = None
-        if render_report is None:
-            _say(lang, "HTML 报告功能不可用（scanner.report 未安装）",
-                 "the HTML report is not available (scanner.report is not installed)")
-        else:
-            try:
-                _write(report, render_report([bundle], lang=lang))
-            except OSError as exc:
-                _say(lang, f"无法写入 {report}：{exc}", f"cannot write {report}: {exc}")
-                sys.exit(2)
+            _write(report, render_report([bundle], lang=lang, bundle_digests=[digest]))
+        except OSError as exc:
+            _say(lang, f"无法写入 {report}：{exc}", f"cannot write {report}: {exc}")
+            sys.exit(2)
     _summary(bundle, lang, quiet)
     sys.exit(result.exit_code)
 
