@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
@@ -34,6 +33,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from netaddr import IPAddress, IPNetwork
 
 from scanner import __version__
+from scanner.atomicio import write_text_atomic
 from scanner.judge import COMPLIANT, INCOMPLETE, NON_COMPLIANT, counts, run_checks, verdict
 from scanner.model import (DEFAULT_LANG, LANGS, Canary, Device, Exposed, Finding,
                            Interface, Inventory, Location, Organization, Segment,
@@ -224,33 +224,9 @@ def _no_none(d: dict) -> dict:
 # writing and reading
 
 def write_bundle(path: str | os.PathLike, bundle: Mapping[str, Any]) -> None:
-    """Write atomically: a temporary file in the same folder, then rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".isoscan-bundle-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(bundle, f, ensure_ascii=False, indent=1, default=_default)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)     # as open() would have made it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()   # once, at import (umask is process-wide)
+    """Write atomically (scanner.atomicio): fsync'd, with the permissions open() would give."""
+    text = json.dumps(bundle, ensure_ascii=False, indent=1, default=_default) + "\n"
+    write_text_atomic(path, text, prefix=".isoscan-bundle-")
 
 
 def read_bundle(path: str | os.PathLike) -> dict:
