@@ -290,29 +290,118 @@ def subject(inv: Inventory, ip: str | None = None, mac: str | None = None,
     return Subject(ip=ip, mac=mac, device=device)
 
 
-_HOSTS: tuple = (None, ())       # ((raw hosts list, its length, own), hosts): one entry
+_HOSTS: tuple = (None, ())       # ((raw lists, their lengths, own), hosts): one entry
 
 
 def hosts(obs: Mapping[str, Any]) -> list[dict]:
     """Discovery hosts (ip, mac, via) normalised, without the scanner itself,
-    one per (ip, mac). Computed once per observation set (treat as read-only)."""
+    one per (ip, mac): the IPv4 stations ("hosts") and the IPv6 neighbours
+    ("neighbours6", via "ndp"), so an IPv6-only station is judged too.
+    Computed once per observation set (treat as read-only)."""
     global _HOSTS
-    raw = section(obs, "discovery").get("hosts") or ()
-    key = (raw, len(raw) if isinstance(raw, list) else -1, _own(obs))
+    disc = section(obs, "discovery")
+    raw = disc.get("hosts") or ()
+    raw6 = disc.get("neighbours6") or ()
+    key = (raw, raw6, len(raw) if isinstance(raw, list) else -1,
+           len(raw6) if isinstance(raw6, list) else -1, _own(obs))
     held, found = _HOSTS
-    if held is not None and held[0] is raw and held[1:] == key[1:] and isinstance(raw, list):
+    if (held is not None and held[0] is raw and held[1] is raw6 and held[2:] == key[2:]
+            and isinstance(raw, list)):
         return list(found)
     seen: dict[tuple, dict] = {}
-    for h in raw:
-        if not isinstance(h, Mapping):
+    for default_via, entries in (("arp", raw), ("ndp", raw6)):
+        if not isinstance(entries, (list, tuple)):
             continue
-        ip, mac = norm_ip(h.get("ip")), norm_mac(h.get("mac"))
-        if (ip is None and mac is None) or is_own(obs, ip, mac):
-            continue
-        seen.setdefault((ip, mac), {"ip": ip, "mac": mac, "via": h.get("via") or "arp"})
+        for h in entries:
+            if not isinstance(h, Mapping):
+                continue
+            ip, mac = norm_ip(h.get("ip")), norm_mac(h.get("mac"))
+            if (ip is None and mac is None) or is_own(obs, ip, mac):
+                continue
+            seen.setdefault((ip, mac), {"ip": ip, "mac": mac,
+                                        "via": h.get("via") or default_via})
     found = tuple(seen.values())
     _HOSTS = (key, found)
     return list(found)
+
+
+def neighbours6_problem(obs: Mapping[str, Any]) -> Text | None:
+    """Why the IPv6 neighbours of a segment that declares IPv6 are not known
+    (the ND probe failed): an IPv6-only station could then go unseen."""
+    disc = section(obs, "discovery")
+    why = disc.get("neighbours6_error")
+    if not why and not (disc.get("networks6") and not isinstance(disc.get("neighbours6"), list)):
+        return None
+    zh, en = _why(why) if why else ("未记录 IPv6 邻居", "no IPv6 neighbours recorded")
+    return text(f"网段声明了 IPv6，但 IPv6 邻居发现失败（仅有 IPv6 地址的设备可能未被发现）：{zh}",
+                f"the segment declares IPv6 but IPv6 neighbour discovery failed (a station "
+                f"with IPv6 addresses only could go unseen): {en}")
+
+
+def dev_gate(obs: Mapping[str, Any], *sections: str) -> Text | None:
+    """local_gate() for the device checks, which also need the IPv6
+    neighbours where the segment declares IPv6."""
+    return local_gate(obs, *sections) or neighbours6_problem(obs)
+
+
+def ip_rank(ip: str | None) -> int:
+    """Which address names a station: IPv4 first, then a global IPv6
+    address, then a link-local one."""
+    if ip is None:
+        return 3
+    if _version(ip) == 4:
+        return 0
+    return 2 if is_link_local(ip) else 1
+
+
+def stations(seen: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Seen (ip, mac) entries grouped into stations: one per MAC (an entry
+    without a MAC is its own station). Each station: "mac", "ip" (the address
+    that names it: IPv4 first), "ips" (every address, in that order) and
+    "entries" (the seen entries)."""
+    groups: dict[tuple, dict] = {}
+    for h in seen:
+        key = ("mac", h["mac"]) if h.get("mac") else ("ip", h.get("ip"))
+        g = groups.setdefault(key, {"mac": h.get("mac"), "entries": []})
+        g["entries"].append(h)
+    out = []
+    for g in groups.values():
+        ips = sorted(dict.fromkeys(h["ip"] for h in g["entries"] if h.get("ip")), key=ip_rank)
+        g["ips"] = ips
+        g["ip"] = ips[0] if ips else None
+        out.append(g)
+    return out
+
+
+def merge_by_station(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per station: findings of one check, status and segment
+    about the same MAC are joined (evidence in order; the subject named by
+    its IPv4 address first), then merge_by_subject for those without a MAC."""
+    merged: dict[tuple, Finding] = {}
+    rest: list = []
+    for f in findings:
+        if not f.subject.mac:
+            rest.append(f)
+            continue
+        key = (f.check_id, f.status, f.segment, f.subject.mac)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = f
+            rest.append(key)
+            continue
+        first, second = (old, f) if ip_rank(old.subject.ip) <= ip_rank(f.subject.ip) else (f, old)
+        extra = tuple(e for e in second.evidence if e not in first.evidence)
+        merged[key] = replace(first, evidence=first.evidence + extra,
+                              severity=max((old.severity, f.severity), key=_sev_rank),
+                              subject=replace(first.subject,
+                                              device=first.subject.device or second.subject.device))
+    return merge_by_subject(merged[x] if isinstance(x, tuple) else x for x in rest)
+
+
+def _sev_rank(s) -> int:
+    order = ("info", "low", "medium", "high", "critical")
+    v = getattr(s, "value", s)
+    return order.index(v) if v in order else -1
 
 
 def mac_seen_for(obs: Mapping[str, Any], ip: str | None) -> str | None:
@@ -435,9 +524,12 @@ def reconcile(inv: Inventory, seg: Segment, h: Mapping[str, Any]) -> dict:
     * misplaced: it is a registered device (by MAC or IP) none of whose
       interfaces is on this segment;
     * mismatch: a registered IP of this segment answers with another MAC
-      ("mac"), or a registered MAC of this segment answers from another IP of
-      the same family ("ip"). IPv6 link-local addresses are never registered,
-      so for them only the MAC is compared.
+      ("mac"), or a registered MAC of this segment answers from another IPv4
+      address ("ip"). IPv6 link-local addresses are never registered, so for
+      them only the MAC is compared; and a registered MAC answering from an
+      unregistered global IPv6 address is no mismatch either (stateless
+      autoconfiguration and privacy addresses are unregistered by nature): a
+      registered IPv6 address must answer with its registered MAC.
     """
     ip, mac = h.get("ip"), h.get("mac")
     if is_link_local(ip):
@@ -454,7 +546,7 @@ def reconcile(inv: Inventory, seg: Segment, h: Mapping[str, Any]) -> dict:
         if i.segment == seg.name and i.mac and mac and i.mac != mac:
             out["mismatch"].append((d, i, "mac"))
     version = _version(ip)
-    if version is not None and not is_link_local(ip):
+    if version == 4:
         for d, i in by_mac:
             if (i.segment == seg.name and i.ip is not None and i.ip.version == version
                     and str(i.ip) != ip

@@ -3,7 +3,7 @@ than registered, or a registered hardware address from another address
 (SPEC §4)."""
 from __future__ import annotations
 
-from checks._livecommon import (conclude, dev_applies, host_label, hosts, local_gate,
+from checks._livecommon import (conclude, dev_applies, host_label, hosts, dev_gate, merge_by_station,
                                 reconcile, seen_text, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
@@ -51,7 +51,7 @@ def evaluate(inv, obs):
                 META, (seen_text(h), *(_why(d, i, k, h) for d, i, k in wrong)),
                 segment=seg.name,
                 subject=Subject(ip=h["ip"], mac=h["mac"], device=wrong[0][0].name)))
-    yield from conclude(META, seg, fails, local_gate(obs, *META.needs), text(
+    yield from conclude(META, seg, merge_by_station(fails), dev_gate(obs, *META.needs), text(
         f"网段 {seg.name} 上发现的 {len(seen)} 台主机中，已登记者的 IP 与 MAC 均与登记一致",
         f"of the {len(seen)} hosts seen on {seg.name}, every registered one answered "
         f"with its registered IP and MAC"))

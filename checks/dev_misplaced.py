@@ -13,7 +13,7 @@ several vantages for that.
 """
 from __future__ import annotations
 
-from checks._livecommon import (conclude, dev_applies, hosts, local_gate, merge_by_subject,
+from checks._livecommon import (conclude, dev_applies, hosts, dev_gate, merge_by_station,
                                 must_isolate, reconcile, seen_text, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
@@ -58,6 +58,6 @@ def evaluate(inv, obs):
             fails.append(fail(META, evidence, segment=seg.name,
                               subject=Subject(ip=h["ip"], mac=h["mac"], device=d.name),
                               severity=Severity.CRITICAL if crossed else None))
-    yield from conclude(META, seg, merge_by_subject(fails), local_gate(obs, *META.needs), text(
+    yield from conclude(META, seg, merge_by_station(fails), dev_gate(obs, *META.needs), text(
         f"网段 {seg.name} 上发现的 {len(seen)} 台主机中，没有登记于其他网段的设备",
         f"none of the {len(seen)} hosts seen on {seg.name} is registered on another segment"))

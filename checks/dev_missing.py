@@ -2,7 +2,7 @@
 a notice — a workstation that is switched off is no breach)."""
 from __future__ import annotations
 
-from checks._livecommon import (conclude, dev_applies, hosts, is_own, local_gate,
+from checks._livecommon import (conclude, dev_applies, hosts, is_own, dev_gate,
                                 vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
@@ -29,7 +29,7 @@ def evaluate(inv, obs):
     if (skip := dev_applies(META, seg)) is not None:
         yield skip
         return
-    why = local_gate(obs, *META.needs)
+    why = dev_gate(obs, *META.needs)
     seen = hosts(obs)
     seen_ips = {h["ip"] for h in seen}
     seen_macs = {h["mac"] for h in seen}

@@ -1,9 +1,17 @@
 """DEV-UNREGISTERED: an address or hardware address answers that the
-inventory does not know (SPEC §4)."""
+inventory does not know (SPEC §4).
+
+IPv4 stations (ARP) and IPv6 neighbours (ND) are judged alike: a seen entry
+is unregistered when neither its address nor its MAC is registered (an IPv6
+link-local address is never registered, so a neighbour whose MAC is
+registered is known whatever its link-local address). One finding per
+station (MAC), naming every address it answered from, IPv4 first — so an
+IPv6-only laptop is found, and a dual-stack one is reported once.
+"""
 from __future__ import annotations
 
-from checks._livecommon import (conclude, dev_applies, host_label, hosts, local_gate,
-                                reconcile, seen_text, vantage_segment)
+from checks._livecommon import (conclude, dev_applies, dev_gate, host_label, hosts, join,
+                                reconcile, seen_text, stations, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
 META = CheckMeta(
@@ -32,12 +40,22 @@ def evaluate(inv, obs):
         yield skip
         return
     seen = hosts(obs)
-    fails = [
-        fail(META, (seen_text(h), text(
-            f"{host_label(h['ip'], h['mac'])} 的 IP 与 MAC 均未在设备清单中登记",
-            f"neither the IP nor the MAC of {host_label(h['ip'], h['mac'])} is in the inventory")),
-             segment=seg.name, subject=Subject(ip=h["ip"], mac=h["mac"]))
-        for h in seen if reconcile(inv, seg, h)["unregistered"]]
-    yield from conclude(META, seg, fails, local_gate(obs, *META.needs), text(
+    unknown = [h for h in seen if reconcile(inv, seg, h)["unregistered"]]
+    fails = [fail(META, (*(seen_text(h) for h in st["entries"]), _why(st)),
+                  segment=seg.name, subject=Subject(ip=st["ip"], mac=st["mac"]))
+             for st in stations(unknown)]
+    yield from conclude(META, seg, fails, dev_gate(obs, *META.needs), text(
         f"网段 {seg.name} 上发现的 {len(seen)} 台主机均已登记",
         f"all {len(seen)} hosts seen on {seg.name} are registered"))
+
+
+def _why(st):
+    if len(st["ips"]) <= 1:
+        label = host_label(st["ip"], st["mac"])
+        return text(f"{label} 的 IP 与 MAC 均未在设备清单中登记",
+                    f"neither the IP nor the MAC of {label} is in the inventory")
+    ips = join(st["ips"])
+    if not st["mac"]:
+        return text(f"地址 {ips} 均未在设备清单中登记", f"none of the addresses {ips} is in the inventory")
+    return text(f"MAC {st['mac']} 及其应答地址 {ips} 均未在设备清单中登记",
+                f"neither the MAC {st['mac']} nor any of its addresses ({ips}) is in the inventory")
