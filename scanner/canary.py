@@ -61,12 +61,12 @@ import select
 import signal
 import socket
 import struct
-import tempfile
 import time
 from typing import Any, Callable, Iterable
 
 from scanner import __version__
 from scanner import tokens as T
+from scanner.atomicio import write_text_atomic
 
 SCHEMA = "isoscan.canary/1"
 DEFAULT_MAX_ARRIVALS = 10_000
@@ -319,24 +319,13 @@ def make_log(rec: Recorder, started: float, finished: float, zone: str | None,
 
 
 def write_atomic(path: str, data: dict) -> None:
-    """Write JSON so a reader never sees half a file."""
+    """Write JSON so a reader never sees half a file (scanner.atomicio: fsync'd,
+    private to the owner as mkstemp made it); '-' prints it."""
+    text = json.dumps(data, ensure_ascii=False, indent=1)
     if path == "-":
-        print(json.dumps(data, ensure_ascii=False, indent=1))
+        print(text)
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".canary-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text_atomic(path, text, mode=0o600, prefix=".canary-")
 
 
 def read_log(path: str) -> dict:
