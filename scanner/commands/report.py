@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 
 import click
 
+from scanner.atomicio import write_text_atomic
 from scanner.model import LANGS
 
 CANARY_SCHEMA = "isoscan.canary/1"
@@ -91,24 +90,9 @@ def rejudge_stored(bundle: dict, path: str) -> dict:
 
 
 def _write(path: str, text: str) -> None:
-    if path == "-":
-        sys.stdout.write(text)
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".isoscan-report-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)   # mkstemp's 0600 is not what a report to share wants
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Atomically, with the permissions open() would give (a report is to share),
+    no fsync; '-' is standard output."""
+    write_text_atomic(path, text, fsync=False, prefix=".isoscan-report-", dash_is_stdout=True)
 
 
 @click.command("report")
