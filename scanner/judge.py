@@ -21,15 +21,47 @@ EXIT_BY_VERDICT = {COMPLIANT: 0, NON_COMPLIANT: 1, INCOMPLETE: 3}
 
 def run_check(meta: CheckMeta, evaluate, inv: Inventory,
               obs: Mapping[str, Any]) -> list[Finding]:
+    """The findings of one check; never raises for anything the check does.
+
+    Fail closed: a check that raises (anything, SystemExit too: a plugin must
+    not end the run as if it were clean) keeps the fails it yielded before
+    (evidence is evidence) and loses its passes (a check that broke half-way
+    has not earned one), plus an `error` saying why. Something yielded that
+    is not a Finding of this check is an `error` too, never a silent pass.
+    """
+    found: list[Finding] = []
+    broken: list[Finding] = []
     try:
-        findings = list(evaluate(inv, obs))
-    except Exception as exc:  # a broken check is an error finding, never a pass
-        return [error(meta, text(
-            f"检查程序异常：{type(exc).__name__}: {exc}",
-            f"the check raised {type(exc).__name__}: {exc}"))]
-    if not findings:
+        for f in evaluate(inv, obs) or ():
+            why = _not_a_finding(meta, f)
+            if why is None:
+                found.append(f)
+            else:
+                broken.append(error(meta, why))
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a broken check is an error finding, never a pass
+        msg = str(exc)[:300]
+        return [f for f in found if f.status == Status.FAIL] + broken + [error(meta, text(
+            f"检查程序异常：{type(exc).__name__}: {msg}",
+            f"the check raised {type(exc).__name__}: {msg}"))]
+    if broken:
+        return [f for f in found if f.status != Status.PASS] + broken
+    if not found:
         return [error(meta, text("检查未给出任何结果", "the check returned no result"))]
-    return findings
+    return found
+
+
+def _not_a_finding(meta: CheckMeta, f: Any):
+    if not isinstance(f, Finding):
+        return text(f"检查给出的结果不是 Finding（{type(f).__name__}）",
+                    f"the check yielded a {type(f).__name__}, not a Finding")
+    if f.check_id != meta.id:
+        return text(f"检查给出了另一检查编号的结果（{f.check_id}）",
+                    f"the check yielded a finding of another check id ({f.check_id})")
+    if not isinstance(f.status, Status) or not isinstance(f.severity, Severity):
+        return text("检查结果的状态或级别无效", "the finding's status or severity is not valid")
+    return None
 
 
 def run_checks(checks: Iterable[tuple[CheckMeta, Any]], inv: Inventory,
