@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 
 import click
 
+from scanner.atomicio import write_text_atomic
 from scanner.model import LANGS, pick, text
 
 
@@ -90,10 +90,8 @@ def _clean(s: str) -> str:
 
 
 def _write(path, data: str):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    """Atomically, with the permissions open() would give, no fsync (as before)."""
+    write_text_atomic(path, data, fsync=False, prefix=".isoscan-scan-")
 
 
 def _summary(bundle, lang, quiet):
