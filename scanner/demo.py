@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from scanner.atomicio import write_text_atomic
 from scanner.model import Severity, pick, text
 
 DEMO_LAB = Path("inventories") / "lab" / "demo.yaml"
@@ -199,9 +200,9 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
         merged = merge_report(bundles, lang, canary_logs, digests)
         html = render_report(bundles, lang, canary_logs, digests, merged=merged)
         result.report = out_dir / "report.html"
-        result.report.write_text(html, encoding="utf-8")
-        (out_dir / "merged.json").write_text(
-            json.dumps(merged, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_text_atomic(result.report, html, fsync=False, prefix=".isoscan-report-")
+        write_text_atomic(out_dir / "merged.json", json.dumps(merged, ensure_ascii=False, indent=1),
+                          fsync=False, prefix=".isoscan-report-")
         result.merged_verdict = merged.get("summary", {}).get("verdict")
         result.expectations = expectations_of(lab.faults)
         result.unexpected = reconcile(result.expectations, findings_by_vantage,
