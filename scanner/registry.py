@@ -22,6 +22,12 @@ from scanner.model import CheckMeta, Finding, Severity, Status, Text, text
 
 GROUP = "isoscan.checks"
 
+# The checks SPEC §4 names: each must be installed (pyproject.toml registers them)
+BUILTIN = ("INV-SCHEMA", "INV-OVERLAP", "INV-ADDRESS", "INV-DUPLICATE", "INV-BRIDGE",
+           "INV-INGRESS", "INV-REGISTRATION", "ISO-PHYSICAL", "ISO-BRIDGE", "ISO-LOGICAL",
+           "ING-SINGLE", "DEV-UNREGISTERED", "DEV-MISMATCH", "DEV-MISPLACED", "DEV-MISSING",
+           "NET-DHCP", "NET-IPV6-RA")
+
 
 class UnknownCheck(Exception):
     """An id given with --checks that no installed check has (usage error, exit 2)."""
@@ -94,14 +100,16 @@ def load_checks(ids: Sequence[str] | None = None, *,
             continue
         try:
             mod = ep.load()
-        except Exception as exc:  # any import failure is loud, never a skip
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # any import failure is loud, never a skip (SystemExit too)
             reg.problems.append(_problem(name, text(
                 f"入口 {ep.value} 导入失败：{type(exc).__name__}: {exc}",
                 f"entry point {ep.value} failed to import: {type(exc).__name__}: {exc}")))
             continue
         meta = getattr(mod, "META", None)
         evaluate = getattr(mod, "evaluate", None)
-        if not isinstance(meta, CheckMeta) or not callable(evaluate):
+        if not _sound_meta(meta) or not callable(evaluate):
             reg.problems.append(_problem(name, text(
                 f"{ep.value} 缺少 META（CheckMeta）或 evaluate()",
                 f"{ep.value} lacks META (a CheckMeta) or evaluate()")))
@@ -117,5 +125,22 @@ def load_checks(ids: Sequence[str] | None = None, *,
                 f"duplicate check id {meta.id}: {by_id[meta.id].source} and {ep.value}")))
             continue
         by_id[meta.id] = Check(meta, evaluate, ep.value)
+    if entry_points is None and wanted is None:
+        # the checks the SPEC names must all be there: an uninstalled or
+        # half-installed copy judges nothing, and must not read as clean
+        for cid in BUILTIN:
+            if cid not in names:
+                reg.problems.append(_problem(cid, text(
+                    f"未安装检查 {cid}（入口点组 {GROUP} 中没有它；请重新安装 isoscan）",
+                    f"check {cid} is not installed (no entry point in group {GROUP}; "
+                    "reinstall isoscan)")))
     reg.checks = sorted(by_id.values(), key=lambda c: c.meta.id)
     return reg
+
+
+def _sound_meta(meta: Any) -> bool:
+    """A CheckMeta whose fields have the types the rest of isoscan relies on."""
+    return (isinstance(meta, CheckMeta) and isinstance(meta.id, str) and bool(meta.id)
+            and isinstance(meta.severity, Severity) and isinstance(meta.title, dict)
+            and isinstance(meta.needs, tuple) and all(isinstance(n, str) for n in meta.needs)
+            and isinstance(meta.remediation, dict))

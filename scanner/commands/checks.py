@@ -39,9 +39,10 @@ def list_checks(fmt, lang):
     if fmt == "json":
         click.echo(json.dumps({"checks": rows, "problems": broken}, ensure_ascii=False, indent=2))
         return
+    from scanner.formats.text import clean   # a plugin's strings are data: no terminal control
     for r in rows:
-        click.echo(f"{r['id']:<18} {r['severity']:<9} {','.join(r['needs']):<22} {r['title']}")
+        click.echo(clean(f"{r['id']:<18} {r['severity']:<9} {','.join(r['needs']):<22} {r['title']}"))
         for ref in r["regulation"]:
-            click.echo(f"{'':<18} - {ref}")
+            click.echo(clean(f"{'':<18} - {ref}"))
     for b in broken:
-        click.echo(f"{b['id']:<18} {'BROKEN':<9} {b['error']}")
+        click.echo(clean(f"{b['id']:<18} {'BROKEN':<9} {b['error']}"))

@@ -29,7 +29,19 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
     from scanner.registry import load_checks
     from scanner.yamlsource import bulk, prefetch
 
+    from scanner.registry import UnknownCheck
+
     registry = load_checks(check_ids)
+    if check_ids is not None:
+        live = [c.meta.id for c in registry.checks if not c.meta.static]
+        if not registry.static and not registry.problems:
+            # nothing would be judged, and nothing judged must never read as clean
+            raise UnknownCheck(f"--checks names no static check ({', '.join(live)}: "
+                               "live checks run with `isoscan scan`); validate runs INV-* checks")
+        if live:
+            notice(pick(text(f"未运行：{', '.join(live)} 为现场检查，需 isoscan scan",
+                             f"not run: {', '.join(live)} (live checks need `isoscan scan`)"),
+                        lang))
     result = load_inventory(paths)
     for f in result.lab_files_left_out:
         notice(pick(text(f"未纳入：{f} 是实验网文件（含 lab: 段），如需校验请直接指定该文件",
@@ -60,23 +72,24 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
 @click.option("--checks", "checks_opt", metavar="ID,...", help="Run only these checks.")
 def validate(paths, fmt, output, lang, checks_opt):
     """Check inventory files without touching the network (校验清单文件)."""
+    from scanner.formats.text import clean
     from scanner.inventory import InputError
     from scanner.registry import UnknownCheck, parse_ids
     from scanner.regulations import MappingError
 
     try:
         out, code = run_validate(paths, fmt=fmt, lang=lang, check_ids=parse_ids(checks_opt),
-                                 notice=lambda line: click.echo(line, err=True))
+                                 notice=lambda line: click.echo(clean(line), err=True))
     except (InputError, UnknownCheck, MappingError) as exc:
-        click.echo(f"isoscan validate: {exc}", err=True)
+        click.echo(clean(f"isoscan validate: {exc}"), err=True)
         sys.exit(2)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(out)
         except OSError as exc:
-            click.echo(f"isoscan validate: {output}: cannot be written ({exc.strerror or exc})",
-                       err=True)
+            click.echo(clean(f"isoscan validate: {output}: cannot be written "
+                             f"({exc.strerror or exc})"), err=True)
             sys.exit(2)
     else:
         click.echo(out, nl=False)

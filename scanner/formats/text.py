@@ -1,7 +1,7 @@
 """`--format text`: one line a finding, problems first, a summary line last.
 
 Control characters in data (names from an inventory can be anything) are
-shown escaped, so a hostile name cannot drive the terminal.
+shown escaped, so a hostile name cannot drive the terminal or forge a line.
 """
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from scanner.formats import sort_key
 from scanner.judge import counts, verdict
 from scanner.model import pick
 
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0 (newline too: one finding is one line, so a hostile name cannot forge a
+# line of its own, such as a clean verdict), DEL, C1, the Unicode line
+# separators and every bidirectional control (an RTL override reorders what
+# is shown)
+_CTRL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                   r"\u202a-\u202e\u2066-\u2069]")
 
 LABELS = {
     "zh-CN": {"pass": "通过", "fail": "不合规", "error": "无法判定", "skipped": "跳过",
