@@ -55,7 +55,8 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
             findings = run_checks([(c.meta, c.evaluate) for c in static], result.inventory, {})
     # The loader's INV-SCHEMA findings are kept whatever --checks selects: a file
     # that could not be read was not judged, and must never make a run clean.
-    findings = merge_with_loader(result.findings, findings) + list(registry.problems)
+    findings = (merge_with_loader(result.findings, findings) + list(registry.problems)
+                + registry.missing_problems(static_only=True))
     prefetch(f.location for f in findings)       # one position pass per file
     out = render(findings, fmt, lang, files=result.files)
     bad = any(f.status in (Status.FAIL, Status.ERROR) for f in findings)

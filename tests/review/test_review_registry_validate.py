@@ -57,7 +57,19 @@ def test_a_missing_builtin_check_is_an_error(monkeypatch):
                         lambda group: [e for e in real if e.name != "ISO-PHYSICAL"])
     reg = R.load_checks()
     assert "ISO-PHYSICAL" not in [c.id for c in reg.checks]
-    assert [p.check_id for p in reg.problems] == ["ISO-PHYSICAL"]
+    assert [p.check_id for p in reg.missing_problems()] == ["ISO-PHYSICAL"]
+    assert all(p.status == Status.ERROR for p in reg.missing_problems())
+    assert reg.missing_problems(static_only=True) == []
+
+
+def test_validate_without_a_static_builtin_is_not_clean(monkeypatch, tmp_path):
+    real = list(R._entry_points(group=R.GROUP))
+    monkeypatch.setattr(R, "_entry_points",
+                        lambda group: [e for e in real if e.name != "INV-BRIDGE"])
+    p = tmp_path / "inv.yaml"
+    p.write_text("version: 1\norganization: {name: x}\nsegments: []\n")
+    r = CliRunner().invoke(main, color=True, args=["validate", "--lang", "en", str(p)])
+    assert r.exit_code == 1 and "INV-BRIDGE" in r.stdout
 
 
 def test_no_checks_installed_never_validates_clean(monkeypatch, tmp_path):
