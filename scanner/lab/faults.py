@@ -107,7 +107,10 @@ def dual_homed(topo: Topology, inv: Inventory, f: Fault) -> None:
     h = _device(topo, f)
     seg = _segment(inv, f, f.get("segment"))
     leg = add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
-    h.forward4 = True
+    if IPAddress(f.get("ip")).version == 6:
+        h.forward6 = True      # a second card on an IPv6 network: it forwards IPv6
+    else:
+        h.forward4 = True
     if f.get("nat", False):
         h.masquerade.append(leg.ifname)
 

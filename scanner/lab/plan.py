@@ -46,6 +46,12 @@ def add_leg(topo: Topology, inv: Inventory, host: Host, segment: str, ip: str | 
     seg = inv.segment(segment)
     if seg is None:
         raise LabError(f"{host.name}: unknown segment {segment!r} / 未知网段")
+    same = next((l for l in host.legs if l.segment == segment and mac and l.mac == mac
+                 and ip is not None and l.addrs), None)
+    if same is not None and IPAddress(ip).version not in {IPAddress(a).version for a in same.ips()}:
+        # dual stack: one card, an IPv4 and an IPv6 interface entry with the same MAC
+        add_leg_address(same, seg, ip, host.name)
+        return same
     leg = Leg(ifname=host.next_ifname(), segment=segment, mac=mac, note=note)
     set_leg_address(leg, seg, ip, host.name)
     leg.port = topo.switches[segment].new_port()
@@ -63,6 +69,17 @@ def set_leg_address(leg: Leg, seg: Segment, ip: str | None, who: str) -> None:
     leg.addrs.append(f"{ip}/{net.prefixlen}")
     leg.onlink = [str(n.cidr) for n in seg.networks
                   if n.version == net.version and n.cidr != net.cidr]
+
+
+def add_leg_address(leg: Leg, seg: Segment, ip: str, who: str) -> None:
+    """A second address (the other IP version) on an existing leg."""
+    net = segment_net_for(seg, ip)
+    if net is None:
+        raise LabError(f"{who}: address {ip} lies outside segment {seg.name} / 地址不在网段内")
+    leg.addrs.append(f"{ip}/{net.prefixlen}")
+    have = {IPNetwork(a).cidr for a in leg.addrs}
+    leg.onlink = [str(n.cidr) for n in seg.networks
+                  if any(n.version == IPAddress(a).version for a in leg.ips()) and n.cidr not in have]
 
 
 def new_host(topo: Topology, name: str, role: str, kind: str) -> Host:
@@ -167,6 +184,7 @@ def derive_gateways(topo: Topology, inv: Inventory) -> None:
             h = topo.hosts[d.name]
             h.gateway = True
             h.forward4 = True
+            h.forward6 = any(IPAddress(a).version == 6 for l in h.legs for a in l.ips())
     for h in topo.hosts.values():
         if not h.gateway:
             continue
@@ -192,6 +210,23 @@ def derive_gateways(topo: Topology, inv: Inventory) -> None:
                         rules.append(f"-A FORWARD -i {o.ifname} -o {i.ifname} -d {e.address}/32"
                                      f" -p udp --dport {p} -j ACCEPT")
         h.ipt4 = rules + h.ipt4        # faults may have added holes already
+        if h.forward6:
+            # the same policy for IPv6, routed without NAT (the lab's internet
+            # side has routes back to the non-classified segments)
+            rules6 = ["-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"]
+            for i in inside:
+                for o in outside:
+                    rules6.append(f"-A FORWARD -i {i.ifname} -o {o.ifname} -j ACCEPT")
+            for i in inside:
+                for e in inv.segment(i.segment).exposed:
+                    if e.address.version != 6:
+                        continue
+                    for o in outside:
+                        for proto, ports in (("tcp", e.tcp), ("udp", e.udp)):
+                            for p in ports:
+                                rules6.append(f"-A FORWARD -i {o.ifname} -o {i.ifname} "
+                                              f"-d {e.address}/128 -p {proto} --dport {p} -j ACCEPT")
+            h.ipt6 = rules6 + h.ipt6
         h.masquerade += [o.ifname for o in outside if inside]
 
 
