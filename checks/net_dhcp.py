@@ -35,10 +35,10 @@ from typing import Any, Iterator, Mapping
 from netaddr import IPAddress
 from netaddr.core import AddrFormatError
 
+from checks import _rogue as R
 from checks._livecommon import (conclude, host_label, interfaces_with_ip, join, norm_ip,
-                                norm_mac, not_from, problem, section, subject,
-                                vantage_segment)
-from scanner.model import CheckMeta, Finding, Inventory, Severity, fail, text
+                                norm_mac, section)
+from scanner.model import CheckMeta, Finding, Inventory, Severity, text
 
 META = CheckMeta(
     id="NET-DHCP",
@@ -79,13 +79,9 @@ def _strs(v: Any) -> list[str]:
     return [str(v)]
 
 
-def _list(v: Any) -> list:
-    return list(v) if isinstance(v, (list, tuple)) else []
-
-
 def _offers(sec: Mapping[str, Any]) -> list[dict]:
     out = []
-    for o in _list(sec.get("offers")):
+    for o in R.listed(sec.get("offers")):
         if not isinstance(o, Mapping):
             continue
         if o.get("version") == 6:
@@ -162,23 +158,16 @@ def _registered_macs(inv: Inventory, ip: str | None) -> set[str]:
     return {i.mac for _, i in interfaces_with_ip(inv, ip) if i.mac}
 
 
-def _device_macs(inv: Inventory, ip: str) -> set[str]:
-    """Every MAC of every device that has an interface with this address."""
-    return {j.mac for d, _ in interfaces_with_ip(inv, ip) for j in d.interfaces if j.mac}
-
-
 def _reasons6(inv: Inventory, seg, declared: set[str], src_ip, src_mac) -> list:
     """A DHCPv6 server answers from its link-local address, and its server id is a
     DUID: it is declared by address, or by the MAC of a device with a declared address."""
-    if src_ip in declared:
-        reg = _device_macs(inv, src_ip)
-        if reg and src_mac and src_mac not in reg:
-            return [text(
-                f"冒充已声明的 DHCP 服务器 {src_ip}：该地址登记的 MAC 为 {join(sorted(reg))}，应答却来自 {src_mac}",
-                f"impersonates declared DHCP server {src_ip}: that address is registered with MAC "
-                f"{join(sorted(reg))}, the offer came from {src_mac}")]
-        return []
-    if src_mac and any(src_mac in _device_macs(inv, d) for d in declared):
+    how, reg = R.match_declared(inv, declared, src_ip, {src_mac} if src_mac else set())
+    if how == R.IMPERSONATED:
+        return [text(
+            f"冒充已声明的 DHCP 服务器 {src_ip}：该地址登记的 MAC 为 {join(sorted(reg))}，应答却来自 {src_mac}",
+            f"impersonates declared DHCP server {src_ip}: that address is registered with MAC "
+            f"{join(sorted(reg))}, the offer came from {src_mac}")]
+    if how == R.DECLARED:
         return []
     return [text(
         f"DHCPv6 服务器 {host_label(src_ip, src_mac)} 不在网段 {seg.name} 声明的 DHCP 服务器"
@@ -187,69 +176,60 @@ def _reasons6(inv: Inventory, seg, declared: set[str], src_ip, src_mac) -> list:
         f"segment {seg.name} ({join(sorted(declared))}), by address or by the registered devices' MACs")]
 
 
+def _reasons(inv: Inventory, seg, declared: set[str] | None, src_ip, src_mac, offers) -> list:
+    """Why a server (its offers) is not declared; [] when it is."""
+    if declared is None:
+        return [text(
+            f"网段 {seg.name} 未声明 dhcp_servers，其上任何 DHCP 服务器都未经声明",
+            f"segment {seg.name} declares no dhcp_servers: every DHCP server on it is undeclared")]
+    if any(o["version"] == 6 for o in offers):
+        return _reasons6(inv, seg, declared, src_ip, src_mac)
+    reasons = []
+    for sid in dict.fromkeys(o["server_id"] or src_ip for o in offers if o["version"] == 4):
+        if sid not in declared:
+            reasons.append(text(
+                f"服务器标识 {sid} 不在网段 {seg.name} 声明的 DHCP 服务器（{join(sorted(declared))}）之中",
+                f"server identifier {sid} is not among the DHCP servers declared for segment "
+                f"{seg.name} ({join(sorted(declared))})"))
+        elif sid == src_ip and src_mac:
+            macs = _registered_macs(inv, sid)
+            if macs and src_mac not in macs:
+                reasons.append(text(
+                    f"冒充已声明的 DHCP 服务器 {sid}：该地址登记的 MAC 为 {join(sorted(macs))}，"
+                    f"应答却来自 {src_mac}",
+                    f"impersonates declared DHCP server {sid}: that address is registered with "
+                    f"MAC {join(sorted(macs))}, the offer came from {src_mac}"))
+    return reasons
+
+
+def _aggravate(seg, offers) -> tuple[Severity, list]:
+    """Critical on a classified segment when an offer's router lies off the segment."""
+    off = [r for o in offers for r in o["router"] if _off_segment(seg, r)] if seg.classified else []
+    if not off:
+        return META.severity, []
+    return Severity.CRITICAL, [text(
+        f"提供的网关 {join(off)} 不在涉密网段 {seg.name} 之内：终端的流量将被引出网段",
+        f"the offered router {join(off)} lies outside classified segment {seg.name}: "
+        "hosts would send their traffic off the segment")]
+
+
 def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
-    seg, err = vantage_segment(META, inv, obs)
-    if err is not None:
-        yield err
-        return
-    if seg.is_internet:
-        yield not_from(META, seg, text("互联网上的 DHCP 服务器不由本单位声明",
-                                       "DHCP servers on the internet are not the unit's to declare"))
+    seg, early = R.vantage(META, inv, obs, text("互联网上的 DHCP 服务器不由本单位声明",
+                                                "DHCP servers on the internet are not the unit's to declare"))
+    if early is not None:
+        yield early
         return
 
     sec = section(obs, "dhcp")
-    declared = None if seg.dhcp_servers is None else {str(a) for a in seg.dhcp_servers}
-    servers: dict[tuple, list[dict]] = {}
-    for o in _offers(sec):
-        servers.setdefault((o["src_ip"], o["src_mac"]), []).append(o)
+    declared = R.declared_set(seg.dhcp_servers)
+    fails, declared_seen = R.judge_senders(
+        META, inv, seg, _offers(sec),
+        reasons=lambda src_ip, src_mac, offers: _reasons(inv, seg, declared, src_ip, src_mac, offers),
+        aggravate=lambda offers: _aggravate(seg, offers),
+        describe=_offer_text)
 
-    fails: list[Finding] = []
-    declared_seen: list[str] = []
-    for (src_ip, src_mac), offers in servers.items():
-        ids = list(dict.fromkeys(o["server_id"] or src_ip for o in offers if o["version"] == 4))
-        reasons = []
-        if declared is None:
-            reasons.append(text(
-                f"网段 {seg.name} 未声明 dhcp_servers，其上任何 DHCP 服务器都未经声明",
-                f"segment {seg.name} declares no dhcp_servers: every DHCP server on it is undeclared"))
-        elif any(o["version"] == 6 for o in offers):
-            reasons += _reasons6(inv, seg, declared, src_ip, src_mac)
-        else:
-            for sid in ids:
-                if sid not in declared:
-                    reasons.append(text(
-                        f"服务器标识 {sid} 不在网段 {seg.name} 声明的 DHCP 服务器（{join(sorted(declared))}）之中",
-                        f"server identifier {sid} is not among the DHCP servers declared for segment "
-                        f"{seg.name} ({join(sorted(declared))})"))
-                elif sid == src_ip and src_mac:
-                    macs = _registered_macs(inv, sid)
-                    if macs and src_mac not in macs:
-                        reasons.append(text(
-                            f"冒充已声明的 DHCP 服务器 {sid}：该地址登记的 MAC 为 {join(sorted(macs))}，"
-                            f"应答却来自 {src_mac}",
-                            f"impersonates declared DHCP server {sid}: that address is registered with "
-                            f"MAC {join(sorted(macs))}, the offer came from {src_mac}"))
-        if not reasons:
-            declared_seen.append(host_label(src_ip, src_mac))
-            continue
-
-        severity = META.severity
-        off = []
-        if seg.classified:
-            off = [r for o in offers for r in o["router"] if _off_segment(seg, r)]
-            if off:
-                severity = Severity.CRITICAL
-                reasons.append(text(
-                    f"提供的网关 {join(off)} 不在涉密网段 {seg.name} 之内：终端的流量将被引出网段",
-                    f"the offered router {join(off)} lies outside classified segment {seg.name}: "
-                    "hosts would send their traffic off the segment"))
-        evidence = [_offer_text(o) for o in offers] + reasons
-        fails.append(fail(META, evidence, segment=seg.name, severity=severity,
-                          subject=subject(inv, src_ip, src_mac)))
-
-    wait = sec.get("wait")
-    wait_s = f"{wait:g}" if isinstance(wait, (int, float)) else "?"
-    if not servers:
+    wait_s = R.wait_text(sec)
+    if not fails and not declared_seen:
         summary = [text(f"{wait_s} 秒内未收到任何 DHCP 应答（DHCPOFFER）",
                         f"no DHCP offer in {wait_s} s")]
     else:
@@ -259,8 +239,4 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     if v6 is not None and v6.get("status") != "ok":
         summary.append(text(f"未探测 DHCPv6 服务器：{v6.get('error') or v6.get('status')}",
                             f"DHCPv6 servers were not probed: {v6.get('error') or v6.get('status')}"))
-    why = problem(obs, "dhcp")
-    if why is None and (not isinstance(sec.get("offers"), list)
-                        or any(not isinstance(o, Mapping) for o in sec["offers"])):
-        why = "the dhcp section's offers are not a list of offers (malformed observations)"
-    yield from conclude(META, seg, fails, why, summary)
+    yield from conclude(META, seg, fails, R.pass_problem(obs, "dhcp", "offers"), summary)
