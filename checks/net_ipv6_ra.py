@@ -29,10 +29,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from checks._livecommon import (conclude, host_label, interfaces_with_ip, join, norm_ip,
-                                norm_mac, not_from, problem, section, subject,
-                                vantage_segment)
-from scanner.model import CheckMeta, Finding, Inventory, Severity, fail, text
+from checks import _rogue as R
+from checks._livecommon import conclude, host_label, join, norm_ip, norm_mac, section
+from scanner.model import CheckMeta, Finding, Inventory, Severity, text
 
 META = CheckMeta(
     id="NET-IPV6-RA",
@@ -62,13 +61,9 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def _list(v: Any) -> list:
-    return list(v) if isinstance(v, (list, tuple)) else []
-
-
 def _adverts(sec: Mapping[str, Any]) -> list[dict]:
     out = []
-    for a in _list(sec.get("adverts")):
+    for a in R.listed(sec.get("adverts")):
         if not isinstance(a, Mapping):
             continue
         out.append({
@@ -77,13 +72,13 @@ def _adverts(sec: Mapping[str, Any]) -> list[dict]:
             "eth_src": norm_mac(a.get("eth_src")),
             "router_lifetime": _int(a.get("router_lifetime")),
             "hop_limit": _int(a.get("hop_limit")),
-            "prefixes": [p for p in _list(a.get("prefixes")) if isinstance(p, Mapping)],
-            "routes": [r for r in _list(a.get("routes")) if isinstance(r, Mapping)],
-            "rdnss": [str(x) for x in _list(a.get("rdnss"))],
-            "dnssl": [str(x) for x in _list(a.get("dnssl"))],
+            "prefixes": [p for p in R.listed(a.get("prefixes")) if isinstance(p, Mapping)],
+            "routes": [r for r in R.listed(a.get("routes")) if isinstance(r, Mapping)],
+            "rdnss": [str(x) for x in R.listed(a.get("rdnss"))],
+            "dnssl": [str(x) for x in R.listed(a.get("dnssl"))],
             "managed": bool(a.get("managed")),
             "other": bool(a.get("other")),
-            "seen": [str(x) for x in _list(a.get("seen"))],
+            "seen": [str(x) for x in R.listed(a.get("seen"))],
         })
     return out
 
@@ -116,27 +111,20 @@ def _advert_text(a: dict) -> dict:
         f"flags {flags}")
 
 
-def _device_macs(inv: Inventory, ip: str) -> set[str]:
-    """Every MAC of every device that has an interface with this address."""
-    return {j.mac for d, _ in interfaces_with_ip(inv, ip) for j in d.interfaces if j.mac}
-
-
 def _reasons(inv: Inventory, seg, declared: set[str] | None, a: dict) -> list:
     if declared is None:
         return [text(f"网段 {seg.name} 未声明 ipv6_routers，其上任何发送路由通告的设备都未经声明",
                      f"segment {seg.name} declares no ipv6_routers: every router advertising on it "
                      "is undeclared")]
     macs = {m for m in (a["src_mac"], a["eth_src"]) if m}
-    if a["src_ip"] in declared:
-        reg = _device_macs(inv, a["src_ip"])
-        if reg and macs and not macs <= reg:
-            return [text(
-                f"冒充已声明的路由器 {a['src_ip']}：该地址登记的 MAC 为 {join(sorted(reg))}，"
-                f"通告却来自 {join(sorted(macs))}",
-                f"impersonates declared router {a['src_ip']}: that address is registered with MAC "
-                f"{join(sorted(reg))}, the advert came from {join(sorted(macs))}")]
-        return []
-    if macs and any(macs <= _device_macs(inv, d) for d in declared):
+    how, reg = R.match_declared(inv, declared, a["src_ip"], macs)
+    if how == R.IMPERSONATED:
+        return [text(
+            f"冒充已声明的路由器 {a['src_ip']}：该地址登记的 MAC 为 {join(sorted(reg))}，"
+            f"通告却来自 {join(sorted(macs))}",
+            f"impersonates declared router {a['src_ip']}: that address is registered with MAC "
+            f"{join(sorted(reg))}, the advert came from {join(sorted(macs))}")]
+    if how == R.DECLARED:
         return []
     return [text(
         f"{host_label(a['src_ip'], a['src_mac'])} 不在网段 {seg.name} 声明的 IPv6 路由器"
@@ -146,51 +134,50 @@ def _reasons(inv: Inventory, seg, declared: set[str] | None, a: dict) -> list:
         "devices' MACs")]
 
 
+def _router_reasons(inv: Inventory, seg, declared: set[str] | None, adverts: list[dict]) -> list:
+    """Why a router (its adverts) is not declared, each reason once; [] when it is."""
+    reasons = []
+    for a in adverts:
+        reasons += [r for r in _reasons(inv, seg, declared, a) if r not in reasons]
+    return reasons
+
+
+def _aggravate(seg, adverts: list[dict]) -> tuple[Severity, list]:
+    """Critical on a classified segment when an advert offers a default route;
+    a hop limit other than 255 is noted."""
+    severity, more = META.severity, []
+    if seg.classified and any(_default_route(a) for a in adverts):
+        severity = Severity.CRITICAL
+        more.append(text(
+            f"该通告在涉密网段 {seg.name} 上提供默认路由：终端会经它把 IPv6 流量引出网段",
+            f"it offers a default route on classified segment {seg.name}: hosts would send "
+            "their IPv6 traffic off the segment through it"))
+    for a in adverts:
+        if a["hop_limit"] is not None and a["hop_limit"] != 255:
+            more.append(text(
+                f"跳数限制为 {a['hop_limit']}（非 255），遵循 RFC 4861 的主机会忽略该通告，但发送者仍是非法路由器",
+                f"hop limit {a['hop_limit']} (not 255): hosts following RFC 4861 ignore it, "
+                "but the sender is still a rogue router"))
+            break
+    return severity, more
+
+
 def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
-    seg, err = vantage_segment(META, inv, obs)
-    if err is not None:
-        yield err
-        return
-    if seg.is_internet:
-        yield not_from(META, seg, text("互联网上的路由器不由本单位声明",
-                                       "routers on the internet are not the unit's to declare"))
+    seg, early = R.vantage(META, inv, obs, text("互联网上的路由器不由本单位声明",
+                                                "routers on the internet are not the unit's to declare"))
+    if early is not None:
+        yield early
         return
 
     sec = section(obs, "ra")
-    declared = None if seg.ipv6_routers is None else {str(a) for a in seg.ipv6_routers}
-    routers: dict[tuple, list[dict]] = {}
-    for a in _adverts(sec):
-        routers.setdefault((a["src_ip"], a["src_mac"]), []).append(a)
+    declared = R.declared_set(seg.ipv6_routers)
+    fails, declared_seen = R.judge_senders(
+        META, inv, seg, _adverts(sec),
+        reasons=lambda _ip, _mac, adverts: _router_reasons(inv, seg, declared, adverts),
+        aggravate=lambda adverts: _aggravate(seg, adverts),
+        describe=_advert_text)
 
-    fails: list[Finding] = []
-    declared_seen: list[str] = []
-    for (src_ip, src_mac), adverts in routers.items():
-        reasons = []
-        for a in adverts:
-            reasons += [r for r in _reasons(inv, seg, declared, a) if r not in reasons]
-        if not reasons:
-            declared_seen.append(host_label(src_ip, src_mac))
-            continue
-        severity = META.severity
-        if seg.classified and any(_default_route(a) for a in adverts):
-            severity = Severity.CRITICAL
-            reasons.append(text(
-                f"该通告在涉密网段 {seg.name} 上提供默认路由：终端会经它把 IPv6 流量引出网段",
-                f"it offers a default route on classified segment {seg.name}: hosts would send "
-                "their IPv6 traffic off the segment through it"))
-        for a in adverts:
-            if a["hop_limit"] is not None and a["hop_limit"] != 255:
-                reasons.append(text(
-                    f"跳数限制为 {a['hop_limit']}（非 255），遵循 RFC 4861 的主机会忽略该通告，但发送者仍是非法路由器",
-                    f"hop limit {a['hop_limit']} (not 255): hosts following RFC 4861 ignore it, "
-                    "but the sender is still a rogue router"))
-                break
-        evidence = [_advert_text(a) for a in adverts] + reasons
-        fails.append(fail(META, evidence, segment=seg.name, severity=severity,
-                          subject=subject(inv, src_ip, src_mac)))
-
-    wait = sec.get("wait")
-    wait_s = f"{wait:g}" if isinstance(wait, (int, float)) else "?"
+    wait_s = R.wait_text(sec)
     passive = sec.get("passive") if isinstance(sec.get("passive"), Mapping) else {}
     secs = passive.get("seconds")
     if passive.get("status") == "ok":
@@ -199,17 +186,14 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
             else ", listening passively"
     else:
         listen_zh, listen_en = "（未被动监听）", " (no passive listening)"
-    if not routers:
+    if not fails and not declared_seen:
         summary = text(f"发出路由器请求后 {wait_s} 秒内未收到任何路由通告{listen_zh}",
                        f"no router advertisement in {wait_s} s after a router solicitation{listen_en}")
     else:
         summary = text(f"只有已声明的 IPv6 路由器发送路由通告：{join(declared_seen)}{listen_zh}",
                        f"only declared IPv6 routers advertised: {join(declared_seen)}{listen_en}")
 
-    why = problem(obs, "ra")
-    if why is None and (not isinstance(sec.get("adverts"), list)
-                        or any(not isinstance(a, Mapping) for a in sec["adverts"])):
-        why = "the ra section's adverts are not a list of adverts (malformed observations)"
+    why = R.pass_problem(obs, "ra", "adverts")
     if why is None and passive.get("status") == "error":
         why = f"the passive router advertisement listener failed: {passive.get('error') or '?'}"
     yield from conclude(META, seg, fails, why, summary)
