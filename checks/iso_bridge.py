@@ -19,7 +19,7 @@ crosses an isolation boundary), not a bridge.
 from __future__ import annotations
 
 from checks._livecommon import (NOTHING_PROBED, a_probe, conclude, dst_label, dst_segment,
-                                host_label, hosts, is_own, join, merge_by_subject,
+                                host_label, hosts, is_own, join, merge_by_station,
                                 must_isolate, norm_ip, norm_mac, not_from, probe_label,
                                 problem, section, subject, vantage_segment)
 from scanner.model import CheckMeta, Severity, fail, text
@@ -125,5 +125,5 @@ def evaluate(inv, obs):
         return
     fails, summary, probes = _forwarders(inv, seg, obs)
     empty = NOTHING_PROBED if not probes and hosts(obs) else None
-    yield from conclude(META, seg, merge_by_subject(fails), problem(obs, *META.needs) or empty,
+    yield from conclude(META, seg, merge_by_station(fails), problem(obs, *META.needs) or empty,
                         summary)

@@ -89,7 +89,26 @@ def _discovery_forwarding(ctx):
         except Exception as exc2:
             disc = {"status": "error", "error": _msg(exc2, ctx.lang)}
         fwd = {"status": "error", "error": why}
+    if fwd.get("status") == "ok" and disc.get("status") == "ok" and ctx.plan.networks6:
+        _forwarding6(ctx, disc, fwd)
     return {"discovery": disc, "forwarding": fwd}
+
+
+def _forwarding6(ctx, disc: dict, fwd: dict) -> None:
+    """The IPv6 round of the forwarding probes (segments that declare IPv6):
+    its records join fwd["probes"]; fwd["ipv6"] says how it went. A round
+    that should have run and failed makes the whole section an error."""
+    from scanner.probes import forwarding
+    try:
+        six = forwarding.probe6(ctx.plan, disc, minter=ctx.minter, zone=TOKEN_ZONE)
+    except Exception as exc:
+        why = _msg(exc, ctx.lang)
+        fwd["ipv6"] = {"status": "error", "error": why}
+        fwd.update(status="error", error=why)
+        return
+    fwd["probes"] = list(fwd.get("probes") or ()) + six.pop("probes")
+    fwd["sent"] = (fwd.get("sent") or 0) + six.get("sent", 0)
+    fwd["ipv6"] = six
 
 
 def _forwarding(ctx):

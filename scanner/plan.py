@@ -80,6 +80,23 @@ class Plan:
     remote: tuple[Target, ...]           # canaries + one address of each other segment
     inbound: tuple[Inbound, ...]         # only from an internet vantage
     scope: "Scope" = field(repr=False, default=None)
+    # IPv6 canaries + one IPv6 address of each other segment (forwarding over
+    # IPv6); empty unless the segment declares an IPv6 network
+    remote6: tuple[Target, ...] = ()
+
+    @property
+    def source6(self) -> str | None:
+        """The source of IPv6 probes: the vantage's address inside a declared
+        IPv6 network of its segment, else its link-local address; never one
+        from another prefix (a rogue router's)."""
+        if not self.networks6:
+            return None
+        nets = [IPNetwork(n) for n in self.networks6]
+        mine = [a for a in self.vantage.ipv6 if ":" in a]
+        for a in mine:
+            if any(IPAddress(a) in n for n in nets):
+                return a
+        return next((a for a in mine if IPAddress(a).is_link_local()), None)
 
     @property
     def classification(self) -> str:
@@ -98,6 +115,9 @@ class Plan:
             "remote": [{"ip": t.ip, "kind": t.kind, "segment": t.segment, "name": t.name,
                         "tcp": list(t.tcp), "udp": list(t.udp), "icmp": t.icmp}
                        for t in self.remote],
+            "remote6": [{"ip": t.ip, "kind": t.kind, "segment": t.segment, "name": t.name,
+                         "tcp": list(t.tcp), "udp": list(t.udp), "icmp": t.icmp}
+                        for t in self.remote6],
             "inbound": [{"ip": t.ip, "segment": t.segment, "tcp_ports": len(t.tcp),
                          "udp": list(t.udp)} for t in self.inbound],
         }
@@ -154,6 +174,23 @@ def _first_v4(seg: Segment, inv: Inventory, own: frozenset[str]) -> tuple[str, s
             return str(n[1]), None
         if n.version == 4:
             return str(n[0]), None
+    return None
+
+
+def _first_v6(seg: Segment, inv: Inventory, own: frozenset[str]) -> tuple[str, str | None] | None:
+    """One declared IPv6 address of a segment, as _first_v4 picks an IPv4 one
+    (the ingress's, else a registered device's, else the network's ::1)."""
+    regs = sorted(((str(i.ip), d.name) for d, i in inv.devices_on(seg.name)
+                   if i.ip is not None and i.ip.version == 6 and not i.ip.is_link_local()
+                   and str(i.ip) not in own), key=lambda x: IPAddress(x[0]))
+    for ip, name in regs:
+        if name == seg.ingress:
+            return ip, name
+    if regs:
+        return regs[0]
+    for n in seg.networks:
+        if n.version == 6 and n.size > 2:
+            return str(n[1]), None
     return None
 
 
@@ -220,6 +257,26 @@ def build_plan(inv: Inventory, vantage: Vantage) -> Plan:
             continue
         remote[ip] = Target(ip, "segment", other.name, name, SEGMENT_TCP, SEGMENT_UDP, True)
 
+    remote6: dict[str, Target] = {}
+    if networks6:
+        for c in inv.canaries:
+            if c.address.version != 6 or seg.contains(c.address) or not scope.allows(c.address):
+                continue
+            s = inv.segment_of(c.address)
+            remote6.setdefault(str(c.address), Target(
+                str(c.address), "canary", s.name if s else None, c.name,
+                tuple(sorted(set(c.tcp))), tuple(sorted(set(c.udp))), bool(c.icmp)))
+        for other in inv.segments:
+            if other.name == seg.name:
+                continue
+            picked = _first_v6(other, inv, vantage.own)
+            if picked is None:
+                continue
+            ip, name = picked
+            if ip in remote6 or seg.contains(ip) or not scope.allows(ip):
+                continue
+            remote6[ip] = Target(ip, "segment", other.name, name, SEGMENT_TCP, SEGMENT_UDP, True)
+
     inbound: list[Inbound] = []
     if seg.classification == INTERNET:
         top = top_tcp_ports()
@@ -244,7 +301,8 @@ def build_plan(inv: Inventory, vantage: Vantage) -> Plan:
 
     return Plan(vantage=vantage, segment=seg, networks4=networks4, networks6=networks6,
                 controls=tuple(sorted(controls.values(), key=lambda l: IPAddress(l.ip))),
-                remote=tuple(remote.values()), inbound=tuple(inbound), scope=scope)
+                remote=tuple(remote.values()), inbound=tuple(inbound), scope=scope,
+                remote6=tuple(remote6.values()))
 
 
 # classifications, re-exported for probes that branch on them

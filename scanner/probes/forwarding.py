@@ -412,3 +412,205 @@ def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
 
 
 METHOD = "L2 burst through each host (gateway-finder), one listener, one shared wait"
+
+
+# -- IPv6 -------------------------------------------------------------------
+#
+# Where the vantage's segment declares an IPv6 network and the vantage has an
+# IPv6 address there (declared, else link-local: Plan.source6), the same
+# technique runs over IPv6: frames addressed at layer 2 to every host found
+# (its MAC from ND or ARP) and at layer 3 to the IPv6 canaries and one IPv6
+# address of every other segment (Plan.remote6), ICMPv6 echo, TCP SYN and UDP,
+# hop limit 1 and 64, then hop limit 2 behind hosts that answered
+# time-exceeded. Each probe is keyed by its flow label (quoted back in ICMPv6
+# errors), its echo sequence and its TCP/UDP source port. Records go to the
+# same "forwarding.probes" list, with IPv6 addresses, so the checks judge them
+# unchanged.
+
+ICMP6_ID = 0x150D
+FLOW_MASK = 0xFFFFF
+
+
+def vias6(plan: Plan, disc: dict) -> list[tuple[str, str]]:
+    """(address, MAC) of every host to probe through over IPv6: one per MAC,
+    named by its global address inside the segment's IPv6 networks, else its
+    link-local one, else (a host seen by ARP only) its IPv4 address."""
+    v = plan.vantage
+    nets = [IPNetwork(n) for n in plan.networks6]
+    best: dict[str, tuple[int, str]] = {}
+
+    def rank(ip: str) -> int:
+        try:
+            a = IPAddress(ip)
+        except Exception:
+            return 9
+        if a.version == 6 and any(a in n for n in nets):
+            return 0
+        if a.version == 6 and a.is_link_local():
+            return 1
+        return 2 if a.version == 4 else 3
+
+    for h in list(disc.get("neighbours6") or ()) + list(disc.get("hosts") or ()):
+        ip, mac = h.get("ip"), (h.get("mac") or "").lower()
+        if not ip or not mac or ip in v.own or mac in v.own_macs:
+            continue
+        r = rank(ip)
+        if r == 3:
+            continue                       # a rogue prefix's address does not name a host
+        if mac not in best or r < best[mac][0]:
+            best[mac] = (r, ip)
+    return [(ip, mac) for mac, (_, ip) in best.items()]
+
+
+def plan_probes6(plan: Plan, vias: list[tuple[str, str]]) -> list[Probe]:
+    first, rest = [], []
+    for ip, mac in vias:
+        for t in plan.remote6:
+            plan.guard(t.ip)
+            for ttl in (1, FULL_TTL):
+                kinds = ([("icmp", None)] if t.icmp else []) + \
+                        [("tcp", p) for p in t.tcp] + [("udp", p) for p in t.udp]
+                for i, (proto, port) in enumerate(kinds):
+                    (first if ttl == 1 and i == 0 else rest).append(Probe(ip, mac, t, proto, port, ttl))
+    return first + rest
+
+
+def _frame6(plan: Plan, src: str, pr: Probe, key: int, minter=None, zone: str = "") -> bytes:
+    from scapy.layers.inet import TCP, UDP
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    v = plan.vantage
+    dst = plan.guard(pr.target.ip)
+    tok = None
+    if minter is not None:
+        tok = minter.mint(pr.via_mac, "dns" if pr.proto == "udp" and pr.port == 53 else pr.proto,
+                          pr.port)
+        pr.token = tok.hex
+    ip6 = IPv6(src=src, dst=dst, hlim=pr.ttl, fl=key & FLOW_MASK)
+    if pr.proto == "icmp":
+        l4 = ICMPv6EchoRequest(id=ICMP6_ID, seq=key & 0xFFFF,
+                               data=tokens.payload_for(tok) if tok else b"isoscan-fwd")
+    elif pr.proto == "tcp":
+        seq = tokens.tcp_seq_for(tok) if tok else (0x15060000 + key) & 0xFFFFFFFF
+        sport = tokens.tcp_sport_for(tok) if tok else SPORT_BASE + key
+        pr.tcp_seq = seq
+        l4 = TCP(sport=sport, dport=pr.port, seq=seq, flags="S", window=1024,
+                 options=[("MSS", 1440)])
+    else:
+        if pr.port == 53:
+            name = tokens.dns_name_for(tok, zone) if tok else f"f{key}.{zone or 'isoscan.invalid'}"
+            data = _dns_query(key & 0xFFFF, name)
+        else:
+            data = tokens.payload_for(tok) if tok else b"isoscan-fwd"
+        l4 = UDP(sport=SPORT_BASE + key, dport=pr.port) / Raw(data)
+    return bytes(Ether(src=v.mac, dst=pr.via_mac) / ip6 / l4)
+
+
+def _match6(batch: list[Probe], packets) -> None:
+    from scapy.layers.inet import TCP, UDP
+    from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6TimeExceeded,
+                                    IPerror6, IPv6)
+    from scapy.layers.l2 import Ether
+    by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
+
+    def settle(key, result, rip, rmac):
+        if not 0 <= key < len(batch):
+            return
+        pr = batch[key]
+        if _RANK[result] > _RANK[pr.result]:
+            pr.result, pr.responder_ip, pr.responder_mac = result, rip, rmac
+
+    def same(a, b) -> bool:
+        try:
+            return IPAddress(a) == IPAddress(b)
+        except Exception:
+            return False
+
+    for p in packets:
+        if IPv6 not in p or Ether not in p:
+            continue
+        rip, rmac = str(IPAddress(p[IPv6].src)), p[Ether].src.lower()
+        if ICMPv6EchoReply in p:
+            e = p[ICMPv6EchoReply]
+            if e.id == ICMP6_ID and e.seq < len(batch) and batch[e.seq].proto == "icmp" \
+                    and same(batch[e.seq].target.ip, rip):
+                settle(e.seq, "answer", rip, rmac)
+        elif (ICMPv6TimeExceeded in p or ICMPv6DestUnreach in p) and IPerror6 in p:
+            inner = p[IPerror6]
+            key = inner.fl
+            if key >= len(batch) or not same(batch[key].target.ip, inner.dst):
+                continue
+            if ICMPv6TimeExceeded in p:
+                settle(key, "time-exceeded", rip, rmac)
+            elif same(rip, inner.dst):
+                settle(key, "answer", rip, rmac)
+            else:
+                settle(key, "unreachable", rip, rmac)
+        elif TCP in p:
+            key = by_seq.get((p[TCP].ack - 1) & 0xFFFFFFFF, -1)
+            if 0 <= key < len(batch):
+                pr = batch[key]
+                if same(pr.target.ip, rip) and pr.port == p[TCP].sport:
+                    settle(key, "answer", rip, rmac)
+        elif UDP in p:
+            key = p[UDP].dport - SPORT_BASE
+            if 0 <= key < len(batch):
+                pr = batch[key]
+                if same(pr.target.ip, rip) and pr.proto == "udp" and pr.port == p[UDP].sport:
+                    settle(key, "answer", rip, rmac)
+
+
+def _burst6(plan: Plan, src: str, probes: list[Probe], wait: float, minter=None,
+            zone: str = "") -> int:
+    v = plan.vantage
+    sent = 0
+    for start in range(0, len(probes), BATCH):
+        batch = probes[start:start + BATCH]
+        with Burst(v.interface, f"not ether src {v.mac} and ether dst {v.mac} and ip6") as b:
+            b.send([_frame6(plan, src, pr, k, minter, zone) for k, pr in enumerate(batch)])
+            b.collect(wait)
+            _match6(batch, b.got)
+            sent += b.sent
+    return sent
+
+
+def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str = "") -> dict:
+    """The IPv6 forwarding probes: (probe records, facts about the round).
+
+    Returns {"status", "error", "src", "vias", "targets", "sent", "probes"};
+    status "not-run" when the segment declares no IPv6 network, there is no
+    IPv6 target, or the vantage has no IPv6 address on the segment."""
+    out = {"status": "not-run", "error": None, "src": None, "vias": 0,
+           "targets": [t.ip for t in plan.remote6], "sent": 0, "probes": []}
+    if not plan.networks6:
+        out["error"] = "the segment declares no IPv6 network"
+        return out
+    if not plan.remote6:
+        out["error"] = "no IPv6 canary or other segment with an IPv6 network"
+        return out
+    src = plan.source6
+    if src is None:
+        out["error"] = "the vantage has no IPv6 address on the segment"
+        return out
+    require_privileges()
+    require_up(plan.vantage.interface)
+    require_l2(plan.vantage)
+    vias = vias6(plan, disc)
+    probes = plan_probes6(plan, vias)
+    sent = _burst6(plan, src, probes, wait, minter, zone) if probes else 0
+    pairs = {}
+    for pr in probes:
+        if pr.ttl == 1 and pr.result == "time-exceeded":
+            pairs.setdefault((pr.via_ip, pr.via_mac, pr.target.ip), pr)
+    hops = [Probe(vip, vmac, pr.target, *(("icmp", None) if pr.target.icmp else (pr.proto, pr.port)), 2)
+            for (vip, vmac, _), pr in pairs.items()]
+    if hops:
+        sent += _burst6(plan, src, hops, wait, minter, zone)
+        hop = {(hp.via_ip, hp.via_mac, hp.target.ip): hp.responder_ip for hp in hops
+               if hp.result in ("time-exceeded", "unreachable", "answer")}
+        for pr in probes + hops:
+            pr.hop2 = hop.get((pr.via_ip, pr.via_mac, pr.target.ip))
+    out.update(status="ok", src=src, vias=len(vias), sent=sent,
+               probes=[p.to_json() for p in probes + hops])
+    return out
