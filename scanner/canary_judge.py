@@ -402,7 +402,9 @@ def judge_arrivals(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None
     for v in vantages:
         if inv.classification(v.segment) == NON_CLASSIFIED:
             vouched |= {name for name, *_ in strong.get(v.index, [])}
-    complete = {name for name, lg in logs if lg.get("complete", True) is not False}
+    # only a log that says it is complete vouches (a log without the field, or
+    # a tampered one, proves nothing: fail closed)
+    complete = {name for name, lg in logs if lg.get("complete") is True}
 
     out: list[Finding] = []
     for v in vantages:
@@ -569,7 +571,7 @@ def outside_view(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None,
     out = {"logs": [{"name": name, "addresses": sorted(_log_addresses(lg)),
                      "started_at": _s(lg.get("started_at")),
                      "finished_at": _s(lg.get("finished_at")),
-                     "complete": lg.get("complete", True) is not False,
+                     "complete": lg.get("complete") is True,
                      "arrivals": len(lg["arrivals"]), "unmatched": unmatched.get(name, 0)}
                     for name, lg in logs],
            "vantages": []}
