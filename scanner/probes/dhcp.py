@@ -59,9 +59,9 @@ many offers it sent in the window.
 from __future__ import annotations
 
 import random
-import select
-import time
 from typing import Any, Iterable
+
+from scanner.probes import wire
 
 CLIENT_MAC = "02:69:73:6f:73:63"
 VENDOR_CLASS = b"isoscan"
@@ -283,14 +283,11 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
                 section["v6"]["error"] = (f"{iface} has no usable IPv6 link-local address: "
                                           "DHCPv6 servers were not solicited")
         sock = conf.L2socket(iface=iface, filter=BPF)
-    except PermissionError as exc:
-        section["error"] = f"cannot open a raw socket on {iface}: {exc} (needs root or CAP_NET_RAW)"
-        return section
     except ValueError as exc:
         section["error"] = str(exc)
         return section
     except Exception as exc:
-        section["error"] = f"cannot open a raw socket on {iface}: {type(exc).__name__}: {exc}"
+        section["error"] = wire.open_error(iface, exc)
         return section
 
     seen: dict[tuple, dict] = {}
@@ -305,48 +302,28 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
             except OSError as exc:       # the IPv4 probe goes on
                 section["v6"]["error"] = f"DHCPv6 solicit on {iface} failed: {exc}"
 
+    def feed(got):
+        try:
+            offer = parse_offer(got, xid)
+            if offer is None and solicit is not None:
+                offer = parse_advertise(got, trid)
+        except Exception:
+            return
+        if offer is None:
+            return
+        key = (offer["version"], offer["server_id"], offer["src_ip"], offer["src_mac"])
+        if key in seen:
+            seen[key]["count"] += 1
+        elif len(seen) >= MAX_OFFERS:
+            section["truncated"] = True
+        else:
+            offer["count"] = 1
+            seen[key] = offer
+
     try:
-        send_all()
-        start = time.monotonic()
-        deadline = start + wait
-        resend_at = start + wait / 2 if repeat else None
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            if resend_at is not None and now >= resend_at:
-                send_all()
-                resend_at = None
-            until = deadline if resend_at is None else min(deadline, resend_at)
-            ready, _, _ = select.select([sock], [], [], max(0.0, until - now))
-            if not ready:
-                continue
-            try:
-                got = sock.recv()
-            except Exception:  # a frame scapy cannot dissect is not an offer
-                continue
-            if got is None:
-                continue
-            try:
-                offer = parse_offer(got, xid)
-                if offer is None and solicit is not None:
-                    offer = parse_advertise(got, trid)
-            except Exception:
-                continue
-            if offer is None:
-                continue
-            key = (offer["version"], offer["server_id"], offer["src_ip"], offer["src_mac"])
-            if key in seen:
-                seen[key]["count"] += 1
-            elif len(seen) >= MAX_OFFERS:
-                section["truncated"] = True
-            else:
-                offer["count"] = 1
-                seen[key] = offer
-    except PermissionError as exc:
-        section["error"] = f"cannot send on {iface}: {exc} (needs root or CAP_NET_RAW)"
+        wire.solicit_window(sock, send_all, feed, wait, repeat)
     except OSError as exc:
-        section["error"] = f"DHCP probe on {iface} failed: {exc}"
+        section["error"] = wire.send_error(iface, exc, "DHCP probe")
     else:
         section["status"] = "ok"
         if solicit is not None and section["v6"]["error"] is None:

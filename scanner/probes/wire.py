@@ -175,3 +175,50 @@ class Burst:
                     self.got.append(p)
         self.drain()
         return self.got
+
+
+# -- the solicit-and-listen probes (DHCP, router advertisements) --------------
+# They use scapy's L2 socket (conf.L2socket with a BPF filter) and record
+# their wire problems as plain strings in their section instead of raising.
+
+def open_error(iface: str, exc: BaseException) -> str:
+    """A section's error when its raw socket (or what it needed first) could not be had."""
+    if isinstance(exc, PermissionError):
+        return f"cannot open a raw socket on {iface}: {exc} (needs root or CAP_NET_RAW)"
+    return f"cannot open a raw socket on {iface}: {type(exc).__name__}: {exc}"
+
+
+def send_error(iface: str, exc: OSError, what: str) -> str:
+    """A section's error when `what` (e.g. "DHCP probe") failed on the wire."""
+    if isinstance(exc, PermissionError):
+        return f"cannot send on {iface}: {exc} (needs root or CAP_NET_RAW)"
+    return f"{what} on {iface} failed: {exc}"
+
+
+def solicit_window(sock, send: Callable[[], None], feed: Callable[[object], None],
+                   wait: float, repeat: bool = True) -> None:
+    """send(), then hand every frame that `sock` receives in the next `wait`
+    seconds to feed(); with `repeat`, send() once more half-way through the
+    window, in case the first was lost. A frame scapy cannot dissect is
+    skipped; an OSError of send() or of the socket propagates."""
+    send()
+    start = time.monotonic()
+    deadline = start + wait
+    resend_at = start + wait / 2 if repeat else None
+    while True:
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        if resend_at is not None and now >= resend_at:
+            send()
+            resend_at = None
+        until = deadline if resend_at is None else min(deadline, resend_at)
+        ready, _, _ = select.select([sock], [], [], max(0.0, until - now))
+        if not ready:
+            continue
+        try:
+            got = sock.recv()
+        except Exception:   # a frame scapy cannot dissect
+            continue
+        if got is not None:
+            feed(got)
