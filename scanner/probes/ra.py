@@ -48,11 +48,11 @@ kept, `count` says how many arrived.
 """
 from __future__ import annotations
 
-import select
 import threading
 import time
 from typing import Any, Iterable
 
+from scanner.probes import wire
 from scanner.probes.dhcp import safe_text
 
 DEFAULT_WAIT = 3.0
@@ -212,42 +212,20 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True) -> dic
         section["src_ip"] = src or "::"
         pkt = _solicitation(src, mac)
         sock = conf.L2socket(iface=iface, filter=BPF)
-    except PermissionError as exc:
-        section["error"] = f"cannot open a raw socket on {iface}: {exc} (needs root or CAP_NET_RAW)"
-        return section
     except Exception as exc:
-        section["error"] = f"cannot open a raw socket on {iface}: {type(exc).__name__}: {exc}"
+        section["error"] = wire.open_error(iface, exc)
         return section
 
     col = _Collector("solicited", own_macs=[mac])
-    try:
+
+    def solicit():
         sock.send(pkt)
-        section["solicitations_sent"] = 1
-        start = time.monotonic()
-        deadline = start + wait
-        resend_at = start + wait / 2 if repeat else None
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            if resend_at is not None and now >= resend_at:
-                sock.send(pkt)
-                section["solicitations_sent"] += 1
-                resend_at = None
-            until = deadline if resend_at is None else min(deadline, resend_at)
-            ready, _, _ = select.select([sock], [], [], max(0.0, until - now))
-            if not ready:
-                continue
-            try:
-                got = sock.recv()
-            except Exception:
-                continue
-            if got is not None:
-                col.feed(got)
-    except PermissionError as exc:
-        section["error"] = f"cannot send on {iface}: {exc} (needs root or CAP_NET_RAW)"
+        section["solicitations_sent"] += 1
+
+    try:
+        wire.solicit_window(sock, solicit, col.feed, wait, repeat)
     except OSError as exc:
-        section["error"] = f"router solicitation on {iface} failed: {exc}"
+        section["error"] = wire.send_error(iface, exc, "router solicitation")
     else:
         section["status"] = "ok"
     finally:
