@@ -17,7 +17,7 @@ otherwise it is an error (see checks/_livecommon.py).
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, error_for, host_label, is_own,
+from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, error_for, host_label, ip_rank, is_own,
                                 join, local_problem, mac_seen_for, norm_ip, norm_mac,
                                 not_from, outside_class, probe_label, section,
                                 sections_problem, segment_for, subject, vantage_segment)
@@ -90,11 +90,15 @@ def evaluate(inv, obs):
         via = (norm_ip(p.get("via_ip")), norm_mac(p.get("via_mac")))
         if is_own(obs, *via):
             continue
-        by_host.setdefault(via, []).append(p)
-    for (ip, mac), ps in by_host.items():
-        label = host_label(ip, mac)
-        is_gw = ip in gw_ips or (mac is not None and mac in gw_macs)
+        # one host per MAC: its IPv4 and IPv6 probes are judged together
+        by_host.setdefault(via[1] or via[0], []).append(p)
+    for ps in by_host.values():
         proved = [p for p in ps if p.get("result") in ("answer", "time-exceeded")]
+        ips = sorted({ip for p in ps if (ip := norm_ip(p.get("via_ip")))}, key=ip_rank)
+        named = sorted({ip for p in proved if (ip := norm_ip(p.get("via_ip")))}, key=ip_rank) or ips
+        ip, mac = (named[0] if named else None), norm_mac(ps[0].get("via_mac"))
+        label = host_label(ip, mac)
+        is_gw = any(i in gw_ips for i in ips) or (mac is not None and mac in gw_macs)
         if is_gw:
             carriers += [p for p in ps if p.get("result") == "answer"]
             continue
@@ -106,15 +110,17 @@ def evaluate(inv, obs):
         lines = []
         for p in proved:
             lbl = dst_label(inv, p)
+            p_ip = norm_ip(p.get("via_ip")) or ip
+            p_label = host_label(p_ip, mac)
             r_ip, r_mac = norm_ip(p.get("responder_ip")), norm_mac(p.get("responder_mac"))
-            who = label if r_ip in (None, ip) else host_label(r_ip, r_mac)
+            who = p_label if r_ip in (None, p_ip) else host_label(r_ip, r_mac)
             how_zh = "目标应答" if p["result"] == "answer" else f"{who} 返回 ICMP 超时"
             how_en = "the destination answered" if p["result"] == "answer" else f"ICMP time-exceeded from {who}"
             hop2 = norm_ip(p.get("hop2"))
             lines.append(text(
-                f"经 {label} 发往 {lbl['zh-CN']} 的 {probe_label(p)} 探测（TTL={p.get('ttl')}）：{how_zh}"
+                f"经 {p_label} 发往 {lbl['zh-CN']} 的 {probe_label(p)} 探测（TTL={p.get('ttl')}）：{how_zh}"
                 f"；第二跳 {hop2 or '未知'}",
-                f"{probe_label(p)} probe to {lbl['en']} through {label}, TTL {p.get('ttl')}: "
+                f"{probe_label(p)} probe to {lbl['en']} through {p_label}, TTL {p.get('ttl')}: "
                 f"{how_en}; second hop {hop2 or 'unknown'}"))
         if outside:
             lines.append(text(
