@@ -242,6 +242,23 @@ def must_isolate(a: Mapping | None, b: Mapping | None) -> bool | None:
 # merge
 
 
+def _add_new(have: list, items: Iterable) -> None:
+    """Append each item that `have` does not hold yet, in order."""
+    for x in items:
+        if x not in have:
+            have.append(x)
+
+
+def _fold_in(merged: dict[tuple, dict], f: dict) -> None:
+    """A finding judged after the bundles' (cross-bundle, canary): new, or its
+    evidence added to the finding of the same key."""
+    key = finding_key(f)
+    if key in merged:
+        _add_new(merged[key]["evidence"], f["evidence"])
+    else:
+        merged[key] = f
+
+
 def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = None,
           inventory: Any = None, canary_logs: Sequence[Any] | None = None,
           tool: Mapping | None = None, lang: str = DEFAULT_LANG) -> dict:
@@ -285,26 +302,15 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
                 f["vantages"] = [src["label"]]
                 merged[key] = f
                 continue
-            if src["label"] not in have["vantages"]:
-                have["vantages"].append(src["label"])
-            for e in f["evidence"]:
-                if e not in have["evidence"]:
-                    have["evidence"].append(e)
-            for r in f["regulation"]:
-                if r not in have["regulation"]:
-                    have["regulation"].append(r)
+            _add_new(have["vantages"], [src["label"]])
+            _add_new(have["evidence"], f["evidence"])
+            _add_new(have["regulation"], f["regulation"])
             # the most severe reading wins
             if SEVERITY_RANK[f["severity"]] < SEVERITY_RANK[have["severity"]]:
                 have["severity"] = f["severity"]
 
     for f in cross_bundle_bridges(sources, inv, lang):
-        key = finding_key(f)
-        if key in merged:
-            for e in f["evidence"]:
-                if e not in merged[key]["evidence"]:
-                    merged[key]["evidence"].append(e)
-        else:
-            merged[key] = f
+        _fold_in(merged, f)
 
     # canary logs (issue 8): verified arrivals re-judge ISO-BRIDGE / ISO-PHYSICAL / ING-SINGLE
     if canary_logs:
@@ -313,13 +319,7 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
                                        inventory if inventory is not None else inv, lang):
             f = norm_finding(raw, lang)
             f["vantages"] = ["canary"]
-            key = finding_key(f)
-            if key in merged:
-                for e in f["evidence"]:
-                    if e not in merged[key]["evidence"]:
-                        merged[key]["evidence"].append(e)
-            else:
-                merged[key] = f
+            _fold_in(merged, f)
 
     findings = list(merged.values())
     starts = [s["started_at"] for s in sources if s["started_at"]]
@@ -328,9 +328,7 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     inv_shas: list[str] = []
     file_shas: dict[str, str] = {}
     for s in sources:
-        for fn in s["inventory"]["files"]:
-            if fn not in inv_files:
-                inv_files.append(fn)
+        _add_new(inv_files, s["inventory"]["files"])
         for src in s["inventory"]["sources"]:
             if src["path"] and src["sha256"]:
                 file_shas.setdefault(src["path"], src["sha256"])
