@@ -87,7 +87,12 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
     require_privileges()
     v = plan.vantage
     items: list[_Item] = []
-    for t in plan.remote:
+    # IPv6 targets from the vantage's declared IPv6 address (not a link-local
+    # one: nothing off the link could answer it; never a rogue prefix's)
+    src6 = plan.source6 if plan.remote6 else None
+    if src6 is not None and src6.lower().startswith("fe80"):
+        src6 = None
+    for t in plan.remote + (plan.remote6 if src6 else ()):
         plan.guard(t.ip)
         if t.icmp:
             items.append(_Item(t, "icmp", None))
@@ -96,15 +101,29 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
 
     icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     icmp.setblocking(False)
+    icmp6 = None
+    if src6 is not None:
+        icmp6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+        icmp6.setblocking(False)
+        icmp6.bind((src6, 0))
     icmp_by_id = {}
     pending_w, pending_r = {}, {}
     try:
         for n, it in enumerate(items):
             dst = plan.guard(it.target.ip)
+            six = ":" in dst
+            fam, me = (socket.AF_INET6, src6) if six else (socket.AF_INET, v.ip)
             tok = minter.mint(None, it.proto, it.port) if minter is not None else None
             it.token = tok.hex if tok is not None else None
             try:
-                if it.proto == "icmp":
+                if it.proto == "icmp" and six:
+                    ident = (ICMP_ID_BASE + n) & 0xFFFF
+                    body = tokens.payload_for(tok) if tok else b"isoscan-egress"
+                    # the kernel fills in the ICMPv6 checksum (pseudo-header)
+                    pkt = struct.pack("!BBHHH", 128, 0, 0, ident, 1) + body
+                    icmp_by_id[ident] = it
+                    icmp6.sendto(pkt, (dst, 0))
+                elif it.proto == "icmp":
                     ident = (ICMP_ID_BASE + n) & 0xFFFF
                     body = tokens.payload_for(tok) if tok else b"isoscan-egress"
                     hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
@@ -112,13 +131,13 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                     icmp_by_id[ident] = it
                     icmp.sendto(pkt, (dst, 0))
                 elif it.proto == "tcp":
-                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s = socket.socket(fam, socket.SOCK_STREAM)
                     it.sock = s
                     s.setblocking(False)
                     try:
-                        s.bind((v.ip, tokens.tcp_sport_for(tok) if tok else 0))
+                        s.bind((me, tokens.tcp_sport_for(tok) if tok else 0))
                     except OSError:
-                        s.bind((v.ip, 0))
+                        s.bind((me, 0))
                     rc = s.connect_ex((dst, it.port))
                     if rc in (0,):
                         it.finish("answer", dst, "connected")
@@ -128,10 +147,10 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                         it.finish("refused" if rc == errno.ECONNREFUSED else "unreachable",
                                   None, os.strerror(rc))
                 else:
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    s = socket.socket(fam, socket.SOCK_DGRAM)
                     it.sock = s
                     s.setblocking(False)
-                    s.bind((v.ip, 0))
+                    s.bind((me, 0))
                     s.connect((dst, it.port))
                     if it.proto == "dns":
                         payload = _dns_query(0x1500 + n, tokens.dns_name_for(tok, zone) if tok
@@ -149,7 +168,7 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            rl = [it.sock for it in pending_r.values()] + [icmp]
+            rl = [it.sock for it in pending_r.values()] + [icmp] + ([icmp6] if icmp6 else [])
             wl = [it.sock for it in pending_w.values()]
             r, w, _ = select.select(rl, wl, [], min(left, 0.1))
             for s in w:
@@ -164,6 +183,9 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
             for s in r:
                 if s is icmp:
                     _read_icmp(icmp, icmp_by_id)
+                    continue
+                if s is icmp6:
+                    _read_icmp6(icmp6, icmp_by_id)
                     continue
                 it = pending_r.pop(s.fileno(), None)
                 if it is None:
@@ -180,14 +202,48 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                         pending_r[s.fileno()] = it
     finally:
         icmp.close()
+        if icmp6 is not None:
+            icmp6.close()
         for it in items:
             if it.sock is not None:
                 it.finish(it.result, it.responder_ip, it.detail or "no reply")
     hops = {}
     for t in plan.remote:
         hops[t.ip], _ = first_hop(t.ip, v.ip)
-    return {"status": "ok", "error": None, "method": "own stack (raw ICMP, TCP connect, UDP, DNS)",
-            "probes": [it.to_json(hops.get(it.target.ip)) for it in items]}
+    for t in (plan.remote6 if src6 else ()):
+        hops[t.ip], _ = first_hop(t.ip, src6)
+    out = {"status": "ok", "error": None, "method": "own stack (raw ICMP, TCP connect, UDP, DNS)",
+           "probes": [it.to_json(hops.get(it.target.ip)) for it in items]}
+    if plan.remote6:
+        out["ipv6"] = {"src": src6, "targets": [t.ip for t in plan.remote6] if src6 else [],
+                       "note": None if src6 else
+                       "no declared IPv6 address of the segment on this host: IPv6 egress not probed"}
+    return out
+
+
+def _read_icmp6(sock, by_id):
+    """ICMPv6 on a raw socket comes without the IPv6 header."""
+    from netaddr import IPAddress
+    while True:
+        try:
+            data, addr = sock.recvfrom(65535)
+        except (BlockingIOError, InterruptedError):
+            return
+        src = str(IPAddress(addr[0].split("%")[0]))
+        if len(data) < 8:
+            continue
+        typ = data[0]
+        if typ == 129:
+            it = by_id.get(struct.unpack("!H", data[4:6])[0])
+            if it is not None and not it.done and src == str(IPAddress(it.target.ip)):
+                it.finish("answer", src, "echo reply")
+        elif typ in (1, 3) and len(data) >= 8 + 40 + 8:
+            inner = data[8:]
+            if inner[6] != 58 or inner[40] != 128:
+                continue
+            it = by_id.get(struct.unpack("!H", inner[44:46])[0])
+            if it is not None and not it.done:
+                it.finish("unreachable", src, f"ICMPv6 type {typ} code {data[1]} from {src}")
 
 
 def _read_icmp(sock, by_id):
