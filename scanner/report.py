@@ -312,18 +312,18 @@ def build_context(m: Mapping, lang: str) -> dict:
         if c["pass"] or c["skipped"]:
             pass_rows.append({"id": cid, "title": titles[cid], "pass": c["pass"],
                               "skipped": c["skipped"]})
-    skipped = [f for f in findings if f["status"] == "skipped"]
+
+    def quiet_rows(status: str) -> list[list]:
+        """The findings of a status, by check and segment: evidence, vantages."""
+        return [["", f["check_id"], f["segment"] or dash, _subject_cell(f),
+                 _bullets(f["evidence"]), _bullets(f["vantages"])]
+                for f in sorted((f for f in findings if f["status"] == status),
+                                key=lambda f: (f["check_id"], f["segment"] or ""))]
+
     skip_table = _table("skipped", [S.col_check, S.col_segment, S.col_subject, S.col_why,
-                                    S.col_vantages],
-                        [["", f["check_id"], f["segment"] or dash, _subject_cell(f),
-                          _bullets(f["evidence"]), _bullets(f["vantages"])]
-                         for f in sorted(skipped, key=lambda f: (f["check_id"], f["segment"] or ""))])
-    passed = [f for f in findings if f["status"] == "pass"]
+                                    S.col_vantages], quiet_rows("skipped"))
     pass_table = _table("passed", [S.col_check, S.col_segment, S.col_subject, S.col_evidence,
-                                   S.col_vantages],
-                        [["", f["check_id"], f["segment"] or dash, _subject_cell(f),
-                          _bullets(f["evidence"]), _bullets(f["vantages"])]
-                         for f in sorted(passed, key=lambda f: (f["check_id"], f["segment"] or ""))])
+                                   S.col_vantages], quiet_rows("pass"))
 
     # ---- device reconciliation
     recon = reconcile(m, S)
