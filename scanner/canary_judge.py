@@ -90,14 +90,16 @@ class _Inv:
             for s in seg_iter:
                 if isinstance(s, Mapping) and isinstance(s.get("name"), str):
                     self.segments[s["name"]] = {
-                        "classification": s.get("classification"), "ingress": s.get("ingress"),
-                        "networks": [str(n) for n in (s.get("networks") or [])]}
-            for d in inventory.get("devices") or []:
+                        "classification": _s(s.get("classification")),
+                        "ingress": _s(s.get("ingress")),
+                        "networks": [str(n) for n in _seq(s.get("networks"))]}
+            for d in _seq(inventory.get("devices")):
                 if not isinstance(d, Mapping):
                     continue
                 ifs = d.get("interfaces") if isinstance(d.get("interfaces"), list) else [d]
-                self.devices.append({"name": d.get("name"), "interfaces": [
-                    {"segment": i.get("segment"), "ip": _s(i.get("ip")), "mac": _mac(i.get("mac"))}
+                self.devices.append({"name": _s(d.get("name")), "interfaces": [
+                    {"segment": _s(i.get("segment")), "ip": _s(i.get("ip")),
+                     "mac": _mac(i.get("mac"))}
                     for i in ifs if isinstance(i, Mapping)]})
 
     @property
@@ -127,7 +129,8 @@ class _Inv:
         for d in self.devices:
             if d["name"] == name:
                 for i in d["interfaces"]:
-                    if i["ip"] and self.classification(i["segment"]) == INTERNET:
+                    if i["ip"] and self.classification(i["segment"]) == INTERNET \
+                            and _norm_ip(i["ip"]) is not None:
                         addrs.add(_norm_ip(i["ip"]))
         return name, addrs
 
@@ -187,6 +190,11 @@ def _ts(v: Any) -> float | None:
         return None
 
 
+def _seq(v: Any) -> list:
+    """A list from a log or bundle, or [] (tampered data is data, not a crash)."""
+    return v if isinstance(v, list) else []
+
+
 def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
@@ -221,7 +229,7 @@ def _canary_name(lg: Mapping, inventory: Any) -> str | None:
     canaries = getattr(inventory, "canaries", None)
     if canaries is None and isinstance(inventory, Mapping):
         canaries = inventory.get("canaries")
-    for c in canaries or []:
+    for c in canaries if isinstance(canaries, (list, tuple)) else []:
         name = c.get("name") if isinstance(c, Mapping) else getattr(c, "name", None)
         addr = c.get("address") if isinstance(c, Mapping) else getattr(c, "address", None)
         if name and _norm_ip(str(addr)) in addrs:
@@ -236,9 +244,9 @@ def _log_label(lg: Mapping, i: int) -> str:
 
 def _log_addresses(lg: Mapping) -> set[str]:
     out = set()
-    for i in lg.get("interfaces") or []:
+    for i in _seq(lg.get("interfaces")):
         if isinstance(i, Mapping):
-            out |= {a for a in (_norm_ip(x) for x in (i.get("addresses") or [])) if a}
+            out |= {a for a in (_norm_ip(x) for x in _seq(i.get("addresses"))) if a}
     return out
 
 
@@ -267,7 +275,7 @@ class _Vantage:
         for sec in ("forwarding", "egress"):
             s = obs.get(sec)
             probes = s.get("probes") if isinstance(s, Mapping) else None
-            for p in probes or []:
+            for p in _seq(probes):
                 if not isinstance(p, Mapping) or not isinstance(p.get("token"), str):
                     continue
                 info = T.verify(p["token"], self.key) if self.key else None

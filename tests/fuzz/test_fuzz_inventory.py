@@ -23,7 +23,7 @@ from scanner.model import Status
 
 # ISOSCAN_FUZZ=N runs N times more examples, not derandomized (a longer hunt by hand)
 SCALE = int(os.environ.get("ISOSCAN_FUZZ", "0") or 0)
-FUZZ = settings(max_examples=60 * max(SCALE, 1), deadline=2000, derandomize=not SCALE,
+FUZZ = settings(max_examples=60 * max(SCALE, 1), deadline=2000, derandomize=not SCALE, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 VALID = b"""version: 1
@@ -184,7 +184,7 @@ def test_inventory_shaped_documents_load(doc):
     assert res is not None
 
 
-@settings(max_examples=25 * max(SCALE, 1), deadline=5000, derandomize=not SCALE,
+@settings(max_examples=25 * max(SCALE, 1), deadline=5000, derandomize=not SCALE, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated(), st.sampled_from(["text", "json", "sarif", "junit"]),
        st.sampled_from([(), ("--lang", "en")]))
@@ -198,7 +198,7 @@ def test_validate_cli_never_traces(raw, fmt, extra):
                 assert loc["line"] >= 1 and loc["column"] >= 1
 
 
-@settings(max_examples=20 * max(SCALE, 1), deadline=5000, derandomize=not SCALE)
+@settings(max_examples=20 * max(SCALE, 1), deadline=5000, derandomize=not SCALE, database=None)
 @given(st.binary(max_size=300))
 def test_validate_cli_random_bytes(raw):
     r = _validate_bytes(raw)

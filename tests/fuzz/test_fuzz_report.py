@@ -23,7 +23,7 @@ SCALE = int(os.environ.get("ISOSCAN_FUZZ", "0") or 0)
 
 
 def fuzz(n: int, deadline: int = 5000):
-    return settings(max_examples=n * max(SCALE, 1), deadline=deadline, derandomize=not SCALE,
+    return settings(max_examples=n * max(SCALE, 1), deadline=deadline, derandomize=not SCALE, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
 
@@ -184,3 +184,67 @@ def test_canary_parsing_plausible_headers(prefix, rest, version, proto):
     rec = C.Recorder(max_arrivals=20)
     rec.feed(prefix + ip + rest, 1.0, "eth0", True, "canary.test")
     rec.feed(ip + rest, 1.0, "eth0", False, None)
+
+
+# ---------------------------------------------------------------- the canary judge, in process
+
+from scanner import canary_judge as CJ  # noqa: E402
+from scanner.inventory import load_inventory  # noqa: E402
+
+DEMO_INV = load_inventory([os.path.join(fuzzkit.TESTS.parent, "inventories", "lab",
+                                        "demo.yaml")]).inventory
+OFFICE = fuzzkit.canary_bundle("bundle-office")
+
+
+@fuzz(150, 5000)
+@given(tampered(LOG), tampered(CANARY_BUNDLE), st.sampled_from(["model", "dict", "none"]))
+def test_canary_judge_on_tampered_inputs(log, bundle, inv_kind):
+    """judge_arrivals / outside_view / attribute never raise, whatever the log says."""
+    inv = {"model": DEMO_INV, "dict": {"canaries": log.get("interfaces"), "segments": 1},
+           "none": None}[inv_kind]
+    for logs in ([log], {"x.json": log}, [log, LOG]):
+        fs = CJ.judge_arrivals([bundle, OFFICE], logs, inv)
+        assert all(f.status.value in ("pass", "fail", "error", "skipped") for f in fs)
+        CJ.outside_view([bundle, OFFICE], logs, inv)
+        for a in (log.get("arrivals") if isinstance(log.get("arrivals"), list) else []):
+            CJ.attribute(a, [bundle, OFFICE])
+
+
+ODD = [None, 1, -1, 2 ** 70, 1.5, True, "", "x", [], [1, None], {}, {"a": 1}]
+
+
+def _single_mutations(base):
+    for path in list(_paths(base))[1:]:
+        for value in ODD:
+            yield path, _set(copy.deepcopy(base), path, value)
+        yield path, _set(copy.deepcopy(base), path, None, delete=True)
+
+
+def test_canary_judge_every_single_mutation_of_a_log():
+    for path, log in _single_mutations(LOG):
+        try:
+            CJ.judge_arrivals([CANARY_BUNDLE, OFFICE], [log], DEMO_INV)
+            CJ.outside_view([CANARY_BUNDLE, OFFICE], [log], DEMO_INV)
+        except Exception as exc:  # pragma: no cover - the message names the path
+            raise AssertionError(f"{path}: {exc!r}") from exc
+
+
+def test_canary_judge_every_single_mutation_of_a_bundle():
+    for path, b in _single_mutations(CANARY_BUNDLE):
+        try:
+            CJ.judge_arrivals([b, OFFICE], [LOG], DEMO_INV)
+            CJ.outside_view([b, OFFICE], [LOG], DEMO_INV)
+            for a in LOG["arrivals"]:
+                CJ.attribute(a, [b, OFFICE])
+        except Exception as exc:  # pragma: no cover
+            raise AssertionError(f"{path}: {exc!r}") from exc
+
+
+def test_canary_judge_every_single_mutation_of_an_inventory_document():
+    doc = BUNDLE["inventory"]["document"]
+    for path, d in _single_mutations(doc):
+        try:
+            CJ.judge_arrivals([CANARY_BUNDLE, OFFICE], [LOG], d)
+            CJ.outside_view([CANARY_BUNDLE, OFFICE], [LOG], d)
+        except Exception as exc:  # pragma: no cover
+            raise AssertionError(f"{path}: {exc!r}") from exc
