@@ -11,8 +11,15 @@ import sys
 import click
 
 
+def _say(line: str, err: bool = False) -> None:
+    """One line of text output; names and fault ids come from lab files and
+    state folders, so terminal controls in them are shown escaped."""
+    from scanner.formats.text import clean
+    click.echo(clean(line), err=err)
+
+
 def _fail(exc: Exception) -> None:
-    click.echo(f"isoscan lab: {exc}", err=True)
+    _say(f"isoscan lab: {exc}", err=True)
     sys.exit(2)
 
 
@@ -52,13 +59,13 @@ def up(paths, faults_opt, clean, name, fmt):
                                "faults": [f.id for f in built.faults],
                                "timings": built.timings}, ensure_ascii=False, indent=1))
         return
-    click.echo(f"实验网 {built.name} 已建立 / lab {built.name} is up: "
+    _say(f"实验网 {built.name} 已建立 / lab {built.name} is up: "
                f"{len(built.hosts)} hosts, {len(built.switches)} segments, "
                f"built in {built.timings.get('build_s', '?')} s")
     for h in built.hosts.values():
         legs = ", ".join(f"{l.segment} {l.ip or '-'} {l.mac or ''}".strip() for l in h.legs)
-        click.echo(f"  {h.name:<20} {h.role:<7} {legs}")
-    click.echo("faults / 故障: " + (", ".join(f"{f.id} ({f.kind})" for f in built.faults)
+        _say(f"  {h.name:<20} {h.role:<7} {legs}")
+    _say("faults / 故障: " + (", ".join(f"{f.id} ({f.kind})" for f in built.faults)
                                    or "none / 无"))
 
 
@@ -71,7 +78,7 @@ def down(name):
         gone = L.down(name)
     except (L.LabError, OSError) as exc:
         _fail(exc)
-    click.echo(("removed / 已拆除: " + ", ".join(gone)) if gone else "nothing to remove / 无需拆除")
+    _say(("removed / 已拆除: " + ", ".join(gone)) if gone else "nothing to remove / 无需拆除")
 
 
 @lab.command("status")
@@ -86,9 +93,9 @@ def status(fmt):
     if not labs:
         click.echo("no lab is up / 没有运行中的实验网")
     for s in labs:
-        click.echo(f"{s['name']}: {s['status']}, {s['namespaces_present']}/{s['namespaces']} "
+        _say(f"{s['name']}: {s['status']}, {s['namespaces_present']}/{s['namespaces']} "
                    f"namespaces, {s['processes_alive']}/{s['processes']} processes, "
-                   f"faults: {', '.join(s['faults']) or 'none'}")
+                   f"faults: {', '.join(str(f) for f in s['faults']) or 'none'}")
 
 
 @lab.command("exec", context_settings={"ignore_unknown_options": True})
