@@ -71,7 +71,8 @@ def out_of_scope(packets, inv, src_macs: set[str]) -> list[str]:
 
     Link-scope control traffic is not a probe of an address: IPv6 link-local
     multicast (ff02::/16, neighbour discovery, the router solicitation), the
-    kernel's neighbour advertisements to a neighbour's link-local address, and
+    kernel's neighbour advertisements and unicast solicitations (NUD) to a
+    neighbour's link-local address, and
     the limited broadcast of the DHCP discovery (255.255.255.255).
     """
     from netaddr import IPAddress, IPNetwork
@@ -79,7 +80,7 @@ def out_of_scope(packets, inv, src_macs: set[str]) -> list[str]:
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import ARP
 
-    from scapy.layers.inet6 import ICMPv6ND_NA
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS
     link6 = IPNetwork("ff02::/16")
     linklocal = IPNetwork("fe80::/10")
     from scapy.layers.l2 import Ether
@@ -105,8 +106,9 @@ def out_of_scope(packets, inv, src_macs: set[str]) -> list[str]:
             if dst in link6 or inv.in_scope(dst):
                 continue
             # the kernel's own neighbour discovery answers (NA to a neighbour's
-            # link-local address) are the IPv6 form of an ARP reply, not a probe
-            if dst in linklocal and ICMPv6ND_NA in p:
+            # link-local address) are the IPv6 form of an ARP reply, not a probe;
+            # so are its unicast reachability checks of such a neighbour (NUD's NS)
+            if dst in linklocal and (ICMPv6ND_NA in p or ICMPv6ND_NS in p):
                 continue
             bad.append(f"IPv6 {p[IPv6].src} -> {dst}")
     return bad

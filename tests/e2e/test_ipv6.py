@@ -153,3 +153,14 @@ def test_clean_office_gateway_carries_ipv6(clean):
     fwd = clean["probe-office"]["bundle"]["observations"]["forwarding"]["probes"]
     assert any(p["via_ip"] == "fd00:61::1" and p["dst"] == "2001:db8:ff::10" and p["result"] == "answer"
                for p in fwd)
+    egress = clean["probe-office"]["bundle"]["observations"]["egress"]["probes"]
+    assert any(p["dst"] == "2001:db8:ff::10" and p["result"] == "answer" and p["first_hop"] == "fd00:61::1"
+               for p in egress), [(p["dst"], p["proto"], p["port"], p["result"], p["first_hop"], p["detail"])
+                                  for p in egress if ":" in p["dst"]]
+
+
+def test_classified_own_stack_reaches_nothing_over_ipv6(faulty):
+    egress = faulty["probe-secret"]["bundle"]["observations"]["egress"]
+    six = [p for p in egress["probes"] if ":" in p["dst"]]
+    assert egress["ipv6"]["src"] == "fd00:60::5" and six
+    assert not [p for p in six if p["result"] in ("answer", "refused")], six
