@@ -11,7 +11,9 @@ import os
 import secrets
 import sys
 
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+# as tempfile.mkstemp opens its file: new, never through a link, not inherited
+_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+          | getattr(os, "O_CLOEXEC", 0))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, mode: int = 0o666,
