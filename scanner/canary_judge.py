@@ -551,6 +551,19 @@ def _non_classified(M, inv, v, hits, logs, complete) -> list[Finding]:
                 f"无法证明出口判定有效",
                 f"positive control failed: {name} saw nothing from {v.label}{why_en}; the "
                 f"exit judgement cannot be vouched for"), segment=v.segment))
+    # a pass says "nothing left by another exit": only a complete log that
+    # listened through the whole scan can say it (else an arrival from a
+    # second exit may have been dropped at the cap, or sent while it was down)
+    unsure = [name for name, lg in logs
+              if (bool(_log_addresses(lg) & v.sent_to) if _log_addresses(lg) else bool(v.sent_to))
+              and (name not in complete or not _covers(lg, v))]
+    if good and not out and unsure:
+        out.append(error(meta, text(
+            f"外部探针记录 {', '.join(unsure)} 不完整（有丢弃）或未覆盖整个扫描时段，"
+            f"无法证明没有经其他出口到达的探测",
+            f"the canary log(s) {', '.join(unsure)} are incomplete (arrivals dropped) or did "
+            f"not listen through the whole scan: they cannot show that nothing left by "
+            f"another exit"), segment=v.segment))
     if good and not out:
         lines = [text(f"全部到达均来自声明的接入网关 {ingress} 的互联网地址",
                       f"every arrival came from an internet address of the declared ingress {ingress}")]

@@ -231,3 +231,19 @@ def test_a_bundle_without_findings_is_not_compliant(tmp_path):
         assert m["summary"]["verdict"] != "compliant"
     else:
         assert r.exit_code == 2
+
+
+@pytest.mark.parametrize("change", [
+    lambda lg: lg.update(complete=False),                       # dropped arrivals at the cap
+    lambda lg: lg.update(started_at="2026-11-30T02:00:20Z"),    # began after the scan did
+    lambda lg: lg.update(finished_at="2026-11-30T02:00:10Z"),   # stopped before it ended
+    lambda lg: lg.pop("started_at"),
+])
+def test_ingress_passes_only_on_a_complete_log_that_listened_throughout(change):
+    inv, bs, bo = _canary_inputs()
+    log = fuzzkit.canary_log("log-clean")
+    assert ("ING-SINGLE", "pass") in _statuses(judge_arrivals([bs, bo], [log], inv))
+    change(log)
+    fs = judge_arrivals([bs, bo], [log], inv)
+    assert ("ING-SINGLE", "pass") not in _statuses(fs)
+    assert ("ING-SINGLE", "error") in _statuses(fs)
