@@ -35,7 +35,8 @@ def list_checks(fmt, lang):
         rows.append({"id": c.meta.id, "title": pick(c.meta.title, lang),
                      "severity": c.meta.severity.value, "needs": list(c.meta.needs),
                      "static": c.meta.static, "regulation": refs, "source": c.source})
-    broken = [{"id": p.check_id, "error": pick(p.evidence[0], lang)} for p in reg.problems]
+    broken = [{"id": p.check_id, "error": pick(p.evidence[0], lang)}
+              for p in list(reg.problems) + reg.missing_problems()]
     if fmt == "json":
         click.echo(json.dumps({"checks": rows, "problems": broken}, ensure_ascii=False, indent=2))
         return

@@ -146,3 +146,12 @@ def test_checks_list_escapes_a_hostile_plugin(monkeypatch):
         assert r.exit_code == 0, r.output
         assert not CTRL.search(r.stdout), repr(r.stdout)
         assert "\nforged" not in r.stdout and "\n伪造" not in r.stdout
+
+
+def test_checks_list_names_a_missing_builtin(monkeypatch):
+    real = list(R._entry_points(group=R.GROUP))
+    monkeypatch.setattr(R, "_entry_points",
+                        lambda group: [e for e in real if e.name != "NET-DHCP"])
+    r = CliRunner().invoke(main, color=True, args=["checks", "list", "--format", "json"])
+    assert r.exit_code == 0
+    assert [p["id"] for p in json.loads(r.stdout)["problems"]] == ["NET-DHCP"]
