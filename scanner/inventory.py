@@ -137,15 +137,21 @@ def _load(paths, max_bytes) -> LoadResult:
             title=SCHEMA.title, evidence=(msg,), location=loc,
             remediation=SCHEMA.remediation))
 
+    def too_large(f: str, size: str) -> None:
+        problem(Location(f, 1, 1), text(
+            f"文件过大：{size} 字节，上限 {cap} 字节（ISOSCAN_MAX_INVENTORY_BYTES）",
+            f"file too large: {size} bytes, the limit is {cap} "
+            "(ISOSCAN_MAX_INVENTORY_BYTES)"))
+
     for f in files:
         size = file_size(f)
         if size > cap:
-            problem(Location(f, 1, 1), text(
-                f"文件过大：{size} 字节，上限 {cap} 字节（ISOSCAN_MAX_INVENTORY_BYTES）",
-                f"file too large: {size} bytes, the limit is {cap} "
-                "(ISOSCAN_MAX_INVENTORY_BYTES)"))
+            too_large(f, str(size))
             continue
-        src = read_source(f)
+        src = read_source(f, limit=cap)    # stat says 0 for a pipe or a device
+        if len(src.raw) > cap:
+            too_large(f, f"> {cap}")
+            continue
         digest.update(src.raw)
         sources.append(SourceFile(f, src.sha256))
         bad = decode(src)

@@ -84,12 +84,14 @@ class Source:
     text: str | None = None
 
 
-def read_source(path: str | os.PathLike) -> Source:
-    """The bytes of one file; InputError when it cannot be read."""
+def read_source(path: str | os.PathLike, limit: int | None = None) -> Source:
+    """The bytes of one file (at most limit + 1 of them: a device or a pipe
+    that never ends, such as /dev/zero, is cut there and found too large by
+    the caller); InputError when it cannot be read."""
     p = os.fspath(path)
     try:
         with open(p, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(limit + 1) if limit is not None else fh.read()
     except FileNotFoundError:
         raise InputError(f"{p}: no such file") from None
     except IsADirectoryError:
