@@ -71,15 +71,29 @@ Additive fields the scan's probes also record (scanner/probes/*):
   MAC that answered); on a non-classified vantage "kind": "canary" items say
   whether a canary answered the egress probes, with "first_hop".
 - "discovery": also "networks"; "neighbours6": [{"ip", "mac", "via": "ndp",
-  "scope": "link" | "segment" | "other"}] when the segment declares IPv6 (kept
-  apart from "hosts", which are the IPv4 stations the device checks judge);
+  "scope": "link" | "segment" | "other"}] when the segment declares IPv6
+  ("networks6"), or "neighbours6_error" when that probe failed. "hosts" are
+  the IPv4 stations (ARP); the device checks judge both lists together, one
+  station per MAC (checks/_livecommon.py hosts(), stations()): an IPv6-only
+  station is judged like any other, and a failed IPv6 probe on a segment that
+  declares IPv6 is an `error` of the device checks, never a pass.
   "notes" when nmap was replaced by the scapy ARP sweep.
 - "forwarding": also "method", "vias" (hosts probed through), "targets",
   "sent"; each probe "dst_name" (canary or device name); "ttl": 2 marks the
   second-round probes that found "hop2" (only behind hosts that answered
   time-exceeded at TTL 1).
+- "forwarding": where the segment declares IPv6, the probe records also hold
+  IPv6 ones (same fields, IPv6 "dst"/"via_ip"; "ttl" is the hop limit): sent
+  through every host found by ND or ARP ("via_ip" its in-segment global
+  address, else its link-local one), to the IPv6 canaries and one IPv6
+  address of each other segment; "ipv6": {"status": "ok" | "not-run" |
+  "error", "error", "src" (the vantage's declared or link-local address),
+  "vias", "targets", "sent"}. A failed IPv6 round makes the section "error".
 - "egress": each probe also "dst_name" and "detail" (the socket's own words);
-  "proto" is "dns" for the DNS query to port 53.
+  "proto" is "dns" for the DNS query to port 53. Where the segment declares
+  IPv6, also the IPv6 targets from the vantage's declared IPv6 address, and
+  "ipv6": {"src", "targets", "note"} ("src" null: not probed, and why).
+- "plan": also "remote6", the IPv6 targets.
 - "inbound": "status": "not-run" away from an internet vantage; also
   "method", "targets"; each probe "reason" (nmap's: syn-ack, reset,
   no-response, host-unreach from a router, ...). Every probed port is listed.

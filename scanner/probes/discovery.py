@@ -5,7 +5,8 @@ segment) does the ARP sweep; python-nmap puts nmap's errors in
 scaninfo()['error'] instead of raising, so that is checked. Where nmap cannot
 run (missing, failed) a scapy ARP sweep does the same. IPv6 neighbours are
 asked with an echo to ff02::1 on the link when the segment declares IPv6
-(kept in "neighbours6", apart from the IPv4 "hosts" the device checks judge).
+(kept in "neighbours6", beside the IPv4 "hosts"; the device checks judge
+both, one station per MAC).
 This host's own addresses are never reported.
 """
 from __future__ import annotations
@@ -165,8 +166,8 @@ def probe(plan: Plan) -> dict:
     if plan.networks6:
         out["networks6"] = list(plan.networks6)
         try:
-            # kept apart from "hosts": the inventory registers one (IPv4) address a
-            # device, so a device's IPv6 address must not read as an unknown one
+            # kept beside "hosts": the device checks judge a neighbour by its MAC
+            # first (its link-local and SLAAC addresses are never registered)
             out["neighbours6"] = ipv6_neighbours(plan)
         except ProbeError as exc:
             out["neighbours6_error"] = exc.message
