@@ -25,9 +25,11 @@ META = CheckMeta(
         "Identify the device: if it belongs to the unit, register it (asset tag, "
         "custodian, IP and MAC); if not, disconnect it and investigate how it got on."),
     description=text(
-        "将本网段发现的主机与设备清单比对：IP 与 MAC 均未登记的主机即未登记设备。",
-        "Compares the hosts discovered on the vantage's segment with the inventory: "
-        "a host whose IP and MAC are both unknown is an unregistered device."),
+        "将本网段发现的主机（ARP 与 IPv6 邻居发现）与设备清单比对：IP 与 MAC 均未登记的主机即未登记设备，"
+        "每个 MAC 一条结论，列出其全部地址。",
+        "Compares the hosts discovered on the vantage's segment (ARP and IPv6 neighbour "
+        "discovery) with the inventory: a host whose IP and MAC are both unknown is an "
+        "unregistered device; one finding per MAC, naming all its addresses."),
 )
 
 

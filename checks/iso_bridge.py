@@ -91,7 +91,9 @@ def _forwarders(inv, seg, obs):
             continue
         if p.get("result") in PROVES:
             by_host.setdefault((via_ip, via_mac), []).append(p)
-        elif p.get("result") == "unreachable":
+        elif p.get("result") == "unreachable" and ":" not in str(p.get("dst") or ""):
+            # (over IPv6 Linux answers "no route" even with forwarding off: it
+            # says nothing about routing there, so only IPv4 ones are noted)
             routes_only.add(host_label(via_ip, via_mac))
     fails = []
     for (ip, mac), ps in by_host.items():
