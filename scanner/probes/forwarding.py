@@ -34,7 +34,8 @@ from scanner import tokens
 from netaddr import IPAddress, IPNetwork
 
 from scanner.plan import Plan, Target
-from scanner.probes.wire import Burst, require_l2, require_privileges, require_up
+from scanner.model import text
+from scanner.probes.wire import Burst, ProbeError, require_l2, require_privileges, require_up
 
 ICMP_ID = 0x150C
 SPORT_BASE = 20000
@@ -579,8 +580,8 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
     """The IPv6 forwarding probes: (probe records, facts about the round).
 
     Returns {"status", "error", "src", "vias", "targets", "sent", "probes"};
-    status "not-run" when the segment declares no IPv6 network, there is no
-    IPv6 target, or the vantage has no IPv6 address on the segment."""
+    status "not-run" when the segment declares no IPv6 network or there is no
+    IPv6 target; ProbeError when the vantage has no IPv6 address there."""
     out = {"status": "not-run", "error": None, "src": None, "vias": 0,
            "targets": [t.ip for t in plan.remote6], "sent": 0, "probes": []}
     if not plan.networks6:
@@ -591,8 +592,12 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
         return out
     src = plan.source6
     if src is None:
-        out["error"] = "the vantage has no IPv6 address on the segment"
-        return out
+        # the segment declares IPv6 but we cannot speak it: an IPv6 bridge would
+        # go unseen, so this is an error of the section, never a quiet pass
+        raise ProbeError(text("网段声明了 IPv6，但本机在该网段没有 IPv6 地址（声明地址或链路本地地址），"
+                              "无法经 IPv6 探测转发",
+                              "the segment declares IPv6 but this host has no IPv6 address on it "
+                              "(declared or link-local): forwarding over IPv6 cannot be probed"))
     require_privileges()
     require_up(plan.vantage.interface)
     require_l2(plan.vantage)

@@ -58,3 +58,28 @@ def test_faults():
     assert ws.forward6 and not ws.forward4                          # forwards IPv6 only
     assert [l.segment for l in ws.legs] == ["secret-lan", "office-lan"]
     assert ws.legs[1].ips() == ["fd00:61::66"]
+
+
+def _plan_from(vantage_ipv6):
+    from scanner.inventory import load_inventory
+    from scanner.plan import build_plan
+    from scanner.vantage import Vantage
+    inv = load_inventory([LAB6]).inventory
+    own = frozenset({"10.60.0.5", *vantage_ipv6})
+    v = Vantage(segment="secret-lan", interface="eth0", ip="10.60.0.5", mac="02:00:00:00:60:05",
+                up=True, ipv6=tuple(vantage_ipv6), own=own, own_macs=frozenset({"02:00:00:00:60:05"}))
+    return inv, build_plan(inv, v)
+
+
+def test_plan_ipv6_targets_and_source():
+    """IPv6 targets are declared (in scope); the source is the vantage's declared
+    address, else its link-local one, never an address from a rogue prefix."""
+    inv, p = _plan_from(["2001:db8:bad::5", "fe80::ff:fe00:6005", "fd00:60::5"])
+    assert {t.ip for t in p.remote6} == {"2001:db8:ff::10", "fd00:61::1", "2001:db8:ff::1"}
+    assert all(inv.in_scope(t.ip) for t in p.remote6)
+    assert p.source6 == "fd00:60::5"
+    _, p = _plan_from(["2001:db8:bad::5", "fe80::ff:fe00:6005"])
+    assert p.source6 == "fe80::ff:fe00:6005"
+    _, p = _plan_from(["2001:db8:bad::5"])
+    assert p.source6 is None
+    assert p.to_json()["remote6"]
