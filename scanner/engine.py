@@ -116,7 +116,10 @@ def _forwarding(ctx):
     disc = ctx.obs.get("discovery") or {}
     if disc.get("status") != "ok":
         raise RuntimeError("discovery did not run: no host to probe through")
-    return forwarding.probe(ctx.plan, disc.get("hosts", []), minter=ctx.minter, zone=TOKEN_ZONE)
+    fwd = forwarding.probe(ctx.plan, disc.get("hosts", []), minter=ctx.minter, zone=TOKEN_ZONE)
+    if ctx.plan.networks6:
+        _forwarding6(ctx, disc, fwd)
+    return fwd
 
 
 def _egress(ctx):
