@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from scanner.formats.text import clean
 from scanner.model import LANGS, pick
 
 
@@ -30,7 +31,9 @@ def demo(out, keep, lang, lab_file, name):
     from scanner import demo as d
     from scanner.lab import LabError
 
-    say = lambda line: click.echo(line, err=True)  # noqa: E731
+    def say(line: str) -> None:         # lab names and network text are data: escaped
+        click.echo(clean(line), err=True)
+
     try:
         res = d.run(out_dir=Path(out), lab_file=d.find_lab_file(lab_file), lang=lang,
                     keep=keep, say=say, name=name)
@@ -38,8 +41,9 @@ def demo(out, keep, lang, lab_file, name):
         click.echo("isoscan demo: " + pick(exc.message, lang), err=True)
         sys.exit(2)
     except LabError as exc:
-        click.echo(f"isoscan demo: {exc}", err=True)
+        click.echo(clean(f"isoscan demo: {exc}"), err=True)
         sys.exit(2)
-    for line in d.summary_lines(res, lang):
-        click.echo(line)
+    for block in d.summary_lines(res, lang):
+        for line in block.split("\n"):
+            click.echo(clean(line))
     sys.exit(0 if res.ok else 1)

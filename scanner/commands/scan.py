@@ -14,6 +14,7 @@ import sys
 import click
 
 from scanner.atomicio import write_text_atomic
+from scanner.formats.text import clean
 from scanner.model import LANGS, pick, text
 
 
@@ -50,11 +51,13 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
         _say(lang, "扫描被中断：结果不完整", "scan interrupted: the result is incomplete")
         sys.exit(3)
     except engine.ScanInputError as exc:
-        _say(lang, "isoscan scan: " + pick(exc.message, "zh-CN"), "isoscan scan: " + pick(exc.message, "en"))
+        # the message and findings quote the (hostile) inventory: escaped, one line each
+        click.echo(clean("isoscan scan: " + pick(exc.message, lang)), err=True)
         for f in exc.findings[:50]:
             loc = f.location
             where = f"{loc.file}:{loc.line}:{loc.column}: " if loc else ""
-            click.echo(f"  {where}{f.check_id}: " + "; ".join(pick(e, lang) for e in f.evidence), err=True)
+            click.echo(clean(f"  {where}{f.check_id}: " + "; ".join(pick(e, lang) for e in f.evidence)),
+                       err=True)
         sys.exit(2)
     except Exception as exc:   # a crash must not read as a verdict: 1 would claim a violation
         import traceback
@@ -84,11 +87,6 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
     sys.exit(result.exit_code)
 
 
-def _clean(s: str) -> str:
-    """Network data is data: no terminal control characters reach the screen."""
-    return "".join(ch if ch.isprintable() else "?" for ch in str(s))
-
-
 def _write(path, data: str):
     """Atomically, with the permissions open() would give, no fsync (as before)."""
     write_text_atomic(path, data, fsync=False, prefix=".isoscan-scan-")
@@ -113,4 +111,4 @@ def _summary(bundle, lang, quiet):
             subj = f.get("subject") or {}
             who = " ".join(x for x in (subj.get("ip"), subj.get("mac"), subj.get("device")) if x)
             ev = "; ".join(f.get("evidence") or [])[:300]
-            click.echo(_clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} {who}  {ev}"))
+            click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} {who}  {ev}"))

@@ -58,12 +58,6 @@ def test_lab_errors_are_escaped(monkeypatch):
     _clean_output(r)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scanner/commands/scan.py scan(): on ScanInputError the INV-SCHEMA findings are echoed "
-    "raw (loc.file and evidence, which quote key names and values of the hostile file), so "
-    "ANSI/OSC escapes, bidi overrides and newlines reach the terminal. Fix: pass each line "
-    "through scanner.formats.text.clean (or scan.py's own _clean) before click.echo, also the "
-    "exc.message line"))
 def test_scan_input_errors_are_escaped(tmp_path):
     # exit 2 while loading the inventory: nothing is probed, nothing is sent
     p = tmp_path / "inv.yaml"
@@ -75,11 +69,6 @@ def test_scan_input_errors_are_escaped(tmp_path):
     _clean_output(r)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scanner/commands/demo.py demo() echoes scanner.demo.summary_lines() raw; fault ids, "
-    "subjects and captured scan stderr come from the lab file and the network. Fix: in "
-    "commands/demo.py, click.echo(clean(line)) per physical line (split the multi-line "
-    "stderr block first so its indentation stays), with scanner.formats.text.clean"))
 def test_demo_summary_is_escaped(monkeypatch, tmp_path):
     from scanner import demo as d
     e = d.Expectation(fault=EVIL, check="DEV-UNREGISTERED", vantage="p", ip="10.0.0.1",
