@@ -23,6 +23,8 @@ from scanner.plan import Plan
 from scanner.probes.wire import require_privileges
 
 WAIT = 1.0
+WAIT6 = 1.6            # with IPv6 targets: past TCP's first SYN retransmission
+RESEND = 0.5           # IPv6 ICMP/UDP probes not answered by then are sent again
 ICMP_ID_BASE = 0x1E00
 UNREACH = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
            errno.EACCES, errno.EPERM, errno.EADDRNOTAVAIL}
@@ -65,6 +67,7 @@ class _Item:
         self.sock = None
         self.done = False
         self.token = None
+        self.again = None          # resends the probe (IPv6 ICMP/UDP)
 
     def finish(self, result, responder=None, detail=None):
         self.result, self.responder_ip, self.detail, self.done = result, responder, detail, True
@@ -123,6 +126,7 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                     pkt = struct.pack("!BBHHH", 128, 0, 0, ident, 1) + body
                     icmp_by_id[ident] = it
                     icmp6.sendto(pkt, (dst, 0))
+                    it.again = lambda pkt=pkt, dst=dst: icmp6.sendto(pkt, (dst, 0))
                 elif it.proto == "icmp":
                     ident = (ICMP_ID_BASE + n) & 0xFFFF
                     body = tokens.payload_for(tok) if tok else b"isoscan-egress"
@@ -159,18 +163,35 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                         payload = tokens.payload_for(tok) if tok else b"isoscan-egress"
                     s.send(payload)
                     pending_r[s.fileno()] = it
+                    if six:
+                        it.again = lambda s=s, payload=payload: s.send(payload)
             except OSError as exc:
                 it.finish("unreachable" if exc.errno in UNREACH else "none", None,
                           os.strerror(exc.errno) if exc.errno else str(exc))
 
-        deadline = time.monotonic() + wait
+        # Over IPv6 the first packet toward a cold neighbour is often lost
+        # (many routers drop the packet that triggers neighbour discovery, and
+        # right after a link comes up Linux can too): ICMP and UDP probes are
+        # sent once more after RESEND s, and the wait covers TCP's first SYN
+        # retransmission (1 s). The step runs beside discovery: no time lost.
+        t0 = time.monotonic()
+        deadline = t0 + (max(wait, WAIT6) if src6 else wait)
+        resend = [it for it in items if getattr(it, "again", None)]
         while (pending_w or pending_r or any(not i.done for i in icmp_by_id.values())):
+            if resend and time.monotonic() - t0 >= RESEND:
+                for it in resend:
+                    if not it.done:
+                        try:
+                            it.again()
+                        except OSError:
+                            pass
+                resend = []
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             rl = [it.sock for it in pending_r.values()] + [icmp] + ([icmp6] if icmp6 else [])
             wl = [it.sock for it in pending_w.values()]
-            r, w, _ = select.select(rl, wl, [], min(left, 0.1))
+            r, w, _ = select.select(rl, wl, [], min(left, 0.05))
             for s in w:
                 it = pending_w.pop(s.fileno())
                 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
