@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import jinja2
 
 from scanner import __version__
+from scanner.formats.text import visible
 from scanner.model import LANGS, DEFAULT_LANG
 from scanner.report_merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report_strings import STRINGS, CHECK_TITLES
@@ -148,12 +149,32 @@ def _resource(name: str) -> str:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda n: _resource(n)),
-        autoescape=True, undefined=jinja2.StrictUndefined,
+        autoescape=True, undefined=jinja2.StrictUndefined, finalize=_shown,
         trim_blocks=True, lstrip_blocks=True)
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "separators": (",", ":"),
                                          "sort_keys": False}
     env.filters["script_json"] = script_json
     return env
+
+
+def _shown(value: Any) -> Any:
+    """Every string printed into the page: control characters and bidi overrides
+    (an RTL override reorders an address as an inspector reads it) shown as
+    \\uXXXX. Our own markup (the inline CSS and script) passes as it is."""
+    if isinstance(value, str) and not isinstance(value, jinja2.utils.markupsafe.Markup):
+        return visible(value)
+    return value
+
+
+def _shown_data(data: Any) -> Any:
+    """_shown, through the table data the pager writes into the page."""
+    if isinstance(data, str):
+        return visible(data)
+    if isinstance(data, list):
+        return [_shown_data(x) for x in data]
+    if isinstance(data, dict):
+        return {k: _shown_data(v) for k, v in data.items()}
+    return data
 
 
 _SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
@@ -164,7 +185,7 @@ def script_json(data: Any) -> "jinja2.utils.markupsafe.Markup":
     """JSON that is inert inside <script type="application/json">: like Jinja's
     tojson (no `<`, `>`, `&`, `'` left), plus U+2028/2029, but keeping other
     non-ASCII text as UTF-8 (a zh-CN table is half the size of its \\u form)."""
-    out = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    out = json.dumps(_shown_data(data), ensure_ascii=False, separators=(",", ":"))
     for ch, esc in _SCRIPT_ESCAPES:     # str.replace is C-fast on megabytes; translate is not
         out = out.replace(ch, esc)
     return jinja2.utils.markupsafe.Markup(out)

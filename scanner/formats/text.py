@@ -28,8 +28,24 @@ LABELS = {
 }
 
 
+# the same, but keeping line breaks (newline, U+2028/2029) and tabs: for a report
+# cell that lays out lines
+_CTRL_IN_BLOCK = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                            r"\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(m: re.Match) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
 def clean(s: str) -> str:
-    return _CTRL.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
+    """One line of text for a terminal: every control character shown as \\uXXXX."""
+    return _CTRL.sub(_shown, s)
+
+
+def visible(s: str) -> str:
+    """Text for a report cell: controls shown as \\uXXXX, line breaks and tabs kept."""
+    return _CTRL_IN_BLOCK.sub(_shown, s)
 
 
 def render(findings, lang, ctx) -> str:

@@ -82,13 +82,6 @@ def test_hostile_inventory_bundle_and_log_are_escaped(tmp_path):
     assert not RAW_CONTROLS.search(r.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scanner/report.py (the Jinja2 filters) and templates: HTML escaping is right, but C0/C1 "
-    "controls (ESC, NUL, CSI) and bidirectional overrides (U+202E, U+2066..2069) from names "
-    "and banners reach the HTML raw, so an override can reorder what an inspector reads (an "
-    "address or a name shown reversed). Fix: a finalize/filter in the Jinja2 environment (and "
-    "the same for the embedded JSON the pager renders) that replaces these characters with a "
-    "visible form such as '\\u202e' or U+FFFD"))
 def test_report_shows_controls_and_bidi_overrides_visibly(tmp_path):
     html, _ = _run(tmp_path)
     assert not RAW_CONTROLS.search(html), repr(RAW_CONTROLS.search(html))
