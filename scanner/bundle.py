@@ -340,6 +340,9 @@ def _validate(b: Any) -> None:
     _need("findings" in b, "", "missing 'findings'")
     fs = b["findings"]
     _need(isinstance(fs, list), "findings", f"expected a list, got {_short(fs)}")
+    # a scan always judges something (the inventory at least): an empty list is a
+    # bundle that judged nothing, and must not read as compliant
+    _need(len(fs) > 0, "findings", "empty: the bundle judged nothing")
     for i, f in enumerate(fs):
         _finding(f, f"findings[{i}]")
     s = _obj(b, "summary", "")

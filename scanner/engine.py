@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from scanner import __version__
 from scanner.judge import EXIT_BY_VERDICT, counts, run_checks, verdict
-from scanner.model import Finding, Status, pick, text
+from scanner.model import Finding, Status, error, pick, text
 from scanner.progress import Progress
 
 SCHEMA = "isoscan.bundle/1"
@@ -276,6 +276,8 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                        f"vantage: segment {vantage.segment}, interface {vantage.interface}, address {vantage.ip}"))
 
     findings: list[Finding] = list(loaded.findings) + list(registry.problems)
+    if checks is None:
+        findings += registry.missing_problems()     # a half-installed copy is not clean
     static = [c for c in registry.checks if c.meta.static]
     live = [c for c in registry.checks if not c.meta.static]
     static_done: list[Finding] = []
@@ -338,9 +340,31 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     _static()
     findings += static_done
     findings += run_checks([(c.meta, c.evaluate) for c in live], inv, obs)
+    if checks is not None:
+        findings += not_selected(registry, load_checks(), inv, obs)
     finished = _now()
     bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished)
     return ScanResult(EXIT_BY_VERDICT[bundle["summary"]["verdict"]], bundle, findings)
+
+
+def not_selected(selected, everything, inv, obs) -> list[Finding]:
+    """A scan limited with --checks judged part of the rules: every other check
+    that applies from this vantage is an `error` ("not run"), so the verdict
+    can be non-compliant or incomplete, never compliant on a part of the rules.
+    A check that would only have said `skipped` from here stays skipped."""
+    chosen = {c.meta.id for c in selected.checks}
+    out: list[Finding] = []
+    for c in everything.checks:
+        if c.meta.id in chosen:
+            continue
+        said = run_checks([(c.meta, c.evaluate)], inv, {} if c.meta.static else obs)
+        if said and all(f.status == Status.SKIPPED for f in said):
+            out += said
+        else:
+            out.append(error(c.meta, text(f"未运行：扫描以 --checks 限定为 {', '.join(sorted(chosen))}",
+                                          f"not run: the scan was limited with --checks to "
+                                          f"{', '.join(sorted(chosen))}")))
+    return out
 
 
 def build(inv, vantage, obs, findings, lang, scan_id, started, finished) -> dict:

@@ -66,22 +66,26 @@ def read_input(path: str) -> tuple[str, dict, str]:
     return "bundle", data, digest
 
 
-def rejudge_stored(bundle: dict, path: str) -> dict:
-    """The bundle with its live checks run again on its stored observations
-    (scanner.bundle.rejudge), when it carries its inventory document; only the
-    checks the scan ran, so a scan limited with --checks stays limited."""
+def rejudge_stored(bundle: dict, path: str, inventory=None) -> dict:
+    """The bundle with every installed live check run again on its stored
+    observations (scanner.bundle.rejudge), against `inventory` (the inspector's
+    -i) or else the inventory document the bundle carries.
+
+    Every live check, not only those with a stored finding: findings are what a
+    tamperer edits, and a check missing from them would drop out of the
+    verdict. A check whose probe never ran (a scan limited with --checks) is
+    then an error, so a part of the rules never reads as compliant. A bundle
+    with neither a document nor -i keeps its stored findings.
+    """
     inv_part = bundle.get("inventory")
-    if not isinstance(inv_part, dict) or not isinstance(inv_part.get("document"), dict):
+    has_doc = isinstance(inv_part, dict) and isinstance(inv_part.get("document"), dict)
+    if inventory is None and not has_doc:
         return bundle
+    from scanner.bundle import BundleError, rejudge
+    from scanner.registry import load_checks
+    live = [(c.meta, c.evaluate) for c in load_checks().checks if not c.meta.static]
     try:
-        from scanner.bundle import BundleError, rejudge
-        from scanner.registry import load_checks
-    except ImportError:       # not built: the stored findings stand
-        return bundle
-    ran = {f.get("check_id") for f in bundle["findings"]}
-    pairs = [(c.meta, c.evaluate) for c in load_checks().checks if c.meta.id in ran]
-    try:
-        out = rejudge(bundle, pairs)
+        out = rejudge(bundle, live, inventory=inventory)
     except BundleError as exc:
         raise InputProblem(f"{path}: cannot be re-judged: {exc}") from None
     except Exception as exc:   # a malformed document or observation: one line, not a traceback
@@ -104,7 +108,8 @@ def _write(path: str, text: str) -> None:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False),
               help="Also write the merged, re-judged findings as one bundle.")
 @click.option("--inventory", "-i", "inventory", multiple=True, type=click.Path(),
-              help="Inventory files or folders, for the device reconciliation (optional).")
+              help="Inventory files or folders (optional): the findings are re-judged and the "
+                   "devices reconciled against it instead of the bundles' own copy.")
 @click.option("--no-rejudge", is_flag=True,
               help="Keep the findings as stored; do not run the live checks again on the "
                    "stored observations.")
@@ -114,15 +119,6 @@ def report(files, output, lang, json_out, inventory, no_rejudge):
 
     bundles, digests, logs = [], [], []
     try:
-        for path in files:
-            kind, data, digest = read_input(path)
-            if kind == "canary":
-                logs.append(data)
-            else:
-                bundles.append(data if no_rejudge else rejudge_stored(data, path))
-                digests.append(digest)
-        if not bundles:
-            raise InputProblem("no result bundle among the inputs (only canary logs)")
         inv = None
         if inventory:
             from scanner.inventory import InputError, load_inventory
@@ -130,14 +126,27 @@ def report(files, output, lang, json_out, inventory, no_rejudge):
                 result = load_inventory(list(inventory))
             except InputError as exc:
                 raise InputProblem(str(exc)) from None
-            if result.inventory is None:
-                first = next((f for f in result.findings), None)
+            schema = [f for f in result.findings if f.check_id == "INV-SCHEMA" and f.status.value == "fail"]
+            if result.inventory is None or schema:
+                first = next(iter(schema or result.findings), None)
                 why = ""
                 if first is not None and first.evidence:
                     e = first.evidence[0]
                     why = ": " + (e.get("en", "") if isinstance(e, dict) else str(e))
+                    if first.location is not None:
+                        loc = first.location
+                        why = f" ({loc.file}:{loc.line}:{loc.column}){why}"
                 raise InputProblem(f"{', '.join(inventory)}: not a valid inventory{why}")
             inv = result.inventory
+        for path in files:
+            kind, data, digest = read_input(path)
+            if kind == "canary":
+                logs.append(data)
+            else:
+                bundles.append(data if no_rejudge else rejudge_stored(data, path, inv))
+                digests.append(digest)
+        if not bundles:
+            raise InputProblem("no result bundle among the inputs (only canary logs)")
         merged = merge_report(bundles, lang, logs, digests, inv)
         html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged)
     except InputProblem as exc:

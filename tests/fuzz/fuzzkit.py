@@ -42,8 +42,14 @@ def canary_log(name: str = "log-breach") -> dict:
     return json.loads((CANARY / f"{name}.json").read_text(encoding="utf-8"))
 
 
-def canary_bundle(name: str = "bundle-secret") -> dict:
-    """A canary-judging fixture bundle (keys, tokens) made whole for `report`."""
+def canary_bundle(name: str = "bundle-secret", judged: bool = True) -> dict:
+    """A canary-judging fixture bundle (keys, tokens) made whole for `report`:
+    with judged, the static INV-SCHEMA pass every real scan carries (a bundle
+    that judged nothing is refused)."""
     b = json.loads((CANARY / f"{name}.json").read_text(encoding="utf-8"))
+    if judged and not b["findings"]:
+        from checks.inv_schema import META
+        from scanner.model import passed
+        b["findings"] = [B.finding_json(passed(META, "inventory read"), b.get("lang") or "zh-CN")]
     b["summary"] = B.summary(b["findings"])
     return b
