@@ -16,6 +16,7 @@ The verdict is in the report, not in the exit code.
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import sys
 
@@ -31,14 +32,27 @@ class InputProblem(Exception):
     """One line: which file, what is wrong."""
 
 
+def max_input_bytes() -> int:
+    """The size cap of one input file: 1 GiB, or ISOSCAN_MAX_BUNDLE_BYTES (a
+    scan of 100,000 devices writes a bundle of some tens of MB)."""
+    try:
+        return max(1, int(os.environ.get("ISOSCAN_MAX_BUNDLE_BYTES", "")))
+    except ValueError:
+        return 1 << 30
+
+
 def read_input(path: str) -> tuple[str, dict, str]:
     """("bundle" | "canary", data, sha256 of the file's bytes)."""
     from scanner.report_merge import ReportInputError, check_bundle
+    cap = max_input_bytes()
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(cap + 1)        # a pipe or /dev/zero must not eat the memory
     except OSError as exc:
         raise InputProblem(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(raw) > cap:
+        raise InputProblem(f"{path}: larger than {cap:,} bytes (ISOSCAN_MAX_BUNDLE_BYTES), "
+                           "so not a bundle or canary log isoscan wrote")
     digest = hashlib.sha256(raw).hexdigest()
     try:
         data = json.loads(raw.decode("utf-8-sig"))

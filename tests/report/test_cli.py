@@ -141,3 +141,10 @@ def test_merged_json_is_a_bundle_again(tmp_path):
     assert validate(json.loads(merged.read_text("utf-8"))) is None
     r = run(str(merged), "-o", str(tmp_path / "r2.html"))
     assert r.exit_code == 0, r.output
+
+
+def test_an_endless_input_is_refused_at_the_size_cap(monkeypatch):
+    """`isoscan report /dev/zero` stops at the cap: exit 2, one line, no memory eaten."""
+    monkeypatch.setenv("ISOSCAN_MAX_BUNDLE_BYTES", "4096")
+    r = run("/dev/zero", "-o", "/dev/null")
+    assert r.exit_code == 2 and "4,096 bytes" in r.stderr and r.stderr.count("\n") == 1
