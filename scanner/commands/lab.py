@@ -18,8 +18,29 @@ def _say(line: str, err: bool = False) -> None:
     click.echo(clean(line), err=err)
 
 
+# what a newcomer meets, and what to do about it
+_HINTS = (
+    (("Operation not permitted", "Permission denied"),
+     "the lab needs root: CAP_NET_ADMIN and CAP_SYS_ADMIN to make network namespaces, "
+     "bridges and iptables rules (sudo isoscan lab ...) / 实验网需要 root 权限"),
+    (("Operation not supported", "Unknown device type", "not found in the kernel"),
+     "this kernel lacks what the lab needs: network namespaces (CONFIG_NET_NS), veth and "
+     "bridge support (modules veth, bridge), nf_tables for iptables; containers may forbid "
+     "them / 内核缺少网络命名空间、veth 或网桥支持"),
+    (("No such file or directory: 'ip'", "No such file or directory: 'iptables",
+      "No such file or directory: 'dnsmasq'", "No such file or directory: 'radvd'"),
+     "a system tool is missing: apt-get install -y iproute2 iptables dnsmasq-base radvd "
+     "(or ./scripts/setup) / 缺少系统工具"),
+)
+
+
 def _fail(exc: Exception) -> None:
-    _say(f"isoscan lab: {exc}", err=True)
+    msg = str(exc)
+    for i, line in enumerate(msg.splitlines() or [""]):
+        _say(f"isoscan lab: {line}" if i == 0 else line, err=True)
+    for needles, hint in _HINTS:
+        if any(n in msg for n in needles):
+            _say(f"isoscan lab: {hint}", err=True)
     sys.exit(2)
 
 

@@ -81,3 +81,19 @@ def test_demo_summary_is_escaped(monkeypatch, tmp_path):
     r = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "o")], color=True)
     assert r.exit_code == 1
     _clean_output(r)
+
+
+def test_lab_errors_say_what_to_do(monkeypatch):
+    """A newcomer without privileges is told which capability is missing; a
+    multi-line error keeps its lines (each escaped)."""
+    from scanner import lab as L
+
+    def denied(*a, **kw):
+        raise L.LabError("creating namespaces failed (exit 1): mount --make-shared /run/netns "
+                         "failed: Operation not permitted\nCommand failed -:1")
+    monkeypatch.setattr(L, "up", denied)
+    monkeypatch.setattr(L, "load", denied)
+    r = CliRunner().invoke(main, ["lab", "up", "inventories/lab/demo.yaml"])
+    assert r.exit_code == 2
+    assert "CAP_NET_ADMIN" in r.stderr and "Command failed" in r.stderr
+    assert "\\u000a" not in r.stderr
