@@ -127,7 +127,8 @@ def main():
                 sent = b["observations"]["forwarding"].get("sent")
                 line.append(f"{label} {ds:.2f} s (exit {rs.returncode}, {b['summary']['verdict']}, "
                             f"{hosts} hosts, {sent} frames)")
-                if rs.returncode != 0:
+                # a limited scan is incomplete (exit 3) by design: the checks it left out
+                if rs.returncode != (3 if extra else 0):
                     print(rs.stdout, rs.stderr, file=sys.stderr)
                 times[label].append(ds)
             print(" | ".join(line))
