@@ -486,8 +486,28 @@ def local_problem(obs: Mapping[str, Any]) -> Text | None:
 def local_gate(obs: Mapping[str, Any], *sections: str) -> Text | None:
     """problem() for checks that judge only the local link (DEV-*, the MAC
     rule of ISO-BRIDGE): the local-link control suffices, so a canary that
-    did not answer through the ingress does not make them unjudgeable."""
-    return local_problem(obs) or sections_problem(obs, *sections)
+    did not answer through the ingress does not make them unjudgeable.
+
+    A discovery that missed a station which answered the control is no
+    evidence of a clean segment (the sweep was cut short, or lost its
+    answers): it cannot vouch for a pass either."""
+    why = local_problem(obs) or sections_problem(obs, *sections)
+    if why is None and "discovery" in sections:
+        why = _discovery_missed_control(obs)
+    return why
+
+
+def _discovery_missed_control(obs: Mapping[str, Any]) -> Text | None:
+    items = (obs.get("controls") or {}).get("items") or ()
+    answered = [norm_ip(i.get("target")) for i in items if isinstance(i, Mapping)
+                and i.get("kind") in ("arp", "ndp") and i.get("ok") is True]
+    seen = {h["ip"] for h in hosts(obs)}
+    missed = sorted(ip for ip in answered if ip is not None and ip not in seen)
+    if not missed:
+        return None
+    return text(f"设备发现漏掉了已应答正向对照的 {join(missed)}，发现结果不完整",
+                f"discovery missed {join(missed)}, which answered the positive control: "
+                f"the sweep is incomplete")
 
 
 def error_for(meta: CheckMeta, seg: Segment | None, why: str | Text) -> Finding:

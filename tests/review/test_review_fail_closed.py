@@ -72,13 +72,6 @@ def test_mangled_sections_never_pass(mangle):
     assert verdict(fs) != "compliant"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "checks/_livecommon.py local_gate/sections_problem: an empty (or partial) discovery while "
-    "the ARP control shows a registered device answering is not evidence of a clean segment; "
-    "DEV-UNREGISTERED/DEV-MISMATCH/DEV-MISPLACED pass on it. Fix: in local_gate, when a "
-    "control item of kind arp/ndp with ok true has a target that discovery.hosts does not "
-    "list, return a reason ('discovery missed <target>, which answered the control') so the "
-    "DEV-* checks report error"))
 def test_an_empty_discovery_with_a_working_control_does_not_pass_device_checks():
     inv, obs = fuzzkit.case("DEV-UNREGISTERED/pass/classified")
     assert obs["controls"]["ok"] and obs["controls"]["items"][0]["ok"]
