@@ -422,6 +422,7 @@ def reconcile(m: Mapping, S) -> list[dict]:
     sources = m["sources"]
     dash = "—"
     hosts_by_seg: dict[str, dict] = defaultdict(dict)     # seg -> (ip, mac) -> vantage labels
+    six_by_seg: dict[str, dict] = defaultdict(dict)      # the same for IPv6 neighbours
     observed: set[str] = set()
     for s in sources:
         seg = s["vantage"].get("segment")
@@ -430,11 +431,21 @@ def reconcile(m: Mapping, S) -> list[dict]:
             continue
         if disc.get("status") == "ok":
             observed.add(seg)
-        for h in disc.get("hosts") or []:
-            if isinstance(h, dict) or isinstance(h, Mapping):
-                ip = h.get("ip") if isinstance(h.get("ip"), str) else None
-                mac = norm_mac(h.get("mac"))
-                hosts_by_seg[seg].setdefault((ip, mac), []).append(s["label"])
+        for key, into in (("hosts", hosts_by_seg), ("neighbours6", six_by_seg)):
+            for h in disc.get(key) or []:
+                if isinstance(h, Mapping):
+                    ip = h.get("ip") if isinstance(h.get("ip"), str) else None
+                    mac = norm_mac(h.get("mac"))
+                    into[seg].setdefault((ip, mac), []).append(s["label"])
+    # An IPv6 neighbour is a row of its own only when its MAC answered no ARP on
+    # that segment (an IPv6-only station); a registered MAC is known whatever its
+    # link-local or autoconfigured address.
+    six_only: dict[str, dict] = defaultdict(dict)
+    for seg, six in six_by_seg.items():
+        macs4 = {mac for _, mac in hosts_by_seg.get(seg, {})}
+        for (ip, mac), labs in six.items():
+            if mac is None or mac not in macs4:
+                six_only[seg].setdefault(mac, (ip, labs))
 
     per_seg: dict[str, list] = defaultdict(list)
     if inv is not None:
@@ -468,6 +479,18 @@ def reconcile(m: Mapping, S) -> list[dict]:
                 if i is not None:
                     matched.add(id(i))
                 per_seg[seg].append(_recon_row(st, d, i, ip, mac, labs))
+            for mac, (ip, labs) in six_only.get(seg, {}).items():
+                if mac in by_mac:
+                    st, (d, i) = "seen", by_mac[mac]
+                elif ip in by_ip:
+                    st, (d, i) = "mismatch", by_ip[ip]
+                elif mac in by_mac_g or ip in by_ip_g:
+                    st, (d, i) = "misplaced", (by_mac_g.get(mac) or by_ip_g.get(ip))
+                else:
+                    st, d, i = "unregistered", None, None
+                if i is not None:
+                    matched.add(id(i))
+                per_seg[seg].append(_recon_row(st, d, i, ip, mac, labs))
             for d, i in reg.get(seg, []):
                 if id(i) not in matched:
                     per_seg[seg].append(_recon_row("missing" if seg in observed else "notobserved",
@@ -488,8 +511,10 @@ def reconcile(m: Mapping, S) -> list[dict]:
                     flagged[(seg, s.get("ip"), s.get("mac"))] = st
                     flagged.setdefault((seg, s.get("ip"), None), st)
                     flagged.setdefault((seg, None, s.get("mac")), st)
-        for seg, hosts in hosts_by_seg.items():
-            for (ip, mac), labs in hosts.items():
+        for seg in set(hosts_by_seg) | set(six_only):
+            seen_here = list(hosts_by_seg.get(seg, {}).items()) + [
+                ((ip, mac), labs) for mac, (ip, labs) in six_only.get(seg, {}).items()]
+            for (ip, mac), labs in seen_here:
                 st = flagged.get((seg, ip, mac)) or flagged.get((seg, ip, None)) or \
                     flagged.get((seg, None, mac)) or "seen"
                 per_seg[seg].append(_recon_row(st, None, None, ip, mac, labs))

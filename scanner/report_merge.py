@@ -385,8 +385,11 @@ def cross_bundle_bridges(sources: Sequence[Mapping], inv: Mapping | None,
         disc = s["observations"].get("discovery")
         if not seg or not isinstance(disc, Mapping) or not isinstance(disc.get("hosts"), list):
             continue
-        hosts_of.append((s, seg, disc["hosts"]))
-        for h in disc["hosts"]:
+        # IPv4 stations and IPv6 neighbours: a MAC seen by either counts
+        six = disc.get("neighbours6")
+        seen_here = disc["hosts"] + (six if isinstance(six, list) else [])
+        hosts_of.append((s, seg, seen_here))
+        for h in seen_here:
             if type(h) is not dict and not isinstance(h, Mapping):
                 continue
             mac = h.get("mac")
