@@ -24,7 +24,9 @@ def _expects():
         exp = getattr(f, "expect", None)
         exp = exp if isinstance(exp, (list, tuple)) else [exp]
         for e in exp:
-            if e:
+            # what only the outside canary can see (issue 8) is proven, with the scan
+            # alone seeing nothing, by tests/canary/test_canary_lab.py
+            if e and "canary" not in str(e.get("note", "")):
                 out.append(pytest.param(f.id, dict(e), id=f"{f.id}-{e['check']}"))
     return out
 
@@ -53,8 +55,6 @@ def scans(demo_lab):
 
 @pytest.mark.parametrize("fault,expect", _expects())
 def test_fault_found(scans, fault, expect):
-    if "canary" in str(expect.get("note", "")):
-        pytest.skip("seen only through the outside canary's log (issue 8), not by the scan alone")
     s = scans[expect["vantage"]]
     assert s["bundle"] is not None, s["out"]
     hits = [f for f in scanlib.failing(s["bundle"])
