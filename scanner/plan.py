@@ -156,13 +156,16 @@ class Scope:
         return str(IPAddress(str(ip).split("%")[0]))
 
 
-def _first_v4(seg: Segment, inv: Inventory, own: frozenset[str]) -> tuple[str, str | None] | None:
-    """One declared address of a segment: a registered device's when there is one,
-    else the first host address of its first IPv4 network."""
+def _first_address(seg: Segment, inv: Inventory, own: frozenset[str],
+                   version: int) -> tuple[str, str | None] | None:
+    """One declared address of a segment in one IP version: the segment's
+    ingress's (the address most likely to answer), else a registered device's
+    (never an IPv6 link-local one), else the first host address of its first
+    network of that version."""
     regs = sorted(((str(i.ip), d.name) for d, i in inv.devices_on(seg.name)
-                   if i.ip is not None and i.ip.version == 4 and str(i.ip) not in own),
+                   if i.ip is not None and i.ip.version == version
+                   and not (version == 6 and i.ip.is_link_local()) and str(i.ip) not in own),
                   key=lambda x: IPAddress(x[0]))
-    # prefer the segment's declared ingress (it is the address most likely to answer)
     if seg.ingress:
         for ip, name in regs:
             if name == seg.ingress:
@@ -170,28 +173,37 @@ def _first_v4(seg: Segment, inv: Inventory, own: frozenset[str]) -> tuple[str, s
     if regs:
         return regs[0]
     for n in seg.networks:
-        if n.version == 4 and n.size > 2:
+        if n.version == version and n.size > 2:
             return str(n[1]), None
-        if n.version == 4:
+        if n.version == version == 4:           # a /31 or /32
             return str(n[0]), None
     return None
 
 
-def _first_v6(seg: Segment, inv: Inventory, own: frozenset[str]) -> tuple[str, str | None] | None:
-    """One declared IPv6 address of a segment, as _first_v4 picks an IPv4 one
-    (the ingress's, else a registered device's, else the network's ::1)."""
-    regs = sorted(((str(i.ip), d.name) for d, i in inv.devices_on(seg.name)
-                   if i.ip is not None and i.ip.version == 6 and not i.ip.is_link_local()
-                   and str(i.ip) not in own), key=lambda x: IPAddress(x[0]))
-    for ip, name in regs:
-        if name == seg.ingress:
-            return ip, name
-    if regs:
-        return regs[0]
-    for n in seg.networks:
-        if n.version == 6 and n.size > 2:
-            return str(n[1]), None
-    return None
+def _remote_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str],
+                    version: int) -> dict[str, "Target"]:
+    """What forwarding and egress probes aim at, in one IP version: every canary
+    off this segment, and one declared address of every other segment; each
+    one inside the scope."""
+    out: dict[str, Target] = {}
+    for c in inv.canaries:
+        if c.address.version != version or seg.contains(c.address) or not scope.allows(c.address):
+            continue
+        s = inv.segment_of(c.address)
+        out.setdefault(str(c.address), Target(
+            str(c.address), "canary", s.name if s else None, c.name,
+            tuple(sorted(set(c.tcp))), tuple(sorted(set(c.udp))), bool(c.icmp)))
+    for other in inv.segments:
+        if other.name == seg.name:
+            continue
+        picked = _first_address(other, inv, own, version)
+        if picked is None:
+            continue
+        ip, name = picked
+        if ip in out or seg.contains(ip) or not scope.allows(ip):
+            continue
+        out[ip] = Target(ip, "segment", other.name, name, SEGMENT_TCP, SEGMENT_UDP, True)
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -238,44 +250,8 @@ def build_plan(inv: Inventory, vantage: Vantage) -> Plan:
         if c.address.version == 4 and seg.contains(c.address) and scope.allows(c.address):
             controls.setdefault(str(c.address), Local(str(c.address), None, c.name))
 
-    remote: dict[str, Target] = {}
-    for c in inv.canaries:
-        if seg.contains(c.address) or not scope.allows(c.address) or c.address.version != 4:
-            continue
-        s = inv.segment_of(c.address)
-        remote.setdefault(str(c.address), Target(
-            str(c.address), "canary", s.name if s else None, c.name,
-            tuple(sorted(set(c.tcp))), tuple(sorted(set(c.udp))), bool(c.icmp)))
-    for other in inv.segments:
-        if other.name == seg.name:
-            continue
-        picked = _first_v4(other, inv, vantage.own)
-        if picked is None:
-            continue
-        ip, name = picked
-        if ip in remote or seg.contains(ip) or not scope.allows(ip):
-            continue
-        remote[ip] = Target(ip, "segment", other.name, name, SEGMENT_TCP, SEGMENT_UDP, True)
-
-    remote6: dict[str, Target] = {}
-    if networks6:
-        for c in inv.canaries:
-            if c.address.version != 6 or seg.contains(c.address) or not scope.allows(c.address):
-                continue
-            s = inv.segment_of(c.address)
-            remote6.setdefault(str(c.address), Target(
-                str(c.address), "canary", s.name if s else None, c.name,
-                tuple(sorted(set(c.tcp))), tuple(sorted(set(c.udp))), bool(c.icmp)))
-        for other in inv.segments:
-            if other.name == seg.name:
-                continue
-            picked = _first_v6(other, inv, vantage.own)
-            if picked is None:
-                continue
-            ip, name = picked
-            if ip in remote6 or seg.contains(ip) or not scope.allows(ip):
-                continue
-            remote6[ip] = Target(ip, "segment", other.name, name, SEGMENT_TCP, SEGMENT_UDP, True)
+    remote = _remote_targets(inv, seg, scope, vantage.own, 4)
+    remote6 = _remote_targets(inv, seg, scope, vantage.own, 6) if networks6 else {}
 
     inbound: list[Inbound] = []
     if seg.classification == INTERNET:

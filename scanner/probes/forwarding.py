@@ -24,6 +24,7 @@ most telling ones.
 """
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 import threading
@@ -81,9 +82,15 @@ def plan_probes(plan: Plan, hosts: list[dict]) -> list[Probe]:
             continue
         seen.add((ip, mac))
         vias.append((ip, mac))
+    return _probes_through(plan, vias, plan.remote)
+
+
+def _probes_through(plan: Plan, vias: list[tuple[str, str]], targets) -> list[Probe]:
+    """Every (host, target, protocol, TTL) probe, the most telling first: TTL-1
+    ICMP to every target, host by host; each target passes the scope guard."""
     first, rest = [], []
     for ip, mac in vias:
-        for t in plan.remote:
+        for t in targets:
             plan.guard(t.ip)
             for ttl in (1, FULL_TTL):
                 kinds = ([("icmp", None)] if t.icmp else []) + \
@@ -161,17 +168,21 @@ def _frame(plan: Plan, pr: Probe, key: int, minter=None, zone: str = "") -> byte
             _ipv4(src_ip, dst_ip, pr.ttl, key & 0xFFFF, proto, seg))
 
 
+def _settle(batch: list[Probe], key: int, result: str, rip, rmac) -> None:
+    """Keep the strongest result a probe got (answer > time-exceeded > unreachable)."""
+    if not 0 <= key < len(batch):
+        return
+    pr = batch[key]
+    if _RANK[result] > _RANK[pr.result]:
+        pr.result, pr.responder_ip, pr.responder_mac = result, rip, rmac
+
+
 def _match(batch: list[Probe], packets) -> None:
     from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror
     from scapy.layers.l2 import Ether
     by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
 
-    def settle(key, result, rip, rmac):
-        if not 0 <= key < len(batch):
-            return
-        pr = batch[key]
-        if _RANK[result] > _RANK[pr.result]:
-            pr.result, pr.responder_ip, pr.responder_mac = result, rip, rmac
+    settle = functools.partial(_settle, batch)
 
     for p in packets:
         if IP not in p or Ether not in p:
@@ -464,16 +475,7 @@ def vias6(plan: Plan, disc: dict) -> list[tuple[str, str]]:
 
 
 def plan_probes6(plan: Plan, vias: list[tuple[str, str]]) -> list[Probe]:
-    first, rest = [], []
-    for ip, mac in vias:
-        for t in plan.remote6:
-            plan.guard(t.ip)
-            for ttl in (1, FULL_TTL):
-                kinds = ([("icmp", None)] if t.icmp else []) + \
-                        [("tcp", p) for p in t.tcp] + [("udp", p) for p in t.udp]
-                for i, (proto, port) in enumerate(kinds):
-                    (first if ttl == 1 and i == 0 else rest).append(Probe(ip, mac, t, proto, port, ttl))
-    return first + rest
+    return _probes_through(plan, vias, plan.remote6)
 
 
 def _frame6(plan: Plan, src: str, pr: Probe, key: int, minter=None, zone: str = "") -> bytes:
@@ -515,12 +517,7 @@ def _match6(batch: list[Probe], packets) -> None:
     from scapy.layers.l2 import Ether
     by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
 
-    def settle(key, result, rip, rmac):
-        if not 0 <= key < len(batch):
-            return
-        pr = batch[key]
-        if _RANK[result] > _RANK[pr.result]:
-            pr.result, pr.responder_ip, pr.responder_mac = result, rip, rmac
+    settle = functools.partial(_settle, batch)
 
     def same(a, b) -> bool:
         try:
