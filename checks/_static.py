@@ -8,7 +8,7 @@ def where(loc: Location | None) -> str:
     """'file:line:column' of a declaration, for evidence text."""
     if loc is None:
         return "?"
-    return f"{loc.file}:{loc.line}:{loc.column}"
+    return str(loc)
 
 
 def subject(device: Device, iface: Interface | None = None) -> Subject:

@@ -66,6 +66,10 @@ class Location:
     def to_json(self) -> dict:
         return {"file": self.file, "line": self.line, "column": self.column}
 
+    def __str__(self) -> str:
+        """'file:line:column', as compilers and editors print a place."""
+        return f"{self.file}:{self.line}:{self.column}"
+
 
 @dataclass(frozen=True)
 class Subject:

@@ -149,7 +149,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge):
                     why = ": " + (e.get("en", "") if isinstance(e, dict) else str(e))
                     if first.location is not None:
                         loc = first.location
-                        why = f" ({loc.file}:{loc.line}:{loc.column}){why}"
+                        why = f" ({loc}){why}"
                 raise InputProblem(f"{', '.join(inventory)}: not a valid inventory{why}")
             inv = result.inventory
         for path in files:

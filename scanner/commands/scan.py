@@ -55,7 +55,7 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
         click.echo(clean("isoscan scan: " + pick(exc.message, lang)), err=True)
         for f in exc.findings[:50]:
             loc = f.location
-            where = f"{loc.file}:{loc.line}:{loc.column}: " if loc else ""
+            where = f"{loc}: " if loc else ""
             click.echo(clean(f"  {where}{f.check_id}: " + "; ".join(pick(e, lang) for e in f.evidence)),
                        err=True)
         sys.exit(2)

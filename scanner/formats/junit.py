@@ -27,7 +27,7 @@ def render(findings, lang, ctx) -> str:
     suite = ET.SubElement(suites, "testsuite", name="isoscan validate", tests=str(len(fs)),
                           failures=str(n["fail"]), errors=str(n["error"]), skipped=str(n["skipped"]))
     for f in fs:
-        where = f" ({f.location.file}:{f.location.line}:{f.location.column})" if f.location else ""
+        where = f" ({f.location})" if f.location else ""
         ev = "\n".join(pick(e, lang) for e in f.evidence)
         attrs = {"classname": f.check_id, "name": _x(pick(f.title, lang) + where)}
         if f.location:

@@ -52,7 +52,7 @@ def render(findings, lang, ctx) -> str:
     L = LABELS.get(lang, LABELS["en"])
     lines = []
     for f in sorted(findings, key=sort_key):
-        where = f"{f.location.file}:{f.location.line}:{f.location.column}: " if f.location else ""
+        where = f"{f.location}: " if f.location else ""
         ev = "; ".join(pick(e, lang) for e in f.evidence)
         lines.append(clean(f"{where}{L[f.status.value]} [{f.severity.value}] {f.check_id} "
                            f"{pick(f.title, lang)}: {ev}"))

@@ -62,7 +62,7 @@ def load(path_or_paths):
         lines = []
         for f in schema:
             loc = f.location
-            where = f"{loc.file}:{loc.line}:{loc.column}" if loc else "?"
+            where = str(loc) if loc else "?"
             lines.append(f"{where}: INV-SCHEMA " + "; ".join(pick(e, "en") for e in f.evidence))
         raise LabError("the lab file is not a valid inventory / 实验网文件不是有效清单:\n  "
                        + "\n  ".join(lines or ["no usable inventory"]))

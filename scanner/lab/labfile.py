@@ -95,7 +95,7 @@ class _Ctx:
                 loc = None
         dotted = ".".join(str(p) for p in path)
         if loc is not None:
-            return f"{loc.file}:{loc.line}:{loc.column}: {dotted}"
+            return f"{loc}: {dotted}"
         return f"{self.file}: {dotted}" if self.file else dotted
 
     def bad(self, path: tuple, msg: str) -> None:
