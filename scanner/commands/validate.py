@@ -10,6 +10,8 @@ import sys
 
 import click
 
+from scanner.atomicio import write_text_atomic
+
 from scanner.model import LANGS
 
 FORMATS = ("text", "json", "sarif", "junit")
@@ -86,8 +88,8 @@ def validate(paths, fmt, output, lang, checks_opt):
         sys.exit(2)
     if output:
         try:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(out)
+            # a CI artifact is whole or absent, never half a SARIF file
+            write_text_atomic(output, out, fsync=False, prefix=".isoscan-validate-")
         except OSError as exc:
             click.echo(clean(f"isoscan validate: {output}: cannot be written "
                              f"({exc.strerror or exc})"), err=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 
+from scanner.atomicio import write_text_atomic
 from scanner.lab.topology import RUN_ROOT_DEFAULT
 
 STATE = "state.json"
@@ -36,10 +36,8 @@ def load(name: str) -> dict | None:
 def save(name: str, data: dict) -> None:
     d = run_dir(name)
     os.makedirs(d, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".state-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=1)
-    os.replace(tmp, os.path.join(d, STATE))
+    write_text_atomic(os.path.join(d, STATE), json.dumps(data, ensure_ascii=False, indent=1),
+                      mode=0o600, fsync=False, prefix=".state-")
 
 
 def names() -> list[str]:
