@@ -61,12 +61,15 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
             yield fail(META, msg, segment=i.segment, subject=subject(d, i), location=i.loc or d.loc)
     for s in inv.segments:
         for e in s.exposed:
+            inside = e.internal        # a routed address, or where a port forward leads
+            if inside is None:
+                continue               # a service on the public address itself
             seen += 1
-            if _problem(ranges[s.name], e.address) == "outside":
+            if _problem(ranges[s.name], inside) == "outside":
                 bad += 1
-                yield fail(META, text(f"网段 {s.name} 声明暴露的地址 {e.address} 不在该网段内",
-                                      f"exposed address {e.address} is outside segment {s.name}"),
-                           segment=s.name, subject=Subject(ip=str(e.address)), location=e.loc or s.loc)
+                yield fail(META, text(f"网段 {s.name} 声明暴露的地址 {inside} 不在该网段内",
+                                      f"exposed address {inside} is outside segment {s.name}"),
+                           segment=s.name, subject=Subject(ip=str(inside)), location=e.loc or s.loc)
     if not bad:
         yield passed(META, text(f"{seen} 个地址均在所属网段内",
                                 f"{seen} addresses, all inside their segments"))

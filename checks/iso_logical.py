@@ -4,11 +4,20 @@ segment answers that is not declared `exposed` (SPEC §4).
 Only an open port is an answer from inside: "closed" and "filtered" are not,
 and an ICMP unreachable from a router on the way (which the inbound probe
 reports as filtered) is not an answer either.
+
+The inbound positive control: every declared exposed service must answer
+(open) from the internet vantage, and a declared service that could not be
+probed (a private address this vantage has no route to) or did not answer
+makes the check an `error`, as does a run in which no probe was answered at
+all. A pass states its coverage: which addresses, which ports, when, from
+where; and whether a full sweep of every port backs it (`full_sweep_problem`).
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, dst_segment, join, norm_ip,
-                                not_from, probe_label, problem, section, subject,
+import datetime as _dt
+
+from checks._livecommon import (NOTHING_PROBED, conclude, dst_segment, join,
+                                norm_ip, not_from, problem, section, subject,
                                 vantage_segment)
 from scanner.model import NON_CLASSIFIED, CheckMeta, Severity, fail, text
 
@@ -19,31 +28,119 @@ META = CheckMeta(
                "Non-classified network exposes an undeclared service to the internet"),
     needs=("inbound",),
     remediation=text(
-        "在边界防火墙上关闭该服务的互联网访问；确需开放的，经审批后在清单的 exposed 中声明。",
-        "Block internet access to the service at the boundary firewall; if it must be "
-        "reachable, have it approved and declare it under the segment's `exposed`."),
+        "在边界防火墙上关闭该服务的互联网访问（含端口转发）；确需开放的，经审批后在清单的 exposed 中声明。",
+        "Block internet access to the service at the boundary firewall (port forwards "
+        "included); if it must be reachable, have it approved and declare it under the "
+        "segment's `exposed`."),
     description=text(
-        "从互联网位置探测非涉密网段的地址与常用端口：凡开放而未在 exposed 中声明的服务均为违规。",
-        "From an internet vantage, probes the addresses and common ports of non-classified "
-        "segments: every open service not declared under `exposed` fails."),
+        "从互联网位置探测本单位的公网地址（及可路由到的非涉密地址）的端口：凡开放而未在 exposed 中声明的服务均为违规；"
+        "已声明的服务必须应答，否则无法证明探测到达了本单位。",
+        "From an internet vantage, probes the unit's public addresses (and the non-classified "
+        "addresses routed from there): every open service not declared under `exposed` "
+        "fails; every declared service must answer, or the probes are not shown to reach "
+        "the unit."),
 )
 
+FULL_SWEEP_MAX_AGE_DAYS = 30
 
-def _declared(inv) -> set[tuple[str, str, int]]:
-    out = set()
+
+def declared_services(inv) -> dict[tuple[str, str, int], object]:
+    """(address probed from the internet, proto, port) -> its Exposed entry."""
+    out = {}
     for seg in inv.segments:
         for e in seg.exposed:
-            out.update((str(e.address), "tcp", int(port)) for port in e.tcp)
-            out.update((str(e.address), "udp", int(port)) for port in e.udp)
+            for proto, ports in (("tcp", e.tcp), ("udp", e.udp)):
+                for port in ports:
+                    out.setdefault((str(e.probed), proto, int(port)), e)
     return out
 
 
-def _banner(p) -> tuple[str, str]:
-    b = p.get("banner")
-    if not b:
+def _service(p) -> tuple[str, str]:
+    """'（服务：ssh，标识：OpenSSH 9.2）' / ' (service ssh; banner: OpenSSH 9.2)'."""
+    name = " ".join(str(p.get("service") or "").split())[:40]
+    banner = " ".join(str(p.get("banner") or "").split())[:80]
+    zh = "，".join(x for x in (f"服务：{name}" if name else "", f"标识：{banner}" if banner else "") if x)
+    en = "; ".join(x for x in (f"service {name}" if name else "", f"banner: {banner}" if banner else "") if x)
+    return (f"（{zh}）" if zh else "", f" ({en})" if en else "")
+
+
+def _port(p) -> str:
+    """'8291/tcp', the way an inspector reads a port."""
+    return f"{p.get('port')}/{str(p.get('proto') or '?').lower()}"
+
+
+def _where(inv, ip: str, kind) -> tuple[str, str]:
+    s = subject(inv, ip)
+    who = f" {s.device}" if s.device else ""
+    if kind == "public":
+        return f"公网地址 {ip}{who and '（' + who.strip() + '）'}", f"public address {ip}{who and ' (' + who.strip() + ')'}"
+    return f"{ip}{who}", f"{ip}{who}"
+
+
+def _target(inv, e, port: int) -> tuple[str, str]:
+    """' → dmz-web 10.20.0.30:443' for a declared port forward, else ''."""
+    if e is None or e.public is None or e.to is None:
         return "", ""
-    b = " ".join(str(b).split())[:80]
-    return f"（服务标识：{b}）", f" (banner: {b})"
+    name = subject(inv, str(e.to)).device
+    to = f"{name + ' ' if name else ''}{e.to}:{e.to_port or port}"
+    return f" → {to}", f" → {to}"
+
+
+def _days(since: str | None, as_of: str | None) -> int | None:
+    try:
+        a = _dt.datetime.strptime(str(since), "%Y-%m-%dT%H:%M:%SZ")
+        b = _dt.datetime.strptime(str(as_of), "%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError):
+        return None
+    return max(0, (b - a).days)
+
+
+def full_sweep_problem(cov, policy) -> tuple[object, object]:
+    """(the words of the sweep that backs this result, a warning or None).
+
+    The last full sweep is this scan's own (mode "full"), else the one a
+    report or a store knows of (`policy.last_full_sweep`); a quick scan with
+    none, or one older than `policy.full_sweep_max_age_days` (30), warns."""
+    max_age = policy.get("full_sweep_max_age_days") or FULL_SWEEP_MAX_AGE_DAYS
+    try:
+        max_age = int(max_age)
+    except (TypeError, ValueError):
+        max_age = FULL_SWEEP_MAX_AGE_DAYS
+    last = cov.get("started_at") if cov.get("mode") == "full" else policy.get("last_full_sweep")
+    as_of = policy.get("as_of") or cov.get("started_at")
+    if not last:
+        return None, text(
+            "未进行全端口扫描：仅测试了常用端口与已声明端口，其余高位端口未覆盖（请定期运行 --inbound full）",
+            "no full port sweep: only the top ports and the declared ones were tested, the "
+            "other (high) ports were not covered (run --inbound full regularly)")
+    age = _days(last, as_of)
+    said = text(f"最近一次全端口扫描：{last}（{age if age is not None else '?'} 天前）",
+                f"last full port sweep: {last} ({age if age is not None else '?'} days ago)")
+    if age is None or age > max_age:
+        return said, text(
+            f"最近一次全端口扫描（{last}）已超过 {max_age} 天，高位端口的结论已过期",
+            f"the last full port sweep ({last}) is older than {max_age} days: what it "
+            "said of the high ports is out of date")
+    return said, None
+
+
+def _coverage(cov, probes, quiet) -> object:
+    addrs = list(dict.fromkeys([*(cov.get("public") or ()), *(cov.get("routed") or ())])) or \
+        sorted({norm_ip(p.get("dst")) for p in probes} - {None})
+    n = len(probes) + sum(int(q.get("filtered") or 0) for q in quiet if isinstance(q, dict))
+    ports_zh = "全部 65535 个 TCP 端口" if cov.get("tcp") == "all" else \
+        f"常用 TCP 端口（前 {cov.get('tcp_ports') or '?'} 个，含已声明端口）"
+    ports_en = "all 65,535 TCP ports" if cov.get("tcp") == "all" else \
+        f"the top TCP ports ({cov.get('tcp_ports') or '?'}, declared ones included)"
+    udp = cov.get("udp") or []
+    when = cov.get("started_at") or "?"
+    src = cov.get("from") or "?"
+    return text(
+        f"覆盖范围：{when} 自 {src} 探测 {len(addrs)} 个地址（{join(addrs)}）的{ports_zh}"
+        f"{'，UDP ' + join(map(str, udp)) if udp else ''}，共 {n} 个端口",
+        f"coverage: {n} ports probed at {when} from {src}: {ports_en}"
+        f"{', UDP ' + join(map(str, udp)) if udp else ''} on {len(addrs)} addresses "
+        f"({join(addrs)})")
 
 
 def evaluate(inv, obs):
@@ -58,39 +155,84 @@ def evaluate(inv, obs):
     if not any(s.classification == NON_CLASSIFIED for s in inv.segments):
         yield not_from(META, seg, text("清单中没有非涉密网段", "the inventory declares no non-classified segment"))
         return
-    declared = _declared(inv)
+    inbound = section(obs, "inbound")
+    cov = inbound.get("coverage") if isinstance(inbound.get("coverage"), dict) else {}
+    policy = obs.get("policy") if isinstance(obs.get("policy"), dict) else {}
+    declared = declared_services(inv)
     probes = []
-    for p in section(obs, "inbound").get("probes") or ():
+    for p in inbound.get("probes") or ():
         target = dst_segment(inv, p) if isinstance(p, dict) else None
         if target is not None and target.classification == NON_CLASSIFIED:
             probes.append(p)
+    quiet = [q for q in inbound.get("filtered") or () if isinstance(q, dict)]
     groups: dict = {}
-    allowed = []
+    allowed, answered = [], set()
     for p in probes:
-        if p.get("state") != "open":
-            continue
         dst = norm_ip(p.get("dst"))
         try:
             key = (dst, str(p.get("proto") or "").lower(), int(p.get("port")))
         except (TypeError, ValueError):
             key = (dst, "", -1)
-        zh_b, en_b = _banner(p)
-        lbl = dst_label(inv, p)
-        if key in declared:
-            allowed.append(f"{dst} {probe_label(p)}")
+        if p.get("state") in ("open", "closed"):
+            answered.add(dst)
+        if p.get("state") != "open":
             continue
-        groups.setdefault(dst, []).append(text(
-            f"从互联网可访问 {lbl['zh-CN']} 的 {probe_label(p)}（开放），该服务未在 exposed 中声明{zh_b}",
-            f"{probe_label(p)} on {lbl['en']} is open from the internet and not declared "
-            f"exposed{en_b}"))
-    fails = [fail(META, ev, segment=seg.name, subject=subject(inv, ip)) for ip, ev in groups.items()]
-    targets = {norm_ip(p.get("dst")) for p in probes}
-    summary = [text(
-        f"从互联网探测非涉密网段 {len(targets)} 个地址的 {len(probes)} 个端口，仅已声明的服务开放",
-        f"{len(probes)} ports on {len(targets)} addresses of non-classified segments probed "
-        f"from the internet; only declared services answered")]
-    if allowed:
-        summary.append(text(f"已声明且开放：{join(sorted(allowed))}",
-                            f"declared and open: {join(sorted(allowed))}"))
+        zh_s, en_s = _service(p)
+        zh_w, en_w = _where(inv, dst, p.get("dst_kind"))
+        if key in declared:
+            zh_t, en_t = _target(inv, declared[key], key[2])
+            allowed.append((f"{dst} {_port(p)}{zh_t}", f"{dst} {_port(p)}{en_t}", key))
+            continue
+        groups.setdefault(key, []).append(text(
+            f"从互联网可访问{zh_w}的 {_port(p)}{zh_s}（开放），该服务未在 exposed 中声明",
+            f"{_port(p)}{en_s} on {en_w} is open from the internet and not declared exposed"))
+    said, warning = full_sweep_problem(cov, policy)
+    fails = [fail(META, (*ev, *((warning,) if warning else ())), segment=seg.name,
+                  subject=subject(inv, ip)) for (ip, _, _), ev in groups.items()]
     why = problem(obs, *META.needs) or (None if probes else NOTHING_PROBED)
+    if why is None:
+        why = _control_problem(inv, probes, declared, {k for *_, k in allowed}, answered, cov)
+    if why is None and warning is not None and policy.get("strict"):
+        why = text(f"严格模式：{warning['zh-CN']}", f"strict mode: {warning['en']}")
+    summary = [text("从互联网探测本单位，仅已声明的服务开放",
+                    "the unit probed from the internet: only declared services answered"),
+               _coverage(cov, probes, quiet)]
+    if allowed:
+        summary.append(text(f"已声明且开放：{join(sorted(a for a, _, _ in allowed))}",
+                            f"declared and open: {join(sorted(b for _, b, _ in allowed))}"))
+    if said is not None:
+        summary.append(said)
+    if warning is not None:
+        summary.append(warning)
     yield from conclude(META, seg, fails, why, summary)
+
+
+def _control_problem(inv, probes, declared, open_declared, answered, cov):
+    """The inbound positive control: why the probes are not shown to reach the
+    unit, or None. Every declared service must have answered (open); with
+    none declared, at least one probe must have been answered (open or
+    closed)."""
+    unrouted = list(cov.get("unrouted_exposed") or ())
+    if unrouted:
+        return text(
+            f"已声明的服务 {join(unrouted)} 位于本位置无路由可达的内部地址，未能探测："
+            "请在 exposed 中声明其公网地址（public:，端口转发用 to:）",
+            f"declared service {join(unrouted)} is at an internal address this vantage has no "
+            "route to, so it could not be probed: declare the public address it is published "
+            "at (public:, and to: for a port forward)")
+    probed = {(norm_ip(p.get("dst")), str(p.get("proto") or "").lower(), p.get("port"))
+              for p in probes}
+    silent = sorted(f"{ip}:{port}/{proto}" for (ip, proto, port) in declared
+                    if (ip, proto, port) in probed and (ip, proto, port) not in open_declared)
+    if silent:
+        return text(f"已声明的服务 {join(silent)} 未应答：入站探测可能未到达本单位",
+                    f"declared service {join(silent)} did not answer: the inbound probes may "
+                    "not reach the unit")
+    if not answered:
+        return text("所有入站探测均无应答（全部被过滤或不可达）：无法证明探测到达了本单位",
+                    "every inbound probe went unanswered (all filtered or unreachable): the "
+                    "probes are not shown to reach the unit")
+    return None
+
+
+__all__ = ["META", "evaluate", "declared_services", "full_sweep_problem"]

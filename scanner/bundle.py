@@ -145,8 +145,13 @@ def inventory_document(inv: Inventory) -> dict:
                              "classification": s.classification, "level": s.level,
                              "networks": [str(n) for n in s.networks], "ingress": s.ingress}
         if s.exposed:
-            d["exposed"] = [{"address": str(e.address), "tcp": list(e.tcp), "udp": list(e.udp)}
-                            for e in s.exposed]
+            d["exposed"] = [_no_none({
+                "address": str(e.address) if e.address is not None else None,
+                "public": str(e.public) if e.public is not None else None,
+                "to": str(e.to) if e.to is not None else None, "to_port": e.to_port,
+                "tcp": list(e.tcp), "udp": list(e.udp)}) for e in s.exposed]
+        if s.public:
+            d["public"] = [str(n) for n in s.public]
         if s.dhcp_servers is not None:
             d["dhcp_servers"] = [str(a) for a in s.dhcp_servers]
         if s.ipv6_routers is not None:
@@ -187,6 +192,9 @@ def _inventory_from_document(doc: Mapping, part: Mapping) -> Inventory:
     def ips(v):
         return None if v is None else tuple(IPAddress(a) for a in v)
 
+    def ip(v):
+        return None if v is None else IPAddress(v)
+
     org = doc.get("organization") or {}
     return Inventory(
         organization=Organization(name=str(org.get("name") or ""), id=org.get("id")),
@@ -194,8 +202,11 @@ def _inventory_from_document(doc: Mapping, part: Mapping) -> Inventory:
             name=s["name"], classification=s["classification"],
             networks=tuple(IPNetwork(n) for n in s.get("networks") or ()),
             title=s.get("title"), level=s.get("level"), ingress=s.get("ingress"),
-            exposed=tuple(Exposed(IPAddress(e["address"]), tuple(e.get("tcp") or ()),
-                                  tuple(e.get("udp") or ())) for e in s.get("exposed") or ()),
+            exposed=tuple(Exposed(ip(e.get("address")), tuple(e.get("tcp") or ()),
+                                  tuple(e.get("udp") or ()), public=ip(e.get("public")),
+                                  to=ip(e.get("to")), to_port=e.get("to_port"))
+                          for e in s.get("exposed") or ()),
+            public=tuple(IPNetwork(n) for n in s.get("public") or ()),
             dhcp_servers=ips(s.get("dhcp_servers")), ipv6_routers=ips(s.get("ipv6_routers")))
             for s in doc.get("segments") or ()),
         devices=tuple(Device(
@@ -413,7 +424,7 @@ def _finding_from_json(f: Mapping[str, Any]) -> Finding:
 
 
 def rejudge(bundle: Mapping[str, Any], registry: Any, inventory: Inventory | None = None,
-            *, lang: str | None = None) -> dict:
+            *, lang: str | None = None, policy: Mapping[str, Any] | None = None) -> dict:
     """Run the live checks of `registry` again on the stored observations.
 
     `registry` is a scanner.registry.Registry (its load problems become part
@@ -421,6 +432,9 @@ def rejudge(bundle: Mapping[str, Any], registry: Any, inventory: Inventory | Non
     pairs. The inventory is `inventory` when given, else the one the bundle
     carries. Findings of checks that are not re-run (the static INV-* checks,
     which need the files; checks not in the registry) are kept as stored.
+    `policy` (how to judge: ISO-LOGICAL's full-sweep age and strictness, what
+    the report knows of the last full sweep) overrides the scan's own for
+    this judgement only; the stored observations are not changed.
     Returns a new bundle; the input is not changed.
     """
     inv = inventory if inventory is not None else inventory_from_bundle(bundle)
@@ -430,7 +444,11 @@ def rejudge(bundle: Mapping[str, Any], registry: Any, inventory: Inventory | Non
     rerun = {m.id for m, _ in live}
     kept = [f for f in findings_from_bundle(bundle) if f.check_id not in rerun]
     problems = list(getattr(registry, "problems", ()) or ())
-    new = run_checks(live, inv, bundle.get("observations") or {})
+    obs = bundle.get("observations") or {}
+    if policy is not None and isinstance(obs, Mapping):
+        mine = obs.get("policy") if isinstance(obs.get("policy"), Mapping) else {}
+        obs = {**obs, "policy": {**mine, **policy}}
+    new = run_checks(live, inv, obs)
     findings = kept + problems + new
     out = dict(bundle)
     out["lang"] = lang

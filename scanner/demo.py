@@ -84,6 +84,7 @@ class Expectation:
     device: str | None
     canary_only: bool
     found_by: str | None = None      # "scan" | "canary" | None (missed)
+    port: int | None = None          # the service a finding names (ISO-LOGICAL)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def expectations_of(faults) -> list[Expectation]:
             out.append(Expectation(
                 fault=f.id, check=e["check"], vantage=e.get("vantage", ""),
                 ip=_s(e.get("ip")), mac=_s(e.get("mac")), device=_s(e.get("device")),
-                canary_only="canary" in str(e.get("note", ""))))
+                canary_only="canary" in str(e.get("note", "")), port=e.get("port")))
     return out
 
 
@@ -127,6 +128,9 @@ def matches(e: Expectation, finding: Mapping) -> bool:
                        (e.device, subj.get("device"))):
         if want is not None and _s(have) != want:
             return False
+    if e.port is not None:      # the finding names the service: '3389/tcp' in its evidence
+        names = (f"{e.port}/tcp", f"{e.port}/udp")
+        return any(n in str(ev) for ev in finding.get("evidence") or () for n in names)
     return True
 
 
@@ -179,8 +183,11 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
                 bundle_path = out_dir / f"bundle-{probe}.json"
                 _t(f"从 {probe} 扫描 …", f"scanning from {probe} …")
                 t1 = time.monotonic()
+                # the full inbound sweep (every TCP port; a few seconds on the
+                # lab's one public address) finds the high-port forward too
                 r = lab.exec(probe, _isoscan("scan", "-i", *lab.files, "-o", str(bundle_path),
-                                             "--lang", lang, "--quiet"), timeout=SCAN_TIMEOUT)
+                                             "--lang", lang, "--quiet", "--inbound", "full"),
+                             timeout=SCAN_TIMEOUT)
                 info = {"exit": r.returncode, "seconds": round(time.monotonic() - t1, 1),
                         "bundle": None, "verdict": None}
                 if bundle_path.is_file():

@@ -239,7 +239,9 @@ def _now() -> str:
 
 def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
          segment: str | None = None, interface: str | None = None,
-         progress: Progress | None = None, steps: list[Step] | None = None) -> ScanResult:
+         progress: Progress | None = None, steps: list[Step] | None = None,
+         inbound: str = "quick", strict: bool = False,
+         full_sweep_max_age: int = 30) -> ScanResult:
     """Run one scan; ScanInputError for exit 2 (before anything is sent)."""
     from scanner.inventory import InputError, load_inventory
     from scanner.plan import ScopeError, build_plan
@@ -267,7 +269,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     # 3. vantage and plan: the scope guard, before any probe
     try:
         vantage = find_vantage(inv, segment=segment, interface=interface)
-        plan = build_plan(inv, vantage)
+        plan = build_plan(inv, vantage, inbound_mode=inbound)
     except VantageError as exc:
         raise ScanInputError(exc.message)
     except ScopeError as exc:
@@ -293,7 +295,11 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     scan_id = str(uuid.uuid4())
     key = tokens.new_key()
     obs: dict[str, Any] = {"vantage": vantage.to_json(), "plan": plan.to_json(),
-                           "canary_key": tokens.key_to_json(key)}
+                           "canary_key": tokens.key_to_json(key),
+                           # how the results are judged: ISO-LOGICAL's full-sweep rule
+                           "policy": {"strict": bool(strict),
+                                      "full_sweep_max_age_days": int(full_sweep_max_age),
+                                      "as_of": started}}
     obs["privileges"] = _norm_errors(wire.privileges(), lang)
     ctx = Context(inv, plan, obs, lang, progress,
                   minter=tokens.TokenMinter(scan_id, vantage.segment, key), scan_id=scan_id)

@@ -179,12 +179,43 @@ class Canary:
     loc: Location | None = None
 
 
+_CGNAT = IPNetwork("100.64.0.0/10")
+
+
+def private_space(ip) -> bool:
+    """An IPv4 address the internet never routes into a unit: RFC 1918,
+    carrier-grade NAT (RFC 6598), loopback, link-local."""
+    a = IPAddress(ip) if not isinstance(ip, IPAddress) else ip
+    return a.version == 4 and (a.is_ipv4_private_use() or a in _CGNAT or a.is_loopback()
+                               or a.is_link_local())
+
+
 @dataclass(frozen=True)
 class Exposed:
-    address: IPAddress
+    """A service the internet may reach (logical isolation admits these alone).
+
+    Two forms: `address` (a routed address inside the segment, no NAT), or
+    `public` (an address of the unit's public face) with an optional `to`
+    (the internal address the gateway forwards it to, DNAT) and `to_port`
+    (the internal port, when it differs; one port only).
+    """
+    address: IPAddress | None
     tcp: tuple[int, ...] = ()
     udp: tuple[int, ...] = ()
     loc: Location | None = None
+    public: IPAddress | None = None
+    to: IPAddress | None = None
+    to_port: int | None = None
+
+    @property
+    def probed(self) -> IPAddress:
+        """Where the internet reaches it: the public address, else the routed one."""
+        return self.public if self.public is not None else self.address
+
+    @property
+    def internal(self) -> IPAddress | None:
+        """The address inside the unit that serves it (None: the public address itself)."""
+        return self.to if self.public is not None else self.address
 
 
 @dataclass(frozen=True)
@@ -199,6 +230,9 @@ class Segment:
     dhcp_servers: tuple[IPAddress, ...] | None = None   # None: not declared
     ipv6_routers: tuple[IPAddress, ...] | None = None
     loc: Location | None = None
+    # the unit's public addresses that lead to this segment (a range from the
+    # ISP, NAT): probed from the internet as the internet sees the unit
+    public: tuple[IPNetwork, ...] = ()
 
     @property
     def classified(self) -> bool:
@@ -328,7 +362,18 @@ class Inventory:
         ip = IPAddress(ip)
         if any(c.address == ip for c in self.canaries):
             return True
-        return self.segment_of(ip) is not None
+        return self.segment_of(ip) is not None or self.is_public(ip)
+
+    def is_public(self, ip) -> bool:
+        """ip is one of the unit's declared public addresses (a segment's
+        `public` range, or the public address of an exposed service)."""
+        ip = IPAddress(ip)
+        for s in self.segments:
+            if any(n.version == ip.version and ip in n for n in s.public):
+                return True
+            if any(e.public == ip for e in s.exposed):
+                return True
+        return False
 
 
 # A check's evaluate(): pure function of inventory + observations.

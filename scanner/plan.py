@@ -24,7 +24,7 @@ from functools import lru_cache
 from netaddr import IPAddress, IPNetwork
 
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Inventory,
-                           Segment, text)
+                           Segment, private_space, text)
 from scanner.vantage import Vantage
 
 # TCP/UDP ports probed on another segment's address (egress, forwarding)
@@ -63,11 +63,21 @@ class Local:
 
 @dataclass(frozen=True)
 class Inbound:
-    """An address of a non-classified segment probed from the internet."""
+    """An address probed from the internet: one of the unit's public addresses
+    ("public": the ingress's internet-side address, a declared public range, a
+    published service), or an address of a non-classified segment that this
+    vantage has a route to ("routed": a unit without NAT, or a lab)."""
     ip: str
-    segment: str
+    segment: str                   # the non-classified segment it leads to
     tcp: tuple[int, ...]
     udp: tuple[int, ...] = ()
+    kind: str = "routed"           # "public" | "routed"
+
+
+# --inbound: quick (nightly) = nmap's top ports plus the declared ones;
+# full = every TCP port, plus the declared UDP ones
+INBOUND_MODES = ("quick", "full")
+ALL_TCP = tuple(range(1, 65536))
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,10 @@ class Plan:
     remote: tuple[Target, ...]           # canaries + one address of each other segment
     inbound: tuple[Inbound, ...]         # only from an internet vantage
     scope: "Scope" = field(repr=False, default=None)
+    inbound_mode: str = "quick"
+    # declared exposed services at private addresses this vantage has no
+    # route to (not probed: the inbound positive control cannot pass on them)
+    inbound_unrouted: tuple[str, ...] = ()
     # IPv6 canaries + one IPv6 address of each other segment (forwarding over
     # IPv6); empty unless the segment declares an IPv6 network
     remote6: tuple[Target, ...] = ()
@@ -118,8 +132,9 @@ class Plan:
             "remote6": [{"ip": t.ip, "kind": t.kind, "segment": t.segment, "name": t.name,
                          "tcp": list(t.tcp), "udp": list(t.udp), "icmp": t.icmp}
                         for t in self.remote6],
-            "inbound": [{"ip": t.ip, "segment": t.segment, "tcp_ports": len(t.tcp),
-                         "udp": list(t.udp)} for t in self.inbound],
+            "inbound": [{"ip": t.ip, "segment": t.segment, "kind": t.kind,
+                         "tcp_ports": len(t.tcp), "udp": list(t.udp)} for t in self.inbound],
+            "inbound_mode": self.inbound_mode,
         }
 
 
@@ -228,7 +243,74 @@ def top_tcp_ports(n: int = INBOUND_TOP_PORTS) -> tuple[int, ...]:
     return _FALLBACK_TOP
 
 
-def build_plan(inv: Inventory, vantage: Vantage) -> Plan:
+def routed_from(vantage: Vantage, ip) -> bool:
+    """The internet vantage can reach ip: an address outside private space (a
+    unit without NAT), or a private one it has a route to other than the
+    default route (a lab, a VPN). The real internet routes no private address
+    into a unit."""
+    a = IPAddress(ip)
+    return not private_space(a) or any(a in IPNetwork(r) for r in vantage.routes4)
+
+
+def inbound_targets(inv: Inventory, vantage: Vantage, scope: "Scope",
+                    mode: str = "quick") -> tuple[list[Inbound], list[str]]:
+    """What the internet vantage probes, and the declared exposed services it
+    cannot reach. Public addresses first, as the internet sees the unit: the
+    ingress's internet-side address, the segment's `public` range, the
+    public address of each published service; then the registered and
+    exposed addresses of non-classified segments, where they are routed from
+    this vantage. Ports: nmap's top ports (quick) or all (full), plus the
+    declared ones; UDP: the declared ones."""
+    base = ALL_TCP if mode == "full" else top_tcp_ports()
+    wanted: dict[str, tuple[str, str, set, set]] = {}       # ip -> (kind, segment, tcp, udp)
+    unrouted: list[str] = []
+
+    def add(ip, kind, segname, tcp=(), udp=()):
+        key = str(ip)
+        entry = wanted.setdefault(key, (kind, segname, set(), set()))
+        if kind == "public" and entry[0] != "public":
+            entry = wanted[key] = ("public", segname, entry[2], entry[3])
+        entry[2].update(tcp)
+        entry[3].update(udp)
+
+    for seg in inv.segments:
+        if seg.classification != NON_CLASSIFIED:
+            continue
+        gw = inv.device(seg.ingress) if seg.ingress else None
+        for i in (gw.interfaces if gw is not None else ()):
+            other = inv.segment(i.segment)
+            if other is not None and other.is_internet and i.ip is not None and i.ip.version == 4:
+                add(i.ip, "public", seg.name)
+        for net in seg.public:
+            if net.version == 4:
+                for a in (net if net.size <= 2 else net.iter_hosts()):
+                    add(a, "public", seg.name)
+        for e in seg.exposed:
+            if e.public is not None:
+                if e.public.version == 4:
+                    add(e.public, "public", seg.name, e.tcp, e.udp)
+            elif e.address is not None and e.address.version == 4:
+                if routed_from(vantage, e.address):
+                    add(e.address, "routed", seg.name, e.tcp, e.udp)
+                else:
+                    unrouted.extend(f"{e.address}:{p}/{proto}" for proto, ports in
+                                    (("tcp", e.tcp), ("udp", e.udp)) for p in ports)
+        for _, i in inv.devices_on(seg.name):
+            if (i.ip is not None and i.ip.version == 4 and seg.contains(i.ip)
+                    and routed_from(vantage, i.ip)):
+                add(i.ip, "routed", seg.name)
+    out = []
+    for ip in sorted(wanted, key=lambda a: (wanted[a][0] != "public", IPAddress(a))):
+        if not scope.allows(ip):
+            continue
+        kind, segname, tcp, udp = wanted[ip]
+        out.append(Inbound(ip, segname, tuple(sorted(set(base) | tcp)), tuple(sorted(udp)), kind))
+    return out, unrouted
+
+
+def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick") -> Plan:
+    if inbound_mode not in INBOUND_MODES:
+        raise ValueError(f"inbound mode {inbound_mode!r}: expected one of {INBOUND_MODES}")
     seg = inv.segment(vantage.segment)
     if seg is None:
         raise ScopeError(f"vantage segment {vantage.segment} is not declared")
@@ -254,33 +336,18 @@ def build_plan(inv: Inventory, vantage: Vantage) -> Plan:
     remote6 = _remote_targets(inv, seg, scope, vantage.own, 6) if networks6 else {}
 
     inbound: list[Inbound] = []
+    unrouted: list[str] = []
     if seg.classification == INTERNET:
-        top = top_tcp_ports()
-        addrs: dict[str, tuple[str, set, set]] = {}
-        for other in inv.segments:
-            if other.classification != NON_CLASSIFIED:
-                continue
-            for d, i in inv.devices_on(other.name):
-                if i.ip is not None and i.ip.version == 4 and other.contains(i.ip):
-                    addrs.setdefault(str(i.ip), (other.name, set(), set()))
-            for e in other.exposed:
-                if e.address.version != 4:
-                    continue
-                entry = addrs.setdefault(str(e.address), (other.name, set(), set()))
-                entry[1].update(e.tcp)
-                entry[2].update(e.udp)
-        for ip in sorted(addrs, key=IPAddress):
-            if not scope.allows(ip):
-                continue
-            segname, tcp, udp = addrs[ip]
-            inbound.append(Inbound(ip, segname, tuple(sorted(set(top) | tcp)), tuple(sorted(udp))))
+        inbound, unrouted = inbound_targets(inv, vantage, scope, inbound_mode)
 
     return Plan(vantage=vantage, segment=seg, networks4=networks4, networks6=networks6,
                 controls=tuple(sorted(controls.values(), key=lambda l: IPAddress(l.ip))),
                 remote=tuple(remote.values()), inbound=tuple(inbound), scope=scope,
-                remote6=tuple(remote6.values()))
+                remote6=tuple(remote6.values()), inbound_mode=inbound_mode,
+                inbound_unrouted=tuple(unrouted))
 
 
 # classifications, re-exported for probes that branch on them
 __all__ = ["Plan", "Target", "Local", "Inbound", "Scope", "ScopeError", "build_plan",
+           "inbound_targets", "routed_from", "INBOUND_MODES",
            "top_tcp_ports", "CLASSIFIED", "NON_CLASSIFIED", "INTERNET", "text"]

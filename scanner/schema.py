@@ -26,6 +26,7 @@ from scanner.yamlsource import KEY
 
 CLASSIFICATIONS = (CLASSIFIED, NON_CLASSIFIED, INTERNET)
 LEVELS = ("top-secret", "confidential", "secret")
+PUBLIC_MAX = 256     # addresses in one declared public range (a /24 at most)
 KINDS = ("workstation", "server", "printer", "switch", "router", "firewall",
          "gateway", "transfer", "probe", "other")
 
@@ -33,8 +34,8 @@ TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "trans
 ORG_KEYS = ("name", "id")
 CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
 SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
-                "exposed", "dhcp_servers", "ipv6_routers")
-EXPOSED_KEYS = ("address", "tcp", "udp")
+                "exposed", "dhcp_servers", "ipv6_routers", "public")
+EXPOSED_KEYS = ("address", "public", "to", "to_port", "tcp", "udp")
 DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces")
 INTERFACE_KEYS = ("segment", "ip", "mac")
 TRANSFER_KEYS = ("device", "from", "to")
@@ -435,26 +436,73 @@ class FileReader:
                     exposed.append(e)
         dhcp = self.ip_list(d, "dhcp_servers", path)
         ra = self.ip_list(d, "ipv6_routers", path)
+        public = self.cidr_list(d, "public", path)
+        if "public" in d and cls != NON_CLASSIFIED:
+            self.bad(path + ("public", KEY), "只有非涉密网段才声明 'public'（公网地址）",
+                     "only a non-classified segment declares 'public' addresses")
         if name is None or cls is None or not networks:
             return
         self.part.segments.append(Segment(
             name=name, classification=cls, networks=tuple(networks), title=title,
             level=level, ingress=ingress, exposed=tuple(exposed), dhcp_servers=dhcp,
-            ipv6_routers=ra, loc=self.loc(path)))
+            ipv6_routers=ra, loc=self.loc(path), public=public))
 
     def exposed(self, value: Any, path: tuple) -> Exposed | None:
         d = self.mapping(value, path)
         if d is None:
             return None
         self.unknown_keys(d, "exposed", path)
-        addr = self.ip(d, "address", path, required=True)
+        if "address" in d and "public" in d:
+            self.bad(path + ("public", KEY), "'address'（路由可达的内部地址）与 'public'（公网地址）只能二选一",
+                     "give either 'address' (a routed internal address) or 'public' "
+                     "(a public address, with 'to' for a port forward), not both")
+            return None
+        if "public" not in d:
+            for key in ("to", "to_port"):
+                if key in d:
+                    self.bad(path + (key, KEY), f"'{key}' 只与 'public' 一起使用（端口转发）",
+                             f"'{key}' goes with 'public' (a port forward)")
+        addr = self.ip(d, "address", path, required="public" not in d)
+        public = self.ip(d, "public", path)
+        to = self.ip(d, "to", path)
         tcp = self.ports(d, "tcp", path, ())
         udp = self.ports(d, "udp", path, ())
         if not tcp and not udp and "tcp" not in d and "udp" not in d:
             self.bad(path, "暴露的服务需要 'tcp' 或 'udp' 端口", "an exposed service needs 'tcp' or 'udp' ports")
-        if addr is None:
+        to_port = None
+        if "to_port" in d:
+            v = d["to_port"]
+            if not (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535):
+                self.bad(path + ("to_port",), f"端口应为 1–65535 的整数，实为 {show(v)}",
+                         f"a port must be an integer 1-65535, got {show(v)}")
+            elif "to" not in d:
+                self.bad(path + ("to_port", KEY), "'to_port' 需要 'to'（转发到的内部地址）",
+                         "'to_port' needs 'to' (the internal address it forwards to)")
+            elif len(tcp) + len(udp) != 1:
+                self.bad(path + ("to_port", KEY), "'to_port' 只用于只声明一个端口的转发",
+                         "'to_port' is for a forward of exactly one port")
+            else:
+                to_port = v
+        if addr is None and public is None:
             return None
-        return Exposed(addr, tcp, udp, self.loc(path))
+        return Exposed(addr, tcp, udp, self.loc(path), public=public, to=to, to_port=to_port)
+
+    def cidr_list(self, d: dict, key: str, path: tuple) -> tuple[IPNetwork, ...]:
+        items = self.seq(d[key], path + (key,)) if key in d else None
+        out: list[IPNetwork] = []
+        for i, v in enumerate(items or ()):
+            if not isinstance(v, str):
+                self.wrong_type(path + (key, i), v, "CIDR 网段", "a CIDR network")
+                continue
+            net, why = parse_cidr(v.strip())
+            if why is not None:
+                self.part.problems.append(Problem(why, path + (key, i)))
+            elif net.size > PUBLIC_MAX:
+                self.bad(path + (key, i), f"公网地址段 {v} 过大（最多 {PUBLIC_MAX} 个地址）",
+                         f"public range {v} is too large (at most {PUBLIC_MAX} addresses)")
+            else:
+                out.append(net)
+        return tuple(out)
 
     def device(self, value: Any, path: tuple) -> None:
         if type(value) is dict and "interfaces" not in value and _DEVICE_KEYS.issuperset(value) \

@@ -46,10 +46,14 @@ class Vantage:
     ipv6: tuple[str, ...] = ()
     own: frozenset[str] = field(default_factory=frozenset)  # every address of this host
     own_macs: frozenset[str] = field(default_factory=frozenset)
+    # IPv4 prefixes this host has a route to other than the default route
+    # (connected networks included): where a private address can be reached
+    routes4: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {"segment": self.segment, "interface": self.interface, "ip": self.ip,
-                "mac": self.mac, "ipv6": list(self.ipv6), "up": self.up}
+                "mac": self.mac, "ipv6": list(self.ipv6), "up": self.up,
+                "routes4": list(self.routes4)}
 
 
 def parse_ip_addr(data: str | list) -> list[LocalInterface]:
@@ -87,8 +91,37 @@ def local_interfaces() -> list[LocalInterface]:
     return parse_ip_addr(res.stdout)
 
 
+def parse_ip_route(data: str | list) -> tuple[str, ...]:
+    """The destination prefixes of `ip -j -4 route show` other than the
+    default route (an unreachable, blackhole or prohibit route leads nowhere)."""
+    items = json.loads(data) if isinstance(data, str) else data
+    out = []
+    for r in items or []:
+        dst = r.get("dst") if isinstance(r, dict) else None
+        if not dst or dst == "default" or r.get("type") in ("unreachable", "blackhole", "prohibit"):
+            continue
+        out.append(dst if "/" in dst else f"{dst}/32")
+    return tuple(dict.fromkeys(out))
+
+
+def local_routes4() -> tuple[str, ...]:
+    """This host's IPv4 routes other than the default one (reads only)."""
+    try:
+        res = subprocess.run(["ip", "-j", "-4", "route", "show"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    if res.returncode != 0:
+        return ()
+    try:
+        return parse_ip_route(res.stdout or "[]")
+    except ValueError:
+        return ()
+
+
 def choose_vantage(inv: Inventory, ifaces: list[LocalInterface], *,
-                   segment: str | None = None, interface: str | None = None) -> Vantage:
+                   segment: str | None = None, interface: str | None = None,
+                   routes4: tuple[str, ...] = ()) -> Vantage:
     """This host's vantage: the (interface, IPv4 address) lying in a declared segment.
 
     `segment` / `interface` narrow the choice; when several remain the choice
@@ -131,9 +164,10 @@ def choose_vantage(inv: Inventory, ifaces: list[LocalInterface], *,
     i, a, seg = candidates[0]
     v6 = tuple(x.split("%")[0] for x in i.ipv6)
     return Vantage(segment=seg.name, interface=i.name, ip=a, mac=i.mac, up=i.up,
-                   ipv6=v6, own=own, own_macs=own_macs)
+                   ipv6=v6, own=own, own_macs=own_macs, routes4=tuple(routes4))
 
 
 def find_vantage(inv: Inventory, *, segment: str | None = None,
                  interface: str | None = None) -> Vantage:
-    return choose_vantage(inv, local_interfaces(), segment=segment, interface=interface)
+    return choose_vantage(inv, local_interfaces(), segment=segment, interface=interface,
+                          routes4=local_routes4())

@@ -80,7 +80,34 @@ def read_input(path: str) -> tuple[str, dict, str]:
     return "bundle", data, digest
 
 
-def rejudge_stored(bundle: dict, path: str, inventory=None) -> dict:
+def last_full_sweep(bundles) -> str | None:
+    """When the newest full inbound port sweep among the inputs started."""
+    times = []
+    for b in bundles:
+        obs = b.get("observations") if isinstance(b, dict) else None
+        inbound = obs.get("inbound") if isinstance(obs, dict) else None
+        cov = inbound.get("coverage") if isinstance(inbound, dict) else None
+        if isinstance(cov, dict) and cov.get("mode") == "full" and isinstance(cov.get("started_at"), str):
+            times.append(cov["started_at"])
+    return max(times) if times else None
+
+
+def judging_policy(bundles, strict: bool, max_age: int | None) -> dict:
+    """How `report` judges: now, the newest full sweep among the inputs, and
+    the options (a scan's own --strict is kept; the report's adds to it)."""
+    import datetime as _dt
+    out = {"as_of": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    last = last_full_sweep(bundles)
+    if last:
+        out["last_full_sweep"] = last
+    if strict:
+        out["strict"] = True
+    if max_age is not None:
+        out["full_sweep_max_age_days"] = max_age
+    return out
+
+
+def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict:
     """The bundle with every installed live check run again on its stored
     observations (scanner.bundle.rejudge), against `inventory` (the inspector's
     -i) or else the inventory document the bundle carries.
@@ -99,7 +126,7 @@ def rejudge_stored(bundle: dict, path: str, inventory=None) -> dict:
     from scanner.registry import load_checks
     live = [(c.meta, c.evaluate) for c in load_checks().checks if not c.meta.static]
     try:
-        out = rejudge(bundle, live, inventory=inventory)
+        out = rejudge(bundle, live, inventory=inventory, policy=policy)
     except BundleError as exc:
         raise InputProblem(f"{path}: cannot be re-judged: {exc}") from None
     except Exception as exc:   # a malformed document or observation: one line, not a traceback
@@ -127,7 +154,12 @@ def _write(path: str, text: str) -> None:
 @click.option("--no-rejudge", is_flag=True,
               help="Keep the findings as stored; do not run the live checks again on the "
                    "stored observations.")
-def report(files, output, lang, json_out, inventory, no_rejudge):
+@click.option("--strict", is_flag=True,
+              help="ISO-LOGICAL: a result not backed by a recent full port sweep is an error.")
+@click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),
+              default=None, metavar="DAYS",
+              help="How old the last full port sweep may be (default: the scan's, 30).")
+def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report import merge_report, render_report
 
@@ -152,13 +184,17 @@ def report(files, output, lang, json_out, inventory, no_rejudge):
                         why = f" ({loc}){why}"
                 raise InputProblem(f"{', '.join(inventory)}: not a valid inventory{why}")
             inv = result.inventory
+        stored = []
         for path in files:
             kind, data, digest = read_input(path)
             if kind == "canary":
                 logs.append(data)
             else:
-                bundles.append(data if no_rejudge else rejudge_stored(data, path, inv))
+                stored.append((path, data))
                 digests.append(digest)
+        policy = judging_policy([d for _, d in stored], strict, full_sweep_max_age)
+        bundles = [data if no_rejudge else rejudge_stored(data, path, inv, policy)
+                   for path, data in stored]
         if not bundles:
             raise InputProblem("no result bundle among the inputs (only canary logs)")
         merged = merge_report(bundles, lang, logs, digests, inv)

@@ -34,7 +34,17 @@ def _say(lang, zh, en, err=True):
 @click.option("--segment", "segment", default=None, help="The vantage's segment (when ambiguous)")
 @click.option("--interface", "interface", default=None, help="The interface to probe from")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr")
-def scan(inventory, output, report, checks, lang, segment, interface, quiet):
+@click.option("--inbound", "inbound", type=click.Choice(("quick", "full")), default="quick",
+              show_default=True,
+              help="From an internet vantage: quick = nmap's top 200 TCP ports plus the declared "
+                   "ones (nightly); full = every TCP port 1-65535 (weekly, or before an audit)")
+@click.option("--strict", is_flag=True,
+              help="A result not backed by a recent full port sweep is an error, not a pass")
+@click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),
+              default=30, show_default=True, metavar="DAYS",
+              help="How old the last full port sweep may be before ISO-LOGICAL warns")
+def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
+         full_sweep_max_age):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -46,7 +56,9 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet):
     progress = Progress(quiet=quiet, lang=lang)
     try:
         result = engine.scan(list(inventory), checks=parse_ids(checks), lang=lang,
-                             segment=segment, interface=interface, progress=progress)
+                             segment=segment, interface=interface, progress=progress,
+                             inbound=inbound, strict=strict,
+                             full_sweep_max_age=full_sweep_max_age)
     except KeyboardInterrupt:
         _say(lang, "扫描被中断：结果不完整", "scan interrupted: the result is incomplete")
         sys.exit(3)

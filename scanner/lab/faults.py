@@ -19,6 +19,11 @@
 |                  | router `lifetime` (default 1800) on `device` or a new host        |
 | silent-forwarder | `device` gets a leg on `segment` at `ip`, forwards without NAT    |
 |                  | and drops its outgoing ICMP errors: nothing ever comes back       |
+| port-forward     | the gateway `device` forwards `public` (default: its internet-side |
+|                  | address) `tcp`/`udp` ports to `to` (port `to_port`, default the    |
+|                  | same), DNAT; the host at `to` listens there (a forgotten forward)  |
+| gateway-service  | `device` listens on `tcp`/`udp` ports on every address, its public |
+|                  | one included (a management service left open to the internet)    |
 """
 from __future__ import annotations
 
@@ -198,6 +203,31 @@ def silent_forwarder(topo: Topology, inv: Inventory, f: Fault) -> None:
     h.drop_icmp_errors = True
 
 
+def port_forward(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import publish
+    gw = _device(topo, f)
+    to = f.get("to")
+    target = topo.host_with_ip(to)
+    if target is None:
+        raise LabError(f"fault {f.id}: no lab host has address {to} / 没有主机使用该地址")
+    public = f.get("public") or next(
+        (ip for leg in gw.legs if (s := inv.segment(leg.segment)) is not None and s.is_internet
+         for ip in leg.ips() if IPAddress(ip).version == 4), None)
+    if public is None:
+        raise LabError(f"fault {f.id}: {gw.name} has no IPv4 address on the internet"
+                       " / 网关没有互联网侧 IPv4 地址")
+    for proto in ("tcp", "udp"):
+        for p in f.get(proto) or ():
+            publish(gw, public, proto, p, to, f.get("to_port"))
+            (target[0].tcp if proto == "tcp" else target[0].udp).add(f.get("to_port") or p)
+
+
+def gateway_service(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _device(topo, f)
+    h.tcp.update(f.get("tcp") or ())
+    h.udp.update(f.get("udp") or ())
+
+
 APPLY = {
     "unregistered": unregistered,
     "mac-mismatch": mac_mismatch,
@@ -208,8 +238,11 @@ APPLY = {
     "rogue-dhcp": rogue_dhcp,
     "rogue-ra": rogue_ra,
     "silent-forwarder": silent_forwarder,
+    "port-forward": port_forward,
+    "gateway-service": gateway_service,
 }
 
 
 def apply_fault(topo: Topology, inv: Inventory, f: Fault) -> None:
     APPLY[f.kind](topo, inv, f)
+

@@ -4,6 +4,8 @@ A lab file is an inventory (SPEC §2) plus a top-level `lab:` section:
 
     lab:
       name: demo                        # [a-z0-9][a-z0-9-]*, at most 20 chars
+      internet_routes: false            # true: the internet side routes into the unit's
+                                        # private IPv4 networks (no real uplink does)
       services:                         # plain listeners on a host
         - {device: dmz-web, tcp: [443], udp: []}
       faults:
@@ -43,8 +45,10 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rogue-dhcp": ((), ("device", "segment", "ip", "mac", "range", "router", "dns")),
     "rogue-ra": ((), ("device", "segment", "ip", "mac", "prefix", "lifetime")),
     "silent-forwarder": (("device", "segment", "ip"), ("mac",)),
+    "port-forward": (("device", "to"), ("public", "tcp", "udp", "to_port")),
+    "gateway-service": (("device",), ("tcp", "udp")),
 }
-EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "note")
+EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "port", "note")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class LabSpec:
     services: tuple[Service, ...] = ()
     faults: tuple[Fault, ...] = ()
     file: str | None = None
+    # the internet side has IPv4 routes into the unit's private networks (no
+    # real uplink has: only a lab that says so explicitly)
+    internet_routes: bool = False
 
     def fault(self, fault_id: str) -> Fault | None:
         return next((f for f in self.faults if f.id == fault_id), None)
@@ -125,7 +132,7 @@ def _ports(ctx: _Ctx, path: tuple, value: Any) -> tuple[int, ...]:
 def _check_value(ctx: _Ctx, path: tuple, key: str, value: Any) -> Any:
     """Normalise one fault parameter; report what is wrong with it."""
     try:
-        if key in ("ip", "internet_ip", "address", "router"):
+        if key in ("ip", "internet_ip", "address", "router", "public", "to"):
             return str(IPAddress(str(value)))
         if key == "dns":
             vals = value if isinstance(value, list) else [value]
@@ -146,6 +153,10 @@ def _check_value(ctx: _Ctx, path: tuple, key: str, value: Any) -> Any:
         if key == "nat":
             if not isinstance(value, bool):
                 raise ValueError("expected true or false")
+            return value
+        if key == "to_port":
+            if not (isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536):
+                raise ValueError("expected a port number 1-65535")
             return value
         if key == "lifetime":
             if not (isinstance(value, int) and 0 <= value <= 9000):
@@ -183,6 +194,12 @@ def _expects(ctx: _Ctx, path: tuple, value: Any) -> tuple[Mapping[str, Any], ...
         if not isinstance(vantage, str) or not vantage:
             ctx.bad(p + ("vantage",), "expected the probe device that must find it / 应为探针设备名")
         e = {"check": check, "vantage": vantage}
+        port = item.get("port")
+        if port is not None:
+            if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+                e["port"] = port
+            else:
+                ctx.bad(p + ("port",), "expected a port number 1-65535 / 应为端口号")
         for k in ("ip", "mac", "device", "note"):
             if item.get(k) is not None:
                 v = _check_value(ctx, p + (k,), k, item[k]) if k in ("ip", "mac") else str(item[k])
@@ -198,7 +215,7 @@ def parse_lab(raw: Any, file: str | None = None) -> LabSpec:
         raise LabError(f"{file or 'lab file'}: no `lab:` section (a mapping with name, services, faults)"
                        " / 缺少 lab: 段")
     for k in raw:
-        if k not in ("name", "services", "faults"):
+        if k not in ("name", "services", "faults", "internet_routes"):
             ctx.bad(("lab", k), f"unknown key {k!r} / 未知字段")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
@@ -254,9 +271,15 @@ def parse_lab(raw: Any, file: str | None = None) -> LabSpec:
                     " / 须指定设备或新主机")
         if kind == "rogue-dhcp" and "device" not in f and "ip" not in f:
             ctx.bad(p, "rogue-dhcp on a new host needs `ip:` / 缺少 ip")
-        if kind == "firewall-hole" and not (f.get("tcp") or f.get("udp")):
-            ctx.bad(p, "firewall-hole needs `tcp:` or `udp:` ports / 缺少端口")
+        if kind in ("firewall-hole", "port-forward", "gateway-service") and not (
+                f.get("tcp") or f.get("udp")):
+            ctx.bad(p, f"{kind} needs `tcp:` or `udp:` ports / 缺少端口")
         faults.append(Fault(fid, kind, params, _expects(ctx, p + ("expect",), f.get("expect"))))
+    routes = raw.get("internet_routes", False)
+    if not isinstance(routes, bool):
+        ctx.bad(("lab", "internet_routes"), "expected true or false / 应为 true 或 false")
+        routes = False
     if ctx.problems:
         raise LabError("invalid lab section / lab 段无效:\n  " + "\n  ".join(ctx.problems))
-    return LabSpec(name=name, services=tuple(services), faults=tuple(faults), file=file)
+    return LabSpec(name=name, services=tuple(services), faults=tuple(faults), file=file,
+                   internet_routes=routes)

@@ -4,7 +4,8 @@ Run inside a lab namespace by the lab itself:
 
     python3 -I listener.py --name HOST --tcp 80,443 --udp 53 --ready FILE
 
-TCP: accepts, sends one line `isoscan-lab HOST tcp/PORT from PEER`, closes.
+TCP: accepts, sends one line `isoscan-lab HOST tcp/PORT from PEER`, closes
+(on port 22 the line starts `SSH-2.0-isoscan_lab`, an SSH identification).
 UDP 53: answers any DNS query (NXDOMAIN, question echoed). Other UDP ports:
 answers with the same kind of line. PEER is the source address as it
 arrived, so a test can see which exit (NAT) a connection used. The ready file
@@ -97,7 +98,10 @@ def main(argv=None) -> int:
                     record("tcp", port, addr)
                     with conn:
                         conn.settimeout(1)
-                        conn.sendall(f"isoscan-lab {a.name} tcp/{port} from {_peer(addr)}\r\n"
+                        # on 22 the line is an SSH identification string, so a
+                        # service probe names it as ssh does a real one
+                        head = "SSH-2.0-isoscan_lab " if port == 22 else "isoscan-lab "
+                        conn.sendall(f"{head}{a.name} tcp/{port} from {_peer(addr)}\r\n"
                                      .encode())
                 else:
                     data, addr = s.recvfrom(4096)

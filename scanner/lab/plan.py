@@ -8,12 +8,15 @@ The rules, in the order they are applied:
 3. the faults bend this (faults.py);
 4. routes: a host whose first leg is on a non-classified segment with an
    ingress routes by default via the ingress's address there; a host whose
-   first leg is on the internet reaches each non-classified segment via that
-   segment's ingress; classified hosts get no default route;
+   first leg is on the internet reaches a non-classified segment's IPv6 and
+   public IPv4 networks via that segment's ingress, but its private IPv4
+   networks only where the lab says `internet_routes: true` (no real uplink
+   routes private space into a unit); classified hosts get no default route;
 5. every ingress (and every device of kind gateway) forwards, with a policy
    derived from the inventory: its non-classified legs may go out of its
-   internet leg (NAT), the internet may reach only the `exposed` services,
-   nothing else is forwarded;
+   internet leg (NAT), the internet may reach only the `exposed` services
+   (a `public` one by a port forward, DNAT, on the ingress), nothing else is
+   forwarded;
 6. listeners: `lab.services`, the `exposed` services, the canaries' ports;
    a DHCP server on each declared `dhcp_servers` address that a lab host has,
    and radvd on each declared `ipv6_routers` address (or the link-local
@@ -30,7 +33,7 @@ from netaddr import IPAddress, IPNetwork
 from scanner.lab.errors import LabError
 from scanner.lab.labfile import Fault, LabSpec
 from scanner.lab.topology import Host, Leg, Switch, Topology, prefix_for
-from scanner.model import Inventory, Segment
+from scanner.model import Inventory, Segment, private_space
 
 LISTENER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "listener.py")
 
@@ -121,11 +124,23 @@ def base_topology(inv: Inventory, spec: LabSpec, name: str, run_dir: str) -> Top
         h.udp.update(s.udp)
     for seg in inv.segments:
         for e in seg.exposed:
-            found = topo.host_with_ip(str(e.address))
+            # who serves it: the routed address, the forward's target, or the
+            # holder of the public address itself
+            found = topo.host_with_ip(str(e.internal if e.internal is not None else e.probed))
             if found:
-                found[0].tcp.update(e.tcp)
-                found[0].udp.update(e.udp)
+                found[0].tcp.update([e.to_port] if e.to_port and e.tcp else e.tcp)
+                found[0].udp.update([e.to_port] if e.to_port and e.udp else e.udp)
     return topo
+
+
+def publish(gw: Host, public: str, proto: str, port: int, to: str, to_port: int | None) -> None:
+    """A port forward on gateway `gw`: public:port -> to:to_port (DNAT), and
+    the forwarding of exactly the connections so translated."""
+    dst = f"{to}:{to_port}" if to_port else to
+    gw.dnat.append(f"-A PREROUTING -d {public}/32 -p {proto} --dport {port} "
+                   f"-j DNAT --to-destination {dst}")
+    gw.ipt4.append(f"-A FORWARD -d {to}/32 -p {proto} --dport {to_port or port} "
+                   "-m conntrack --ctstate DNAT -j ACCEPT")
 
 
 def ingress_of(inv: Inventory, segment: str) -> str | None:
@@ -139,7 +154,18 @@ def _first_addr(leg: Leg | None, version: int) -> str | None:
     return next((ip for ip in leg.ips() if IPAddress(ip).version == version), None)
 
 
-def derive_routes(topo: Topology, inv: Inventory) -> None:
+def routed_in(net: IPNetwork, spec: LabSpec | None) -> bool:
+    """Whether the lab's internet side has a route into a network of the unit:
+    IPv6 (routed, no NAT), a public IPv4 network (a unit without NAT), or a
+    private one only where the lab file says `internet_routes: true`."""
+    if net.version == 6:
+        return True
+    if spec is not None and spec.internet_routes:
+        return True
+    return not private_space(net.network)
+
+
+def derive_routes(topo: Topology, inv: Inventory, spec: LabSpec | None = None) -> None:
     for h in topo.hosts.values():
         h.routes = []
         if not h.legs:
@@ -171,6 +197,8 @@ def derive_routes(topo: Topology, inv: Inventory) -> None:
                 gw_host = topo.hosts.get(seg.ingress)
                 gw_leg = gw_host.leg_on(first.name) if gw_host else None
                 for net in seg.networks:
+                    if not routed_in(net, spec):
+                        continue         # the internet has no route into private space
                     via = _first_addr(gw_leg, net.version)
                     if via and _first_addr(h.legs[0], net.version):
                         h.routes.append([str(net.cidr), "via", via, "dev", h.legs[0].ifname])
@@ -200,6 +228,12 @@ def derive_gateways(topo: Topology, inv: Inventory) -> None:
         for i in inside:
             seg = inv.segment(i.segment)
             for e in seg.exposed:
+                if e.public is not None:
+                    if e.to is not None and e.public.version == 4 and h.name == seg.ingress:
+                        for proto, ports in (("tcp", e.tcp), ("udp", e.udp)):
+                            for p in ports:
+                                publish(h, str(e.public), proto, p, str(e.to), e.to_port)
+                    continue
                 if e.address.version != 4:
                     continue
                 for o in outside:
@@ -219,7 +253,7 @@ def derive_gateways(topo: Topology, inv: Inventory) -> None:
                     rules6.append(f"-A FORWARD -i {i.ifname} -o {o.ifname} -j ACCEPT")
             for i in inside:
                 for e in inv.segment(i.segment).exposed:
-                    if e.address.version != 6:
+                    if e.address is None or e.address.version != 6:
                         continue
                     for o in outside:
                         for proto, ports in (("tcp", e.tcp), ("udp", e.udp)):
@@ -242,14 +276,15 @@ def render_iptables(h: Host, v6: bool) -> str | None:
             drop_out = ["-A OUTPUT -p icmp --icmp-type destination-unreachable -j DROP",
                         "-A OUTPUT -p icmp --icmp-type time-exceeded -j DROP"]
     masq = [] if v6 else [f"-A POSTROUTING -o {i} -j MASQUERADE" for i in h.masquerade]
+    dnat = [] if v6 else list(h.dnat)
     fwd_policy = "DROP" if h.gateway else "ACCEPT"
-    if not (rules or drop_out or masq or h.gateway):
+    if not (rules or drop_out or masq or dnat or h.gateway):
         return None
     lines = ["*filter", ":INPUT ACCEPT [0:0]", f":FORWARD {fwd_policy} [0:0]",
              ":OUTPUT ACCEPT [0:0]", *rules, *drop_out, "COMMIT"]
-    if masq:
+    if masq or dnat:
         lines += ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]",
-                  ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", *masq, "COMMIT"]
+                  ":OUTPUT ACCEPT [0:0]", ":POSTROUTING ACCEPT [0:0]", *dnat, *masq, "COMMIT"]
     return "\n".join(lines) + "\n"
 
 
@@ -328,7 +363,7 @@ def plan(inv: Inventory, spec: LabSpec, *, name: str | None = None,
         apply_fault(topo, inv, f)
         topo.faults.append(f.to_json())
     derive_gateways(topo, inv)
-    derive_routes(topo, inv)
+    derive_routes(topo, inv, spec)
     derive_processes(topo, inv)
     check_vantages(topo, inv)
     return topo

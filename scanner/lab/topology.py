@@ -77,6 +77,7 @@ class Host:
     udp: set[int] = field(default_factory=set)
     procs: list[Proc] = field(default_factory=list)
     masquerade: list[str] = field(default_factory=list)      # ifnames NATed on the way out
+    dnat: list[str] = field(default_factory=list)             # nat PREROUTING lines (port forwards)
     drop_icmp_errors: bool = False
     gateway: bool = False
 

@@ -1,14 +1,25 @@
-"""Inbound probes from an internet vantage into the non-classified segments:
-every registered address and every exposed address, on nmap's most common
-TCP ports plus the declared exposed ports (TCP SYN scan; exposed UDP ports
-too), one nmap for the lot.
+"""Inbound probes from an internet vantage, as the internet sees the unit.
+
+The targets come from the plan (scanner.plan.inbound_targets): the unit's
+public addresses first (the ingress's internet-side address, a declared
+public range, each published service's public address), then the addresses
+of non-classified segments that this vantage has a route to. One nmap run
+for the lot: a TCP SYN scan of nmap's top ports plus the declared ones
+(`quick`) or of every port (`full`, at a fixed minimum rate), the declared
+UDP ports, and a light service probe of what is open (`-sV
+--version-light`, and nmap's banner script where -sV matches nothing), so an
+open port is named ("8291/tcp mikrotik-routeros", "22/tcp ssh").
 
 nmap's states are kept: "open" (SYN-ACK), "closed" (RST), "filtered"
 (silence, or an ICMP unreachable -- from a router on the way that is not an
-answer from inside). The reason nmap gives is kept beside it.
+answer from inside). The reason nmap gives is kept beside it. What was
+covered is recorded (`coverage`): the mode, the addresses, the ports, when.
+A full sweep records its filtered ports as a count per address rather than
+65,535 rows each.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import shutil
 
 from scanner.model import text
@@ -16,6 +27,68 @@ from scanner.plan import Plan
 from scanner.probes.wire import ProbeError, require_privileges, require_up
 
 NMAP_ARGS = "-sS -n -Pn -T4 --max-retries 1 --reason"
+SERVICE_ARGS = "-sV --version-light --script banner"
+# a full sweep: 65,535 ports per address in well under a minute for a few
+# addresses (bench/inbound_bench.py measures it); nmap keeps at least this
+# many probes per second however quiet the targets are
+FULL_MIN_RATE = 5000
+BANNER_MAX = 200
+
+
+def port_spec(ports) -> str:
+    """'1-1024,8080' from a set of ports (nmap's -p syntax, ranges folded)."""
+    out, run = [], []
+    for p in sorted(set(ports)):
+        if run and p == run[-1] + 1:
+            run.append(p)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [p]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(out)
+
+
+def nmap_arguments(plan: Plan) -> str:
+    tcp = {p for t in plan.inbound for p in t.tcp}
+    udp = {p for t in plan.inbound for p in t.udp}
+    ports = "T:" + port_spec(tcp) + (",U:" + port_spec(udp) if udp else "")
+    rate = f" --min-rate {FULL_MIN_RATE}" if plan.inbound_mode == "full" else ""
+    return (f"{NMAP_ARGS} {SERVICE_ARGS}{rate}{' -sU' if udp else ''} "
+            f"-e {plan.vantage.interface} -p {ports}")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _service(row: dict) -> tuple[str | None, str | None]:
+    """(service name, banner) from nmap's port row: what -sV said, bounded."""
+    name = str(row.get("name") or "").strip()[:64] or None
+    banner = " ".join(str(row.get(k) or "").strip() for k in ("product", "version", "extrainfo"))
+    if not banner.strip():      # -sV matched nothing: what the service itself said
+        script = row.get("script") if isinstance(row.get("script"), dict) else {}
+        banner = str(script.get("banner") or "")
+    banner = " ".join(banner.split())[:BANNER_MAX] or None
+    return name, banner
+
+
+def coverage(plan: Plan, started: str, finished: str) -> dict:
+    """What the inbound probes covered, in the plan's words."""
+    tcp_counts = {len(t.tcp) for t in plan.inbound}
+    return {
+        "mode": plan.inbound_mode,
+        "tcp": "all" if plan.inbound_mode == "full" else "top",
+        "tcp_ports": max(tcp_counts) if tcp_counts else 0,
+        "public": [t.ip for t in plan.inbound if t.kind == "public"],
+        "routed": [t.ip for t in plan.inbound if t.kind == "routed"],
+        "udp": sorted({p for t in plan.inbound for p in t.udp}),
+        "unrouted_exposed": list(plan.inbound_unrouted),
+        "from": plan.vantage.ip,
+        "started_at": started,
+        "finished_at": finished,
+    }
 
 
 def probe(plan: Plan) -> dict:
@@ -24,16 +97,15 @@ def probe(plan: Plan) -> dict:
                 "reason": "inbound probes run from an internet vantage only", "probes": []}
     require_privileges()
     require_up(plan.vantage.interface)
+    started = _now()
     if not plan.inbound:
-        return {"status": "ok", "error": None, "method": "nmap " + NMAP_ARGS, "probes": []}
+        return {"status": "ok", "error": None, "method": "nmap " + NMAP_ARGS, "probes": [],
+                "coverage": coverage(plan, started, started)}
     if not shutil.which("nmap"):
         raise ProbeError(text("未找到 nmap，无法进行入站探测", "nmap not found: inbound probes cannot run"))
     import nmap
     hosts = [plan.guard(t.ip) for t in plan.inbound]
-    tcp = sorted({p for t in plan.inbound for p in t.tcp})
-    udp = sorted({p for t in plan.inbound for p in t.udp})
-    ports = "T:" + ",".join(map(str, tcp)) + ("," + "U:" + ",".join(map(str, udp)) if udp else "")
-    args = f"{NMAP_ARGS}{' -sU' if udp else ''} -e {plan.vantage.interface} -p {ports}"
+    args = nmap_arguments(plan)
     nm = nmap.PortScanner()
     try:
         nm.scan(hosts=" ".join(hosts), arguments=args)
@@ -44,22 +116,33 @@ def probe(plan: Plan) -> dict:
         errs = info["error"]
         msg = "; ".join(e.strip() for e in (errs if isinstance(errs, list) else [errs]))
         raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
-    by_ip = {t.ip: t for t in plan.inbound}
-    out = []
+    full = plan.inbound_mode == "full"
+    out, quiet = [], []
     for t in plan.inbound:
         h = nm[t.ip] if t.ip in nm.all_hosts() else None
+        filtered = 0
         for proto, wanted in (("tcp", t.tcp), ("udp", t.udp)):
             table = (h.get(proto) or {}) if h is not None else {}
+            declared_udp = proto == "udp"
             for port in wanted:
-                row = table.get(port)
-                state = (row or {}).get("state", "filtered")
-                state = state if state in ("open", "closed") else "filtered"
+                row = table.get(port) or {}
+                state = row.get("state", "filtered")
                 # open|filtered (UDP without an answer) is no answer: filtered
-                out.append({"dst": t.ip, "dst_segment": by_ip[t.ip].segment, "proto": proto,
-                            "port": port, "state": state,
-                            "reason": (row or {}).get("reason") or "no-response",
-                            "banner": None})
+                state = state if state in ("open", "closed") else "filtered"
+                if full and state == "filtered" and not declared_udp:
+                    filtered += 1      # a sweep's silence is counted, not listed
+                    continue
+                name, banner = _service(row) if state == "open" else (None, None)
+                out.append({"dst": t.ip, "dst_segment": t.segment, "dst_kind": t.kind,
+                            "proto": proto, "port": port, "state": state,
+                            "reason": row.get("reason") or "no-response",
+                            "service": name, "banner": banner})
+        if full:
+            quiet.append({"dst": t.ip, "dst_segment": t.segment, "dst_kind": t.kind,
+                          "proto": "tcp", "filtered": filtered})
+    finished = _now()
     return {"status": "ok", "error": None, "method": f"nmap {args}",
-            "targets": [{"dst": t.ip, "dst_segment": t.segment, "tcp": len(t.tcp), "udp": list(t.udp)}
-                        for t in plan.inbound],
-            "probes": out}
+            "targets": [{"dst": t.ip, "dst_segment": t.segment, "kind": t.kind,
+                         "tcp": len(t.tcp), "udp": list(t.udp)} for t in plan.inbound],
+            "probes": out, "filtered": quiet,
+            "coverage": coverage(plan, started, finished)}

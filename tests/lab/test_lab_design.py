@@ -16,8 +16,13 @@ from scanner.lab.topology import prefix_for, safe_part
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "inventories" / "lab" / "demo.yaml"
+ROUTED = REPO / "inventories" / "lab" / "routed.yaml"
 KINDS = {"unregistered", "mac-mismatch", "misplaced", "dual-homed", "second-exit",
-         "firewall-hole", "rogue-dhcp", "rogue-ra", "silent-forwarder"}
+         "firewall-hole", "rogue-dhcp", "rogue-ra", "silent-forwarder", "port-forward",
+         "gateway-service"}
+# a firewall hole to a private address is seen only where the internet routes
+# into the unit: the routed lab seeds it, the demo's uplink is a real one (NAT)
+ROUTED_ONLY = {"firewall-hole"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +46,9 @@ def test_demo_inventory_validates_clean():
 
 def test_demo_seeds_every_fault_kind_with_expectations(demo):
     inv, spec, files = demo
-    assert {f.kind for f in spec.faults} == KINDS
+    assert {f.kind for f in spec.faults} == KINDS - ROUTED_ONLY
+    _, routed, _ = L.load(ROUTED)
+    assert {f.kind for f in routed.faults} >= ROUTED_ONLY and routed.internet_routes
     probes = {d.name for d in inv.devices if d.kind == "probe"}
     for f in spec.faults:
         assert f.expect, f.id
@@ -74,7 +81,7 @@ def test_routes_follow_the_rules(demo):
     assert hosts["probe-secret"].routes == []                     # classified: no way out
     assert hosts["ws-001"].routes == []
     assert hosts["probe-office"].routes == [["default", "via", "10.20.0.1", "dev", "eth0"]]
-    assert hosts["probe-internet"].routes == [["10.20.0.0/24", "via", "203.0.113.1", "dev", "eth0"]]
+    assert hosts["probe-internet"].routes == []       # no real uplink routes private space in
     assert hosts["gw-01"].routes == []
 
 
@@ -84,12 +91,24 @@ def test_gateway_policy_derives_from_inventory(demo):
     rules = render_iptables(gw, v6=False)
     assert ":FORWARD DROP" in rules
     assert "-A FORWARD -i eth0 -o eth1 -j ACCEPT" in rules          # office out
-    assert "-d 10.20.0.30/32 -p tcp --dport 443 -j ACCEPT" in rules  # exposed in
-    assert "8080" not in rules
+    # the exposed web server is published on the public address (DNAT), and
+    # only the connections so translated are forwarded
+    assert ("-A PREROUTING -d 203.0.113.1/32 -p tcp --dport 443 -j DNAT "
+            "--to-destination 10.20.0.30") in rules
+    assert "-d 10.20.0.30/32 -p tcp --dport 443 -m conntrack --ctstate DNAT -j ACCEPT" in rules
+    assert "3389" not in rules and "50022" not in rules
     assert "-A POSTROUTING -o eth1 -j MASQUERADE" in rules
     assert " fwd " not in rules
-    holed = render_iptables(plan(inv, spec, faults=["gw-hole"], run_root="/x").hosts["gw-01"], False)
-    assert "--dport 8080 -j ACCEPT" in holed
+    holed = render_iptables(plan(inv, spec, faults=["forgotten-forward", "high-port-forward"],
+                                 run_root="/x").hosts["gw-01"], False)
+    assert "--dport 3389 -j DNAT --to-destination 10.20.0.21" in holed
+    assert "--dport 50022 -j DNAT --to-destination 10.20.0.30:22" in holed
+    rinv, rspec, _ = L.load(ROUTED)
+    rtopo = plan(rinv, rspec, run_root="/x")
+    assert rtopo.hosts["probe-internet"].routes == [["10.30.0.0/24", "via", "203.0.113.1", "dev", "eth0"]]
+    rules = render_iptables(rtopo.hosts["gw-r"], False)
+    assert "-d 10.30.0.30/32 -p tcp --dport 443 -j ACCEPT" in rules    # routed exposed in
+    assert "--dport 8080 -j ACCEPT" in rules                           # the hole
 
 
 def test_faults_bend_the_topology(demo):
@@ -104,7 +123,8 @@ def test_faults_bend_the_topology(demo):
     assert h["ws-005"].forward4 and h["ws-005"].drop_icmp_errors and not h["ws-005"].masquerade
     assert "time-exceeded -j DROP" in render_iptables(h["ws-005"], False)
     assert "time-exceeded -j DROP" in render_iptables(h["ws-005"], True)
-    assert {8080, 443} <= h["dmz-web"].tcp
+    assert {22, 443} <= h["dmz-web"].tcp                # a forward's target listens
+    assert 3389 in h["ws-101"].tcp and 8291 in h["gw-01"].tcp
     assert h["rogue-laptop"].role == "fault"
     assert any("dnsmasq" in p.what for p in h["soho-router"].procs)
     assert any("radvd" in p.what for p in h["ws-001"].procs) and h["ws-001"].forward6

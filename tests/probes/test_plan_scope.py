@@ -116,10 +116,73 @@ def test_plan_internet_inbound(inv):
     assert {c.ip for c in plan.controls} == {"203.0.113.1", "203.0.113.10"}
     assert "203.0.113.10" not in {t.ip for t in plan.remote}        # on its own link: local
     inb = {t.ip: t for t in plan.inbound}
-    assert set(inb) == {"10.20.0.1", "10.20.0.30"}
+    # the internet reaches the unit's public face, the ingress's internet-side
+    # address; the private office addresses are not routed from there
+    assert set(inb) == {"203.0.113.1"} and inb["203.0.113.1"].kind == "public"
+    assert 22 in inb["203.0.113.1"].tcp and len(inb["203.0.113.1"].tcp) == 200
+    # the declared service at a private address cannot be probed: said, not skipped silently
+    assert plan.inbound_unrouted == ("10.20.0.30:443/tcp", "10.20.0.30:18443/tcp")
+
+
+def test_plan_internet_inbound_routed(inv):
+    """With a route into the office (a lab, a VPN), its addresses are probed
+    too, on the top ports plus the declared ones."""
+    v = choose_vantage(inv, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")],
+                       routes4=("10.20.0.0/24", "203.0.113.0/24"))
+    plan = build_plan(inv, v)
+    inb = {t.ip: t for t in plan.inbound}
+    assert list(inb) == ["203.0.113.1", "10.20.0.1", "10.20.0.30"]    # public first
+    assert inb["10.20.0.30"].kind == "routed"
     assert 18443 in inb["10.20.0.30"].tcp and 443 in inb["10.20.0.30"].tcp
     assert 18443 not in inb["10.20.0.1"].tcp
-    assert 22 in inb["10.20.0.1"].tcp
+    assert plan.inbound_unrouted == ()
+
+
+PUBLISHED = textwrap.dedent("""\
+    version: 1
+    organization: {name: 测试单位}
+    segments:
+      - name: office-lan
+        classification: non-classified
+        networks: [10.20.0.0/24]
+        ingress: gw-01
+        public: [198.51.100.8/29]
+        exposed:
+          - {public: 198.51.100.9, tcp: [443], to: 10.20.0.30}
+          - {public: 198.51.100.10, tcp: [2222], to: 10.20.0.30, to_port: 22}
+          - {public: 198.51.100.9, udp: [1194]}
+      - {name: internet, classification: internet, networks: [203.0.113.0/24]}
+    devices:
+      - {name: web, kind: server, segment: office-lan, ip: 10.20.0.30, mac: "02:00:00:00:0b:1e"}
+      - name: gw-01
+        kind: gateway
+        interfaces:
+          - {segment: office-lan, ip: 10.20.0.1, mac: "02:00:00:00:0b:01"}
+          - {segment: internet, ip: 203.0.113.1, mac: "02:00:00:00:0c:01"}
+      - {name: probe-i, kind: probe, segment: internet, ip: 203.0.113.50, mac: "02:00:00:00:0c:32"}
+""")
+
+
+def test_plan_public_range_and_published_services(tmp_path):
+    p = tmp_path / "unit.yaml"
+    p.write_text(PUBLISHED, encoding="utf-8")
+    res = load_inventory([p])
+    assert res.inventory is not None and not res.findings, res.findings
+    inv = res.inventory
+    assert inv.in_scope("198.51.100.14") and not inv.in_scope("198.51.100.16")
+    v = choose_vantage(inv, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")])
+    plan = build_plan(inv, v)
+    inb = {t.ip: t for t in plan.inbound}
+    # the ingress's address and the /29's six host addresses, all public
+    assert list(inb) == ["198.51.100.9", "198.51.100.10", "198.51.100.11", "198.51.100.12",
+                         "198.51.100.13", "198.51.100.14", "203.0.113.1"]
+    assert {t.kind for t in plan.inbound} == {"public"}
+    assert 443 in inb["198.51.100.9"].tcp and inb["198.51.100.9"].udp == (1194,)
+    assert 2222 in inb["198.51.100.10"].tcp and 2222 not in inb["198.51.100.11"].tcp
+    full = build_plan(inv, v, inbound_mode="full")
+    assert all(len(t.tcp) == 65535 for t in full.inbound) and full.inbound_mode == "full"
+    with pytest.raises(ValueError):
+        build_plan(inv, v, inbound_mode="everything")
 
 
 def test_plan_office_dedup_and_ipv6(inv):

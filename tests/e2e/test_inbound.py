@@ -1,0 +1,122 @@
+"""End to end: logical isolation as the internet really sees a unit (issue 17).
+
+The demo lab's uplink is a real one: the internet side has no route into the
+office's private addresses, the gateway publishes the web server on its
+public address (DNAT), and the faults are port forwards and a management
+port on that public address. The routed lab (`internet_routes: true`) is a
+unit the internet reaches without NAT.
+"""
+from __future__ import annotations
+
+import pytest
+
+import scanlib  # tests/e2e is on sys.path (rootdir-relative, no package)
+
+pytestmark = pytest.mark.lab
+
+HOLES = ["forgotten-forward", "high-port-forward", "gateway-admin"]
+
+
+def _logical(bundle):
+    return [f for f in bundle["findings"] if f["check_id"] == "ISO-LOGICAL"]
+
+
+def _text(findings) -> str:
+    return "\n".join(ev for f in findings for ev in f["evidence"])
+
+
+@pytest.fixture(scope="module")
+def holed_lab(lab_factory):
+    return lab_factory(scanlib.DEMO, faults=HOLES)
+
+
+@pytest.fixture(scope="module")
+def clean_lab(lab_factory):
+    return lab_factory(scanlib.DEMO, faults=[])
+
+
+def test_quick_finds_the_low_port_hole_and_says_what_it_did_not_cover(holed_lab):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether   # noqa: F401 (the pcap's link layer, before reading it)
+
+    from scanner.inventory import load_inventory
+    inv = load_inventory(holed_lab.files).inventory
+    cap = scanlib.Capture(holed_lab.netns("probe-internet"))
+    try:
+        rc, b, out = scanlib.scan(holed_lab, "probe-internet")
+    finally:
+        cap.stop()
+    packets = cap.packets()
+    assert b is not None, out
+    fails = [f for f in _logical(b) if f["status"] == "fail"]
+    assert [f["subject"]["ip"] for f in fails] == ["203.0.113.1"]
+    assert "3389/tcp" in _text(fails) and "ms-wbt-server" in _text(fails)
+    assert "50022" not in _text(fails) and "8291" not in _text(fails)
+    assert "no full port sweep" in _text(fails)            # high ports: not covered, and said so
+    assert rc == 1
+    # scope: every probe went to a declared address, the inbound ones to the public one
+    mac = holed_lab.hosts["probe-internet"].legs[0].mac
+    assert scanlib.out_of_scope(packets, inv, {mac}) == []
+    # (the egress probes' connects to other segments use 22, 80 and 443)
+    syn_dsts = {p[IP].dst for p in packets if TCP in p and p[TCP].flags == "S"
+                and p.src.lower() == mac and p[TCP].dport not in (22, 80, 443)}
+    assert syn_dsts == {"203.0.113.1"}
+
+
+def test_full_finds_every_hole_and_the_declared_service_does_not_fail(holed_lab):
+    rc, b, out = scanlib.scan(holed_lab, "probe-internet", "--inbound", "full")
+    assert b is not None, out
+    fails = [f for f in _logical(b) if f["status"] == "fail"]
+    text = _text(fails)
+    for port in ("3389/tcp", "50022/tcp", "8291/tcp"):
+        assert port in text, text
+    assert "443/tcp" not in text
+    assert "50022/tcp (service ssh" in text                # named, not just "open"
+    assert not any(f["status"] == "error" for f in _logical(b)), _text(_logical(b))
+
+
+def test_clean_unit_passes_with_its_coverage_stated(clean_lab):
+    rc, b, out = scanlib.scan(clean_lab, "probe-internet", "--inbound", "full")
+    assert rc == 0, out
+    (f,) = _logical(b)
+    assert f["status"] == "pass"
+    text = _text([f])
+    assert "all 65,535 TCP ports" in text and "203.0.113.1" in text and "203.0.113.5" in text
+    assert "declared and open: 203.0.113.1 443/tcp → dmz-web 10.20.0.30:443" in text
+    assert "no full port sweep" not in text
+
+
+def test_declared_service_down_is_an_error_not_a_pass(clean_lab):
+    drop = ["iptables", "-I", "INPUT", "-p", "tcp", "--dport", "443", "-j", "DROP"]
+    r = clean_lab.exec("dmz-web", drop)
+    assert r.returncode == 0, r.stderr
+    try:
+        rc, b, out = scanlib.scan(clean_lab, "probe-internet")
+    finally:
+        clean_lab.exec("dmz-web", ["iptables", "-D", *drop[2:]])
+    assert rc == 3, out
+    (f,) = _logical(b)
+    assert f["status"] == "error"
+    assert "declared service 203.0.113.1:443/tcp did not answer" in _text([f])
+
+
+def test_strict_without_a_full_sweep_is_an_error(clean_lab):
+    rc, b, out = scanlib.scan(clean_lab, "probe-internet", "--strict")
+    assert rc == 3, out
+    (f,) = _logical(b)
+    assert f["status"] == "error" and "strict mode: no full port sweep" in _text([f])
+
+
+@pytest.fixture(scope="module")
+def routed_lab(lab_factory):
+    return lab_factory(scanlib.REPO / "inventories" / "lab" / "routed.yaml")
+
+
+def test_routed_unit_private_address_hole_is_found(routed_lab):
+    rc, b, out = scanlib.scan(routed_lab, "probe-internet")
+    assert b is not None, out
+    fails = [f for f in _logical(b) if f["status"] == "fail"]
+    assert [(f["subject"]["ip"], f["subject"]["device"]) for f in fails] == [("10.30.0.30", "web-r")]
+    assert "8080/tcp" in _text(fails) and "443/tcp" not in _text(fails)
+    routed = b["observations"]["inbound"]["coverage"]["routed"]
+    assert "10.30.0.30" in routed and "10.30.0.21" in routed
