@@ -183,12 +183,12 @@ def evaluate(inv, obs):
             zh_t, en_t = _target(inv, declared[key], key[2])
             allowed.append((f"{dst} {_port(p)}{zh_t}", f"{dst} {_port(p)}{en_t}", key))
             continue
-        groups.setdefault(key, []).append(text(
+        groups.setdefault(dst, []).append(text(
             f"从互联网可访问{zh_w}的 {_port(p)}{zh_s}（开放），该服务未在 exposed 中声明",
             f"{_port(p)}{en_s} on {en_w} is open from the internet and not declared exposed"))
     said, warning = full_sweep_problem(cov, policy)
     fails = [fail(META, (*ev, *((warning,) if warning else ())), segment=seg.name,
-                  subject=subject(inv, ip)) for (ip, _, _), ev in groups.items()]
+                  subject=subject(inv, ip)) for ip, ev in groups.items()]
     why = problem(obs, *META.needs) or (None if probes else NOTHING_PROBED)
     if why is None:
         why = _control_problem(inv, probes, declared, {k for *_, k in allowed}, answered, cov)

@@ -27,7 +27,7 @@ import jinja2
 
 from scanner import __version__
 from scanner.formats.text import visible
-from scanner.model import LANGS, DEFAULT_LANG
+from scanner.model import LANGS, DEFAULT_LANG, pick
 from scanner.report_merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report_strings import STRINGS, CHECK_TITLES
 from scanner import topology
@@ -282,6 +282,8 @@ def build_context(m: Mapping, lang: str) -> dict:
     reqs = []
     for key, checks in REQUIREMENTS:
         reqs.append(_requirement(S, key, checks, by_check))
+        if key == "logical":
+            reqs[-1]["note"] = inbound_coverage_note(sources, lang)
     others = sorted(set(by_check) - known)
     if others:
         reqs.append(_requirement(S, "other", tuple(others), by_check))
@@ -383,6 +385,44 @@ def _span(a, b) -> str:
     return a or b or "—"
 
 
+def inbound_coverage_note(sources: Sequence[Mapping], lang: str) -> str | None:
+    """What the internet vantages tested, in words, with the age of the last
+    full port sweep (or that none was run): the logical-isolation row says no
+    more than was tested."""
+    from checks.iso_logical import full_sweep_problem
+    covs = []
+    for s in sources:
+        inbound = (s.get("observations") or {}).get("inbound")
+        cov = inbound.get("coverage") if isinstance(inbound, Mapping) else None
+        if isinstance(cov, Mapping):
+            covs.append(cov)
+    if not covs:
+        return None
+    newest = max(covs, key=lambda c: str(c.get("started_at") or ""))
+    fulls = [str(c["started_at"]) for c in covs if c.get("mode") == "full" and c.get("started_at")]
+    policy = {"as_of": _now_utc(), "last_full_sweep": max(fulls) if fulls else None}
+    said, warning = full_sweep_problem({**newest, "mode": "quick"}, policy)
+    addrs = list(dict.fromkeys(a for c in covs for a in (*(c.get("public") or ()),
+                                                         *(c.get("routed") or ()))))
+    shown = ", ".join(addrs[:8]) + (f", … (+{len(addrs) - 8})" if len(addrs) > 8 else "")
+    if lang == "zh-CN":
+        head = (f"互联网侧于 {newest.get('started_at') or '?'} 自 {newest.get('from') or '?'} 探测了 "
+                f"{len(addrs)} 个地址（{shown or '—'}）："
+                + ("全部 TCP 端口" if newest.get("mode") == "full" else "常用端口与已声明端口"))
+    else:
+        head = (f"probed from the internet at {newest.get('started_at') or '?'} from "
+                f"{newest.get('from') or '?'}: {len(addrs)} addresses ({shown or '-'}), "
+                + ("every TCP port" if newest.get("mode") == "full"
+                   else "the top ports and the declared ones"))
+    tail = [pick(x, lang) for x in (said, warning) if x is not None]
+    return "；".join([head, *tail]) if lang == "zh-CN" else "; ".join([head, *tail])
+
+
+def _now_utc() -> str:
+    import datetime as _dt
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _requirement(S, key, checks, by_check) -> dict:
     items = []
     statuses = Counter()
@@ -408,7 +448,7 @@ def _requirement(S, key, checks, by_check) -> dict:
     else:
         st = "notrun"
     return {"key": key, "label": S["req_" + key], "status": st,
-            "status_label": S["req_status_" + st], "checks": items}
+            "status_label": S["req_status_" + st], "checks": items, "note": None}
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Shared fixtures: labs of real network namespaces, always torn down.
 
     def test_something(lab_factory):
-        lab = lab_factory("inventories/lab/demo.yaml", faults=["gw-hole"])
+        lab = lab_factory("inventories/lab/demo.yaml", faults=["forgotten-forward"])
         r = lab.exec("probe-internet", ["python3", "-c", "..."])
 
     def test_demo(demo_lab):            # the demo file with every fault, once per module

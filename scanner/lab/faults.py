@@ -2,7 +2,8 @@
 
 | kind             | what is built                                                     |
 | ---------------- | ----------------------------------------------------------------- |
-| unregistered     | an extra host (named by the fault id) on `segment` at `ip`/`mac`  |
+| unregistered     | an extra host (named by the fault id) on `segment` at `ip`/`mac`, |
+|                  | listening on `tcp`/`udp` ports where given                        |
 | mac-mismatch     | `device`'s leg (on `segment`, default its first) gets `mac`       |
 | misplaced        | `device`'s leg (from `from`, default its first) is plugged into  |
 |                  | `segment` with `ip` (its registered MAC unless `mac`)             |
@@ -86,6 +87,8 @@ def unregistered(topo: Topology, inv: Inventory, f: Fault) -> None:
     seg = _segment(inv, f, f.get("segment"))
     h = new_host(topo, f.id, "fault", f.kind)
     add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.tcp.update(f.get("tcp") or ())
+    h.udp.update(f.get("udp") or ())
 
 
 def mac_mismatch(topo: Topology, inv: Inventory, f: Fault) -> None:

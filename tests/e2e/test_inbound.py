@@ -120,3 +120,4 @@ def test_routed_unit_private_address_hole_is_found(routed_lab):
     assert "8080/tcp" in _text(fails) and "443/tcp" not in _text(fails)
     routed = b["observations"]["inbound"]["coverage"]["routed"]
     assert "10.30.0.30" in routed and "10.30.0.21" in routed
+

@@ -101,7 +101,7 @@ def test_gateway_policy_derives_from_inventory(demo):
     assert " fwd " not in rules
     holed = render_iptables(plan(inv, spec, faults=["forgotten-forward", "high-port-forward"],
                                  run_root="/x").hosts["gw-01"], False)
-    assert "--dport 3389 -j DNAT --to-destination 10.20.0.21" in holed
+    assert "--dport 3389 -j DNAT --to-destination 10.20.0.22" in holed
     assert "--dport 50022 -j DNAT --to-destination 10.20.0.30:22" in holed
     rinv, rspec, _ = L.load(ROUTED)
     rtopo = plan(rinv, rspec, run_root="/x")
@@ -124,7 +124,7 @@ def test_faults_bend_the_topology(demo):
     assert "time-exceeded -j DROP" in render_iptables(h["ws-005"], False)
     assert "time-exceeded -j DROP" in render_iptables(h["ws-005"], True)
     assert {22, 443} <= h["dmz-web"].tcp                # a forward's target listens
-    assert 3389 in h["ws-101"].tcp and 8291 in h["gw-01"].tcp
+    assert 3389 in h["ws-102"].tcp and 8291 in h["gw-01"].tcp
     assert h["rogue-laptop"].role == "fault"
     assert any("dnsmasq" in p.what for p in h["soho-router"].procs)
     assert any("radvd" in p.what for p in h["ws-001"].procs) and h["ws-001"].forward6

@@ -45,8 +45,11 @@ def test_from_the_classified_probe_nothing_outside_answers(clean):
 
 
 def test_internet_reaches_only_the_exposed_service(clean):
-    assert "dmz-web tcp/443" in tcp(clean, "probe-internet", "10.20.0.30", 443)
-    assert tcp(clean, "probe-internet", "10.20.0.30", 8080, timeout=0.5) is None
+    # as the internet sees the unit: the gateway's public address forwards 443
+    # to the web server (DNAT), and no route leads to the private addresses
+    assert "dmz-web tcp/443" in tcp(clean, "probe-internet", "203.0.113.1", 443)
+    assert tcp(clean, "probe-internet", "203.0.113.1", 3389, timeout=0.5) is None
+    assert tcp(clean, "probe-internet", "10.20.0.30", 443, timeout=0.5) is None
     assert tcp(clean, "probe-internet", "10.20.0.22", 22, timeout=0.5) is None
     assert "ws-102 tcp/22" in tcp(clean, "probe-office", "10.20.0.22", 22)   # a plain service
     assert ping(clean, "probe-internet", "10.20.0.5") is None
@@ -90,8 +93,10 @@ def test_second_exit_carries_traffic_out_with_its_own_address(faulty):
     assert banner and banner.strip().endswith("from 203.0.113.99")
 
 
-def test_firewall_hole_is_open(faulty):
-    assert "dmz-web tcp/8080" in tcp(faulty, "probe-internet", "10.20.0.30", 8080)
+def test_port_forwards_and_the_gateway_service_are_open(faulty):
+    assert "ws-102 tcp/3389" in tcp(faulty, "probe-internet", "203.0.113.1", 3389)
+    assert tcp(faulty, "probe-internet", "203.0.113.1", 50022).startswith("SSH-2.0-isoscan_lab dmz-web")
+    assert "gw-01 tcp/8291" in tcp(faulty, "probe-internet", "203.0.113.1", 8291)
 
 
 def test_rogue_dhcp_server_offers(faulty):
