@@ -241,7 +241,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
          segment: str | None = None, interface: str | None = None,
          progress: Progress | None = None, steps: list[Step] | None = None,
          inbound: str = "quick", strict: bool = False,
-         full_sweep_max_age: int = 30) -> ScanResult:
+         full_sweep_max_age: int = 30, inbound_rate: int = 5000) -> ScanResult:
     """Run one scan; ScanInputError for exit 2 (before anything is sent)."""
     from scanner.inventory import InputError, load_inventory
     from scanner.plan import ScopeError, build_plan
@@ -269,7 +269,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     # 3. vantage and plan: the scope guard, before any probe
     try:
         vantage = find_vantage(inv, segment=segment, interface=interface)
-        plan = build_plan(inv, vantage, inbound_mode=inbound)
+        plan = build_plan(inv, vantage, inbound_mode=inbound, inbound_rate=inbound_rate)
     except VantageError as exc:
         raise ScanInputError(exc.message)
     except ScopeError as exc:

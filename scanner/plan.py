@@ -94,6 +94,10 @@ class Plan:
     # declared exposed services at private addresses this vantage has no
     # route to (not probed: the inbound positive control cannot pass on them)
     inbound_unrouted: tuple[str, ...] = ()
+    # with --inbound full: the IPv4 networks of non-classified segments routed
+    # from this vantage (a /24 at most each), swept for addresses nobody named
+    inbound_sweep: tuple[str, ...] = ()
+    inbound_rate: int = 5000             # nmap --min-rate of a full sweep (probes/s)
     # IPv6 canaries + one IPv6 address of each other segment (forwarding over
     # IPv6); empty unless the segment declares an IPv6 network
     remote6: tuple[Target, ...] = ()
@@ -308,7 +312,19 @@ def inbound_targets(inv: Inventory, vantage: Vantage, scope: "Scope",
     return out, unrouted
 
 
-def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick") -> Plan:
+SWEEP_MAX = 256      # addresses of one routed network swept for stations nobody registered
+
+
+def routed_networks(inv: Inventory, vantage: Vantage) -> list[str]:
+    """The IPv4 networks (a /24 at most) of non-classified segments that this
+    internet vantage reaches: where a station nobody registered could answer."""
+    return [str(net.cidr) for seg in inv.segments if seg.classification == NON_CLASSIFIED
+            for net in seg.networks
+            if net.version == 4 and net.size <= SWEEP_MAX and routed_from(vantage, net.network)]
+
+
+def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
+               inbound_rate: int = 5000) -> Plan:
     if inbound_mode not in INBOUND_MODES:
         raise ValueError(f"inbound mode {inbound_mode!r}: expected one of {INBOUND_MODES}")
     seg = inv.segment(vantage.segment)
@@ -337,14 +353,18 @@ def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick") ->
 
     inbound: list[Inbound] = []
     unrouted: list[str] = []
+    sweep: list[str] = []
     if seg.classification == INTERNET:
         inbound, unrouted = inbound_targets(inv, vantage, scope, inbound_mode)
+        if inbound_mode == "full":
+            sweep = routed_networks(inv, vantage)
 
     return Plan(vantage=vantage, segment=seg, networks4=networks4, networks6=networks6,
                 controls=tuple(sorted(controls.values(), key=lambda l: IPAddress(l.ip))),
                 remote=tuple(remote.values()), inbound=tuple(inbound), scope=scope,
                 remote6=tuple(remote6.values()), inbound_mode=inbound_mode,
-                inbound_unrouted=tuple(unrouted))
+                inbound_unrouted=tuple(unrouted), inbound_sweep=tuple(sweep),
+                inbound_rate=int(inbound_rate))
 
 
 # classifications, re-exported for probes that branch on them

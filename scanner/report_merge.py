@@ -123,6 +123,31 @@ def _in_lang(t: Any, lang: str | None) -> str | None:
     return None
 
 
+def join_exposed_unregistered(findings: Sequence[dict], lang: str) -> None:
+    """An address the internet reaches with an undeclared open port (ISO-LOGICAL)
+    that its own segment's vantage found unregistered (DEV-UNREGISTERED) is one
+    station: each finding names the other, in place."""
+    unregistered = {f["subject"]["ip"]: f for f in findings
+                    if f["check_id"] == "DEV-UNREGISTERED" and f["status"] == "fail"
+                    and f["subject"]["ip"]}
+    zh = lang == "zh-CN"
+    for f in findings:
+        other = unregistered.get(f["subject"]["ip"])
+        if (f["check_id"] != "ISO-LOGICAL" or f["status"] != "fail" or other is None
+                or f["subject"]["device"]):
+            continue
+        ip, mac, seg = f["subject"]["ip"], other["subject"]["mac"], other["segment"]
+        _add_new(f["evidence"], [
+            f"该地址无人登记：{ip} 在网段 {seg} 上被发现未登记（DEV-UNREGISTERED，MAC {mac or '?'}）"
+            if zh else f"nobody registered this address: {ip} was found unregistered on segment "
+                       f"{seg} (DEV-UNREGISTERED, MAC {mac or '?'})"])
+        _add_new(other["evidence"], [
+            "该未登记设备可从互联网访问（ISO-LOGICAL）" if zh
+            else "this unregistered station is reachable from the internet (ISO-LOGICAL)"])
+        if not f["subject"]["mac"] and mac:
+            f["subject"]["mac"] = mac
+
+
 def norm_finding(f: Mapping, lang: str | None = None) -> dict:
     """Every field present and a string; with `lang`, the text the bundle
     keeps in both languages (its "i18n" part) is taken in that language."""
@@ -322,6 +347,7 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
             _fold_in(merged, f)
 
     findings = list(merged.values())
+    join_exposed_unregistered(findings, lang)
     starts = [s["started_at"] for s in sources if s["started_at"]]
     ends = [s["finished_at"] for s in sources if s["finished_at"]]
     inv_files: list[str] = []

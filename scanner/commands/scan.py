@@ -43,8 +43,11 @@ def _say(lang, zh, en, err=True):
 @click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),
               default=30, show_default=True, metavar="DAYS",
               help="How old the last full port sweep may be before ISO-LOGICAL warns")
+@click.option("--inbound-rate", "inbound_rate", type=click.IntRange(100, 100000), default=5000,
+              show_default=True, metavar="PPS",
+              help="Probes per second a full sweep keeps at least (nmap --min-rate)")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
-         full_sweep_max_age):
+         full_sweep_max_age, inbound_rate):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -58,7 +61,8 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
         result = engine.scan(list(inventory), checks=parse_ids(checks), lang=lang,
                              segment=segment, interface=interface, progress=progress,
                              inbound=inbound, strict=strict,
-                             full_sweep_max_age=full_sweep_max_age)
+                             full_sweep_max_age=full_sweep_max_age,
+                             inbound_rate=inbound_rate)
     except KeyboardInterrupt:
         _say(lang, "扫描被中断：结果不完整", "scan interrupted: the result is incomplete")
         sys.exit(3)

@@ -15,7 +15,10 @@ nmap's states are kept: "open" (SYN-ACK), "closed" (RST), "filtered"
 answer from inside). The reason nmap gives is kept beside it. What was
 covered is recorded (`coverage`): the mode, the addresses, the ports, when.
 A full sweep records its filtered ports as a count per address rather than
-65,535 rows each.
+65,535 rows each, and sweeps the routed networks of non-classified segments
+(a /24 at most each, on the top ports) for stations nobody named: where the
+internet reaches private addresses, an unregistered one answering is
+ISO-LOGICAL too, and the report joins it with DEV-UNREGISTERED.
 """
 from __future__ import annotations
 
@@ -28,10 +31,6 @@ from scanner.probes.wire import ProbeError, require_privileges, require_up
 
 NMAP_ARGS = "-sS -n -Pn -T4 --max-retries 1 --reason"
 SERVICE_ARGS = "-sV --version-light --script banner"
-# a full sweep: 65,535 ports per address in well under a minute for a few
-# addresses (bench/inbound_bench.py measures it); nmap keeps at least this
-# many probes per second however quiet the targets are
-FULL_MIN_RATE = 5000
 BANNER_MAX = 200
 
 
@@ -54,9 +53,40 @@ def nmap_arguments(plan: Plan) -> str:
     tcp = {p for t in plan.inbound for p in t.tcp}
     udp = {p for t in plan.inbound for p in t.udp}
     ports = "T:" + port_spec(tcp) + (",U:" + port_spec(udp) if udp else "")
-    rate = f" --min-rate {FULL_MIN_RATE}" if plan.inbound_mode == "full" else ""
+    # a full sweep keeps at least --inbound-rate probes per second however
+    # quiet the targets are (bench/inbound_bench.py measures it)
+    rate = f" --min-rate {plan.inbound_rate}" if plan.inbound_mode == "full" else ""
     return (f"{NMAP_ARGS} {SERVICE_ARGS}{rate}{' -sU' if udp else ''} "
             f"-e {plan.vantage.interface} -p {ports}")
+
+
+def sweep(plan: Plan, nmap, ports: str) -> list[dict]:
+    """Stations nobody named in the routed networks (a full sweep): the top
+    ports on every other address of those networks, at the sweep's rate, all
+    of a network in one host group. Every address reported passes the guard."""
+    for net in plan.inbound_sweep:
+        plan.guard(net.split("/")[0])
+    named = sorted({t.ip for t in plan.inbound} | {a for a in plan.vantage.own if "." in a})
+    args = (f"{NMAP_ARGS} {SERVICE_ARGS} --min-rate {plan.inbound_rate} --min-hostgroup 256 "
+            f"-e {plan.vantage.interface} -p {ports}"
+            + (f" --exclude {','.join(named)}" if named else ""))
+    nm = nmap.PortScanner()
+    try:
+        nm.scan(hosts=" ".join(plan.inbound_sweep), arguments=args)
+    except nmap.PortScannerError as exc:
+        raise ProbeError(text(f"nmap 失败：{exc}", f"nmap failed: {exc}"))
+    out = []
+    for ip in nm.all_hosts():
+        plan.guard(ip)
+        for port, row in sorted((nm[ip].get("tcp") or {}).items()):
+            if row.get("state") not in ("open", "closed"):
+                continue      # a swept address's silence is no record
+            name, banner = _service(row) if row["state"] == "open" else (None, None)
+            out.append({"dst": ip, "dst_segment": None, "dst_kind": "swept", "proto": "tcp",
+                        "port": port, "state": row["state"],
+                        "reason": row.get("reason") or "no-response",
+                        "service": name, "banner": banner})
+    return out
 
 
 def _now() -> str:
@@ -85,6 +115,7 @@ def coverage(plan: Plan, started: str, finished: str) -> dict:
         "routed": [t.ip for t in plan.inbound if t.kind == "routed"],
         "udp": sorted({p for t in plan.inbound for p in t.udp}),
         "unrouted_exposed": list(plan.inbound_unrouted),
+        "swept": list(plan.inbound_sweep),
         "from": plan.vantage.ip,
         "started_at": started,
         "finished_at": finished,
@@ -140,6 +171,9 @@ def probe(plan: Plan) -> dict:
         if full:
             quiet.append({"dst": t.ip, "dst_segment": t.segment, "dst_kind": t.kind,
                           "proto": "tcp", "filtered": filtered})
+    if plan.inbound_sweep:
+        from scanner.plan import top_tcp_ports
+        out += sweep(plan, nmap, "T:" + port_spec(top_tcp_ports()))
     finished = _now()
     return {"status": "ok", "error": None, "method": f"nmap {args}",
             "targets": [{"dst": t.ip, "dst_segment": t.segment, "kind": t.kind,

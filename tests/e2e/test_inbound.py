@@ -121,3 +121,38 @@ def test_routed_unit_private_address_hole_is_found(routed_lab):
     routed = b["observations"]["inbound"]["coverage"]["routed"]
     assert "10.30.0.30" in routed and "10.30.0.21" in routed
 
+
+
+def test_routed_unit_full_sweep_finds_a_station_nobody_registered(routed_lab, tmp_path):
+    """The internet routes into the office: a full sweep tries the other
+    addresses of its network too; the merged report joins the internet's
+    ISO-LOGICAL with the office's DEV-UNREGISTERED for the same address."""
+    import json
+    import subprocess
+    import sys
+    rc, b_in, out = scanlib.scan(routed_lab, "probe-internet", "--inbound", "full",
+                                 "--inbound-rate", "20000")
+    assert b_in is not None, out
+    assert b_in["observations"]["inbound"]["coverage"]["swept"] == ["10.30.0.0/24"]
+    stray = [f for f in _logical(b_in) if f["status"] == "fail" and f["subject"]["ip"] == "10.30.0.77"]
+    assert stray and stray[0]["subject"]["device"] is None and "8080/tcp" in _text(stray)
+    rc, b_off, out = scanlib.scan(routed_lab, "probe-office")
+    assert b_off is not None, out
+    paths = []
+    for n, b in (("in", b_in), ("off", b_off)):
+        p = tmp_path / f"{n}.json"
+        p.write_text(json.dumps(b), encoding="utf-8")
+        paths.append(str(p))
+    merged = tmp_path / "merged.json"
+    r = subprocess.run([sys.executable, "-m", "scanner.cli", "report", *paths, "--lang", "en",
+                        "-o", str(tmp_path / "r.html"), "--json", str(merged)],
+                       capture_output=True, text=True, cwd=scanlib.REPO)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(merged.read_text(encoding="utf-8"))
+    (logical,) = [f for f in m["findings"] if f["check_id"] == "ISO-LOGICAL"
+                  and f["subject"]["ip"] == "10.30.0.77"]
+    (unreg,) = [f for f in m["findings"] if f["check_id"] == "DEV-UNREGISTERED"
+                and f["subject"]["ip"] == "10.30.0.77"]
+    assert any("nobody registered this address" in e for e in logical["evidence"])
+    assert any("reachable from the internet" in e for e in unreg["evidence"])
+    assert logical["subject"]["mac"] == "02:aa:00:00:1b:77"
