@@ -127,7 +127,7 @@ def full_sweep_problem(cov, policy) -> tuple[object, object]:
 def _coverage(cov, probes, quiet) -> object:
     addrs = list(dict.fromkeys([*(cov.get("public") or ()), *(cov.get("routed") or ())])) or \
         sorted({norm_ip(p.get("dst")) for p in probes} - {None})
-    n = len(probes) + sum(int(q.get("filtered") or 0) for q in quiet if isinstance(q, dict))
+    n = len(probes) + sum(_count(q.get(k)) for q in quiet for k in ("closed", "filtered"))
     ports_zh = "全部 65535 个 TCP 端口" if cov.get("tcp") == "all" else \
         f"常用 TCP 端口（前 {cov.get('tcp_ports') or '?'} 个，含已声明端口）"
     ports_en = "all 65,535 TCP ports" if cov.get("tcp") == "all" else \
@@ -141,6 +141,10 @@ def _coverage(cov, probes, quiet) -> object:
         f"coverage: {n} ports probed at {when} from {src}: {ports_en}"
         f"{', UDP ' + join(map(str, udp)) if udp else ''} on {len(addrs)} addresses "
         f"({join(addrs)})")
+
+
+def _count(v) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
 
 def evaluate(inv, obs):
@@ -164,7 +168,8 @@ def evaluate(inv, obs):
         target = dst_segment(inv, p) if isinstance(p, dict) else None
         if target is not None and target.classification == NON_CLASSIFIED:
             probes.append(p)
-    quiet = [q for q in inbound.get("filtered") or () if isinstance(q, dict)]
+    quiet = [q for q in inbound.get("filtered") or () if isinstance(q, dict)
+             and (t := dst_segment(inv, q)) is not None and t.classification == NON_CLASSIFIED]
     groups: dict = {}
     allowed, answered = [], set()
     for p in probes:
@@ -186,6 +191,7 @@ def evaluate(inv, obs):
         groups.setdefault(dst, []).append(text(
             f"从互联网可访问{zh_w}的 {_port(p)}{zh_s}（开放），该服务未在 exposed 中声明",
             f"{_port(p)}{en_s} on {en_w} is open from the internet and not declared exposed"))
+    answered.update(norm_ip(q.get("dst")) for q in quiet if _count(q.get("closed")))
     said, warning = full_sweep_problem(cov, policy)
     fails = [fail(META, (*ev, *((warning,) if warning else ())), segment=seg.name,
                   subject=subject(inv, ip)) for ip, ev in groups.items()]

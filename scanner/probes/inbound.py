@@ -14,8 +14,8 @@ nmap's states are kept: "open" (SYN-ACK), "closed" (RST), "filtered"
 (silence, or an ICMP unreachable -- from a router on the way that is not an
 answer from inside). The reason nmap gives is kept beside it. What was
 covered is recorded (`coverage`): the mode, the addresses, the ports, when.
-A full sweep records its filtered ports as a count per address rather than
-65,535 rows each, and sweeps the routed networks of non-classified segments
+A full sweep records its closed and filtered ports as counts per address
+rather than 65,535 rows each, and sweeps the routed networks of non-classified segments
 (a /24 at most each, on the top ports) for stations nobody named: where the
 internet reaches private addresses, an unregistered one answering is
 ISO-LOGICAL too, and the report joins it with DEV-UNREGISTERED.
@@ -89,6 +89,36 @@ def sweep(plan: Plan, nmap, ports: str) -> list[dict]:
     return out
 
 
+def extra_states(xml: bytes | str | None) -> dict[str, dict[tuple[str, int], str]]:
+    """The states nmap folds into `<extraports>` ("Not shown: 200 closed tcp
+    ports"), which python-nmap leaves out of its port tables: per address,
+    (proto, port) -> state, from each `<extrareasons ports="...">` list."""
+    import xml.etree.ElementTree as ET
+    if not xml:
+        return {}
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return {}
+    out: dict[str, dict[tuple[str, int], str]] = {}
+    for host in root.iter("host"):
+        addr = next((a.get("addr") for a in host.iter("address") if a.get("addrtype") == "ipv4"),
+                    None)
+        if addr is None:
+            continue
+        for extra in host.iter("extraports"):
+            state = extra.get("state") or ""
+            for why in extra.iter("extrareasons"):
+                proto = why.get("proto") or "tcp"
+                for part in (why.get("ports") or "").split(","):
+                    lo, _, hi = part.partition("-")
+                    if not lo.isdigit() or (hi and not hi.isdigit()):
+                        continue
+                    for port in range(int(lo), int(hi or lo) + 1):
+                        out.setdefault(addr, {})[(proto, port)] = state
+    return out
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -148,29 +178,31 @@ def probe(plan: Plan) -> dict:
         msg = "; ".join(e.strip() for e in (errs if isinstance(errs, list) else [errs]))
         raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
     full = plan.inbound_mode == "full"
+    folded = extra_states(nm.get_nmap_last_output())
     out, quiet = [], []
     for t in plan.inbound:
         h = nm[t.ip] if t.ip in nm.all_hosts() else None
-        filtered = 0
+        silent = {"closed": 0, "filtered": 0}
         for proto, wanted in (("tcp", t.tcp), ("udp", t.udp)):
             table = (h.get(proto) or {}) if h is not None else {}
             declared_udp = proto == "udp"
             for port in wanted:
                 row = table.get(port) or {}
-                state = row.get("state", "filtered")
+                state = row.get("state") or folded.get(t.ip, {}).get((proto, port), "filtered")
                 # open|filtered (UDP without an answer) is no answer: filtered
                 state = state if state in ("open", "closed") else "filtered"
-                if full and state == "filtered" and not declared_udp:
-                    filtered += 1      # a sweep's silence is counted, not listed
+                if full and state != "open" and not declared_udp:
+                    silent[state] += 1     # a sweep's closed and silent ports are counted
                     continue
                 name, banner = _service(row) if state == "open" else (None, None)
                 out.append({"dst": t.ip, "dst_segment": t.segment, "dst_kind": t.kind,
                             "proto": proto, "port": port, "state": state,
-                            "reason": row.get("reason") or "no-response",
+                            "reason": row.get("reason") or ("reset" if state == "closed"
+                                                            else "no-response"),
                             "service": name, "banner": banner})
         if full:
             quiet.append({"dst": t.ip, "dst_segment": t.segment, "dst_kind": t.kind,
-                          "proto": "tcp", "filtered": filtered})
+                          "proto": "tcp", **silent})
     if plan.inbound_sweep:
         from scanner.plan import top_tcp_ports
         out += sweep(plan, nmap, "T:" + port_spec(top_tcp_ports()))
