@@ -211,6 +211,7 @@ def test_example_unit_is_clean():
 # Schema problems: (yaml, line, column, piece of the English message)
 
 HEAD = "version: 1\norganization: {name: 甲}\n"
+SEG = HEAD + "segments:\n  - name: o\n    classification: non-classified\n    networks: [10.0.0.0/24]\n"
 SCHEMA_CASES = {
     "unknown key with suggestion": (
         HEAD + "segments:\n  - name: a\n    classification: internet\n    netwroks: [203.0.113.0/24]\n    networks: [203.0.113.0/24]\n",
@@ -261,6 +262,21 @@ SCHEMA_CASES = {
     "two documents": (HEAD + "---\nversion: 1\n", 3, 1, "more than one YAML document"),
     "not UTF-8": (None, 3, 12, "not UTF-8"),
     "no organization anywhere": ("version: 1\n", 1, 1, "no file declares the 'organization'"),
+    # the unit's public face (issue 17)
+    "exposed with address and public": (
+        SEG + "    exposed:\n      - {address: 10.0.0.5, public: 203.0.113.1, tcp: [443]}\n",
+        8, 29, "give either 'address'"),
+    "exposed to without public": (
+        SEG + "    exposed:\n      - {address: 10.0.0.5, to: 10.0.0.6, tcp: [443]}\n",
+        8, 29, "'to' goes with 'public'"),
+    "exposed to_port for several ports": (
+        SEG + "    exposed:\n      - {public: 203.0.113.1, to: 10.0.0.6, to_port: 22, tcp: [2222, 2223]}\n",
+        8, 45, "'to_port' is for a forward of exactly one port"),
+    "public range too large": (SEG + "    public: [203.0.0.0/16]\n", 7, 14, "is too large"),
+    "public on a classified segment": (
+        HEAD + "segments:\n  - {name: s, classification: classified, level: secret, "
+        "networks: [10.0.0.0/8], public: [203.0.113.0/29]}\n",
+        4, 82, "only a non-classified segment declares 'public'"),
 }
 
 

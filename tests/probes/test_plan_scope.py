@@ -234,3 +234,18 @@ def test_plan_probes_order(inv):
     assert {p.via_ip for p in probes} == {"10.10.0.11"}                # never itself, never MAC-less
     assert probes[0].ttl == 1 and probes[0].proto == "icmp"
     assert {p.ttl for p in probes} == {1, 64}
+
+
+def test_published_services_survive_the_bundle(tmp_path):
+    """A bundle re-judged later reads the same public face it was scanned with."""
+    from dataclasses import replace
+
+    from scanner.bundle import inventory_document, inventory_from_bundle
+    p = tmp_path / "unit.yaml"
+    p.write_text(PUBLISHED, encoding="utf-8")
+    inv = load_inventory([p]).inventory
+    back = inventory_from_bundle({"inventory": {"document": inventory_document(inv)}})
+    seg, old = back.segment("office-lan"), inv.segment("office-lan")
+    assert seg.public == old.public
+    assert seg.exposed == tuple(replace(e, loc=None) for e in old.exposed)
+    assert back.in_scope("198.51.100.12")
