@@ -134,18 +134,24 @@ def second_exit(topo: Topology, inv: Inventory, f: Fault) -> None:
     h.masquerade.append(leg.ifname)
 
 
+def _host_at(topo: Topology, f: Fault, addr: str) -> Host:
+    """The lab host that has address `addr` (a fault's target)."""
+    found = topo.host_with_ip(addr)
+    if found is None:
+        raise LabError(f"fault {f.id}: no lab host has address {addr} / 没有主机使用该地址")
+    return found[0]
+
+
 def firewall_hole(topo: Topology, inv: Inventory, f: Fault) -> None:
     gw = _device(topo, f)
     addr = f.get("address")
-    target = topo.host_with_ip(addr)
-    if target is None:
-        raise LabError(f"fault {f.id}: no lab host has address {addr} / 没有主机使用该地址")
+    target = _host_at(topo, f, addr)
     v6 = IPAddress(addr).version == 6
     rules = gw.ipt6 if v6 else gw.ipt4
     for proto in ("tcp", "udp"):
         for p in f.get(proto) or ():
             rules.append(f"-A FORWARD -d {addr} -p {proto} --dport {p} -j ACCEPT")
-            (target[0].tcp if proto == "tcp" else target[0].udp).add(p)
+            (target.tcp if proto == "tcp" else target.udp).add(p)
 
 
 def dnsmasq_proc(topo: Topology, inv: Inventory, h: Host, leg: Leg, tag: str,
@@ -210,9 +216,7 @@ def port_forward(topo: Topology, inv: Inventory, f: Fault) -> None:
     from scanner.lab.plan import publish
     gw = _device(topo, f)
     to = f.get("to")
-    target = topo.host_with_ip(to)
-    if target is None:
-        raise LabError(f"fault {f.id}: no lab host has address {to} / 没有主机使用该地址")
+    target = _host_at(topo, f, to)
     public = f.get("public") or next(
         (ip for leg in gw.legs if (s := inv.segment(leg.segment)) is not None and s.is_internet
          for ip in leg.ips() if IPAddress(ip).version == 4), None)
@@ -222,7 +226,7 @@ def port_forward(topo: Topology, inv: Inventory, f: Fault) -> None:
     for proto in ("tcp", "udp"):
         for p in f.get(proto) or ():
             publish(gw, public, proto, p, to, f.get("to_port"))
-            (target[0].tcp if proto == "tcp" else target[0].udp).add(f.get("to_port") or p)
+            (target.tcp if proto == "tcp" else target.udp).add(f.get("to_port") or p)
 
 
 def gateway_service(topo: Topology, inv: Inventory, f: Fault) -> None:
