@@ -1,7 +1,10 @@
 """INV-ADDRESS: a device address lies outside its segment's networks.
 
 Also judged: an IPv4 device address that is its network's network or
-broadcast address, and an `exposed` service address outside its segment.
+broadcast address, an `exposed` service address outside its segment, and a
+declared public address (a segment's `public` range, an exposed service's
+`public`) that is no public address: in private space, or inside a
+classified segment (the internet vantage would probe it as the unit's face).
 Integer interval tests, no per-device netaddr work.
 """
 from __future__ import annotations
@@ -10,7 +13,7 @@ from typing import Any, Iterator, Mapping
 
 from checks._static import subject
 from scanner.model import (CheckMeta, Finding, Inventory, Severity, Subject, fail,
-                           passed, text)
+                           passed, private_space, text)
 
 META = CheckMeta(
     id="INV-ADDRESS",
@@ -70,6 +73,31 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
                 yield fail(META, text(f"网段 {s.name} 声明暴露的地址 {inside} 不在该网段内",
                                       f"exposed address {inside} is outside segment {s.name}"),
                            segment=s.name, subject=Subject(ip=str(inside)), location=e.loc or s.loc)
+    for s in inv.segments:
+        publics = [(n.network, str(n), n, s.loc) for n in s.public]
+        publics += [(e.public, str(e.public), None, e.loc or s.loc)
+                    for e in s.exposed if e.public is not None]
+        for first, shown, net, loc in publics:
+            seen += 1
+            why = _not_public(inv, first, net)
+            if why is None:
+                continue
+            bad += 1
+            yield fail(META, text(f"网段 {s.name} 声明的公网地址 {shown} {why['zh-CN']}",
+                                  f"public address {shown} of segment {s.name} {why['en']}"),
+                       segment=s.name, subject=Subject(ip=str(first)), location=loc)
     if not bad:
         yield passed(META, text(f"{seen} 个地址均在所属网段内",
                                 f"{seen} addresses, all inside their segments"))
+
+
+def _not_public(inv: Inventory, ip, net) -> Any:
+    """Why a declared public address (or range) is none, or None."""
+    ends = (ip,) if net is None else (net.network, net.broadcast or net.network)
+    if any(private_space(a) for a in ends):
+        return text("位于私有地址空间，不是公网地址", "lies in private address space: it is no public address")
+    for seg in inv.segments:
+        if seg.classified and any(n.version == ip.version and (
+                ip in n if net is None else (net in n or n in net)) for n in seg.networks):
+            return text(f"与涉密网段 {seg.name} 重叠", f"overlaps the classified segment {seg.name}")
+    return None

@@ -106,7 +106,14 @@ def full_sweep_problem(cov, policy) -> tuple[object, object]:
         max_age = int(max_age)
     except (TypeError, ValueError):
         max_age = FULL_SWEEP_MAX_AGE_DAYS
-    last = cov.get("started_at") if cov.get("mode") == "full" else policy.get("last_full_sweep")
+    last = cov.get("started_at") if cov.get("mode") == "full" else None
+    if last is None and policy.get("last_full_sweep"):
+        # a sweep of another run backs this one only where it covered every
+        # address this one probed (a public range added since is not covered)
+        swept = set(policy.get("last_full_sweep_addresses") or ())
+        mine = {*(cov.get("public") or ()), *(cov.get("routed") or ())}
+        if mine <= swept:
+            last = policy.get("last_full_sweep")
     as_of = policy.get("as_of") or cov.get("started_at")
     if not last:
         return None, text(
@@ -124,6 +131,21 @@ def full_sweep_problem(cov, policy) -> tuple[object, object]:
     return said, None
 
 
+def sweep_reached(inbound) -> bool:
+    """A full sweep that reached the unit: its probes ran and something
+    answered (an open or closed port). Only such a sweep may back the quick
+    scans after it; one that reached nothing proves nothing of the high ports."""
+    if not isinstance(inbound, dict) or inbound.get("status") != "ok":
+        return False
+    cov = inbound.get("coverage")
+    if not isinstance(cov, dict) or cov.get("mode") != "full":
+        return False
+    rows = [p for p in inbound.get("probes") or () if isinstance(p, dict)]
+    quiet = [q for q in inbound.get("filtered") or () if isinstance(q, dict)]
+    return (any(p.get("state") in ("open", "closed") for p in rows)
+            or any(_count(q.get("closed")) for q in quiet))
+
+
 def _coverage(cov, probes, quiet) -> object:
     addrs = list(dict.fromkeys([*(cov.get("public") or ()), *(cov.get("routed") or ())])) or \
         sorted({norm_ip(p.get("dst")) for p in probes} - {None})
@@ -132,15 +154,17 @@ def _coverage(cov, probes, quiet) -> object:
         f"常用 TCP 端口（前 {cov.get('tcp_ports') or '?'} 个，含已声明端口）"
     ports_en = "all 65,535 TCP ports" if cov.get("tcp") == "all" else \
         f"the top TCP ports ({cov.get('tcp_ports') or '?'}, declared ones included)"
-    udp = cov.get("udp") or []
+    udp = [str(u) for u in cov.get("udp") or ()]
+    swept = [str(x) for x in cov.get("swept") or ()]
     when = cov.get("started_at") or "?"
     src = cov.get("from") or "?"
     return text(
         f"覆盖范围：{when} 自 {src} 探测 {len(addrs)} 个地址（{join(addrs)}）的{ports_zh}"
-        f"{'，UDP ' + join(map(str, udp)) if udp else ''}，共 {n} 个端口",
+        f"{'，UDP ' + join(udp) if udp else ''}，共 {n} 个端口"
+        f"{'；并在 ' + join(swept) + ' 中查找未登记的主机（常用端口）' if swept else ''}",
         f"coverage: {n} ports probed at {when} from {src}: {ports_en}"
-        f"{', UDP ' + join(map(str, udp)) if udp else ''} on {len(addrs)} addresses "
-        f"({join(addrs)})")
+        f"{', UDP ' + join(udp) if udp else ''} on {len(addrs)} addresses ({join(addrs)})"
+        f"{'; ' + join(swept) + ' swept for stations nobody registered (top ports)' if swept else ''}")
 
 
 def _count(v) -> int:
@@ -195,9 +219,9 @@ def evaluate(inv, obs):
     said, warning = full_sweep_problem(cov, policy)
     fails = [fail(META, (*ev, *((warning,) if warning else ())), segment=seg.name,
                   subject=subject(inv, ip)) for ip, ev in groups.items()]
-    why = problem(obs, *META.needs) or (None if probes else NOTHING_PROBED)
+    why = problem(obs, *META.needs) or (None if probes or quiet else NOTHING_PROBED)
     if why is None:
-        why = _control_problem(inv, probes, declared, {k for *_, k in allowed}, answered, cov)
+        why = _control_problem(probes, declared, {k for *_, k in allowed}, answered, cov)
     if why is None and warning is not None and policy.get("strict"):
         why = text(f"严格模式：{warning['zh-CN']}", f"strict mode: {warning['en']}")
     summary = [text("从互联网探测本单位，仅已声明的服务开放",
@@ -206,6 +230,12 @@ def evaluate(inv, obs):
     if allowed:
         summary.append(text(f"已声明且开放：{join(sorted(a for a, _, _ in allowed))}",
                             f"declared and open: {join(sorted(b for _, b, _ in allowed))}"))
+    mute = _silent_udp(probes, declared, {k for *_, k in allowed})
+    if mute:
+        summary.append(text(
+            f"已声明的 UDP 服务 {join(mute)} 未应答（UDP 服务可以不应答探测，无法据此证明可达）",
+            f"declared UDP service {join(mute)} gave no reply (a UDP service need not answer "
+            "a probe: its reach is not shown)"))
     if said is not None:
         summary.append(said)
     if warning is not None:
@@ -213,12 +243,32 @@ def evaluate(inv, obs):
     yield from conclude(META, seg, fails, why, summary)
 
 
-def _control_problem(inv, probes, declared, open_declared, answered, cov):
+def _silent_declared(probes, declared, open_declared, proto: str) -> list[str]:
+    probed = {(norm_ip(p.get("dst")), str(p.get("proto") or "").lower(), p.get("port"))
+              for p in probes}
+    return sorted(f"{ip}:{port}/{pr}" for (ip, pr, port) in declared
+                  if pr == proto and (ip, pr, port) in probed
+                  and (ip, pr, port) not in open_declared)
+
+
+def _silent_udp(probes, declared, open_declared) -> list[str]:
+    return _silent_declared(probes, declared, open_declared, "udp")
+
+
+def _control_problem(probes, declared, open_declared, answered, cov):
     """The inbound positive control: why the probes are not shown to reach the
-    unit, or None. Every declared service must have answered (open); with
-    none declared, at least one probe must have been answered (open or
-    closed)."""
-    unrouted = list(cov.get("unrouted_exposed") or ())
+    unit, or None. Every declared TCP service must have answered (open) --
+    a UDP service need not answer a probe, so its silence is said, not held
+    against the unit; with none answering, at least one probe must have been
+    answered (open or closed). A declared service that could not be probed
+    (an unrouted private address, IPv6) leaves the control unmet."""
+    unprobed6 = [str(x) for x in cov.get("unprobed_ipv6") or ()]
+    if unprobed6:
+        return text(
+            f"已声明的 IPv6 服务 {join(unprobed6)} 未被探测（入站探测仅限 IPv4）：IPv6 上的逻辑隔离未被证明",
+            f"declared IPv6 service {join(unprobed6)} was not probed (the inbound probes are "
+            "IPv4 only): logical isolation over IPv6 is not shown")
+    unrouted = [str(x) for x in cov.get("unrouted_exposed") or ()]
     if unrouted:
         return text(
             f"已声明的服务 {join(unrouted)} 位于本位置无路由可达的内部地址，未能探测："
@@ -226,10 +276,7 @@ def _control_problem(inv, probes, declared, open_declared, answered, cov):
             f"declared service {join(unrouted)} is at an internal address this vantage has no "
             "route to, so it could not be probed: declare the public address it is published "
             "at (public:, and to: for a port forward)")
-    probed = {(norm_ip(p.get("dst")), str(p.get("proto") or "").lower(), p.get("port"))
-              for p in probes}
-    silent = sorted(f"{ip}:{port}/{proto}" for (ip, proto, port) in declared
-                    if (ip, proto, port) in probed and (ip, proto, port) not in open_declared)
+    silent = _silent_declared(probes, declared, open_declared, "tcp")
     if silent:
         return text(f"已声明的服务 {join(silent)} 未应答：入站探测可能未到达本单位",
                     f"declared service {join(silent)} did not answer: the inbound probes may "
@@ -241,4 +288,4 @@ def _control_problem(inv, probes, declared, open_declared, answered, cov):
     return None
 
 
-__all__ = ["META", "evaluate", "declared_services", "full_sweep_problem"]
+__all__ = ["META", "evaluate", "declared_services", "full_sweep_problem", "sweep_reached"]

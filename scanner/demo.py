@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -129,8 +130,8 @@ def matches(e: Expectation, finding: Mapping) -> bool:
         if want is not None and _s(have) != want:
             return False
     if e.port is not None:      # the finding names the service: '3389/tcp' in its evidence
-        names = (f"{e.port}/tcp", f"{e.port}/udp")
-        return any(n in str(ev) for ev in finding.get("evidence") or () for n in names)
+        named = re.compile(rf"(?<![0-9]){e.port}/(?:tcp|udp)\b")
+        return any(named.search(str(ev)) for ev in finding.get("evidence") or ())
     return True
 
 

@@ -72,6 +72,7 @@ class Inbound:
     tcp: tuple[int, ...]
     udp: tuple[int, ...] = ()
     kind: str = "routed"           # "public" | "routed"
+    declared_tcp: tuple[int, ...] = ()   # the exposed ports of it (always recorded, one by one)
 
 
 # --inbound: quick (nightly) = nmap's top ports plus the declared ones;
@@ -91,9 +92,11 @@ class Plan:
     inbound: tuple[Inbound, ...]         # only from an internet vantage
     scope: "Scope" = field(repr=False, default=None)
     inbound_mode: str = "quick"
-    # declared exposed services at private addresses this vantage has no
-    # route to (not probed: the inbound positive control cannot pass on them)
+    # declared exposed services this vantage cannot probe: at a private
+    # address it has no route to, or over IPv6 (the inbound probes are IPv4);
+    # the inbound positive control cannot pass on them
     inbound_unrouted: tuple[str, ...] = ()
+    inbound_unprobed6: tuple[str, ...] = ()
     # with --inbound full: the IPv4 networks of non-classified segments routed
     # from this vantage (a /24 at most each), swept for addresses nobody named
     inbound_sweep: tuple[str, ...] = ()
@@ -257,17 +260,23 @@ def routed_from(vantage: Vantage, ip) -> bool:
 
 
 def inbound_targets(inv: Inventory, vantage: Vantage, scope: "Scope",
-                    mode: str = "quick") -> tuple[list[Inbound], list[str]]:
+                    mode: str = "quick") -> tuple[list[Inbound], list[str], list[str]]:
     """What the internet vantage probes, and the declared exposed services it
     cannot reach. Public addresses first, as the internet sees the unit: the
     ingress's internet-side address, the segment's `public` range, the
     public address of each published service; then the registered and
     exposed addresses of non-classified segments, where they are routed from
     this vantage. Ports: nmap's top ports (quick) or all (full), plus the
-    declared ones; UDP: the declared ones."""
+    declared ones; UDP: the declared ones. Also returned: the declared
+    services it cannot probe, at unrouted private addresses and over IPv6."""
     base = ALL_TCP if mode == "full" else top_tcp_ports()
     wanted: dict[str, tuple[str, str, set, set]] = {}       # ip -> (kind, segment, tcp, udp)
     unrouted: list[str] = []
+    unprobed6: list[str] = []
+
+    def named(addr, e) -> list[str]:
+        return [f"{addr}:{p}/{proto}" for proto, ports in (("tcp", e.tcp), ("udp", e.udp))
+                for p in ports]
 
     def add(ip, kind, segname, tcp=(), udp=()):
         key = str(ip)
@@ -290,15 +299,15 @@ def inbound_targets(inv: Inventory, vantage: Vantage, scope: "Scope",
                 for a in (net if net.size <= 2 else net.iter_hosts()):
                     add(a, "public", seg.name)
         for e in seg.exposed:
-            if e.public is not None:
-                if e.public.version == 4:
-                    add(e.public, "public", seg.name, e.tcp, e.udp)
-            elif e.address is not None and e.address.version == 4:
-                if routed_from(vantage, e.address):
-                    add(e.address, "routed", seg.name, e.tcp, e.udp)
-                else:
-                    unrouted.extend(f"{e.address}:{p}/{proto}" for proto, ports in
-                                    (("tcp", e.tcp), ("udp", e.udp)) for p in ports)
+            where = e.probed
+            if where.version == 6:
+                unprobed6.extend(named(where, e))
+            elif e.public is not None:
+                add(e.public, "public", seg.name, e.tcp, e.udp)
+            elif routed_from(vantage, e.address):
+                add(e.address, "routed", seg.name, e.tcp, e.udp)
+            else:
+                unrouted.extend(named(e.address, e))
         for _, i in inv.devices_on(seg.name):
             if (i.ip is not None and i.ip.version == 4 and seg.contains(i.ip)
                     and routed_from(vantage, i.ip)):
@@ -308,11 +317,21 @@ def inbound_targets(inv: Inventory, vantage: Vantage, scope: "Scope",
         if not scope.allows(ip):
             continue
         kind, segname, tcp, udp = wanted[ip]
-        out.append(Inbound(ip, segname, tuple(sorted(set(base) | tcp)), tuple(sorted(udp)), kind))
-    return out, unrouted
+        out.append(Inbound(ip, segname, tuple(sorted(set(base) | tcp)), tuple(sorted(udp)), kind,
+                           tuple(sorted(tcp))))
+    return out, unrouted, unprobed6
 
 
 SWEEP_MAX = 256      # addresses of one routed network swept for stations nobody registered
+
+
+def routed_network(vantage: Vantage, net: IPNetwork) -> bool:
+    """The whole of net is reached from this vantage: outside private space
+    end to end, or inside one route other than the default (a split route
+    would send part of a sweep out of the default route, to someone else)."""
+    if not private_space(net.network) and not private_space(net.broadcast or net.network):
+        return True
+    return any(net in IPNetwork(r) for r in vantage.routes4)
 
 
 def routed_networks(inv: Inventory, vantage: Vantage) -> list[str]:
@@ -320,7 +339,7 @@ def routed_networks(inv: Inventory, vantage: Vantage) -> list[str]:
     internet vantage reaches: where a station nobody registered could answer."""
     return [str(net.cidr) for seg in inv.segments if seg.classification == NON_CLASSIFIED
             for net in seg.networks
-            if net.version == 4 and net.size <= SWEEP_MAX and routed_from(vantage, net.network)]
+            if net.version == 4 and net.size <= SWEEP_MAX and routed_network(vantage, net)]
 
 
 def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
@@ -353,9 +372,10 @@ def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
 
     inbound: list[Inbound] = []
     unrouted: list[str] = []
+    unprobed6: list[str] = []
     sweep: list[str] = []
     if seg.classification == INTERNET:
-        inbound, unrouted = inbound_targets(inv, vantage, scope, inbound_mode)
+        inbound, unrouted, unprobed6 = inbound_targets(inv, vantage, scope, inbound_mode)
         if inbound_mode == "full":
             sweep = routed_networks(inv, vantage)
 
@@ -363,7 +383,8 @@ def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
                 controls=tuple(sorted(controls.values(), key=lambda l: IPAddress(l.ip))),
                 remote=tuple(remote.values()), inbound=tuple(inbound), scope=scope,
                 remote6=tuple(remote6.values()), inbound_mode=inbound_mode,
-                inbound_unrouted=tuple(unrouted), inbound_sweep=tuple(sweep),
+                inbound_unrouted=tuple(unrouted), inbound_unprobed6=tuple(unprobed6),
+                inbound_sweep=tuple(sweep),
                 inbound_rate=int(inbound_rate))
 
 

@@ -283,7 +283,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     for key, checks in REQUIREMENTS:
         reqs.append(_requirement(S, key, checks, by_check))
         if key == "logical":
-            reqs[-1]["note"] = inbound_coverage_note(sources, lang)
+            reqs[-1]["note"] = inbound_coverage_note(sources, lang, m.get("judging"))
     others = sorted(set(by_check) - known)
     if others:
         reqs.append(_requirement(S, "other", tuple(others), by_check))
@@ -385,42 +385,40 @@ def _span(a, b) -> str:
     return a or b or "—"
 
 
-def inbound_coverage_note(sources: Sequence[Mapping], lang: str) -> str | None:
+def inbound_coverage_note(sources: Sequence[Mapping], lang: str,
+                          policy: Mapping | None = None) -> str | None:
     """What the internet vantages tested, in words, with the age of the last
-    full port sweep (or that none was run): the logical-isolation row says no
-    more than was tested."""
+    full port sweep (or that none was run), judged by the report's own policy
+    (`policy`, as `isoscan report` judged the findings) or else the newest
+    scan's: the logical-isolation row says no more than was tested."""
     from checks.iso_logical import full_sweep_problem
     covs = []
     for s in sources:
-        inbound = (s.get("observations") or {}).get("inbound")
+        obs = s.get("observations") if isinstance(s.get("observations"), Mapping) else {}
+        inbound = obs.get("inbound")
         cov = inbound.get("coverage") if isinstance(inbound, Mapping) else None
         if isinstance(cov, Mapping):
-            covs.append(cov)
+            own = obs.get("policy") if isinstance(obs.get("policy"), Mapping) else {}
+            covs.append((cov, own))
     if not covs:
         return None
-    newest = max(covs, key=lambda c: str(c.get("started_at") or ""))
-    fulls = [str(c["started_at"]) for c in covs if c.get("mode") == "full" and c.get("started_at")]
-    policy = {"as_of": _now_utc(), "last_full_sweep": max(fulls) if fulls else None}
-    said, warning = full_sweep_problem({**newest, "mode": "quick"}, policy)
-    addrs = list(dict.fromkeys(a for c in covs for a in (*(c.get("public") or ()),
-                                                         *(c.get("routed") or ()))))
+    newest, own = max(covs, key=lambda c: str(c[0].get("started_at") or ""))
+    if policy is None:       # a single scan's report: its own policy and its own sweep
+        policy = own
+    said, warning = full_sweep_problem(newest, policy)
+    addrs = list(dict.fromkeys(str(a) for c, _ in covs for a in (*(c.get("public") or ()),
+                                                              *(c.get("routed") or ()))))
     shown = ", ".join(addrs[:8]) + (f", … (+{len(addrs) - 8})" if len(addrs) > 8 else "")
+    full = newest.get("mode") == "full"
     if lang == "zh-CN":
         head = (f"互联网侧于 {newest.get('started_at') or '?'} 自 {newest.get('from') or '?'} 探测了 "
-                f"{len(addrs)} 个地址（{shown or '—'}）："
-                + ("全部 TCP 端口" if newest.get("mode") == "full" else "常用端口与已声明端口"))
+                f"{len(addrs)} 个地址（{shown or '—'}）：" + ("全部 TCP 端口" if full else "常用端口与已声明端口"))
     else:
         head = (f"probed from the internet at {newest.get('started_at') or '?'} from "
                 f"{newest.get('from') or '?'}: {len(addrs)} addresses ({shown or '-'}), "
-                + ("every TCP port" if newest.get("mode") == "full"
-                   else "the top ports and the declared ones"))
+                + ("every TCP port" if full else "the top ports and the declared ones"))
     tail = [pick(x, lang) for x in (said, warning) if x is not None]
-    return "；".join([head, *tail]) if lang == "zh-CN" else "; ".join([head, *tail])
-
-
-def _now_utc() -> str:
-    import datetime as _dt
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ("；" if lang == "zh-CN" else "; ").join([head, *tail])
 
 
 def _requirement(S, key, checks, by_check) -> dict:

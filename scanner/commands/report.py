@@ -80,26 +80,39 @@ def read_input(path: str) -> tuple[str, dict, str]:
     return "bundle", data, digest
 
 
-def last_full_sweep(bundles) -> str | None:
-    """When the newest full inbound port sweep among the inputs started."""
-    times = []
+def last_full_sweep(bundles) -> tuple[str | None, list[str]]:
+    """When the newest full inbound sweep among the inputs that reached the
+    unit started, and the addresses it covered (a sweep that reached nothing
+    backs nothing)."""
+    from checks.iso_logical import sweep_reached
+    best: tuple[str, list[str]] | None = None
     for b in bundles:
         obs = b.get("observations") if isinstance(b, dict) else None
         inbound = obs.get("inbound") if isinstance(obs, dict) else None
-        cov = inbound.get("coverage") if isinstance(inbound, dict) else None
-        if isinstance(cov, dict) and cov.get("mode") == "full" and isinstance(cov.get("started_at"), str):
-            times.append(cov["started_at"])
-    return max(times) if times else None
+        if not sweep_reached(inbound):
+            continue
+        cov = inbound["coverage"]
+        when = cov.get("started_at")
+        if not isinstance(when, str) or (best is not None and when <= best[0]):
+            continue
+        addrs = [a for a in (*(cov.get("public") or ()), *(cov.get("routed") or ()))
+                 if isinstance(a, str)]
+        best = (when, addrs)
+    return best if best is not None else (None, [])
 
 
 def judging_policy(bundles, strict: bool, max_age: int | None) -> dict:
-    """How `report` judges: now, the newest full sweep among the inputs, and
-    the options (a scan's own --strict is kept; the report's adds to it)."""
+    """How `report` judges: now, the newest full sweep among the inputs that
+    reached the unit, and the options (a scan's own --strict is kept; the
+    report's adds to it)."""
     import datetime as _dt
-    out = {"as_of": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    last = last_full_sweep(bundles)
+
+    from scanner.bundle import timestamp
+    out: dict = {"as_of": timestamp(_dt.datetime.now(_dt.timezone.utc))}
+    last, addrs = last_full_sweep(bundles)
     if last:
         out["last_full_sweep"] = last
+        out["last_full_sweep_addresses"] = addrs
     if strict:
         out["strict"] = True
     if max_age is not None:
@@ -198,6 +211,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
         if not bundles:
             raise InputProblem("no result bundle among the inputs (only canary logs)")
         merged = merge_report(bundles, lang, logs, digests, inv)
+        merged["judging"] = policy        # how it was judged (the report's coverage note too)
         html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged)
     except InputProblem as exc:
         click.echo(f"isoscan report: {exc}", err=True)

@@ -252,4 +252,3 @@ APPLY = {
 
 def apply_fault(topo: Topology, inv: Inventory, f: Fault) -> None:
     APPLY[f.kind](topo, inv, f)
-

@@ -154,7 +154,7 @@ def _check_value(ctx: _Ctx, path: tuple, key: str, value: Any) -> Any:
             if not isinstance(value, bool):
                 raise ValueError("expected true or false")
             return value
-        if key == "to_port":
+        if key in ("to_port", "port"):
             if not (isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536):
                 raise ValueError("expected a port number 1-65535")
             return value
@@ -194,12 +194,8 @@ def _expects(ctx: _Ctx, path: tuple, value: Any) -> tuple[Mapping[str, Any], ...
         if not isinstance(vantage, str) or not vantage:
             ctx.bad(p + ("vantage",), "expected the probe device that must find it / 应为探针设备名")
         e = {"check": check, "vantage": vantage}
-        port = item.get("port")
-        if port is not None:
-            if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
-                e["port"] = port
-            else:
-                ctx.bad(p + ("port",), "expected a port number 1-65535 / 应为端口号")
+        if item.get("port") is not None:
+            e["port"] = _check_value(ctx, p + ("port",), "port", item["port"])
         for k in ("ip", "mac", "device", "note"):
             if item.get(k) is not None:
                 v = _check_value(ctx, p + (k,), k, item[k]) if k in ("ip", "mac") else str(item[k])

@@ -25,8 +25,9 @@ from __future__ import annotations
 import datetime as _dt
 import shutil
 
+from scanner.bundle import timestamp
 from scanner.model import text
-from scanner.plan import Plan
+from scanner.plan import Plan, top_tcp_ports
 from scanner.probes.wire import ProbeError, require_privileges, require_up
 
 NMAP_ARGS = "-sS -n -Pn -T4 --max-retries 1 --reason"
@@ -89,38 +90,48 @@ def sweep(plan: Plan, nmap, ports: str) -> list[dict]:
     return out
 
 
-def extra_states(xml: bytes | str | None) -> dict[str, dict[tuple[str, int], str]]:
+class Folded:
     """The states nmap folds into `<extraports>` ("Not shown: 200 closed tcp
-    ports"), which python-nmap leaves out of its port tables: per address,
-    (proto, port) -> state, from each `<extrareasons ports="...">` list."""
-    import xml.etree.ElementTree as ET
-    if not xml:
-        return {}
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return {}
-    out: dict[str, dict[tuple[str, int], str]] = {}
-    for host in root.iter("host"):
-        addr = next((a.get("addr") for a in host.iter("address") if a.get("addrtype") == "ipv4"),
-                    None)
-        if addr is None:
-            continue
-        for extra in host.iter("extraports"):
-            state = extra.get("state") or ""
-            for why in extra.iter("extrareasons"):
-                proto = why.get("proto") or "tcp"
-                for part in (why.get("ports") or "").split(","):
-                    lo, _, hi = part.partition("-")
-                    if not lo.isdigit() or (hi and not hi.isdigit()):
-                        continue
-                    for port in range(int(lo), int(hi or lo) + 1):
-                        out.setdefault(addr, {})[(proto, port)] = state
-    return out
+    ports"), which python-nmap leaves out of its port tables, kept as port
+    ranges per address and protocol: a full sweep of a /24 stays small."""
+
+    def __init__(self, xml: bytes | str | None):
+        import xml.etree.ElementTree as ET
+        self._ranges: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+        try:
+            root = ET.fromstring(xml) if xml else None
+        except ET.ParseError:
+            root = None
+        for host in (root.iter("host") if root is not None else ()):
+            addr = next((a.get("addr") for a in host.iter("address")
+                         if a.get("addrtype") == "ipv4"), None)
+            if addr is None:
+                continue
+            for extra in host.iter("extraports"):
+                state = extra.get("state") or ""
+                for why in extra.iter("extrareasons"):
+                    spans = self._ranges.setdefault((addr, why.get("proto") or "tcp"), [])
+                    for part in (why.get("ports") or "").split(","):
+                        lo, _, hi = part.partition("-")
+                        if lo.isdigit() and (not hi or hi.isdigit()):
+                            spans.append((int(lo), int(hi or lo), state))
+        for spans in self._ranges.values():
+            spans.sort()
+        self._los = {k: [lo for lo, _, _ in v] for k, v in self._ranges.items()}
+
+    def state(self, addr: str, proto: str, port: int) -> str | None:
+        import bisect
+        spans = self._ranges.get((addr, proto))
+        if not spans:
+            return None
+        i = bisect.bisect_right(self._los[(addr, proto)], port) - 1
+        if i >= 0 and spans[i][0] <= port <= spans[i][1]:
+            return spans[i][2]
+        return None
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamp(_dt.datetime.now(_dt.timezone.utc))
 
 
 def _service(row: dict) -> tuple[str | None, str | None]:
@@ -145,6 +156,7 @@ def coverage(plan: Plan, started: str, finished: str) -> dict:
         "routed": [t.ip for t in plan.inbound if t.kind == "routed"],
         "udp": sorted({p for t in plan.inbound for p in t.udp}),
         "unrouted_exposed": list(plan.inbound_unrouted),
+        "unprobed_ipv6": list(plan.inbound_unprobed6),
         "swept": list(plan.inbound_sweep),
         "from": plan.vantage.ip,
         "started_at": started,
@@ -178,20 +190,20 @@ def probe(plan: Plan) -> dict:
         msg = "; ".join(e.strip() for e in (errs if isinstance(errs, list) else [errs]))
         raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
     full = plan.inbound_mode == "full"
-    folded = extra_states(nm.get_nmap_last_output())
+    folded = Folded(nm.get_nmap_last_output())
     out, quiet = [], []
     for t in plan.inbound:
         h = nm[t.ip] if t.ip in nm.all_hosts() else None
         silent = {"closed": 0, "filtered": 0}
         for proto, wanted in (("tcp", t.tcp), ("udp", t.udp)):
             table = (h.get(proto) or {}) if h is not None else {}
-            declared_udp = proto == "udp"
+            declared = set(t.declared_tcp) if proto == "tcp" else set(t.udp)
             for port in wanted:
                 row = table.get(port) or {}
-                state = row.get("state") or folded.get(t.ip, {}).get((proto, port), "filtered")
+                state = row.get("state") or folded.state(t.ip, proto, port) or "filtered"
                 # open|filtered (UDP without an answer) is no answer: filtered
                 state = state if state in ("open", "closed") else "filtered"
-                if full and state != "open" and not declared_udp:
+                if full and state != "open" and port not in declared:
                     silent[state] += 1     # a sweep's closed and silent ports are counted
                     continue
                 name, banner = _service(row) if state == "open" else (None, None)
@@ -204,7 +216,6 @@ def probe(plan: Plan) -> dict:
             quiet.append({"dst": t.ip, "dst_segment": t.segment, "dst_kind": t.kind,
                           "proto": "tcp", **silent})
     if plan.inbound_sweep:
-        from scanner.plan import top_tcp_ports
         out += sweep(plan, nmap, "T:" + port_spec(top_tcp_ports()))
     finished = _now()
     return {"status": "ok", "error": None, "method": f"nmap {args}",

@@ -6,6 +6,8 @@ faults' own `expect:` data.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import scanlib  # tests/e2e is on sys.path (rootdir-relative, no package)
@@ -68,8 +70,9 @@ def test_fault_found(scans, fault, expect):
         assert any(f["subject"]["mac"] == expect["mac"] for f in hits), hits
     if expect.get("device"):
         assert any(f["subject"]["device"] == expect["device"] for f in hits), hits
-    if expect.get("port"):      # the finding names the service
-        assert any(f"{expect['port']}/tcp" in ev for f in hits for ev in f["evidence"]), hits
+    if expect.get("port"):      # the finding names the service ('22/tcp' is not in '2222/tcp')
+        named = re.compile(rf"(?<![0-9]){expect['port']}/tcp\b")
+        assert any(named.search(ev) for f in hits for ev in f["evidence"]), hits
 
 
 @pytest.mark.parametrize("vantage", VANTAGES)

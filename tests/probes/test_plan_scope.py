@@ -249,3 +249,26 @@ def test_published_services_survive_the_bundle(tmp_path):
     assert seg.public == old.public
     assert seg.exposed == tuple(replace(e, loc=None) for e in old.exposed)
     assert back.in_scope("198.51.100.12")
+
+
+def test_ipv6_exposed_service_is_said_unprobed_and_split_routes_are_not_swept(tmp_path):
+    from scanner.plan import routed_network
+    from netaddr import IPNetwork
+    body = PUBLISHED.replace("networks: [10.20.0.0/24]", 'networks: [10.20.0.0/24, "2001:db8:20::/64"]')
+    body = body.replace("      - {public: 198.51.100.9, udp: [1194]}\n",
+                        "      - {public: 198.51.100.9, udp: [1194]}\n"
+                        '      - {address: "2001:db8:20::30", tcp: [443]}\n')
+    p = tmp_path / "unit.yaml"
+    p.write_text(body, encoding="utf-8")
+    inv = load_inventory([p]).inventory
+    v = choose_vantage(inv, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")])
+    assert build_plan(inv, v).inbound_unprobed6 == ("2001:db8:20::30:443/tcp",)
+    # a route to half of a /24 does not make the whole /24 a sweep target
+    half = choose_vantage(inv, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")],
+                          routes4=("10.20.0.0/25",))
+    assert not routed_network(half, IPNetwork("10.20.0.0/24"))
+    assert build_plan(inv, half, inbound_mode="full").inbound_sweep == ()
+    whole = choose_vantage(inv, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")],
+                           routes4=("10.20.0.0/16",))
+    assert build_plan(inv, whole, inbound_mode="full").inbound_sweep == ("10.20.0.0/24",)
+    assert build_plan(inv, whole).inbound_sweep == ()          # quick: no sweep
