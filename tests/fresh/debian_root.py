@@ -31,8 +31,9 @@ ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class DebianRoot:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, suite: str = "bookworm"):
         self.path = Path(path).resolve()
+        self.suite = suite
 
     # ---- making one ----------------------------------------------------------------
     @classmethod
@@ -42,11 +43,11 @@ class DebianRoot:
             subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,ca-certificates",
                             suite, str(path), MIRROR],
                            stdout=out, stderr=subprocess.STDOUT, check=True, timeout=900)
-        return cls(path)
+        return cls(path, suite)
 
     def copy_to(self, path: Path) -> "DebianRoot":
         subprocess.run(["cp", "-a", str(self.path), str(path)], check=True)
-        return DebianRoot(path)
+        return DebianRoot(path, self.suite)
 
     def connect(self) -> None:
         """Let apt and pip inside reach exactly what the host reaches."""
@@ -60,7 +61,7 @@ class DebianRoot:
         host_sources = [p for p in [Path("/etc/apt/sources.list")] if p.is_file() and p.stat().st_size]
         host_sources += sorted(Path("/etc/apt/sources.list.d").glob("*.list"))
         host_sources += sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
-        if host_sources:
+        if host_sources and _host_codename() == self.suite:     # else debootstrap's own stay
             self.file("/etc/apt/sources.list").unlink(missing_ok=True)
             for s in host_sources:
                 shutil.copy2(s, self.file(str(s)))
@@ -149,3 +150,13 @@ class DebianRoot:
             log.write_text(f"$ {script}\n--- exit {r.returncode}\n--- stdout\n{r.stdout}\n"
                            f"--- stderr\n{r.stderr}\n", encoding="utf-8")
         return r
+
+
+def _host_codename() -> str | None:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("VERSION_CODENAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return None
