@@ -1,7 +1,8 @@
 """`isoscan demo`: the bundled lab, scanned from every vantage, judged, reported.
 
 The demo is the lab's user, not part of the scanner: it builds the lab from
-inventories/lab/demo.yaml, runs an outside canary listener on the canary
+the bundled lab file (inventories/lab/demo.yaml in the source tree, installed
+as the package data scanner/labs/demo.yaml), runs an outside canary listener on the canary
 host, runs `isoscan scan` inside each probe's namespace exactly as a user
 would on a real probe host, merges the bundles and the canary log into one
 report, and compares what was found with the faults' `expect:` data.
@@ -24,8 +25,10 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from scanner.atomicio import write_text_atomic
 from scanner.model import Severity, pick, text
+from scanner.packagedata import data_file
 
-DEMO_LAB = Path("inventories") / "lab" / "demo.yaml"
+DEMO_LAB = Path("inventories") / "lab" / "demo.yaml"     # in the source tree
+LAB_PACKAGE = "scanner.labs"                              # the same folder, installed (pyproject)
 SCAN_TIMEOUT = 300
 
 
@@ -38,16 +41,17 @@ class DemoError(Exception):
 
 
 def find_lab_file(given: str | None = None) -> Path:
-    """The demo lab file: given, else ./inventories/lab/demo.yaml, else the source tree's."""
-    candidates = [Path(given)] if given else [
-        DEMO_LAB, Path(__file__).resolve().parent.parent / DEMO_LAB]
-    for c in candidates:
-        if c.is_file():
-            return c
+    """The demo lab file: given, else the source tree's, else the installed package data.
+
+    Never the current folder's: `isoscan demo` behaves the same from any folder."""
+    found = Path(given) if given else data_file(LAB_PACKAGE, str(DEMO_LAB.parent), DEMO_LAB.name)
+    if found is not None and found.is_file():
+        return found
+    shown = given or DEMO_LAB
     raise DemoError(text(
-        f"找不到演示实验网文件 {candidates[0]}（请在 isoscan 源码目录中运行，或用 --lab-file 指定）",
-        f"cannot find the demo lab file {candidates[0]} (run from the isoscan source tree, "
-        "or name it with --lab-file)"))
+        f"找不到演示实验网文件 {shown}（安装不完整：请重新运行 ./scripts/setup，或用 --lab-file 指定）",
+        f"cannot find the demo lab file {shown} (the installation is incomplete: run "
+        "./scripts/setup again, or name a lab file with --lab-file)"))
 
 
 def preflight() -> None:
@@ -91,11 +95,17 @@ class Expectation:
 @dataclass
 class DemoResult:
     out_dir: Path
+    faults: list[str] = field(default_factory=list)             # seeded fault ids
     vantages: dict[str, dict] = field(default_factory=dict)   # probe -> {exit, verdict, bundle}
     expectations: list[Expectation] = field(default_factory=list)
     unexpected: list[dict] = field(default_factory=list)
     report: Path | None = None
     merged_verdict: str | None = None
+
+    def faults_found(self) -> int:
+        """Faults all of whose expected findings were found (a fault may expect several)."""
+        return sum(1 for f in self.faults
+                   if all(e.found_by for e in self.expectations if e.fault == f))
 
     @property
     def ok(self) -> bool:
@@ -160,6 +170,8 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
     out_dir.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out_dir=out_dir)
     _t = lambda zh, en: say(pick(text(zh, en), lang))  # noqa: E731
+    for line in intro_lines(lang):
+        say(line)
 
     _, spec, _ = labmod.load(lab_file)
     name = name or spec.name
@@ -172,6 +184,9 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
            f"{time.monotonic() - t0:.1f} 秒",
            f"lab up: {len(lab.hosts)} hosts, {len(lab.faults)} seeded faults, "
            f"{time.monotonic() - t0:.1f} s")
+        result.faults = [f.id for f in lab.faults]
+        result.expectations = expectations_of(lab.faults)
+        broken_here = {e.vantage for e in result.expectations}
         probes = sorted(h for h, v in lab.hosts.items() if v.kind == "probe")
         canaries = sorted(h for h, v in lab.hosts.items() if v.role == "canary")
         findings_by_vantage: dict[str, list] = {}
@@ -200,10 +215,11 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
                 else:
                     info["stderr"] = r.stderr.strip()[-2000:]
                 result.vantages[probe] = info
+                expected = (info["verdict"] == "non-compliant" and probe in broken_here)
                 _t(f"  {probe}：{_verdict(info['verdict'], lang)}（退出码 {r.returncode}，"
-                   f"{info['seconds']} 秒）",
+                   f"{info['seconds']} 秒）" + ("——此处有预置故障，符合预期" if expected else ""),
                    f"  {probe}: {_verdict(info['verdict'], lang)} (exit {r.returncode}, "
-                   f"{info['seconds']} s)")
+                   f"{info['seconds']} s)" + (" — expected: faults are seeded here" if expected else ""))
         canary_logs = [w.log for w in witnesses if w.log is not None]
         merged = merge_report(bundles, lang, canary_logs, digests)
         html = render_report(bundles, lang, canary_logs, digests, merged=merged)
@@ -212,7 +228,6 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
         write_text_atomic(out_dir / "merged.json", json.dumps(merged, ensure_ascii=False, indent=1),
                           fsync=False, prefix=".isoscan-report-")
         result.merged_verdict = merged.get("summary", {}).get("verdict")
-        result.expectations = expectations_of(lab.faults)
         result.unexpected = reconcile(result.expectations, findings_by_vantage,
                                       merged.get("findings", []))
     finally:
@@ -238,9 +253,27 @@ def _verdict(v: str | None, lang: str) -> str:
     return pick(names.get(v, text(str(v), str(v))), lang)
 
 
+def intro_lines(lang: str) -> list[str]:
+    """What the demo is, what its per-vantage verdicts mean, and how to switch languages."""
+    t = lambda zh, en: pick(text(zh, en), lang)  # noqa: E731
+    return [
+        t("isoscan 演示：搭建一个故意违规的实验网（预置故障），从每个探测点扫描，生成报告。",
+          "isoscan demo: a lab that is broken on purpose (seeded faults), scanned from every "
+          "vantage, then reported."),
+        t("每个探测点的结论“不合规”（退出码 1）正是预期结果；每个预置故障都被发现且没有其他违规时，"
+          "演示通过（退出码 0）。",
+          "Each vantage's verdict \"non-compliant\" (exit 1) is the expected result; the demo "
+          "passes (exit 0) when every seeded fault is found and nothing else fails."),
+        t("In English: isoscan demo --lang en", "中文输出：isoscan demo --lang zh-CN"),
+    ]
+
+
 def summary_lines(res: DemoResult, lang: str) -> Iterable[str]:
     t = lambda zh, en: pick(text(zh, en), lang)  # noqa: E731
-    yield t("预置故障：", "seeded faults:")
+    n_faults, n_expected = len(res.faults), len(res.expectations)
+    yield t(f"预置故障 {n_faults} 个，预期检出 {n_expected} 项（一个故障可由多项检查发现）：",
+            f"{n_faults} seeded faults, {n_expected} expected findings "
+            "(one fault can be found by several checks):")
     for e in res.expectations:
         how = {"scan": t("扫描发现", "found by the scan"),
                "canary": t("外部哨兵发现", "found by the outside canary"),
@@ -254,7 +287,9 @@ def summary_lines(res: DemoResult, lang: str) -> Iterable[str]:
         for f in res.unexpected:
             s = f.get("subject") or {}
             yield f"  ✘ {f['check_id']} {s.get('ip') or ''} {s.get('mac') or ''} {f.get('segment') or ''}"
-    yield t("各探测点结论：", "verdict per vantage:")
+    yield t("各探测点结论（实验网故意违规：有预置故障的探测点“不合规”符合预期）：",
+            "verdict per vantage (the lab is broken on purpose: non-compliant where faults "
+            "are seeded is expected):")
     for probe, info in res.vantages.items():
         yield f"  {probe:<16} {_verdict(info['verdict'], lang)}"
         if info.get("stderr"):
@@ -262,9 +297,11 @@ def summary_lines(res: DemoResult, lang: str) -> Iterable[str]:
     if res.report:
         yield t(f"报告：{res.report}", f"report: {res.report}")
     found = sum(1 for e in res.expectations if e.found_by)
-    yield (t(f"结果：{found}/{len(res.expectations)} 个预置故障被发现，无意外违规 —— 通过",
-             f"result: {found}/{len(res.expectations)} seeded faults found, nothing unexpected — PASS")
+    counts = text(f"发现 {res.faults_found()}/{n_faults} 个预置故障（预期检出 {found}/{n_expected} 项）",
+                  f"{res.faults_found()}/{n_faults} seeded faults found "
+                  f"({found}/{n_expected} expected findings)")
+    yield (t(f"结果：{counts['zh-CN']}，无意外违规 —— 通过（PASS）",
+             f"result: {counts['en']}, nothing unexpected — PASS")
            if res.ok else
-           t(f"结果：{found}/{len(res.expectations)} 个预置故障被发现，意外违规 {len(res.unexpected)} 项 —— 未通过",
-             f"result: {found}/{len(res.expectations)} seeded faults found, "
-             f"{len(res.unexpected)} unexpected — FAIL"))
+           t(f"结果：{counts['zh-CN']}，意外违规 {len(res.unexpected)} 项 —— 未通过（FAIL）",
+             f"result: {counts['en']}, {len(res.unexpected)} unexpected — FAIL"))

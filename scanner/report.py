@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.resources
 import json
 from collections import Counter, defaultdict
 from functools import lru_cache
@@ -28,6 +27,7 @@ import jinja2
 from scanner import __version__
 from scanner.formats.text import visible
 from scanner.model import LANGS, DEFAULT_LANG, pick
+from scanner.packagedata import data_file
 from scanner.report_merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report_strings import STRINGS, CHECK_TITLES
 from scanner import topology
@@ -142,7 +142,11 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
 
 @lru_cache(maxsize=None)
 def _resource(name: str) -> str:
-    return importlib.resources.files("scanner.templates").joinpath(name).read_text("utf-8")
+    path = data_file("scanner.templates", "templates", name)
+    if path is None:
+        raise FileNotFoundError(f"report template {name} is missing from this isoscan "
+                                "(source tree templates/, installed scanner/templates/)")
+    return path.read_text("utf-8")
 
 
 @lru_cache(maxsize=1)

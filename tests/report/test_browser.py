@@ -10,9 +10,13 @@ import re
 import pytest
 
 from scanner.report import PAGE, render_report
-from tests.report.conftest import chromium, run_chromium
+from tests.report.conftest import require_chromium, run_chromium
 
-pytestmark = pytest.mark.skipif(chromium() is None, reason="chromium not installed")
+
+@pytest.fixture(autouse=True)
+def _browser():
+    """Skips without Chromium, except under CI, where these tests must run."""
+    require_chromium()
 
 
 def _console(stderr: str) -> list[str]:
