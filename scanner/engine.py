@@ -79,7 +79,8 @@ def _discovery_forwarding(ctx):
     try:
         items: list = []
         disc, fwd = forwarding.discover_and_probe(
-            ctx.plan, lambda: discovery.probe(ctx.plan), minter=ctx.minter, zone=TOKEN_ZONE,
+            ctx.plan, lambda: discovery.probe(ctx.plan, confirm=False), minter=ctx.minter,
+            zone=TOKEN_ZONE,
             control_out=items)
         ctx.control_arp = items
     except Exception as exc:

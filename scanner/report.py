@@ -40,7 +40,7 @@ REQUIREMENTS = (
     ("logical", ("ISO-LOGICAL",)),
     ("ingress", ("ING-SINGLE", "INV-INGRESS")),
     ("registration", ("DEV-UNREGISTERED", "DEV-MISMATCH", "DEV-MISPLACED", "DEV-MISSING",
-                      "INV-REGISTRATION")),
+                      "DEV-CONFLICT", "INV-REGISTRATION")),
     ("inventory", ("INV-SCHEMA", "INV-OVERLAP", "INV-ADDRESS", "INV-DUPLICATE", "INV-BRIDGE",
                    "INV-INGRESS", "INV-REGISTRATION")),
     ("services", ("NET-DHCP", "NET-IPV6-RA")),

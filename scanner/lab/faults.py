@@ -19,6 +19,15 @@
 |                  | router `lifetime` (default 1800) on `device` or a new host        |
 | silent-forwarder | `device` gets a leg on `segment` at `ip`, forwards without NAT    |
 |                  | and drops its outgoing ICMP errors: nothing ever comes back       |
+| address-conflict | a new host (named by the fault id) takes `device`'s IP on         |
+|                  | `segment` (default its first leg) with `mac`, while the device is |
+|                  | up; `order: first` plugs it into the switch before the device     |
+|                  | (default `last`), so either one may win the ARP reply race        |
+| proxy-arp        | router `device` answers ARP on its `segment` leg for the network  |
+|                  | `elsewhere`, which it routes out of its leg on `via` (default its |
+|                  | first other leg): Linux proxy_arp=1, as Cisco IOS by default      |
+| second-nic       | `device` gets a second NIC on `segment` at `ip`, forwarding off   |
+|                  | (Linux arp_ignore=0: it answers ARP there for all its addresses)  |
 """
 from __future__ import annotations
 
@@ -198,6 +207,41 @@ def silent_forwarder(topo: Topology, inv: Inventory, f: Fault) -> None:
     h.drop_icmp_errors = True
 
 
+def address_conflict(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg, new_host
+    owner = _leg_of(_device(topo, f), f, f.get("segment"))
+    ip = f.get("ip") or next(iter(owner.ips()), None)
+    if ip is None:
+        raise LabError(f"fault {f.id}: {f.get('device')} has no address on {owner.segment}"
+                       " / 设备在该网段没有地址")
+    h = new_host(topo, f.id, "fault", f.kind)
+    leg = add_leg(topo, inv, h, owner.segment, ip, f.get("mac"), note=f.id)
+    if f.get("order", "last") == "first":
+        ports = topo.switches[owner.segment].ports
+        ports.remove(leg.port)
+        ports.insert(ports.index(owner.port), leg.port)
+
+
+def proxy_arp(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _device(topo, f)
+    inside = _leg_of(h, f, f.get("segment"))
+    out = h.leg_on(f.get("via")) if f.get("via") else next(
+        (l for l in h.legs if l is not inside), None)
+    if out is None or out is inside:
+        raise LabError(f"fault {f.id}: {h.name} needs another leg to route {f.get('elsewhere')}"
+                       " out of / 设备需要另一条链路")
+    h.proxy_arp = True
+    h.extra_routes.append([f.get("elsewhere"), "dev", out.ifname])
+    inside.note = f.id
+
+
+def second_nic(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+
+
 APPLY = {
     "unregistered": unregistered,
     "mac-mismatch": mac_mismatch,
@@ -208,6 +252,9 @@ APPLY = {
     "rogue-dhcp": rogue_dhcp,
     "rogue-ra": rogue_ra,
     "silent-forwarder": silent_forwarder,
+    "address-conflict": address_conflict,
+    "proxy-arp": proxy_arp,
+    "second-nic": second_nic,
 }
 
 

@@ -43,6 +43,9 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rogue-dhcp": ((), ("device", "segment", "ip", "mac", "range", "router", "dns")),
     "rogue-ra": ((), ("device", "segment", "ip", "mac", "prefix", "lifetime")),
     "silent-forwarder": (("device", "segment", "ip"), ("mac",)),
+    "address-conflict": (("device", "mac"), ("segment", "ip", "order")),
+    "proxy-arp": (("device", "segment", "elsewhere"), ("via",)),
+    "second-nic": (("device", "segment", "ip"), ("mac",)),
 }
 EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "note")
 
@@ -151,7 +154,13 @@ def _check_value(ctx: _Ctx, path: tuple, key: str, value: Any) -> Any:
             if not (isinstance(value, int) and 0 <= value <= 9000):
                 raise ValueError("expected seconds 0-9000")
             return value
-        if key in ("device", "segment", "from"):
+        if key == "order":
+            if value not in ("first", "last"):
+                raise ValueError("expected first or last")
+            return value
+        if key == "elsewhere":
+            return str(IPNetwork(str(value)).cidr)
+        if key in ("device", "segment", "from", "via"):
             if not isinstance(value, str) or not value:
                 raise ValueError("expected a name")
             return value

@@ -138,8 +138,25 @@ def ipv6_neighbours(plan: Plan, wait: float = 1.0) -> list[dict]:
     return out
 
 
-def probe(plan: Plan) -> dict:
-    """The discovery section of the observations."""
+def confirm_round(plan: Plan, wait: float = 0.5) -> dict[str, set[str]]:
+    """ARP who-has for every registered address of the segment, listening for
+    every answer: nmap keeps one MAC per address (whichever won the reply
+    race), and two MACs for one address is exactly what must be seen."""
+    v = plan.vantage
+    wanted = {c.ip for c in plan.controls}
+    if not wanted:
+        return {}
+    with Burst(v.interface, f"arp and not ether src {v.mac}") as b:
+        b.send(arp_frames(plan, sorted(wanted)))
+        got = b.collect(wait)
+    return {ip: {m for m in macs if m not in v.own_macs}
+            for ip, macs in arp_replies(got, wanted).items()}
+
+
+def probe(plan: Plan, confirm: bool = True) -> dict:
+    """The discovery section of the observations. `confirm`: after nmap, an
+    ARP round for the registered addresses records every MAC that answers
+    (the forwarding listener does this itself when it runs beside discovery)."""
     require_privileges()
     require_up(plan.vantage.interface)
     require_l2(plan.vantage)
@@ -161,8 +178,16 @@ def probe(plan: Plan) -> dict:
         notes.append("nmap not found; scapy ARP sweep used")
         hosts = scapy_sweep(plan)
         method = "scapy arp"
+    if confirm and method.startswith("nmap") and plan.controls:
+        have = {(h["ip"], h["mac"]) for h in hosts}
+        hosts = hosts + [{"ip": ip, "mac": m, "via": "arp", "seen": "confirm"}
+                         for ip, macs in sorted(confirm_round(plan).items(),
+                                                key=lambda x: IPAddress(x[0]))
+                         for m in sorted(macs) if (ip, m) not in have]
     out = {"status": "ok", "error": None, "method": method,
            "networks": list(plan.networks4), "hosts": hosts}
+    if confirm or method.startswith("scapy") or not plan.networks4:
+        out["every_mac"] = True      # else the forwarding listener records them (every_mac())
     if plan.networks6:
         out["networks6"] = list(plan.networks6)
         try:

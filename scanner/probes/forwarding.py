@@ -43,6 +43,7 @@ SPORT_BASE = 20000
 BATCH = 40000          # unique source ports / IP ids per burst
 FULL_TTL = 64
 WAIT = 1.0
+CLAIM_WAIT = 0.5       # for ARP answers to the isolated segments' addresses
 
 
 @dataclass
@@ -59,30 +60,43 @@ class Probe:
     hop2: str | None = None
     token: str | None = None
     tcp_seq: int | None = None
+    claim: bool = False            # via_mac answered ARP for the destination itself
 
     def to_json(self) -> dict:
-        return {"via_ip": self.via_ip, "via_mac": self.via_mac, "dst": self.target.ip,
-                "dst_kind": self.target.kind, "dst_segment": self.target.segment,
-                "dst_name": self.target.name, "proto": self.proto, "port": self.port,
-                "ttl": self.ttl, "result": self.result, "responder_ip": self.responder_ip,
-                "responder_mac": self.responder_mac, "hop2": self.hop2, "token": self.token}
+        out = {"via_ip": self.via_ip, "via_mac": self.via_mac, "dst": self.target.ip,
+               "dst_kind": self.target.kind, "dst_segment": self.target.segment,
+               "dst_name": self.target.name, "proto": self.proto, "port": self.port,
+               "ttl": self.ttl, "result": self.result, "responder_ip": self.responder_ip,
+               "responder_mac": self.responder_mac, "hop2": self.hop2, "token": self.token}
+        if self.claim:
+            out["claim"] = True
+        return out
 
 
 _RANK = {"none": 0, "unreachable": 1, "time-exceeded": 2, "answer": 3}
 
 
-def plan_probes(plan: Plan, hosts: list[dict]) -> list[Probe]:
-    """The probe list, most telling first (TTL-1 ICMP to every target, host by host)."""
+def plan_probes(plan: Plan, hosts: list[dict], known: set[str] = frozenset(),
+                reg: dict[str, str] | None = None) -> list[Probe]:
+    """The probe list, most telling first (TTL-1 ICMP to every target, host by
+    host): one host per MAC (a router answering proxy ARP for a hundred
+    addresses is one host, probed once), named by the first address it
+    answered from; MACs in `known` are already probed."""
     v = plan.vantage
-    vias = []
-    seen = set()
+    reg = _registered_ip(plan) if reg is None else reg
+    vias: dict[str, str] = {}
     for h in hosts:
         ip, mac = h.get("ip"), h.get("mac")
-        if not ip or not mac or ":" in ip or ip in v.own or mac in v.own_macs or (ip, mac) in seen:
+        if not ip or not mac or ":" in ip or ip in v.own or mac in v.own_macs or mac in known:
             continue
-        seen.add((ip, mac))
-        vias.append((ip, mac))
-    return _probes_through(plan, vias, plan.remote)
+        vias.setdefault(mac, reg.get(mac, ip))
+    return _probes_through(plan, [(ip, mac) for mac, ip in vias.items()], plan.remote)
+
+
+def _registered_ip(plan: Plan) -> dict[str, str]:
+    """MAC -> its registered address on the vantage's segment: the name of a
+    host to probe through whichever address it answered from first."""
+    return {c.mac: c.ip for c in plan.controls if c.mac}
 
 
 def _probes_through(plan: Plan, vias: list[tuple[str, str]], targets) -> list[Probe]:
@@ -235,24 +249,22 @@ class Stream:
         self.burst = Burst(v.interface, bpf)
         self.batch: list[Probe] = []
         self.overflow: list[Probe] = []
-        self.vias: set[tuple[str, str]] = set()
+        self.vias: dict[str, str] = {}           # MAC -> the address it is named by
+        self.reg = _registered_ip(plan)
         self.last_send = time.monotonic()
         self._seen = 0
         self.nets = [IPNetwork(n) for n in plan.networks4]
+        # every MAC that answered ARP for an address of the segment, and for
+        # an address of an isolated segment (plan.claims): ip -> [MACs]
+        self.answered: dict[str, list[str]] = {}
+        self.claimed: dict[str, list[str]] = {}
+        self._claims = {t.ip: t for t in plan.claims}
+        self._claims_sent: float | None = None
 
     def close(self):
         self.burst.close()
 
-    def add(self, hosts):
-        new = []
-        for h in hosts:
-            key = (h.get("ip"), h.get("mac"))
-            if key in self.vias or not key[0] or not key[1]:
-                continue
-            new.append(h)
-        probes = plan_probes(self.plan, new)
-        for ip, mac in {(p.via_ip, p.via_mac) for p in probes} | {(h["ip"], h["mac"]) for h in new}:
-            self.vias.add((ip, mac))
+    def _send(self, probes: list[Probe]) -> None:
         room = BATCH - len(self.batch)
         now, later = probes[:room], probes[room:]
         self.overflow += later
@@ -264,11 +276,39 @@ class Stream:
             self.burst.send(frames)
             self.last_send = time.monotonic()
 
-    def poll(self, timeout: float = 0.02):
-        """Take in what arrived; probe hosts that just answered ARP."""
-        self.burst.collect(timeout)
-        if not self.learn_arp:
+    def add(self, hosts):
+        new = [h for h in hosts if h.get("ip") and h.get("mac") and h["mac"] not in self.vias]
+        probes = plan_probes(self.plan, new, set(self.vias), self.reg)
+        for h in new:
+            self.vias.setdefault(h["mac"], self.reg.get(h["mac"], h["ip"]))
+        self._send(probes)
+
+    def send_claims(self) -> None:
+        """ARP who-has, once, for every registered address of the isolated
+        segments: on this link nobody should answer."""
+        from scanner.probes.discovery import arp_frames
+        if self._claims and self._claims_sent is None:
+            self.burst.send(arp_frames(self.plan, sorted(self._claims)))
+            self._claims_sent = time.monotonic()
+
+    def _claim(self, ip: str, mac: str, probe: bool = True) -> None:
+        """A station answered for an address of an isolated segment: probe that
+        address through it (ICMP echo and TCP, full TTL), once per MAC."""
+        macs = self.claimed.setdefault(ip, [])
+        if mac in macs:
             return
+        macs.append(mac)
+        if not probe:
+            return
+        t = self._claims[ip]
+        kinds = [("icmp", None)] + [("tcp", p) for p in t.tcp]
+        self._send([Probe(None, mac, t, proto, port, FULL_TTL, claim=True)
+                    for proto, port in kinds])
+
+    def poll(self, timeout: float = 0.02, probe: bool = True):
+        """Take in what arrived; probe hosts that just answered ARP (and the
+        isolated segments' addresses through whoever answered for them)."""
+        self.burst.collect(timeout)
         from scapy.layers.l2 import ARP
         v = self.plan.vantage
         got = self.burst.got
@@ -276,20 +316,33 @@ class Stream:
         for p in got[self._seen:]:
             if ARP in p and p[ARP].op == 2 and p[ARP].pdst == v.ip:
                 ip, mac = p[ARP].psrc, p[ARP].hwsrc.lower()
+                if mac in v.own_macs or ip in v.own:
+                    continue
+                if ip in self._claims:
+                    self._claim(ip, mac, probe)
+                    continue
                 try:
                     inside = any(IPAddress(ip) in n for n in self.nets)
                 except Exception:
                     inside = False
-                if inside and ip not in v.own and mac not in v.own_macs and self.plan.scope.allows(ip):
+                if inside and self.plan.scope.allows(ip):
+                    macs = self.answered.setdefault(ip, [])
+                    if mac not in macs:
+                        macs.append(mac)
                     fresh.append({"ip": ip, "mac": mac})
         self._seen = len(got)
-        if fresh:
+        if fresh and self.learn_arp and probe:
             self.add(fresh)
 
     def finish(self, wait: float) -> int:
+        if self._claims_sent is not None:      # the claims' answers, then their probes
+            while time.monotonic() < self._claims_sent + CLAIM_WAIT:
+                self.poll(0.02)
+        self.poll(0)
         left = self.last_send + wait - time.monotonic()
         if self.batch and left > 0:
             self.burst.collect(left)
+        self.poll(0, probe=False)            # late ARP answers are recorded, not probed
         _match(self.batch, self.burst.got)
         sent = self.burst.sent
         self.close()
@@ -338,10 +391,30 @@ def _hop2(plan: Plan, probes: list[Probe], wait: float, minter, zone) -> tuple[l
     return hop_probes, sent
 
 
-def _section(plan: Plan, probes: list[Probe], vias, sent: int, method: str) -> dict:
+def _section(plan: Plan, probes: list[Probe], st: "Stream", sent: int, method: str) -> dict:
+    for pr in probes:                # a claim probe is named by its station's own address
+        if pr.via_ip is None:
+            pr.via_ip = st.vias.get(pr.via_mac)
     return {"status": "ok", "error": None, "method": method,
-            "vias": len(vias), "targets": [t.ip for t in plan.remote], "sent": sent,
+            "vias": len(st.vias), "targets": [t.ip for t in plan.remote], "sent": sent,
+            "claims_asked": len(plan.claims),
+            "claims": [{"ip": ip, "segment": st._claims[ip].segment,
+                        "device": st._claims[ip].name, "macs": list(macs)}
+                       for ip, macs in sorted(st.claimed.items(), key=lambda x: IPAddress(x[0]))],
             "probes": [p.to_json() for p in probes]}
+
+
+def every_mac(disc: dict, answered: dict[str, list[str]]) -> None:
+    """Discovery keeps every MAC that answered ARP for an address (python-nmap
+    keeps one per address, whichever won the reply race): the pairs the
+    listener saw are added to disc["hosts"], marked "seen": "listener"."""
+    disc["every_mac"] = True
+    have = {(h.get("ip"), h.get("mac")) for h in disc.get("hosts") or ()}
+    extra = [{"ip": ip, "mac": mac, "via": "arp", "seen": "listener"}
+             for ip, macs in answered.items() for mac in macs if (ip, mac) not in have]
+    if extra:
+        disc["hosts"] = list(disc.get("hosts") or ()) + sorted(
+            extra, key=lambda h: (IPAddress(h["ip"]), h["mac"]))
 
 
 def probe(plan: Plan, hosts: list[dict], wait: float = WAIT, *, minter=None, zone: str = "") -> dict:
@@ -352,12 +425,13 @@ def probe(plan: Plan, hosts: list[dict], wait: float = WAIT, *, minter=None, zon
     st = Stream(plan, minter, zone, learn_arp=False)
     try:
         st.add(hosts)
-        probes_all = st.batch + st.overflow
+        st.send_claims()
         sent = st.finish(wait)
+        probes_all = st.batch + st.overflow
     finally:
         st.close()
     hops, n = _hop2(plan, probes_all, wait, minter, zone)
-    return _section(plan, probes_all + hops, st.vias, sent + n, METHOD)
+    return _section(plan, probes_all + hops, st, sent + n, METHOD)
 
 
 def _arp_control_send(plan: Plan, st: Stream, wait: float = 0.05) -> None:
@@ -404,6 +478,7 @@ def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
         st = Stream(plan, minter, zone, learn_arp=True)
         if control_out is not None:
             _arp_control_send(plan, st)
+        st.send_claims()
         while t.is_alive():
             st.poll(0.02)
         t.join()
@@ -413,14 +488,17 @@ def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
         if control_out is not None:
             control_out.extend(_arp_control_items(plan, st))
         st.add(disc.get("hosts", []))
-        probes_all = st.batch + st.overflow
         sent = st.finish(wait)
+        probes_all = st.batch + st.overflow
+        if disc.get("status") == "ok":
+            every_mac(disc, st.answered)
     finally:
         t.join()
         if st is not None:
             st.close()
     hops, n = _hop2(plan, probes_all, wait, minter, zone)
-    return disc, _section(plan, probes_all + hops, st.vias, sent + n, METHOD + ", overlapped with discovery")
+    return disc, _section(plan, probes_all + hops, st, sent + n,
+                          METHOD + ", overlapped with discovery")
 
 
 METHOD = "L2 burst through each host (gateway-finder), one listener, one shared wait"

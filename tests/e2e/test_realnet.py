@@ -1,0 +1,99 @@
+"""End to end: situations real networks have (issue 12), one fault per lab.
+
+inventories/lab/realnet.yaml seeds a rogue taking a classified
+workstation's address (plugged in after it and before it). Each fault gets a lab of its own, scanned
+from every probe; its `expect:` findings must be there, and nothing else may
+fail (a false alarm is as serious as a miss). The clean unit is clean from
+every vantage.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import scanlib  # tests/e2e is on sys.path (rootdir-relative, no package)
+from lab_support import REPO, require_root, unique_lab_name
+
+pytestmark = pytest.mark.lab
+
+REALNET = REPO / "inventories" / "lab" / "realnet.yaml"
+VANTAGES = ("probe-secret", "probe-office", "probe-internet")
+
+
+def _faults():
+    from scanner import lab as L
+    _inv, spec, _files = L.load(REALNET)
+    return {f.id: f for f in spec.faults}
+
+
+FAULTS = _faults()
+_RESULTS: dict = {}
+
+
+def scans_with(faults: tuple[str, ...]) -> dict:
+    """{vantage: (rc, bundle, output)} of a realnet lab with exactly `faults`,
+    built, scanned from every probe at once and torn down (cached)."""
+    if faults in _RESULTS:
+        return _RESULTS[faults]
+    require_root()
+    from scanner import lab as L
+    name = unique_lab_name()
+    try:
+        lab = L.up(REALNET, faults=list(faults), name=name)
+        with ThreadPoolExecutor(len(VANTAGES)) as ex:
+            got = dict(zip(VANTAGES, ex.map(lambda v: scanlib.scan(lab, v), VANTAGES)))
+    finally:
+        L.down(name)
+    _RESULTS[faults] = got
+    return got
+
+
+def _fails(bundle, notices: bool = False) -> list[dict]:
+    return [f for f in scanlib.failing(bundle) if notices or f["severity"] != "info"]
+
+
+def _matches(e: dict, f: dict) -> bool:
+    s = f["subject"]
+    return (f["check_id"] == e["check"] and s["ip"] == e.get("ip", s["ip"])
+            and s["mac"] == e.get("mac", s["mac"]) and s["device"] == e.get("device", s["device"]))
+
+
+def test_clean_unit_is_compliant_from_every_vantage():
+    for v, (rc, bundle, out) in scans_with(()).items():
+        assert bundle is not None, out[-3000:]
+        bad = [(f["check_id"], f["status"], f["subject"], f["evidence"])
+               for f in bundle["findings"] if f["status"] in ("fail", "error")]
+        assert bad == [], (v, bad)
+        assert rc == 0, (v, out)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_found_and_nothing_else_fails(fault):
+    expects = [dict(e) for e in FAULTS[fault].expect]
+    got = scans_with((fault,))
+    for e in expects:
+        _rc, bundle, out = got[e["vantage"]]
+        assert bundle is not None, out[-3000:]
+        hits = [f for f in scanlib.failing(bundle) if _matches(e, f)]
+        assert hits, (fault, e, [(f["check_id"], f["subject"]) for f in scanlib.failing(bundle)])
+    for v, (_rc, bundle, out) in got.items():
+        mine = [e for e in expects if e["vantage"] == v]
+        unexpected = [(f["check_id"], f["severity"], f["subject"], f["evidence"])
+                      for f in _fails(bundle, notices=True) if not any(_matches(e, f) for e in mine)]
+        assert unexpected == [], (fault, v, unexpected)
+        errors = [(f["check_id"], f["evidence"]) for f in bundle["findings"] if f["status"] == "error"]
+        assert errors == [], (fault, v, errors)
+
+
+def test_address_conflict_is_the_same_whatever_the_plug_order():
+    def seen(fault):
+        _rc, bundle, _out = scans_with((fault,))["probe-secret"]
+        macs = sorted(h["mac"] for h in bundle["observations"]["discovery"]["hosts"]
+                      if h["ip"] == "10.30.0.11")
+        return macs, [(f["check_id"], f["severity"], f["subject"]) for f in _fails(bundle)]
+    last, first = seen("rogue-last"), seen("rogue-first")
+    assert last == first
+    assert last[0] == ["02:00:00:00:1a:0b", "02:bb:00:00:00:0b"]
+    assert last[1] == [("DEV-CONFLICT", "critical",
+                        {"ip": "10.30.0.11", "mac": "02:bb:00:00:00:0b", "device": "ws-001"})]
