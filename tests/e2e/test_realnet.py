@@ -1,7 +1,8 @@
 """End to end: situations real networks have (issue 12), one fault per lab.
 
-inventories/lab/realnet.yaml seeds a rogue taking a classified
-workstation's address (plugged in after it and before it). Each fault gets a lab of its own, scanned
+inventories/lab/realnet.yaml seeds proxy ARP on the office gateway and a
+rogue taking a classified workstation's address (plugged in after it and
+before it). Each fault gets a lab of its own, scanned
 from every probe; its `expect:` findings must be there, and nothing else may
 fail (a false alarm is as serious as a miss). The clean unit is clean from
 every vantage.
@@ -84,6 +85,21 @@ def test_fault_found_and_nothing_else_fails(fault):
         assert unexpected == [], (fault, v, unexpected)
         errors = [(f["check_id"], f["evidence"]) for f in bundle["findings"] if f["status"] == "error"]
         assert errors == [], (fault, v, errors)
+
+
+def test_proxy_arp_is_one_notice_and_the_office_stays_compliant():
+    rc, bundle, out = scans_with(("gw-proxy-arp",))["probe-office"]
+    assert rc == 0, out
+    assert bundle["summary"]["verdict"] == "compliant"
+    (note,) = [f for f in scanlib.failing(bundle)]
+    assert note["check_id"] == "DEV-MISMATCH" and note["severity"] == "info"
+    text = " ".join(e for e in note["evidence"])
+    assert "proxy ARP" in text and "10.40.0.128–10.40.0.254" in text, text
+    # the 127 proxied addresses are one host to probe through, not 128
+    fwd = bundle["observations"]["forwarding"]
+    gw = {p["via_ip"] for p in fwd["probes"] if p["via_mac"] == "02:00:00:00:1b:01"}
+    assert gw == {"10.40.0.1"}, gw
+    assert fwd["vias"] == len({h["mac"] for h in bundle["observations"]["discovery"]["hosts"]})
 
 
 def test_address_conflict_is_the_same_whatever_the_plug_order():
