@@ -1,8 +1,9 @@
 """End to end: situations real networks have (issue 12), one fault per lab.
 
-inventories/lab/realnet.yaml seeds proxy ARP on the office gateway and a
-rogue taking a classified workstation's address (plugged in after it and
-before it). Each fault gets a lab of its own, scanned
+inventories/lab/realnet.yaml seeds proxy ARP on the office gateway, a rogue
+taking a classified workstation's address (plugged in after it and before
+it), a classified workstation with a second card on the office network and
+forwarding off, and its mirror. Each fault gets a lab of its own, scanned
 from every probe; its `expect:` findings must be there, and nothing else may
 fail (a false alarm is as serious as a miss). The clean unit is clean from
 every vantage.
@@ -113,3 +114,14 @@ def test_address_conflict_is_the_same_whatever_the_plug_order():
     assert last[0] == ["02:00:00:00:1a:0b", "02:bb:00:00:00:0b"]
     assert last[1] == [("DEV-CONFLICT", "critical",
                         {"ip": "10.30.0.11", "mac": "02:bb:00:00:00:0b", "device": "ws-001"})]
+
+
+def test_dual_homed_without_forwarding_is_asked_for_at_bounded_cost():
+    _rc, bundle, _out = scans_with(("two-nic-pc",))["probe-office"]
+    fwd = bundle["observations"]["forwarding"]
+    assert fwd["claims_asked"] == 4          # the registered classified addresses, once each
+    assert fwd["claims"] == [{"ip": "10.30.0.12", "segment": "secret-lan", "device": "ws-002",
+                              "macs": ["02:bb:00:00:00:66"]}]
+    claim_probes = [p for p in fwd["probes"] if p.get("claim")]
+    assert {p["via_mac"] for p in claim_probes} == {"02:bb:00:00:00:66"}
+    assert any(p["result"] == "answer" and p["via_ip"] == "10.40.0.66" for p in claim_probes)
