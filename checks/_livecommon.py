@@ -692,3 +692,16 @@ def every_mac_problem(obs: Mapping[str, Any]) -> Text | None:
     return text("设备发现未记录每个地址的全部应答 MAC（nmap 每个地址只保留一个），无法排除地址冲突",
                 "discovery did not record every MAC that answered for an address (nmap keeps "
                 "one per address): an address conflict cannot be ruled out")
+
+
+def transfer_macs(inv: Inventory, seg: Segment) -> dict[str, Device]:
+    """MAC on `seg` -> device, for every declared one-way transfer into `seg`."""
+    out: dict[str, Device] = {}
+    for t in inv.transfers:
+        if t.to_segment != seg.name:
+            continue
+        d = inv.device(t.device)
+        for i in (d.interfaces if d is not None else ()):
+            if i.segment == seg.name and i.mac:
+                out[i.mac] = d
+    return out

@@ -8,7 +8,10 @@ Two levels of forwarding evidence are kept apart in the finding:
   is on and the host has a route toward X, not that packets get through;
 * "packets cross": X itself answered a probe sent through the host.
 On a classified segment either is a breach. A destination-unreachable from
-the host says it routes but has no path: not a breach by itself.
+the host says it routes but has no path: not a breach by itself. A declared
+one-way transfer device into this segment forwards by design: its
+time-exceeded is no breach (XFER-ONEWAY judges its direction), packets that
+cross through it are.
 
 Third, the link itself: from a classified or non-classified vantage the
 registered addresses of every segment that must be isolated from it are
@@ -36,7 +39,7 @@ from checks._livecommon import (NOTHING_PROBED, ROUTER_KINDS, a_probe, conclude,
                                 dst_label, dst_segment, host_label, hosts, interfaces_with_mac,
                                 is_own, join, local_gate, merge_by_station, must_isolate,
                                 norm_ip, norm_mac, not_from, probe_label, problem, section,
-                                subject, vantage_segment)
+                                subject, transfer_macs, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
 META = CheckMeta(
@@ -101,9 +104,16 @@ def _forwarders(inv, seg, obs):
               and must_isolate(seg, dst_segment(inv, p))]
     by_host: dict = {}
     routes_only = set()
+    transfers = transfer_macs(inv, seg)
+    excused = set()
     for p in probes:
         via_ip, via_mac = norm_ip(p.get("via_ip")), norm_mac(p.get("via_mac"))
         if is_own(obs, via_ip, via_mac):
+            continue
+        if via_mac in transfers and p.get("result") == "time-exceeded":
+            # a declared one-way transfer forwards by design; the TTL check comes
+            # before its firewall, so this is no breach (XFER-ONEWAY judges it)
+            excused.add(f"{transfers[via_mac].name} ({host_label(via_ip, via_mac)})")
             continue
         if p.get("result") in PROVES:
             by_host.setdefault((via_ip, via_mac), []).append(p)
@@ -122,6 +132,11 @@ def _forwarders(inv, seg, obs):
         f"没有主机转发",
         f"{len(probes)} forwarding probes through {len(vias)} hosts toward "
         f"{len({p.get('dst') for p in probes})} destinations off the segment; no host forwarded")]
+    if excused:
+        summary.append(text(
+            f"已登记的单向导入设备按设计转发（TTL=1 超时不构成违规，由 XFER-ONEWAY 判定其方向）：{join(sorted(excused))}",
+            f"declared one-way transfer devices forward by design (their TTL-1 time-exceeded is no "
+            f"breach; XFER-ONEWAY judges the direction): {join(sorted(excused))}"))
     if routes_only:
         summary.append(text(
             f"以下主机返回“目标不可达”（有路由功能但无通路，本身不构成违规）：{join(sorted(routes_only))}",

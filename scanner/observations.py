@@ -106,6 +106,11 @@ Additive fields the scan's probes also record (scanner/probes/*):
 - "inbound": "status": "not-run" away from an internet vantage; also
   "method", "targets"; each probe "reason" (nmap's: syn-ack, reset,
   no-response, host-unreach from a router, ...). Every probed port is listed.
+- "transfer_in": on the high side of a declared one-way transfer, what the
+  passive listener saw arrive for this host: {"status", "error", "listened",
+  "arrivals": [{"src_ip", "src_mac", "proto", "port", "token",
+  "token_segment_tag", "token_via_mac"}]} (see scanner/probes/transfer.py);
+  "not-run" elsewhere.
 - Section "error" strings are in the scan's --lang.
 
 Tokens (scanner/tokens.py): every forwarding and egress probe record keeps in

@@ -36,7 +36,7 @@ PAGE = 200   # rows per table page (and rows written as HTML)
 
 # One row per requirement of SPEC §1, with the checks behind it.
 REQUIREMENTS = (
-    ("physical", ("ISO-PHYSICAL", "ISO-BRIDGE")),
+    ("physical", ("ISO-PHYSICAL", "ISO-BRIDGE", "XFER-ONEWAY")),
     ("logical", ("ISO-LOGICAL",)),
     ("ingress", ("ING-SINGLE", "INV-INGRESS")),
     ("registration", ("DEV-UNREGISTERED", "DEV-MISMATCH", "DEV-MISPLACED", "DEV-MISSING",

@@ -328,6 +328,7 @@ CHECK_TITLES: dict[str, dict[str, str]] = {
         "NET-DHCP": "发现未登记的 DHCP 服务器",
         "NET-IPV6-RA": "发现未登记的 IPv6 路由器",
         "DEV-CONFLICT": "多台设备应答同一地址",
+        "XFER-ONEWAY": "单向导入设备反向放行",
     },
     "en": {
         "INV-SCHEMA": "Inventory file is not of the schema",
@@ -348,5 +349,6 @@ CHECK_TITLES: dict[str, dict[str, str]] = {
         "NET-DHCP": "Undeclared DHCP server",
         "NET-IPV6-RA": "Undeclared IPv6 router",
         "DEV-CONFLICT": "Several stations answer for one address",
+        "XFER-ONEWAY": "One-way transfer lets data the forbidden way",
     },
 }

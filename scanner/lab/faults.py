@@ -28,6 +28,10 @@
 |                  | first other leg): Linux proxy_arp=1, as Cisco IOS by default      |
 | second-nic       | `device` gets a second NIC on `segment` at `ip`, forwarding off   |
 |                  | (Linux arp_ignore=0: it answers ARP there for all its addresses)  |
+| transfer-mode    | the declared one-way transfer `device` runs in `mode`: filtered   |
+|                  | (as without the fault: new UDP flows from->to only), silent (also |
+|                  | drops its ICMP errors) or open (forwards everything, NAT out of   |
+|                  | its `from` leg, default route: packets cross both ways)           |
 """
 from __future__ import annotations
 
@@ -242,6 +246,14 @@ def second_nic(topo: Topology, inv: Inventory, f: Fault) -> None:
     add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
 
 
+def transfer_mode(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _device(topo, f)
+    if not any(t.device == h.name for t in inv.transfers):
+        raise LabError(f"fault {f.id}: {h.name} is no declared one-way transfer device"
+                       " / 该设备未声明为单向导入设备")
+    h.transfer_mode = f.get("mode")
+
+
 APPLY = {
     "unregistered": unregistered,
     "mac-mismatch": mac_mismatch,
@@ -255,6 +267,7 @@ APPLY = {
     "address-conflict": address_conflict,
     "proxy-arp": proxy_arp,
     "second-nic": second_nic,
+    "transfer-mode": transfer_mode,
 }
 
 

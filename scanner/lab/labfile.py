@@ -12,7 +12,8 @@ A lab file is an inventory (SPEC §2) plus a top-level `lab:` section:
           segment: secret-lan
           ip: 10.10.0.77
           mac: 02:aa:00:00:00:77
-          expect:                       # what a scan must find (one mapping or a list)
+          expect:                       # what a scan must find (one mapping or a list;
+                                        # status: pass = the check must pass from there)
             {check: DEV-UNREGISTERED, vantage: probe-secret, ip: 10.10.0.77, mac: 02:aa:00:00:00:77}
 
 Faults are runtime configuration: the inventory itself stays the unit's
@@ -46,8 +47,9 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "address-conflict": (("device", "mac"), ("segment", "ip", "order")),
     "proxy-arp": (("device", "segment", "elsewhere"), ("via",)),
     "second-nic": (("device", "segment", "ip"), ("mac",)),
+    "transfer-mode": (("device", "mode"), ()),
 }
-EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "note")
+EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "note", "status")
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,10 @@ def _check_value(ctx: _Ctx, path: tuple, key: str, value: Any) -> Any:
             if value not in ("first", "last"):
                 raise ValueError("expected first or last")
             return value
+        if key == "mode":
+            if value not in ("filtered", "silent", "open"):
+                raise ValueError("expected filtered, silent or open")
+            return value
         if key == "elsewhere":
             return str(IPNetwork(str(value)).cidr)
         if key in ("device", "segment", "from", "via"):
@@ -192,6 +198,11 @@ def _expects(ctx: _Ctx, path: tuple, value: Any) -> tuple[Mapping[str, Any], ...
         if not isinstance(vantage, str) or not vantage:
             ctx.bad(p + ("vantage",), "expected the probe device that must find it / 应为探针设备名")
         e = {"check": check, "vantage": vantage}
+        if item.get("status", "fail") not in ("fail", "pass"):
+            ctx.bad(p + ("status",), "expected fail (the default: a finding to find) or pass"
+                    " (the check must pass: a situation that must not be flagged) / 应为 fail 或 pass")
+        elif item.get("status") == "pass":
+            e["status"] = "pass"
         for k in ("ip", "mac", "device", "note"):
             if item.get(k) is not None:
                 v = _check_value(ctx, p + (k,), k, item[k]) if k in ("ip", "mac") else str(item[k])

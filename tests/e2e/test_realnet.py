@@ -3,13 +3,20 @@
 inventories/lab/realnet.yaml seeds proxy ARP on the office gateway, a rogue
 taking a classified workstation's address (plugged in after it and before
 it), a classified workstation with a second card on the office network and
-forwarding off, and its mirror. Each fault gets a lab of its own, scanned
-from every probe; its `expect:` findings must be there, and nothing else may
-fail (a false alarm is as serious as a miss). The clean unit is clean from
-every vantage.
+forwarding off, and its mirror, and the declared one-way transfer device in
+three modes (open, filtered, filtered with its ICMP errors dropped). Each
+fault gets a lab of its own, scanned from every probe; its `expect:` findings
+must be there (an expectation with `status: pass` is a check that must pass
+from there), and nothing else may fail (a false alarm is as serious as a
+miss). The clean unit is clean from every vantage.
+
+The office scan starts a moment after the others, so the classified side's
+listener is up when the office's probes go through the transfer device (its
+working direction is proven that way, as when a unit scans all probes at once).
 """
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,6 +28,7 @@ pytestmark = pytest.mark.lab
 
 REALNET = REPO / "inventories" / "lab" / "realnet.yaml"
 VANTAGES = ("probe-secret", "probe-office", "probe-internet")
+OFFICE_DELAY = 1.5       # s: the classified side's transfer listener is up by then
 
 
 def _faults():
@@ -43,8 +51,12 @@ def scans_with(faults: tuple[str, ...]) -> dict:
     name = unique_lab_name()
     try:
         lab = L.up(REALNET, faults=list(faults), name=name)
+        def one(v):
+            if v == "probe-office":
+                time.sleep(OFFICE_DELAY)
+            return scanlib.scan(lab, v)
         with ThreadPoolExecutor(len(VANTAGES)) as ex:
-            got = dict(zip(VANTAGES, ex.map(lambda v: scanlib.scan(lab, v), VANTAGES)))
+            got = dict(zip(VANTAGES, ex.map(one, VANTAGES)))
     finally:
         L.down(name)
     _RESULTS[faults] = got
@@ -72,8 +84,14 @@ def test_clean_unit_is_compliant_from_every_vantage():
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_found_and_nothing_else_fails(fault):
-    expects = [dict(e) for e in FAULTS[fault].expect]
+    every = [dict(e) for e in FAULTS[fault].expect]
+    expects = [e for e in every if e.get("status", "fail") == "fail"]
     got = scans_with((fault,))
+    for e in every:
+        if e.get("status") == "pass":
+            _rc, bundle, out = got[e["vantage"]]
+            said = [f["status"] for f in bundle["findings"] if f["check_id"] == e["check"]]
+            assert said and set(said) == {"pass"}, (fault, e, said)
     for e in expects:
         _rc, bundle, out = got[e["vantage"]]
         assert bundle is not None, out[-3000:]
@@ -125,3 +143,21 @@ def test_dual_homed_without_forwarding_is_asked_for_at_bounded_cost():
     claim_probes = [p for p in fwd["probes"] if p.get("claim")]
     assert {p["via_mac"] for p in claim_probes} == {"02:bb:00:00:00:66"}
     assert any(p["result"] == "answer" and p["via_ip"] == "10.40.0.66" for p in claim_probes)
+
+
+def test_transfer_device_modes():
+    """Open: packets cross, critical from the high side. Filtered, with or
+    without ICMP errors: clean, and the office's probe arrived through it."""
+    _rc, bundle, _out = scans_with(("xfer-open",))["probe-secret"]
+    fails = {f["check_id"]: f for f in _fails(bundle)}
+    assert set(fails) == {"ISO-BRIDGE", "XFER-ONEWAY"}, fails
+    assert all(f["severity"] == "critical" for f in fails.values())
+    assert any("packets cross" in e for e in fails["ISO-BRIDGE"]["evidence"])
+    for mode in ("xfer-filtered", "xfer-silent"):
+        rc, bundle, out = scans_with((mode,))["probe-secret"]
+        assert rc == 0, (mode, out)
+        (x,) = [f for f in bundle["findings"] if f["check_id"] == "XFER-ONEWAY"]
+        assert x["status"] == "pass", (mode, x)
+        assert any("declared direction works" in e for e in x["evidence"]), x
+        arrivals = bundle["observations"]["transfer_in"]["arrivals"]
+        assert {a["src_mac"] for a in arrivals} == {"02:00:00:00:1a:32"}, arrivals
