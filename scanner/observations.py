@@ -93,7 +93,12 @@ Additive fields the scan's probes also record (scanner/probes/*):
   address of each other segment; "ipv6": {"status": "ok" | "not-run" |
   "error", "error", "src" (the vantage's declared or link-local address),
   "vias", "targets", "sent"}. A failed IPv6 round makes the section "error".
-- "egress": each probe also "dst_name" and "detail" (the socket's own words);
+- "egress": also "interface" (every socket is bound to it and to the
+  vantage's address); "elsewhere": [{"dst", "dev"}] targets this host's
+  routing table would send out of another interface (not sent; the section
+  is then "error"), "own_link": the same for targets on a segment this host
+  has another address in (left out, nothing to judge); each probe also
+  "dst_name" and "detail" (the socket's own words);
   "proto" is "dns" for the DNS query to port 53. Where the segment declares
   IPv6, also the IPv6 targets from the vantage's declared IPv6 address, and
   "ipv6": {"src", "targets", "note"} ("src" null: not probed, and why).

@@ -28,6 +28,8 @@
 |                  | first other leg): Linux proxy_arp=1, as Cisco IOS by default      |
 | second-nic       | `device` gets a second NIC on `segment` at `ip`, forwarding off   |
 |                  | (Linux arp_ignore=0: it answers ARP there for all its addresses)  |
+| blocked-exit     | gateway `device` does not let its leg on `segment` out to the     |
+|                  | internet (that segment has no way out)                            |
 | transfer-mode    | the declared one-way transfer `device` runs in `mode`: filtered   |
 |                  | (as without the fault: new UDP flows from->to only), silent (also |
 |                  | drops its ICMP errors) or open (forwards everything, NAT out of   |
@@ -254,6 +256,11 @@ def transfer_mode(topo: Topology, inv: Inventory, f: Fault) -> None:
     h.transfer_mode = f.get("mode")
 
 
+def blocked_exit(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _device(topo, f)
+    h.no_exit.append(_leg_of(h, f, f.get("segment")).ifname)
+
+
 APPLY = {
     "unregistered": unregistered,
     "mac-mismatch": mac_mismatch,
@@ -268,6 +275,7 @@ APPLY = {
     "proxy-arp": proxy_arp,
     "second-nic": second_nic,
     "transfer-mode": transfer_mode,
+    "blocked-exit": blocked_exit,
 }
 
 

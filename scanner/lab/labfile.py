@@ -48,8 +48,9 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "proxy-arp": (("device", "segment", "elsewhere"), ("via",)),
     "second-nic": (("device", "segment", "ip"), ("mac",)),
     "transfer-mode": (("device", "mode"), ()),
+    "blocked-exit": (("device", "segment"), ()),
 }
-EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "note", "status")
+EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "note", "status", "segment")
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,13 @@ def _expects(ctx: _Ctx, path: tuple, value: Any) -> tuple[Mapping[str, Any], ...
         if not isinstance(vantage, str) or not vantage:
             ctx.bad(p + ("vantage",), "expected the probe device that must find it / 应为探针设备名")
         e = {"check": check, "vantage": vantage}
-        if item.get("status", "fail") not in ("fail", "pass"):
-            ctx.bad(p + ("status",), "expected fail (the default: a finding to find) or pass"
-                    " (the check must pass: a situation that must not be flagged) / 应为 fail 或 pass")
-        elif item.get("status") == "pass":
-            e["status"] = "pass"
-        for k in ("ip", "mac", "device", "note"):
+        if item.get("status", "fail") not in ("fail", "pass", "error"):
+            ctx.bad(p + ("status",), "expected fail (the default: a finding to find), pass (the"
+                    " check must pass: a situation that must not be flagged) or error (it must not"
+                    " pass: the scan cannot judge it) / 应为 fail、pass 或 error")
+        elif item.get("status") in ("pass", "error"):
+            e["status"] = item["status"]
+        for k in ("ip", "mac", "device", "note", "segment"):
             if item.get(k) is not None:
                 v = _check_value(ctx, p + (k,), k, item[k]) if k in ("ip", "mac") else str(item[k])
                 e[k] = v

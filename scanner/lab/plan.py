@@ -201,6 +201,8 @@ def derive_gateways(topo: Topology, inv: Inventory) -> None:
             "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
         ]
         for i in inside:
+            if i.ifname in h.no_exit:
+                continue              # fault blocked-exit: this segment's way out is shut
             for o in outside:
                 rules.append(f"-A FORWARD -i {i.ifname} -o {o.ifname} -j ACCEPT")
         for i in inside:

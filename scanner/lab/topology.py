@@ -81,6 +81,7 @@ class Host:
     gateway: bool = False
     proxy_arp: bool = False        # answers ARP for what it routes out another leg
     transfer_mode: str | None = None   # a declared one-way transfer: filtered | silent | open
+    no_exit: list[str] = field(default_factory=list)   # gateway legs not let out to the internet
     extra_routes: list[list[str]] = field(default_factory=list)   # kept by derive_routes
 
     def leg_on(self, segment: str) -> Leg | None:

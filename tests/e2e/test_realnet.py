@@ -29,6 +29,7 @@ pytestmark = pytest.mark.lab
 REALNET = REPO / "inventories" / "lab" / "realnet.yaml"
 VANTAGES = ("probe-secret", "probe-office", "probe-internet")
 OFFICE_DELAY = 1.5       # s: the classified side's transfer listener is up by then
+MULTI = [("probe-multi", "office-lan"), ("probe-multi", "office-b")]
 
 
 def _faults():
@@ -41,9 +42,19 @@ FAULTS = _faults()
 _RESULTS: dict = {}
 
 
+def _extra(faults: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(vantage, segment) scans a fault's expectations name with `segment:`
+    (a probe with several interfaces scans one segment at a time)."""
+    if not faults:
+        return MULTI
+    return sorted({(e["vantage"], e["segment"]) for f in faults for e in FAULTS[f].expect
+                   if e.get("segment")})
+
+
 def scans_with(faults: tuple[str, ...]) -> dict:
-    """{vantage: (rc, bundle, output)} of a realnet lab with exactly `faults`,
-    built, scanned from every probe at once and torn down (cached)."""
+    """{vantage (or "vantage@segment"): (rc, bundle, output)} of a realnet lab
+    with exactly `faults`, built, scanned from every probe at once and torn
+    down (cached)."""
     if faults in _RESULTS:
         return _RESULTS[faults]
     require_root()
@@ -51,16 +62,27 @@ def scans_with(faults: tuple[str, ...]) -> dict:
     name = unique_lab_name()
     try:
         lab = L.up(REALNET, faults=list(faults), name=name)
+
         def one(v):
             if v == "probe-office":
                 time.sleep(OFFICE_DELAY)
             return scanlib.scan(lab, v)
-        with ThreadPoolExecutor(len(VANTAGES)) as ex:
+
+        def multi():     # one namespace: its segments one after the other
+            return {f"{v}@{seg}": scanlib.scan(lab, v, "--segment", seg)
+                    for v, seg in _extra(faults)}
+        with ThreadPoolExecutor(len(VANTAGES) + 1) as ex:
+            more = ex.submit(multi)
             got = dict(zip(VANTAGES, ex.map(one, VANTAGES)))
+            got.update(more.result())
     finally:
         L.down(name)
     _RESULTS[faults] = got
     return got
+
+
+def _key(e: dict) -> str:
+    return f"{e['vantage']}@{e['segment']}" if e.get("segment") else e["vantage"]
 
 
 def _fails(bundle, notices: bool = False) -> list[dict]:
@@ -75,6 +97,8 @@ def _matches(e: dict, f: dict) -> bool:
 
 def test_clean_unit_is_compliant_from_every_vantage():
     for v, (rc, bundle, out) in scans_with(()).items():
+        if v == "probe-multi@office-b":
+            continue        # its routing table leaves by office-lan: test_two_interface_probe
         assert bundle is not None, out[-3000:]
         bad = [(f["check_id"], f["status"], f["subject"], f["evidence"])
                for f in bundle["findings"] if f["status"] in ("fail", "error")]
@@ -88,20 +112,22 @@ def test_fault_found_and_nothing_else_fails(fault):
     expects = [e for e in every if e.get("status", "fail") == "fail"]
     got = scans_with((fault,))
     for e in every:
-        if e.get("status") == "pass":
-            _rc, bundle, out = got[e["vantage"]]
+        if e.get("status") in ("pass", "error"):
+            _rc, bundle, out = got[_key(e)]
             said = [f["status"] for f in bundle["findings"] if f["check_id"] == e["check"]]
-            assert said and set(said) == {"pass"}, (fault, e, said)
+            assert said and set(said) == {e["status"]}, (fault, e, said)
     for e in expects:
-        _rc, bundle, out = got[e["vantage"]]
+        _rc, bundle, out = got[_key(e)]
         assert bundle is not None, out[-3000:]
         hits = [f for f in scanlib.failing(bundle) if _matches(e, f)]
         assert hits, (fault, e, [(f["check_id"], f["subject"]) for f in scanlib.failing(bundle)])
     for v, (_rc, bundle, out) in got.items():
-        mine = [e for e in expects if e["vantage"] == v]
+        mine = [e for e in expects if _key(e) == v]
         unexpected = [(f["check_id"], f["severity"], f["subject"], f["evidence"])
                       for f in _fails(bundle, notices=True) if not any(_matches(e, f) for e in mine)]
         assert unexpected == [], (fault, v, unexpected)
+        if "@" in v:
+            continue        # the two-interface probe's scans: test_two_interface_probe
         errors = [(f["check_id"], f["evidence"]) for f in bundle["findings"] if f["status"] == "error"]
         assert errors == [], (fault, v, errors)
 
@@ -161,3 +187,25 @@ def test_transfer_device_modes():
         assert any("declared direction works" in e for e in x["evidence"]), x
         arrivals = bundle["observations"]["transfer_in"]["arrivals"]
         assert {a["src_mac"] for a in arrivals} == {"02:00:00:00:1a:32"}, arrivals
+
+
+@pytest.mark.parametrize("faults", [(), ("office-b-no-exit",)], ids=["clean", "exit-blocked"])
+def test_two_interface_probe(faults):
+    """A probe on office-lan and office-b whose default route leaves by
+    office-lan: its office-b scan must never pass on office-lan's way out
+    (egress is bound to office-b's interface and address, and the probes the
+    routing table would send out of eth0 are an error saying so); its
+    office-lan scan is unaffected."""
+    got = scans_with(faults)
+    rc, bundle, out = got["probe-multi@office-b"]
+    assert rc == 3, out
+    assert bundle["summary"]["verdict"] == "incomplete"
+    eg = bundle["observations"]["egress"]
+    assert eg["status"] == "error" and "out of eth0" in eg["error"], eg.get("error")
+    assert {p["dst"] for p in eg["probes"]} <= {"10.40.0.1"} or eg["probes"] == [], eg["probes"]
+    assert not any(f["status"] == "pass" for f in bundle["findings"]
+                   if f["check_id"] in ("ING-SINGLE", "ISO-PHYSICAL"))
+    if not faults:
+        rc, bundle, out = got["probe-multi@office-lan"]
+        assert rc == 0, out
+        assert bundle["observations"]["egress"]["own_link"] == [{"dst": "10.41.0.1", "dev": "eth1"}]
