@@ -17,7 +17,8 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.model import text
 from scanner.plan import Plan
-from scanner.probes.wire import Burst, ProbeError, require_l2, require_privileges, require_up
+from scanner.probes.wire import (Burst, ProbeError, arp_fields, require_l2, require_privileges,
+                                 require_up)
 
 NMAP_ARGS = "-sn -n -PR"
 SCAPY_LIMIT = 1 << 16          # the fallback sweep refuses anything larger
@@ -79,13 +80,11 @@ def arp_frames(plan: Plan, ips) -> list[bytes]:
 
 def arp_replies(packets, wanted: set[str] | None = None) -> dict[str, set[str]]:
     """ip -> MACs that answered ARP for it (several MACs: a conflict worth keeping)."""
-    from scapy.layers.l2 import ARP
     seen: dict[str, set[str]] = {}
     for p in packets:
-        if ARP in p and p[ARP].op == 2:
-            ip = p[ARP].psrc
-            if wanted is None or ip in wanted:
-                seen.setdefault(ip, set()).add(p[ARP].hwsrc.lower())
+        f = arp_fields(p)
+        if f is not None and f[0] == 2 and (wanted is None or f[2] in wanted):
+            seen.setdefault(f[2], set()).add(f[1])
     return seen
 
 

@@ -1,9 +1,12 @@
 """Forwarding probes: the gateway-finder technique.
 
-For every host found on the vantage's segment, frames addressed at layer 2 to
-that host and at layer 3 to each canary and to one address of every other
-segment (ICMP echo, TCP SYN to the target's ports, UDP), once with TTL 1 and
-once with a full TTL, all in one burst on one socket with one shared wait.
+For every host found on the vantage's segment (one per MAC), frames addressed
+at layer 2 to that host and at layer 3 to each canary and to one address of
+every other segment: with TTL 1 one probe (ICMP echo where the target takes
+it: the TTL check does not look at the protocol), with a full TTL every
+protocol (ICMP echo, TCP SYN to the target's ports, UDP), all in one burst on
+one socket with one shared wait; replies are matched as they arrive and the
+TTL-2 probe behind a host that answered time-exceeded goes out at once.
 
 What comes back, per probe:
 - "time-exceeded" from the host for TTL 1: it forwards toward the destination
@@ -36,7 +39,8 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.plan import Plan, Target
 from scanner.model import text
-from scanner.probes.wire import Burst, ProbeError, require_l2, require_privileges, require_up
+from scanner.probes.wire import (Burst, ProbeError, arp_fields, is_ipv4, require_l2,
+                                 require_privileges, require_up)
 
 ICMP_ID = 0x150C
 SPORT_BASE = 20000
@@ -106,12 +110,14 @@ def _probes_through(plan: Plan, vias: list[tuple[str, str]], targets) -> list[Pr
     for ip, mac in vias:
         for t in targets:
             plan.guard(t.ip)
-            for ttl in (1, FULL_TTL):
-                kinds = ([("icmp", None)] if t.icmp else []) + \
-                        [("tcp", p) for p in t.tcp] + [("udp", p) for p in t.udp]
-                for i, (proto, port) in enumerate(kinds):
-                    pr = Probe(ip, mac, t, proto, port, ttl)
-                    (first if ttl == 1 and i == 0 else rest).append(pr)
+            kinds = ([("icmp", None)] if t.icmp else []) + \
+                    [("tcp", p) for p in t.tcp] + [("udp", p) for p in t.udp]
+            if not kinds:
+                continue
+            # TTL 1: one probe (the TTL check comes before any filter and does
+            # not look at the protocol); the full TTL: every protocol
+            first.append(Probe(ip, mac, t, *kinds[0], 1))
+            rest += [Probe(ip, mac, t, proto, port, FULL_TTL) for proto, port in kinds]
     return first + rest
 
 
@@ -182,24 +188,28 @@ def _frame(plan: Plan, pr: Probe, key: int, minter=None, zone: str = "") -> byte
             _ipv4(src_ip, dst_ip, pr.ttl, key & 0xFFFF, proto, seg))
 
 
-def _settle(batch: list[Probe], key: int, result: str, rip, rmac) -> None:
+def _settle(batch: list[Probe], touched, key: int, result: str, rip, rmac) -> None:
     """Keep the strongest result a probe got (answer > time-exceeded > unreachable)."""
     if not 0 <= key < len(batch):
         return
     pr = batch[key]
     if _RANK[result] > _RANK[pr.result]:
         pr.result, pr.responder_ip, pr.responder_mac = result, rip, rmac
+        if touched is not None:
+            touched.append(pr)
 
 
-def _match(batch: list[Probe], packets) -> None:
+def _match(batch: list[Probe], packets, by_seq: dict | None = None,
+           touched: list | None = None) -> None:
     from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror
     from scapy.layers.l2 import Ether
-    by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
+    if by_seq is None:
+        by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
 
-    settle = functools.partial(_settle, batch)
+    settle = functools.partial(_settle, batch, touched)
 
     for p in packets:
-        if IP not in p or Ether not in p:
+        if not is_ipv4(p) or IP not in p or Ether not in p:
             continue
         rip, rmac = p[IP].src, p[Ether].src.lower()
         if ICMP in p:
@@ -260,6 +270,11 @@ class Stream:
         self.claimed: dict[str, list[str]] = {}
         self._claims = {t.ip: t for t in plan.claims}
         self._claims_sent: float | None = None
+        # replies are matched as they come, and the TTL-2 probe behind a host
+        # that answered time-exceeded goes out at once (within the same wait)
+        self.by_seq: dict[int, int] = {}
+        self._matched = 0
+        self.hopped: set[tuple] = set()
 
     def close(self):
         self.burst.close()
@@ -271,10 +286,29 @@ class Stream:
         frames = []
         for pr in now:
             frames.append(_frame(self.plan, pr, len(self.batch), self.minter, self.zone))
+            if pr.tcp_seq is not None:
+                self.by_seq[pr.tcp_seq] = len(self.batch)
             self.batch.append(pr)
         if frames:
             self.burst.send(frames)
             self.last_send = time.monotonic()
+
+    def _hop_new(self) -> None:
+        """Match what arrived since the last call; a TTL-1 time-exceeded gets
+        its TTL-2 probe now (`_hop2` afterwards sends only what is left)."""
+        got = self.burst.got
+        touched: list[Probe] = []
+        _match(self.batch, got[self._matched:], self.by_seq, touched)
+        self._matched = len(got)
+        hops = []
+        for pr in touched:
+            key = (pr.via_ip, pr.via_mac, pr.target.ip)
+            if pr.ttl == 1 and pr.result == "time-exceeded" and pr.via_ip and key not in self.hopped:
+                self.hopped.add(key)
+                proto, port = ("icmp", None) if pr.target.icmp else (pr.proto, pr.port)
+                hops.append(Probe(pr.via_ip, pr.via_mac, pr.target, proto, port, 2))
+        if hops:
+            self._send(hops)
 
     def add(self, hosts):
         new = [h for h in hosts if h.get("ip") and h.get("mac") and h["mac"] not in self.vias]
@@ -309,13 +343,13 @@ class Stream:
         """Take in what arrived; probe hosts that just answered ARP (and the
         isolated segments' addresses through whoever answered for them)."""
         self.burst.collect(timeout)
-        from scapy.layers.l2 import ARP
         v = self.plan.vantage
         got = self.burst.got
         fresh = []
         for p in got[self._seen:]:
-            if ARP in p and p[ARP].op == 2 and p[ARP].pdst == v.ip:
-                ip, mac = p[ARP].psrc, p[ARP].hwsrc.lower()
+            f = arp_fields(p)
+            if f is not None and f[0] == 2 and f[3] == v.ip:
+                ip, mac = f[2], f[1]
                 if mac in v.own_macs or ip in v.own:
                     continue
                 if ip in self._claims:
@@ -333,37 +367,43 @@ class Stream:
         self._seen = len(got)
         if fresh and self.learn_arp and probe:
             self.add(fresh)
+        if probe:
+            self._hop_new()
 
     def finish(self, wait: float) -> int:
         if self._claims_sent is not None:      # the claims' answers, then their probes
             while time.monotonic() < self._claims_sent + CLAIM_WAIT:
                 self.poll(0.02)
         self.poll(0)
-        left = self.last_send + wait - time.monotonic()
-        if self.batch and left > 0:
-            self.burst.collect(left)
+        while self.batch:                    # the wait runs from the last frame sent
+            left = self.last_send + wait - time.monotonic()
+            if left <= 0:
+                break
+            self.poll(min(left, 0.05))
         self.poll(0, probe=False)            # late ARP answers are recorded, not probed
-        _match(self.batch, self.burst.got)
+        _match(self.batch, self.burst.got[self._matched:], self.by_seq)
         sent = self.burst.sent
         self.close()
         if self.overflow:
-            sent += _burst(self.plan, self.overflow, wait, self.minter, self.zone)
+            extra: list[Probe] = []
+            sent += _burst(self.plan, list(self.overflow), wait, self.minter, self.zone, extra)
+            self.overflow += extra
         return sent
 
 
-def _burst(plan: Plan, probes: list[Probe], wait: float, minter=None, zone: str = "") -> int:
+def _burst(plan: Plan, probes: list[Probe], wait: float, minter=None, zone: str = "",
+           extra: list | None = None) -> int:
+    """Send probes in batches, one wait each; TTL-2 probes the batches sent on
+    their own (behind time-exceeded answers) are added to `extra`."""
     sent = 0
     for start in range(0, len(probes), BATCH):
         st = Stream(plan, minter, zone, learn_arp=False)
         try:
-            st.batch = []
-            frames = []
-            for pr in probes[start:start + BATCH]:
-                frames.append(_frame(plan, pr, len(st.batch), minter, zone))
-                st.batch.append(pr)
-            st.burst.send(frames)
-            st.last_send = time.monotonic()
+            chunk = probes[start:start + BATCH]
+            st._send(chunk)
             sent += st.finish(wait)
+            if extra is not None:
+                extra += st.batch[len(chunk):] + st.overflow
         finally:
             st.close()
     return sent
@@ -371,19 +411,20 @@ def _burst(plan: Plan, probes: list[Probe], wait: float, minter=None, zone: str 
 
 def _hop2(plan: Plan, probes: list[Probe], wait: float, minter, zone) -> tuple[list[Probe], int]:
     """Second round: the next hop behind every host that forwards (TTL 2)."""
+    done = [pr for pr in probes if pr.ttl == 2]          # sent within the stream's wait
+    have = {(pr.via_ip, pr.via_mac, pr.target.ip) for pr in done}
     pairs = {}
     for pr in probes:
-        if pr.ttl == 1 and pr.result == "time-exceeded":
-            pairs.setdefault((pr.via_ip, pr.via_mac, pr.target.ip), pr)
+        key = (pr.via_ip, pr.via_mac, pr.target.ip)
+        if pr.ttl == 1 and pr.result == "time-exceeded" and key not in have:
+            pairs.setdefault(key, pr)
     hop_probes = []
     for (vip, vmac, _), pr in pairs.items():
         proto, port = ("icmp", None) if pr.target.icmp else (pr.proto, pr.port)
         hop_probes.append(Probe(vip, vmac, pr.target, proto, port, 2))
-    if not hop_probes:
-        return [], 0
-    sent = _burst(plan, hop_probes, wait, minter, zone)
+    sent = _burst(plan, hop_probes, wait, minter, zone) if hop_probes else 0
     hop = {}
-    for hp in hop_probes:
+    for hp in done + hop_probes:
         if hp.result in ("time-exceeded", "unreachable", "answer"):
             hop[(hp.via_ip, hp.via_mac, hp.target.ip)] = hp.responder_ip
     for pr in probes + hop_probes:
@@ -443,7 +484,14 @@ def _arp_control_send(plan: Plan, st: Stream, wait: float = 0.05) -> None:
     if not wanted:
         return
     st.burst.send(arp_frames(plan, sorted(wanted)))
-    st.burst.collect(wait, done=lambda got: wanted <= set(arp_replies(got, wanted)))
+    seen: set[str] = set()
+    upto = [0]
+
+    def done(got) -> bool:          # incremental: a /22 answers a thousand times
+        seen.update(arp_replies(got[upto[0]:], wanted))
+        upto[0] = len(got)
+        return wanted <= seen
+    st.burst.collect(wait, done=done)
 
 
 def _arp_control_items(plan: Plan, st: Stream) -> list[dict]:
@@ -595,7 +643,7 @@ def _match6(batch: list[Probe], packets) -> None:
     from scapy.layers.l2 import Ether
     by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
 
-    settle = functools.partial(_settle, batch)
+    settle = functools.partial(_settle, batch, None)
 
     def same(a, b) -> bool:
         try:
