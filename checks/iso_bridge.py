@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from checks._livecommon import (NOTHING_PROBED, ROUTER_KINDS, a_probe, conclude, device_of,
                                 dst_label, dst_segment, host_label, hosts, interfaces_with_mac,
-                                is_own, join, local_gate, merge_by_station, must_isolate,
+                                ip_rank, is_own, join, local_gate, merge_by_station, must_isolate,
                                 norm_ip, norm_mac, not_from, probe_label, problem, section,
                                 subject, transfer_macs, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
@@ -150,7 +150,8 @@ def _station_ip(obs, mac, probes) -> str | None:
     for p in probes:
         if norm_mac(p.get("via_mac")) == mac and norm_ip(p.get("via_ip")):
             return norm_ip(p.get("via_ip"))
-    return next((h["ip"] for h in hosts(obs) if h["mac"] == mac and h["ip"]), None)
+    ips = [h["ip"] for h in hosts(obs) if h["mac"] == mac and h["ip"]]
+    return min(ips, key=ip_rank) if ips else None     # IPv4, then global IPv6, then link-local
 
 
 def _is_router_here(inv, seg, mac) -> bool:
