@@ -608,3 +608,100 @@ def merge_by_subject(findings: Iterable[Finding]) -> list[Finding]:
         else:
             merged[key] = f
     return list(merged.values())
+
+
+# -- proxy ARP and address conflicts (DEV-MISMATCH, DEV-CONFLICT) ---------------
+
+ROUTER_KINDS = ("router", "gateway", "firewall")
+
+
+def proxy_answers(inv: Inventory, seg: Segment,
+                  seen: Iterable[Mapping[str, Any]]) -> dict[str, dict]:
+    """Proxy ARP: a registered router, gateway or firewall of `seg` answering
+    ARP (IPv4) from addresses it does not own and no device of `seg` is
+    registered at -- addresses it routes elsewhere. MAC -> {"device",
+    "interface" (its own on seg), "ips" (the addresses it answered for)}."""
+    out: dict[str, dict] = {}
+    for h in seen:
+        ip, mac = h.get("ip"), h.get("mac")
+        if not mac or _version(ip) != 4:
+            continue
+        mine = [(d, i) for d, i in interfaces_with_mac(inv, mac)
+                if d.kind in ROUTER_KINDS and i.segment == seg.name]
+        if not mine:
+            continue
+        d, i = mine[0]
+        if any(j.ip is not None and str(j.ip) == ip for j in d.interfaces):
+            continue
+        if any(x.segment == seg.name for _, x in interfaces_with_ip(inv, ip)):
+            continue                    # a registered station's address: not routed elsewhere
+        entry = out.setdefault(mac, {"device": d, "interface": i, "ips": []})
+        if ip not in entry["ips"]:
+            entry["ips"].append(ip)
+    for entry in out.values():
+        entry["ips"].sort(key=lambda a: IPAddress(a))
+    return out
+
+
+def address_conflicts(inv: Inventory, seg: Segment,
+                      seen: Iterable[Mapping[str, Any]]) -> list[dict]:
+    """Addresses (not link-local) that more than one MAC answered for on `seg`,
+    proxy ARP answers left out: [{"ip", "macs" (sorted), "device" (registered
+    at ip on seg, or None), "registered_mac"}], sorted by address."""
+    seen = list(seen)
+    proxy = proxy_answers(inv, seg, seen)
+    macs: dict[str, set] = {}
+    for h in seen:
+        ip, mac = h.get("ip"), h.get("mac")
+        if not ip or not mac or is_link_local(ip):
+            continue
+        if mac in proxy and ip in proxy[mac]["ips"]:
+            continue
+        macs.setdefault(ip, set()).add(mac)
+    out = []
+    for ip, ms in macs.items():
+        if len(ms) < 2:
+            continue
+        reg = next(((d, i) for d, i in interfaces_with_ip(inv, ip) if i.segment == seg.name), None)
+        out.append({"ip": ip, "macs": sorted(ms), "device": reg[0] if reg else None,
+                    "registered_mac": reg[1].mac if reg else None})
+    out.sort(key=lambda c: (_version(c["ip"]) or 9, IPAddress(c["ip"])))
+    return out
+
+
+def ranges(ips: Iterable[str]) -> str:
+    """'10.40.0.128–10.40.0.254, 10.40.0.7': consecutive IPv4 addresses as ranges."""
+    vals = sorted({int(IPAddress(a)) for a in ips})
+    out, start = [], None
+    for k, v in enumerate(vals):
+        if start is None:
+            start = v
+        if k + 1 == len(vals) or vals[k + 1] != v + 1:
+            out.append(str(IPAddress(start)) if start == v
+                       else f"{IPAddress(start)}–{IPAddress(v)}")
+            start = None
+    return ", ".join(out) if out else "-"
+
+
+def every_mac_problem(obs: Mapping[str, Any]) -> Text | None:
+    """Why discovery may have kept one MAC per address (python-nmap does): a
+    conflict could then go unseen, so no pass on it."""
+    disc = section(obs, "discovery")
+    if disc.get("every_mac") is True:
+        return None
+    return text("设备发现未记录每个地址的全部应答 MAC（nmap 每个地址只保留一个），无法排除地址冲突",
+                "discovery did not record every MAC that answered for an address (nmap keeps "
+                "one per address): an address conflict cannot be ruled out")
+
+
+def transfer_macs(inv: Inventory, seg: Segment) -> dict[str, Device]:
+    """MAC on `seg` -> device, for every declared one-way transfer into `seg`."""
+    out: dict[str, Device] = {}
+    for t in inv.transfers:
+        if t.to_segment != seg.name:
+            continue
+        d = inv.device(t.device)
+        for i in (d.interfaces if d is not None else ()):
+            if i.segment == seg.name and i.mac:
+                out[i.mac] = d
+    return out

@@ -79,7 +79,8 @@ def _discovery_forwarding(ctx):
     try:
         items: list = []
         disc, fwd = forwarding.discover_and_probe(
-            ctx.plan, lambda: discovery.probe(ctx.plan), minter=ctx.minter, zone=TOKEN_ZONE,
+            ctx.plan, lambda: discovery.probe(ctx.plan, confirm=False), minter=ctx.minter,
+            zone=TOKEN_ZONE,
             control_out=items)
         ctx.control_arp = items
     except Exception as exc:
@@ -139,6 +140,11 @@ def _inbound(ctx):
 RA_WAIT = 2.5
 
 
+def _transfer_in(ctx):
+    from scanner.probes import transfer
+    return transfer.probe(ctx.inv, ctx.plan)
+
+
 def _dhcp(ctx):
     from scanner.probes import dhcp
     return dhcp.probe(ctx.plan.vantage.interface)
@@ -174,6 +180,8 @@ STEPS: list[Step] = [
     Step("egress", _egress, background=True),      # own stack: independent of the L2 probes
     Step("discovery", _discovery_forwarding, writes=("discovery", "forwarding")),
     Step("inbound", _inbound, raw=False),   # not-run off the internet; checks privileges itself
+    # the high side of a declared one-way transfer listens for the low side's probes
+    Step("transfer_in", _transfer_in, background=True),
 ]
 
 

@@ -77,7 +77,11 @@ Additive fields the scan's probes also record (scanner/probes/*):
   station per MAC (checks/_livecommon.py hosts(), stations()): an IPv6-only
   station is judged like any other, and a failed IPv6 probe on a segment that
   declares IPv6 is an `error` of the device checks, never a pass.
-  "notes" when nmap was replaced by the scapy ARP sweep.
+  "notes" when nmap was replaced by the scapy ARP sweep. "every_mac": true when
+  every MAC that answered for an address is in "hosts" (python-nmap keeps
+  one: the forwarding listener's answers are added with "seen": "listener",
+  or an ARP round for the registered addresses with "seen": "confirm");
+  DEV-CONFLICT passes only then.
 - "forwarding": also "method", "vias" (hosts probed through), "targets",
   "sent"; each probe "dst_name" (canary or device name); "ttl": 2 marks the
   second-round probes that found "hop2" (only behind hosts that answered
@@ -89,14 +93,29 @@ Additive fields the scan's probes also record (scanner/probes/*):
   address of each other segment; "ipv6": {"status": "ok" | "not-run" |
   "error", "error", "src" (the vantage's declared or link-local address),
   "vias", "targets", "sent"}. A failed IPv6 round makes the section "error".
-- "egress": each probe also "dst_name" and "detail" (the socket's own words);
+- "egress": also "interface" (every socket is bound to it and to the
+  vantage's address); "elsewhere": [{"dst", "dev"}] targets this host's
+  routing table would send out of another interface (not sent; the section
+  is then "error"), "own_link": the same for targets on a segment this host
+  has another address in (left out, nothing to judge); each probe also
+  "dst_name" and "detail" (the socket's own words);
   "proto" is "dns" for the DNS query to port 53. Where the segment declares
   IPv6, also the IPv6 targets from the vantage's declared IPv6 address, and
   "ipv6": {"src", "targets", "note"} ("src" null: not probed, and why).
-- "plan": also "remote6", the IPv6 targets.
+- "plan": also "remote6", the IPv6 targets; "claims", the registered IPv4
+  addresses of the segments that must be isolated from this one.
+- "forwarding": also "claims_asked" (how many of those were asked for by ARP
+  on the link) and "claims": [{"ip", "segment", "device", "macs"}] (who
+  answered for which); the probes sent for a claim (ICMP echo and TCP, full
+  TTL, framed to the MAC that answered) carry "claim": true.
 - "inbound": "status": "not-run" away from an internet vantage; also
   "method", "targets"; each probe "reason" (nmap's: syn-ack, reset,
   no-response, host-unreach from a router, ...). Every probed port is listed.
+- "transfer_in": on the high side of a declared one-way transfer, what the
+  passive listener saw arrive for this host: {"status", "error", "listened",
+  "arrivals": [{"src_ip", "src_mac", "proto", "port", "token",
+  "token_segment_tag", "token_via_mac"}]} (see scanner/probes/transfer.py);
+  "not-run" elsewhere.
 - Section "error" strings are in the scan's --lang.
 
 Tokens (scanner/tokens.py): every forwarding and egress probe record keeps in

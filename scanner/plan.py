@@ -104,6 +104,10 @@ class Plan:
     # IPv6 canaries + one IPv6 address of each other segment (forwarding over
     # IPv6); empty unless the segment declares an IPv6 network
     remote6: tuple[Target, ...] = ()
+    # every registered IPv4 address of the segments this one must be isolated
+    # from: asked for on the local link by ARP (a station that answers holds
+    # or routes that address) and probed through whoever answered
+    claims: tuple[Target, ...] = ()
 
     @property
     def source6(self) -> str | None:
@@ -142,6 +146,7 @@ class Plan:
             "inbound": [{"ip": t.ip, "segment": t.segment, "kind": t.kind,
                          "tcp_ports": len(t.tcp), "udp": list(t.udp)} for t in self.inbound],
             "inbound_mode": self.inbound_mode,
+            "claims": [{"ip": t.ip, "segment": t.segment, "name": t.name} for t in self.claims],
         }
 
 
@@ -226,6 +231,40 @@ def _remote_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str],
             continue
         out[ip] = Target(ip, "segment", other.name, name, SEGMENT_TCP, SEGMENT_UDP, True)
     return out
+
+
+def isolated_from(seg: Segment, other: Segment) -> bool:
+    """Physical isolation is required between two declared segments (the
+    rule of INV-BRIDGE and the ISO checks): a classified segment and anything
+    of another classification or level."""
+    if CLASSIFIED not in (seg.classification, other.classification):
+        return False
+    if seg.classification == other.classification == CLASSIFIED:
+        return seg.level != other.level or seg.level is None
+    return True
+
+
+def _claim_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str]) -> list[Target]:
+    """The registered IPv4 addresses of the segments `seg` must be isolated
+    from, asked for on seg's link (never from the internet: nobody registers
+    stations there, and the internet's link is not the unit's)."""
+    if seg.is_internet:
+        return []
+    out: dict[str, Target] = {}
+    for other in inv.segments:
+        if other.name == seg.name or not isolated_from(seg, other):
+            continue
+        for d, i in inv.devices_on(other.name):
+            if i.ip is None or i.ip.version != 4 or str(i.ip) in own:
+                continue
+            if seg.name in d.segments:
+                continue        # registered here too (a declared transfer device): its own card
+            ip = str(i.ip)
+            if seg.contains(ip) or not other.contains(ip) or not scope.allows(ip):
+                continue
+            out.setdefault(ip, Target(ip, "segment", other.name, d.name, SEGMENT_TCP[-1:], (),
+                                      True))
+    return sorted(out.values(), key=lambda t: IPAddress(t.ip))
 
 
 @lru_cache(maxsize=4)
@@ -384,8 +423,8 @@ def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
                 remote=tuple(remote.values()), inbound=tuple(inbound), scope=scope,
                 remote6=tuple(remote6.values()), inbound_mode=inbound_mode,
                 inbound_unrouted=tuple(unrouted), inbound_unprobed6=tuple(unprobed6),
-                inbound_sweep=tuple(sweep),
-                inbound_rate=int(inbound_rate))
+                inbound_sweep=tuple(sweep), inbound_rate=int(inbound_rate),
+                claims=tuple(_claim_targets(inv, seg, scope, vantage.own)))
 
 
 # classifications, re-exported for probes that branch on them

@@ -36,11 +36,11 @@ PAGE = 200   # rows per table page (and rows written as HTML)
 
 # One row per requirement of SPEC §1, with the checks behind it.
 REQUIREMENTS = (
-    ("physical", ("ISO-PHYSICAL", "ISO-BRIDGE")),
+    ("physical", ("ISO-PHYSICAL", "ISO-BRIDGE", "XFER-ONEWAY")),
     ("logical", ("ISO-LOGICAL",)),
     ("ingress", ("ING-SINGLE", "INV-INGRESS")),
     ("registration", ("DEV-UNREGISTERED", "DEV-MISMATCH", "DEV-MISPLACED", "DEV-MISSING",
-                      "INV-REGISTRATION")),
+                      "DEV-CONFLICT", "INV-REGISTRATION")),
     ("inventory", ("INV-SCHEMA", "INV-OVERLAP", "INV-ADDRESS", "INV-DUPLICATE", "INV-BRIDGE",
                    "INV-INGRESS", "INV-REGISTRATION")),
     ("services", ("NET-DHCP", "NET-IPV6-RA")),

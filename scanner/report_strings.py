@@ -327,6 +327,8 @@ CHECK_TITLES: dict[str, dict[str, str]] = {
         "DEV-MISSING": "登记设备未应答",
         "NET-DHCP": "发现未登记的 DHCP 服务器",
         "NET-IPV6-RA": "发现未登记的 IPv6 路由器",
+        "DEV-CONFLICT": "多台设备应答同一地址",
+        "XFER-ONEWAY": "单向导入设备反向放行",
     },
     "en": {
         "INV-SCHEMA": "Inventory file is not of the schema",
@@ -346,5 +348,7 @@ CHECK_TITLES: dict[str, dict[str, str]] = {
         "DEV-MISSING": "Registered device does not answer",
         "NET-DHCP": "Undeclared DHCP server",
         "NET-IPV6-RA": "Undeclared IPv6 router",
+        "DEV-CONFLICT": "Several stations answer for one address",
+        "XFER-ONEWAY": "One-way transfer lets data the forbidden way",
     },
 }

@@ -104,7 +104,7 @@ def test_every_spec_id_has_regulation_references():
     spec_ids = ["INV-SCHEMA", "INV-OVERLAP", "INV-ADDRESS", "INV-DUPLICATE", "INV-BRIDGE",
                 "INV-INGRESS", "INV-REGISTRATION", "ISO-PHYSICAL", "ISO-BRIDGE", "ISO-LOGICAL",
                 "ING-SINGLE", "DEV-UNREGISTERED", "DEV-MISMATCH", "DEV-MISPLACED", "DEV-MISSING",
-                "NET-DHCP", "NET-IPV6-RA"]
+                "NET-DHCP", "NET-IPV6-RA", "DEV-CONFLICT", "XFER-ONEWAY"]
     for cid in spec_ids:
         zh, en = references(cid, "zh-CN"), references(cid, "en")
         assert zh and en and len(zh) == len(en), cid

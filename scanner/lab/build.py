@@ -38,7 +38,7 @@ def _host_addr_lines(h) -> list[str]:
         lines.append(f"link set {leg.ifname} up")
         for net in leg.onlink:
             lines.append(f"route replace {net} dev {leg.ifname}")
-    for r in h.routes:
+    for r in h.routes + h.extra_routes:
         lines.append("route replace " + " ".join(r))
     return lines
 

@@ -25,6 +25,21 @@
 |                  | same), DNAT; the host at `to` listens there (a forgotten forward)  |
 | gateway-service  | `device` listens on `tcp`/`udp` ports on every address, its public |
 |                  | one included (a management service left open to the internet)    |
+| address-conflict | a new host (named by the fault id) takes `device`'s IP on         |
+|                  | `segment` (default its first leg) with `mac`, while the device is |
+|                  | up; `order: first` plugs it into the switch before the device     |
+|                  | (default `last`), so either one may win the ARP reply race        |
+| proxy-arp        | router `device` answers ARP on its `segment` leg for the network  |
+|                  | `elsewhere`, which it routes out of its leg on `via` (default its |
+|                  | first other leg): Linux proxy_arp=1, as Cisco IOS by default      |
+| second-nic       | `device` gets a second NIC on `segment` at `ip`, forwarding off   |
+|                  | (Linux arp_ignore=0: it answers ARP there for all its addresses)  |
+| blocked-exit     | gateway `device` does not let its leg on `segment` out to the     |
+|                  | internet (that segment has no way out)                            |
+| transfer-mode    | the declared one-way transfer `device` runs in `mode`: filtered   |
+|                  | (as without the fault: new UDP flows from->to only), silent (also |
+|                  | drops its ICMP errors) or open (forwards everything, NAT out of   |
+|                  | its `from` leg, default route: packets cross both ways)           |
 """
 from __future__ import annotations
 
@@ -235,6 +250,54 @@ def gateway_service(topo: Topology, inv: Inventory, f: Fault) -> None:
     h.udp.update(f.get("udp") or ())
 
 
+def address_conflict(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg, new_host
+    owner = _leg_of(_device(topo, f), f, f.get("segment"))
+    ip = f.get("ip") or next(iter(owner.ips()), None)
+    if ip is None:
+        raise LabError(f"fault {f.id}: {f.get('device')} has no address on {owner.segment}"
+                       " / 设备在该网段没有地址")
+    h = new_host(topo, f.id, "fault", f.kind)
+    leg = add_leg(topo, inv, h, owner.segment, ip, f.get("mac"), note=f.id)
+    if f.get("order", "last") == "first":
+        ports = topo.switches[owner.segment].ports
+        ports.remove(leg.port)
+        ports.insert(ports.index(owner.port), leg.port)
+
+
+def proxy_arp(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _device(topo, f)
+    inside = _leg_of(h, f, f.get("segment"))
+    out = h.leg_on(f.get("via")) if f.get("via") else next(
+        (l for l in h.legs if l is not inside), None)
+    if out is None or out is inside:
+        raise LabError(f"fault {f.id}: {h.name} needs another leg to route {f.get('elsewhere')}"
+                       " out of / 设备需要另一条链路")
+    h.proxy_arp = True
+    h.extra_routes.append([f.get("elsewhere"), "dev", out.ifname])
+    inside.note = f.id
+
+
+def second_nic(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+
+
+def transfer_mode(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _device(topo, f)
+    if not any(t.device == h.name for t in inv.transfers):
+        raise LabError(f"fault {f.id}: {h.name} is no declared one-way transfer device"
+                       " / 该设备未声明为单向导入设备")
+    h.transfer_mode = f.get("mode")
+
+
+def blocked_exit(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _device(topo, f)
+    h.no_exit.append(_leg_of(h, f, f.get("segment")).ifname)
+
+
 APPLY = {
     "unregistered": unregistered,
     "mac-mismatch": mac_mismatch,
@@ -247,6 +310,11 @@ APPLY = {
     "silent-forwarder": silent_forwarder,
     "port-forward": port_forward,
     "gateway-service": gateway_service,
+    "address-conflict": address_conflict,
+    "proxy-arp": proxy_arp,
+    "second-nic": second_nic,
+    "transfer-mode": transfer_mode,
+    "blocked-exit": blocked_exit,
 }
 
 

@@ -14,7 +14,8 @@ A lab file is an inventory (SPEC §2) plus a top-level `lab:` section:
           segment: secret-lan
           ip: 10.10.0.77
           mac: 02:aa:00:00:00:77
-          expect:                       # what a scan must find (one mapping or a list)
+          expect:                       # what a scan must find (one mapping or a list;
+                                        # status: pass = the check must pass from there)
             {check: DEV-UNREGISTERED, vantage: probe-secret, ip: 10.10.0.77, mac: 02:aa:00:00:00:77}
 
 Faults are runtime configuration: the inventory itself stays the unit's
@@ -47,8 +48,13 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "silent-forwarder": (("device", "segment", "ip"), ("mac",)),
     "port-forward": (("device", "to"), ("public", "tcp", "udp", "to_port")),
     "gateway-service": (("device",), ("tcp", "udp")),
+    "address-conflict": (("device", "mac"), ("segment", "ip", "order")),
+    "proxy-arp": (("device", "segment", "elsewhere"), ("via",)),
+    "second-nic": (("device", "segment", "ip"), ("mac",)),
+    "transfer-mode": (("device", "mode"), ()),
+    "blocked-exit": (("device", "segment"), ()),
 }
-EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "port", "note")
+EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "port", "note", "status", "segment")
 
 
 @dataclass(frozen=True)
@@ -162,7 +168,17 @@ def _check_value(ctx: _Ctx, path: tuple, key: str, value: Any) -> Any:
             if not (isinstance(value, int) and 0 <= value <= 9000):
                 raise ValueError("expected seconds 0-9000")
             return value
-        if key in ("device", "segment", "from"):
+        if key == "order":
+            if value not in ("first", "last"):
+                raise ValueError("expected first or last")
+            return value
+        if key == "mode":
+            if value not in ("filtered", "silent", "open"):
+                raise ValueError("expected filtered, silent or open")
+            return value
+        if key == "elsewhere":
+            return str(IPNetwork(str(value)).cidr)
+        if key in ("device", "segment", "from", "via"):
             if not isinstance(value, str) or not value:
                 raise ValueError("expected a name")
             return value
@@ -196,7 +212,13 @@ def _expects(ctx: _Ctx, path: tuple, value: Any) -> tuple[Mapping[str, Any], ...
         e = {"check": check, "vantage": vantage}
         if item.get("port") is not None:
             e["port"] = _check_value(ctx, p + ("port",), "port", item["port"])
-        for k in ("ip", "mac", "device", "note"):
+        if item.get("status", "fail") not in ("fail", "pass", "error"):
+            ctx.bad(p + ("status",), "expected fail (the default: a finding to find), pass (the"
+                    " check must pass: a situation that must not be flagged) or error (it must not"
+                    " pass: the scan cannot judge it) / 应为 fail、pass 或 error")
+        elif item.get("status") in ("pass", "error"):
+            e["status"] = item["status"]
+        for k in ("ip", "mac", "device", "note", "segment"):
             if item.get(k) is not None:
                 v = _check_value(ctx, p + (k,), k, item[k]) if k in ("ip", "mac") else str(item[k])
                 e[k] = v

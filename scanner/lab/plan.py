@@ -16,7 +16,11 @@ The rules, in the order they are applied:
    derived from the inventory: its non-classified legs may go out of its
    internet leg (NAT), the internet may reach only the `exposed` services
    (a `public` one by a port forward, DNAT, on the ingress), nothing else is
-   forwarded;
+   forwarded; every declared one-way transfer device forwards
+   new UDP flows from its `from` leg to its `to` leg and nothing else, and
+   has no default route (fault kind transfer-mode: `silent` also drops its
+   ICMP errors, `open` forwards everything, NATs out of its `from` leg and
+   routes by default via the `from` segment's ingress);
 6. listeners: `lab.services`, the `exposed` services, the canaries' ports;
    a DHCP server on each declared `dhcp_servers` address that a lab host has,
    and radvd on each declared `ipv6_routers` address (or the link-local
@@ -171,6 +175,8 @@ def derive_routes(topo: Topology, inv: Inventory, spec: LabSpec | None = None) -
         if not h.legs:
             continue
         have_default = {4: False, 6: False}
+        if h.transfer_mode in ("filtered", "silent"):
+            continue                 # a one-way transfer device routes nowhere else
         # default via the ingress of the first non-classified segment a leg is on
         for leg in h.legs:
             seg = inv.segment(leg.segment)
@@ -223,6 +229,8 @@ def derive_gateways(topo: Topology, inv: Inventory) -> None:
             "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
         ]
         for i in inside:
+            if i.ifname in h.no_exit:
+                continue              # fault blocked-exit: this segment's way out is shut
             for o in outside:
                 rules.append(f"-A FORWARD -i {i.ifname} -o {o.ifname} -j ACCEPT")
         for i in inside:
@@ -264,6 +272,25 @@ def derive_gateways(topo: Topology, inv: Inventory) -> None:
         h.masquerade += [o.ifname for o in outside if inside]
 
 
+def derive_transfers(topo: Topology, inv: Inventory) -> None:
+    """The firewall of every declared one-way transfer device (rule 5)."""
+    for t in inv.transfers:
+        h = topo.hosts.get(t.device)
+        if h is None:
+            continue
+        src, dst = h.leg_on(t.from_segment), h.leg_on(t.to_segment)
+        if src is None or dst is None:
+            continue
+        h.transfer_mode = h.transfer_mode or "filtered"
+        h.forward4 = True
+        if h.transfer_mode == "open":
+            h.masquerade.append(src.ifname)
+            continue
+        h.ipt4.append(f"-A FORWARD -i {src.ifname} -o {dst.ifname} -p udp "
+                      "-m conntrack --ctstate NEW -j ACCEPT")
+        h.drop_icmp_errors = h.drop_icmp_errors or h.transfer_mode == "silent"
+
+
 def render_iptables(h: Host, v6: bool) -> str | None:
     """iptables-restore input for a host, or None when it needs no rules."""
     rules = h.ipt6 if v6 else h.ipt4
@@ -277,8 +304,8 @@ def render_iptables(h: Host, v6: bool) -> str | None:
                         "-A OUTPUT -p icmp --icmp-type time-exceeded -j DROP"]
     masq = [] if v6 else [f"-A POSTROUTING -o {i} -j MASQUERADE" for i in h.masquerade]
     dnat = [] if v6 else list(h.dnat)
-    fwd_policy = "DROP" if h.gateway else "ACCEPT"
-    if not (rules or drop_out or masq or dnat or h.gateway):
+    fwd_policy = "DROP" if h.gateway or h.transfer_mode in ("filtered", "silent") else "ACCEPT"
+    if not (rules or drop_out or masq or dnat or fwd_policy == "DROP"):
         return None
     lines = ["*filter", ":INPUT ACCEPT [0:0]", f":FORWARD {fwd_policy} [0:0]",
              ":OUTPUT ACCEPT [0:0]", *rules, *drop_out, "COMMIT"]
@@ -363,6 +390,7 @@ def plan(inv: Inventory, spec: LabSpec, *, name: str | None = None,
         apply_fault(topo, inv, f)
         topo.faults.append(f.to_json())
     derive_gateways(topo, inv)
+    derive_transfers(topo, inv)
     derive_routes(topo, inv, spec)
     derive_processes(topo, inv)
     check_vantages(topo, inv)

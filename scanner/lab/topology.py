@@ -80,6 +80,10 @@ class Host:
     dnat: list[str] = field(default_factory=list)             # nat PREROUTING lines (port forwards)
     drop_icmp_errors: bool = False
     gateway: bool = False
+    proxy_arp: bool = False        # answers ARP for what it routes out another leg
+    transfer_mode: str | None = None   # a declared one-way transfer: filtered | silent | open
+    no_exit: list[str] = field(default_factory=list)   # gateway legs not let out to the internet
+    extra_routes: list[list[str]] = field(default_factory=list)   # kept by derive_routes
 
     def leg_on(self, segment: str) -> Leg | None:
         return next((l for l in self.legs if l.segment == segment), None)
@@ -105,6 +109,7 @@ class Host:
                     f"net.ipv6.conf.{scope}.accept_ra={ra}",
                     f"net.ipv6.conf.{scope}.accept_dad=0",
                     f"net.ipv6.conf.{scope}.accept_redirects=0"]
+        out.append(f"net.ipv4.conf.all.proxy_arp={int(self.proxy_arp)}")
         out += ["net.ipv4.icmp_echo_ignore_all=0",
                 "net.ipv4.icmp_echo_ignore_broadcasts=1",
                 "net.ipv4.icmp_ratelimit=0",
@@ -115,7 +120,7 @@ class Host:
         return {"name": self.name, "ns": self.ns, "role": self.role, "kind": self.kind,
                 "legs": [l.to_json() for l in self.legs], "forward4": self.forward4,
                 "forward6": self.forward6, "tcp": sorted(self.tcp), "udp": sorted(self.udp),
-                "gateway": self.gateway}
+                "gateway": self.gateway, "proxy_arp": self.proxy_arp}
 
 
 @dataclass

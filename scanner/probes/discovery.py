@@ -17,7 +17,8 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.model import text
 from scanner.plan import Plan
-from scanner.probes.wire import Burst, ProbeError, require_l2, require_privileges, require_up
+from scanner.probes.wire import (Burst, ProbeError, arp_fields, require_l2, require_privileges,
+                                 require_up)
 
 NMAP_ARGS = "-sn -n -PR"
 SCAPY_LIMIT = 1 << 16          # the fallback sweep refuses anything larger
@@ -79,13 +80,11 @@ def arp_frames(plan: Plan, ips) -> list[bytes]:
 
 def arp_replies(packets, wanted: set[str] | None = None) -> dict[str, set[str]]:
     """ip -> MACs that answered ARP for it (several MACs: a conflict worth keeping)."""
-    from scapy.layers.l2 import ARP
     seen: dict[str, set[str]] = {}
     for p in packets:
-        if ARP in p and p[ARP].op == 2:
-            ip = p[ARP].psrc
-            if wanted is None or ip in wanted:
-                seen.setdefault(ip, set()).add(p[ARP].hwsrc.lower())
+        f = arp_fields(p)
+        if f is not None and f[0] == 2 and (wanted is None or f[2] in wanted):
+            seen.setdefault(f[2], set()).add(f[1])
     return seen
 
 
@@ -138,8 +137,25 @@ def ipv6_neighbours(plan: Plan, wait: float = 1.0) -> list[dict]:
     return out
 
 
-def probe(plan: Plan) -> dict:
-    """The discovery section of the observations."""
+def confirm_round(plan: Plan, wait: float = 0.5) -> dict[str, set[str]]:
+    """ARP who-has for every registered address of the segment, listening for
+    every answer: nmap keeps one MAC per address (whichever won the reply
+    race), and two MACs for one address is exactly what must be seen."""
+    v = plan.vantage
+    wanted = {c.ip for c in plan.controls}
+    if not wanted:
+        return {}
+    with Burst(v.interface, f"arp and not ether src {v.mac}") as b:
+        b.send(arp_frames(plan, sorted(wanted)))
+        got = b.collect(wait)
+    return {ip: {m for m in macs if m not in v.own_macs}
+            for ip, macs in arp_replies(got, wanted).items()}
+
+
+def probe(plan: Plan, confirm: bool = True) -> dict:
+    """The discovery section of the observations. `confirm`: after nmap, an
+    ARP round for the registered addresses records every MAC that answers
+    (the forwarding listener does this itself when it runs beside discovery)."""
     require_privileges()
     require_up(plan.vantage.interface)
     require_l2(plan.vantage)
@@ -161,8 +177,16 @@ def probe(plan: Plan) -> dict:
         notes.append("nmap not found; scapy ARP sweep used")
         hosts = scapy_sweep(plan)
         method = "scapy arp"
+    if confirm and method.startswith("nmap") and plan.controls:
+        have = {(h["ip"], h["mac"]) for h in hosts}
+        hosts = hosts + [{"ip": ip, "mac": m, "via": "arp", "seen": "confirm"}
+                         for ip, macs in sorted(confirm_round(plan).items(),
+                                                key=lambda x: IPAddress(x[0]))
+                         for m in sorted(macs) if (ip, m) not in have]
     out = {"status": "ok", "error": None, "method": method,
            "networks": list(plan.networks4), "hosts": hosts}
+    if confirm or method.startswith("scapy") or not plan.networks4:
+        out["every_mac"] = True      # else the forwarding listener records them (every_mac())
     if plan.networks6:
         out["networks6"] = list(plan.networks6)
         try:

@@ -6,6 +6,15 @@ result: "answer" (the destination answered: echo reply, connection, data),
 "refused" (the destination itself said no: RST / port unreachable, so it was
 reached), "unreachable" (no route here, or an ICMP error from a router on the
 way: responder_ip names it), "none" (silence).
+
+Every probe leaves from the vantage's interface and address: each socket is
+bound to the device (SO_BINDTODEVICE) and to the vantage's source address,
+the raw ICMP ones too. On a host with several interfaces (a probe on a trunk
+with eth0.10 and eth0.20) the routing table may send a probe for this
+segment out of another interface: that is checked for every target before
+anything is sent (`ip route get DST from SRC`), such a target is not probed,
+and the section is an `error` that says so -- a probe that left by another
+segment's way out proves nothing about this one's.
 """
 from __future__ import annotations
 
@@ -19,6 +28,7 @@ import subprocess
 import time
 
 from scanner import tokens
+from scanner.model import text
 from scanner.plan import Plan
 from scanner.probes.wire import require_privileges
 
@@ -44,20 +54,49 @@ def _dns_query(qid: int, name: str) -> bytes:
     return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", 1, 1)
 
 
-def first_hop(dst: str, src: str | None = None) -> tuple[str | None, str | None]:
-    """(gateway, error) from the routing table: the way a packet to dst would leave."""
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+
+
+def route_of(dst: str, src: str | None = None) -> tuple[str | None, str | None, str | None]:
+    """(gateway, device, error) from the routing table: the way a packet to
+    dst from src would leave this host."""
     argv = ["ip", "-j", "route", "get", dst] + (["from", src] if src else [])
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, str(exc)
+        return None, None, str(exc)
     if r.returncode != 0:
-        return None, r.stderr.strip() or "no route"
+        return None, None, r.stderr.strip() or "no route"
     try:
         routes = json.loads(r.stdout)
-        return (routes[0].get("gateway") if routes else None), None
+        return ((routes[0].get("gateway"), routes[0].get("dev"), None) if routes
+                else (None, None, None))
     except (ValueError, IndexError, AttributeError):
-        return None, None
+        return None, None, None
+
+
+def first_hop(dst: str, src: str | None = None) -> tuple[str | None, str | None]:
+    """(gateway, error) from the routing table: the way a packet to dst would leave."""
+    gw, _dev, err = route_of(dst, src)
+    return gw, err
+
+
+def _own_segments(plan: Plan) -> set[str]:
+    """The other segments this host has an address in (a probe on two links)."""
+    inv = plan.scope._inv
+    out = set()
+    for a in plan.vantage.own:
+        try:
+            seg = inv.segment_of(a)
+        except Exception:
+            seg = None
+        if seg is not None and seg.name != plan.segment.name:
+            out.add(seg.name)
+    return out
+
+
+def _bind_device(sock, iface: str) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode() + b"\0")
 
 
 class _Item:
@@ -95,8 +134,20 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
     src6 = plan.source6 if plan.remote6 else None
     if src6 is not None and src6.lower().startswith("fe80"):
         src6 = None
+    # the way the routing table would send each target: out of the vantage's
+    # interface, or not probed at all (another segment's way out proves nothing)
+    hops, elsewhere, own_link = {}, {}, {}
+    mine = _own_segments(plan)
     for t in plan.remote + (plan.remote6 if src6 else ()):
-        plan.guard(t.ip)
+        gw, dev, _err = route_of(plan.guard(t.ip), src6 if ":" in t.ip else v.ip)
+        hops[t.ip] = gw
+        if dev is not None and dev != v.interface:
+            # a segment this host itself is on (its other card): reached over
+            # that link, which says nothing about this one's; not probed
+            (own_link if t.segment in mine else elsewhere)[t.ip] = dev
+    for t in plan.remote + (plan.remote6 if src6 else ()):
+        if t.ip in elsewhere or t.ip in own_link:
+            continue
         if t.icmp:
             items.append(_Item(t, "icmp", None))
         items += [_Item(t, "tcp", p) for p in t.tcp]
@@ -104,10 +155,13 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
 
     icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     icmp.setblocking(False)
+    _bind_device(icmp, v.interface)
+    icmp.bind((v.ip, 0))
     icmp6 = None
     if src6 is not None:
         icmp6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
         icmp6.setblocking(False)
+        _bind_device(icmp6, v.interface)
         icmp6.bind((src6, 0))
     icmp_by_id = {}
     pending_w, pending_r = {}, {}
@@ -138,6 +192,7 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                     s = socket.socket(fam, socket.SOCK_STREAM)
                     it.sock = s
                     s.setblocking(False)
+                    _bind_device(s, v.interface)
                     try:
                         s.bind((me, tokens.tcp_sport_for(tok) if tok else 0))
                     except OSError:
@@ -154,6 +209,7 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                     s = socket.socket(fam, socket.SOCK_DGRAM)
                     it.sock = s
                     s.setblocking(False)
+                    _bind_device(s, v.interface)
                     s.bind((me, 0))
                     s.connect((dst, it.port))
                     if it.proto == "dns":
@@ -228,13 +284,21 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
         for it in items:
             if it.sock is not None:
                 it.finish(it.result, it.responder_ip, it.detail or "no reply")
-    hops = {}
-    for t in plan.remote:
-        hops[t.ip], _ = first_hop(t.ip, v.ip)
-    for t in (plan.remote6 if src6 else ()):
-        hops[t.ip], _ = first_hop(t.ip, src6)
-    out = {"status": "ok", "error": None, "method": "own stack (raw ICMP, TCP connect, UDP, DNS)",
-           "probes": [it.to_json(hops.get(it.target.ip)) for it in items]}
+    out = {"status": "ok", "error": None,
+           "method": f"own stack bound to {v.interface} and {v.ip} (raw ICMP, TCP connect, UDP, DNS)",
+           "interface": v.interface, "probes": [it.to_json(hops.get(it.target.ip)) for it in items]}
+    if own_link:
+        out["own_link"] = [{"dst": ip, "dev": dev} for ip, dev in sorted(own_link.items())]
+    if elsewhere:
+        devs = ", ".join(sorted(set(elsewhere.values())))
+        ips = ", ".join(sorted(elsewhere))
+        out["elsewhere"] = [{"dst": ip, "dev": dev} for ip, dev in sorted(elsewhere.items())]
+        out.update(status="error", error=text(
+            f"本机路由表会把发往 {ips} 的探测从 {devs} 发出，而不是本位置的接口 {v.interface}：未发送"
+            f"（经其他网段出口离开的探测不能说明 {plan.segment.name} 的出口）",
+            f"this host's routing table sends probes to {ips} out of {devs}, not out of the "
+            f"vantage's interface {v.interface}: they were not sent (a probe that leaves by "
+            f"another segment's way out proves nothing about {plan.segment.name}'s)"))
     if plan.remote6:
         out["ipv6"] = {"src": src6, "targets": [t.ip for t in plan.remote6] if src6 else [],
                        "note": None if src6 else

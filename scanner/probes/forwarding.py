@@ -1,9 +1,12 @@
 """Forwarding probes: the gateway-finder technique.
 
-For every host found on the vantage's segment, frames addressed at layer 2 to
-that host and at layer 3 to each canary and to one address of every other
-segment (ICMP echo, TCP SYN to the target's ports, UDP), once with TTL 1 and
-once with a full TTL, all in one burst on one socket with one shared wait.
+For every host found on the vantage's segment (one per MAC), frames addressed
+at layer 2 to that host and at layer 3 to each canary and to one address of
+every other segment: with TTL 1 one probe (ICMP echo where the target takes
+it: the TTL check does not look at the protocol), with a full TTL every
+protocol (ICMP echo, TCP SYN to the target's ports, UDP), all in one burst on
+one socket with one shared wait; replies are matched as they arrive and the
+TTL-2 probe behind a host that answered time-exceeded goes out at once.
 
 What comes back, per probe:
 - "time-exceeded" from the host for TTL 1: it forwards toward the destination
@@ -36,13 +39,15 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.plan import Plan, Target
 from scanner.model import text
-from scanner.probes.wire import Burst, ProbeError, require_l2, require_privileges, require_up
+from scanner.probes.wire import (Burst, ProbeError, arp_fields, is_ipv4, require_l2,
+                                 require_privileges, require_up)
 
 ICMP_ID = 0x150C
 SPORT_BASE = 20000
 BATCH = 40000          # unique source ports / IP ids per burst
 FULL_TTL = 64
 WAIT = 1.0
+CLAIM_WAIT = 0.5       # for ARP answers to the isolated segments' addresses
 
 
 @dataclass
@@ -59,30 +64,43 @@ class Probe:
     hop2: str | None = None
     token: str | None = None
     tcp_seq: int | None = None
+    claim: bool = False            # via_mac answered ARP for the destination itself
 
     def to_json(self) -> dict:
-        return {"via_ip": self.via_ip, "via_mac": self.via_mac, "dst": self.target.ip,
-                "dst_kind": self.target.kind, "dst_segment": self.target.segment,
-                "dst_name": self.target.name, "proto": self.proto, "port": self.port,
-                "ttl": self.ttl, "result": self.result, "responder_ip": self.responder_ip,
-                "responder_mac": self.responder_mac, "hop2": self.hop2, "token": self.token}
+        out = {"via_ip": self.via_ip, "via_mac": self.via_mac, "dst": self.target.ip,
+               "dst_kind": self.target.kind, "dst_segment": self.target.segment,
+               "dst_name": self.target.name, "proto": self.proto, "port": self.port,
+               "ttl": self.ttl, "result": self.result, "responder_ip": self.responder_ip,
+               "responder_mac": self.responder_mac, "hop2": self.hop2, "token": self.token}
+        if self.claim:
+            out["claim"] = True
+        return out
 
 
 _RANK = {"none": 0, "unreachable": 1, "time-exceeded": 2, "answer": 3}
 
 
-def plan_probes(plan: Plan, hosts: list[dict]) -> list[Probe]:
-    """The probe list, most telling first (TTL-1 ICMP to every target, host by host)."""
+def plan_probes(plan: Plan, hosts: list[dict], known: set[str] = frozenset(),
+                reg: dict[str, str] | None = None) -> list[Probe]:
+    """The probe list, most telling first (TTL-1 ICMP to every target, host by
+    host): one host per MAC (a router answering proxy ARP for a hundred
+    addresses is one host, probed once), named by the first address it
+    answered from; MACs in `known` are already probed."""
     v = plan.vantage
-    vias = []
-    seen = set()
+    reg = _registered_ip(plan) if reg is None else reg
+    vias: dict[str, str] = {}
     for h in hosts:
         ip, mac = h.get("ip"), h.get("mac")
-        if not ip or not mac or ":" in ip or ip in v.own or mac in v.own_macs or (ip, mac) in seen:
+        if not ip or not mac or ":" in ip or ip in v.own or mac in v.own_macs or mac in known:
             continue
-        seen.add((ip, mac))
-        vias.append((ip, mac))
-    return _probes_through(plan, vias, plan.remote)
+        vias.setdefault(mac, reg.get(mac, ip))
+    return _probes_through(plan, [(ip, mac) for mac, ip in vias.items()], plan.remote)
+
+
+def _registered_ip(plan: Plan) -> dict[str, str]:
+    """MAC -> its registered address on the vantage's segment: the name of a
+    host to probe through whichever address it answered from first."""
+    return {c.mac: c.ip for c in plan.controls if c.mac}
 
 
 def _probes_through(plan: Plan, vias: list[tuple[str, str]], targets) -> list[Probe]:
@@ -92,12 +110,14 @@ def _probes_through(plan: Plan, vias: list[tuple[str, str]], targets) -> list[Pr
     for ip, mac in vias:
         for t in targets:
             plan.guard(t.ip)
-            for ttl in (1, FULL_TTL):
-                kinds = ([("icmp", None)] if t.icmp else []) + \
-                        [("tcp", p) for p in t.tcp] + [("udp", p) for p in t.udp]
-                for i, (proto, port) in enumerate(kinds):
-                    pr = Probe(ip, mac, t, proto, port, ttl)
-                    (first if ttl == 1 and i == 0 else rest).append(pr)
+            kinds = ([("icmp", None)] if t.icmp else []) + \
+                    [("tcp", p) for p in t.tcp] + [("udp", p) for p in t.udp]
+            if not kinds:
+                continue
+            # TTL 1: one probe (the TTL check comes before any filter and does
+            # not look at the protocol); the full TTL: every protocol
+            first.append(Probe(ip, mac, t, *kinds[0], 1))
+            rest += [Probe(ip, mac, t, proto, port, FULL_TTL) for proto, port in kinds]
     return first + rest
 
 
@@ -168,24 +188,28 @@ def _frame(plan: Plan, pr: Probe, key: int, minter=None, zone: str = "") -> byte
             _ipv4(src_ip, dst_ip, pr.ttl, key & 0xFFFF, proto, seg))
 
 
-def _settle(batch: list[Probe], key: int, result: str, rip, rmac) -> None:
+def _settle(batch: list[Probe], touched, key: int, result: str, rip, rmac) -> None:
     """Keep the strongest result a probe got (answer > time-exceeded > unreachable)."""
     if not 0 <= key < len(batch):
         return
     pr = batch[key]
     if _RANK[result] > _RANK[pr.result]:
         pr.result, pr.responder_ip, pr.responder_mac = result, rip, rmac
+        if touched is not None:
+            touched.append(pr)
 
 
-def _match(batch: list[Probe], packets) -> None:
+def _match(batch: list[Probe], packets, by_seq: dict | None = None,
+           touched: list | None = None) -> None:
     from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror
     from scapy.layers.l2 import Ether
-    by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
+    if by_seq is None:
+        by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
 
-    settle = functools.partial(_settle, batch)
+    settle = functools.partial(_settle, batch, touched)
 
     for p in packets:
-        if IP not in p or Ether not in p:
+        if not is_ipv4(p) or IP not in p or Ether not in p:
             continue
         rip, rmac = p[IP].src, p[Ether].src.lower()
         if ICMP in p:
@@ -235,82 +259,151 @@ class Stream:
         self.burst = Burst(v.interface, bpf)
         self.batch: list[Probe] = []
         self.overflow: list[Probe] = []
-        self.vias: set[tuple[str, str]] = set()
+        self.vias: dict[str, str] = {}           # MAC -> the address it is named by
+        self.reg = _registered_ip(plan)
         self.last_send = time.monotonic()
         self._seen = 0
         self.nets = [IPNetwork(n) for n in plan.networks4]
+        # every MAC that answered ARP for an address of the segment, and for
+        # an address of an isolated segment (plan.claims): ip -> [MACs]
+        self.answered: dict[str, list[str]] = {}
+        self.claimed: dict[str, list[str]] = {}
+        self._claims = {t.ip: t for t in plan.claims}
+        self._claims_sent: float | None = None
+        # replies are matched as they come, and the TTL-2 probe behind a host
+        # that answered time-exceeded goes out at once (within the same wait)
+        self.by_seq: dict[int, int] = {}
+        self._matched = 0
+        self.hopped: set[tuple] = set()
 
     def close(self):
         self.burst.close()
 
-    def add(self, hosts):
-        new = []
-        for h in hosts:
-            key = (h.get("ip"), h.get("mac"))
-            if key in self.vias or not key[0] or not key[1]:
-                continue
-            new.append(h)
-        probes = plan_probes(self.plan, new)
-        for ip, mac in {(p.via_ip, p.via_mac) for p in probes} | {(h["ip"], h["mac"]) for h in new}:
-            self.vias.add((ip, mac))
+    def _send(self, probes: list[Probe]) -> None:
         room = BATCH - len(self.batch)
         now, later = probes[:room], probes[room:]
         self.overflow += later
         frames = []
         for pr in now:
             frames.append(_frame(self.plan, pr, len(self.batch), self.minter, self.zone))
+            if pr.tcp_seq is not None:
+                self.by_seq[pr.tcp_seq] = len(self.batch)
             self.batch.append(pr)
         if frames:
             self.burst.send(frames)
             self.last_send = time.monotonic()
 
-    def poll(self, timeout: float = 0.02):
-        """Take in what arrived; probe hosts that just answered ARP."""
-        self.burst.collect(timeout)
-        if not self.learn_arp:
+    def _hop_new(self) -> None:
+        """Match what arrived since the last call; a TTL-1 time-exceeded gets
+        its TTL-2 probe now (`_hop2` afterwards sends only what is left)."""
+        got = self.burst.got
+        touched: list[Probe] = []
+        _match(self.batch, got[self._matched:], self.by_seq, touched)
+        self._matched = len(got)
+        hops = []
+        for pr in touched:
+            key = (pr.via_ip, pr.via_mac, pr.target.ip)
+            if pr.ttl == 1 and pr.result == "time-exceeded" and pr.via_ip and key not in self.hopped:
+                self.hopped.add(key)
+                proto, port = ("icmp", None) if pr.target.icmp else (pr.proto, pr.port)
+                hops.append(Probe(pr.via_ip, pr.via_mac, pr.target, proto, port, 2))
+        if hops:
+            self._send(hops)
+
+    def add(self, hosts):
+        new = [h for h in hosts if h.get("ip") and h.get("mac") and h["mac"] not in self.vias]
+        probes = plan_probes(self.plan, new, set(self.vias), self.reg)
+        for h in new:
+            self.vias.setdefault(h["mac"], self.reg.get(h["mac"], h["ip"]))
+        self._send(probes)
+
+    def send_claims(self) -> None:
+        """ARP who-has, once, for every registered address of the isolated
+        segments: on this link nobody should answer."""
+        from scanner.probes.discovery import arp_frames
+        if self._claims and self._claims_sent is None:
+            self.burst.send(arp_frames(self.plan, sorted(self._claims)))
+            self._claims_sent = time.monotonic()
+
+    def _claim(self, ip: str, mac: str, probe: bool = True) -> None:
+        """A station answered for an address of an isolated segment: probe that
+        address through it (ICMP echo and TCP, full TTL), once per MAC."""
+        macs = self.claimed.setdefault(ip, [])
+        if mac in macs:
             return
-        from scapy.layers.l2 import ARP
+        macs.append(mac)
+        if not probe:
+            return
+        t = self._claims[ip]
+        kinds = [("icmp", None)] + [("tcp", p) for p in t.tcp]
+        self._send([Probe(None, mac, t, proto, port, FULL_TTL, claim=True)
+                    for proto, port in kinds])
+
+    def poll(self, timeout: float = 0.02, probe: bool = True):
+        """Take in what arrived; probe hosts that just answered ARP (and the
+        isolated segments' addresses through whoever answered for them)."""
+        self.burst.collect(timeout)
         v = self.plan.vantage
         got = self.burst.got
         fresh = []
         for p in got[self._seen:]:
-            if ARP in p and p[ARP].op == 2 and p[ARP].pdst == v.ip:
-                ip, mac = p[ARP].psrc, p[ARP].hwsrc.lower()
+            f = arp_fields(p)
+            if f is not None and f[0] == 2 and f[3] == v.ip:
+                ip, mac = f[2], f[1]
+                if mac in v.own_macs or ip in v.own:
+                    continue
+                if ip in self._claims:
+                    self._claim(ip, mac, probe)
+                    continue
                 try:
                     inside = any(IPAddress(ip) in n for n in self.nets)
                 except Exception:
                     inside = False
-                if inside and ip not in v.own and mac not in v.own_macs and self.plan.scope.allows(ip):
+                if inside and self.plan.scope.allows(ip):
+                    macs = self.answered.setdefault(ip, [])
+                    if mac not in macs:
+                        macs.append(mac)
                     fresh.append({"ip": ip, "mac": mac})
         self._seen = len(got)
-        if fresh:
+        if fresh and self.learn_arp and probe:
             self.add(fresh)
+        if probe:
+            self._hop_new()
 
     def finish(self, wait: float) -> int:
-        left = self.last_send + wait - time.monotonic()
-        if self.batch and left > 0:
-            self.burst.collect(left)
-        _match(self.batch, self.burst.got)
+        if self._claims_sent is not None:      # the claims' answers, then their probes
+            while time.monotonic() < self._claims_sent + CLAIM_WAIT:
+                self.poll(0.02)
+        self.poll(0)
+        while self.batch:                    # the wait runs from the last frame sent
+            left = self.last_send + wait - time.monotonic()
+            if left <= 0:
+                break
+            self.poll(min(left, 0.05))
+        self.poll(0, probe=False)            # late ARP answers are recorded, not probed
+        _match(self.batch, self.burst.got[self._matched:], self.by_seq)
         sent = self.burst.sent
         self.close()
         if self.overflow:
-            sent += _burst(self.plan, self.overflow, wait, self.minter, self.zone)
+            extra: list[Probe] = []
+            sent += _burst(self.plan, list(self.overflow), wait, self.minter, self.zone, extra)
+            self.overflow += extra
         return sent
 
 
-def _burst(plan: Plan, probes: list[Probe], wait: float, minter=None, zone: str = "") -> int:
+def _burst(plan: Plan, probes: list[Probe], wait: float, minter=None, zone: str = "",
+           extra: list | None = None) -> int:
+    """Send probes in batches, one wait each; TTL-2 probes the batches sent on
+    their own (behind time-exceeded answers) are added to `extra`."""
     sent = 0
     for start in range(0, len(probes), BATCH):
         st = Stream(plan, minter, zone, learn_arp=False)
         try:
-            st.batch = []
-            frames = []
-            for pr in probes[start:start + BATCH]:
-                frames.append(_frame(plan, pr, len(st.batch), minter, zone))
-                st.batch.append(pr)
-            st.burst.send(frames)
-            st.last_send = time.monotonic()
+            chunk = probes[start:start + BATCH]
+            st._send(chunk)
             sent += st.finish(wait)
+            if extra is not None:
+                extra += st.batch[len(chunk):] + st.overflow
         finally:
             st.close()
     return sent
@@ -318,19 +411,20 @@ def _burst(plan: Plan, probes: list[Probe], wait: float, minter=None, zone: str 
 
 def _hop2(plan: Plan, probes: list[Probe], wait: float, minter, zone) -> tuple[list[Probe], int]:
     """Second round: the next hop behind every host that forwards (TTL 2)."""
+    done = [pr for pr in probes if pr.ttl == 2]          # sent within the stream's wait
+    have = {(pr.via_ip, pr.via_mac, pr.target.ip) for pr in done}
     pairs = {}
     for pr in probes:
-        if pr.ttl == 1 and pr.result == "time-exceeded":
-            pairs.setdefault((pr.via_ip, pr.via_mac, pr.target.ip), pr)
+        key = (pr.via_ip, pr.via_mac, pr.target.ip)
+        if pr.ttl == 1 and pr.result == "time-exceeded" and key not in have:
+            pairs.setdefault(key, pr)
     hop_probes = []
     for (vip, vmac, _), pr in pairs.items():
         proto, port = ("icmp", None) if pr.target.icmp else (pr.proto, pr.port)
         hop_probes.append(Probe(vip, vmac, pr.target, proto, port, 2))
-    if not hop_probes:
-        return [], 0
-    sent = _burst(plan, hop_probes, wait, minter, zone)
+    sent = _burst(plan, hop_probes, wait, minter, zone) if hop_probes else 0
     hop = {}
-    for hp in hop_probes:
+    for hp in done + hop_probes:
         if hp.result in ("time-exceeded", "unreachable", "answer"):
             hop[(hp.via_ip, hp.via_mac, hp.target.ip)] = hp.responder_ip
     for pr in probes + hop_probes:
@@ -338,10 +432,30 @@ def _hop2(plan: Plan, probes: list[Probe], wait: float, minter, zone) -> tuple[l
     return hop_probes, sent
 
 
-def _section(plan: Plan, probes: list[Probe], vias, sent: int, method: str) -> dict:
+def _section(plan: Plan, probes: list[Probe], st: "Stream", sent: int, method: str) -> dict:
+    for pr in probes:                # a claim probe is named by its station's own address
+        if pr.via_ip is None:
+            pr.via_ip = st.vias.get(pr.via_mac)
     return {"status": "ok", "error": None, "method": method,
-            "vias": len(vias), "targets": [t.ip for t in plan.remote], "sent": sent,
+            "vias": len(st.vias), "targets": [t.ip for t in plan.remote], "sent": sent,
+            "claims_asked": len(plan.claims),
+            "claims": [{"ip": ip, "segment": st._claims[ip].segment,
+                        "device": st._claims[ip].name, "macs": list(macs)}
+                       for ip, macs in sorted(st.claimed.items(), key=lambda x: IPAddress(x[0]))],
             "probes": [p.to_json() for p in probes]}
+
+
+def every_mac(disc: dict, answered: dict[str, list[str]]) -> None:
+    """Discovery keeps every MAC that answered ARP for an address (python-nmap
+    keeps one per address, whichever won the reply race): the pairs the
+    listener saw are added to disc["hosts"], marked "seen": "listener"."""
+    disc["every_mac"] = True
+    have = {(h.get("ip"), h.get("mac")) for h in disc.get("hosts") or ()}
+    extra = [{"ip": ip, "mac": mac, "via": "arp", "seen": "listener"}
+             for ip, macs in answered.items() for mac in macs if (ip, mac) not in have]
+    if extra:
+        disc["hosts"] = list(disc.get("hosts") or ()) + sorted(
+            extra, key=lambda h: (IPAddress(h["ip"]), h["mac"]))
 
 
 def probe(plan: Plan, hosts: list[dict], wait: float = WAIT, *, minter=None, zone: str = "") -> dict:
@@ -352,12 +466,13 @@ def probe(plan: Plan, hosts: list[dict], wait: float = WAIT, *, minter=None, zon
     st = Stream(plan, minter, zone, learn_arp=False)
     try:
         st.add(hosts)
-        probes_all = st.batch + st.overflow
+        st.send_claims()
         sent = st.finish(wait)
+        probes_all = st.batch + st.overflow
     finally:
         st.close()
     hops, n = _hop2(plan, probes_all, wait, minter, zone)
-    return _section(plan, probes_all + hops, st.vias, sent + n, METHOD)
+    return _section(plan, probes_all + hops, st, sent + n, METHOD)
 
 
 def _arp_control_send(plan: Plan, st: Stream, wait: float = 0.05) -> None:
@@ -369,7 +484,14 @@ def _arp_control_send(plan: Plan, st: Stream, wait: float = 0.05) -> None:
     if not wanted:
         return
     st.burst.send(arp_frames(plan, sorted(wanted)))
-    st.burst.collect(wait, done=lambda got: wanted <= set(arp_replies(got, wanted)))
+    seen: set[str] = set()
+    upto = [0]
+
+    def done(got) -> bool:          # incremental: a /22 answers a thousand times
+        seen.update(arp_replies(got[upto[0]:], wanted))
+        upto[0] = len(got)
+        return wanted <= seen
+    st.burst.collect(wait, done=done)
 
 
 def _arp_control_items(plan: Plan, st: Stream) -> list[dict]:
@@ -404,6 +526,7 @@ def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
         st = Stream(plan, minter, zone, learn_arp=True)
         if control_out is not None:
             _arp_control_send(plan, st)
+        st.send_claims()
         while t.is_alive():
             st.poll(0.02)
         t.join()
@@ -413,14 +536,17 @@ def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
         if control_out is not None:
             control_out.extend(_arp_control_items(plan, st))
         st.add(disc.get("hosts", []))
-        probes_all = st.batch + st.overflow
         sent = st.finish(wait)
+        probes_all = st.batch + st.overflow
+        if disc.get("status") == "ok":
+            every_mac(disc, st.answered)
     finally:
         t.join()
         if st is not None:
             st.close()
     hops, n = _hop2(plan, probes_all, wait, minter, zone)
-    return disc, _section(plan, probes_all + hops, st.vias, sent + n, METHOD + ", overlapped with discovery")
+    return disc, _section(plan, probes_all + hops, st, sent + n,
+                          METHOD + ", overlapped with discovery")
 
 
 METHOD = "L2 burst through each host (gateway-finder), one listener, one shared wait"
@@ -517,7 +643,7 @@ def _match6(batch: list[Probe], packets) -> None:
     from scapy.layers.l2 import Ether
     by_seq = {pr.tcp_seq: k for k, pr in enumerate(batch) if pr.tcp_seq is not None}
 
-    settle = functools.partial(_settle, batch)
+    settle = functools.partial(_settle, batch, None)
 
     def same(a, b) -> bool:
         try:

@@ -38,6 +38,8 @@ MODULES = {
     "DEV-MISMATCH": "checks.dev_mismatch",
     "DEV-MISPLACED": "checks.dev_misplaced",
     "DEV-MISSING": "checks.dev_missing",
+    "DEV-CONFLICT": "checks.dev_conflict",
+    "XFER-ONEWAY": "checks.xfer_oneway",
 }
 KINDS = ("pass", "fail", "error", "skipped")
 CASES = sorted(p.parent for cid in MODULES for p in (HERE / cid).rglob("observations.json"))

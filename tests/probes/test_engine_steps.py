@@ -82,7 +82,7 @@ def _fake_scan(monkeypatch, inv_file, steps, control_ok=True):
 
 def _clean_sections(ctx):
     return {
-        "discovery": {"status": "ok", "error": None, "method": "fake",
+        "discovery": {"status": "ok", "error": None, "method": "fake", "every_mac": True,
                       "hosts": [{"ip": "10.10.0.11", "mac": "02:00:00:00:0a:0b", "via": "arp"}]},
         "forwarding": {"status": "ok", "error": None, "probes": [
             {"via_ip": "10.10.0.11", "via_mac": "02:00:00:00:0a:0b", "dst": "203.0.113.10",
