@@ -282,7 +282,7 @@ def summary_lines(res: DemoResult, lang: str) -> Iterable[str]:
                "merge": t("合并结果发现", "found in the merged result"),
                None: t("未发现", "MISSED")}[e.found_by]
         mark = "✔" if e.found_by else "✘"
-        subj = " ".join(x for x in (e.device, e.ip, e.mac) if x)
+        subj = " ".join(x for x in (e.device, e.ip, e.mac, f"{e.port}/tcp" if e.port else None) if x)
         yield f"  {mark} {e.fault:<20} {e.check:<17} {subj}  — {how}"
     if res.unexpected:
         yield t("意外的违规项（误报或实验网偏差）：", "unexpected failures (false positives or a lab drift):")
