@@ -292,6 +292,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     live = [c for c in registry.checks if not c.meta.static]
     static_done: list[Finding] = []
     early = None
+    plain_ready = None
 
     def _static():   # pure; runs while the probes wait on the wire
         if not static_done:
@@ -347,6 +348,10 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
         # while the listeners' windows run out: judge what is already final
         early = _judge_early(live, inv, obs, running, any(s.name == "ra" for s in todo),
                              lambda: _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang))
+        if early is not None:      # the big final sections' plain copies, while waiting
+            from scanner import bundle as _bundle
+            plain_ready = _bundle.plain_sections(obs, [n for s in todo if not s.background
+                                                       for n in s.sections])
         for t in threads:
             t.join()
         tp.join()
@@ -368,7 +373,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     if checks is not None:
         findings += not_selected(registry, load_checks(), inv, obs)
     finished = _now()
-    bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished)
+    bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished, plain_ready)
     return ScanResult(EXIT_BY_VERDICT[bundle["summary"]["verdict"]], bundle, findings)
 
 
@@ -412,7 +417,7 @@ def not_selected(selected, everything, inv, obs) -> list[Finding]:
     return out
 
 
-def build(inv, vantage, obs, findings, lang, scan_id, started, finished) -> dict:
+def build(inv, vantage, obs, findings, lang, scan_id, started, finished, plain_ready=None) -> dict:
     """The SPEC §5 bundle (scanner.bundle.build_bundle when it is installed)."""
     try:
         from scanner import bundle as _b
@@ -423,7 +428,8 @@ def build(inv, vantage, obs, findings, lang, scan_id, started, finished) -> dict
         try:
             return fn(inventory=inv, vantage=vantage.to_json(), observations=obs,
                       findings=findings, lang=lang, scan_id=scan_id,
-                      started_at=started, finished_at=finished)
+                      started_at=started, finished_at=finished,
+                      **({"plain_ready": plain_ready} if plain_ready else {}))
         except TypeError:
             pass
     try:

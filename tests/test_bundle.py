@@ -292,3 +292,22 @@ def test_embedded_inventory_round_trips():
     assert back.device_by_mac("02:00:00:00:0c:0b")[0].name == "ws-001"
     assert back.segment_of("10.10.0.7").name == "secret-lan"
     assert back.sha256 == inv.sha256 and back.files == inv.files
+
+
+def test_plain_copies_made_early_give_the_same_bundle_and_only_for_the_same_object():
+    """The engine makes the big final sections' plain copies while the DHCP
+    window runs out: the bundle is the same; a section replaced since (a new
+    object) is copied afresh, never taken from the early copy."""
+    inv, obs = _case("ISO-BRIDGE/fail/packets-cross")
+    obs["forwarding"]["when"] = ("a", "tuple")        # not plain JSON: it is converted
+
+    def build(ready=None, o=obs):
+        return B.build_bundle(inventory=inv, vantage=obs["vantage"], observations=o,
+                              findings=[], started_at=T0, finished_at=T1, scan_id="s",
+                              tool_version="9", plain_ready=ready)
+    ready = B.plain_sections(obs, ["forwarding", "discovery", "no-such-section"])
+    assert set(ready) == {"forwarding", "discovery"}
+    assert build(ready) == build()
+    assert build(ready)["observations"]["forwarding"]["when"] == ["a", "tuple"]
+    later = dict(obs, discovery={"status": "error", "error": "replaced"})
+    assert build(ready, later)["observations"]["discovery"] == {"status": "error", "error": "replaced"}
