@@ -311,3 +311,23 @@ def test_plain_copies_made_early_give_the_same_bundle_and_only_for_the_same_obje
     assert build(ready)["observations"]["forwarding"]["when"] == ["a", "tuple"]
     later = dict(obs, discovery={"status": "error", "error": "replaced"})
     assert build(ready, later)["observations"]["discovery"] == {"status": "error", "error": "replaced"}
+
+
+def test_plain_copy_is_the_json_round_trip():
+    """_plain copies plain data directly and takes the JSON round trip for
+    anything else: the result is the round trip's either way."""
+    import enum
+    import math
+
+    from netaddr import IPAddress, IPNetwork
+
+    class Kind(enum.Enum):
+        A = "a"
+    for data in ({"a": [1, 2.5, True, None, ("x", "y")], "b": {"c": "中文"}},
+                 {"a": {1: "int key"}}, {"a": IPAddress("10.0.0.1"), "n": IPNetwork("10.0.0.0/8")},
+                 {"a": {3, 4}}, {"a": Kind.A}, {"a": float("inf")}, {"a": math.nan}, [1, (2, 3)],
+                 {"a": b"bytes"}):
+        want = json.loads(json.dumps(data, default=B._default, ensure_ascii=False))
+        got = B._plain(data)
+        assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True), data
+        assert type(got) is type(want)
