@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import uuid
 from datetime import datetime, timezone
@@ -56,8 +57,12 @@ def build_bundle(*, inventory: Inventory, vantage: Mapping[str, Any],
                  observations: Mapping[str, Any], findings: Sequence[Finding],
                  started_at: datetime | str, finished_at: datetime | str,
                  lang: str = DEFAULT_LANG, scan_id: str | None = None,
-                 tool_version: str | None = None, embed_inventory: bool = True) -> dict:
-    """The SPEC §5 bundle of one scan (plain JSON-ready data)."""
+                 tool_version: str | None = None, embed_inventory: bool = True,
+                 plain_ready: Mapping[str, tuple] | None = None) -> dict:
+    """The SPEC §5 bundle of one scan (plain JSON-ready data).
+
+    `plain_ready`: {section: (the section object, its plain copy)} made
+    earlier (plain_sections()); a copy is used only for that very object."""
     if lang not in LANGS:
         raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
     inv_part: dict[str, Any] = {
@@ -77,7 +82,7 @@ def build_bundle(*, inventory: Inventory, vantage: Mapping[str, Any],
         "lang": lang,
         "inventory": inv_part,
         "vantage": _plain(dict(vantage)),
-        "observations": _plain(dict(observations)),
+        "observations": _plain_observations(observations, plain_ready),
         "findings": [finding_json(f, lang) for f in findings],
         "summary": summary(findings),
     }
@@ -120,8 +125,57 @@ def _both(t) -> dict:
 
 
 def _plain(data: Any) -> Any:
-    """JSON-ready copy: netaddr objects, tuples, enums become strings and lists."""
-    return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
+    """JSON-ready copy: netaddr objects, tuples, enums become strings and lists.
+
+    Data that is plain already (str keys; str, int, finite float, bool, None,
+    lists and tuples; exact types) is copied directly, about three times as
+    fast as the JSON round trip; anything else takes the round trip."""
+    try:
+        return _copy_plain(data)
+    except _NotPlain:
+        return json.loads(json.dumps(data, default=_default, ensure_ascii=False))
+
+
+class _NotPlain(Exception):
+    pass
+
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _copy_plain(v: Any) -> Any:
+    t = type(v)
+    if t is dict:
+        out = {}
+        for k, x in v.items():
+            if type(k) is not str:
+                raise _NotPlain
+            out[k] = _copy_plain(x)
+        return out
+    if t is list or t is tuple:
+        return [_copy_plain(x) for x in v]
+    if t in _SCALARS:
+        return v
+    if t is float and math.isfinite(v):
+        return v
+    raise _NotPlain
+
+
+def plain_sections(observations: Mapping[str, Any], names) -> dict[str, tuple]:
+    """Plain copies of sections that will not change any more, made while the
+    scan still waits (a /22's forwarding section is ~4 MB of JSON)."""
+    return {n: (observations[n], _plain(observations[n])) for n in names if n in observations}
+
+
+def _plain_observations(observations: Mapping[str, Any],
+                        ready: Mapping[str, tuple] | None) -> dict:
+    if not ready:
+        return _plain(dict(observations))
+    out = {}
+    for k, v in observations.items():
+        pre = ready.get(k)
+        out[str(k)] = pre[1] if pre is not None and pre[0] is v else _plain(v)
+    return out
 
 
 def _default(o: Any) -> Any:

@@ -291,6 +291,8 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     static = [c for c in registry.checks if c.meta.static]
     live = [c for c in registry.checks if not c.meta.static]
     static_done: list[Finding] = []
+    early = None
+    plain_ready = None
 
     def _static():   # pure; runs while the probes wait on the wire
         if not static_done:
@@ -332,6 +334,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
         for s in todo:
             if not s.background:
                 obs.update(run_step(s, ctx))
+        running = [(s, t) for s, t in zip([s for s in todo if s.background], threads)]
         # the ARP control: done by the discovery step on its own sockets, else here
         if ctx.control_arp is not None and obs["privileges"].get("ok"):
             control["r"] = (ctx.control_arp, None)
@@ -341,10 +344,17 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                 ([], obs["privileges"].get("error"))
         progress.done("control", "ok" if any(i["ok"] for i in control["r"][0]) else "error")
         _static()
+        arp, arp_err = control.get("r") or ([], text("正向对照未完成", "the positive control did not finish"))
+        # while the listeners' windows run out: judge what is already final
+        early = _judge_early(live, inv, obs, running, any(s.name == "ra" for s in todo),
+                             lambda: _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang))
+        if early is not None:      # the big final sections' plain copies, while waiting
+            from scanner import bundle as _bundle
+            plain_ready = _bundle.plain_sections(obs, [n for s in todo if not s.background
+                                                       for n in s.sections])
         for t in threads:
             t.join()
         tp.join()
-        arp, arp_err = control.get("r") or ([], text("正向对照未完成", "the positive control did not finish"))
         _ra_passive_finish(ctx, passive_box.get("h"))
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
         if not obs["controls"]["ok"]:
@@ -353,12 +363,38 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
     # 5. live checks (after the static ones)
     _static()
     findings += static_done
-    findings += run_checks([(c.meta, c.evaluate) for c in live], inv, obs)
+    if live and early is not None and early[0] == obs.get("controls"):
+        done = early[1]
+        for c in live:
+            findings += done[c.meta.id] if c.meta.id in done else \
+                run_checks([(c.meta, c.evaluate)], inv, obs)
+    else:
+        findings += run_checks([(c.meta, c.evaluate) for c in live], inv, obs)
     if checks is not None:
         findings += not_selected(registry, load_checks(), inv, obs)
     finished = _now()
-    bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished)
+    bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished, plain_ready)
     return ScanResult(EXIT_BY_VERDICT[bundle["summary"]["verdict"]], bundle, findings)
+
+
+def _judge_early(live, inv, obs: dict, running, ra_pending: bool, controls):
+    """(controls, {check id: findings}) for the live checks whose sections
+    are all final while background listeners (DHCP, RA) still wait: the
+    checks are pure functions of inventory + observations, so a check judged
+    now on a copy says what it would say at the end. The copy carries the
+    controls as they stand; the caller keeps these findings only when the
+    controls evaluated at the end are the same, else judges again.
+    None when nothing is pending (all is judged at the end as before)."""
+    pending = {n for s, t in running if t.is_alive() for n in s.sections}
+    if ra_pending:
+        pending.add("ra")          # the passive RA listener folds into it at the end
+    if not pending:
+        return None
+    snap = dict(obs)
+    snap["controls"] = controls()
+    ready = [c for c in live if not set(c.meta.needs) & pending]
+    return snap["controls"], {c.meta.id: run_checks([(c.meta, c.evaluate)], inv, snap)
+                              for c in ready}
 
 
 def not_selected(selected, everything, inv, obs) -> list[Finding]:
@@ -381,7 +417,7 @@ def not_selected(selected, everything, inv, obs) -> list[Finding]:
     return out
 
 
-def build(inv, vantage, obs, findings, lang, scan_id, started, finished) -> dict:
+def build(inv, vantage, obs, findings, lang, scan_id, started, finished, plain_ready=None) -> dict:
     """The SPEC §5 bundle (scanner.bundle.build_bundle when it is installed)."""
     try:
         from scanner import bundle as _b
@@ -392,7 +428,8 @@ def build(inv, vantage, obs, findings, lang, scan_id, started, finished) -> dict
         try:
             return fn(inventory=inv, vantage=vantage.to_json(), observations=obs,
                       findings=findings, lang=lang, scan_id=scan_id,
-                      started_at=started, finished_at=finished)
+                      started_at=started, finished_at=finished,
+                      **({"plain_ready": plain_ready} if plain_ready else {}))
         except TypeError:
             pass
     try:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -84,6 +85,7 @@ def tag(name: str) -> bytes:
     return hashlib.sha256(name.encode("utf-8")).digest()[:4]
 
 
+@functools.lru_cache(maxsize=4096)      # a /22 mints ~11 tokens per station
 def _mac_bytes(via_mac: str | None) -> bytes:
     if via_mac is None or via_mac == DIRECT:
         return NO_MAC
@@ -94,6 +96,7 @@ def _mac_bytes(via_mac: str | None) -> bytes:
     return raw
 
 
+@functools.lru_cache(maxsize=4096)
 def _mac_str(raw: bytes) -> str:
     return DIRECT if raw == NO_MAC else ":".join(f"{b:02x}" for b in raw)
 

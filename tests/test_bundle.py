@@ -292,3 +292,42 @@ def test_embedded_inventory_round_trips():
     assert back.device_by_mac("02:00:00:00:0c:0b")[0].name == "ws-001"
     assert back.segment_of("10.10.0.7").name == "secret-lan"
     assert back.sha256 == inv.sha256 and back.files == inv.files
+
+
+def test_plain_copies_made_early_give_the_same_bundle_and_only_for_the_same_object():
+    """The engine makes the big final sections' plain copies while the DHCP
+    window runs out: the bundle is the same; a section replaced since (a new
+    object) is copied afresh, never taken from the early copy."""
+    inv, obs = _case("ISO-BRIDGE/fail/packets-cross")
+    obs["forwarding"]["when"] = ("a", "tuple")        # not plain JSON: it is converted
+
+    def build(ready=None, o=obs):
+        return B.build_bundle(inventory=inv, vantage=obs["vantage"], observations=o,
+                              findings=[], started_at=T0, finished_at=T1, scan_id="s",
+                              tool_version="9", plain_ready=ready)
+    ready = B.plain_sections(obs, ["forwarding", "discovery", "no-such-section"])
+    assert set(ready) == {"forwarding", "discovery"}
+    assert build(ready) == build()
+    assert build(ready)["observations"]["forwarding"]["when"] == ["a", "tuple"]
+    later = dict(obs, discovery={"status": "error", "error": "replaced"})
+    assert build(ready, later)["observations"]["discovery"] == {"status": "error", "error": "replaced"}
+
+
+def test_plain_copy_is_the_json_round_trip():
+    """_plain copies plain data directly and takes the JSON round trip for
+    anything else: the result is the round trip's either way."""
+    import enum
+    import math
+
+    from netaddr import IPAddress, IPNetwork
+
+    class Kind(enum.Enum):
+        A = "a"
+    for data in ({"a": [1, 2.5, True, None, ("x", "y")], "b": {"c": "中文"}},
+                 {"a": {1: "int key"}}, {"a": IPAddress("10.0.0.1"), "n": IPNetwork("10.0.0.0/8")},
+                 {"a": {3, 4}}, {"a": Kind.A}, {"a": float("inf")}, {"a": math.nan}, [1, (2, 3)],
+                 {"a": b"bytes"}):
+        want = json.loads(json.dumps(data, default=B._default, ensure_ascii=False))
+        got = B._plain(data)
+        assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True), data
+        assert type(got) is type(want)

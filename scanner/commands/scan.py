@@ -52,10 +52,17 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
     """
+    import gc
+
     from scanner import engine
     from scanner.progress import Progress
     from scanner.registry import parse_ids
 
+    # a /22 keeps ~10^6 objects alive (11,000 probe records and their frames):
+    # the modules' objects are frozen out of the collector and it runs less
+    # often (it took ~0.2 s of a scan)
+    gc.freeze()
+    gc.set_threshold(20000, 20, 20)
     progress = Progress(quiet=quiet, lang=lang)
     try:
         result = engine.scan(list(inventory), checks=parse_ids(checks), lang=lang,

@@ -59,9 +59,10 @@ many offers it sent in the window.
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any, Iterable
 
-from scanner.probes import wire
+from scanner.probes import rawsock, wire
 
 CLIENT_MAC = "02:69:73:6f:73:63"
 VENDOR_CLASS = b"isoscan"
@@ -103,21 +104,40 @@ def _ip_list(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def _discover(xid: int, client_mac: str = CLIENT_MAC):
-    from scapy.layers.dhcp import BOOTP, DHCP
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.l2 import Ether
+def _csum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
+
+def _udp(src: bytes, dst: bytes, sport: int, dport: int, data: bytes, proto_len: bytes) -> bytes:
+    """A UDP datagram with its checksum over the pseudo-header (`proto_len`
+    is the protocol/length part of the IPv4 or IPv6 one)."""
+    head = struct.pack("!HHHH", sport, dport, 8 + len(data), 0)
+    c = _csum(src + dst + proto_len + head + data) or 0xFFFF
+    return head[:6] + struct.pack("!H", c) + data
+
+
+def _discover(xid: int, client_mac: str = CLIENT_MAC) -> bytes:
+    """The DHCPDISCOVER frame, built with struct (no scapy: the window opens
+    at once); byte for byte what scapy builds (tests/probes/test_rogue_parse.py)."""
     mac = bytes.fromhex(client_mac.replace(":", ""))
-    return (Ether(src=client_mac, dst="ff:ff:ff:ff:ff:ff")
-            / IP(src="0.0.0.0", dst="255.255.255.255")
-            / UDP(sport=68, dport=67)
-            / BOOTP(op=1, chaddr=mac + b"\x00" * 10, xid=xid, flags=0x8000)
-            / DHCP(options=[("message-type", "discover"),
-                            ("client_id", b"\x01" + mac),
-                            ("vendor_class_id", VENDOR_CLASS),
-                            ("param_req_list", [1, 3, 6, 12, 15, 51, 54]),
-                            "end"]))
+    opts = (b"\x35\x01\x01"                                   # message-type discover
+            + b"\x3d\x07\x01" + mac                            # client identifier
+            + bytes([60, len(VENDOR_CLASS)]) + VENDOR_CLASS
+            + b"\x37\x07\x01\x03\x06\x0c\x0f\x33\x36"           # parameter request list
+            + b"\xff")
+    bootp = (struct.pack("!BBBBIHH4s4s4s4s", 1, 1, 6, 0, xid, 0, 0x8000,
+                         *(b"\0" * 4,) * 4)
+             + mac + b"\0" * 10 + b"\0" * 64 + b"\0" * 128 + b"\x63\x82\x53\x63" + opts)
+    src, dst = b"\0" * 4, b"\xff" * 4
+    udp = _udp(src, dst, 68, 67, bootp, struct.pack("!BBH", 0, 17, 8 + len(bootp)))
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    return b"\xff" * 6 + mac + b"\x08\x00" + ip + udp
 
 
 def parse_offer(pkt, xid: int | None = None) -> dict | None:
@@ -161,21 +181,39 @@ def parse_offer(pkt, xid: int | None = None) -> dict | None:
     }
 
 
-def _solicit(trid: int, src_ip: str, src_mac: str, client_mac: str):
-    from scapy.layers.dhcp6 import (DUID_LL, DHCP6_Solicit, DHCP6OptClientId,
-                                    DHCP6OptElapsedTime, DHCP6OptIA_NA, DHCP6OptOptReq)
-    from scapy.layers.inet import UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import Ether
+def _solicit(trid: int, src_ip: str, src_mac: str, client_mac: str) -> bytes:
+    """The DHCPv6 Solicit frame, built with struct; byte for byte what scapy
+    builds (client DUID-LL, elapsed time 0, an IA_NA, an option request for
+    DNS servers and the domain search list)."""
+    import ipaddress
+    cmac = bytes.fromhex(client_mac.replace(":", ""))
+    msg = (bytes([1]) + trid.to_bytes(3, "big")
+           + struct.pack("!HHHH", 1, 10, 3, 1) + cmac            # client id: DUID-LL, Ethernet
+           + struct.pack("!HHH", 8, 2, 0)                         # elapsed time
+           + struct.pack("!HHIII", 3, 12, 0x69736F, 0, 0)         # IA_NA
+           + struct.pack("!HHHH", 6, 4, 23, 24))                  # option request
+    src = ipaddress.IPv6Address(src_ip).packed
+    dst = ipaddress.IPv6Address(ALL_DHCP6).packed
+    udp = _udp(src, dst, 546, 547, msg, struct.pack("!IxxxB", 8 + len(msg), 17))
+    ip6 = struct.pack("!IHBB", 6 << 28, len(udp), 17, 1) + src + dst
+    return (bytes.fromhex(ALL_DHCP6_MAC.replace(":", "")) + bytes.fromhex(src_mac.replace(":", ""))
+            + b"\x86\xdd" + ip6 + udp)
 
-    return (Ether(src=src_mac, dst=ALL_DHCP6_MAC)
-            / IPv6(src=src_ip, dst=ALL_DHCP6, hlim=1)
-            / UDP(sport=546, dport=547)
-            / DHCP6_Solicit(trid=trid)
-            / DHCP6OptClientId(duid=DUID_LL(lladdr=client_mac))
-            / DHCP6OptElapsedTime()
-            / DHCP6OptIA_NA(iaid=0x69736f)
-            / DHCP6OptOptReq(reqopts=[23, 24]))
+
+def _dissect(raw: bytes):
+    """A received frame as a scapy packet, every DHCP layer registered first
+    (scapy is imported only when something arrived)."""
+    import scapy.layers.dhcp  # noqa: F401
+    import scapy.layers.dhcp6  # noqa: F401
+    import scapy.layers.inet6  # noqa: F401
+    from scapy.layers.l2 import Ether
+    return Ether(raw)
+
+
+def if_mac(iface: str) -> str:
+    """The interface's own MAC (from sysfs: no scapy)."""
+    with open(f"/sys/class/net/{iface}/address", encoding="ascii") as f:
+        return f.read().strip().lower()
 
 
 def parse_advertise(pkt, trid: int | None = None) -> dict | None:
@@ -234,8 +272,7 @@ def client_mac_for(iface: str, client_mac: str | None = None) -> str:
     from netaddr import EUI, mac_unix_expanded
     want = client_mac or os.environ.get("ISOSCAN_DHCP_CLIENT_MAC") or CLIENT_MAC
     if want.strip().lower() == "vantage":
-        from scapy.arch import get_if_hwaddr
-        want = get_if_hwaddr(iface)
+        want = if_mac(iface)
     try:
         mac = str(EUI(want.strip(), dialect=mac_unix_expanded))
     except Exception:
@@ -263,7 +300,6 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
         section["error"] = "no interface to send the DHCP discovery from"
         return section
     try:
-        from scapy.config import conf
         mac = client_mac_for(iface, client_mac)
         section["client_mac"] = mac
         rnd = random.SystemRandom()
@@ -272,17 +308,17 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
         trid = rnd.randrange(1, 2**24)
         solicit = None
         if v6:
-            from scapy.arch import get_if_hwaddr
-
             from scanner.probes.ra import link_local
             ll = link_local(iface)
             if ll:
-                solicit = _solicit(trid, ll, get_if_hwaddr(iface).lower(), mac)
+                solicit = _solicit(trid, ll, if_mac(iface), mac)
                 section["v6"]["src_ip"] = ll
             else:
                 section["v6"]["error"] = (f"{iface} has no usable IPv6 link-local address: "
                                           "DHCPv6 servers were not solicited")
-        sock = conf.L2socket(iface=iface, filter=BPF)
+        # a capture socket without scapy: the window opens at once, scapy is
+        # imported only to read an offer that came
+        sock = rawsock.CaptureSocket(iface, BPF)
     except ValueError as exc:
         section["error"] = str(exc)
         return section
@@ -293,17 +329,18 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
     seen: dict[tuple, dict] = {}
 
     def send_all():
-        sock.send(pkt)
+        sock.ins.send(pkt)
         section["discovers_sent"] += 1
         if solicit is not None:
             try:
-                sock.send(solicit)
+                sock.ins.send(solicit)
                 section["v6"]["solicits_sent"] += 1
             except OSError as exc:       # the IPv4 probe goes on
                 section["v6"]["error"] = f"DHCPv6 solicit on {iface} failed: {exc}"
 
-    def feed(got):
+    def feed(raw):
         try:
+            got = _dissect(raw)
             offer = parse_offer(got, xid)
             if offer is None and solicit is not None:
                 offer = parse_advertise(got, trid)

@@ -48,12 +48,13 @@ kept, `count` says how many arrived.
 """
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from typing import Any, Iterable
 
-from scanner.probes import wire
-from scanner.probes.dhcp import safe_text
+from scanner.probes import rawsock, wire
+from scanner.probes.dhcp import _csum, if_mac, safe_text
 
 DEFAULT_WAIT = 3.0
 MAX_ADVERTS = 64
@@ -83,14 +84,28 @@ def link_local(iface: str, path: str = "/proc/net/if_inet6") -> str | None:
     return None
 
 
-def _solicitation(src_ip: str | None, src_mac: str):
-    from scapy.layers.inet6 import IPv6, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr
-    from scapy.layers.l2 import Ether
+def _solicitation(src_ip: str | None, src_mac: str) -> bytes:
+    """The router solicitation frame, built with struct (no scapy: the window
+    opens at once); byte for byte what scapy builds
+    (tests/probes/test_rogue_parse.py). From "::" it carries no
+    source link-layer option (RFC 4861 6.3.7)."""
+    import ipaddress
+    mac = bytes.fromhex(src_mac.replace(":", ""))
+    src = ipaddress.IPv6Address(src_ip or "::").packed
+    dst = ipaddress.IPv6Address(ALL_ROUTERS).packed
+    body = b"\x85\x00\x00\x00" + b"\0" * 4 + (b"\x01\x01" + mac if src_ip else b"")
+    c = _csum(src + dst + struct.pack("!IxxxB", len(body), 58) + body)
+    body = body[:2] + struct.pack("!H", c) + body[4:]
+    ip6 = struct.pack("!IHBB", 6 << 28, len(body), 58, 255) + src + dst
+    return bytes.fromhex(ALL_ROUTERS_MAC.replace(":", "")) + mac + b"\x86\xdd" + ip6 + body
 
-    pkt = Ether(src=src_mac, dst=ALL_ROUTERS_MAC) / IPv6(src=src_ip or "::", dst=ALL_ROUTERS, hlim=255) / ICMPv6ND_RS()
-    if src_ip:
-        pkt = pkt / ICMPv6NDOptSrcLLAddr(lladdr=src_mac)
-    return pkt
+
+def _dissect(raw: bytes):
+    """A received frame as a scapy packet (scapy is imported only when
+    something arrived)."""
+    import scapy.layers.inet6  # noqa: F401
+    from scapy.layers.l2 import Ether
+    return Ether(raw)
 
 
 def parse_advert(pkt) -> dict | None:
@@ -162,7 +177,7 @@ class _Collector:
 
     def feed(self, pkt) -> None:
         try:
-            adv = parse_advert(pkt)
+            adv = parse_advert(_dissect(pkt) if isinstance(pkt, (bytes, bytearray)) else pkt)
         except Exception:       # a frame scapy cannot dissect is not an advert
             return
         if adv is None or adv["eth_src"] in self.own:
@@ -187,8 +202,7 @@ class _Collector:
 
 
 def _own_mac(iface: str) -> str:
-    from scapy.arch import get_if_hwaddr
-    return get_if_hwaddr(iface).lower()
+    return if_mac(iface)
 
 
 def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True) -> dict:
@@ -206,12 +220,11 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True) -> dic
         section["error"] = "no interface to send the router solicitation from"
         return section
     try:
-        from scapy.config import conf
         mac = _own_mac(iface)
         src = link_local(iface)
         section["src_ip"] = src or "::"
         pkt = _solicitation(src, mac)
-        sock = conf.L2socket(iface=iface, filter=BPF)
+        sock = rawsock.CaptureSocket(iface, BPF)
     except Exception as exc:
         section["error"] = wire.open_error(iface, exc)
         return section
@@ -219,7 +232,7 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True) -> dic
     col = _Collector("solicited", own_macs=[mac])
 
     def solicit():
-        sock.send(pkt)
+        sock.ins.send(pkt)
         section["solicitations_sent"] += 1
 
     try:
@@ -242,22 +255,35 @@ class PassiveListener:
         self.iface = iface
         self.error: str | None = None
         self.started = time.monotonic()
-        self._sniffer = None
         self._col = _Collector("passive")
         self._stopped: list[dict] | None = None
+        self._stop = threading.Event()
+        self._sock = None
+        self._thread = None
         try:
-            import scapy.layers.inet6  # noqa: F401  (registers the dissectors
-            import scapy.layers.l2     # noqa: F401   before the socket is opened)
-            from scapy.config import conf
-            from scapy.sendrecv import AsyncSniffer
             self._col.own = {_own_mac(iface)}
-            sock = conf.L2socket(iface=iface, filter=BPF)
-            self._sniffer = AsyncSniffer(opened_socket=sock, prn=self._col.feed, store=False)
-            self._sniffer.start()
+            # no scapy until an advert arrives: the listener opens at once
+            self._sock = rawsock.CaptureSocket(iface, BPF)
+            self._thread = threading.Thread(target=self._run, name="isoscan-ra-listen",
+                                            daemon=True)
+            self._thread.start()
         except PermissionError as exc:
             self.error = f"cannot open a raw socket on {iface}: {exc} (needs root or CAP_NET_RAW)"
         except Exception as exc:
             self.error = f"cannot listen on {iface}: {type(exc).__name__}: {exc}"
+
+    def _run(self) -> None:
+        import select
+        try:
+            while not self._stop.is_set():
+                ready, _, _ = select.select([self._sock], [], [], 0.05)
+                while ready and not self._stop.is_set():
+                    raw = self._sock.recv()
+                    if raw is None:
+                        break
+                    self._col.feed(raw)
+        except Exception as exc:
+            self.error = self.error or f"passive listener on {self.iface} failed: {exc}"
 
     @property
     def seconds(self) -> float:
@@ -272,17 +298,17 @@ class PassiveListener:
         if self._stopped is not None:
             return self._stopped
         self.duration = self.seconds
-        if self._sniffer is not None:
-            try:
-                self._sniffer.stop(join=True)
-            except Exception as exc:
-                self.error = self.error or f"passive listener on {self.iface} failed: {exc}"
-            sock = getattr(self._sniffer, "opened_socket", None)
-            try:
-                if sock is not None:
-                    sock.close()
-            except Exception:
-                pass
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            if self._sock is not None:   # what arrived before the stop is still heard
+                while True:
+                    raw = self._sock.recv()
+                    if raw is None:
+                        break
+                    self._col.feed(raw)
+        if self._sock is not None:
+            self._sock.close()
         self._stopped = self._col.result()
         return self._stopped
 

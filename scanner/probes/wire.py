@@ -100,6 +100,7 @@ class Frame:
 
     def pkt(self):
         if self._pkt is None:
+            import scapy.layers.inet  # noqa: F401  (registers IP's layers under Ether)
             from scapy.layers.l2 import Ether
             self._pkt = Ether(self.raw)
         return self._pkt
@@ -145,22 +146,15 @@ class Burst:
     """
 
     def __init__(self, iface: str, bpf: str):
-        # the layers must be registered before the socket exists: it picks its
-        # link-layer dissector when it opens (else frames stay undissected bytes)
-        import scapy.layers.inet  # noqa: F401
-        import scapy.layers.l2  # noqa: F401
-        from scapy.arch.linux import L2ListenSocket
+        from scanner.probes.rawsock import CaptureSocket
         self.iface = iface
         require_up(iface)
         try:
-            self.listen = L2ListenSocket(iface=iface, filter=bpf)
+            # no scapy here: the listener opens in milliseconds, before nmap's first frame
+            self.listen = CaptureSocket(iface, bpf)
         except PermissionError as exc:
             raise ProbeError(text(f"无法打开抓包套接字（需要 CAP_NET_RAW）：{exc}",
                                   f"cannot open a capture socket (CAP_NET_RAW needed): {exc}"))
-        try:
-            self.listen.ins.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        except (OSError, AttributeError):
-            pass
         self.out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.out.bind((iface, 0))
         self.sent = 0
@@ -201,10 +195,7 @@ class Burst:
                 self.drain()
 
     def _recv(self):
-        try:
-            data = self.listen.ins.recv(65535)
-        except (BlockingIOError, InterruptedError):
-            return None
+        data = self.listen.recv()
         return Frame(data) if data else None
 
     def drain(self):

@@ -151,3 +151,83 @@ def test_run_step_without_privileges():
     out = engine.run_step(engine.Step("discovery", lambda c: 1 / 0, writes=("discovery", "forwarding")), ctx)
     assert out == {"discovery": {"status": "error", "error": "no CAP_NET_RAW"},
                    "forwarding": {"status": "error", "error": "no CAP_NET_RAW"}}
+
+
+def _slow_dhcp(gate):
+    def run(ctx):
+        gate.wait(5)
+        return {"status": "ok", "error": None, "offers": []}
+    return run
+
+
+def _findings(res):
+    return [(f["check_id"], f["status"], f["evidence"]) for f in res.bundle["findings"]]
+
+
+def test_checks_judged_while_a_listener_waits_say_what_they_say_at_the_end(
+        inv_file, monkeypatch, no_wire):
+    """Live checks whose sections are final are judged while DHCP still
+    listens; the findings (and their order) are those of judging at the end."""
+    import threading
+    from scanner import judge
+    calls = []
+    real = engine.run_checks
+
+    def spy(checks, inv, obs):
+        checks = list(checks)
+        calls.append(([m.id for m, _ in checks], "dhcp" in obs))
+        return real(checks, inv, obs)
+    def steps():
+        gate = threading.Event()
+
+        def discovery_then_open(ctx):
+            out = _clean_sections(ctx)
+            threading.Timer(0.3, gate.set).start()     # DHCP ends after the judging began
+            return out
+        return [engine.Step("egress", _egress),
+                engine.Step("dhcp", _slow_dhcp(gate), background=True),
+                engine.Step("ra", _empty("ra")),
+                engine.Step("discovery", discovery_then_open, writes=("discovery", "forwarding"))]
+
+    def comparable(res):     # the passive RA listener's seconds are timing, not judging
+        return [(c, st, ev if c != "NET-IPV6-RA" else None) for c, st, ev in _findings(res)]
+    with monkeypatch.context() as m:        # everything judged at the end, as before
+        m.setattr(engine, "_judge_early", lambda *a, **k: None)
+        want = comparable(_fake_scan(monkeypatch, inv_file, steps()))
+    monkeypatch.setattr(engine, "run_checks", spy)
+    res = _fake_scan(monkeypatch, inv_file, steps())
+    assert comparable(res) == want
+    early = [ids for ids, has_dhcp in calls if not has_dhcp and ids and ids[0] != "INV-SCHEMA"]
+    assert ["ISO-BRIDGE"] in early and ["NET-DHCP"] not in early
+    assert judge.verdict(res.findings) == "compliant"
+
+
+def test_checks_are_judged_again_when_the_control_changed_meanwhile(inv_file, monkeypatch, no_wire):
+    """The controls are evaluated again at the end: when they differ from
+    the ones the early judging saw, every live check is judged again."""
+    import threading
+    from scanner.probes import control
+    gate = threading.Event()
+    real = control.evaluate
+    seen = []
+
+    def flaky(plan, obs, arp, err):
+        out = real(plan, obs, arp, err)
+        seen.append(out["ok"])
+        if len(seen) == 1:                     # the early look: the interface was down
+            out = dict(out, ok=False, error={"zh-CN": "接口未启用", "en": "interface is down"})
+        return out
+    monkeypatch.setattr(control, "evaluate", flaky)
+
+    def discovery_then_open(ctx):
+        out = _clean_sections(ctx)
+        threading.Timer(0.3, gate.set).start()
+        return out
+    steps = [engine.Step("egress", _egress), engine.Step("dhcp", _slow_dhcp(gate), background=True),
+             engine.Step("ra", _empty("ra")),
+             engine.Step("discovery", discovery_then_open, writes=("discovery", "forwarding"))]
+    res = _fake_scan(monkeypatch, inv_file, steps)
+    assert len(seen) == 2
+    assert res.bundle["observations"]["controls"]["ok"]
+    bad = [(f["check_id"], f["status"]) for f in res.bundle["findings"] if f["status"] in ("fail", "error")]
+    assert bad == [] and res.exit_code == 0

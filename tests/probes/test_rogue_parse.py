@@ -110,3 +110,46 @@ def test_dhcpv6_advertise_fields():
     assert o["yiaddr"] == "2001:db8::9" and o["lease"] == 300 and o["dns"] == ["fe80::66"]
     assert o["domain"] == "corp.example." and o["router"] == []
     assert dhcp.parse_advertise(Ether(raw), 6) is None
+
+
+def test_discover_and_solicit_are_byte_for_byte_what_scapy_builds():
+    """The probe builds its frames with struct (its window opens without
+    waiting for scapy's import): the same bytes scapy built before."""
+    from scapy.layers.dhcp6 import (DUID_LL, DHCP6_Solicit, DHCP6OptClientId,
+                                    DHCP6OptElapsedTime, DHCP6OptIA_NA, DHCP6OptOptReq)
+    for mac, xid in ((dhcp.CLIENT_MAC, 0x12345678), ("02:00:00:70:00:02", 1)):
+        m = bytes.fromhex(mac.replace(":", ""))
+        ref = (Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / IP(src="0.0.0.0", dst="255.255.255.255")
+               / UDP(sport=68, dport=67)
+               / BOOTP(op=1, chaddr=m + b"\x00" * 10, xid=xid, flags=0x8000)
+               / DHCP(options=[("message-type", "discover"), ("client_id", b"\x01" + m),
+                               ("vendor_class_id", dhcp.VENDOR_CLASS),
+                               ("param_req_list", [1, 3, 6, 12, 15, 51, 54]), "end"]))
+        assert dhcp._discover(xid, mac) == bytes(ref)
+        ref6 = (Ether(src="02:00:00:70:00:02", dst=dhcp.ALL_DHCP6_MAC)
+                / IPv6(src="fe80::1:2", dst=dhcp.ALL_DHCP6, hlim=1) / UDP(sport=546, dport=547)
+                / DHCP6_Solicit(trid=xid & 0xFFFFFF) / DHCP6OptClientId(duid=DUID_LL(lladdr=mac))
+                / DHCP6OptElapsedTime() / DHCP6OptIA_NA(iaid=0x69736f)
+                / DHCP6OptOptReq(reqopts=[23, 24]))
+        assert dhcp._solicit(xid & 0xFFFFFF, "fe80::1:2", "02:00:00:70:00:02", mac) == bytes(ref6)
+
+
+def test_received_frames_are_dissected_with_every_dhcp_layer():
+    """An offer read as bytes off the capture socket parses as before."""
+    offer = (Ether(src="02:00:00:70:00:01", dst="ff:ff:ff:ff:ff:ff")
+             / IP(src="10.77.0.1", dst="255.255.255.255") / UDP(sport=67, dport=68)
+             / BOOTP(op=2, xid=7, yiaddr="10.77.0.100")
+             / DHCP(options=[("message-type", "offer"), ("server_id", "10.77.0.1"), "end"]))
+    got = dhcp.parse_offer(dhcp._dissect(bytes(offer)), 7)
+    assert got["server_id"] == "10.77.0.1" and got["yiaddr"] == "10.77.0.100"
+
+
+def test_router_solicitation_is_byte_for_byte_what_scapy_builds():
+    from scapy.layers.inet6 import ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr
+    mac = "02:00:00:70:00:02"
+    base = Ether(src=mac, dst=ra.ALL_ROUTERS_MAC)
+    with_ll = base / IPv6(src="fe80::1:2", dst=ra.ALL_ROUTERS, hlim=255) / ICMPv6ND_RS() / \
+        ICMPv6NDOptSrcLLAddr(lladdr=mac)
+    unspecified = base / IPv6(src="::", dst=ra.ALL_ROUTERS, hlim=255) / ICMPv6ND_RS()
+    assert ra._solicitation("fe80::1:2", mac) == bytes(with_ll)
+    assert ra._solicitation(None, mac) == bytes(unspecified)
