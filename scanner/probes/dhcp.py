@@ -104,20 +104,11 @@ def _ip_list(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def _udp(src: bytes, dst: bytes, sport: int, dport: int, data: bytes, proto_len: bytes) -> bytes:
     """A UDP datagram with its checksum over the pseudo-header (`proto_len`
     is the protocol/length part of the IPv4 or IPv6 one)."""
     head = struct.pack("!HHHH", sport, dport, 8 + len(data), 0)
-    c = _csum(src + dst + proto_len + head + data) or 0xFFFF
+    c = wire.checksum(src + dst + proto_len + head + data) or 0xFFFF
     return head[:6] + struct.pack("!H", c) + data
 
 
@@ -136,7 +127,7 @@ def _discover(xid: int, client_mac: str = CLIENT_MAC) -> bytes:
     src, dst = b"\0" * 4, b"\xff" * 4
     udp = _udp(src, dst, 68, 67, bootp, struct.pack("!BBH", 0, 17, 8 + len(bootp)))
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", wire.checksum(ip)) + ip[12:]
     return b"\xff" * 6 + mac + b"\x08\x00" + ip + udp
 
 

@@ -30,7 +30,7 @@ import time
 from scanner import tokens
 from scanner.model import text
 from scanner.plan import Plan
-from scanner.probes.wire import require_privileges
+from scanner.probes.wire import checksum, require_privileges
 
 WAIT = 1.0
 WAIT6 = 1.6            # with IPv6 targets: past TCP's first SYN retransmission
@@ -38,15 +38,6 @@ RESEND = 0.5           # IPv6 ICMP/UDP probes not answered by then are sent agai
 ICMP_ID_BASE = 0x1E00
 UNREACH = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETDOWN,
            errno.EACCES, errno.EPERM, errno.EADDRNOTAVAIL}
-
-
-def _checksum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
 
 
 def _dns_query(qid: int, name: str) -> bytes:
@@ -185,7 +176,7 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                     ident = (ICMP_ID_BASE + n) & 0xFFFF
                     body = tokens.payload_for(tok) if tok else b"isoscan-egress"
                     hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-                    pkt = struct.pack("!BBHHH", 8, 0, _checksum(hdr + body), ident, 1) + body
+                    pkt = struct.pack("!BBHHH", 8, 0, checksum(hdr + body), ident, 1) + body
                     icmp_by_id[ident] = it
                     icmp.sendto(pkt, (dst, 0))
                 elif it.proto == "tcp":

@@ -39,7 +39,7 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.plan import Plan, Target
 from scanner.model import text
-from scanner.probes.wire import (Burst, Frame, ProbeError, arp_fields, require_l2,
+from scanner.probes.wire import (Burst, Frame, ProbeError, arp_fields, checksum, require_l2,
                                  require_privileges, require_up)
 
 ICMP_ID = 0x150C
@@ -123,26 +123,17 @@ def _probes_through(plan: Plan, vias: list[tuple[str, str]], targets) -> list[Pr
     return first + rest
 
 
-def _csum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def _mac(m: str) -> bytes:
     return bytes.fromhex(m.replace(":", "").replace("-", ""))
 
 
 def _ipv4(src: bytes, dst: bytes, ttl: int, ident: int, proto: int, payload: bytes) -> bytes:
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, 0, ttl, proto, 0, src, dst)
-    return hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:] + payload
+    return hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:] + payload
 
 
 def _l4_csum(src: bytes, dst: bytes, proto: int, seg: bytes) -> int:
-    return _csum(src + dst + struct.pack("!BBH", 0, proto, len(seg)) + seg)
+    return checksum(src + dst + struct.pack("!BBH", 0, proto, len(seg)) + seg)
 
 
 def _dns_query(qid: int, name: str) -> bytes:
@@ -173,7 +164,7 @@ def _frame(plan: Plan, pr: Probe, key: int, minter=None, zone: str = "",
     if pr.proto == "icmp":
         data = tokens.payload_for(tok) if tok else b"isoscan-fwd"
         body = struct.pack("!BBHHH", 8, 0, 0, ICMP_ID, key & 0xFFFF) + data
-        seg = body[:2] + struct.pack("!H", _csum(body)) + body[4:]
+        seg = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
         proto = 1
     elif pr.proto == "tcp":
         seq = tokens.tcp_seq_for(tok) if tok else (0x15050000 + key) & 0xFFFFFFFF

@@ -54,7 +54,7 @@ import time
 from typing import Any, Iterable
 
 from scanner.probes import rawsock, wire
-from scanner.probes.dhcp import _csum, if_mac, safe_text
+from scanner.probes.dhcp import if_mac, safe_text
 
 DEFAULT_WAIT = 3.0
 MAX_ADVERTS = 64
@@ -94,7 +94,7 @@ def _solicitation(src_ip: str | None, src_mac: str) -> bytes:
     src = ipaddress.IPv6Address(src_ip or "::").packed
     dst = ipaddress.IPv6Address(ALL_ROUTERS).packed
     body = b"\x85\x00\x00\x00" + b"\0" * 4 + (b"\x01\x01" + mac if src_ip else b"")
-    c = _csum(src + dst + struct.pack("!IxxxB", len(body), 58) + body)
+    c = wire.checksum(src + dst + struct.pack("!IxxxB", len(body), 58) + body)
     body = body[:2] + struct.pack("!H", c) + body[4:]
     ip6 = struct.pack("!IHBB", 6 << 28, len(body), 58, 255) + src + dst
     return bytes.fromhex(ALL_ROUTERS_MAC.replace(":", "")) + mac + b"\x86\xdd" + ip6 + body

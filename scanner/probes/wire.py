@@ -11,10 +11,22 @@ from __future__ import annotations
 import os
 import select
 import socket
+import struct
 import time
 from typing import Callable, Iterable
 
 from scanner.model import text
+
+
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of data: IPv4 headers, ICMP, and TCP
+    and UDP over their pseudo-header, as the frames this project builds need."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
 CAP_NET_RAW = 13
 ETH_P_ALL = 0x0003
