@@ -26,19 +26,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchlib import timed  # noqa: E402 (bench/ is on sys.path)
 from scanner import lab as L  # noqa: E402
-
-
-def timed(argv, cwd) -> tuple[float, subprocess.CompletedProcess]:
-    t0 = time.perf_counter()
-    r = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=600)
-    return time.perf_counter() - t0, r
 
 
 def in_lab(repo: Path, lab: str, host: str, *argv: str) -> list[str]:
@@ -100,7 +94,7 @@ def main() -> int:
                            cwd=a.old_repo, check=True, capture_output=True)
             for _ in range(a.runs):
                 whole, _step = scan(a.old_repo, old)
-                rows.setdefault(f"old checkout's scan (quick), whole scan", []).append(whole)
+                rows.setdefault("old checkout's scan (quick), whole scan", []).append(whole)
         finally:
             subprocess.run([sys.executable, "-m", "scanner.cli", "lab", "down", old],
                            cwd=a.old_repo, capture_output=True)

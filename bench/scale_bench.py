@@ -36,6 +36,8 @@ import time
 
 from netaddr import IPAddress
 
+from benchlib import timed, write_inventory  # bench/ is on sys.path
+
 NET = "10.70.0.0/22"
 FIRST = IPAddress("10.70.0.10")
 PER_NS = 250
@@ -120,16 +122,7 @@ def inventory(n: int) -> str:
         ip, mac = station(i)
         lines.append(f"  - {{name: ws-{i:04d}, kind: workstation, segment: office, ip: {ip},"
                      f" mac: '{mac}'}}")
-    fd, path = tempfile.mkstemp(prefix="isoscan-bench-", suffix=".yaml")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
-def timed(argv) -> tuple[float, subprocess.CompletedProcess]:
-    t = time.perf_counter()
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    return time.perf_counter() - t, r
+    return write_inventory(lines)
 
 
 NO_WAIT = ",".join(["INV-SCHEMA", "ISO-PHYSICAL", "ISO-BRIDGE", "ING-SINGLE", "ISO-LOGICAL", "DEV-UNREGISTERED",

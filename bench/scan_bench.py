@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 
+from benchlib import timed, write_inventory  # noqa: E402 (bench/ is on sys.path)
+
 
 def sh(*argv, check=True, **kw):
     return subprocess.run(list(argv), capture_output=True, text=True, check=check, **kw)
@@ -78,16 +80,7 @@ def inventory(n: int) -> str:
     for i in range(1, n + 1):
         lines.append(f"  - {{name: ws-{i:03d}, kind: workstation, asset_tag: BENCH-{i:04d}, custodian: 张三,"
                      f" segment: bench-lan, ip: 10.99.0.{10 + i}, mac: '02:b0:00:00:{i >> 8:02x}:{i & 0xff:02x}'}}")
-    fd, path = tempfile.mkstemp(prefix="isoscan-bench-", suffix=".yaml")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
-def timed(argv) -> tuple[float, subprocess.CompletedProcess]:
-    t = time.perf_counter()
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    return time.perf_counter() - t, r
+    return write_inventory(lines)
 
 
 def main():
