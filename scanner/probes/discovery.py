@@ -17,8 +17,8 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.model import text
 from scanner.plan import Plan
-from scanner.probes.wire import (Burst, ProbeError, arp_fields, require_l2, require_privileges,
-                                 require_up)
+from scanner.probes.wire import (Burst, ProbeError, arp_fields, check_nmap, require_l2,
+                                 require_privileges, require_up)
 
 NMAP_ARGS = "-sn -n -PR"
 SCAPY_LIMIT = 1 << 16          # the fallback sweep refuses anything larger
@@ -44,11 +44,7 @@ def nmap_sweep(plan: Plan) -> list[dict]:
         args += " --exclude " + ",".join(own)
     nm = nmap.PortScanner()
     nm.scan(hosts=" ".join(targets), arguments=args)
-    info = nm.scaninfo() or {}
-    if info.get("error"):
-        errs = info["error"]
-        msg = "; ".join(e.strip() for e in (errs if isinstance(errs, list) else [errs]))
-        raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
+    check_nmap(nm)
     hosts = []
     for h in nm.all_hosts():
         addrs = nm[h].get("addresses", {})

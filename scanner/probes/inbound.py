@@ -28,7 +28,7 @@ import shutil
 from scanner.bundle import timestamp
 from scanner.model import text
 from scanner.plan import Plan, top_tcp_ports
-from scanner.probes.wire import ProbeError, require_privileges, require_up
+from scanner.probes.wire import ProbeError, check_nmap, require_privileges, require_up
 
 NMAP_ARGS = "-sS -n -Pn -T4 --max-retries 1 --reason"
 SERVICE_ARGS = "-sV --version-light --script banner"
@@ -61,6 +61,18 @@ def nmap_arguments(plan: Plan) -> str:
             f"-e {plan.vantage.interface} -p {ports}")
 
 
+def run_nmap(nmap, hosts, args: str):
+    """One nmap run through python-nmap; a failure, or an error nmap reports
+    (which would otherwise read as nothing found), is a ProbeError."""
+    nm = nmap.PortScanner()
+    try:
+        nm.scan(hosts=" ".join(hosts), arguments=args)
+    except nmap.PortScannerError as exc:
+        raise ProbeError(text(f"nmap 失败：{exc}", f"nmap failed: {exc}"))
+    check_nmap(nm)
+    return nm
+
+
 def sweep(plan: Plan, nmap, ports: str) -> list[dict]:
     """Stations nobody named in the routed networks (a full sweep): the top
     ports on every other address of those networks, at the sweep's rate, all
@@ -71,11 +83,7 @@ def sweep(plan: Plan, nmap, ports: str) -> list[dict]:
     args = (f"{NMAP_ARGS} {SERVICE_ARGS} --min-rate {plan.inbound_rate} --min-hostgroup 256 "
             f"-e {plan.vantage.interface} -p {ports}"
             + (f" --exclude {','.join(named)}" if named else ""))
-    nm = nmap.PortScanner()
-    try:
-        nm.scan(hosts=" ".join(plan.inbound_sweep), arguments=args)
-    except nmap.PortScannerError as exc:
-        raise ProbeError(text(f"nmap 失败：{exc}", f"nmap failed: {exc}"))
+    nm = run_nmap(nmap, plan.inbound_sweep, args)
     out = []
     for ip in nm.all_hosts():
         plan.guard(ip)
@@ -179,16 +187,7 @@ def probe(plan: Plan) -> dict:
     import nmap
     hosts = [plan.guard(t.ip) for t in plan.inbound]
     args = nmap_arguments(plan)
-    nm = nmap.PortScanner()
-    try:
-        nm.scan(hosts=" ".join(hosts), arguments=args)
-    except nmap.PortScannerError as exc:
-        raise ProbeError(text(f"nmap 失败：{exc}", f"nmap failed: {exc}"))
-    info = nm.scaninfo() or {}
-    if info.get("error"):
-        errs = info["error"]
-        msg = "; ".join(e.strip() for e in (errs if isinstance(errs, list) else [errs]))
-        raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
+    nm = run_nmap(nmap, hosts, args)
     full = plan.inbound_mode == "full"
     folded = Folded(nm.get_nmap_last_output())
     out, quiet = [], []

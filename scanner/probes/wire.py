@@ -240,6 +240,16 @@ class Burst:
 # They use scapy's L2 socket (conf.L2socket with a BPF filter) and record
 # their wire problems as plain strings in their section instead of raising.
 
+def check_nmap(nm) -> None:
+    """ProbeError when python-nmap's scanner reports an error of nmap's
+    (nmap says it in scaninfo instead of failing): never read as "nothing found"."""
+    info = nm.scaninfo() or {}
+    if info.get("error"):
+        errs = info["error"]
+        msg = "; ".join(e.strip() for e in (errs if isinstance(errs, list) else [errs]))
+        raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
+
+
 def open_error(iface: str, exc: BaseException) -> str:
     """A section's error when its raw socket (or what it needed first) could not be had."""
     if isinstance(exc, PermissionError):
