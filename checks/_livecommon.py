@@ -37,6 +37,7 @@ from netaddr.core import AddrFormatError
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta,
                            Device, Finding, Interface, Inventory, Segment,
                            Subject, Text, error, passed, pick, skipped, text)
+from scanner.model import must_isolate  # noqa: F401 (the checks import it from here)
 from scanner.observations import NOT_RUN, OK, section
 
 CLASS_WORDS = {
@@ -212,22 +213,6 @@ def dst_segment(inv: Inventory, p: Mapping[str, Any]) -> Segment | None:
     if p.get("dst_kind") == "canary" or is_canary(inv, norm_ip(p.get("dst"))):
         return None
     return segment_for(inv, norm_ip(p.get("dst")), p.get("dst_segment"))
-
-
-def must_isolate(a: Segment | None, b: Segment | None) -> bool:
-    """Physical isolation is required between a and b (None = the internet).
-
-    A classified segment must be isolated from everything of another
-    classification or another level (as INV-BRIDGE judges the inventory);
-    two classified segments of the same level may be connected.
-    """
-    ca = a.classification if a is not None else INTERNET
-    cb = b.classification if b is not None else INTERNET
-    if CLASSIFIED not in (ca, cb):
-        return False
-    if ca == cb == CLASSIFIED:
-        return a.level != b.level or a.level is None
-    return True
 
 
 def dst_label(inv: Inventory, p: Mapping[str, Any]) -> Text:

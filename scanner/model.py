@@ -179,6 +179,22 @@ class Canary:
     loc: Location | None = None
 
 
+def must_isolate(a: Segment | None, b: Segment | None) -> bool:
+    """Physical isolation is required between a and b (None = the internet).
+
+    A classified segment must be isolated from everything of another
+    classification or another level (as INV-BRIDGE judges the inventory);
+    two classified segments of the same level may be connected.
+    """
+    ca = a.classification if a is not None else INTERNET
+    cb = b.classification if b is not None else INTERNET
+    if CLASSIFIED not in (ca, cb):
+        return False
+    if ca == cb == CLASSIFIED:
+        return a.level != b.level or a.level is None
+    return True
+
+
 _CGNAT = IPNetwork("100.64.0.0/10")
 
 

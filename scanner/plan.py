@@ -24,7 +24,7 @@ from functools import lru_cache
 from netaddr import IPAddress, IPNetwork
 
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Inventory,
-                           Segment, private_space, text)
+                           Segment, must_isolate, private_space, text)
 from scanner.vantage import Vantage
 
 # TCP/UDP ports probed on another segment's address (egress, forwarding)
@@ -233,17 +233,6 @@ def _remote_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str],
     return out
 
 
-def isolated_from(seg: Segment, other: Segment) -> bool:
-    """Physical isolation is required between two declared segments (the
-    rule of INV-BRIDGE and the ISO checks): a classified segment and anything
-    of another classification or level."""
-    if CLASSIFIED not in (seg.classification, other.classification):
-        return False
-    if seg.classification == other.classification == CLASSIFIED:
-        return seg.level != other.level or seg.level is None
-    return True
-
-
 def _claim_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str]) -> list[Target]:
     """The registered IPv4 addresses of the segments `seg` must be isolated
     from, asked for on seg's link (never from the internet: nobody registers
@@ -252,7 +241,7 @@ def _claim_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str]) -> 
         return []
     out: dict[str, Target] = {}
     for other in inv.segments:
-        if other.name == seg.name or not isolated_from(seg, other):
+        if other.name == seg.name or not must_isolate(seg, other):
             continue
         for d, i in inv.devices_on(other.name):
             if i.ip is None or i.ip.version != 4 or str(i.ip) in own:
