@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     ap.add_argument("--browser", action="store_true", help="also time a headless Chromium load")
     a = ap.parse_args(argv)
 
-    from scanner.report import render_report
+    from scanner.report.render import render_report
     t0 = time.perf_counter()
     bundles, inv = make_scan(a.devices, a.findings)
     t1 = time.perf_counter()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from checks._static import subject, where
-from scanner.yamlsource import prefetch
+from scanner.inventory.yamlsource import prefetch
 from scanner.model import (CheckMeta, Finding, Inventory, Severity, Subject, fail,
                            passed, text)
 

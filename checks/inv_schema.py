@@ -1,7 +1,7 @@
 """INV-SCHEMA: every inventory file is valid YAML and of the schema (SPEC §2).
 
 This check is special. Schema problems are found while the files are read,
-by `scanner.inventory.load_inventory`, because only the loader sees the raw
+by `scanner.inventory.load.load_inventory`, because only the loader sees the raw
 files (a file that is not YAML gives no Inventory at all). The loader makes
 those findings with this module's META, and `validate` / `scan` add them to
 the results next to the other checks' findings.

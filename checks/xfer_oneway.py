@@ -22,7 +22,7 @@ from __future__ import annotations
 from checks._livecommon import (INTERNET, a_probe, dst_label, dst_segment, host_label, join,
                                 norm_mac, not_from, outside_class, problem, section,
                                 vantage_segment)
-from scanner import tokens
+from scanner.canary import tokens
 from scanner.model import (CheckMeta, Severity, Subject, error, fail, passed, text)
 
 META = CheckMeta(

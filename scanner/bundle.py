@@ -35,7 +35,7 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner import __version__
 from scanner.atomicio import write_text_atomic
-from scanner.judge import COMPLIANT, INCOMPLETE, NON_COMPLIANT, counts, run_checks, verdict
+from scanner.judge.run import COMPLIANT, INCOMPLETE, NON_COMPLIANT, counts, run_checks, verdict
 from scanner.model import (DEFAULT_LANG, LANGS, Canary, Device, Exposed, Finding,
                            Interface, Inventory, Location, Organization, Segment,
                            Severity, SourceFile, Status, Subject, Transfer, pick)
@@ -114,7 +114,7 @@ def timestamp(t: datetime | str) -> str:
 
 def _references(check_id: str, lang: str) -> list[str]:
     try:   # the mapping is data another module owns; no mapping is no reference
-        from scanner.regulations import references
+        from scanner.judge.regulations import references
         return [str(r) for r in references(check_id, lang)]
     except Exception:
         return []
@@ -481,7 +481,7 @@ def rejudge(bundle: Mapping[str, Any], registry: Any, inventory: Inventory | Non
             *, lang: str | None = None, policy: Mapping[str, Any] | None = None) -> dict:
     """Run the live checks of `registry` again on the stored observations.
 
-    `registry` is a scanner.registry.Registry (its load problems become part
+    `registry` is a scanner.judge.registry.Registry (its load problems become part
     of the result, as in a scan), or any iterable of checks / (meta, evaluate)
     pairs. The inventory is `inventory` when given, else the one the bundle
     carries. Findings of checks that are not re-run (the static INV-* checks,

@@ -165,8 +165,8 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
         say: Callable[[str], None], name: str | None = None) -> DemoResult:
     from scanner import lab as labmod
     from scanner.bundle import bundle_sha256, read_bundle
-    from scanner.canary import LabWitness
-    from scanner.report import merge_report, render_report
+    from scanner.canary.listen import LabWitness
+    from scanner.report.render import merge_report, render_report
 
     preflight()
     out_dir.mkdir(parents=True, exist_ok=True)

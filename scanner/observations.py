@@ -118,11 +118,11 @@ Additive fields the scan's probes also record (scanner/probes/*):
   "not-run" elsewhere.
 - Section "error" strings are in the scan's --lang.
 
-Tokens (scanner/tokens.py): every forwarding and egress probe record keeps in
+Tokens (scanner/canary/tokens.py): every forwarding and egress probe record keeps in
 "token" the hex of the 33-byte token it carried (null when the probe carried
 none); "canary_key" is the per-scan key that authenticates them. The outside
 listener records what arrives without the key; `report` verifies arrivals
-against the key of each bundle (scanner/canary_judge.py). Whoever holds the
+against the key of each bundle (scanner/canary/judge.py). Whoever holds the
 bundle can mint tokens for that scan, so keep bundles as you keep the report.
 
 A section that is missing is the same as "not-run". A check that needs a

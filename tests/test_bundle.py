@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from scanner import bundle as B
-from scanner.inventory import load_inventory
-from scanner.judge import run_checks
+from scanner.inventory.load import load_inventory
+from scanner.judge.run import run_checks
 from scanner.model import (CheckMeta, Location, Severity, Status, Subject, fail,
                            passed, text)
 
@@ -267,7 +267,7 @@ def test_rejudge_with_a_new_check_and_a_registry_object():
 
 
 def test_rejudge_with_the_real_registry():
-    from scanner.registry import load_checks
+    from scanner.judge.registry import load_checks
     b, _, _ = _bundle()
     again = B.rejudge(b, load_checks())
     bridge = {(f["status"], f["subject"]["ip"]) for f in again["findings"]

@@ -4,7 +4,7 @@ import types
 import pytest
 
 from scanner.model import CheckMeta, Severity, Status, passed, text
-from scanner.registry import UnknownCheck, load_checks, parse_ids
+from scanner.judge.registry import UnknownCheck, load_checks, parse_ids
 
 
 def make_module(check_id, **over):
@@ -100,7 +100,7 @@ def test_builtin_static_checks_are_registered():
 
 
 def test_every_spec_id_has_regulation_references():
-    from scanner.regulations import references
+    from scanner.judge.regulations import references
     spec_ids = ["INV-SCHEMA", "INV-OVERLAP", "INV-ADDRESS", "INV-DUPLICATE", "INV-BRIDGE",
                 "INV-INGRESS", "INV-REGISTRATION", "ISO-PHYSICAL", "ISO-BRIDGE", "ISO-LOGICAL",
                 "ING-SINGLE", "DEV-UNREGISTERED", "DEV-MISMATCH", "DEV-MISPLACED", "DEV-MISSING",
@@ -112,7 +112,7 @@ def test_every_spec_id_has_regulation_references():
 
 
 def test_regulation_mapping_is_replaceable(tmp_path, monkeypatch):
-    from scanner.regulations import references
+    from scanner.judge.regulations import references
     p = tmp_path / "mine.yaml"
     p.write_text("version: 1\nchecks:\n  INV-OVERLAP:\n    - {zh-CN: 本单位制度第3条, en: Our rule 3}\n",
                  encoding="utf-8")

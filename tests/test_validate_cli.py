@@ -36,7 +36,7 @@ devices:
 @pytest.fixture(autouse=True)
 def only_static_checks(monkeypatch):
     inv = [ep for ep in entry_points(group="isoscan.checks") if ep.name.startswith("INV-")]
-    monkeypatch.setattr("scanner.registry._entry_points", lambda group: inv)
+    monkeypatch.setattr("scanner.judge.registry._entry_points", lambda group: inv)
     return inv
 
 
@@ -127,7 +127,7 @@ def test_broken_plugin_is_an_error_and_nonzero(monkeypatch, only_static_checks):
 
         def load(self):
             raise ImportError("boom")
-    monkeypatch.setattr("scanner.registry._entry_points",
+    monkeypatch.setattr("scanner.judge.registry._entry_points",
                         lambda group: only_static_checks + [Broken()])
     r = run("validate", "--format", "json", *EXAMPLE)
     assert r.exit_code == 1
@@ -217,7 +217,7 @@ def test_checks_list(only_static_checks):
 def test_positions_are_looked_up_in_at_most_two_passes(monkeypatch, bad):
     # one pass for everything known before INV-DUPLICATE writes its evidence
     # (which names the first declaration's line), one for the rest
-    import scanner.yamlsource as ys
+    import scanner.inventory.yamlsource as ys
     calls = []
     real = ys.marks
 
@@ -230,7 +230,7 @@ def test_positions_are_looked_up_in_at_most_two_passes(monkeypatch, bad):
 
 
 def test_clean_files_are_never_parsed_for_positions(monkeypatch):
-    import scanner.yamlsource as ys
+    import scanner.inventory.yamlsource as ys
     monkeypatch.setattr(ys, "marks", lambda *a: pytest.fail("position pass on a clean file"))
     assert run("validate", *EXAMPLE).exit_code == 0
 

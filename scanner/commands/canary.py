@@ -32,7 +32,7 @@ def canary():
 @click.option("--quiet", is_flag=True, help="print nothing while listening")
 def listen(output, interfaces, duration, zone, max_arrivals, lang, quiet):
     """Record every tagged probe that arrives (needs no key)."""
-    from scanner.canary import ListenError, listen as run
+    from scanner.canary.listen import ListenError, listen as run
 
     def arrival(rec):
         if not quiet:

@@ -21,8 +21,8 @@ def checks():
 @click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
 def list_checks(fmt, lang):
     """List every installed check."""
-    from scanner.registry import load_checks
-    from scanner.regulations import MappingError, references
+    from scanner.judge.registry import load_checks
+    from scanner.judge.regulations import MappingError, references
 
     reg = load_checks()
     rows = []

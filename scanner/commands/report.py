@@ -43,7 +43,7 @@ def max_input_bytes() -> int:
 
 def read_input(path: str) -> tuple[str, dict, str]:
     """("bundle" | "canary", data, sha256 of the file's bytes)."""
-    from scanner.report_merge import ReportInputError, check_bundle
+    from scanner.report.merge import ReportInputError, check_bundle
     cap = max_input_bytes()
     try:
         with open(path, "rb") as fh:
@@ -136,7 +136,7 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
     if inventory is None and not has_doc:
         return bundle
     from scanner.bundle import BundleError, rejudge
-    from scanner.registry import load_checks
+    from scanner.judge.registry import load_checks
     live = [(c.meta, c.evaluate) for c in load_checks().checks if not c.meta.static]
     try:
         out = rejudge(bundle, live, inventory=inventory, policy=policy)
@@ -174,13 +174,13 @@ def _write(path: str, text: str) -> None:
               help="How old the last full port sweep may be (default: the scan's, 30).")
 def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
-    from scanner.report import merge_report, render_report
+    from scanner.report.render import merge_report, render_report
 
     bundles, digests, logs = [], [], []
     try:
         inv = None
         if inventory:
-            from scanner.inventory import InputError, load_inventory
+            from scanner.inventory.load import InputError, load_inventory
             try:
                 result = load_inventory(list(inventory))
             except InputError as exc:

@@ -54,9 +54,9 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     """
     import gc
 
-    from scanner import engine
-    from scanner.progress import Progress
-    from scanner.registry import parse_ids
+    from scanner.scan import engine
+    from scanner.scan.progress import Progress
+    from scanner.judge.registry import parse_ids
 
     # a /22 keeps ~10^6 objects alive (11,000 probe records and their frames):
     # the modules' objects are frozen out of the collector and it runs less
@@ -100,7 +100,7 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
             sys.exit(2)
         digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
     if report:
-        from scanner.report import render_report
+        from scanner.report.render import render_report
         try:
             _write(report, render_report([bundle], lang=lang, bundle_digests=[digest]))
         except OSError as exc:

@@ -25,13 +25,13 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
     files a folder left out)."""
     from checks.inv_schema import merge_with_loader
     from scanner.formats import render
-    from scanner.inventory import load_inventory
-    from scanner.judge import run_checks
+    from scanner.inventory.load import load_inventory
+    from scanner.judge.run import run_checks
     from scanner.model import Status, pick, text
-    from scanner.registry import load_checks
-    from scanner.yamlsource import bulk, prefetch
+    from scanner.judge.registry import load_checks
+    from scanner.inventory.yamlsource import bulk, prefetch
 
-    from scanner.registry import UnknownCheck
+    from scanner.judge.registry import UnknownCheck
 
     registry = load_checks(check_ids)
     if check_ids is not None:
@@ -76,9 +76,9 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
 def validate(paths, fmt, output, lang, checks_opt):
     """Check inventory files without touching the network (校验清单文件)."""
     from scanner.formats.text import clean
-    from scanner.inventory import InputError
-    from scanner.registry import UnknownCheck, parse_ids
-    from scanner.regulations import MappingError
+    from scanner.inventory.load import InputError
+    from scanner.judge.registry import UnknownCheck, parse_ids
+    from scanner.judge.regulations import MappingError
 
     try:
         out, code = run_validate(paths, fmt=fmt, lang=lang, check_ids=parse_ids(checks_opt),

@@ -24,7 +24,7 @@ class Context:
 
 
 def _default_regulation(check_id: str, lang: str) -> list[str]:
-    from scanner.regulations import references
+    from scanner.judge.regulations import references
     return references(check_id, lang)
 
 

@@ -47,7 +47,7 @@ def load(path_or_paths):
     A lab file with INV-SCHEMA findings is refused, the findings listed with
     file:line:col.
     """
-    from scanner.inventory import InputError, expand_paths, load_inventory
+    from scanner.inventory.load import InputError, expand_paths, load_inventory
     from scanner.lab.labfile import parse_lab
     from scanner.model import Status, pick
 

@@ -102,7 +102,7 @@ class _Ctx:
         loc = None
         if self.file:
             try:
-                from scanner.inventory import locate  # the loader's position lookup
+                from scanner.inventory.load import locate  # the loader's position lookup
                 loc = locate(self.file, path)
             except Exception:
                 loc = None

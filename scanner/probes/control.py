@@ -12,7 +12,7 @@ the isolation checks report `error`, the verdict is incomplete (exit 3).
 from __future__ import annotations
 
 from scanner.model import NON_CLASSIFIED, text
-from scanner.plan import Plan
+from scanner.scan.plan import Plan
 from scanner.probes.discovery import arp_frames, arp_replies
 from scanner.probes.wire import Burst, ProbeError, iface_up, require_l2, require_privileges
 

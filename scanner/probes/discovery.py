@@ -16,7 +16,7 @@ import shutil
 from netaddr import IPAddress, IPNetwork
 
 from scanner.model import text
-from scanner.plan import Plan
+from scanner.scan.plan import Plan
 from scanner.probes.wire import (Burst, ProbeError, arp_fields, check_nmap, require_l2,
                                  require_privileges, require_up)
 

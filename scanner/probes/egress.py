@@ -27,9 +27,9 @@ import struct
 import subprocess
 import time
 
-from scanner import tokens
+from scanner.canary import tokens
 from scanner.model import text
-from scanner.plan import Plan
+from scanner.scan.plan import Plan
 from scanner.probes.wire import checksum, require_privileges
 
 WAIT = 1.0

@@ -34,10 +34,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from scanner import tokens
+from scanner.canary import tokens
 from netaddr import IPAddress, IPNetwork
 
-from scanner.plan import Plan, Target
+from scanner.scan.plan import Plan, Target
 from scanner.model import text
 from scanner.probes.wire import (Burst, Frame, ProbeError, arp_fields, checksum, require_l2,
                                  require_privileges, require_up)

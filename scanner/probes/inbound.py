@@ -1,6 +1,6 @@
 """Inbound probes from an internet vantage, as the internet sees the unit.
 
-The targets come from the plan (scanner.plan.inbound_targets): the unit's
+The targets come from the plan (scanner.scan.plan.inbound_targets): the unit's
 public addresses first (the ingress's internet-side address, a declared
 public range, each published service's public address), then the addresses
 of non-classified segments that this vantage has a route to. One nmap run
@@ -27,7 +27,7 @@ import shutil
 
 from scanner.bundle import timestamp
 from scanner.model import text
-from scanner.plan import Plan, top_tcp_ports
+from scanner.scan.plan import Plan, top_tcp_ports
 from scanner.probes.wire import ProbeError, check_nmap, require_privileges, require_up
 
 NMAP_ARGS = "-sS -n -Pn -T4 --max-retries 1 --reason"

@@ -3,7 +3,7 @@
 A one-way transfer device (单向导入, inventory `transfers:`) must carry data
 from its `from` segment into its `to` segment. The low-side vantage's
 forwarding probes go through every host it finds, the transfer device too,
-toward an address of the high side, each with a token (scanner/tokens.py)
+toward an address of the high side, each with a token (scanner/canary/tokens.py)
 that names the sender's segment and the MAC it was handed to. The vantage on
 the high side listens, for its whole scan, to IPv4 packets addressed to it
 that carry a token: an arrival is the proof that the declared direction
@@ -20,8 +20,8 @@ from __future__ import annotations
 import struct
 import time
 
-from scanner import tokens
-from scanner.plan import Plan
+from scanner.canary import tokens
+from scanner.scan.plan import Plan
 from scanner.probes.wire import Burst, require_privileges, require_up
 
 WAIT = 4.0           # about the DHCP window, which bounds the scan anyway
@@ -40,7 +40,7 @@ def _token_of(pkt) -> tuple[str, int | None, bytes] | None:
         data = bytes(pkt[UDP].payload)
         raw = tokens.find_in_payload(data)
         if raw is None and pkt[UDP].dport == 53:
-            from scanner.canary import parse_dns_query
+            from scanner.canary.listen import parse_dns_query
             q = parse_dns_query(data)
             raw = tokens.from_dns_name(q[1]) if q else None
         return ("udp", pkt[UDP].dport, raw) if raw else None

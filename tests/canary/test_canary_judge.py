@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.canary_judge import attribute, judge_arrivals, outside_view
-from scanner.inventory import load_inventory
-from scanner.judge import verdict
+from scanner.canary.judge import attribute, judge_arrivals, outside_view
+from scanner.inventory.load import load_inventory
+from scanner.judge.run import verdict
 from scanner.model import Status
 
 FIX = Path(__file__).parent / "fixtures"
@@ -115,7 +115,7 @@ def test_a_key_from_another_bundle_verifies_nothing(inv, bundles):
 
 
 def test_raw_inventory_dict_and_report_view_work_too(inv, bundles):
-    from scanner.report_merge import inventory_view
+    from scanner.report.merge import inventory_view
     want = summary(judge_arrivals(bundles, [load("log-breach.json")], inv))
     assert summary(judge_arrivals(bundles, [load("log-breach.json")], inventory_view(inv))) == want
 

@@ -49,7 +49,7 @@ def run_scan(lab, host):
 @pytest.fixture(scope="module")
 def outcome(lab_factory):
     lab = lab_factory(DEMO_LAB, faults=["silent-bridge"])
-    from scanner.canary import LabWitness
+    from scanner.canary.listen import LabWitness
     log = _tmp(".json")
     try:
         with LabWitness(lab, "internet-canary", str(log), zone="canary.isoscan.invalid") as w:
@@ -74,7 +74,7 @@ def test_scan_alone_does_not_see_the_silent_forwarder(outcome):
 
 def test_the_canary_saw_ws005_carry_secret_probes(outcome):
     _lab, scans, log = outcome
-    from scanner import tokens as T
+    from scanner.canary import tokens as T
     key = T.key_from_json(scans["probe-secret"][1]["observations"]["canary_key"])
     infos = [T.verify(a["token"], key) for a in log["arrivals"] if a["token"]]
     vias = {i.via_mac for i in infos if i is not None}
@@ -85,8 +85,8 @@ def test_the_canary_saw_ws005_carry_secret_probes(outcome):
 
 def test_judge_arrivals_names_ws005(outcome):
     lab, scans, log = outcome
-    from scanner.canary_judge import judge_arrivals
-    from scanner.inventory import load_inventory
+    from scanner.canary.judge import judge_arrivals
+    from scanner.inventory.load import load_inventory
     inv = load_inventory(lab.files).inventory
     got = judge_arrivals([scans["probe-secret"][1], scans["probe-office"][1]], [log], inv)
     fails = [(f.check_id, f.subject.ip, f.subject.mac, f.subject.device)
@@ -122,7 +122,7 @@ def test_report_with_the_log_is_non_compliant(outcome, tmp_path):
 @pytest.fixture(scope="module")
 def full_demo(lab_factory):
     """The demo lab with every fault, both inside vantages scanned under the canary."""
-    from scanner.canary import LabWitness
+    from scanner.canary.listen import LabWitness
     lab = lab_factory(DEMO_LAB)
     log = _tmp(".json")
     try:
@@ -140,8 +140,8 @@ def test_full_demo_canary_findings_are_exactly_the_leaks(full_demo):
     the silent forwarder and the second exit; the office's routers inside the
     unit (gw-01, ws-004's office leg) are not exits."""
     lab, scans, log = full_demo
-    from scanner.canary_judge import judge_arrivals, outside_view
-    from scanner.inventory import load_inventory
+    from scanner.canary.judge import judge_arrivals, outside_view
+    from scanner.inventory.load import load_inventory
     inv = load_inventory(lab.files).inventory
     bundles = [scans["probe-secret"][1], scans["probe-office"][1]]
     got = judge_arrivals(bundles, [log], inv)

@@ -7,9 +7,8 @@ from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.packet import Raw
 
-from scanner import canary as C
-from scanner import tokens as T
-
+from scanner.canary import listen as C
+from scanner.canary import tokens as T
 KEY = bytes(32)
 M = T.TokenMinter("scan-1", "secret-lan", KEY)
 

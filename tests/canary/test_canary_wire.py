@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import tokens as T
-
+from scanner.canary import tokens as T
 ROOT = Path(__file__).resolve().parents[2]
 
 if os.geteuid() != 0 and not os.environ.get("CI"):
@@ -95,7 +94,7 @@ def chain(tmp_path):
 SENDER = r'''
 import json, random, socket, sys
 from scapy.all import IP, ICMP, UDP, TCP, Raw, send, conf
-from scanner import tokens as T
+from scanner.canary import tokens as T
 key, zone = bytes.fromhex(sys.argv[1]), sys.argv[2]
 m = T.TokenMinter("scan-wire", "office-lan", key)
 out = {}

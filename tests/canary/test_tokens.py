@@ -5,8 +5,7 @@ import random
 
 import pytest
 
-from scanner import tokens as T
-
+from scanner.canary import tokens as T
 KEY = bytes(range(32))
 
 

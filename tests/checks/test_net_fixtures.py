@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.inventory import load_inventory
-from scanner.judge import run_check
+from scanner.inventory.load import load_inventory
+from scanner.judge.run import run_check
 from scanner.model import pick
 
 HERE = Path(__file__).resolve().parent

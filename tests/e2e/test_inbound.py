@@ -39,7 +39,7 @@ def test_quick_finds_the_low_port_hole_and_says_what_it_did_not_cover(holed_lab)
     from scapy.layers.inet import IP, TCP
     from scapy.layers.l2 import Ether   # noqa: F401 (the pcap's link layer, before reading it)
 
-    from scanner.inventory import load_inventory
+    from scanner.inventory.load import load_inventory
     inv = load_inventory(holed_lab.files).inventory
     cap = scanlib.Capture(holed_lab.netns("probe-internet"))
     try:

@@ -38,7 +38,7 @@ def _expects():
 
 
 def _scan_all(lab):
-    from scanner.inventory import load_inventory
+    from scanner.inventory.load import load_inventory
     inv = load_inventory(lab.files).inventory
 
     def one(v):
@@ -119,7 +119,7 @@ def test_ipv6_bridge_found_by_ipv6_probes_only(faulty):
 
 
 def test_every_ipv6_target_is_declared(faulty):
-    from scanner.inventory import load_inventory
+    from scanner.inventory.load import load_inventory
     inv = load_inventory([LAB]).inventory
     for v in VANTAGES:
         for p in faulty[v]["bundle"]["observations"]["forwarding"]["probes"]:

@@ -35,7 +35,7 @@ def _expects():
 
 @pytest.fixture(scope="module")
 def scans(demo_lab):
-    from scanner.inventory import load_inventory
+    from scanner.inventory.load import load_inventory
     inv = load_inventory(demo_lab.files).inventory
 
     def one(v):
@@ -146,10 +146,10 @@ def test_inbound_sees_the_unit_as_the_internet_does(scans):
 
 SWEEP = """
 import json, sys
-from scanner.inventory import load_inventory
-from scanner.plan import build_plan
+from scanner.inventory.load import load_inventory
+from scanner.scan.plan import build_plan
 from scanner.probes import discovery
-from scanner.vantage import find_vantage
+from scanner.scan.vantage import find_vantage
 inv = load_inventory(sys.argv[1:]).inventory
 plan = build_plan(inv, find_vantage(inv))
 print(json.dumps(discovery.scapy_sweep(plan)))

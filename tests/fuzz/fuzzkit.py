@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from scanner import bundle as B
-from scanner.inventory import load_inventory
-from scanner.judge import run_checks
-from scanner.registry import load_checks
+from scanner.inventory.load import load_inventory
+from scanner.judge.run import run_checks
+from scanner.judge.registry import load_checks
 
 TESTS = Path(__file__).resolve().parents[1]
 CHECKS = TESTS / "checks"

@@ -2,7 +2,7 @@
 
 Random bytes and random YAML-ish documents (deep nesting, huge ints, odd
 scalars, anchors and aliases, non-UTF-8, BOMs, NULs) go through
-`scanner.inventory.load_inventory` and `isoscan validate`: the only outcomes
+`scanner.inventory.load.load_inventory` and `isoscan validate`: the only outcomes
 are findings, or InputError (exit 2, one line); every INV-SCHEMA finding
 points at a line and column >= 1.
 """
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scanner.cli import main
-from scanner.inventory import InputError, load_inventory
+from scanner.inventory.load import InputError, load_inventory
 from scanner.model import Status
 
 # ISOSCAN_FUZZ=N runs N times more examples, not derandomized (a longer hunt by hand)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, os.path.dirname(__file__))
 import fuzzkit  # noqa: E402
 
-from scanner import canary as C  # noqa: E402
+from scanner.canary import listen as C  # noqa: E402
 from scanner.cli import main  # noqa: E402
 
 SCALE = int(os.environ.get("ISOSCAN_FUZZ", "0") or 0)
@@ -188,8 +188,8 @@ def test_canary_parsing_plausible_headers(prefix, rest, version, proto):
 
 # ---------------------------------------------------------------- the canary judge, in process
 
-from scanner import canary_judge as CJ  # noqa: E402
-from scanner.inventory import load_inventory  # noqa: E402
+from scanner.canary import judge as CJ  # noqa: E402
+from scanner.inventory.load import load_inventory  # noqa: E402
 
 DEMO_INV = load_inventory([os.path.join(fuzzkit.TESTS.parent, "inventories", "lab",
                                         "demo.yaml")]).inventory

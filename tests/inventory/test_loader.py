@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from netaddr import IPAddress, IPNetwork
 
-from scanner.inventory import KEY, InputError, load_inventory, locate
+from scanner.inventory.load import KEY, InputError, load_inventory, locate
 from scanner.model import Status
-from scanner.schema import normalise_mac
+from scanner.inventory.schema import normalise_mac
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "inventories"
 EXAMPLE_FILES = sorted(str(p) for p in EXAMPLE.glob("*.yaml"))
@@ -131,7 +131,7 @@ def test_unreadable_file_is_input_error(write, monkeypatch):
 
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr("scanner.yamlsource.open", denied, raising=False)
+    monkeypatch.setattr("scanner.inventory.yamlsource.open", denied, raising=False)
     with pytest.raises(InputError) as e:
         load_inventory([p])
     assert "permission denied" in str(e.value)

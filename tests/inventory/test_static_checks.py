@@ -13,8 +13,8 @@ import pytest
 import yaml_rs
 
 from checks.inv_schema import merge_with_loader
-from scanner.inventory import load_inventory
-from scanner.judge import run_check
+from scanner.inventory.load import load_inventory
+from scanner.judge.run import run_check
 from scanner.model import Status
 
 ROOT = Path(__file__).resolve().parents[1] / "checks"

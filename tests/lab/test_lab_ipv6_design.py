@@ -61,9 +61,9 @@ def test_faults():
 
 
 def _plan_from(vantage_ipv6):
-    from scanner.inventory import load_inventory
-    from scanner.plan import build_plan
-    from scanner.vantage import Vantage
+    from scanner.inventory.load import load_inventory
+    from scanner.scan.plan import build_plan
+    from scanner.scan.vantage import Vantage
     inv = load_inventory([LAB6]).inventory
     own = frozenset({"10.60.0.5", *vantage_ipv6})
     v = Vantage(segment="secret-lan", interface="eth0", ip="10.60.0.5", mac="02:00:00:00:60:05",

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from scanner import engine
-from scanner.vantage import LocalInterface
+from scanner.scan import engine
+from scanner.scan.vantage import LocalInterface
 
 INV = textwrap.dedent("""\
     version: 1
@@ -64,7 +64,7 @@ def test_missing_file_and_unknown_check_exit_2(tmp_path, inv_file, no_wire):
 
 def test_out_of_scope_host_exits_2_before_any_probe(inv_file, monkeypatch, no_wire):
     from scanner.commands.scan import scan
-    monkeypatch.setattr("scanner.vantage.local_interfaces", lambda: _ifaces("192.168.1.7"))
+    monkeypatch.setattr("scanner.scan.vantage.local_interfaces", lambda: _ifaces("192.168.1.7"))
     r = CliRunner().invoke(scan, ["-i", inv_file, "--lang", "en"])
     assert r.exit_code == 2, r.output
     assert "refusing to scan" in r.output
@@ -72,7 +72,7 @@ def test_out_of_scope_host_exits_2_before_any_probe(inv_file, monkeypatch, no_wi
 
 def _fake_scan(monkeypatch, inv_file, steps, control_ok=True):
     from scanner.probes import control, wire
-    monkeypatch.setattr("scanner.vantage.local_interfaces", lambda: _ifaces("10.10.0.5"))
+    monkeypatch.setattr("scanner.scan.vantage.local_interfaces", lambda: _ifaces("10.10.0.5"))
     monkeypatch.setattr(wire, "privileges", lambda: {"ok": True, "error": None})
     items = [{"kind": "arp", "target": "10.10.0.11", "device": "ws-1", "ok": control_ok,
               "macs": ["02:00:00:00:0a:0b"] if control_ok else [], "detail": "fake"}]
@@ -127,7 +127,7 @@ def test_a_probe_that_raises_is_an_error_never_a_pass(inv_file, monkeypatch, no_
     assert obs["discovery"]["status"] == "error" and "the wire is gone" in obs["discovery"]["error"]
     assert obs["forwarding"]["status"] == "error"
     assert res.exit_code == 3
-    from scanner.registry import load_checks
+    from scanner.judge.registry import load_checks
     readers = {c.meta.id for c in load_checks().checks
                if {"discovery", "forwarding"} & set(c.meta.needs)}
     assert {"ISO-BRIDGE", "DEV-UNREGISTERED", "DEV-MISSING"} <= readers
@@ -145,7 +145,7 @@ def test_failed_control_is_incomplete(inv_file, monkeypatch, no_wire):
 
 
 def test_run_step_without_privileges():
-    from scanner.progress import Progress
+    from scanner.scan.progress import Progress
     ctx = engine.Context(None, None, {"privileges": {"ok": False, "error": "no CAP_NET_RAW"}}, "en",
                          Progress(quiet=True))
     out = engine.run_step(engine.Step("discovery", lambda c: 1 / 0, writes=("discovery", "forwarding")), ctx)
@@ -169,7 +169,7 @@ def test_checks_judged_while_a_listener_waits_say_what_they_say_at_the_end(
     """Live checks whose sections are final are judged while DHCP still
     listens; the findings (and their order) are those of judging at the end."""
     import threading
-    from scanner import judge
+    from scanner.judge import run as judge
     calls = []
     real = engine.run_checks
 

@@ -7,7 +7,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, IPOption_NOP, UDPerro
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
-from scanner.plan import Target
+from scanner.scan.plan import Target
 from scanner.probes import forwarding as fw
 from scanner.probes.wire import Frame
 

@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from scanner.inventory import load_inventory
-from scanner.plan import ScopeError, build_plan
-from scanner.vantage import LocalInterface, VantageError, choose_vantage, parse_ip_addr
+from scanner.inventory.load import load_inventory
+from scanner.scan.plan import ScopeError, build_plan
+from scanner.scan.vantage import LocalInterface, VantageError, choose_vantage, parse_ip_addr
 
 INV = textwrap.dedent("""\
     version: 1
@@ -206,7 +206,7 @@ def test_scope_guard(inv):
 
 def test_probe_frames_pass_the_guard(inv, monkeypatch):
     """Building a forwarding frame to an address outside the inventory raises first."""
-    from scanner.plan import Target
+    from scanner.scan.plan import Target
     from scanner.probes import forwarding
     v = choose_vantage(inv, [iface("eth0", ["10.10.0.5"])])
     plan = build_plan(inv, v)
@@ -252,7 +252,7 @@ def test_published_services_survive_the_bundle(tmp_path):
 
 
 def test_ipv6_exposed_service_is_said_unprobed_and_split_routes_are_not_swept(tmp_path):
-    from scanner.plan import routed_network
+    from scanner.scan.plan import routed_network
     from netaddr import IPNetwork
     body = PUBLISHED.replace("networks: [10.20.0.0/24]", 'networks: [10.20.0.0/24, "2001:db8:20::/64"]')
     body = body.replace("      - {public: 198.51.100.9, udp: [1194]}\n",

@@ -32,7 +32,7 @@ _CACHE: dict = {}
 
 @pytest.fixture(scope="session")
 def inventory():
-    from scanner.inventory import load_inventory
+    from scanner.inventory.load import load_inventory
     return load_inventory([str(FIXTURES / "inventory.yaml")]).inventory
 
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from scanner.report import PAGE, render_report
+from scanner.report.render import PAGE, render_report
 from tests.report.conftest import require_chromium, run_chromium
 
 

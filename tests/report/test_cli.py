@@ -115,7 +115,7 @@ def test_bundles_with_their_inventory_are_rejudged(tmp_path, inventory):
     b["observations"].pop("dhcp", None)               # NET-DHCP's probe did not run ...
     b["findings"] = [f for f in b["findings"] if f["check_id"] == "NET-DHCP"]   # ... stored as pass
     assert b["findings"][0]["status"] == "pass"
-    from scanner.judge import counts, verdict
+    from scanner.judge.run import counts, verdict
     b["summary"] = {"verdict": verdict(b["findings"]), "counts": counts(b["findings"])}
     p = tmp_path / "b.json"
     p.write_text(json.dumps(b), "utf-8")
@@ -129,7 +129,7 @@ def test_bundles_with_their_inventory_are_rejudged(tmp_path, inventory):
     assert [f["status"] for f in rejudged if f["check_id"] == "NET-DHCP"] == ["error"]  # fail closed
     # every installed live check is judged again, not only those the findings name
     # (findings are what a tamperer edits)
-    from scanner.registry import load_checks
+    from scanner.judge.registry import load_checks
     live = {c.meta.id for c in load_checks().checks if not c.meta.static}
     assert {f["check_id"] for f in rejudged} == live
 

@@ -1,6 +1,6 @@
 """The report's logical-isolation row says what the internet vantage covered,
 judged as the report judged the findings (no network)."""
-from scanner.report import inbound_coverage_note
+from scanner.report.render import inbound_coverage_note
 
 
 def _src(mode="quick", started="2026-11-30T02:00:00Z", policy=None):

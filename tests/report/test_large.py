@@ -8,7 +8,7 @@ import re
 import time
 from pathlib import Path
 
-from scanner.report import PAGE, render_report
+from scanner.report.render import PAGE, render_report
 from tests.report.conftest import Page
 
 BENCH = Path(__file__).parents[2] / "bench" / "report_bench.py"
@@ -50,7 +50,7 @@ def test_evidence_in_report_language_from_i18n(bundles):
     f["i18n"] = {"title": {"zh-CN": "清单", "en": "Inventory"},
                  "remediation": {"zh-CN": "修复", "en": "Fix it"},
                  "evidence": [{"zh-CN": "读取了 1 个文件", "en": "read 1 file"}]}
-    from scanner.report import merge_report
+    from scanner.report.render import merge_report
     m = merge_report([b], "en")
     got = [x for x in m["findings"] if x["check_id"] == f["check_id"]][0]
     assert got["evidence"] == ["read 1 file"]

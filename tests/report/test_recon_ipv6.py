@@ -2,8 +2,8 @@
 is a row of its own; a registered device's link-local address is no mismatch."""
 from __future__ import annotations
 
-from scanner.report import _T, merge_report, reconcile
-from scanner.report_strings import STRINGS
+from scanner.report.render import _T, merge_report, reconcile
+from scanner.report.strings import STRINGS
 
 
 def _rows(bundles, inventory):

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from scanner.report import merge_report, render_report
+from scanner.report.render import merge_report, render_report
 from tests.report.conftest import Page
 
 
@@ -96,8 +96,8 @@ def test_requirement_rows(bundles, inventory):
 
 
 def test_requirement_status_rules():
-    from scanner.report import _requirement
-    from scanner.report_strings import STRINGS
+    from scanner.report.render import _requirement
+    from scanner.report.strings import STRINGS
     def f(st, sev="high"):
         return {"status": st, "severity": sev}
     S = STRINGS["en"]
@@ -138,7 +138,7 @@ def test_passes_collapse_into_counts(bundles):
 
 def test_reconciliation_with_inventory(bundles, inventory):
     m = merge_report(bundles, "en", inventory=inventory)
-    from scanner.report import build_context
+    from scanner.report.render import build_context
     ctx = build_context(m, "en")
     by_seg = {r["segment"]: r for r in ctx["recon"]}
     assert "internet" not in by_seg
@@ -156,7 +156,7 @@ def test_reconciliation_with_inventory(bundles, inventory):
 
 def test_reconciliation_without_inventory_from_findings(bundles):
     m = merge_report(bundles, "en")
-    from scanner.report import build_context
+    from scanner.report.render import build_context
     by_seg = {r["segment"]: r for r in build_context(m, "en")["recon"]}
     secret = {c["key"]: c["n"] for c in by_seg["secret-lan"]["counts"]}
     assert secret == {"unregistered": 1, "missing": 1, "seen": 3}

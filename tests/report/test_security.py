@@ -9,7 +9,7 @@ import html as html_lib
 import json
 import re
 
-from scanner.report import PAGE, render_report
+from scanner.report.render import PAGE, render_report
 from tests.report.conftest import Page
 
 XSS = "<script>alert(1)</script>"

@@ -8,8 +8,8 @@ import string
 import jinja2
 import pytest
 
-from scanner.report import render_report
-from scanner.report_strings import CHECK_TITLES, STRINGS
+from scanner.report.render import render_report
+from scanner.report.strings import CHECK_TITLES, STRINGS
 from tests.report.conftest import Page
 
 
@@ -34,11 +34,11 @@ def test_every_key_the_template_uses_exists(bundles, inventory):
 
 
 def test_missing_key_is_an_error(monkeypatch, bundles):
-    import scanner.report_strings as rs
+    import scanner.report.strings as rs
     broken = dict(rs.STRINGS["en"])
     del broken["sec_errors"]
     monkeypatch.setitem(rs.STRINGS, "en", broken)
-    import scanner.report as r
+    import scanner.report.render as r
     monkeypatch.setattr(r, "STRINGS", rs.STRINGS)
     with pytest.raises(jinja2.UndefinedError):
         render_report(bundles, "en")

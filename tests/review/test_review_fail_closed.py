@@ -16,11 +16,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fuzz"))
 import fuzzkit  # noqa: E402
 
 from scanner import bundle as B  # noqa: E402
-from scanner.canary_judge import judge_arrivals  # noqa: E402
+from scanner.canary.judge import judge_arrivals  # noqa: E402
 from scanner.cli import main  # noqa: E402
-from scanner.inventory import load_inventory  # noqa: E402
-from scanner.judge import run_checks, verdict  # noqa: E402
-from scanner.registry import load_checks  # noqa: E402
+from scanner.inventory.load import load_inventory  # noqa: E402
+from scanner.judge.run import run_checks, verdict  # noqa: E402
+from scanner.judge.registry import load_checks  # noqa: E402
 
 LIVE = [(c.meta, c.evaluate) for c in load_checks().checks if not c.meta.static]
 DEV_INV = str(fuzzkit.CHECKS / "DEV-UNREGISTERED" / "inventory.yaml")

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fuzz"))
 import fuzzkit  # noqa: E402
 
 from scanner.cli import main  # noqa: E402
-from scanner.report import render_report  # noqa: E402
+from scanner.report.render import render_report  # noqa: E402
 
 EVIL = "ev\x1b[2J\x1b]0;t\x07\u202eil\x00\x9b\u2066</script><script>alert(1)</script>\u2028" \
        "\"'><img src=x onerror=alert(2)>\n{{ 7*7 }}"

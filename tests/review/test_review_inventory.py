@@ -6,7 +6,7 @@ import time
 from click.testing import CliRunner
 
 from scanner.cli import main
-from scanner.inventory import load_inventory
+from scanner.inventory.load import load_inventory
 
 
 def test_a_device_that_never_ends_is_too_large_not_a_hang(monkeypatch):

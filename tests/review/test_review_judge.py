@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scanner.judge import run_check, run_checks, verdict
+from scanner.judge.run import run_check, run_checks, verdict
 from scanner.model import CheckMeta, Finding, Severity, Status, fail, passed, text
 
 M = CheckMeta(id="X-REVIEW", severity=Severity.HIGH, title=text("t", "t"),

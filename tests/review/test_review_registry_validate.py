@@ -9,7 +9,7 @@ import types
 import pytest
 from click.testing import CliRunner
 
-from scanner import registry as R
+from scanner.judge import registry as R
 from scanner.cli import main
 from scanner.model import CheckMeta, Severity, Status, passed, text
 
@@ -139,7 +139,7 @@ def test_checks_list_escapes_a_hostile_plugin(monkeypatch):
     real = list(R._entry_points(group=R.GROUP))
     monkeypatch.setattr(R, "_entry_points", lambda group: real + [
         EP("X-EVIL", "pkg.evil", lambda: mod), EP("X-BROKEN", "pkg.broken", broken)])
-    import scanner.regulations as REG
+    import scanner.judge.regulations as REG
     monkeypatch.setattr(REG, "references", lambda cid, lang="zh-CN": ["\x1b[5mref"] if cid == "X-EVIL" else [])
     for lang in ("zh-CN", "en"):
         r = CliRunner().invoke(main, color=True, args=["checks", "list", "--lang", lang])

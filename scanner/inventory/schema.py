@@ -8,7 +8,7 @@ reported); everything else is kept so the other checks still run.
 
 References between files (a device's segment, an ingress device, a transfer)
 are not judged here: one file may name a segment another file declares. They
-are returned as `Ref`s and resolved by scanner.inventory after merging.
+are returned as `Ref`s and resolved by scanner.inventory.load after merging.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from netaddr import IPAddress, IPNetwork
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Canary, Device,
                            Exposed, Interface, Location, Organization, Segment,
                            Text, Transfer, text)
-from scanner.yamlsource import KEY
+from scanner.inventory.yamlsource import KEY
 
 CLASSIFICATIONS = (CLASSIFIED, NON_CLASSIFIED, INTERNET)
 LEVELS = ("top-secret", "confidential", "secret")

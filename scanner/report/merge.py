@@ -23,8 +23,8 @@ from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from scanner.model import DEFAULT_LANG, Severity, Status
-from scanner.report_strings import STRINGS
-from scanner.judge import counts, verdict
+from scanner.report.strings import STRINGS
+from scanner.judge.run import counts, verdict
 
 SCHEMA = "isoscan.bundle/1"
 STATUSES = tuple(s.value for s in Status)
@@ -339,7 +339,7 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
 
     # canary logs (issue 8): verified arrivals re-judge ISO-BRIDGE / ISO-PHYSICAL / ING-SINGLE
     if canary_logs:
-        from scanner.canary_judge import judge_arrivals_json
+        from scanner.canary.judge import judge_arrivals_json
         for raw in judge_arrivals_json(bundles, canary_logs,
                                        inventory if inventory is not None else inv, lang):
             f = norm_finding(raw, lang)
@@ -489,10 +489,10 @@ def _device_by_mac(inv: Mapping | None, mac: str) -> str | None:
 def attach_canary(canary_logs: Sequence[Any] | None, sources: Sequence[Mapping]) -> dict:
     """What the outside saw, as data the report shows (issue 8 joins here).
 
-    A canary log is SPEC `isoscan.canary/1` (scanner/canary.py): "arrivals"
+    A canary log is SPEC `isoscan.canary/1` (scanner/canary/listen.py): "arrivals"
     with token, proto, src, dport, ttl, time, count. An arrival is attributed
     to the vantage whose bundle key verifies its token and whose scan and
-    segment the token names (scanner.tokens); others stay unattributed.
+    segment the token names (scanner.canary.tokens); others stay unattributed.
     Judging what arrived (ISO-PHYSICAL / ING-SINGLE from canary evidence) is
     issue 8's: this only reports it.
     """
@@ -500,7 +500,7 @@ def attach_canary(canary_logs: Sequence[Any] | None, sources: Sequence[Mapping])
         return {"status": "not-run", "error": None, "arrivals": []}
     keys = []
     try:
-        from scanner import tokens
+        from scanner.canary import tokens
         for s in sources:
             k = tokens.key_from_json(s["observations"].get("canary_key"))
             if k:

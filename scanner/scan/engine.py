@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from scanner import __version__
-from scanner.judge import EXIT_BY_VERDICT, counts, run_checks, verdict
+from scanner.judge.run import EXIT_BY_VERDICT, counts, run_checks, verdict
 from scanner.model import Finding, Status, error, pick, text
-from scanner.progress import Progress
+from scanner.scan.progress import Progress
 
 SCHEMA = "isoscan.bundle/1"
 TOKEN_ZONE = "canary.isoscan.invalid"
@@ -251,10 +251,10 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
          inbound: str = "quick", strict: bool = False,
          full_sweep_max_age: int = 30, inbound_rate: int = 5000) -> ScanResult:
     """Run one scan; ScanInputError for exit 2 (before anything is sent)."""
-    from scanner.inventory import InputError, load_inventory
-    from scanner.plan import ScopeError, build_plan
-    from scanner.registry import UnknownCheck, load_checks
-    from scanner.vantage import VantageError, find_vantage
+    from scanner.inventory.load import InputError, load_inventory
+    from scanner.scan.plan import ScopeError, build_plan
+    from scanner.judge.registry import UnknownCheck, load_checks
+    from scanner.scan.vantage import VantageError, find_vantage
 
     progress = progress or Progress(quiet=True, lang=lang)
     started = _now()
@@ -299,7 +299,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
             static_done.extend(run_checks([(c.meta, c.evaluate) for c in static], inv, {}))
 
     # 4. probes
-    from scanner import tokens
+    from scanner.canary import tokens
     from scanner.probes import wire
     from scanner.probes.control import evaluate as control_evaluate, safe_arp_items
     scan_id = str(uuid.uuid4())
@@ -433,7 +433,7 @@ def build(inv, vantage, obs, findings, lang, scan_id, started, finished, plain_r
         except TypeError:
             pass
     try:
-        from scanner.regulations import references
+        from scanner.judge.regulations import references
     except ImportError:  # pragma: no cover
         def references(check_id, lang="zh-CN"):
             return []

@@ -25,7 +25,7 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Inventory,
                            Segment, must_isolate, private_space, text)
-from scanner.vantage import Vantage
+from scanner.scan.vantage import Vantage
 
 # TCP/UDP ports probed on another segment's address (egress, forwarding)
 SEGMENT_TCP = (22, 80, 443)

@@ -2,7 +2,7 @@
 
 Pure: no I/O. ``judge_arrivals(bundles, canary_logs, inventory)`` verifies
 every arrival against the per-scan key of each bundle
-(``observations["canary_key"]``, scanner/tokens.py) and judges:
+(``observations["canary_key"]``, scanner/canary/tokens.py) and judges:
 
 - a token from a **classified** vantage that arrived outside fails
   ISO-BRIDGE when a host on the segment carried it (the token's via MAC names
@@ -30,7 +30,7 @@ fails anything by itself, and keeps a classified vantage from passing (error).
 
 ``outside_view(...)`` gives the report's "what the outside saw" table data.
 ``attribute(arrival, sources)`` is the per-arrival hook of
-scanner/report_merge.py.
+scanner/report/merge.py.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ import datetime as _dt
 from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
-from scanner import tokens as T
+from scanner.canary import tokens as T
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta, Finding, Severity,
                            Subject, error, fail, passed, text)
 

@@ -6,7 +6,7 @@ outgoing frames excluded) and parses the headers itself, bounded, so that
 nothing an attacker sends can crash it or grow its memory without limit:
 
 - ICMP / ICMPv6 and UDP: recorded when the payload holds a token
-  (scanner/tokens.py: found by its magic, unverified here);
+  (scanner/canary/tokens.py: found by its magic, unverified here);
 - DNS (UDP to port 53): recorded when a label of the query name is a token,
   or the name lies under ``--zone``; with ``--zone`` it also answers those
   queries (A: the canary's own address, anything else: no data), so that a
@@ -65,7 +65,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from scanner import __version__
-from scanner import tokens as T
+from scanner.canary import tokens as T
 from scanner.atomicio import write_text_atomic
 
 SCHEMA = "isoscan.canary/1"
@@ -487,8 +487,8 @@ def _serve_dns(sock: socket.socket, zone: str | None, a_addr: str | None,
 
 def attribute(arrival, sources):
     """The vantage label an arrival belongs to (report_merge's hook); see
-    scanner.canary_judge.attribute."""
-    from scanner.canary_judge import attribute as _attribute
+    scanner.canary.judge.attribute."""
+    from scanner.canary.judge import attribute as _attribute
     return _attribute(arrival, sources)
 
 

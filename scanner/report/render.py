@@ -28,10 +28,9 @@ from scanner import __version__
 from scanner.formats.text import visible
 from scanner.model import LANGS, DEFAULT_LANG, pick
 from scanner.packagedata import data_file
-from scanner.report_merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
-from scanner.report_strings import STRINGS, CHECK_TITLES
-from scanner import topology
-
+from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
+from scanner.report.strings import STRINGS, CHECK_TITLES
+from scanner.report import topology
 PAGE = 200   # rows per table page (and rows written as HTML)
 
 # One row per requirement of SPEC §1, with the checks behind it.
@@ -58,7 +57,7 @@ BREACH_EDGES = {"ISO-PHYSICAL": "out", "ISO-BRIDGE": "out", "ING-SINGLE": "out",
 @lru_cache(maxsize=1)
 def _metas() -> dict:
     try:
-        from scanner.registry import load_checks
+        from scanner.judge.registry import load_checks
         out = {}
         reg = load_checks()
         for c in getattr(reg, "checks", reg):
@@ -72,7 +71,7 @@ def _metas() -> dict:
 
 def _references(check_id: str, lang: str) -> list[str] | None:
     try:
-        from scanner.regulations import references
+        from scanner.judge.regulations import references
     except Exception:
         return None
     try:
@@ -123,7 +122,7 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
               tool={"name": "isoscan", "version": __version__}, lang=lang)
     if canary_logs:
         try:        # issue 8: per vantage, what the outside saw, by exit address
-            from scanner.canary_judge import outside_view
+            from scanner.canary.judge import outside_view
         except ImportError:
             outside_view = None
         if outside_view is not None:

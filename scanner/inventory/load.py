@@ -10,8 +10,8 @@ one-line message). Everything wrong *inside* a file is a finding instead:
 invalid YAML, an alias bomb, a file over the size cap, an unknown key, a wrong
 type, a bad CIDR / IP / MAC, a reference to a segment or device no file declares.
 
-Each file is parsed fast (yaml_rs) and checked (scanner.schema); positions
-are looked up only for the findings that need them (scanner.yamlsource).
+Each file is parsed fast (yaml_rs) and checked (scanner.inventory.schema); positions
+are looked up only for the findings that need them (scanner.inventory.yamlsource).
 A top-level `lab:` section (lab files are an inventory plus a lab) is kept raw
 in `inventory.extras["lab"]`, unchecked here; `locate()` gives the lab code
 line and column for its own findings.
@@ -27,8 +27,8 @@ from typing import Sequence
 
 from scanner.model import (Finding, Inventory, Location, Organization, SourceFile,
                            Status, Text, text)
-from scanner.schema import FileReader, FilePart, Problem
-from scanner.yamlsource import (DEFAULT_MAX_BYTES, KEY, InputError, Locator, bulk,
+from scanner.inventory.schema import FileReader, FilePart, Problem
+from scanner.inventory.yamlsource import (DEFAULT_MAX_BYTES, KEY, InputError, Locator, bulk,
                                 decode, file_size, parse, read_source)
 
 __all__ = ["InputError", "LoadResult", "load_inventory", "expand_paths", "locate", "KEY",

@@ -66,7 +66,7 @@ class Registry:
         return [c for c in self.checks if c.meta.static]
 
     def pairs(self) -> list[tuple[CheckMeta, Callable]]:
-        """(meta, evaluate) pairs for scanner.judge.run_checks."""
+        """(meta, evaluate) pairs for scanner.judge.run.run_checks."""
         return [(c.meta, c.evaluate) for c in self.checks]
 
 

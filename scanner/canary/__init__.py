@@ -1,0 +1,1 @@
+"""The outside canary: tokens, the passive listener, judging its log against bundles."""

@@ -1,0 +1,1 @@
+"""Inventory: YAML files -> a validated Inventory (load, schema, yamlsource with source positions)."""

@@ -1,0 +1,1 @@
+"""Judging: the checks' entry points (registry), running them (run), the regulation mapping."""
