@@ -133,6 +133,12 @@ def _inbound(ctx):
     return inbound.probe(ctx.plan)
 
 
+def _identity(ctx):
+    """Issue 13: what the stations discovery found say they are (after it)."""
+    from scanner.probes import identity
+    return identity.probe(ctx.plan, ctx.obs.get("discovery") or {})
+
+
 # The passive listeners run beside the active steps (about 3 s of those on a
 # /24), so their windows cost little wall time.
 # DHCP keeps its own 4 s window: dnsmasq ping-checks an address (about 3 s)
@@ -180,6 +186,7 @@ STEPS: list[Step] = [
     Step("egress", _egress, background=True),      # own stack: independent of the L2 probes
     Step("discovery", _discovery_forwarding, writes=("discovery", "forwarding")),
     Step("inbound", _inbound, raw=False),   # not-run off the internet; checks privileges itself
+    Step("identity", _identity),            # the stations discovery found: who they say they are
     # the high side of a declared one-way transfer listens for the low side's probes
     Step("transfer_in", _transfer_in, background=True),
 ]

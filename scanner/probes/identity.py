@@ -1,0 +1,200 @@
+"""The identity step: what each station of the vantage's own segment says it is.
+
+One bounded nmap run (python-nmap, as discovery and inbound) over the IPv4
+stations discovery found on this segment, nothing else:
+- TCP: 22 and the segment's declared `ssh_ports`, 443 and its `tls_ports`,
+  with NSE `ssh-hostkey` (the host keys, read without authenticating) and
+  `ssl-cert` (the certificate);
+- UDP 137 with NSE `nbstat` (the NetBIOS name and the MAC NBSTAT reports).
+`--host-timeout` and `--script-timeout` bound a station that never finishes
+its key exchange or trickles a 1 MB banner; nmap's XML is read with a size
+bound, every value cut to a bound (scanner.identity.bounded).
+Plus, without sending anything: the EUI-64 MAC inside the IPv6 addresses
+discovery saw (neighbours6).
+
+Why nmap's scripts rather than paramiko/`ssl`: nmap already drives the other
+steps, runs the stations in parallel under one timeout, and its ssh-hostkey
+reads every host key type of a server (a library connection negotiates one).
+The fingerprints are computed here from the key blobs and the PEM (OpenSSH's
+SHA256 form; SHA-256 of the certificate's DER), not taken from nmap's text.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+import xml.etree.ElementTree as ET
+
+from scanner import identity as I
+from scanner.model import text
+from scanner.probes.wire import ProbeError, require_privileges, require_up
+from scanner.scan.plan import Plan, identity_ports
+
+NBSTAT_PORT = 137
+HOST_TIMEOUT = "20s"
+SCRIPT_TIMEOUT = "8s"
+NMAP_ARGS = ("-n -Pn -T4 --max-retries 1 --min-hostgroup 256 "
+             f"--host-timeout {HOST_TIMEOUT} --script-timeout {SCRIPT_TIMEOUT}")
+SCRIPTS = "ssh-hostkey,ssl-cert,nbstat"
+XML_MAX = 64 * 2**20        # nmap's XML for a /24 of hostile stations stays far below
+KEYS_MAX = 8                # host keys kept per port
+SUBJECT_FIELDS = ("commonName", "organizationName", "organizationalUnitName", "countryName")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stations(plan: Plan, discovery: dict) -> list[tuple[str, str | None]]:
+    """(ip, mac) of the IPv4 stations discovery found on this segment, each in
+    scope (the guard raises before anything is sent), never this host."""
+    seen: dict[str, str | None] = {}
+    for h in discovery.get("hosts") or ():
+        ip = h.get("ip") if isinstance(h, dict) else None
+        if not isinstance(ip, str) or ":" in ip or ip in plan.vantage.own:
+            continue
+        if not plan.segment.contains(ip):
+            continue
+        plan.guard(ip)
+        seen.setdefault(ip, I.norm_mac(h.get("mac")))
+    from netaddr import IPAddress
+    return sorted(seen.items(), key=lambda x: IPAddress(x[0]))
+
+
+def ports(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(ssh ports, tls ports): the defaults plus what the segment declares."""
+    return identity_ports(plan.segment)
+
+
+def nmap_arguments(plan: Plan) -> str:
+    from scanner.probes.inbound import port_spec
+    ssh, tls = ports(plan)
+    return (f"-sS -sU {NMAP_ARGS} -e {plan.vantage.interface} "
+            f"-p T:{port_spec(set(ssh) | set(tls))},U:{NBSTAT_PORT} --script {SCRIPTS}")
+
+
+def _elems(node) -> dict[str, str]:
+    return {e.get("key"): (e.text or "") for e in node.findall("elem") if e.get("key")}
+
+
+def parse_xml(xml, macs: dict[str, str | None], ssh_ports, tls_ports,
+              time: str | None = None) -> list[dict]:
+    """Identity records from nmap's XML (pure; bounded whatever the XML holds).
+    `macs`: ip -> the MAC discovery saw; only those addresses are read."""
+    if not xml:
+        return []
+    if len(xml) > XML_MAX:
+        raise ProbeError(text("nmap 输出过大，身份信息未读取",
+                              "nmap's output is too large: identities not read"))
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ProbeError(text(f"无法读取 nmap 输出：{exc}", f"nmap's output cannot be read: {exc}"))
+    out: list[dict] = []
+    for host in root.iter("host"):
+        ip = next((a.get("addr") for a in host.findall("address")
+                   if a.get("addrtype") == "ipv4"), None)
+        if ip not in macs:
+            continue
+        mac = macs[ip]
+        mine: list[dict] = []
+        for port in host.iter("port"):
+            try:
+                num = int(port.get("portid") or "")
+            except ValueError:
+                continue
+            for script in port.findall("script"):
+                sid = script.get("id")
+                if sid == "ssh-hostkey" and num in ssh_ports:
+                    mine += _ssh(ip, mac, num, script, time)
+                elif sid == "ssl-cert" and num in tls_ports:
+                    mine += _tls(ip, mac, num, script, time)
+        for hs in host.iter("hostscript"):
+            for script in hs.findall("script"):
+                if script.get("id") == "nbstat":
+                    mine += _nbstat(ip, mac, script, time)
+        out += mine[:I.PER_STATION_MAX]
+        if len(out) >= I.RECORDS_MAX:
+            break
+    return out[:I.RECORDS_MAX]
+
+
+def _ssh(ip, mac, port, script, time) -> list[dict]:
+    out = []
+    for t in script.findall("table")[:KEYS_MAX]:
+        e = _elems(t)
+        fp = I.ssh_fingerprint(e.get("key", ""))
+        if fp is None:
+            continue
+        detail = f"{I.bounded(e.get('type'), 40) or '?'} {I.bounded(e.get('bits'), 8) or '?'}"
+        r = I.record(ip, mac, I.SSH_KEY, fp, detail=detail, port=port, time=time)
+        if r:
+            out.append(r)
+    return out
+
+
+def subject_text(script) -> str | None:
+    """'commonName=…, organizationName=…' from ssl-cert's subject table, bounded."""
+    subj = next((t for t in script.findall("table") if t.get("key") == "subject"), None)
+    if subj is None:
+        return None
+    e = _elems(subj)
+    parts = [f"{k}={I.bounded(e[k], 200)}" for k in SUBJECT_FIELDS if e.get(k)]
+    return I.bounded(", ".join(parts), I.DETAIL_MAX)
+
+
+def _tls(ip, mac, port, script, time) -> list[dict]:
+    e = _elems(script)
+    fp = I.pem_fingerprint(e.get("pem", ""))
+    if fp is None:
+        return []
+    r = I.record(ip, mac, I.TLS_CERT, fp, detail=subject_text(script), port=port, time=time)
+    return [r] if r else []
+
+
+def _nbstat(ip, mac, script, time) -> list[dict]:
+    e = _elems(script)
+    out = []
+    name = e.get("server_name") or e.get("workstation_name")
+    r = I.record(ip, mac, I.NETBIOS_NAME, name and name.upper(), port=NBSTAT_PORT, time=time)
+    if r:
+        out.append(r)
+    mt = next((t for t in script.findall("table") if t.get("key") == "mac"), None)
+    reported = _elems(mt).get("address") if mt is not None else e.get("mac")
+    r = I.record(ip, mac, I.NETBIOS_MAC, reported, detail="NBSTAT", port=NBSTAT_PORT, time=time)
+    if r:
+        out.append(r)
+    return out
+
+
+def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
+    """The "identity" section of the observations."""
+    if plan.classification == "internet":
+        return {"status": "not-run", "error": None, "identities": [],
+                "reason": "identities are read on the unit's own segments, not the internet"}
+    if (discovery or {}).get("status") != "ok":
+        raise ProbeError(text("发现步骤未成功：没有可询问身份的设备",
+                              "discovery did not succeed: no station to ask who it is"))
+    started = _now()
+    targets = stations(plan, discovery)
+    ssh, tls = ports(plan)
+    six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
+    records = I.eui64_records(six, time=started)
+    method = "nmap " + nmap_arguments(plan)
+    if targets:
+        require_privileges()
+        require_up(plan.vantage.interface)
+        if nmap_module is None:
+            if not shutil.which("nmap"):
+                raise ProbeError(text("未找到 nmap，无法读取设备身份",
+                                      "nmap not found: identities cannot be read"))
+            import nmap as nmap_module
+        from scanner.probes.inbound import run_nmap
+        nm = run_nmap(nmap_module, [ip for ip, _ in targets], nmap_arguments(plan))
+        records = parse_xml(nm.get_nmap_last_output(), dict(targets), set(ssh), set(tls),
+                            time=_now()) + records
+    clones = I.lower_clones(records)
+    return {"status": "ok", "error": None, "method": method,
+            "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
+                                                             "udp": [NBSTAT_PORT]},
+            "identities": records, "clones": clones,
+            "started_at": started, "finished_at": _now()}
