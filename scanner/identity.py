@@ -24,7 +24,6 @@ overrides) are kept in the data and only made visible at display (`shown`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Iterable, Mapping
 
 STRONG, MEDIUM, WEAK = "strong", "medium", "weak"
@@ -74,24 +73,16 @@ def bounded(value, limit: int = VALUE_MAX) -> str | None:
     return s or None
 
 
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def shown(value, limit: int = DETAIL_MAX) -> str:
-    """A wire string made safe to read: control, format and bidi characters
-    are shown as \\uXXXX (so nothing reorders or hides the text around it),
-    cut to `limit`. HTML escaping is jinja2's, at render; this is not it."""
+    """A wire string made safe to read on one line: control characters and
+    bidi overrides shown as \\uXXXX (scanner.formats.text.clean, as the
+    console does), so nothing reorders or hides the text around it; cut to
+    `limit`. HTML escaping is jinja2's, at render; this is not it."""
+    from scanner.formats.text import clean
     if value is None:
         return ""
     s = value if isinstance(value, str) else str(value)
-    s = s[:limit * 2]
-    out = []
-    for ch in s:
-        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs"):
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    t = "".join(out)
+    t = clean(s[:limit * 2])
     return t if len(t) <= limit else t[:limit - 1] + "…"
 
 

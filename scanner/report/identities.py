@@ -285,8 +285,10 @@ def _registered(S, key, xs: list[dict], reg: Mapping | None, segs: Mapping) -> l
                 ev = [S["mismatch"].format(device=reg.get("name"), kind=S.get(x["kind"], x["kind"]),
                                            mac=x["mac"], ip=x["ip"] or "-",
                                            want=", ".join(sorted(want))), _line(S, x)]
-                out.append(_finding("DEV-MISMATCH", "fail", "high", x["segment"], x,
-                                    reg.get("name"), ev, {x["vantage"]}))
+                f = _finding("DEV-MISMATCH", "fail", "high", x["segment"], x,
+                             reg.get("name"), ev, {x["vantage"]})
+                f["swapped_card"] = True
+                out.append(f)
             continue
         for c in classified:
             if not _must_isolate(segs, c, x["segment"]):
@@ -327,3 +329,29 @@ def _two_addresses(S, by_seg: Mapping[str, list[dict]]) -> list[dict]:
                                             vantage=I.shown(vantage, 80))]
             out.append(_finding("DEV-MISMATCH", "fail", "info", seg, a, None, ev, {vantage}))
     return out
+
+
+def fold_swapped_cards(findings: list[dict]) -> list[dict]:
+    """A registered device known by its identity behind another MAC is one
+    DEV-MISMATCH (a swapped card), not an unregistered station plus a missing
+    device: the DEV-UNREGISTERED of that station and the DEV-MISSING of that
+    device on that segment give their evidence to it and are dropped."""
+    swapped = [f for f in findings if f.get("swapped_card")]
+    if not swapped:
+        return findings
+    gone: set[int] = set()
+    for s in swapped:
+        seg, mac, dev = s["segment"], s["subject"]["mac"], s["subject"]["device"]
+        for i, f in enumerate(findings):
+            if f["status"] != "fail" or f["segment"] != seg or f is s:
+                continue
+            if (f["check_id"] == "DEV-UNREGISTERED" and mac and f["subject"]["mac"] == mac) or \
+                    (f["check_id"] == "DEV-MISSING" and f["subject"]["device"] == dev):
+                gone.add(i)
+                for e in f["evidence"]:
+                    if e not in s["evidence"]:
+                        s["evidence"].append(f"{f['check_id']}: {e}")
+                for v in f.get("vantages") or ():
+                    if v not in s["vantages"]:
+                        s["vantages"].append(v)
+    return [f for i, f in enumerate(findings) if i not in gone]

@@ -359,7 +359,8 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
             f["vantages"] = ["canary"]
             _fold_in(merged, f)
 
-    findings = list(merged.values())
+    from scanner.report.identities import fold_swapped_cards
+    findings = fold_swapped_cards(list(merged.values()))
     join_exposed_unregistered(findings, lang)
     starts = [s["started_at"] for s in sources if s["started_at"]]
     ends = [s["finished_at"] for s in sources if s["finished_at"]]

@@ -178,9 +178,19 @@ def test_registered_key_on_the_office_fails_from_one_vantage(inv):
 
 
 def test_registered_key_with_another_mac_is_dev_mismatch_evidence(inv):
-    m = merge([secret(rec("10.30.0.13", "02:ee:00:00:00:0d", I.SSH_KEY, KEY2),
-                      hosts=(("10.30.0.13", "02:ee:00:00:00:0d"),))], inventory=inv, lang="en")
+    b = secret(rec("10.30.0.13", "02:ee:00:00:00:0d", I.SSH_KEY, KEY2),
+               hosts=(("10.30.0.13", "02:ee:00:00:00:0d"),))
+    sub = {"ip": "10.30.0.13", "mac": "02:ee:00:00:00:0d", "device": None}
+    b["findings"] = [
+        {"check_id": "DEV-UNREGISTERED", "status": "fail", "severity": "high",
+         "segment": "secret-lan", "subject": sub, "evidence": ["unregistered"]},
+        {"check_id": "DEV-MISSING", "status": "fail", "severity": "info", "segment": "secret-lan",
+         "subject": {"ip": "10.30.0.13", "mac": "02:00:00:00:1a:0d", "device": "ws-003"},
+         "evidence": ["did not answer"]}]
+    m = merge([b], inventory=inv, lang="en")
+    assert [f["check_id"] for f in m["findings"] if f["status"] == "fail"] == ["DEV-MISMATCH"]
     (f,) = bridges(m, "DEV-MISMATCH")
+    assert "DEV-UNREGISTERED: unregistered" in f["evidence"]
     assert f["subject"]["device"] == "ws-003" and f["status"] == "fail"
     assert "ws-003, known by its SSH host key, now answers with MAC 02:ee:00:00:00:0d" in \
         f["evidence"][0]
