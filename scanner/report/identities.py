@@ -45,6 +45,11 @@ _S = {
         "netbios-mac": "NetBIOS 报告的 MAC", "mdns-name": "mDNS 名称", "dhcpv6-duid": "DHCPv6 DUID",
         "eui64-mac": "IPv6 地址内的 EUI-64 MAC", "arp": "主机发现所见 MAC", "name": "名称",
         "strong": "强", "medium": "中", "weak": "弱",
+        "sec": "设备身份", "explain": "各检查点读到的设备身份（SSH 主机密钥、TLS 证书、NetBIOS 名称与 MAC、IPv6 EUI-64 MAC）及其所在位置；同一身份出现在两个网段的主机已在问题清单与拓扑图中标出。",
+        "none": "没有结果包记录设备身份（身份步骤未运行或未读到身份）。",
+        "col_device": "设备", "col_segment": "网段", "col_vantage": "检查点", "col_ip": "IP",
+        "col_mac": "MAC", "col_kind": "身份类型", "col_value": "身份", "col_strength": "强度",
+        "col_where": "另见于",
     },
     "en": {
         "seen": "{kind} {value} ({strength}): vantage {vantage}, segment {segment}, IP {ip}, MAC {mac}, at {time}",
@@ -59,6 +64,11 @@ _S = {
         "netbios-mac": "MAC reported over NetBIOS", "mdns-name": "mDNS name", "dhcpv6-duid": "DHCPv6 DUID",
         "eui64-mac": "EUI-64 MAC in an IPv6 address", "arp": "MAC seen by discovery", "name": "name",
         "strong": "strong", "medium": "medium", "weak": "weak",
+        "sec": "Device identities", "explain": "What each station said it is (SSH host keys, TLS certificates, NetBIOS names and MACs, EUI-64 MACs in IPv6 addresses) and where it was seen; an identity seen on two segments is in the findings and on the topology picture.",
+        "none": "No bundle records device identities (the identity step did not run or read none).",
+        "col_device": "Device", "col_segment": "Segment", "col_vantage": "Vantage", "col_ip": "IP",
+        "col_mac": "MAC", "col_kind": "Kind", "col_value": "Identity", "col_strength": "Strength",
+        "col_where": "Also seen on",
     },
 }
 _NAME_KINDS = frozenset({I.NETBIOS_NAME, I.MDNS_NAME})
@@ -355,3 +365,27 @@ def fold_swapped_cards(findings: list[dict]) -> list[dict]:
                     if v not in s["vantages"]:
                         s["vantages"].append(v)
     return [f for i, f in enumerate(findings) if i not in gone]
+
+
+def view(m: Mapping, lang: str) -> dict:
+    """The report's "device identities" section: one row per identity seen,
+    with the registered device it belongs to and the other segments where the
+    same identity was seen. Rows are plain strings (jinja2 escapes them)."""
+    S = _strings(lang)
+    inv = m.get("inventory_view")
+    ids = _sightings(m.get("sources") or ())
+    where: dict[tuple[str, str], set[str]] = {}
+    for x in ids:
+        where.setdefault(join_key(x["kind"], x["value"]), set()).add(x["segment"])
+    rows = []
+    for x in sorted(ids, key=lambda x: (x["segment"], x["ip"] or "", x["kind"])):
+        elsewhere = sorted(where[join_key(x["kind"], x["value"])] - {x["segment"]})
+        rows.append(["warn" if elsewhere else "",
+                     _device_at(inv, x["segment"], [x]) or "—", x["segment"], x["vantage"],
+                     x["ip"] or "—", x["mac"] or "—", S.get(x["kind"], x["kind"]),
+                     I.shown(x["value"]) + (f" ({I.shown(x['note'])})" if x.get("note") else ""),
+                     S.get(x["strength"], x["strength"]), ", ".join(elsewhere) or "—"])
+    cols = [S[k] for k in ("col_device", "col_segment", "col_vantage", "col_ip", "col_mac",
+                           "col_kind", "col_value", "col_strength", "col_where")]
+    return {"title": S["sec"], "explain": S["explain"], "none": S["none"], "rows": rows,
+            "columns": cols}

@@ -230,3 +230,17 @@ def test_a_thousand_bundles_join_quickly(inv):
     t0 = time.monotonic()
     merge(bs, inventory=inv, lang="en")
     assert time.monotonic() - t0 < 5
+
+
+def test_hostile_identities_are_escaped_in_the_html_report(inv):
+    from scanner.report.render import render_report
+    xss = "<script>alert(1)</script>\u202e<img src=x onerror=alert(2)>"
+    bs = [secret(rec("10.30.0.12", "02:00:00:00:1a:0c", I.NETBIOS_NAME, xss),
+                 rec("10.30.0.12", "02:00:00:00:1a:0c", I.TLS_CERT, "ab" * 32,
+                     detail="CN=" + "\u202e\x07" * 5000)),
+          office(rec("10.40.0.66", "02:bb:00:00:00:66", I.NETBIOS_NAME, xss))]
+    html = render_report(bs, "en", inventory=inv)
+    assert "<script>alert" not in html and "<img" not in html and "\u202e" not in html
+    assert 'id="identities"' in html and "&lt;script&gt;" in html
+    zh = render_report(bs, "zh-CN", inventory=inv)
+    assert "设备身份" in zh and "可能" in zh
