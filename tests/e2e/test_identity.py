@@ -27,6 +27,17 @@ VANTAGES = ("probe-secret", "probe-office")
 _CACHE: dict = {}
 
 
+def require_sshd() -> None:
+    """The lab's sshd is Debian's openssh-server (./scripts/setup --tests)."""
+    import os
+    from scanner.lab.faults import SSHD
+    if os.path.exists(SSHD):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{SSHD} is missing: ./scripts/setup --tests installs openssh-server")
+    pytest.skip(f"{SSHD} is missing (apt-get install openssh-server)")
+
+
 def _inventory():
     from scanner.inventory.load import load_inventory
     return load_inventory([str(LABFILE)]).inventory
@@ -44,6 +55,7 @@ def run(faults: tuple[str, ...]) -> dict:
     if faults in _CACHE:
         return _CACHE[faults]
     require_root()
+    require_sshd()
     from scanner import lab as L
     from scanner.report.merge import merge
     name = unique_lab_name("id")
