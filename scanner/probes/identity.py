@@ -1,14 +1,15 @@
 """The identity step: what each station of the vantage's own segment says it is.
 
-One bounded nmap run (python-nmap, as discovery and inbound) over the IPv4
-stations discovery found on this segment, nothing else:
-- TCP: 22 and the segment's declared `ssh_ports`, 443 and its `tls_ports`,
-  with NSE `ssh-hostkey` (the host keys, read without authenticating) and
-  `ssl-cert` (the certificate);
-- UDP 137 with NSE `nbstat` (the NetBIOS name and the MAC NBSTAT reports).
-`--host-timeout` and `--script-timeout` bound a station that never finishes
-its key exchange or trickles a 1 MB banner; nmap's XML is read with a size
-bound, every value cut to a bound (scanner.identity.bounded).
+Over the IPv4 stations discovery found on this segment, nothing else:
+- one bounded nmap run (python-nmap, as discovery and inbound): TCP 22 and the
+  segment's declared `ssh_ports`, 443 and its `tls_ports`, with NSE
+  `ssh-hostkey` (the host keys, read without authenticating) and `ssl-cert`
+  (the certificate). `--host-timeout` and `--script-timeout` bound a station
+  that never finishes its key exchange or trickles a 1 MB banner; nmap's XML
+  is read with a size bound, every value cut to a bound
+  (scanner.identity.bounded);
+- beside it, one NBSTAT query to UDP 137 of each (scanner/probes/netbios.py):
+  the NetBIOS name and the MAC the station reports.
 Plus, without sending anything: the EUI-64 MAC inside the IPv6 addresses
 discovery saw (neighbours6).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import shutil
+import time as _time
 import xml.etree.ElementTree as ET
 
 from scanner import identity as I
@@ -32,9 +34,12 @@ from scanner.scan.plan import Plan, identity_ports
 NBSTAT_PORT = 137
 HOST_TIMEOUT = "20s"
 SCRIPT_TIMEOUT = "8s"
-NMAP_ARGS = ("-n -Pn -T4 --max-retries 1 --min-hostgroup 256 "
+# the stations are on the vantage's own link (sub-millisecond round trips): a
+# 250 ms round-trip bound keeps a segment of firewalled stations (every port
+# silent) from costing nmap's WAN-sized waits
+NMAP_ARGS = ("-n -Pn -T4 --max-retries 1 --min-hostgroup 256 --max-rtt-timeout 250ms "
              f"--host-timeout {HOST_TIMEOUT} --script-timeout {SCRIPT_TIMEOUT}")
-SCRIPTS = "ssh-hostkey,ssl-cert,nbstat"
+SCRIPTS = "ssh-hostkey,ssl-cert"
 XML_MAX = 64 * 2**20        # nmap's XML for a /24 of hostile stations stays far below
 KEYS_MAX = 8                # host keys kept per port
 SUBJECT_FIELDS = ("commonName", "organizationName", "organizationalUnitName", "countryName")
@@ -68,8 +73,8 @@ def ports(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
 def nmap_arguments(plan: Plan) -> str:
     from scanner.probes.inbound import port_spec
     ssh, tls = ports(plan)
-    return (f"-sS -sU {NMAP_ARGS} -e {plan.vantage.interface} "
-            f"-p T:{port_spec(set(ssh) | set(tls))},U:{NBSTAT_PORT} --script {SCRIPTS}")
+    return (f"-sS {NMAP_ARGS} -e {plan.vantage.interface} "
+            f"-p T:{port_spec(set(ssh) | set(tls))} --script {SCRIPTS}")
 
 
 def _elems(node) -> dict[str, str]:
@@ -108,10 +113,6 @@ def parse_xml(xml, macs: dict[str, str | None], ssh_ports, tls_ports,
                     mine += _ssh(ip, mac, num, script, time)
                 elif sid == "ssl-cert" and num in tls_ports:
                     mine += _tls(ip, mac, num, script, time)
-        for hs in host.iter("hostscript"):
-            for script in hs.findall("script"):
-                if script.get("id") == "nbstat":
-                    mine += _nbstat(ip, mac, script, time)
         out += mine[:I.PER_STATION_MAX]
         if len(out) >= I.RECORDS_MAX:
             break
@@ -151,18 +152,20 @@ def _tls(ip, mac, port, script, time) -> list[dict]:
     return [r] if r else []
 
 
-def _nbstat(ip, mac, script, time) -> list[dict]:
-    e = _elems(script)
+def netbios_records(answers: dict[str, dict], macs: dict[str, str | None],
+                    time: str | None = None) -> list[dict]:
+    """Identity records from NBSTAT answers (scanner.probes.netbios.parse)."""
     out = []
-    name = e.get("server_name") or e.get("workstation_name")
-    r = I.record(ip, mac, I.NETBIOS_NAME, name and name.upper(), port=NBSTAT_PORT, time=time)
-    if r:
-        out.append(r)
-    mt = next((t for t in script.findall("table") if t.get("key") == "mac"), None)
-    reported = _elems(mt).get("address") if mt is not None else e.get("mac")
-    r = I.record(ip, mac, I.NETBIOS_MAC, reported, detail="NBSTAT", port=NBSTAT_PORT, time=time)
-    if r:
-        out.append(r)
+    for ip, a in sorted(answers.items()):
+        if ip not in macs:
+            continue
+        name = a.get("name")
+        for r in (I.record(ip, macs[ip], I.NETBIOS_NAME, name and name.upper(),
+                           detail="NBSTAT", port=NBSTAT_PORT, time=time),
+                  I.record(ip, macs[ip], I.NETBIOS_MAC, a.get("mac"), detail="NBSTAT",
+                           port=NBSTAT_PORT, time=time)):
+            if r:
+                out.append(r)
     return out
 
 
@@ -174,7 +177,7 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
     if (discovery or {}).get("status") != "ok":
         raise ProbeError(text("发现步骤未成功：没有可询问身份的设备",
                               "discovery did not succeed: no station to ask who it is"))
-    started = _now()
+    started, t0 = _now(), _time.monotonic()
     targets = stations(plan, discovery)
     ssh, tls = ports(plan)
     six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
@@ -188,13 +191,29 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                 raise ProbeError(text("未找到 nmap，无法读取设备身份",
                                       "nmap not found: identities cannot be read"))
             import nmap as nmap_module
+        from concurrent.futures import ThreadPoolExecutor
+        from scanner.probes import netbios
         from scanner.probes.inbound import run_nmap
-        nm = run_nmap(nmap_module, [ip for ip, _ in targets], nmap_arguments(plan))
+        ips = [ip for ip, _ in targets]
+        with ThreadPoolExecutor(1) as ex:      # NBSTAT's one window beside nmap's run
+            nb = ex.submit(netbios.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard)
+            nm = run_nmap(nmap_module, ips, nmap_arguments(plan))
+            try:
+                answers, nb_error = nb.result(), None
+            except OSError as exc:
+                answers, nb_error = {}, f"NBSTAT: {type(exc).__name__}: {exc}"
+        when = _now()
         records = parse_xml(nm.get_nmap_last_output(), dict(targets), set(ssh), set(tls),
-                            time=_now()) + records
+                            time=when) + netbios_records(answers, dict(targets), when) + records
+    else:
+        nb_error = None
     clones = I.lower_clones(records)
-    return {"status": "ok", "error": None, "method": method,
+    if nb_error:       # the SSH and TLS half is still good; NBSTAT's failure is said, not hidden
+        method += f" (NBSTAT failed: {nb_error})"
+    return {"status": "ok", "error": None, "method": method + " + NBSTAT udp/137",
+            "nbstat_error": nb_error,
             "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
                                                              "udp": [NBSTAT_PORT]},
             "identities": records, "clones": clones,
-            "started_at": started, "finished_at": _now()}
+            "started_at": started, "finished_at": _now(),
+            "seconds": round(_time.monotonic() - t0, 3)}

@@ -37,9 +37,16 @@ def tls_port(port=443, cn="ws-002.lab", pem=PEM):
             f'<elem key="pem">{escape(pem)}</elem></script></port>')
 
 
-def nbstat(name="WS-002", mac="02:00:00:00:1a:0c"):
-    return (f'<hostscript><script id="nbstat" output="x"><elem key="server_name">{escape(name)}</elem>'
-            f'<table key="mac"><elem key="address">{mac}</elem></table></script></hostscript>')
+def nbstat_reply(tid=7, names=((b"WS-002", 0x00, 0), (b"WORKGROUP", 0x00, 0x8000)),
+                 mac=bytes.fromhex("02000000 1a0c".replace(" ", "")), compressed=False):
+    """An NBSTAT answer as Windows or Samba sends it."""
+    import struct
+    head = struct.pack("!HHHHHH", tid, 0x8400, 0, 1, 0, 0)
+    rrname = b"\xc0\x0c" if compressed else b"\x20" + b"CK" + b"A" * 30 + b"\x00"
+    body = bytes([len(names)]) + b"".join(n.ljust(15, b" ")[:15] + bytes([sfx]) +
+                                          struct.pack("!H", fl) for n, sfx, fl in names)
+    body += mac + bytes(40)
+    return head + rrname + struct.pack("!HHIH", 0x21, 1, 0, len(body)) + body
 
 
 def xml(*hosts):
@@ -50,8 +57,10 @@ MACS = {"10.30.0.12": "02:00:00:00:1a:0c"}
 
 
 def test_each_kind_is_read_with_its_strength():
-    got = P.parse_xml(xml(host("10.30.0.12", ssh_port() + tls_port(), nbstat())), MACS,
+    from scanner.probes import netbios
+    got = P.parse_xml(xml(host("10.30.0.12", ssh_port() + tls_port())), MACS,
                       {22}, {443}, time="T")
+    got += P.netbios_records({"10.30.0.12": netbios.parse(nbstat_reply())}, MACS, time="T")
     kinds = {r["kind"]: r for r in got}
     assert set(kinds) == {I.SSH_KEY, I.TLS_CERT, I.NETBIOS_NAME, I.NETBIOS_MAC}
     assert kinds[I.SSH_KEY]["strength"] == "strong"
@@ -74,9 +83,29 @@ def test_only_the_stations_and_ports_asked_are_read():
 
 
 def test_samba_zero_mac_and_broken_key_are_no_identity():
-    doc = xml(host("10.30.0.12", ssh_port(key="!!not base64!!"), nbstat(mac="00:00:00:00:00:00")))
-    got = P.parse_xml(doc, MACS, {22}, {443})
+    from scanner.probes import netbios
+    assert P.parse_xml(xml(host("10.30.0.12", ssh_port(key="!!not base64!!"))), MACS,
+                       {22}, {443}) == []
+    got = P.netbios_records({"10.30.0.12": netbios.parse(nbstat_reply(mac=bytes(6)))}, MACS)
     assert [r["kind"] for r in got] == [I.NETBIOS_NAME]
+
+
+def test_nbstat_query_and_replies():
+    from scanner.probes import netbios
+    q = netbios.query(0x1234)
+    assert q[:2] == b"\x12\x34" and len(q) == 50 and q.endswith(b"\x00\x21\x00\x01")
+    for compressed in (False, True):
+        a = netbios.parse(nbstat_reply(tid=9, compressed=compressed))
+        assert a["tid"] == 9 and a["name"] == "WS-002" and a["mac"] == "02:00:00:00:1a:0c"
+        assert ("WORKGROUP", 0, True) in a["names"]
+    # a query (not a response), short, truncated names, junk: no answer, no crash
+    assert netbios.parse(q) is None
+    assert netbios.parse(b"") is None and netbios.parse(b"\xff" * 11) is None
+    assert netbios.parse(nbstat_reply()[:60]) is None
+    import os
+    for _ in range(2000):
+        netbios.parse(os.urandom(60) + nbstat_reply()[60:])
+        netbios.parse(nbstat_reply()[:12] + os.urandom(200))
 
 
 @pytest.mark.skipif(not shutil.which("ssh-keygen"), reason="ssh-keygen not installed")
@@ -140,10 +169,11 @@ def test_huge_subject_with_bidi_and_controls_is_bounded_and_shown_escaped():
 
 
 def test_netbios_name_with_nuls_is_bounded():
-    got = P.parse_xml(xml(host("10.30.0.12", "", nbstat(name="WS\\x00" + "\u202e" * 3 + "X" * 5000))),
-                      MACS, {22}, {443})
-    name = next(r for r in got if r["kind"] == I.NETBIOS_NAME)
-    assert len(name["value"]) <= I.VALUE_MAX
+    from scanner.probes import netbios
+    a = netbios.parse(nbstat_reply(names=((b"WS\x00\x00\x1b\xe2\x80\xae" + b"X" * 5000, 0, 0),)))
+    (name, _mac) = P.netbios_records({"10.30.0.12": a}, MACS)
+    assert len(name["value"]) <= 15 and "\x00" not in name["value"]
+    assert "\x1b" not in I.shown(name["value"])
     assert I.record("1.2.3.4", None, I.NETBIOS_NAME, "WS-002\x00\x00\x00\x00")["value"] == "WS-002"
     assert I.record("1.2.3.4", None, I.NETBIOS_NAME, "\x00" * 15) is None
 
