@@ -39,6 +39,9 @@
 | two-nic-sshd     | `device` runs a real sshd (one host key, every address) and gets a |
 |                  | second NIC on `segment` at `ip`, forwarding off, arp_ignore=1: it  |
 |                  | answers ARP on each card for that card's own address only          |
+| two-nic-netbios  | the same second card (forwarding off, arp_ignore=1) with a         |
+|                  | NetBIOS-like responder answering NBSTAT on every address with      |
+|                  | `name` (default the device's name), MAC 00:00:00:00:00:00 as nmbd  |
 | cloned-sshd      | each of `devices` runs a real sshd with one shared host key (the   |
 |                  | machines of one cloned disk image)                                |
 | transfer-mode    | the declared one-way transfer `device` runs in `mode`: filtered   |
@@ -324,6 +327,22 @@ def two_nic_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
     h.procs.append(sshd_proc(topo, h, f.id, f.id))
 
 
+def two_nic_netbios(topo: Topology, inv: Inventory, f: Fault) -> None:
+    import sys
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.arp_ignore = 1
+    h.forward4 = h.forward6 = False
+    ready = os.path.join(topo.run_dir, f"ready-nbstat-{h.ns}-{safe_part(f.id)}")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbstat_responder.py")
+    h.procs.append(Proc(what=f"NBSTAT responder {f.id} on {h.name}",
+                        argv=[sys.executable, "-I", script, "--name",
+                              str(f.get("name") or h.name).upper(), "--ready", ready],
+                        ready_file=ready))
+
+
 def cloned_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
     names = f.get("devices")
     if not isinstance(names, list) or not names:
@@ -366,6 +385,7 @@ APPLY = {
     "transfer-mode": transfer_mode,
     "blocked-exit": blocked_exit,
     "two-nic-sshd": two_nic_sshd,
+    "two-nic-netbios": two_nic_netbios,
     "cloned-sshd": cloned_sshd,
 }
 

@@ -54,6 +54,7 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "transfer-mode": (("device", "mode"), ()),
     "blocked-exit": (("device", "segment"), ()),
     "two-nic-sshd": (("device", "segment", "ip"), ("mac",)),
+    "two-nic-netbios": (("device", "segment", "ip"), ("mac", "name")),
     "cloned-sshd": (("devices",), ()),
 }
 # merged: true -- the finding is in the report that joins every vantage's

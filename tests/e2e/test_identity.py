@@ -3,7 +3,8 @@
 inventories/lab/identity.yaml seeds a classified workstation with a second
 card on the office network that neither forwards nor answers ARP for its
 classified address there (arp_ignore=1), running a real sshd with one host
-key on both cards; and a cloned disk image (one host key) on four machines,
+key on both cards (and the same card again, known only by the NetBIOS name
+a responder gives on both: "probable"); and a cloned disk image (one host key) on four machines,
 one of them classified. Each lab is scanned from probe-secret and
 probe-office at once, and the two bundles are merged as `isoscan report`
 merges them. The dual-homed workstation is exactly one critical ISO-BRIDGE
@@ -124,6 +125,21 @@ def test_dual_homed_workstation_is_one_critical_bridge_in_the_merged_report():
     for e in fault.expect:
         where = m["findings"] if e.get("merged") else got["bundles"][e["vantage"]][1]["findings"]
         assert any(_matches(e, x) for x in _failing(where, notices=True)), e
+    others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
+              if not any(_matches(e, x) for e in fault.expect)]
+    assert others == []
+
+
+def test_dual_homed_known_by_its_netbios_name_is_a_probable_critical_bridge():
+    got = run(("ws-two-cards-netbios",))
+    secret = got["bundles"]["probe-secret"][1]["observations"]["identity"]["identities"]
+    assert {(r["ip"], r["kind"], r["value"]) for r in secret} == \
+        {("10.30.0.12", "netbios-name", "WS-002")}          # nmbd's zero MAC is no identity
+    m = got["merged"]
+    (f,) = [f for f in _failing(m["findings"]) if f["check_id"] == "ISO-BRIDGE"]
+    assert f["severity"] == "critical" and f["subject"]["device"] == "ws-002"
+    assert f["evidence"][0].startswith("probably one host")
+    fault = _faults()["ws-two-cards-netbios"]
     others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
               if not any(_matches(e, x) for e in fault.expect)]
     assert others == []
