@@ -42,6 +42,9 @@
 | two-nic-netbios  | the same second card (forwarding off, arp_ignore=1) with a         |
 |                  | NetBIOS-like responder answering NBSTAT on every address with      |
 |                  | `name` (default the device's name), MAC 00:00:00:00:00:00 as nmbd  |
+| hostile-station  | a new host on `segment` at `ip`/`mac` answering the identity step  |
+|                  | with a 1 MiB SSH banner and no key, a TLS port that trickles, and  |
+|                  | NBSTAT names of NULs, controls and bidi characters                |
 | cloned-sshd      | each of `devices` runs a real sshd with one shared host key (the   |
 |                  | machines of one cloned disk image)                                |
 | transfer-mode    | the declared one-way transfer `device` runs in `mode`: filtered   |
@@ -343,6 +346,18 @@ def two_nic_netbios(topo: Topology, inv: Inventory, f: Fault) -> None:
                         ready_file=ready))
 
 
+def hostile_station(topo: Topology, inv: Inventory, f: Fault) -> None:
+    import sys
+    from scanner.lab.plan import add_leg, new_host
+    seg = _segment(inv, f, f.get("segment"))
+    h = new_host(topo, f.id, "fault", f.kind)
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    ready = os.path.join(topo.run_dir, f"ready-hostile-{h.ns}")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile_station.py")
+    h.procs.append(Proc(what=f"hostile station {f.id}",
+                        argv=[sys.executable, "-I", script, "--ready", ready], ready_file=ready))
+
+
 def cloned_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
     names = f.get("devices")
     if not isinstance(names, list) or not names:
@@ -386,6 +401,7 @@ APPLY = {
     "blocked-exit": blocked_exit,
     "two-nic-sshd": two_nic_sshd,
     "two-nic-netbios": two_nic_netbios,
+    "hostile-station": hostile_station,
     "cloned-sshd": cloned_sshd,
 }
 

@@ -55,6 +55,7 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "blocked-exit": (("device", "segment"), ()),
     "two-nic-sshd": (("device", "segment", "ip"), ("mac",)),
     "two-nic-netbios": (("device", "segment", "ip"), ("mac", "name")),
+    "hostile-station": (("segment", "ip"), ("mac",)),
     "cloned-sshd": (("devices",), ()),
 }
 # merged: true -- the finding is in the report that joins every vantage's

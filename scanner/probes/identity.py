@@ -35,9 +35,9 @@ NBSTAT_PORT = 137
 HOST_TIMEOUT = "20s"
 SCRIPT_TIMEOUT = "8s"
 # the stations are on the vantage's own link (sub-millisecond round trips): a
-# 250 ms round-trip bound keeps a segment of firewalled stations (every port
+# 500 ms round-trip bound keeps a segment of firewalled stations (every port
 # silent) from costing nmap's WAN-sized waits
-NMAP_ARGS = ("-n -Pn -T4 --max-retries 1 --min-hostgroup 256 --max-rtt-timeout 250ms "
+NMAP_ARGS = ("-n -Pn -T4 --max-retries 2 --min-hostgroup 256 --max-rtt-timeout 500ms "
              f"--host-timeout {HOST_TIMEOUT} --script-timeout {SCRIPT_TIMEOUT}")
 SCRIPTS = "ssh-hostkey,ssl-cert"
 XML_MAX = 64 * 2**20        # nmap's XML for a /24 of hostile stations stays far below

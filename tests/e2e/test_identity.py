@@ -145,6 +145,29 @@ def test_dual_homed_known_by_its_netbios_name_is_a_probable_critical_bridge():
     assert others == []
 
 
+def test_hostile_station_is_bounded_and_escaped():
+    """1 MiB banner and no key, a TLS handshake that trickles, NBSTAT names of
+    NULs and bidi characters: the step ends within its timeouts, the bundle
+    stays small, the report shows the names escaped."""
+    import json
+    from scanner.report.render import render_report
+    got = run(("hostile-station",))
+    rc, office, out = got["bundles"]["probe-office"]
+    sec = office["observations"]["identity"]
+    assert sec["status"] == "ok", sec
+    assert sec["seconds"] < 20, sec["seconds"]            # --script-timeout 8s bounds it
+    mine = [r for r in sec["identities"] if r["ip"] == "10.40.0.99"]
+    assert all(r["kind"] in ("netbios-name", "netbios-mac") for r in mine), mine
+    assert [r["value"][:4] for r in mine if r["kind"] == "netbios-name"] == ["EVIL"], mine
+    assert all(len(r["value"]) <= 128 and "\x00" not in r["value"] for r in mine)
+    assert len(json.dumps(sec)) < 20_000
+    html = render_report([got["bundles"][v][1] for v in VANTAGES], "en", inventory=_inventory())
+    assert "\u202e" not in html and "\x1b" not in html
+    fault = _faults()["hostile-station"]
+    (e,) = fault.expect
+    assert any(_matches(e, f) for f in _failing(office["findings"]))
+
+
 def test_cloned_image_is_no_bridge():
     got = run(("office-clones",))
     m = got["merged"]
