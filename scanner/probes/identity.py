@@ -38,7 +38,8 @@ SCRIPT_TIMEOUT = "8s"
 # 500 ms round-trip bound keeps a segment of firewalled stations (every port
 # silent) from costing nmap's WAN-sized waits
 NMAP_ARGS = ("-n -Pn -T4 --max-retries 2 --min-hostgroup 256 --max-rtt-timeout 500ms "
-             f"--host-timeout {HOST_TIMEOUT} --script-timeout {SCRIPT_TIMEOUT}")
+             f"--host-timeout {HOST_TIMEOUT}")
+AGAIN_SCRIPT_TIMEOUT = "4s"  # the second ask, for open ports that said nothing the first time
 SCRIPTS = "ssh-hostkey,ssl-cert"
 XML_MAX = 64 * 2**20        # nmap's XML for a /24 of hostile stations stays far below
 KEYS_MAX = 8                # host keys kept per port
@@ -70,10 +71,10 @@ def ports(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return identity_ports(plan.segment)
 
 
-def nmap_arguments(plan: Plan) -> str:
+def nmap_arguments(plan: Plan, script_timeout: str = SCRIPT_TIMEOUT) -> str:
     from scanner.probes.inbound import port_spec
     ssh, tls = ports(plan)
-    return (f"-sS {NMAP_ARGS} -e {plan.vantage.interface} "
+    return (f"-sS {NMAP_ARGS} --script-timeout {script_timeout} -e {plan.vantage.interface} "
             f"-p T:{port_spec(set(ssh) | set(tls))} --script {SCRIPTS}")
 
 
@@ -130,6 +131,35 @@ def _ssh(ip, mac, port, script, time) -> list[dict]:
         r = I.record(ip, mac, I.SSH_KEY, fp, detail=detail, port=port, time=time)
         if r:
             out.append(r)
+    return out
+
+
+def unanswered(xml, wanted: set[str], ports: set[int], records: list[dict]) -> list[str]:
+    """The stations with one of `ports` open that gave no identity on it: a
+    script that lost its connection (a busy sshd, a dropped packet). Pure."""
+    if not xml:
+        return []
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return []
+    have = {(r["ip"], r["port"]) for r in records}
+    out = []
+    for host in root.iter("host"):
+        ip = next((a.get("addr") for a in host.findall("address")
+                   if a.get("addrtype") == "ipv4"), None)
+        if ip not in wanted:
+            continue
+        for port in host.iter("port"):
+            st = port.find("state")
+            try:
+                num = int(port.get("portid") or "")
+            except ValueError:
+                continue
+            if num in ports and st is not None and st.get("state") == "open" \
+                    and (ip, num) not in have:
+                out.append(ip)
+                break
     return out
 
 
@@ -203,10 +233,18 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             except OSError as exc:
                 answers, nb_error = {}, f"NBSTAT: {type(exc).__name__}: {exc}"
         when = _now()
-        records = parse_xml(nm.get_nmap_last_output(), dict(targets), set(ssh), set(tls),
-                            time=when) + netbios_records(answers, dict(targets), when) + records
+        xml = nm.get_nmap_last_output()
+        got = parse_xml(xml, dict(targets), set(ssh), set(tls), time=when)
+        again = unanswered(xml, set(ips), set(ssh) | set(tls), got)
+        if again:        # once more, for those alone: an open port that said nothing
+            nm2 = run_nmap(nmap_module, again, nmap_arguments(plan, AGAIN_SCRIPT_TIMEOUT))
+            more = parse_xml(nm2.get_nmap_last_output(), {ip: dict(targets)[ip] for ip in again},
+                             set(ssh), set(tls), time=_now())
+            have = {(r["ip"], r["port"], r["value"]) for r in got}
+            got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
+        records = got + netbios_records(answers, dict(targets), when) + records
     else:
-        nb_error = None
+        nb_error, again = None, []
     clones = I.lower_clones(records)
     if nb_error:       # the SSH and TLS half is still good; NBSTAT's failure is said, not hidden
         method += f" (NBSTAT failed: {nb_error})"
@@ -214,6 +252,6 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             "nbstat_error": nb_error,
             "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
                                                              "udp": [NBSTAT_PORT]},
-            "identities": records, "clones": clones,
+            "identities": records, "clones": clones, "asked_again": again,
             "started_at": started, "finished_at": _now(),
             "seconds": round(_time.monotonic() - t0, 3)}

@@ -211,3 +211,15 @@ def test_output_too_large_or_broken_is_an_error():
     with pytest.raises(ProbeError):
         P.parse_xml(b"<nmaprun><host>", MACS, {22}, {443})
     assert P.parse_xml(b"", MACS, {22}, {443}) == []
+
+
+def test_an_open_port_that_said_nothing_is_asked_again():
+    silent = ('<port protocol="tcp" portid="22"><state state="open"/></port>'
+              '<port protocol="tcp" portid="443"><state state="closed"/></port>')
+    doc = xml(host("10.30.0.12", silent), host("10.30.0.13", ssh_port()),
+              host("10.30.0.14", '<port protocol="tcp" portid="22"><state state="closed"/></port>'))
+    macs = {"10.30.0.12": None, "10.30.0.13": None, "10.30.0.14": None}
+    got = P.parse_xml(doc, macs, {22}, {443})
+    assert [r["ip"] for r in got] == ["10.30.0.13"]
+    assert P.unanswered(doc, set(macs), {22, 443}, got) == ["10.30.0.12"]
+    assert P.unanswered(b"<broken", set(macs), {22}, []) == []
