@@ -11,7 +11,7 @@ An identity record, as kept in the bundle's "identity" section:
 
 Strength (issue 13):
 - strong: an SSH host key, the MAC a station reports over NetBIOS (NBSTAT);
-- medium: a NetBIOS or mDNS/LLMNR name, a DHCPv6 DUID, the EUI-64 MAC inside
+- medium: a NetBIOS, mDNS or LLMNR name, a DHCPv6 DUID, the EUI-64 MAC inside
   an IPv6 address;
 - weak: a TLS certificate (wildcards and appliance defaults are shared).
 A value seen on CLONE_MIN or more distinct stations (cloned disk images,
@@ -35,11 +35,13 @@ TLS_CERT = "tls-cert"
 NETBIOS_NAME = "netbios-name"
 NETBIOS_MAC = "netbios-mac"
 MDNS_NAME = "mdns-name"
+LLMNR_NAME = "llmnr-name"
 DUID = "dhcpv6-duid"
 EUI64_MAC = "eui64-mac"
 
 KIND_STRENGTH = {SSH_KEY: STRONG, NETBIOS_MAC: STRONG,
-                 NETBIOS_NAME: MEDIUM, MDNS_NAME: MEDIUM, DUID: MEDIUM, EUI64_MAC: MEDIUM,
+                 NETBIOS_NAME: MEDIUM, MDNS_NAME: MEDIUM, LLMNR_NAME: MEDIUM, DUID: MEDIUM,
+                 EUI64_MAC: MEDIUM,
                  TLS_CERT: WEAK}
 KINDS = tuple(KIND_STRENGTH)
 # identities whose value is a hardware address: they join with the MACs discovery saw

@@ -120,7 +120,7 @@ Additive fields the scan's probes also record (scanner/probes/*):
   own segment say they are: {"status", "error", "method", "targets",
   "ports": {"ssh", "tls", "udp"}, "identities": [{"ip", "mac", "kind",
   "value", "detail", "port", "strength", "note", "time"}], "clones",
-  "nbstat_error", "started_at", "finished_at", "seconds"}; kinds and
+  "asked_again", "udp_error", "started_at", "finished_at", "seconds"}; kinds and
   strengths in scanner/identity.py, the probe in scanner/probes/identity.py;
   "not-run" from an internet vantage. Judged across bundles by `report`
   (scanner/report/identities.py), never a pass on its own.

@@ -9,7 +9,9 @@ Over the IPv4 stations discovery found on this segment, nothing else:
   is read with a size bound, every value cut to a bound
   (scanner.identity.bounded);
 - beside it, one NBSTAT query to UDP 137 of each (scanner/probes/netbios.py):
-  the NetBIOS name and the MAC the station reports.
+  the NetBIOS name and the MAC the station reports; and one reverse (PTR)
+  query for its own address to UDP 5353 (mDNS) and 5355 (LLMNR) of each
+  (scanner/probes/mdns.py): the names it gives itself.
 Plus, without sending anything: the EUI-64 MAC inside the IPv6 addresses
 discovery saw (neighbours6).
 
@@ -182,6 +184,23 @@ def _tls(ip, mac, port, script, time) -> list[dict]:
     return [r] if r else []
 
 
+def mdns_records(answers: dict[str, dict[int, list[str]]], macs: dict[str, str | None],
+                 time: str | None = None) -> list[dict]:
+    """Identity records from mDNS/LLMNR reverse answers (scanner.probes.mdns.ask)."""
+    from scanner.probes import mdns
+    out = []
+    for ip, by_port in sorted(answers.items()):
+        if ip not in macs:
+            continue
+        for port, kind in ((mdns.MDNS, I.MDNS_NAME), (mdns.LLMNR, I.LLMNR_NAME)):
+            for name in (by_port.get(port) or ())[:2]:
+                r = I.record(ip, macs[ip], kind, name.rstrip(".").lower(), detail=f"PTR of {ip}",
+                             port=port, time=time)
+                if r:
+                    out.append(r)
+    return out
+
+
 def netbios_records(answers: dict[str, dict], macs: dict[str, str | None],
                     time: str | None = None) -> list[dict]:
     """Identity records from NBSTAT answers (scanner.probes.netbios.parse)."""
@@ -222,16 +241,25 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                                       "nmap not found: identities cannot be read"))
             import nmap as nmap_module
         from concurrent.futures import ThreadPoolExecutor
-        from scanner.probes import netbios
+        from scanner.probes import mdns, netbios
         from scanner.probes.inbound import run_nmap
         ips = [ip for ip, _ in targets]
-        with ThreadPoolExecutor(1) as ex:      # NBSTAT's one window beside nmap's run
+        with ThreadPoolExecutor(2) as ex:      # the UDP queries' windows beside nmap's run
             nb = ex.submit(netbios.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard)
+            md = ex.submit(mdns.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard)
             nm = run_nmap(nmap_module, ips, nmap_arguments(plan))
+            errors = []
             try:
-                answers, nb_error = nb.result(), None
+                answers = nb.result()
             except OSError as exc:
-                answers, nb_error = {}, f"NBSTAT: {type(exc).__name__}: {exc}"
+                answers = {}
+                errors.append(f"NBSTAT: {type(exc).__name__}: {exc}")
+            try:
+                names = md.result()
+            except OSError as exc:
+                names = {}
+                errors.append(f"mDNS/LLMNR: {type(exc).__name__}: {exc}")
+            nb_error = "; ".join(errors) or None
         when = _now()
         xml = nm.get_nmap_last_output()
         got = parse_xml(xml, dict(targets), set(ssh), set(tls), time=when)
@@ -242,16 +270,18 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                              set(ssh), set(tls), time=_now())
             have = {(r["ip"], r["port"], r["value"]) for r in got}
             got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
-        records = got + netbios_records(answers, dict(targets), when) + records
+        records = got + netbios_records(answers, dict(targets), when) + \
+            mdns_records(names, dict(targets), when) + records
     else:
         nb_error, again = None, []
     clones = I.lower_clones(records)
-    if nb_error:       # the SSH and TLS half is still good; NBSTAT's failure is said, not hidden
-        method += f" (NBSTAT failed: {nb_error})"
-    return {"status": "ok", "error": None, "method": method + " + NBSTAT udp/137",
-            "nbstat_error": nb_error,
+    if nb_error:       # the SSH and TLS half is still good; a UDP query's failure is said
+        method += f" (failed: {nb_error})"
+    return {"status": "ok", "error": None,
+            "method": method + " + NBSTAT udp/137 + PTR udp/5353 (mDNS), udp/5355 (LLMNR)",
+            "udp_error": nb_error,
             "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
-                                                             "udp": [NBSTAT_PORT]},
+                                                             "udp": [NBSTAT_PORT, 5353, 5355]},
             "identities": records, "clones": clones, "asked_again": again,
             "started_at": started, "finished_at": _now(),
             "seconds": round(_time.monotonic() - t0, 3)}

@@ -134,7 +134,8 @@ def test_dual_homed_known_by_its_netbios_name_is_a_probable_critical_bridge():
     got = run(("ws-two-cards-netbios",))
     secret = got["bundles"]["probe-secret"][1]["observations"]["identity"]["identities"]
     assert {(r["ip"], r["kind"], r["value"]) for r in secret} == \
-        {("10.30.0.12", "netbios-name", "WS-002")}          # nmbd's zero MAC is no identity
+        {("10.30.0.12", "netbios-name", "WS-002"),            # nmbd's zero MAC is no identity
+         ("10.30.0.12", "mdns-name", "ws-002.local"), ("10.30.0.12", "llmnr-name", "ws-002.local")}
     m = got["merged"]
     (f,) = [f for f in _failing(m["findings"]) if f["check_id"] == "ISO-BRIDGE"]
     assert f["severity"] == "critical" and f["subject"]["device"] == "ws-002"
@@ -186,7 +187,7 @@ def test_cloned_image_is_no_bridge():
 def test_identity_step_asks_only_found_stations_on_declared_ports():
     """Scope: on the office segment, every TCP/UDP packet the probe sent to
     an address of its own segment went to a station discovery found, on 22,
-    443 or UDP 137 (and everything it sent anywhere was in scope)."""
+    443 or UDP 137, 5353, 5355 (and everything it sent anywhere was in scope)."""
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.l2 import Ether
     got = run(("ws-two-cards",))
@@ -207,6 +208,6 @@ def test_identity_step_asks_only_found_stations_on_declared_ports():
             assert dst in found and p[TCP].dport in (22, 443), p.summary()
             asked.add((dst, "tcp", p[TCP].dport))
         elif UDP in p:
-            assert dst in found and p[UDP].dport == 137, p.summary()
-            asked.add((dst, "udp", 137))
+            assert dst in found and p[UDP].dport in (137, 5353, 5355), p.summary()
+            asked.add((dst, "udp", p[UDP].dport))
     assert ("10.40.0.66", "tcp", 22) in asked

@@ -223,3 +223,24 @@ def test_an_open_port_that_said_nothing_is_asked_again():
     assert [r["ip"] for r in got] == ["10.30.0.13"]
     assert P.unanswered(doc, set(macs), {22, 443}, got) == ["10.30.0.12"]
     assert P.unanswered(b"<broken", set(macs), {22}, []) == []
+
+
+def test_mdns_and_llmnr_reverse_names():
+    import struct
+    from scanner.probes import mdns
+    q = mdns.query(0x0102, "10.30.0.12")
+    assert b"\x0212\x010\x0230\x0210\x07in-addr\x04arpa\x00" in q
+    rdata = b"\x06ws-002\x05local\x00"
+    reply = q[:2] + struct.pack("!HHHHH", 0x8400, 1, 1, 0, 0) + q[12:] + b"\xc0\x0c" + \
+        struct.pack("!HHIH", 12, 1, 120, len(rdata)) + rdata
+    assert mdns.parse(reply) == {"tid": 0x0102, "names": ["ws-002.local"]}
+    got = P.mdns_records({"10.30.0.12": {5353: ["WS-002.local."], 5355: ["ws-002.local"]}}, MACS)
+    assert [(r["kind"], r["value"], r["strength"]) for r in got] == \
+        [("mdns-name", "ws-002.local", "medium"), ("llmnr-name", "ws-002.local", "medium")]
+    # a name that points at itself, a query, junk: no answer, no hang
+    loop = struct.pack("!HHHHHH", 1, 0x8400, 0, 1, 0, 0) + b"\xc0\x0c" + bytes(10)
+    assert mdns.parse(loop) is None
+    assert mdns.parse(q) is None and mdns.parse(b"\xff" * 5) is None
+    import os
+    for _ in range(2000):
+        mdns.parse(reply[:12] + os.urandom(80))
