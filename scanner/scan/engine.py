@@ -227,7 +227,7 @@ def run_step(step: Step, ctx: Context) -> dict:
     for n, sec in out.items():
         detail = sec.get("error")
         if sec.get("status") == "ok":
-            k = next((len(sec[k]) for k in ("hosts", "probes", "offers", "adverts")
+            k = next((len(sec[k]) for k in ("hosts", "probes", "offers", "adverts", "identities")
                       if isinstance(sec.get(k), list)), None)
             detail = None if k is None else f"{k}"
         ctx.progress.done(n if len(out) > 1 else step.name, sec.get("status", "error"), detail)
