@@ -169,14 +169,23 @@ def _registry(inv: Mapping | None) -> dict[tuple[str, str], dict]:
     return out
 
 
-def _device_at(inv: Mapping | None, seg: str, xs: Sequence[Mapping]) -> str | None:
+def _index(inv: Mapping | None) -> dict[tuple[str, str], str]:
+    """(segment, MAC or IP) -> the device registered there (one pass over the inventory)."""
+    out: dict[tuple[str, str], str] = {}
+    for d in (inv or {}).get("devices", ()):
+        for i in d.get("interfaces", ()):
+            for k in (i.get("mac"), i.get("ip")):
+                if k:
+                    out.setdefault((i.get("segment"), k), d.get("name"))
+    return out
+
+
+def _device_at(index: Mapping, seg: str, xs: Sequence[Mapping]) -> str | None:
     """The device registered on seg at one of these sightings' MAC or IP."""
     for x in xs:
-        for d in (inv or {}).get("devices", ()):
-            for i in d.get("interfaces", ()):
-                if i.get("segment") == seg and ((x["mac"] and i.get("mac") == x["mac"])
-                                                or (x["ip"] and i.get("ip") == x["ip"])):
-                    return d.get("name")
+        for k in (x["mac"], x["ip"]):
+            if k and (seg, k) in index:
+                return index[(seg, k)]
     return None
 
 
@@ -227,6 +236,7 @@ def judge(sources: Sequence[Mapping], inv: Mapping | None, lang: str = "zh-CN") 
                     x["strength"], x["note"] = I.WEAK, I.clone_note(len(stations))
     t_names, t_macs, t_ips = _exempt(inv)
     registry = _registry(inv)
+    index = _index(inv)
     out: list[dict] = []
     for key, xs in groups.items():
         reg = registry.get(key)
@@ -263,7 +273,7 @@ def judge(sources: Sequence[Mapping], inv: Mapping | None, lang: str = "zh-CN") 
                 elif st == I.WEAK:
                     ev.insert(0, S["notice"].format(kind=S.get(kind, kind)))
                 device = (reg or {}).get("name") if reg and seg in _segments_of(reg) else None
-                device = device or _device_at(inv, seg, by_seg[seg])
+                device = device or _device_at(index, seg, by_seg[seg])
                 status = "error" if iso is None else "fail"
                 sev = "info" if st == I.WEAK and iso else "critical"
                 out.append(_finding("ISO-BRIDGE", status, sev, seg, by_seg[seg][0], device, ev,
@@ -378,10 +388,11 @@ def view(m: Mapping, lang: str) -> dict:
     for x in ids:
         where.setdefault(join_key(x["kind"], x["value"]), set()).add(x["segment"])
     rows = []
+    index = _index(inv)
     for x in sorted(ids, key=lambda x: (x["segment"], x["ip"] or "", x["kind"])):
         elsewhere = sorted(where[join_key(x["kind"], x["value"])] - {x["segment"]})
         rows.append(["warn" if elsewhere else "",
-                     _device_at(inv, x["segment"], [x]) or "—", x["segment"], x["vantage"],
+                     _device_at(index, x["segment"], [x]) or "—", x["segment"], x["vantage"],
                      x["ip"] or "—", x["mac"] or "—", S.get(x["kind"], x["kind"]),
                      I.shown(x["value"]) + (f" ({I.shown(x['note'])})" if x.get("note") else ""),
                      S.get(x["strength"], x["strength"]), ", ".join(elsewhere) or "—"])

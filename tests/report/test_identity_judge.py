@@ -244,3 +244,27 @@ def test_hostile_identities_are_escaped_in_the_html_report(inv):
     assert 'id="identities"' in html and "&lt;script&gt;" in html
     zh = render_report(bs, "zh-CN", inventory=inv)
     assert "设备身份" in zh and "可能" in zh
+
+
+def test_junk_identity_sections_never_crash_the_merge(inv):
+    import random
+    rnd = random.Random(13)
+    junk = [None, 1, -1, 2.5, True, "", "x" * 300, [], {}, ["a"], {"k": "v"}, "\x00\u202e",
+            "02:00:00:00:1a:0c", "SHA256:" + "A" * 43]
+    keys = ("ip", "mac", "kind", "value", "detail", "port", "strength", "note", "time")
+    kinds = list(I.KINDS) + ["arp", "nonsense"]
+    for _ in range(300):
+        recs = []
+        for _ in range(rnd.randint(0, 6)):
+            r = {k: rnd.choice(junk) for k in keys if rnd.random() < 0.8}
+            if rnd.random() < 0.7:
+                r["kind"] = rnd.choice(kinds)
+            recs.append(r if rnd.random() < 0.9 else rnd.choice(junk))
+        a = bundle(rnd.choice(["secret-lan", "office-lan", "nope"]), "10.30.0.5", recs)
+        a["observations"]["identity"]["status"] = rnd.choice(["ok", "ok", "error", None, 3])
+        if rnd.random() < 0.2:
+            a["observations"]["discovery"] = rnd.choice(junk)
+        b = office(rec("10.40.0.66", "02:bb:00:00:00:66", I.SSH_KEY, "SHA256:" + "A" * 43))
+        m = merge([a, b], inventory=inv, lang=rnd.choice(["en", "zh-CN"]))
+        for f in m["findings"]:
+            assert all(isinstance(e, str) for e in f["evidence"])
