@@ -235,6 +235,8 @@ def judge(sources: Sequence[Mapping], inv: Mapping | None, lang: str = "zh-CN") 
                 if x["strength"] != I.WEAK:
                     x["strength"], x["note"] = I.WEAK, I.clone_note(len(stations))
     t_names, t_macs, t_ips = _exempt(inv)
+    # the vantages' own cards (a probe host seen by another probe) are no station, as in merge
+    t_macs |= {I.norm_mac((s.get("vantage") or {}).get("mac")) for s in sources} - {None}
     registry = _registry(inv)
     index = _index(inv)
     out: list[dict] = []

@@ -268,3 +268,10 @@ def test_junk_identity_sections_never_crash_the_merge(inv):
         m = merge([a, b], inventory=inv, lang=rnd.choice(["en", "zh-CN"]))
         for f in m["findings"]:
             assert all(isinstance(e, str) for e in f["evidence"])
+
+
+def test_a_probe_host_seen_by_another_probe_is_no_bridge(inv):
+    a = secret(rec("10.30.0.12", "02:00:00:00:1a:0c", I.SSH_KEY, KEY))
+    b = office(rec("10.40.0.66", "02:bb:00:00:00:66", I.SSH_KEY, KEY))
+    b["vantage"]["mac"] = "02:00:00:00:1a:0c"      # the same laptop, its other card probing
+    assert bridges(merge([a, b], inventory=inv, lang="en")) == []
