@@ -735,7 +735,7 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
     if not plan.networks6:
         out["error"] = "the segment declares no IPv6 network"
         return out
-    if not plan.remote6:
+    if not plan.remote6 and not plan.claims6:
         out["error"] = "no IPv6 canary or other segment with an IPv6 network"
         return out
     src = plan.source6
@@ -749,9 +749,10 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
     require_privileges()
     require_up(plan.vantage.interface)
     require_l2(plan.vantage)
-    vias = vias6(plan, disc)
+    claimed, claim_probes, sent = _claims6(plan, src, wait, minter, zone)
+    vias = vias6(plan, disc) if plan.remote6 else []
     probes = plan_probes6(plan, vias)
-    sent = _burst6(plan, src, probes, wait, minter, zone) if probes else 0
+    sent += _burst6(plan, src, probes, wait, minter, zone) if probes else 0
     pairs = {}
     for pr in probes:
         if pr.ttl == 1 and pr.result == "time-exceeded":
@@ -765,5 +766,37 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
         for pr in probes + hops:
             pr.hop2 = hop.get((pr.via_ip, pr.via_mac, pr.target.ip))
     out.update(status="ok", src=src, vias=len(vias), sent=sent,
-               probes=[p.to_json() for p in probes + hops])
+               probes=[p.to_json() for p in probes + hops + claim_probes],
+               claims_asked=len(plan.claims6),
+               claims=[{"ip": ip, "segment": t.segment, "device": t.name, "macs": macs}
+                       for ip, (t, macs) in sorted(claimed.items(), key=lambda x: IPAddress(x[0]))])
     return out
+
+
+def _claims6(plan: Plan, src: str, wait: float, minter=None, zone: str = ""):
+    """Neighbour solicitation, once, for every registered IPv6 address of the
+    isolated segments (plan.claims6): on this link nobody should answer. What
+    answered is probed with an ICMPv6 echo framed to it, once per MAC.
+    Returns ({ip: (target, [MACs])}, claim probes, frames sent)."""
+    from scanner.probes.wire import na_fields, ns_frame
+    if not plan.claims6:
+        return {}, [], 0
+    v = plan.vantage
+    asked = {str(IPAddress(t.ip)): t for t in plan.claims6}
+    claimed: dict[str, tuple[Target, list[str]]] = {}
+    with Burst(v.interface, f"not ether src {v.mac} and ip6 and icmp6") as b:
+        b.send([ns_frame(v.mac, src, plan.guard(ip)) for ip in asked])
+        b.collect(CLAIM_WAIT)
+        sent = b.sent
+        for f in b.got:
+            na = na_fields(f)
+            if na is None or na[0] not in asked or na[1] in v.own_macs:
+                continue
+            macs = claimed.setdefault(na[0], (asked[na[0]], []))[1]
+            if na[1] not in macs:
+                macs.append(na[1])
+    probes = [Probe(None, mac, t, "icmp", None, FULL_TTL, claim=True)
+              for t, macs in claimed.values() for mac in macs]
+    if probes:
+        sent += _burst6(plan, src, probes, wait, minter, zone)
+    return claimed, probes, sent
