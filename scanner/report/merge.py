@@ -348,6 +348,8 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
 
     findings = list(merged.values())
     join_exposed_unregistered(findings, lang)
+    from scanner.report.transfer import check_arrivals
+    check_arrivals(findings, sources, inv, lang)
     starts = [s["started_at"] for s in sources if s["started_at"]]
     ends = [s["finished_at"] for s in sources if s["finished_at"]]
     inv_files: list[str] = []
