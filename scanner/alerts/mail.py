@@ -35,7 +35,7 @@ def message(alerts: list[Alert], sender: str, to: list[str], lang: str) -> Email
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=socket.gethostname() or "isoscan")
-    msg["X-Isoscan-Alert-Keys"] = str(len(alerts))
+    msg["X-Isoscan-Alerts"] = str(len(alerts))
     msg.set_content("\n".join(lines) + "\n")
     return msg
 

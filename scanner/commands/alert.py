@@ -115,6 +115,8 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
             if kind != "bundle":
                 raise InputProblem(f"{path}: a canary log, not a result bundle")
             data.setdefault("scan_id", digest)
+            for f in data["findings"]:      # only this run's --waivers waive, never the file's marks
+                f.pop("waiver", None)
             results.append(data)
         old, new = results
         if waivers_path:
