@@ -94,7 +94,8 @@ class Waiver:
         for key, value in checks:
             if key in m and not fnmatchcase(value, m[key] if key != "mac" else m[key].lower()):
                 return False
-        if "subject" in m and not any(v and fnmatchcase(v, m["subject"]) for v in (dev, ip, mac)):
+        if "subject" in m and not (any(v and fnmatchcase(v, m["subject"]) for v in (dev, ip))
+                                   or (mac and fnmatchcase(mac, m["subject"].lower()))):
             return False
         return True
 

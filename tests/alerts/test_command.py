@@ -199,3 +199,22 @@ def test_bad_inputs_exit_2(tmp_path):
     other["schema"] = "isoscan.bundle/9"
     r = isoscan("alert", "--config", cfg, "--current", write_json(tmp_path / "o.json", other))
     assert r.returncode == 2 and "schema" in r.stderr
+
+
+def test_a_waived_new_finding_sends_nothing(tmp_path, receivers):
+    prev, cur, _ = results(tmp_path)
+    hook = receivers("webhook")
+    cfg = config(tmp_path, free_port(), hook.url, free_port())
+    text = open(cfg).read()
+    open(cfg, "w").write(text[:text.index("  - name: siem")] +
+                         text[text.index("  - name: hook"):text.index("  - name: mail")])
+    w = tmp_path / "waivers.yaml"
+    w.write_text("version: 1\nwaivers:\n  - {match: {check: ING-SINGLE, segment: office-lan}, "
+                 "reason: r, approver: a, expires: 2099-01-01}\n")
+    r = isoscan("alert", "--config", cfg, "--previous", prev, "--current", cur, "--waivers", str(w))
+    assert r.returncode == 0, r.stderr
+    assert hook.requests == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nwaivers:\n  - {match: {check: ING-SINGLE}, reason: r, expires: 2099-01-01}\n")
+    r = isoscan("alert", "--config", cfg, "--previous", prev, "--current", cur, "--waivers", str(bad))
+    assert r.returncode == 2 and "bad.yaml:3:5: missing required key 'approver'" in r.stderr
