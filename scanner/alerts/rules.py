@@ -34,6 +34,8 @@ KINDS = ("new-finding", "verdict-worse", "vantage-silent")
 VERDICT_RANK = {"compliant": 0, "incomplete": 1, "non-compliant": 2}
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}      # 0 is the worst
+SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示"}
+VERDICT_ZH = {"compliant": "合规", "incomplete": "未完成", "non-compliant": "不合规"}
 
 
 class ChangeLike(Protocol):
@@ -112,6 +114,10 @@ def _subject_words(s: Mapping | None) -> str:
     return " ".join(str(s[k]) for k in ("device", "ip", "mac") if s.get(k))
 
 
+def _zh_verdict(v: str | None) -> str:
+    return VERDICT_ZH.get(v or "", str(v))
+
+
 def worse(previous: str | None, current: str | None) -> bool:
     if previous not in VERDICT_RANK or current not in VERDICT_RANK:
         return previous in VERDICT_RANK and current is not None   # an unknown verdict is worse
@@ -143,7 +149,7 @@ def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
             severity=sev, segment=c.segment,
             title=text(f"新发现：{c.check} {_title(t, 'zh-CN')}".strip(),
                        f"new finding: {c.check} {_title(t, 'en')}".strip()),
-            text=text(f"{c.check}（{sev}）在网段 {seg} 上新出现失败：{subj}",
+            text=text(f"{c.check}（{SEVERITY_ZH[sev]}）在网段 {seg} 上新出现失败：{subj}",
                       f"{c.check} ({sev}) newly fails on segment {seg}: {subj}"),
             time=at, fingerprint=c.fingerprint, check=c.check,
             subject=dict(c.subject) if isinstance(c.subject, Mapping) else None))
@@ -152,9 +158,9 @@ def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
         out.append(Alert(
             kind="verdict-worse", key=f"verdict-worse:{previous_verdict}->{current_verdict}:{result_id}",
             severity=sev, segment=None,
-            title=text(f"结论变差：{previous_verdict} → {current_verdict}",
+            title=text(f"结论变差：{_zh_verdict(previous_verdict)} → {_zh_verdict(current_verdict)}",
                        f"verdict worse: {previous_verdict} → {current_verdict}"),
-            text=text(f"合规结论由 {previous_verdict} 变为 {current_verdict}",
+            text=text(f"合规结论由“{_zh_verdict(previous_verdict)}”变为“{_zh_verdict(current_verdict)}”",
                       f"the compliance verdict went from {previous_verdict} to {current_verdict}"),
             time=at, details={"previous": previous_verdict, "current": current_verdict}))
     for v in vantages:
@@ -167,7 +173,8 @@ def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
             kind="vantage-silent", key=f"vantage-silent:{v.name}:{since}",
             severity="high", segment=v.name.split(" ")[0],
             title=text(f"探针沉默：{v.name}", f"vantage silent: {v.name}"),
-            text=text(f"探针 {v.name} 超过 {hours} 小时未报告扫描结果（最近一次：{since}）",
+            text=text(f"探针 {v.name} 超过 {hours} 小时未报告扫描结果（最近一次："
+                      f"{since if last is not None else '从未'}）",
                       f"vantage {v.name} has not reported a scan for more than {hours} h "
                       f"(last report: {since})"),
             time=at, details={"last_report": since, "expected_every_s": v.every_s}))

@@ -28,7 +28,7 @@ def alert(key="new-finding:fp1:scan-2", sev="high", seg='office-lan', check="DEV
     return Alert(kind="new-finding", key=key, severity=sev, segment=seg,
                  title={"zh-CN": "新发现：DEV-UNREGISTERED 发现未登记设备",
                         "en": "new finding: DEV-UNREGISTERED Unregistered device"},
-                 text={"zh-CN": "DEV-UNREGISTERED（high）在网段 office-lan 上新出现失败：10.20.0.99",
+                 text={"zh-CN": "DEV-UNREGISTERED（高）在网段 office-lan 上新出现失败：10.20.0.99",
                        "en": "DEV-UNREGISTERED (high) newly fails on segment office-lan: 10.20.0.99"},
                  time="2026-12-02T03:00:00Z", fingerprint="fp1", check=check,
                  subject={"ip": "10.20.0.99", "mac": None, "device": None})
@@ -58,7 +58,7 @@ def test_syslog_rfc5424_over_each_transport(receivers, tmp_path, transport):
     assert first["app"] == "isoscan" and first["msgid"] == "new-finding"
     assert first["sd"].startswith("[isoscan@32473 kind=\"new-finding\" key=\"new-finding:fp1:scan-2\"")
     assert 'segment="office-lan"' in first["sd"] and 'check="DEV-UNREGISTERED"' in first["sd"]
-    assert first["msg"] == ("\ufeff" + "DEV-UNREGISTERED（high）在网段 office-lan 上新出现失败："
+    assert first["msg"] == ("\ufeff" + "DEV-UNREGISTERED（高）在网段 office-lan 上新出现失败："
                             "10.20.0.99").encode("utf-8")
     # RFC 5424 §6.3.3: '"', '\' and ']' escaped inside a PARAM-VALUE
     assert 'key="new-finding:a\\"b\\]c\\\\d:scan-2"' in second["sd"]

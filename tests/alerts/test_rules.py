@@ -88,3 +88,12 @@ def test_titles_from_the_checks_metadata_give_both_languages():
               titles={"DEV-UNREGISTERED": {"zh-CN": "发现未登记设备", "en": "Unregistered device"}})
     assert a.title == {"zh-CN": "新发现：DEV-UNREGISTERED 发现未登记设备",
                        "en": "new finding: DEV-UNREGISTERED Unregistered device"}
+
+
+def test_chinese_texts_name_severity_and_verdict_in_chinese():
+    [a] = run([ch("new", sev="critical")], prev="non-compliant")
+    assert a.text["zh-CN"] == "DEV-UNREGISTERED（严重）在网段 office-lan 上新出现失败：10.20.0.99 02:00:00:00:0d:99"
+    [v] = run(prev="compliant", cur="non-compliant")
+    assert v.title["zh-CN"] == "结论变差：合规 → 不合规"
+    [s] = run(prev="non-compliant", vantages=[VantageSeen("dmz", None, 3600)])
+    assert s.text["zh-CN"] == "探针 dmz 超过 1 小时未报告扫描结果（最近一次：从未）"
