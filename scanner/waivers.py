@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+import fnmatch
+import re
 from fnmatch import fnmatchcase
 from typing import Any, Mapping, Sequence
 
@@ -71,6 +73,10 @@ class Waiver:
     fingerprint: str | None = None
     match: Mapping[str, str] = field(default_factory=dict)
     check_where: str = ""                   # where the check (or fingerprint) is named
+    _rx: dict = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_rx", _compile(self.match))
 
     @property
     def label(self) -> str:
@@ -84,20 +90,74 @@ class Waiver:
     def covers(self, f: Mapping, fp: str) -> bool:
         if self.fingerprint is not None:
             return fp == self.fingerprint
-        m = self.match
+        rx = self._rx
         s = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
         ip, mac, dev = s.get("ip") or "", (s.get("mac") or "").lower(), s.get("device") or ""
-        checks = [
-            ("check", str(f.get("check_id") or "")),
-            ("segment", str(f.get("segment") or "")),
-            ("ip", ip), ("mac", mac)]
-        for key, value in checks:
-            if key in m and not fnmatchcase(value, m[key] if key != "mac" else m[key].lower()):
+        for key, value in (("check", str(f.get("check_id") or "")),
+                           ("segment", str(f.get("segment") or "")), ("ip", ip), ("mac", mac)):
+            if key in rx and not rx[key](value):
                 return False
-        if "subject" in m and not (any(v and fnmatchcase(v, m["subject"]) for v in (dev, ip))
-                                   or (mac and fnmatchcase(mac, m["subject"].lower()))):
+        if "subject" in rx and not (any(v and rx["subject"](v) for v in (dev, ip))
+                                    or (mac and rx["subject_mac"](mac))):
             return False
         return True
+
+
+def _compile(match: Mapping[str, str]) -> dict:
+    """The match's globs as compiled regexes, once per waiver (fnmatch's own
+    cache holds 256 patterns: a file of 1,000 waivers would compile them again
+    for every finding)."""
+    rx = {k: re.compile(fnmatch.translate(p.lower() if k == "mac" else p)).match
+          for k, p in match.items()}
+    if "subject" in match:
+        rx["subject_mac"] = re.compile(fnmatch.translate(match["subject"].lower())).match
+    return rx
+
+
+_GLOB = set("*?[")
+
+
+def _literal(pat: str | None) -> bool:
+    return pat is not None and not (_GLOB & set(pat))
+
+
+class _Index:
+    """Which waivers may cover a finding, without trying all of them: each
+    waiver is filed under its most selective literal field (fingerprint, ip,
+    mac, subject, check); those with globs only are tried for every finding.
+    The order of the file decides between several that cover one finding."""
+
+    def __init__(self, waivers: Sequence[Waiver]):
+        self.by: dict[tuple, list[int]] = {}
+        self.always: list[int] = []
+        for i, w in enumerate(waivers):
+            m = w.match
+            if w.fingerprint is not None:
+                keys = [("fp", w.fingerprint)]
+            elif _literal(m.get("ip")):
+                keys = [("ip", m["ip"])]
+            elif _literal(m.get("mac")):
+                keys = [("mac", m["mac"].lower())]
+            elif _literal(m.get("subject")):
+                keys = [("subj", m["subject"]), ("subj", m["subject"].lower())]
+            elif _literal(m.get("check")):
+                keys = [("check", m["check"])]
+            else:
+                self.always.append(i)
+                continue
+            for k in set(keys):
+                self.by.setdefault(k, []).append(i)
+
+    def candidates(self, f: Mapping, fp: str) -> list[int]:
+        s = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
+        ip, mac, dev = s.get("ip"), (s.get("mac") or "").lower() or None, s.get("device")
+        keys = [("fp", fp), ("ip", ip), ("mac", mac), ("subj", dev), ("subj", ip), ("subj", mac),
+                ("check", f.get("check_id"))]
+        out = set(self.always)
+        for k in keys:
+            if k[1] is not None:
+                out.update(self.by.get(k, ()))
+        return sorted(out)
 
 
 def load_waivers(path: str) -> list[Waiver]:
@@ -118,6 +178,9 @@ def _read(doc: yc.Doc) -> list[Waiver]:
         raise doc.problem(("version",), "version must be 1")
     if not isinstance(d["waivers"], list):
         raise doc.problem(("waivers",), "must be a list of waivers")
+    for i in range(len(d["waivers"])):        # every entry's place in one pass of the file
+        for tail in ((), ("fingerprint",), ("match", "check")):
+            doc.locator.want(("waivers", i) + tail)
     out = []
     for i, w in enumerate(d["waivers"]):
         p = ("waivers", i)
@@ -236,11 +299,13 @@ def apply_waivers(result: dict, waivers: Sequence[Waiver], *, today: _dt.date,
         _refuse_static(w, segments)
     findings = [f for f in result.get("findings") or [] if isinstance(f, dict)]
     marks: list[tuple[dict, Waiver]] = []
+    index = _Index(waivers)
     for f in findings:
         if f.get("status") != "fail" or f.get("check_id") == META.id:
             continue
         fp = f.get("fingerprint") if isinstance(f.get("fingerprint"), str) else fingerprint(f)
-        for w in waivers:
+        for i in index.candidates(f, fp):
+            w = waivers[i]
             if w.covers(f, fp):
                 _refuse_finding(w, f, segments)
                 if not w.expired(today):
