@@ -78,9 +78,9 @@ def _secret(doc, path: tuple, obj: dict, key: str, *, required: bool) -> str | N
 _COMMON = {"name", "type"}
 _SYSLOG = _COMMON | {"transport", "host", "port", "path", "facility", "lang", "app_name",
                      "sd_id", "hostname", "timeout"}
-_WEBHOOK = _COMMON | {"url", "secret", "secret_file", "timeout", "retries", "backoff"}
+_WEBHOOK = _COMMON | {"url", "secret", "secret_file", "timeout", "retries", "backoff", "max_batch"}
 _EMAIL = _COMMON | {"host", "port", "from", "to", "starttls", "cafile", "username",
-                    "password", "password_file", "timeout", "lang"}
+                    "password", "password_file", "timeout", "lang", "max_batch"}
 
 
 def _channel(doc, path: tuple, obj, lang: str):
@@ -127,7 +127,8 @@ def _channel(doc, path: tuple, obj, lang: str):
         return WebhookChannel(
             name=name, url=url, secret=secret.encode("utf-8"), timeout=timeout,
             retries=yc.integer(doc, path + ("retries",), obj.get("retries", 3), 0, 10),
-            backoff=yc.number(doc, path + ("backoff",), obj.get("backoff", 1), 0, 300))
+            backoff=yc.number(doc, path + ("backoff",), obj.get("backoff", 1), 0, 300),
+            max_batch=yc.integer(doc, path + ("max_batch",), obj.get("max_batch", 500), 1, 100_000))
     for k in ("host", "from", "to"):
         if k not in obj:
             raise doc.problem(path, f"missing required key {k!r}")
@@ -145,7 +146,8 @@ def _channel(doc, path: tuple, obj, lang: str):
         username=yc.string(doc, path + ("username",), obj["username"]) if "username" in obj else None,
         password=_secret(doc, path, obj, "password", required=False),
         timeout=yc.number(doc, path + ("timeout",), obj.get("timeout", 30), 0.1, 600),
-        lang=ch_lang)
+        lang=ch_lang,
+        max_batch=yc.integer(doc, path + ("max_batch",), obj.get("max_batch", 500), 1, 100_000))
 
 
 def load_config(path: str) -> Config:

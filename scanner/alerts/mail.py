@@ -53,6 +53,7 @@ class MailChannel:
     password: str | None = field(repr=False, default=None)
     timeout: float = 30.0
     lang: str = "zh-CN"
+    max_batch: int = 500             # alerts per POST / per message
     batch = True
 
     def describe(self) -> str:

@@ -111,7 +111,8 @@ def deliver(path: str, alerts: list[Alert], channels: list, *, now: _dt.datetime
             todo = [r for r in records if r["channel"] == ch.name and r["state"] == "pending"]
             if not todo:
                 continue
-            groups = [todo] if ch.batch else [[r] for r in todo]
+            size = max(1, int(getattr(ch, "max_batch", 500))) if ch.batch else 1
+            groups = [todo[i:i + size] for i in range(0, len(todo), size)]
             sent = 0
             for group in groups:
                 for r in group:

@@ -36,6 +36,7 @@ class WebhookChannel:
     timeout: float = 10.0
     retries: int = 3
     backoff: float = 1.0
+    max_batch: int = 500             # alerts per POST / per message
     batch = True
 
     def describe(self) -> str:

@@ -218,3 +218,27 @@ def test_a_waived_new_finding_sends_nothing(tmp_path, receivers):
     bad.write_text("version: 1\nwaivers:\n  - {match: {check: ING-SINGLE}, reason: r, expires: 2099-01-01}\n")
     r = isoscan("alert", "--config", cfg, "--previous", prev, "--current", cur, "--waivers", str(bad))
     assert r.returncode == 2 and "bad.yaml:3:5: missing required key 'approver'" in r.stderr
+
+
+def test_outbox_batches_and_a_failure_midway_keeps_the_rest(tmp_path, receivers):
+    """Unit level: max_batch alerts per POST; the second batch failing keeps
+    exactly its alerts pending, and the next run sends only those."""
+    import datetime as dt
+
+    from scanner.alerts import outbox as ob
+    from scanner.alerts.rules import Alert
+    from scanner.alerts.webhook import WebhookChannel
+    hook = receivers("webhook", statuses=[200, 400])
+    ch = WebhookChannel("hook", hook.url, secret=b"k", retries=0, max_batch=2)
+    alerts = [Alert("new-finding", f"k{i}", "high", "s", {"en": "t", "zh-CN": "t"},
+                    {"en": "x", "zh-CN": "x"}, "2026-12-02T00:00:00Z") for i in range(5)]
+    now = dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc)
+    path = str(tmp_path / "o.jsonl")
+    res = ob.deliver(path, alerts, [ch], now=now)
+    assert res.sent == {"hook": 2} and res.pending == {"hook": 3} and "HTTP 400" in res.failed["hook"]
+    res = ob.deliver(path, [], [ch], now=now)
+    assert res.sent == {"hook": 3} and not res.failed
+    sizes = [len(json.loads(r["body"])["alerts"]) for r in hook.requests]
+    assert sizes == [2, 2, 2, 1]                     # the failed batch of 2 resent, then 1
+    keys = [a["key"] for r in hook.requests[2:] for a in json.loads(r["body"])["alerts"]]
+    assert keys == ["k2", "k3", "k4"]
