@@ -163,3 +163,23 @@ def test_email_without_starttls_when_configured_so(receivers):
 def test_email_server_down_is_an_error():
     with pytest.raises(ChannelError, match="e-mail"):
         MailChannel("mail", "127.0.0.1", free_port(), sender="a@b", to=["c@d"], timeout=2).send([alert()])
+
+
+def test_the_webhook_body_follows_the_spec_schema(receivers):
+    """docs/SPEC.md §6 carries the JSON Schema of the body; the code follows it."""
+    import jsonschema
+    from pathlib import Path
+    spec = (Path(__file__).parents[2] / "docs" / "SPEC.md").read_text("utf-8")
+    sec = spec[spec.index("## 6. Alerts"):]
+    block = sec[sec.index("```json") + 7:]
+    schema = json.loads(block[:block.index("```")])
+    r = receivers("webhook")
+    silent = Alert(kind="vantage-silent", key="vantage-silent:dmz:never", severity="high",
+                   segment="dmz", title={"zh-CN": "探针沉默：dmz", "en": "vantage silent: dmz"},
+                   text={"zh-CN": "t", "en": "t"}, time="2026-12-02T03:00:00Z",
+                   details={"last_report": "never", "expected_every_s": 3600})
+    WebhookChannel("hook", r.url, secret=b"k").send([alert(), silent])
+    jsonschema.validate(json.loads(r.requests[0]["body"]), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"schema": "isoscan.alerts/1", "sent_at": "x", "source": {"host": "h", "tool": {}},
+                             "alerts": [{**alert().to_json(), "extra": 1}]}, schema)
