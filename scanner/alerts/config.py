@@ -123,6 +123,9 @@ def _channel(doc, path: tuple, obj, lang: str):
         url = yc.string(doc, path + ("url",), obj["url"])
         if not re.match(r"https?://[^/\s]+", url):
             raise doc.problem(path + ("url",), "url must be http:// or https://")
+        if "@" in url.split("/")[2]:
+            raise doc.problem(path + ("url",), "url must not carry user:password@ "
+                                               "(the HMAC secret authenticates the sender)")
         secret = _secret(doc, path, obj, "secret", required=True)
         return WebhookChannel(
             name=name, url=url, secret=secret.encode("utf-8"), timeout=timeout,

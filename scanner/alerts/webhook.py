@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
@@ -40,7 +41,10 @@ class WebhookChannel:
     batch = True
 
     def describe(self) -> str:
-        return f"webhook {self.url.split('?')[0]}"
+        """The URL without user info, query or fragment (they may hold a token)."""
+        u = urllib.parse.urlsplit(self.url)
+        host = u.netloc.rpartition("@")[2]
+        return f"webhook {u.scheme}://{host}{u.path}"
 
     def send(self, alerts: list[Alert], sleep=time.sleep) -> None:
         data = payload.body(alerts, _dt.datetime.now(_dt.timezone.utc))
@@ -65,5 +69,8 @@ class WebhookChannel:
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 last = str(getattr(reason, "strerror", None) or reason)
+            except ValueError:              # http.client.InvalidURL: its text holds the URL
+                last = "not a usable URL"
+                break
         raise ChannelError(f"{self.describe()}: {last} (after {attempt + 1} attempt"
                            f"{'s' if attempt else ''})")

@@ -183,3 +183,12 @@ def test_the_webhook_body_follows_the_spec_schema(receivers):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"schema": "isoscan.alerts/1", "sent_at": "x", "source": {"host": "h", "tool": {}},
                              "alerts": [{**alert().to_json(), "extra": 1}]}, schema)
+
+
+def test_webhook_errors_do_not_print_tokens_of_the_url():
+    ch = WebhookChannel("hook", f"http://user:pw-123@127.0.0.1:{free_port()}/p?token=tk-456#f",
+                        secret=b"k", retries=0, timeout=2)
+    with pytest.raises(ChannelError) as e:
+        ch.send([alert()])
+    assert "pw-123" not in str(e.value) and "tk-456" not in str(e.value)
+    assert str(e.value).startswith("webhook http://127.0.0.1:")

@@ -39,6 +39,7 @@ def test_a_good_config(tmp_path):
     ("version: 1\nchannels:\n  - name: x\n    type: syslog\n    transport: sctp\n", ":5:16:", "udp, tcp or unix"),
     ("version: 1\nchannels:\n  - name: x\n    type: webhook\n    url: ftp://a\n", ":5:10:", "http:// or https://"),
     ("version: 1\nchannels:\n  - name: x\n    type: webhook\n    url: http://a\n", ":3:5:", "missing secret or secret_file"),
+    ("version: 1\nchannels:\n  - name: x\n    type: webhook\n    url: 'http://u:pw@a/'\n", ":5:10:", "must not carry user:password@"),
     ("version: 1\nchannels:\n  - name: x\n    type: email\n    host: h\n    from: a\n    to: []\n", ":7:9:", "at least one recipient"),
     ("version: 1\nchannels:\n  - name: x\n    type: email\n    host: h\n    from: a\n    to: b\n    starttls: no\n", ":8:15:", "true or false"),
     ("version: 2\nchannels: []\n", ":1:10:", "version must be 1"),
