@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import fnmatch
 import re
 from fnmatch import fnmatchcase
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from scanner import yamlconfig as yc
 from scanner.model import CheckMeta, Severity, text

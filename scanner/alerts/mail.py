@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from scanner.alerts.rules import SEVERITY_RANK, Alert
-from scanner.alerts.syslog import ChannelError
+from scanner.alerts.errors import ChannelError
 
 
 def message(alerts: list[Alert], sender: str, to: list[str], lang: str) -> EmailMessage:

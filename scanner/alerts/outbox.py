@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from scanner.alerts.rules import Alert, iso
-from scanner.alerts.syslog import ChannelError
+from scanner.alerts.errors import ChannelError
 from scanner.atomicio import write_text_atomic
 
 

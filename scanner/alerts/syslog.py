@@ -17,6 +17,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from scanner.alerts.errors import ChannelError
 from scanner.alerts.rules import Alert
 
 FACILITIES = {name: n for n, name in enumerate(
@@ -25,10 +26,6 @@ FACILITIES = {name: n for n, name in enumerate(
      "local3", "local4", "local5", "local6", "local7"))}
 LEVEL = {"critical": 2, "high": 3, "medium": 4, "low": 5, "info": 6}
 BOM = "\ufeff"
-
-
-class ChannelError(Exception):
-    """A channel that could not deliver (the alert stays pending)."""
 
 
 def _sd_value(v: object) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from scanner.alerts import payload
 from scanner.alerts.rules import Alert
-from scanner.alerts.syslog import ChannelError
+from scanner.alerts.errors import ChannelError
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -15,7 +15,8 @@ import pytest
 from scanner.alerts import payload
 from scanner.alerts.mail import MailChannel
 from scanner.alerts.rules import Alert
-from scanner.alerts.syslog import ChannelError, SyslogChannel
+from scanner.alerts.errors import ChannelError
+from scanner.alerts.syslog import SyslogChannel
 from scanner.alerts.webhook import WebhookChannel
 
 from tests.alerts.conftest import free_port, wait_for
