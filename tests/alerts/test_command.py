@@ -242,3 +242,23 @@ def test_outbox_batches_and_a_failure_midway_keeps_the_rest(tmp_path, receivers)
     assert sizes == [2, 2, 2, 1]                     # the failed batch of 2 resent, then 1
     keys = [a["key"] for r in hook.requests[2:] for a in json.loads(r["body"])["alerts"]]
     assert keys == ["k2", "k3", "k4"]
+
+
+def test_two_runs_at_once_send_once(tmp_path, receivers):
+    """Two timers firing together: the outbox lock lets one send, the other finds it delivered."""
+    prev, cur, _ = results(tmp_path)
+    hook = receivers("webhook")
+    cfg = config(tmp_path, free_port(), hook.url, free_port())
+    text = open(cfg).read()
+    open(cfg, "w").write(text[:text.index("  - name: siem")] +
+                         text[text.index("  - name: hook"):text.index("  - name: mail")])
+    argv = [sys.executable, "-m", "scanner.cli", "alert", "--config", cfg,
+            "--previous", prev, "--current", cur]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    codes = [p.wait(timeout=120) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert codes == [0, 0, 0, 0]
+    assert len(hook.requests) == 1
+    assert [x["state"] for x in outbox(tmp_path)] == ["delivered"]
