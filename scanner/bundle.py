@@ -417,6 +417,7 @@ def _validate(b: Any) -> None:
     for k in STATUSES:
         _need(isinstance(c.get(k), int) and not isinstance(c.get(k), bool) and c[k] >= 0,
               "summary.counts", f"'{k}' is not a count: {_short(c.get(k))}")
+    fs = [f for f in fs if not f.get("waiver")]     # waived (scanner/waivers.py): not counted
     _need(s["verdict"] == verdict(fs), "summary.verdict",
           f"{s['verdict']} does not follow from the findings ({verdict(fs)})")
     _need(all(c[k] == n for k, n in counts(fs).items()), "summary.counts",

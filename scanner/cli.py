@@ -21,6 +21,7 @@ COMMANDS = {
     "canary": "scanner.commands.canary:canary",
     "lab": "scanner.commands.lab:lab",
     "demo": "scanner.commands.demo:demo",
+    "alert": "scanner.commands.alert:alert",
 }
 
 

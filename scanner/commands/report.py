@@ -172,7 +172,11 @@ def _write(path: str, text: str) -> None:
 @click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),
               default=None, metavar="DAYS",
               help="How old the last full port sweep may be (default: the scan's, 30).")
-def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age):
+@click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False),
+              help="waivers.yaml: accepted findings, shown in their own section and not "
+                   "counted toward the verdict until they expire.")
+def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
+           waivers_file=None):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report.render import merge_report, render_report
 
@@ -212,6 +216,15 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             raise InputProblem("no result bundle among the inputs (only canary logs)")
         merged = merge_report(bundles, lang, logs, digests, inv)
         merged["judging"] = policy        # how it was judged (the report's coverage note too)
+        if waivers_file:                  # issue 14: scanner/waivers.py
+            import datetime as _dt
+
+            from scanner.waivers import WaiverError, apply_waivers, load_waivers
+            try:
+                apply_waivers(merged, load_waivers(waivers_file), lang=lang,
+                              today=_dt.datetime.now(_dt.timezone.utc).date())
+            except WaiverError as exc:
+                raise InputProblem(str(exc)) from None
         html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged)
     except InputProblem as exc:
         click.echo(f"isoscan report: {exc}", err=True)

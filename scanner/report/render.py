@@ -31,6 +31,7 @@ from scanner.packagedata import data_file
 from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report.strings import STRINGS, CHECK_TITLES
 from scanner.report import topology
+from scanner.waivers import report_section
 PAGE = 200   # rows per table page (and rows written as HTML)
 
 # One row per requirement of SPEC §1, with the checks behind it.
@@ -249,7 +250,7 @@ def _bullets(items: Sequence[str]) -> str:
 
 def build_context(m: Mapping, lang: str) -> dict:
     S = _T(STRINGS[lang])
-    findings = m["findings"]
+    findings = [f for f in m["findings"] if not f.get("waiver")]   # waived: their own section
     inv = m.get("inventory_view")
     sources = m["sources"]
     sev_label = {s: S["sev_" + s] for s in SEVERITIES}
@@ -379,6 +380,7 @@ def build_context(m: Mapping, lang: str) -> dict:
         "errors": err_table, "pass_rows": pass_rows, "skip_table": skip_table,
         "pass_table": pass_table, "recon": recon, "topo": topo, "canary": canary,
         "has_inventory": inv is not None,
+        "waived": report_section(m, lang, _table),
     }
 
 
