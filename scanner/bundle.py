@@ -356,27 +356,39 @@ def _need(cond: bool, where: str, msg: str) -> None:
         raise _Bad(f"{where}: {msg}" if where else msg)
 
 
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}".lstrip(".")
+
+# The helpers below test first and build their message only for a bundle that
+# fails: a valid 10,000-finding bundle is checked without formatting a word.
+
+
 def _obj(d: Mapping, key: str, where: str) -> Mapping:
-    _need(key in d, where, f"missing '{key}'")
+    if key not in d:
+        _need(False, where, f"missing '{key}'")
     v = d[key]
-    _need(isinstance(v, dict), f"{where}.{key}".lstrip("."), f"expected an object, got {_short(v)}")
+    if not isinstance(v, dict):
+        _need(False, _at(where, key), f"expected an object, got {_short(v)}")
     return v
 
 
 def _str(d: Mapping, key: str, where: str, *, null: bool = False, empty: bool = True) -> None:
-    _need(key in d, where, f"missing '{key}'")
+    if key not in d:
+        _need(False, where, f"missing '{key}'")
     v = d[key]
     if v is None and null:
         return
-    _need(isinstance(v, str) and (empty or v), f"{where}.{key}".lstrip("."),
-          f"expected {'a string or null' if null else 'a string'}, got {_short(v)}")
+    if not (isinstance(v, str) and (empty or v)):
+        _need(False, _at(where, key),
+              f"expected {'a string or null' if null else 'a string'}, got {_short(v)}")
 
 
 def _strlist(d: Mapping, key: str, where: str) -> None:
-    _need(key in d, where, f"missing '{key}'")
+    if key not in d:
+        _need(False, where, f"missing '{key}'")
     v = d[key]
-    _need(isinstance(v, list) and all(isinstance(x, str) for x in v),
-          f"{where}.{key}".lstrip("."), f"expected a list of strings, got {_short(v)}")
+    if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+        _need(False, _at(where, key), f"expected a list of strings, got {_short(v)}")
 
 
 def _validate(b: Any) -> None:
@@ -426,12 +438,14 @@ def _validate(b: Any) -> None:
 
 
 def _finding(f: Any, where: str) -> None:
-    _need(isinstance(f, dict), where, f"expected an object, got {_short(f)}")
+    if not isinstance(f, dict):
+        _need(False, where, f"expected an object, got {_short(f)}")
     _str(f, "check_id", where, empty=False)
-    _need(f.get("status") in STATUSES, f"{where}.status",
-          f"{_short(f.get('status'))} is not one of {', '.join(STATUSES)}")
-    _need(f.get("severity") in SEVERITIES, f"{where}.severity",
-          f"{_short(f.get('severity'))} is not one of {', '.join(SEVERITIES)}")
+    if f.get("status") not in STATUSES:
+        _need(False, f"{where}.status", f"{_short(f.get('status'))} is not one of {', '.join(STATUSES)}")
+    if f.get("severity") not in SEVERITIES:
+        _need(False, f"{where}.severity",
+              f"{_short(f.get('severity'))} is not one of {', '.join(SEVERITIES)}")
     _str(f, "segment", where, null=True)
     subj = _obj(f, "subject", where)
     for k in ("ip", "mac", "device"):
@@ -445,8 +459,9 @@ def _finding(f: Any, where: str) -> None:
         loc = _obj(f, "location", where)
         _str(loc, "file", f"{where}.location")
         for k in ("line", "column"):
-            _need(isinstance(loc.get(k), int) and loc[k] >= 1, f"{where}.location.{k}",
-                  f"expected a 1-based number, got {_short(loc.get(k))}")
+            if not (isinstance(loc.get(k), int) and loc[k] >= 1):
+                _need(False, f"{where}.location.{k}",
+                      f"expected a 1-based number, got {_short(loc.get(k))}")
 
 
 # --------------------------------------------------------------------------
