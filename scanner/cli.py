@@ -21,6 +21,8 @@ COMMANDS = {
     "canary": "scanner.commands.canary:canary",
     "lab": "scanner.commands.lab:lab",
     "demo": "scanner.commands.demo:demo",
+    "keys": "scanner.commands.keys:keys",
+    "verify": "scanner.commands.verify:verify",
 }
 
 
