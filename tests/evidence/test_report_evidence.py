@@ -109,7 +109,7 @@ def test_inspection_record(tmp_path, inputs, keypair):
     assert "配置里的人" not in rec           # the option wins over the configuration
     # one row per failing finding (low or above), each with an id cited in the verdicts
     listed = html.split('class="rec-list"', 1)[1].split("</table>", 1)[0]
-    ids = re.findall(r'<td class="mono">([A-Z]+-[A-Z0-9-]+-[0-9a-f]{6}(?:-\d+)?)</td>', listed)
+    ids = re.findall(r'<td class="mono rid">([A-Z]+-[A-Z0-9-]+-[0-9a-f]{6}(?:-\d+)?)</td>', listed)
     assert ids and len(ids) == len(set(ids))
     verdicts = html.split('class="rec-verdicts"', 1)[1].split("</table>", 1)[0]
     for i in ids:
