@@ -94,13 +94,13 @@ def verify(files, trust_paths, fmt, lang):
                            f"== evidence package {rep.name}: {'verified' if rep.ok else 'NOT verified'}"),
                       lang))
             for p in rep.problems:
-                _say("  ! " + p)
+                _say("  ! " + pick(p, lang))
             if rep.trust_note:
                 _say("  - " + pick(text("所用公钥：证据包自带（keys/）；请与单位登记的指纹核对，或给出 --trust",
                                         rep.trust_note), lang))
             _print_results(rep.results, rep.chains, lang)
         out_json["packages"].append({
-            "file": rep.name, "ok": rep.ok, "problems": rep.problems,
+            "file": rep.name, "ok": rep.ok, "problems": [pick(p, lang) for p in rep.problems],
             "trust": "package" if rep.trust_note else "given",
             "files": [r.to_json(lang) for r in rep.results],
             "chains": [c.to_json(lang) for c in rep.chains]})

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import io
 import json
 import os
 import re
@@ -27,7 +26,8 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from scanner.evidence.keys import PublicKey, Trust, parse_public_line
+from scanner.evidence.keys import Trust, parse_public_line
+from scanner.model import text
 from scanner.evidence.verify import (ChainReport, Result, VerifyInputError, check_chains,
                                      max_input_bytes, parse_document, verify_document)
 
@@ -167,26 +167,29 @@ def verify_package(path: str, trust: Trust | None) -> PackageReport:
     rep = PackageReport(path)
     sums = members.get(SUMS)
     if sums is None:
-        rep.problems.append(f"no {SUMS} in the package")
+        rep.problems.append(text(f"证据包中没有 {SUMS}", f"no {SUMS} in the package"))
         listed: dict[str, str] = {}
     else:
         listed = {}
         for n, line in enumerate(sums.decode("utf-8", "replace").splitlines(), 1):
             m = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line)
             if not m:
-                rep.problems.append(f"{SUMS}:{n}: not a sha256sum line")
+                rep.problems.append(text(f"{SUMS}:{n}：不是 sha256sum 格式的行", f"{SUMS}:{n}: not a sha256sum line"))
                 continue
             listed[m.group(2)] = m.group(1)
         for name, want in sorted(listed.items()):
             data = members.get(name)
             if data is None:
-                rep.problems.append(f"{name}: listed in {SUMS} but missing from the package")
+                rep.problems.append(text(f"{name}：列在 {SUMS} 中，但证据包中没有（被删除）",
+                                         f"{name}: listed in {SUMS} but missing from the package"))
             elif hashlib.sha256(data).hexdigest() != want:
-                rep.problems.append(f"{name}: its sha256 does not match {SUMS} (changed)")
+                rep.problems.append(text(f"{name}：SHA-256 与 {SUMS} 不符（被改动）",
+                                         f"{name}: its sha256 does not match {SUMS} (changed)"))
         for name in sorted(set(members) - set(listed) - {SUMS}):
-            rep.problems.append(f"{name}: in the package but not in {SUMS} (added)")
+            rep.problems.append(text(f"{name}：在证据包中，但不在 {SUMS} 中（被添加）",
+                                     f"{name}: in the package but not in {SUMS} (added)"))
     if "report.html" not in members:
-        rep.problems.append("no report.html in the package")
+        rep.problems.append(text("证据包中没有 report.html", "no report.html in the package"))
     if trust is None:
         trust = Trust()
         for name, data in sorted(members.items()):
@@ -203,7 +206,7 @@ def verify_package(path: str, trust: Trust | None) -> PackageReport:
                           "fingerprints with the unit's register, or give --trust")
     inputs = sorted(n for n in members if n.startswith("inputs/"))
     if not inputs:
-        rep.problems.append("no inputs/ in the package")
+        rep.problems.append(text("证据包中没有 inputs/", "no inputs/ in the package"))
     for name in inputs:
         try:
             doc = parse_document(members[name], name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -111,6 +110,12 @@ def test_inspection_record(tmp_path, inputs, keypair):
     listed = html.split('class="rec-list"', 1)[1].split("</table>", 1)[0]
     ids = re.findall(r'<td class="mono rid">([A-Z]+-[A-Z0-9-]+-[0-9a-f]{6}(?:-\d+)?)</td>', listed)
     assert ids and len(ids) == len(set(ids))
+    m = tmp_path / "m.json"
+    r = run("report", *map(str, inputs), str(FIXTURES / "office-lan.json"),
+            str(FIXTURES / "internet.json"), "-o", str(tmp_path / "r2.html"), "--json", str(m))
+    fails = [f for f in json.loads(m.read_text())["findings"]
+             if f["status"] == "fail" and f["severity"] != "info"]
+    assert len(ids) == len(fails)             # one row per failing finding
     verdicts = html.split('class="rec-verdicts"', 1)[1].split("</table>", 1)[0]
     for i in ids:
         assert i in verdicts

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import os
 
@@ -10,7 +9,7 @@ import pytest
 
 from scanner.bundle import parse_bundle, read_bundle
 from scanner.evidence.canonical import canonical
-from scanner.evidence.keys import load_private_key, load_trust, new_key_pair
+from scanner.evidence.keys import load_private_key, new_key_pair
 from scanner.evidence.sign import SignError, sign_once, signed_payload
 from tests.evidence.conftest import fixture_bundle, run, write_json
 
