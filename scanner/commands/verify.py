@@ -48,10 +48,13 @@ def _print_results(results, chains, lang) -> None:
 @click.option("--trust", "trust_paths", multiple=True, type=click.Path(),
               help="Trusted public keys: a folder of *.pub or a file of key lines (repeatable). "
                    "For an evidence package, the package's own keys/ when not given.")
+@click.option("--chain-state", "states", multiple=True, type=click.Path(dir_okay=False),
+              help="A probe's chain state file (repeatable): its newest signed bundle must be "
+                   "among the files (shows a deleted or replaced last bundle).")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text",
               show_default=True)
 @click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
-def verify(files, trust_paths, fmt, lang):
+def verify(files, trust_paths, fmt, lang, states=()):
     """Verify signatures and chains of bundles, canary logs, evidence packages (验证签名与链)."""
     from scanner.evidence.keys import KeyFileError, load_trust
     from scanner.evidence.package import is_zip, verify_package
@@ -82,6 +85,17 @@ def verify(files, trust_paths, fmt, lang):
     except VerifyInputError as exc:
         bad(str(exc))
     chains = check_chains(results)
+    if states:
+        from scanner.evidence.sign import ChainState, SignError
+        from scanner.evidence.verify import check_against_state
+        for sp in states:
+            try:
+                st = ChainState(sp).read()
+            except SignError as exc:
+                bad(str(exc))
+            if not st:
+                bad(f"{sp}: no such chain state file")
+            check_against_state(chains, results, st, sp)
     good = all_good(results, chains) if results else True
     if fmt == "text":
         _print_results(results, chains, lang)

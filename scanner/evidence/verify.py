@@ -281,3 +281,40 @@ def _one_chain(chain: str, rs: list[Result]) -> ChainReport:
 
 def all_good(results: Sequence[Result], chains: Sequence[ChainReport]) -> bool:
     return bool(results) and all(r.ok for r in results) and all(c.status == WHOLE for c in chains)
+
+
+def check_against_state(chains: list[ChainReport], results: Sequence[Result],
+                        state: Mapping[str, Any], source: str) -> None:
+    """Compare the chains with a probe's chain state file (sign.ChainState): the
+    newest document the probe signed must be among the inputs, unchanged. This
+    is what shows a deleted or replaced *last* bundle, which the documents alone
+    cannot. Adds the problem to the chain (a chain absent from the inputs is added)."""
+    name = state.get("chain")
+    seq = state.get("sequence")
+    if not isinstance(name, str) or not _is_int(seq):
+        return
+    rep = next((c for c in chains if c.chain == name), None)
+    if rep is None:
+        rep = ChainReport(name, BROKEN)
+        chains.append(rep)
+        rep.problems.append(text(f"{source} 记录该检查点已签 #{seq}，但输入中没有此链的有效文件",
+                                 f"{source} says #{seq} was signed, but no valid document of "
+                                 "this chain is among the inputs"))
+        return
+    last = max((s for s, _ in rep.links), default=0)
+    if seq > last:
+        missing = f"#{seq}" if seq == last + 1 else f"#{last + 1}-#{seq}"
+        rep.problems.append(text(f"缺少最新的 {missing}：{source} 记录已签至 #{seq}，输入止于 #{last}",
+                                 f"newest {missing} missing: {source} says #{seq} was signed, "
+                                 f"the inputs end at #{last}"))
+    elif seq == last:
+        digests = {r.digest for r in results if r.ok and r.chain == name and r.sequence == seq}
+        if state.get("last_sha256") not in digests:
+            rep.problems.append(text(f"#{seq} 不是检查点最后签名的文件（{source} 中的 SHA-256 不同）",
+                                     f"#{seq} is not the document the probe signed last "
+                                     f"(its sha256 differs from {source})"))
+    else:
+        rep.problems.append(text(f"输入中有 #{last}，但 {source} 只记录到 #{seq}（状态文件被回退？）",
+                                 f"the inputs reach #{last}, but {source} only #{seq} "
+                                 "(was the state file rolled back?)"))
+    rep.status = BROKEN if rep.problems else WHOLE

@@ -236,3 +236,18 @@ def test_corrupt_chain_state_is_refused(tmp_path, keypair):
     with pytest.raises(SignError, match="not JSON"):
         sign_once(fixture_bundle(), key, str(state))
     assert state.read_text() == "{not json"
+
+
+def test_deleted_last_bundle_is_seen_with_the_chain_state(chain, keypair, tmp_path):
+    state = tmp_path / "chain-state.json"
+    args = ("--trust", str(keypair[1]), "--chain-state", str(state), "--lang", "en")
+    r = run("verify", *map(str, chain), *args)
+    assert r.exit_code == 0, r.output
+    r = run("verify", *map(str, chain[:4]), *args)
+    assert r.exit_code == 1 and "newest #5 missing" in r.output
+    # the last one replaced by an older one's copy under its name
+    chain[4].write_bytes(chain[3].read_bytes())
+    r = run("verify", *map(str, chain[:3]), str(chain[4]), *args)
+    assert r.exit_code == 1 and "newest #5 missing" in r.output
+    assert run("verify", str(chain[0]), "--trust", str(keypair[1]), "--chain-state",
+               str(tmp_path / "none.json")).exit_code == 2
