@@ -16,7 +16,11 @@ Beyond the SPEC §5 fields (all present, as specified) a bundle carries, additiv
 * per finding `i18n`: {"title", "remediation": {"zh-CN", "en"}, "evidence":
   [{"zh-CN", "en"}]} so a report can be rendered in the other language, and
   `location` wherever the finding comes from a place in a file;
-* `rejudged` after rejudge(): which checks ran again, with which tool version.
+* `rejudged` after rejudge(): which checks ran again, with which tool version;
+* `signature` of `scan --sign` (docs/SPEC.md §8, scanner/evidence/sign.py): not
+  checked here (a malformed block is an invalid signature, which `isoscan verify`
+  and `report --trust` say, not an unreadable bundle). A re-judged bundle is a
+  new document, so rejudge() leaves the stored signature out.
 
 Readers must ignore fields they do not know; `read_bundle` checks the fields
 SPEC §5 names, and that the summary agrees with the findings.
@@ -521,6 +525,7 @@ def rejudge(bundle: Mapping[str, Any], registry: Any, inventory: Inventory | Non
     new = run_checks(live, inv, obs)
     findings = kept + problems + new
     out = dict(bundle)
+    out.pop("signature", None)      # the signature is of the stored bundle, not of this one
     out["lang"] = lang
     out["findings"] = [finding_json(f, lang) for f in findings]
     out["summary"] = summary(findings)

@@ -22,6 +22,8 @@ COMMANDS = {
     "lab": "scanner.commands.lab:lab",
     "demo": "scanner.commands.demo:demo",
     "alert": "scanner.commands.alert:alert",
+    "keys": "scanner.commands.keys:keys",
+    "verify": "scanner.commands.verify:verify",
 }
 
 

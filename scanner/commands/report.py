@@ -175,13 +175,39 @@ def _write(path: str, text: str) -> None:
 @click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False),
               help="waivers.yaml: accepted findings, shown in their own section and not "
                    "counted toward the verdict until they expire.")
+@click.option("--trust", "trust", multiple=True, type=click.Path(),
+              help="Verify every input's signature against these public keys (folder or file).")
+@click.option("--require-signed", is_flag=True,
+              help="Refuse (exit 2) unless every input is validly signed and every chain whole.")
+@click.option("--record", is_flag=True, help="Add the inspection record (检查记录).")
+@click.option("--inspector", default=None, help="The inspector's name (检查人), for the record.")
+@click.option("--responsible", default=None,
+              help="The unit's responsible person (被检查单位负责人), for the record.")
+@click.option("--deadline", default=None, metavar="YYYY-MM-DD",
+              help="The rectification deadline (整改期限), for the record.")
+@click.option("--record-config", type=click.Path(dir_okay=False), default=None,
+              help="YAML with inspector, responsible, deadline, unit (the options win).")
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False), default=None,
+              help="Also write the full report as a PDF (headless Chromium).")
+@click.option("--evidence", "evidence_zip", type=click.Path(dir_okay=False), default=None,
+              help="Also write the evidence package (report, inputs, keys, SHA256SUMS).")
 def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
-           waivers_file=None):
+           trust=(), require_signed=False, record=False, inspector=None, responsible=None,
+           deadline=None, record_config=None, pdf=None, evidence_zip=None, waivers_file=None):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report.render import merge_report, render_report
+    from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
 
     bundles, digests, logs = [], [], []
+    read = []
     try:
+        try:
+            ev = ReportEvidence.from_options(
+                trust=trust, require_signed=require_signed, record=record, inspector=inspector,
+                responsible=responsible, deadline=deadline, record_config=record_config,
+                pdf=pdf, evidence=evidence_zip)
+        except EvidenceRefused as exc:
+            raise InputProblem(str(exc)) from None
         inv = None
         if inventory:
             from scanner.inventory.load import InputError, load_inventory
@@ -204,11 +230,16 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
         stored = []
         for path in files:
             kind, data, digest = read_input(path)
+            read.append((path, data))
             if kind == "canary":
                 logs.append(data)
             else:
                 stored.append((path, data))
                 digests.append(digest)
+        try:
+            ev.verify(read)        # the files as stored, before anything is re-judged
+        except EvidenceRefused as exc:
+            raise InputProblem(str(exc)) from None
         policy = judging_policy([d for _, d in stored], strict, full_sweep_max_age)
         bundles = [data if no_rejudge else rejudge_stored(data, path, inv, policy)
                    for path, data in stored]
@@ -225,7 +256,8 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
                               today=_dt.datetime.now(_dt.timezone.utc).date())
             except WaiverError as exc:
                 raise InputProblem(str(exc)) from None
-        html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged)
+        html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
+                             extend=ev.extension(merged, lang))
     except InputProblem as exc:
         click.echo(f"isoscan report: {exc}", err=True)
         sys.exit(2)
@@ -238,5 +270,17 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
         click.echo(f"isoscan report: cannot write {exc.filename or output}: "
                    f"{exc.strerror or exc}", err=True)
         sys.exit(2)
+    if pdf or evidence_zip:
+        from scanner.evidence.pdf import PdfError
+        try:
+            ev.finish(html, lambda ext: render_report(bundles, lang, logs, digests, inventory=inv,
+                                                      merged=merged, extend=ext), merged, lang)
+        except (EvidenceRefused, PdfError) as exc:
+            click.echo(f"isoscan report: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            click.echo(f"isoscan report: cannot write {exc.filename or pdf or evidence_zip}: "
+                       f"{exc.strerror or exc}", err=True)
+            sys.exit(2)
     if output != "-":
         click.echo(f"{output}: {merged['summary']['verdict']}", err=True)

@@ -46,8 +46,12 @@ def _say(lang, zh, en, err=True):
 @click.option("--inbound-rate", "inbound_rate", type=click.IntRange(100, 100000), default=5000,
               show_default=True, metavar="PPS",
               help="Probes per second a full sweep keeps at least (nmap --min-rate)")
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False), default=None, metavar="KEY",
+              help="Sign the bundle with this private key (isoscan keys new) / 用此私钥签名结果包")
+@click.option("--chain-state", "chain_state", type=click.Path(dir_okay=False), default=None,
+              help="The probe's chain state file (default /var/lib/isoscan/chain/<vantage>.json)")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
-         full_sweep_max_age, inbound_rate):
+         full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -64,6 +68,10 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     gc.freeze()
     gc.set_threshold(20000, 20, 20)
     progress = Progress(quiet=quiet, lang=lang)
+    signer = None
+    if sign_key:   # the key is checked before anything is sent
+        from scanner.evidence.scanhook import signer_for
+        signer = signer_for(sign_key, chain_state, lang)
     try:
         result = engine.scan(list(inventory), checks=parse_ids(checks), lang=lang,
                              segment=segment, interface=interface, progress=progress,
@@ -90,6 +98,9 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
         sys.exit(3)
     bundle = result.bundle
     digest = None
+    if signer is not None:
+        from scanner.evidence.scanhook import sign_bundle
+        bundle = sign_bundle(signer, bundle, lang, written=bool(output))
     if output:
         # compact: json's C encoder (indent= falls back to the slow Python one)
         data = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
@@ -97,7 +108,12 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
             _write(output, data)
         except OSError as exc:
             _say(lang, f"无法写入 {output}：{exc}", f"cannot write {output}: {exc}")
+            if signer is not None:
+                signer.abandon()
             sys.exit(2)
+        if signer is not None:
+            from scanner.evidence.scanhook import commit
+            commit(signer, lang)
         digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
     if report:
         from scanner.report.render import render_report

@@ -202,18 +202,24 @@ def _csp_hash(s: str) -> str:
 def render_report(bundles: list[dict], lang: str = "zh-CN",
                   canary_logs: list | None = None,
                   bundle_digests: list[str] | None = None, *,
-                  inventory: Any = None, merged: dict | None = None) -> str:
+                  inventory: Any = None, merged: dict | None = None,
+                  extend: Any = None) -> str:
     """One self-contained HTML report from one or more bundles.
 
     `inventory` (an Inventory or a SPEC §2 dict) is optional: with it the
     device reconciliation is computed from registration; without it (and
     without one embedded in a bundle) it is read from the DEV-* findings.
     `merged` is merge_report()'s result, when the caller already has it.
+    `extend(ctx)` adds the context of other modules' partials (scanner/evidence:
+    signatures, the inspection record, printing) before the page is rendered.
     """
     if merged is None:
         merged = merge_report(bundles, lang, canary_logs, bundle_digests, inventory)
     ctx = build_context(merged, lang)
-    css, js = _resource("report.css"), _resource("report.js")
+    if extend is not None:
+        extend(ctx)
+    css = _resource("report.css") + _resource("evidence.css") + ctx.pop("extra_css", "")
+    js = _resource("report.js")
     ctx["css"], ctx["js"] = jinja2.utils.markupsafe.Markup(css), jinja2.utils.markupsafe.Markup(js)
     ctx["csp"] = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
                   f"script-src '{_csp_hash(js)}'; img-src data:; base-uri 'none'; form-action 'none'")
