@@ -21,6 +21,10 @@ COMMANDS = {
     "canary": "scanner.commands.canary:canary",
     "lab": "scanner.commands.lab:lab",
     "demo": "scanner.commands.demo:demo",
+    "ingest": "scanner.commands.ingest:ingest",
+    "diff": "scanner.commands.history:diff",
+    "history": "scanner.commands.history:history",
+    "stations": "scanner.commands.history:stations",
 }
 
 

@@ -47,10 +47,12 @@ def read_input(path: str) -> tuple[str, dict, str]:
     cap = max_input_bytes()
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(cap + 1)        # a pipe or /dev/zero must not eat the memory
+            # a (sparse) 2 GB file is refused unread; a pipe or /dev/zero stops at the cap
+            big = os.fstat(fh.fileno()).st_size > cap
+            raw = b"" if big else fh.read(cap + 1)
     except OSError as exc:
         raise InputProblem(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(raw) > cap:
+    if big or len(raw) > cap:
         raise InputProblem(f"{path}: larger than {cap:,} bytes (ISOSCAN_MAX_BUNDLE_BYTES), "
                            "so not a bundle or canary log isoscan wrote")
     digest = hashlib.sha256(raw).hexdigest()
