@@ -149,6 +149,40 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
     return out
 
 
+def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None) -> dict:
+    """The changes since the last scan (scanner.report.since): against the
+    store's latest results before these bundles, or an earlier result file."""
+    from scanner.report.since import since_last
+    from scanner.store.changes import results_of
+    if previous:
+        kind, data, _ = read_input(previous)
+        if kind != "bundle":
+            raise InputProblem(f"{previous}: a canary log, not a bundle (--previous)")
+        from scanner.report.since import trend_point
+        from scanner.store.fingerprint import Fingerprinter
+        prev = results_of(data)
+        point = trend_point(prev.findings, prev.started_at[:10], Fingerprinter())
+        return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
+    from scanner.store.db import StoreError, open_store
+    from scanner.store.fingerprint import Fingerprinter
+    from scanner.store.history import first_seen, previous_results, trend
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        raise InputProblem(str(exc)) from None
+    try:
+        before = merged.get("started_at") or "9999"
+        mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
+        prev = previous_results(store, before=before, exclude=mine)
+        fp = Fingerprinter()
+        failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
+        seen = first_seen(store, failing)
+        points = trend(store, days=30, until=before)
+    finally:
+        store.close()
+    return since_last(merged, prev, first_seen=seen, trend=points, source="store")
+
+
 def _write(path: str, text: str) -> None:
     """Atomically, with the permissions open() would give (a report is to share),
     no fsync; '-' is standard output."""
@@ -174,7 +208,13 @@ def _write(path: str, text: str) -> None:
 @click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),
               default=None, metavar="DAYS",
               help="How old the last full port sweep may be (default: the scan's, 30).")
-def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age):
+@click.option("--db", "db", default=None, metavar="URL",
+              help="Open with the changes since the last scan the store holds, and a trend "
+                   "(a SQLite file or postgresql://...; see `isoscan ingest`).")
+@click.option("--previous", "previous", default=None, type=click.Path(dir_okay=False),
+              help="Open with the changes since this earlier bundle or merged bundle (no store).")
+def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
+           db, previous):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report.render import merge_report, render_report
 
@@ -214,6 +254,8 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             raise InputProblem("no result bundle among the inputs (only canary logs)")
         merged = merge_report(bundles, lang, logs, digests, inv)
         merged["judging"] = policy        # how it was judged (the report's coverage note too)
+        if db or previous:
+            merged["since_last"] = since_last_scan(merged, bundles, db, previous)
         html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged)
     except InputProblem as exc:
         click.echo(f"isoscan report: {exc}", err=True)

@@ -97,7 +97,7 @@ def _days(a: str | None, b: str | None) -> int | None:
     ta, tb = parse_time(a), parse_time(b)
     if ta is None or tb is None:
         return None
-    return max(0, (tb - ta).days)
+    return max(0, (tb.date() - ta.date()).days)      # calendar days (UTC), as people count them
 
 
 def parse_time(s: str | None) -> datetime | None:

@@ -136,7 +136,7 @@ def finding_history(store, *, segment: str | None = None, check: str | None = No
             continue
         t0 = parse_time(h.first_seen)
         end = parse_time(h.last_seen) if h.state == RESOLVED else now
-        h.age_days = max(0, (end - t0).days) if t0 and end else None
+        h.age_days = max(0, (end.date() - t0.date()).days) if t0 and end else None
         result.append(h)
     order = {NEW: 0, PERSISTING: 1, NOT_ASSESSED: 2, RESOLVED: 3}
     rank = {s: i for i, s in enumerate(SEVERITIES)}
