@@ -21,6 +21,9 @@ from importlib import resources
 from scanner.store.url import StoreURLError, redact, resolve, sqlite_path
 
 BUSY_TIMEOUT_MS = 60_000
+# the newest migration (migrations/versions/): a store at this revision is opened
+# without importing Alembic (tests/store/test_ingest.py checks it is Alembic's head)
+HEAD = "0001"
 _MIGRATE_LOCK = 0x15_05_CA_14      # pg_advisory_xact_lock key of the migrations
 
 
@@ -111,21 +114,24 @@ def head_revision() -> str:
 
 
 def current_revision(conn) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-    return MigrationContext.configure(conn).get_current_revision()
+    """The store's revision (alembic_version), None for a new store."""
+    from sqlalchemy import inspect, text
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def migrate(store: Store) -> None:
-    """`alembic upgrade head`, under the store's writer lock."""
-    from alembic import command
-    head = head_revision()
+    """`alembic upgrade head`, under the store's writer lock (Alembic is
+    imported only when there is something to do)."""
     with store.read() as conn:
-        if current_revision(conn) == head:
+        if current_revision(conn) == HEAD:
             return
     with store.write() as conn:
         store.lock(conn, _MIGRATE_LOCK)
-        if current_revision(conn) == head:   # another process did it meanwhile
+        if current_revision(conn) == HEAD:   # another process did it meanwhile
             return
+        from alembic import command
         command.upgrade(_alembic_config(conn), "head")
 
 

@@ -138,6 +138,8 @@ def test_schema_matches_the_migrations(db_url):
     finally:
         store.close()
     assert diff == []
+    from scanner.store.db import HEAD
+    assert HEAD == head_revision()          # db.HEAD follows the newest migration
 
 
 def test_scan_without_db_does_not_import_sqlalchemy():
