@@ -166,7 +166,7 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
     (segment and address) its latest scan, and the latest merged scan; for
     each (check, segment) the findings of the newest of those that judged it.
     None when the store holds nothing earlier."""
-    from sqlalchemy import func, select
+    from sqlalchemy import and_, func, select
     from scanner.store import tables as T
     s, f = T.scans, T.findings
     exclude = list(set(exclude))
@@ -174,18 +174,16 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
         cond = [s.c.started_at < before]
         if exclude:
             cond.append(s.c.scan_id.not_in(exclude))
-        # per vantage: the newest bundle; plus the newest merged scan
-        per_vantage = conn.execute(
-            select(s.c.segment, s.c.vantage_ip, func.max(s.c.started_at))
-            .where(*cond, s.c.kind == "bundle").group_by(s.c.segment, s.c.vantage_ip)).all()
-        ids = []
-        for seg, ip, at in per_vantage:
-            q = select(s.c.id).where(*cond, s.c.kind == "bundle", s.c.started_at == at)
-            q = q.where(s.c.segment == seg) if seg is not None else q.where(s.c.segment.is_(None))
-            q = q.where(s.c.vantage_ip == ip) if ip is not None else q.where(s.c.vantage_ip.is_(None))
-            row = conn.execute(q.order_by(s.c.id.desc()).limit(1)).first()
-            if row:
-                ids.append(row[0])
+        # per vantage: the newest bundle (one query); plus the newest merged scan
+        newest_at = (select(s.c.segment, s.c.vantage_ip, func.max(s.c.started_at).label("at"))
+                     .where(*cond, s.c.kind == "bundle")
+                     .group_by(s.c.segment, s.c.vantage_ip).subquery())
+        ids = list({r[0] for r in conn.execute(
+            select(s.c.id).join(newest_at, and_(
+                s.c.segment.is_not_distinct_from(newest_at.c.segment),
+                s.c.vantage_ip.is_not_distinct_from(newest_at.c.vantage_ip),
+                s.c.started_at == newest_at.c.at))
+            .where(*cond, s.c.kind == "bundle"))})
         m = conn.execute(select(s.c.id).where(*cond, s.c.kind == "merged")
                          .order_by(s.c.started_at.desc(), s.c.id.desc()).limit(1)).first()
         if m:
