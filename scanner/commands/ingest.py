@@ -19,6 +19,13 @@ def db_option(f):
     return click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)(f)
 
 
+def store_problem(exc: BaseException) -> str:
+    """One line of a database error (its driver's message, without SQL)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0] if text else ''}"
+
+
 def fail(cmd: str, msg: str):
     click.echo(f"isoscan {cmd}: {msg}", err=True)
     sys.exit(2)
@@ -45,6 +52,11 @@ def ingest(files, db, quiet):
             store.close()
     except (StoreError, IngestError) as exc:
         fail("ingest", str(exc))
+    except Exception as exc:     # the database failed (disk full, connection lost): nothing stored
+        from sqlalchemy.exc import SQLAlchemyError
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        fail("ingest", f"the store failed, nothing stored: {store_problem(exc)}")
     if not quiet:
         for s in done:
             what = f"{s.kind} {s.scan_id}" if s.scan_id else s.kind

@@ -61,7 +61,11 @@ def _sqlite_engine(url: str):
     from sqlalchemy import create_engine, event
     path = sqlite_path(url)
     if path:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot open the store {path}: cannot make its folder "
+                             f"({exc.strerror or exc})") from None
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

@@ -159,3 +159,15 @@ def test_url_forms(monkeypatch):
     assert redact("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
     with pytest.raises(StoreURLError):
         resolve("mysql://h/db")
+
+
+def test_a_store_that_cannot_be_opened(tmp_path):
+    p = write(tmp_path / "a.json", fixture_bundle("secret-lan"))
+    ro = tmp_path / "notadir"
+    ro.write_text("x")
+    r = run("ingest", "--db", f"sqlite:///{ro}/sub/x.db", p)
+    assert r.exit_code == 2 and "isoscan ingest:" in r.output and "Traceback" not in r.output
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    r = run("ingest", "--db", str(garbage), p)
+    assert r.exit_code == 2 and "cannot open the store" in r.output, r.output
