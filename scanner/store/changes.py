@@ -10,11 +10,17 @@ database is needed here. For every fingerprint (scanner.store.fingerprint):
 
   new           failing now, not failing before;
   resolved      failing before and absent now, where the check ran WITHOUT
-                error on that segment now (it was looked for and not seen);
+                error on that segment now from a vantage that saw it failing
+                (it was looked for where it was seen, and not seen);
   persisting    failing before and now (first seen, age in days);
-  not-assessed  failing before, absent now, and the check did not run on that
-                segment now (no vantage there scanned) or it errored or was
-                skipped: never "resolved" -- a probe that broke is not a fix.
+  not-assessed  failing before, absent now, and no vantage that saw it ran the
+                check on that segment now without error (it did not scan, the
+                check errored or was skipped): never "resolved" -- a probe that
+                broke is not a fix, and another vantage's pass (the internet
+                probe's ISO-PHYSICAL into a classified segment) is not either.
+
+A vantage is named by its segment (a bundle's vantage.segment; in a merged
+bundle each finding's "vantages" labels, mapped through its sources).
 
 The alerts (scanner/alerts) call changes() and alert on `new` (and on
 `worse`, a persisting finding whose severity rose: Change.old_severity).
@@ -36,15 +42,25 @@ _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 class Results:
     """One result, as much as a comparison needs of it."""
     started_at: str = ""
-    findings: list[dict] = field(default_factory=list)   # every status, JSON shape
-    # (check id, segment) the result judged without error (pass or fail only)
+    # every status, JSON shape, each with "vantage_segments" (see vantages_of)
+    findings: list[dict] = field(default_factory=list)
+    # (check id, segment, vantage segment) judged without error (pass or fail only)
     assessed: set = field(default_factory=set)
 
     def failing(self, fp: Fingerprinter) -> dict[str, dict]:
+        """{fingerprint: finding}; one fingerprint failing from several vantages
+        (two bundles of one night) is one finding seen from all of them."""
         out: dict[str, dict] = {}
         for f in self.findings:
-            if f.get("status") == "fail":
-                out.setdefault(f.get("fingerprint") or fp(f), f)
+            if f.get("status") != "fail":
+                continue
+            key = f.get("fingerprint") or fp(f)
+            have = out.get(key)
+            if have is None:
+                out[key] = f
+            else:
+                vs = sorted(set(vantages_of(have)) | set(vantages_of(f)))
+                out[key] = {**have, "vantage_segments": vs}
         return out
 
 
@@ -76,21 +92,57 @@ class Change:
                 "age_days": self.age_days, "old_severity": self.old_severity}
 
 
+def vantages_of(f: Mapping) -> list[str]:
+    """The vantage segments a finding (annotated by results_of) came from; [""] unknown."""
+    vs = f.get("vantage_segments")
+    return list(vs) if isinstance(vs, (list, tuple)) and vs else [""]
+
+
 def assessed_of(findings: Iterable[Mapping]) -> set:
-    """(check, segment) judged pass or fail with no error or skip among its findings."""
+    """(check, segment, vantage) judged pass or fail with no error or skip among its findings."""
     ok, bad = set(), set()
     for f in findings:
-        key = (f.get("check_id"), f.get("segment"))
-        (ok if f.get("status") in ("pass", "fail") else bad).add(key)
+        good = f.get("status") in ("pass", "fail")
+        for v in vantages_of(f):
+            (ok if good else bad).add((f.get("check_id"), f.get("segment"), v))
     return ok - bad
 
 
-def results_of(doc: Mapping) -> Results:
-    """A bundle or a merged bundle as Results (its findings kept as they are)."""
+def label_segments(doc: Mapping) -> dict[str, str]:
+    """{vantage label: its segment} of a merged bundle's sources."""
+    out = {}
+    for s in doc.get("sources") or ():
+        if isinstance(s, Mapping) and isinstance(s.get("label"), str):
+            v = s.get("vantage") if isinstance(s.get("vantage"), Mapping) else {}
+            if isinstance(v.get("segment"), str):
+                out[s["label"]] = v["segment"]
+    return out
+
+
+def annotate(doc: Mapping) -> list[dict]:
+    """The document's findings, each with "vantage_segments": the bundle's
+    vantage segment, or a merged finding's vantages mapped to theirs (a label
+    that maps to none, "canary", stays as it is)."""
     findings = [f for f in doc.get("findings") or () if isinstance(f, Mapping)]
+    if isinstance(doc.get("sources"), list):
+        labels = label_segments(doc)
+        out = []
+        for f in findings:
+            vs = f.get("vantages") if isinstance(f.get("vantages"), list) else []
+            segs = sorted({labels.get(x, x) for x in vs if isinstance(x, str)})
+            out.append({**f, "vantage_segments": f.get("vantage_segments") or segs or [""]})
+        return out
+    v = doc.get("vantage") if isinstance(doc.get("vantage"), Mapping) else {}
+    seg = v.get("segment") if isinstance(v.get("segment"), str) else ""
+    return [{**f, "vantage_segments": f.get("vantage_segments") or [seg]} for f in findings]
+
+
+def results_of(doc: Mapping) -> Results:
+    """A bundle or a merged bundle as Results."""
+    findings = annotate(doc)
     started = doc.get("started_at")
     return Results(started_at=started if isinstance(started, str) else "",
-                   findings=list(findings), assessed=assessed_of(findings))
+                   findings=findings, assessed=assessed_of(findings))
 
 
 def _days(a: str | None, b: str | None) -> int | None:
@@ -136,8 +188,8 @@ def changes(old: Results | Mapping, new: Results | Mapping, *,
     for key, f in now.items():
         was = before.get(key)
         if was is None:
-            seen = first_seen.get(key) or new.started_at or None
-            out.append(_change(NEW, key, f, seen, new.started_at, new.started_at))
+            out.append(_change(NEW, key, f, new.started_at or None, new.started_at,
+                               new.started_at))
         else:
             seen = first_seen.get(key) or old.started_at or None
             out.append(_change(PERSISTING, key, f, seen, new.started_at, new.started_at,
@@ -145,7 +197,8 @@ def changes(old: Results | Mapping, new: Results | Mapping, *,
     for key, f in before.items():
         if key in now:
             continue
-        looked = (f.get("check_id"), f.get("segment")) in new.assessed
+        looked = any((f.get("check_id"), f.get("segment"), v) in new.assessed
+                     for v in vantages_of(f))
         seen = first_seen.get(key) or old.started_at or None
         out.append(_change(RESOLVED if looked else NOT_ASSESSED, key, f, seen,
                            old.started_at, new.started_at))

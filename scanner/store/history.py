@@ -8,13 +8,14 @@ keeps it), the report's "previous scan" and trend.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping, Sequence
 
 from scanner.store.changes import (NEW, NOT_ASSESSED, PERSISTING, RESOLVED, Results,
-                                   assessed_of, parse_time)
+                                   assessed_of, parse_time, vantages_of)
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -66,7 +67,7 @@ def _finding_rows(conn, segment, check):
     f, s = T.findings, T.scans
     q = (select(s.c.id, s.c.started_at, f.c.fingerprint, f.c.check_id, f.c.status,
                 f.c.severity, f.c.segment, f.c.subject_ip, f.c.subject_mac,
-                f.c.subject_device, f.c.title)
+                f.c.subject_device, f.c.title, f.c.vantages)
          .join(s, s.c.id == f.c.scan))
     if segment is not None:
         q = q.where(f.c.segment == segment)
@@ -86,6 +87,7 @@ def finding_history(store, *, segment: str | None = None, check: str | None = No
         rows = _finding_rows(conn, segment, check)
     out: dict[str, FindingHistory] = {}
     open_: set[str] = set()
+    seen_from: dict[str, set] = {}          # fingerprint -> vantage segments that saw it fail
     by_key: dict[tuple, set[str]] = {}      # (check, segment) -> fingerprints ever open
     i = 0
     while i < len(rows):
@@ -93,40 +95,40 @@ def finding_history(store, *, segment: str | None = None, check: str | None = No
         j = i
         while j < len(rows) and rows[j][0] == scan:
             j += 1
-        batch = rows[i:j]
+        batch = [_row_finding(r) for r in rows[i:j]]
         i = j
-        fails = {}
+        fails: dict[str, dict] = {}
         for r in batch:
-            if r.status == "fail":
-                fails.setdefault(r.fingerprint, r)
-        assessed = assessed_of({"check_id": r.check_id, "segment": r.segment,
-                                "status": r.status} for r in batch)
-        touched = {(r.check_id, r.segment) for r in batch}
+            if r["status"] == "fail":
+                fails.setdefault(r["fingerprint"], r)
+                seen_from.setdefault(r["fingerprint"], set()).update(vantages_of(r))
+        assessed = assessed_of(batch)
+        touched = {(r["check_id"], r["segment"], v) for r in batch for v in vantages_of(r)}
         for fp, r in fails.items():
             h = out.get(fp)
             if h is None:
                 h = out[fp] = FindingHistory(
-                    fp, r.check_id, r.segment, r.severity,
-                    {"ip": r.subject_ip, "mac": r.subject_mac, "device": r.subject_device},
-                    r.title or "", NEW, at, at, events=[(at, NEW)])
-                by_key.setdefault((r.check_id, r.segment), set()).add(fp)
+                    fp, r["check_id"], r["segment"], r["severity"], r["subject"],
+                    r["title"], NEW, at, at, events=[(at, NEW)])
+                by_key.setdefault((r["check_id"], r["segment"]), set()).add(fp)
             elif fp not in open_:
                 h.events.append((at, "returned"))
                 h.state = NEW
             else:
-                h.state = PERSISTING if h.state in (NEW, PERSISTING, NOT_ASSESSED) else NEW
-            h.severity, h.last_seen = r.severity, at
+                h.state = PERSISTING
+            h.severity, h.last_seen = r["severity"], at
             open_.add(fp)
-        for key in touched:
+        for key in {(c, sg) for c, sg, _ in touched}:
             for fp in by_key.get(key, ()):
                 if fp in fails or fp not in open_:
                     continue
+                mine = [(key[0], key[1], v) for v in seen_from.get(fp, ())]
                 h = out[fp]
-                if key in assessed:
+                if any(k in assessed for k in mine):
                     h.state = RESOLVED
                     h.events.append((at, RESOLVED))
                     open_.discard(fp)
-                elif h.state != NOT_ASSESSED:
+                elif any(k in touched for k in mine) and h.state != NOT_ASSESSED:
                     h.state = NOT_ASSESSED
                     h.events.append((at, NOT_ASSESSED))
     now = datetime.now(timezone.utc)
@@ -143,6 +145,18 @@ def finding_history(store, *, segment: str | None = None, check: str | None = No
     result.sort(key=lambda h: (order.get(h.state, 9), rank.get(h.severity, 9), h.check,
                                h.segment or "", h.first_seen))
     return result
+
+
+def _row_finding(r) -> dict:
+    """A stored finding row in the JSON shape changes.py reads."""
+    try:
+        vs = json.loads(r.vantages) if r.vantages else [""]
+    except ValueError:
+        vs = [""]
+    return {"check_id": r.check_id, "status": r.status, "severity": r.severity,
+            "segment": r.segment, "fingerprint": r.fingerprint,
+            "subject": {"ip": r.subject_ip, "mac": r.subject_mac, "device": r.subject_device},
+            "title": r.title or "", "vantage_segments": vs or [""]}
 
 
 def first_seen(store, fingerprints: Iterable[str]) -> dict[str, str]:
@@ -163,9 +177,9 @@ def first_seen(store, fingerprints: Iterable[str]) -> dict[str, str]:
 
 def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Results | None:
     """The unit as the store last saw it before `before`: for each vantage
-    (segment and address) its latest scan, and the latest merged scan; for
-    each (check, segment) the findings of the newest of those that judged it.
-    None when the store holds nothing earlier."""
+    (segment and address) its latest scan, and the latest merged scan, their
+    findings together (as a merged report holds them). None when the store
+    holds nothing earlier."""
     from sqlalchemy import and_, func, select
     from scanner.store import tables as T
     s, f = T.scans, T.findings
@@ -193,23 +207,11 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
         rows = conn.execute(
             select(f.c.scan, s.c.started_at, f.c.fingerprint, f.c.check_id, f.c.status,
                    f.c.severity, f.c.segment, f.c.subject_ip, f.c.subject_mac,
-                   f.c.subject_device, f.c.title, f.c.peer_segment)
+                   f.c.subject_device, f.c.title, f.c.peer_segment, f.c.vantages)
             .join(s, s.c.id == f.c.scan).where(f.c.scan.in_(ids))).all()
-    newest: dict[tuple, str] = {}
-    for r in rows:
-        k = (r.check_id, r.segment)
-        if r.started_at > newest.get(k, ""):
-            newest[k] = r.started_at
-    findings = []
-    for r in rows:
-        if r.started_at != newest[(r.check_id, r.segment)]:
-            continue
-        findings.append({"check_id": r.check_id, "status": r.status, "severity": r.severity,
-                         "segment": r.segment, "fingerprint": r.fingerprint,
-                         "subject": {"ip": r.subject_ip, "mac": r.subject_mac,
-                                     "device": r.subject_device},
-                         "title": r.title or "", "peer_segment": r.peer_segment})
-    started = min(newest.values()) if newest else ""
+    # every vantage's latest findings together, as a merged report holds them
+    findings = [dict(_row_finding(r), peer_segment=r.peer_segment) for r in rows]
+    started = max((r.started_at for r in rows), default="")
     return Results(started_at=started, findings=findings, assessed=assessed_of(findings))
 
 

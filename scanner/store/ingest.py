@@ -155,7 +155,8 @@ def _bundle(conn, T, d: Document, when: str, fp: Fingerprinter) -> Stored:
         for pv, obs, at in parts if isinstance(pv, Mapping)] or
         [{"scan": pk, "segment": None, "ip": None, "mac": None, "started_at": started,
           "discovery": "not-run"}])
-    rows = [_finding_row(pk, f, fp) for f in b.get("findings") or () if isinstance(f, Mapping)]
+    from scanner.store.changes import annotate
+    rows = [_finding_row(pk, f, fp) for f in annotate(b)]
     if rows:
         conn.execute(T.findings.insert(), rows)
     sights = [s for pv, obs, at in parts if isinstance(pv, Mapping)
@@ -173,7 +174,8 @@ def _finding_row(pk: int, f: Mapping, fp: Fingerprinter) -> dict:
             "segment": _s(f.get("segment")), "subject_ip": _s(subj.get("ip"), 64),
             "subject_mac": norm_mac(subj.get("mac"))[:32] or None,
             "subject_device": _s(subj.get("device")),
-            "peer_segment": _s(f.get("peer_segment")), "title": _s(f.get("title"), 2000)}
+            "peer_segment": _s(f.get("peer_segment")), "title": _s(f.get("title"), 2000),
+            "vantages": json.dumps(f["vantage_segments"], ensure_ascii=False)}
 
 
 def _discovery_status(obs: Any) -> str:

@@ -62,6 +62,7 @@ findings = Table(
     Column("subject_device", String(200)),
     Column("peer_segment", String(200)),
     Column("title", Text),
+    Column("vantages", Text),     # JSON list of the vantage segments it came from
     Index("ix_findings_scan", "scan"),
     Index("ix_findings_fingerprint", "fingerprint"),
     Index("ix_findings_segment_check", "segment", "check_id"),

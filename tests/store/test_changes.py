@@ -63,3 +63,26 @@ def test_first_seen_from_the_store():
     c0 = changes(old, new)[0]
     c = changes(old, new, first_seen={c0.fingerprint: "2026-10-01T00:00:00Z"})[0]
     assert c.first_seen == "2026-10-01T00:00:00Z" and c.age_days == 38
+
+
+def test_another_vantages_pass_is_not_a_resolution():
+    """The classified probe saw ISO-PHYSICAL fail; tonight it did not scan, and the
+    internet probe's ISO-PHYSICAL into that segment passed: not assessed."""
+    def vb(seg, at, fs):
+        return {"started_at": at, "vantage": {"segment": seg}, "findings": fs}
+    old = vb("secret-lan", "t1", [f("ISO-PHYSICAL", "secret-lan", "fail", ip="203.0.113.10")])
+    internet = vb("internet", "t2", [f("ISO-PHYSICAL", "secret-lan", "pass")])
+    assert [c.kind for c in changes(old, internet)] == ["not-assessed"]
+    back = vb("secret-lan", "t2", [f("ISO-PHYSICAL", "secret-lan", "pass")])
+    assert [c.kind for c in changes(old, back)] == ["resolved"]
+
+
+def test_merged_results_map_vantage_labels_to_segments():
+    from scanner.report.render import merge_report
+    from storelib import NAMES, fixture_bundle
+    full = merge_report([fixture_bundle(n) for n in NAMES], "en", [], [None] * 3, None)
+    no_secret = merge_report([fixture_bundle(n) for n in NAMES[1:]], "en", [], [None] * 2, None)
+    cs = changes(full, no_secret)
+    phys = [c for c in cs if c.check == "ISO-PHYSICAL"]
+    assert phys and all(c.kind == "not-assessed" for c in phys)
+    assert not [c for c in cs if c.kind == "resolved"]

@@ -101,7 +101,7 @@ def test_previous_results_and_trend(db_url, tmp_path):
         prev = previous_results(store, before="2026-11-04T12:00:00Z")
         macs = {f["subject"]["mac"] for f in prev.findings if f["status"] == "fail"}
         assert macs == {M2}
-        assert ("DEV-UNREGISTERED", "dmz") in prev.assessed
+        assert ("DEV-UNREGISTERED", "dmz", "dmz") in prev.assessed
         assert previous_results(store, before="2020-01-01T00:00:00Z") is None
         pts = trend(store, days=30)
         assert [p["day"] for p in pts][:3] == ["2026-11-01", "2026-11-02", "2026-11-03"]

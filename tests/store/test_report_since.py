@@ -44,7 +44,7 @@ def test_report_with_db(db_url, tmp_path):
     assert "<svg" in sec and sec.count("<polyline") == 4
     m = json.loads((tmp_path / "m.json").read_text("utf-8"))
     since = m["since_last"]
-    assert since["previous"] == "2026-11-29T02:00:00Z"
+    assert since["previous"] == "2026-11-29T02:05:00Z"      # the newest of the previous night
     assert [p["day"] for p in since["trend"]] == ["2026-11-28", "2026-11-29", "2026-11-30"]
     persisting = [c for c in since["changes"] if c["kind"] == "persisting"]
     assert persisting and all(c["first_seen"][:10] == "2026-11-28" for c in persisting)

@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("subject_device", sa.String(200)),
         sa.Column("peer_segment", sa.String(200)),
         sa.Column("title", sa.Text),
+        sa.Column("vantages", sa.Text),
     )
     op.create_index("ix_findings_scan", "findings", ["scan"])
     op.create_index("ix_findings_fingerprint", "findings", ["fingerprint"])
