@@ -313,3 +313,22 @@ def station_history(store, *, segment: str | None = None, since: str | None = No
            if not since or s.last_seen >= since or any(t >= since for t, _, _ in s.events)]
     out.sort(key=lambda s: (s.segment, s.mac))
     return out
+
+
+# --------------------------------------------------------------------------
+# vantages (for the alerts: a vantage that stopped reporting is itself a finding)
+
+def vantage_last_seen(store) -> list[dict]:
+    """[{"segment", "ip", "last_started_at", "scans"}] of every vantage the store
+    has a bundle of (merged bundles' sources included), newest report first."""
+    from sqlalchemy import func, select
+    from scanner.store import tables as T
+    v = T.scan_vantages
+    with store.read() as conn:
+        rows = conn.execute(select(v.c.segment, v.c.ip, func.max(v.c.started_at),
+                                   func.count(func.distinct(v.c.scan)))
+                            .group_by(v.c.segment, v.c.ip)).all()
+    out = [{"segment": seg, "ip": ip, "last_started_at": at, "scans": n}
+           for seg, ip, at, n in rows]
+    out.sort(key=lambda d: (d["last_started_at"] or ""), reverse=True)
+    return out

@@ -108,3 +108,16 @@ def test_previous_results_and_trend(db_url, tmp_path):
         assert [p["high"] for p in pts] == [0, 1, 2, 1, 0, 0]
     finally:
         store.close()
+
+
+def test_vantage_last_seen(db_url, tmp_path):
+    from scanner.store.db import open_store
+    from scanner.store.history import vantage_last_seen
+    assert run("ingest", "-q", "--db", db_url, *_seq(tmp_path)).exit_code == 0
+    store = open_store(db_url)
+    try:
+        got = {(d["segment"], d["ip"]): (d["last_started_at"], d["scans"]) for d in vantage_last_seen(store)}
+    finally:
+        store.close()
+    assert got == {("lan", "10.0.0.2"): ("2026-11-06T02:00:00Z", 6),
+                   ("dmz", "10.0.0.2"): ("2026-11-03T03:00:00Z", 1)}
