@@ -76,7 +76,11 @@ def diff(old, new, fmt, lang):
         if kind != "bundle":
             fail("diff", f"{path}: a canary log, not a bundle")
         docs.append(data)
-    cs = changes(results_of(docs[0]), results_of(docs[1]))
+    from scanner.store.fingerprint import FingerprintError
+    try:
+        cs = changes(results_of(docs[0]), results_of(docs[1]))
+    except FingerprintError as exc:
+        fail("diff", str(exc))
     if fmt == "json":
         click.echo(json.dumps({"old": docs[0].get("scan_id"), "new": docs[1].get("scan_id"),
                                "counts": counts(cs), "changes": [c.to_json() for c in cs]},

@@ -31,6 +31,10 @@ DEFAULT_FIELDS = ("identity",)
 FIELDS = ("identity", "subject.ip", "subject.mac", "subject.device", "location", "peer_segment")
 
 
+class FingerprintError(ValueError):
+    """A check declares a fingerprint field this rule does not know (one line)."""
+
+
 def norm_mac(mac: Any) -> str:
     """'02:00:00:00:0c:0b' from any spelling of 12 hex digits; other text lower-cased."""
     if not isinstance(mac, str) or not mac:
@@ -97,7 +101,12 @@ class Fingerprinter:
     def fields(self, check_id: str) -> tuple[str, ...]:
         if self._fields is None:
             self._fields = check_fields()
-        return tuple(self._fields.get(check_id) or DEFAULT_FIELDS)
+        fields = tuple(self._fields.get(check_id) or DEFAULT_FIELDS)
+        bad = [n for n in fields if n not in FIELDS]
+        if bad:
+            raise FingerprintError(f"check {check_id} declares fingerprint field(s) "
+                                   f"{', '.join(map(repr, bad))}, not one of {', '.join(FIELDS)}")
+        return fields
 
     def __call__(self, f: Mapping) -> str:
         return fingerprint(f, self.fields(_text(f.get("check_id"))))

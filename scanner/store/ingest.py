@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from scanner.store.fingerprint import Fingerprinter, norm_mac
+from scanner.store.fingerprint import Fingerprinter, FingerprintError, norm_mac
 
 
 class IngestError(ValueError):
@@ -88,6 +88,14 @@ def ingest(store, docs: Sequence[Document], fingerprinter: Fingerprinter | None 
     fp = fingerprinter or Fingerprinter()
     when = now()
     out: list[Stored] = []
+    try:                      # a plugin's bad fingerprint declaration: before any write
+        for d in docs:
+            if d.kind == "bundle":
+                for f in d.data.get("findings") or ():
+                    if isinstance(f, Mapping):
+                        fp.fields(str(f.get("check_id") or ""))
+    except FingerprintError as exc:
+        raise IngestError(f"{exc}; nothing stored") from None
     with store.write() as conn:
         keys = sorted({_lock_key(d.scan_id if d.kind == "bundle" else d.sha256) for d in docs})
         for k in keys:                    # in one order: two batches never deadlock

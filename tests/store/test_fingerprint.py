@@ -66,3 +66,20 @@ def test_the_rule_as_spec_writes_it():
              [["identity", "mac:02:aa:00:00:00:77"]]]
     raw = json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode()
     assert "fp1:" + hashlib.sha256(raw).hexdigest()[:32] == GOLDEN[0][2]
+
+
+def test_a_bad_declaration_is_refused_before_anything_is_stored(tmp_path):
+    from scanner.store.db import open_store
+    from scanner.store.ingest import IngestError, document, ingest
+    from storelib import finding, synthetic_bundle
+    b = synthetic_bundle("lan", "2026-11-01T00:00:00Z", [finding("X-PLUGIN", "lan", "fail", mac="02:00:00:00:00:01")])
+    store = open_store(f"sqlite:///{tmp_path}/s.db")
+    try:
+        with pytest.raises(IngestError, match="X-PLUGIN declares fingerprint field.*'port'.*nothing stored"):
+            ingest(store, [document("b", "bundle", b)], Fingerprinter({"X-PLUGIN": ("port",)}))
+        from sqlalchemy import func, select
+        from scanner.store import tables as T
+        with store.read() as c:
+            assert c.execute(select(func.count()).select_from(T.scans)).scalar() == 0
+    finally:
+        store.close()
