@@ -218,6 +218,8 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report.render import merge_report, render_report
 
+    if db and previous:
+        raise click.UsageError("give --db or --previous, not both")
     bundles, digests, logs = [], [], []
     try:
         inv = None
