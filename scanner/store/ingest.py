@@ -38,8 +38,15 @@ class Document:
 
     @property
     def scan_id(self) -> str:
+        """The bundle's scan_id (without one: sha256:HASH). A merged bundle's id is
+        derived from its sources' ids, and two reports of the same bundles differ
+        (when, how they were judged): it is stored as ID+HASH16, each a scan of its own."""
         sid = self.data.get("scan_id")
-        return sid if isinstance(sid, str) and sid else "sha256:" + self.sha256
+        if not (isinstance(sid, str) and sid):
+            return "sha256:" + self.sha256
+        if isinstance(self.data.get("sources"), list):
+            return f"{sid}+{self.sha256[:16]}"
+        return sid
 
 
 @dataclass

@@ -171,3 +171,17 @@ def test_a_store_that_cannot_be_opened(tmp_path):
     garbage.write_bytes(b"this is not a database" * 100)
     r = run("ingest", "--db", str(garbage), p)
     assert r.exit_code == 2 and "cannot open the store" in r.output, r.output
+
+
+def test_two_reports_of_the_same_bundles_are_two_merged_scans(db_url, tmp_path):
+    names = ("secret-lan", "office-lan", "internet")
+    inputs = [write(tmp_path / f"{n}.json", fixture_bundle(n)) for n in names]
+    outs = []
+    for i, extra in enumerate(((), ("--strict",))):
+        out = tmp_path / f"m{i}.json"
+        assert run("report", "-o", str(tmp_path / "r.html"), "--json", str(out), *extra, *inputs).exit_code == 0
+        outs.append(str(out))
+    r = run("ingest", "--db", db_url, *outs, outs[0])
+    assert r.exit_code == 0, r.output
+    assert r.output.count(" stored\n") - r.output.count("already stored") == 2
+    assert r.output.count("already stored") == 1
