@@ -25,6 +25,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from scanner.store.fingerprint import Fingerprinter, FingerprintError, norm_mac
 
 
+MAX_SCAN_ID = 200      # scans.scan_id; isoscan's own are UUIDs (36) or merged-HASH16+HASH16
+
+
 class IngestError(ValueError):
     """A document the store refuses (one line); nothing of the batch was stored."""
 
@@ -112,6 +115,9 @@ def ingest(store, docs: Sequence[Document], fingerprinter: Fingerprinter | None 
             if d.kind == "canary":
                 out.append(_canary(conn, T, d, when))
                 continue
+            if len(d.scan_id) > MAX_SCAN_ID:
+                raise IngestError(f"{d.name}: scan_id is {len(d.scan_id)} characters long, more "
+                                  f"than the {MAX_SCAN_ID} a scan id may have; nothing stored")
             if seen.get(d.scan_id, d.sha256) != d.sha256:
                 raise IngestError(f"{d.name}: scan_id {d.scan_id} is given twice with different "
                                   "content in this batch (a forged or altered bundle); nothing stored")
@@ -155,7 +161,7 @@ def _bundle(conn, T, d: Document, when: str, fp: Fingerprinter) -> Stored:
         finished_at=_s(b.get("finished_at"), 40) or "",
         segment=None if merged else _s(v.get("segment")),
         vantage_ip=None if merged else _s(v.get("ip"), 64),
-        vantage_mac=None if merged else (norm_mac(v.get("mac")) or None),
+        vantage_mac=None if merged else (norm_mac(v.get("mac"))[:32] or None),
         tool_version=_s(tool.get("version"), 64),
         verdict=_s((b.get("summary") or {}).get("verdict"), 20) or "",
         inventory_sha256=_s(inv.get("sha256"), 64), ingested_at=when))
@@ -165,7 +171,7 @@ def _bundle(conn, T, d: Document, when: str, fp: Fingerprinter) -> Stored:
         [(v, b.get("observations") or {}, started)]
     conn.execute(T.scan_vantages.insert(), [
         {"scan": pk, "segment": _s(pv.get("segment")), "ip": _s(pv.get("ip"), 64),
-         "mac": norm_mac(pv.get("mac")) or None, "started_at": at or started,
+         "mac": norm_mac(pv.get("mac"))[:32] or None, "started_at": at or started,
          "discovery": _discovery_status(obs)}
         for pv, obs, at in parts if isinstance(pv, Mapping)] or
         [{"scan": pk, "segment": None, "ip": None, "mac": None, "started_at": started,

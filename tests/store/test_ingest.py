@@ -185,3 +185,27 @@ def test_two_reports_of_the_same_bundles_are_two_merged_scans(db_url, tmp_path):
     assert r.exit_code == 0, r.output
     assert r.output.count(" stored\n") - r.output.count("already stored") == 2
     assert r.output.count("already stored") == 1
+
+
+def test_hostile_strings_are_stored_alike_on_both_back_ends(db_url, tmp_path):
+    """Every string a bundle may carry, long and odd: stored (cut to the column)
+    on SQLite and PostgreSQL alike, or refused with a clear line; never a driver error."""
+    from storelib import finding, synthetic_bundle
+    long = "x" * 5000
+    odd = "名\u202e<script>\x1b[31m" + long
+    f = finding("DEV-UNREGISTERED", odd, "fail", mac=odd, ip=odd, device=odd)
+    f["title"] = odd
+    b = synthetic_bundle(odd, "2026-11-01T00:00:00Z" + long, [f], [(odd, odd), ("10.0.0.5", "02:00:00:00:00:01")])
+    b["vantage"]["mac"] = odd
+    b["vantage"]["ip"] = odd
+    b["tool"]["version"] = odd
+    b["inventory"]["sha256"] = odd
+    r = run("ingest", "--db", db_url, write(tmp_path / "h.json", b))
+    assert r.exit_code == 0, r.output
+    r = run("history", "--db", db_url)
+    assert r.exit_code == 0 and "\x1b" not in r.output
+    r = run("stations", "--db", db_url, "--format", "json")
+    assert r.exit_code == 0
+    b2 = dict(b, scan_id="s" * 201)
+    r = run("ingest", "--db", db_url, write(tmp_path / "h2.json", b2))
+    assert r.exit_code == 2 and "more than the 200" in r.output
