@@ -48,6 +48,9 @@ META = CheckMeta(
     severity=Severity.CRITICAL,
     title=text("涉密网段存在跨网桥接或转发主机", "Host bridges or forwards off a classified segment"),
     needs=("discovery", "forwarding"),
+    # one host bridging the classified segment to two others is two findings (the
+    # report's cross-vantage ones name the other segment)
+    fingerprint=("identity", "peer_segment"),
     remediation=text(
         "关闭该主机的 IP 转发，拆除其连接其他网络的网卡或链路（双网卡、无线、4G）；"
         "查明已转发的流量并按泄密隐患处置。",

@@ -24,6 +24,10 @@ COMMANDS = {
     "alert": "scanner.commands.alert:alert",
     "keys": "scanner.commands.keys:keys",
     "verify": "scanner.commands.verify:verify",
+    "ingest": "scanner.commands.ingest:ingest",
+    "diff": "scanner.commands.history:diff",
+    "history": "scanner.commands.history:history",
+    "stations": "scanner.commands.history:stations",
 }
 
 

@@ -290,7 +290,8 @@ def apply_waivers(result: dict, waivers: Sequence[Waiver], *, today: _dt.date,
     WaiverError for a refused waiver (nothing is changed then)."""
     from scanner.judge.run import counts, verdict
     if fingerprint is None:
-        from scanner.alerts.diff import fingerprint       # LEAD: scanner.store's fingerprint
+        from scanner.store.fingerprint import Fingerprinter
+        fingerprint = Fingerprinter()        # the store's rule (SPEC §9.1): history shows them
     lang = lang or result.get("lang") or "zh-CN"
     if lang not in ("zh-CN", "en"):
         lang = "zh-CN"

@@ -52,8 +52,8 @@ class ChangeLike(Protocol):
 
 @dataclass(frozen=True)
 class Change:
-    """A local stand-in for scanner.store's Change, same fields (for tests and
-    the small diff adapter in scanner.alerts.diff)."""
+    """The fields of scanner.store.changes.Change the rules read (the tests build
+    these; `isoscan alert` passes the store's own)."""
     kind: str
     fingerprint: str
     check: str

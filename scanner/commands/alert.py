@@ -79,6 +79,13 @@ def _verdict(result: dict) -> str:
     return verdict([f for f in result["findings"] if not f.get("waiver")])
 
 
+def _unwaived(doc: dict | None) -> dict:
+    """The result without its waived findings (this run's --waivers): a waived
+    finding raises no alert, and one whose waiver lapsed comes back as new."""
+    doc = doc or {"findings": []}
+    return {**doc, "findings": [f for f in doc.get("findings") or () if not f.get("waiver")]}
+
+
 @click.command("alert")
 @click.option("--config", "-c", "config_path", required=True, type=click.Path(dir_okay=False),
               help="alerts.yaml: channels, expected vantages, outbox.")
@@ -97,7 +104,7 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
     """Alert on regressions since the last scan (回归告警)."""
     from scanner.alerts import outbox as ob
     from scanner.alerts.config import ConfigError, load_config
-    from scanner.alerts.diff import changes_between    # LEAD: scanner.store.changes
+    from scanner.store.changes import changes
     from scanner.alerts.rules import compute
     from scanner.commands.report import InputProblem, read_input
 
@@ -129,7 +136,7 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
         click.echo(f"isoscan alert: {exc}", err=True)
         sys.exit(2)
 
-    alerts = compute(changes_between(old, new),
+    alerts = compute(changes(_unwaived(old), _unwaived(new)),
                      _verdict(old) if old is not None else None, _verdict(new),
                      vantages_seen(cfg.vantages, [r for r in (old, new) if r is not None]),
                      now=now, result_id=str(new.get("scan_id")), min_severity=cfg.min_severity,

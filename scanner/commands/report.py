@@ -47,10 +47,12 @@ def read_input(path: str) -> tuple[str, dict, str]:
     cap = max_input_bytes()
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(cap + 1)        # a pipe or /dev/zero must not eat the memory
+            # a (sparse) 2 GB file is refused unread; a pipe or /dev/zero stops at the cap
+            big = os.fstat(fh.fileno()).st_size > cap
+            raw = b"" if big else fh.read(cap + 1)
     except OSError as exc:
         raise InputProblem(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(raw) > cap:
+    if big or len(raw) > cap:
         raise InputProblem(f"{path}: larger than {cap:,} bytes (ISOSCAN_MAX_BUNDLE_BYTES), "
                            "so not a bundle or canary log isoscan wrote")
     digest = hashlib.sha256(raw).hexdigest()
@@ -147,6 +149,40 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
     return out
 
 
+def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None) -> dict:
+    """The changes since the last scan (scanner.report.since): against the
+    store's latest results before these bundles, or an earlier result file."""
+    from scanner.report.since import since_last
+    from scanner.store.changes import results_of
+    if previous:
+        kind, data, _ = read_input(previous)
+        if kind != "bundle":
+            raise InputProblem(f"{previous}: a canary log, not a bundle (--previous)")
+        from scanner.report.since import trend_point
+        from scanner.store.fingerprint import Fingerprinter
+        prev = results_of(data)
+        point = trend_point(prev.findings, prev.started_at[:10], Fingerprinter())
+        return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
+    from scanner.store.db import StoreError, open_store
+    from scanner.store.fingerprint import Fingerprinter
+    from scanner.store.history import first_seen, previous_results, trend
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        raise InputProblem(str(exc)) from None
+    try:
+        before = merged.get("started_at") or "9999"
+        mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
+        prev = previous_results(store, before=before, exclude=mine)
+        fp = Fingerprinter()
+        failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
+        seen = first_seen(store, failing)
+        points = trend(store, days=30, until=before)
+    finally:
+        store.close()
+    return since_last(merged, prev, first_seen=seen, trend=points, source="store")
+
+
 def _write(path: str, text: str) -> None:
     """Atomically, with the permissions open() would give (a report is to share),
     no fsync; '-' is standard output."""
@@ -191,13 +227,21 @@ def _write(path: str, text: str) -> None:
               help="Also write the full report as a PDF (headless Chromium).")
 @click.option("--evidence", "evidence_zip", type=click.Path(dir_okay=False), default=None,
               help="Also write the evidence package (report, inputs, keys, SHA256SUMS).")
+@click.option("--db", "db", default=None, metavar="URL",
+              help="Open with the changes since the last scan the store holds, and a trend "
+                   "(a SQLite file or postgresql://...; see `isoscan ingest`).")
+@click.option("--previous", "previous", default=None, type=click.Path(dir_okay=False),
+              help="Open with the changes since this earlier bundle or merged bundle (no store).")
 def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
            trust=(), require_signed=False, record=False, inspector=None, responsible=None,
-           deadline=None, record_config=None, pdf=None, evidence_zip=None, waivers_file=None):
+           deadline=None, record_config=None, pdf=None, evidence_zip=None, waivers_file=None,
+           db=None, previous=None):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report.render import merge_report, render_report
     from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
 
+    if db and previous:
+        raise click.UsageError("give --db or --previous, not both")
     bundles, digests, logs = [], [], []
     read = []
     try:
@@ -256,6 +300,8 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
                               today=_dt.datetime.now(_dt.timezone.utc).date())
             except WaiverError as exc:
                 raise InputProblem(str(exc)) from None
+        if db or previous:
+            merged["since_last"] = since_last_scan(merged, bundles, db, previous)
         html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
                              extend=ev.extension(merged, lang))
     except InputProblem as exc:

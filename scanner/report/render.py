@@ -30,6 +30,7 @@ from scanner.model import LANGS, DEFAULT_LANG, pick
 from scanner.packagedata import data_file
 from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report.strings import STRINGS, CHECK_TITLES
+from scanner.report.since import since_context
 from scanner.report import topology
 from scanner.waivers import report_section
 PAGE = 200   # rows per table page (and rows written as HTML)
@@ -216,6 +217,7 @@ def render_report(bundles: list[dict], lang: str = "zh-CN",
     if merged is None:
         merged = merge_report(bundles, lang, canary_logs, bundle_digests, inventory)
     ctx = build_context(merged, lang)
+    ctx["since"] = since_context(merged, ctx["t"], lang)     # issue 14: None without --db/--previous
     if extend is not None:
         extend(ctx)
     css = _resource("report.css") + _resource("evidence.css") + ctx.pop("extra_css", "")

@@ -76,7 +76,8 @@ def test_a_waiver_is_valid_through_its_expiry_day(view):
 
 
 def test_a_fingerprint_waiver(view):
-    from scanner.alerts.diff import fingerprint
+    from scanner.store.fingerprint import Fingerprinter
+    fingerprint = Fingerprinter()
     b = with_inventory(bundle("office-lan"), view)
     fp = fingerprint(next(f for f in b["findings"] if f["check_id"] == "ING-SINGLE"))
     p = HERE.parent / "fp.yaml"
@@ -120,7 +121,8 @@ def test_classified_iso_waivers_are_refused(view, name, where, what):
 
 
 def test_a_fingerprint_waiver_of_a_classified_iso_finding_is_refused(view, tmp_path):
-    from scanner.alerts.diff import fingerprint
+    from scanner.store.fingerprint import Fingerprinter
+    fingerprint = Fingerprinter()
     b = with_inventory(bundle("secret-lan"), view)
     fp = fingerprint(next(f for f in b["findings"] if f["check_id"] == "ISO-PHYSICAL"))
     p = tmp_path / "w.yaml"
