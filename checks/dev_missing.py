@@ -33,7 +33,10 @@ def evaluate(inv, obs):
     seen = hosts(obs)
     seen_ips = {h["ip"] for h in seen}
     seen_macs = {h["mac"] for h in seen}
-    fails, present = [], 0
+    # one finding per card: a dual-stack card is one interface entry per
+    # address with the same MAC, and is one device that did not answer
+    cards: dict[tuple, tuple] = {}
+    present = 0
     for d, i in inv.devices_on(seg.name):
         ip = str(i.ip) if i.ip is not None else None
         if (ip is None and i.mac is None) or is_own(obs, ip, i.mac):
@@ -41,11 +44,17 @@ def evaluate(inv, obs):
         if ip in seen_ips or (i.mac is not None and i.mac in seen_macs):
             present += 1
             continue
+        key = (d.name, i.mac) if i.mac is not None else (d.name, ip)
+        cards.setdefault(key, (d, i.mac, []))[2].append(ip)
+    fails = []
+    for d, mac, ips in cards.values():
+        ips = [ip for ip in ips if ip] or [None]
+        shown = "，".join(ip or "-" for ip in ips), ", ".join(ip or "-" for ip in ips)
         fails.append(fail(META, text(
-            f"登记设备 {d.name}（{ip or '-'}，{i.mac or '-'}）在网段 {seg.name} 的发现探测中未应答",
-            f"registered device {d.name} ({ip or '-'}, {i.mac or '-'}) did not answer "
+            f"登记设备 {d.name}（{shown[0]}，{mac or '-'}）在网段 {seg.name} 的发现探测中未应答",
+            f"registered device {d.name} ({shown[1]}, {mac or '-'}) did not answer "
             f"discovery on {seg.name}"),
-            segment=seg.name, subject=Subject(ip=ip, mac=i.mac, device=d.name)))
+            segment=seg.name, subject=Subject(ip=ips[0], mac=mac, device=d.name)))
     if why is not None:
         fails = []   # absence proves nothing while the probes are not shown to work
     yield from conclude(META, seg, fails, why, text(

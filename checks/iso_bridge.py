@@ -15,8 +15,9 @@ cross through it are.
 
 Third, the link itself: from a classified or non-classified vantage the
 registered addresses of every segment that must be isolated from it are
-asked for by ARP, and probed (ICMP echo, TCP) through whoever answered
-(forwarding "claims", probes marked "claim"). A dual-homed workstation with
+asked for by ARP (their IPv6 addresses by neighbour solicitation, where the
+vantage's segment declares IPv6), and probed (ICMP echo, TCP) through whoever
+answered (forwarding "claims", probes marked "claim"). A dual-homed workstation with
 forwarding off still answers on the office wire for its classified address
 (Linux answers ARP for any local address on any interface, arp_ignore=0):
 * on a non-classified vantage, a station answering for a classified address
@@ -47,6 +48,9 @@ META = CheckMeta(
     severity=Severity.CRITICAL,
     title=text("涉密网段存在跨网桥接或转发主机", "Host bridges or forwards off a classified segment"),
     needs=("discovery", "forwarding"),
+    # one host bridging the classified segment to two others is two findings (the
+    # report's cross-vantage ones name the other segment)
+    fingerprint=("identity", "peer_segment"),
     remediation=text(
         "关闭该主机的 IP 转发，拆除其连接其他网络的网卡或链路（双网卡、无线、4G）；"
         "查明已转发的流量并按泄密隐患处置。",
@@ -182,9 +186,11 @@ def _claim_fails(inv, seg, obs) -> tuple[list, int]:
             local = _station_ip(obs, mac, probes)
             who = host_label(local, mac)
             cls = "涉密" if other.classified else "隔离"
+            ask_zh, ask_en = (("邻居请求（IPv6 ND）", "neighbour solicitation (IPv6 ND)") if ":" in ip
+                              else ("ARP 请求", "ARP"))
             lines = [text(
-                f"{who} 在本网段（{seg.name}）上应答了 {ip} 的 ARP 请求，该地址登记为{cls}网段 {other.name} 的设备 {dev}",
-                f"{who} answered ARP on this link ({seg.name}) for {ip}, registered to {dev} on "
+                f"{who} 在本网段（{seg.name}）上应答了 {ip} 的{ask_zh}，该地址登记为{cls}网段 {other.name} 的设备 {dev}",
+                f"{who} answered {ask_en} on this link ({seg.name}) for {ip}, registered to {dev} on "
                 f"the {other.classification} segment {other.name}")]
             for p in answered:
                 lines.append(text(
@@ -194,8 +200,9 @@ def _claim_fails(inv, seg, obs) -> tuple[list, int]:
                 lines.append(text(f"经 {who} 发往 {ip} 的探测未获应答", f"probes to {ip} framed to {who} got no answer"))
             if not seg.classified:
                 lines.append(text(
-                    f"一机两用：{dev} 很可能有一块网卡接入本网段（{who}）",
-                    f"one machine on two networks: {dev} very likely has a card on this segment ({who})"))
+                    f"一机两用或违规接入：{dev} 很可能有一块网卡接入本网段（{who}），或整机被移到了本网段",
+                    f"one machine on two networks: {dev} very likely has a card on this segment "
+                    f"({who}), or was moved here"))
             d = device_of(inv, local, mac)
             fails.append(fail(META, lines, segment=seg.name,
                               subject=Subject(ip=local or ip, mac=mac,

@@ -27,6 +27,9 @@ META = CheckMeta(
     title=text("非涉密网络向互联网开放了未声明的服务",
                "Non-classified network exposes an undeclared service to the internet"),
     needs=("inbound",),
+    # seen from the internet: the address probed is the destination, no MAC is known
+    # (a MAC joined in later by the report must not make the same finding a new one)
+    fingerprint=("subject.ip",),
     remediation=text(
         "在边界防火墙上关闭该服务的互联网访问（含端口转发）；确需开放的，经审批后在清单的 exposed 中声明。",
         "Block internet access to the service at the boundary firewall (port forwards "

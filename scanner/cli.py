@@ -21,6 +21,13 @@ COMMANDS = {
     "canary": "scanner.commands.canary:canary",
     "lab": "scanner.commands.lab:lab",
     "demo": "scanner.commands.demo:demo",
+    "alert": "scanner.commands.alert:alert",
+    "keys": "scanner.commands.keys:keys",
+    "verify": "scanner.commands.verify:verify",
+    "ingest": "scanner.commands.ingest:ingest",
+    "diff": "scanner.commands.history:diff",
+    "history": "scanner.commands.history:history",
+    "stations": "scanner.commands.history:stations",
 }
 
 

@@ -90,6 +90,11 @@ class CheckMeta:
     a static check; "discovery", "forwarding", "egress", "inbound", "dhcp",
     "ra", "canary" for live ones). Regulation references are not here: they
     are data in checks/regulations.yaml, replaceable by a unit.
+
+    `fingerprint` names what tells two findings of this check apart beyond
+    check id and segment (SPEC §9.1, scanner/store/fingerprint.py): by default
+    the subject's identity (MAC, else device, else IP); a check whose
+    findings differ by destination or by a peer adds or replaces fields.
     """
     id: str
     severity: Severity
@@ -97,6 +102,7 @@ class CheckMeta:
     needs: tuple[str, ...]
     remediation: Text
     description: Text = field(default_factory=dict)
+    fingerprint: tuple[str, ...] = ("identity",)
 
     @property
     def static(self) -> bool:

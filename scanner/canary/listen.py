@@ -366,8 +366,11 @@ def listen(output: str, interfaces: Iterable[str] | None = None,
            duration: float | None = None, zone: str | None = None,
            max_arrivals: int = DEFAULT_MAX_ARRIVALS, flush_every: float = 10.0,
            on_arrival: Callable[[dict], None] | None = None,
-           ready: Callable[[], None] | None = None) -> dict:
-    """Capture until SIGINT/SIGTERM or duration; write and return the log."""
+           ready: Callable[[], None] | None = None,
+           finish: Callable[[dict], dict] | None = None) -> dict:
+    """Capture until SIGINT/SIGTERM or duration; write and return the log.
+    `finish` turns the final log into what is written (the signature of
+    `--sign`, scanner/evidence); the periodic flushes are written as they are."""
     from scapy.config import conf
     from scapy.layers.l2 import Ether
 
@@ -437,6 +440,8 @@ def listen(output: str, interfaces: Iterable[str] | None = None,
                 last_flush = time.time()
         _kernel_drops(socks, rec)
         log = make_log(rec, started, time.time(), zone, ifaces, False)
+        if finish is not None:
+            log = finish(log)
         write_atomic(output, log)
         return log
     finally:

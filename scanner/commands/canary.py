@@ -30,9 +30,21 @@ def canary():
               help="records kept at most (later arrivals are only counted)")
 @click.option("--lang", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
 @click.option("--quiet", is_flag=True, help="print nothing while listening")
-def listen(output, interfaces, duration, zone, max_arrivals, lang, quiet):
-    """Record every tagged probe that arrives (needs no key)."""
+@click.option("--sign", "sign_key", default=None, metavar="KEY",
+              help="sign the final log with the canary's private key (isoscan keys new)")
+@click.option("--chain-state", "chain_state", default=None,
+              help="the canary's chain state file (default /var/lib/isoscan/chain/canary-<address>.json)")
+def listen(output, interfaces, duration, zone, max_arrivals, lang, quiet, sign_key=None,
+           chain_state=None):
+    """Record every tagged probe that arrives (needs no key; --sign signs the log)."""
     from scanner.canary.listen import ListenError, listen as run
+    finish = signer = None
+    if sign_key:    # checked before capturing
+        from scanner.evidence.scanhook import sign_bundle, signer_for
+        signer = signer_for(sign_key, chain_state, lang)
+
+        def finish(log):
+            return sign_bundle(signer, log, lang)
 
     def arrival(rec):
         if not quiet:
@@ -47,13 +59,18 @@ def listen(output, interfaces, duration, zone, max_arrivals, lang, quiet):
 
     try:
         log = run(output, interfaces=interfaces, duration=duration, zone=zone,
-                  max_arrivals=max_arrivals, on_arrival=arrival, ready=ready)
+                  max_arrivals=max_arrivals, on_arrival=arrival, ready=ready, finish=finish)
     except ListenError as exc:
         _say(text(f"错误：{exc}（需要 root 或 CAP_NET_RAW）", f"error: {exc} (needs root or CAP_NET_RAW)"), lang)
         sys.exit(2)
     except OSError as exc:
         _say(text(f"错误：无法写入 {output}：{exc}", f"error: cannot write {output}: {exc}"), lang)
+        if signer is not None:
+            signer.abandon()
         sys.exit(2)
+    if signer is not None:
+        from scanner.evidence.scanhook import commit
+        commit(signer, lang)
     if not quiet:
         n, d = len(log["arrivals"]), log["stats"]["dropped"]
         _say(text(f"已写入 {output}：{n} 条记录，超出上限丢弃 {d} 条",

@@ -34,7 +34,8 @@ def list_checks(fmt, lang):
             sys.exit(2)
         rows.append({"id": c.meta.id, "title": pick(c.meta.title, lang),
                      "severity": c.meta.severity.value, "needs": list(c.meta.needs),
-                     "static": c.meta.static, "regulation": refs, "source": c.source})
+                     "static": c.meta.static, "regulation": refs, "source": c.source,
+                     "fingerprint": list(getattr(c.meta, "fingerprint", None) or ("identity",))})
     broken = [{"id": p.check_id, "error": pick(p.evidence[0], lang)}
               for p in list(reg.problems) + reg.missing_problems()]
     if fmt == "json":

@@ -47,10 +47,12 @@ def read_input(path: str) -> tuple[str, dict, str]:
     cap = max_input_bytes()
     try:
         with open(path, "rb") as fh:
-            raw = fh.read(cap + 1)        # a pipe or /dev/zero must not eat the memory
+            # a (sparse) 2 GB file is refused unread; a pipe or /dev/zero stops at the cap
+            big = os.fstat(fh.fileno()).st_size > cap
+            raw = b"" if big else fh.read(cap + 1)
     except OSError as exc:
         raise InputProblem(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(raw) > cap:
+    if big or len(raw) > cap:
         raise InputProblem(f"{path}: larger than {cap:,} bytes (ISOSCAN_MAX_BUNDLE_BYTES), "
                            "so not a bundle or canary log isoscan wrote")
     digest = hashlib.sha256(raw).hexdigest()
@@ -147,6 +149,40 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
     return out
 
 
+def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None) -> dict:
+    """The changes since the last scan (scanner.report.since): against the
+    store's latest results before these bundles, or an earlier result file."""
+    from scanner.report.since import since_last
+    from scanner.store.changes import results_of
+    if previous:
+        kind, data, _ = read_input(previous)
+        if kind != "bundle":
+            raise InputProblem(f"{previous}: a canary log, not a bundle (--previous)")
+        from scanner.report.since import trend_point
+        from scanner.store.fingerprint import Fingerprinter
+        prev = results_of(data)
+        point = trend_point(prev.findings, prev.started_at[:10], Fingerprinter())
+        return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
+    from scanner.store.db import StoreError, open_store
+    from scanner.store.fingerprint import Fingerprinter
+    from scanner.store.history import first_seen, previous_results, trend
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        raise InputProblem(str(exc)) from None
+    try:
+        before = merged.get("started_at") or "9999"
+        mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
+        prev = previous_results(store, before=before, exclude=mine)
+        fp = Fingerprinter()
+        failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
+        seen = first_seen(store, failing)
+        points = trend(store, days=30, until=before)
+    finally:
+        store.close()
+    return since_last(merged, prev, first_seen=seen, trend=points, source="store")
+
+
 def _write(path: str, text: str) -> None:
     """Atomically, with the permissions open() would give (a report is to share),
     no fsync; '-' is standard output."""
@@ -172,12 +208,50 @@ def _write(path: str, text: str) -> None:
 @click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),
               default=None, metavar="DAYS",
               help="How old the last full port sweep may be (default: the scan's, 30).")
-def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age):
+@click.option("--waivers", "waivers_file", type=click.Path(dir_okay=False),
+              help="waivers.yaml: accepted findings, shown in their own section and not "
+                   "counted toward the verdict until they expire.")
+@click.option("--trust", "trust", multiple=True, type=click.Path(),
+              help="Verify every input's signature against these public keys (folder or file).")
+@click.option("--require-signed", is_flag=True,
+              help="Refuse (exit 2) unless every input is validly signed and every chain whole.")
+@click.option("--record", is_flag=True, help="Add the inspection record (检查记录).")
+@click.option("--inspector", default=None, help="The inspector's name (检查人), for the record.")
+@click.option("--responsible", default=None,
+              help="The unit's responsible person (被检查单位负责人), for the record.")
+@click.option("--deadline", default=None, metavar="YYYY-MM-DD",
+              help="The rectification deadline (整改期限), for the record.")
+@click.option("--record-config", type=click.Path(dir_okay=False), default=None,
+              help="YAML with inspector, responsible, deadline, unit (the options win).")
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False), default=None,
+              help="Also write the full report as a PDF (headless Chromium).")
+@click.option("--evidence", "evidence_zip", type=click.Path(dir_okay=False), default=None,
+              help="Also write the evidence package (report, inputs, keys, SHA256SUMS).")
+@click.option("--db", "db", default=None, metavar="URL",
+              help="Open with the changes since the last scan the store holds, and a trend "
+                   "(a SQLite file or postgresql://...; see `isoscan ingest`).")
+@click.option("--previous", "previous", default=None, type=click.Path(dir_okay=False),
+              help="Open with the changes since this earlier bundle or merged bundle (no store).")
+def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
+           trust=(), require_signed=False, record=False, inspector=None, responsible=None,
+           deadline=None, record_config=None, pdf=None, evidence_zip=None, waivers_file=None,
+           db=None, previous=None):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report.render import merge_report, render_report
+    from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
 
+    if db and previous:
+        raise click.UsageError("give --db or --previous, not both")
     bundles, digests, logs = [], [], []
+    read = []
     try:
+        try:
+            ev = ReportEvidence.from_options(
+                trust=trust, require_signed=require_signed, record=record, inspector=inspector,
+                responsible=responsible, deadline=deadline, record_config=record_config,
+                pdf=pdf, evidence=evidence_zip)
+        except EvidenceRefused as exc:
+            raise InputProblem(str(exc)) from None
         inv = None
         if inventory:
             from scanner.inventory.load import InputError, load_inventory
@@ -200,11 +274,16 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
         stored = []
         for path in files:
             kind, data, digest = read_input(path)
+            read.append((path, data))
             if kind == "canary":
                 logs.append(data)
             else:
                 stored.append((path, data))
                 digests.append(digest)
+        try:
+            ev.verify(read)        # the files as stored, before anything is re-judged
+        except EvidenceRefused as exc:
+            raise InputProblem(str(exc)) from None
         policy = judging_policy([d for _, d in stored], strict, full_sweep_max_age)
         bundles = [data if no_rejudge else rejudge_stored(data, path, inv, policy)
                    for path, data in stored]
@@ -212,7 +291,19 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             raise InputProblem("no result bundle among the inputs (only canary logs)")
         merged = merge_report(bundles, lang, logs, digests, inv)
         merged["judging"] = policy        # how it was judged (the report's coverage note too)
-        html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged)
+        if waivers_file:                  # issue 14: scanner/waivers.py
+            import datetime as _dt
+
+            from scanner.waivers import WaiverError, apply_waivers, load_waivers
+            try:
+                apply_waivers(merged, load_waivers(waivers_file), lang=lang,
+                              today=_dt.datetime.now(_dt.timezone.utc).date())
+            except WaiverError as exc:
+                raise InputProblem(str(exc)) from None
+        if db or previous:
+            merged["since_last"] = since_last_scan(merged, bundles, db, previous)
+        html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
+                             extend=ev.extension(merged, lang))
     except InputProblem as exc:
         click.echo(f"isoscan report: {exc}", err=True)
         sys.exit(2)
@@ -225,5 +316,17 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
         click.echo(f"isoscan report: cannot write {exc.filename or output}: "
                    f"{exc.strerror or exc}", err=True)
         sys.exit(2)
+    if pdf or evidence_zip:
+        from scanner.evidence.pdf import PdfError
+        try:
+            ev.finish(html, lambda ext: render_report(bundles, lang, logs, digests, inventory=inv,
+                                                      merged=merged, extend=ext), merged, lang)
+        except (EvidenceRefused, PdfError) as exc:
+            click.echo(f"isoscan report: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            click.echo(f"isoscan report: cannot write {exc.filename or pdf or evidence_zip}: "
+                       f"{exc.strerror or exc}", err=True)
+            sys.exit(2)
     if output != "-":
         click.echo(f"{output}: {merged['summary']['verdict']}", err=True)

@@ -46,8 +46,15 @@ def _say(lang, zh, en, err=True):
 @click.option("--inbound-rate", "inbound_rate", type=click.IntRange(100, 100000), default=5000,
               show_default=True, metavar="PPS",
               help="Probes per second a full sweep keeps at least (nmap --min-rate)")
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False), default=None, metavar="KEY",
+              help="Sign the bundle with this private key (isoscan keys new) / 用此私钥签名结果包")
+@click.option("--chain-state", "chain_state", type=click.Path(dir_okay=False), default=None,
+              help="The probe's chain state file (default /var/lib/isoscan/chain/<vantage>.json)")
+@click.option("--db", "db", default=None, metavar="URL",
+              help="Also store the bundle in this store (a SQLite file or postgresql://...; "
+                   "see `isoscan ingest`) / 结果同时入库")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
-         full_sweep_max_age, inbound_rate):
+         full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None, db=None):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -64,6 +71,10 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     gc.freeze()
     gc.set_threshold(20000, 20, 20)
     progress = Progress(quiet=quiet, lang=lang)
+    signer = None
+    if sign_key:   # the key is checked before anything is sent
+        from scanner.evidence.scanhook import signer_for
+        signer = signer_for(sign_key, chain_state, lang)
     try:
         result = engine.scan(list(inventory), checks=parse_ids(checks), lang=lang,
                              segment=segment, interface=interface, progress=progress,
@@ -90,6 +101,9 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
         sys.exit(3)
     bundle = result.bundle
     digest = None
+    if signer is not None:
+        from scanner.evidence.scanhook import sign_bundle
+        bundle = sign_bundle(signer, bundle, lang, written=bool(output))
     if output:
         # compact: json's C encoder (indent= falls back to the slow Python one)
         data = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
@@ -97,7 +111,12 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
             _write(output, data)
         except OSError as exc:
             _say(lang, f"无法写入 {output}：{exc}", f"cannot write {output}: {exc}")
+            if signer is not None:
+                signer.abandon()
             sys.exit(2)
+        if signer is not None:
+            from scanner.evidence.scanhook import commit
+            commit(signer, lang)
         digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
     if report:
         from scanner.report.render import render_report
@@ -107,7 +126,30 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
             _say(lang, f"无法写入 {report}：{exc}", f"cannot write {report}: {exc}")
             sys.exit(2)
     _summary(bundle, lang, quiet)
+    if db and not _store(bundle, db, lang):
+        sys.exit(2)
     sys.exit(result.exit_code)
+
+
+def _store(bundle, db, lang) -> bool:
+    """The bundle into the store, as `isoscan ingest` stores it (SQLAlchemy is
+    imported only here: a scan without --db never loads it)."""
+    from scanner.bundle import validate
+    from scanner.store.db import StoreError, open_store
+    from scanner.store.ingest import IngestError, document, ingest
+    problem = validate(bundle)
+    try:
+        if problem is not None:
+            raise IngestError(f"the bundle is not valid ({problem})")
+        store = open_store(db)
+        try:
+            ingest(store, [document("scan", "bundle", bundle)])
+        finally:
+            store.close()
+    except (StoreError, IngestError) as exc:
+        _say(lang, f"无法入库：{exc}", f"cannot store the bundle: {exc}")
+        return False
+    return True
 
 
 def _write(path, data: str):

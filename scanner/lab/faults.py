@@ -34,6 +34,8 @@
 |                  | first other leg): Linux proxy_arp=1, as Cisco IOS by default      |
 | second-nic       | `device` gets a second NIC on `segment` at `ip`, forwarding off   |
 |                  | (Linux arp_ignore=0: it answers ARP there for all its addresses)  |
+| carried-over     | a card of `device` (on `from`) is plugged into `segment`, keeping |
+|                  | its addresses (a static configuration): a laptop carried over     |
 | blocked-exit     | gateway `device` does not let its leg on `segment` out to the     |
 |                  | internet (that segment has no way out)                            |
 | two-nic-sshd     | `device` runs a real sshd (one host key, every address) and gets a |
@@ -298,6 +300,20 @@ def second_nic(topo: Topology, inv: Inventory, f: Fault) -> None:
     add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
 
 
+def carried_over(topo: Topology, inv: Inventory, f: Fault) -> None:
+    """A card of `device` (its leg on `from`, else its first) plugged into
+    `segment` with its addresses unchanged: a laptop carried from one room to
+    another with a static configuration."""
+    h = _device(topo, f)
+    leg = _leg_of(h, f, f.get("from"))
+    seg = _segment(inv, f, f.get("segment"))
+    topo.switches[leg.segment].ports.remove(leg.port)
+    leg.segment = seg.name
+    leg.port = topo.switches[seg.name].new_port()
+    leg.onlink = []
+    leg.note = f.id
+
+
 def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str) -> Proc:
     """A real sshd (Debian's openssh-server) in h's namespace on port 22 of
     every address, with the ed25519 host key `key_name` in the lab's run
@@ -398,6 +414,7 @@ APPLY = {
     "proxy-arp": proxy_arp,
     "second-nic": second_nic,
     "transfer-mode": transfer_mode,
+    "carried-over": carried_over,
     "blocked-exit": blocked_exit,
     "two-nic-sshd": two_nic_sshd,
     "two-nic-netbios": two_nic_netbios,

@@ -51,6 +51,7 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "address-conflict": (("device", "mac"), ("segment", "ip", "order")),
     "proxy-arp": (("device", "segment", "elsewhere"), ("via",)),
     "second-nic": (("device", "segment", "ip"), ("mac",)),
+    "carried-over": (("device", "segment"), ("from",)),
     "transfer-mode": (("device", "mode"), ()),
     "blocked-exit": (("device", "segment"), ()),
     "two-nic-sshd": (("device", "segment", "ip"), ("mac",)),

@@ -169,6 +169,13 @@ def routed_in(net: IPNetwork, spec: LabSpec | None) -> bool:
     return not private_space(net.network)
 
 
+def _on_link(leg: Leg, ip: str) -> bool:
+    """Whether ip lies in a network of one of the leg's addresses (a card
+    carried over keeps addresses its new segment's gateway is not among)."""
+    return any(IPAddress(ip) in IPNetwork(a) for a in leg.addrs) or \
+        any(IPAddress(ip) in IPNetwork(n) for n in leg.onlink)
+
+
 def derive_routes(topo: Topology, inv: Inventory, spec: LabSpec | None = None) -> None:
     for h in topo.hosts.values():
         h.routes = []
@@ -187,7 +194,7 @@ def derive_routes(topo: Topology, inv: Inventory, spec: LabSpec | None = None) -
             gw_leg = gw_host.leg_on(leg.segment) if gw_host else None
             for v in (4, 6):
                 via = _first_addr(gw_leg, v)
-                if via and not have_default[v] and _first_addr(leg, v):
+                if via and not have_default[v] and _first_addr(leg, v) and _on_link(leg, via):
                     h.routes.append(["::/0" if v == 6 else "default", "via", via,
                                      "dev", leg.ifname])
                     have_default[v] = True

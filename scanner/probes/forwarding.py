@@ -293,6 +293,8 @@ class Stream:
         self.claimed: dict[str, list[str]] = {}
         self._claims = {t.ip: t for t in plan.claims}
         self._claims_sent: float | None = None
+        self.asked_again = 0                   # registered addresses asked twice
+        self._asked_at: float | None = None
         # replies are matched as they come, and the TTL-2 probe behind a host
         # that answered time-exceeded goes out at once (within the same wait)
         self.by_seq: dict[int, int] = {}
@@ -350,6 +352,19 @@ class Stream:
             self.burst.send(arp_frames(self.plan, sorted(self._claims)))
             self._claims_sent = time.monotonic()
 
+    def ask_again(self) -> None:
+        """One more ARP who-has, after nmap, for every registered address of
+        the segment that neither nmap nor the listener heard: a busy probe
+        host or a lossy switch loses a frame now and then, and a registered
+        device that is there must not read as DEV-MISSING. (One frame per
+        silent address; a switched-off device stays silent.)"""
+        from scanner.probes.discovery import arp_frames
+        silent = [c.ip for c in self.plan.controls if c.ip not in self.answered]
+        if silent:
+            self.burst.send(arp_frames(self.plan, silent))
+            self.asked_again = len(silent)
+            self._asked_at = time.monotonic()
+
     def _claim(self, ip: str, mac: str, probe: bool = True) -> None:
         """A station answered for an address of an isolated segment: probe that
         address through it (ICMP echo and TCP, full TTL), once per MAC."""
@@ -396,8 +411,8 @@ class Stream:
             self._hop_new()
 
     def finish(self, wait: float) -> int:
-        if self._claims_sent is not None:      # the claims' answers, then their probes
-            while time.monotonic() < self._claims_sent + CLAIM_WAIT:
+        for at in (self._claims_sent, self._asked_at):   # ARP answers, then their probes
+            while at is not None and time.monotonic() < at + CLAIM_WAIT:
                 self.poll(0.02)
         self.poll(0)
         while self.batch:                    # the wait runs from the last frame sent
@@ -463,7 +478,7 @@ def _section(plan: Plan, probes: list[Probe], st: "Stream", sent: int, method: s
             pr.via_ip = st.vias.get(pr.via_mac)
     return {"status": "ok", "error": None, "method": method,
             "vias": len(st.vias), "targets": [t.ip for t in plan.remote], "sent": sent,
-            "claims_asked": len(plan.claims),
+            "claims_asked": len(plan.claims), "asked_again": st.asked_again,
             "claims": [{"ip": ip, "segment": st._claims[ip].segment,
                         "device": st._claims[ip].name, "macs": list(macs)}
                        for ip, macs in sorted(st.claimed.items(), key=lambda x: IPAddress(x[0]))],
@@ -561,6 +576,7 @@ def discover_and_probe(plan: Plan, discover, wait: float = WAIT, *, minter=None,
         if control_out is not None:
             control_out.extend(_arp_control_items(plan, st))
         st.add(disc.get("hosts", []))
+        st.ask_again()
         sent = st.finish(wait)
         probes_all = st.batch + st.overflow
         if disc.get("status") == "ok":
@@ -735,7 +751,7 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
     if not plan.networks6:
         out["error"] = "the segment declares no IPv6 network"
         return out
-    if not plan.remote6:
+    if not plan.remote6 and not plan.claims6:
         out["error"] = "no IPv6 canary or other segment with an IPv6 network"
         return out
     src = plan.source6
@@ -749,9 +765,10 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
     require_privileges()
     require_up(plan.vantage.interface)
     require_l2(plan.vantage)
-    vias = vias6(plan, disc)
+    claimed, claim_probes, sent = _claims6(plan, src, wait, minter, zone)
+    vias = vias6(plan, disc) if plan.remote6 else []
     probes = plan_probes6(plan, vias)
-    sent = _burst6(plan, src, probes, wait, minter, zone) if probes else 0
+    sent += _burst6(plan, src, probes, wait, minter, zone) if probes else 0
     pairs = {}
     for pr in probes:
         if pr.ttl == 1 and pr.result == "time-exceeded":
@@ -765,5 +782,37 @@ def probe6(plan: Plan, disc: dict, wait: float = WAIT, *, minter=None, zone: str
         for pr in probes + hops:
             pr.hop2 = hop.get((pr.via_ip, pr.via_mac, pr.target.ip))
     out.update(status="ok", src=src, vias=len(vias), sent=sent,
-               probes=[p.to_json() for p in probes + hops])
+               probes=[p.to_json() for p in probes + hops + claim_probes],
+               claims_asked=len(plan.claims6),
+               claims=[{"ip": ip, "segment": t.segment, "device": t.name, "macs": macs}
+                       for ip, (t, macs) in sorted(claimed.items(), key=lambda x: IPAddress(x[0]))])
     return out
+
+
+def _claims6(plan: Plan, src: str, wait: float, minter=None, zone: str = ""):
+    """Neighbour solicitation, once, for every registered IPv6 address of the
+    isolated segments (plan.claims6): on this link nobody should answer. What
+    answered is probed with an ICMPv6 echo framed to it, once per MAC.
+    Returns ({ip: (target, [MACs])}, claim probes, frames sent)."""
+    from scanner.probes.wire import na_fields, ns_frame
+    if not plan.claims6:
+        return {}, [], 0
+    v = plan.vantage
+    asked = {str(IPAddress(t.ip)): t for t in plan.claims6}
+    claimed: dict[str, tuple[Target, list[str]]] = {}
+    with Burst(v.interface, f"not ether src {v.mac} and ip6 and icmp6") as b:
+        b.send([ns_frame(v.mac, src, plan.guard(ip)) for ip in asked])
+        b.collect(CLAIM_WAIT)
+        sent = b.sent
+        for f in b.got:
+            na = na_fields(f)
+            if na is None or na[0] not in asked or na[1] in v.own_macs:
+                continue
+            macs = claimed.setdefault(na[0], (asked[na[0]], []))[1]
+            if na[1] not in macs:
+                macs.append(na[1])
+    probes = [Probe(None, mac, t, "icmp", None, FULL_TTL, claim=True)
+              for t, macs in claimed.values() for mac in macs]
+    if probes:
+        sent += _burst6(plan, src, probes, wait, minter, zone)
+    return claimed, probes, sent

@@ -36,11 +36,18 @@ class _Program(ctypes.Structure):
     _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(_Insn))]
 
 
+def _pcap_names():
+    """The usual sonames first; only when none loads, ask ldconfig (find_library
+    runs `ldconfig -p`, 60 ms: a scan's listener opens before nmap starts)."""
+    yield from ("libpcap.so.0.8", "libpcap.so.1", "libpcap.so")
+    found = ctypes.util.find_library("pcap")
+    if found:
+        yield found
+
+
 @functools.lru_cache(maxsize=1)
 def _libpcap():
-    names = ["libpcap.so.0.8", "libpcap.so.1", "libpcap.so"]
-    found = ctypes.util.find_library("pcap")
-    for name in names + ([found] if found else []):
+    for name in _pcap_names():
         try:
             lib = ctypes.CDLL(name)
         except OSError:

@@ -134,6 +134,39 @@ ETHER_ARP = b"\x08\x06"
 ETHER_IP = b"\x08\x00"
 
 
+ETHER_IP6 = b"\x86\xdd"
+ICMP6_NS, ICMP6_NA = 135, 136
+
+
+def ns_frame(src_mac: str, src_ip: str, target: str) -> bytes:
+    """A neighbour solicitation for `target` (RFC 4861 §4.3), to its
+    solicited-node multicast group, with our link-layer address option;
+    built with struct, as the ARP frames are."""
+    import ipaddress
+    mac = bytes.fromhex(src_mac.replace(":", ""))
+    tgt = ipaddress.IPv6Address(target).packed
+    src = ipaddress.IPv6Address(src_ip).packed
+    dst = ipaddress.IPv6Address("ff02::1:ff00:0").packed[:13] + tgt[13:]
+    body = struct.pack("!BBHI", ICMP6_NS, 0, 0, 0) + tgt + b"\x01\x01" + mac
+    pseudo = src + dst + struct.pack("!I3xB", len(body), 58)
+    body = body[:2] + struct.pack("!H", checksum(pseudo + body)) + body[4:]
+    ip6 = struct.pack("!IHBB", 6 << 28, len(body), 58, 255) + src + dst
+    return b"\x33\x33" + dst[12:] + mac + ETHER_IP6 + ip6 + body
+
+
+def na_fields(frame) -> tuple[str, str] | None:
+    """(target address, sender MAC) of a neighbour advertisement, read from
+    its bytes; None for anything else. The MAC is the frame's source (what
+    answered on this link), not a target link-layer option it may claim."""
+    import ipaddress
+    raw = frame.raw if isinstance(frame, Frame) else bytes(frame)
+    if len(raw) < 14 + 40 + 24 or raw[12:14] != ETHER_IP6 or raw[20] != 58 \
+            or raw[54] != ICMP6_NA or raw[21] != 255:
+        return None                      # (hop limit 255: from this link, RFC 4861 §7.1.2)
+    mac = ":".join(f"{b:02x}" for b in raw[6:12])
+    return str(ipaddress.IPv6Address(raw[62:78])), mac
+
+
 def arp_fields(frame) -> tuple[int, str, str, str] | None:
     """(op, sender MAC, sender IP, target IP) of an Ethernet ARP frame, read
     from its bytes; None for anything else."""

@@ -362,6 +362,8 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     from scanner.report.identities import fold_swapped_cards
     findings = fold_swapped_cards(list(merged.values()))
     join_exposed_unregistered(findings, lang)
+    from scanner.report.transfer import check_arrivals
+    check_arrivals(findings, sources, inv, lang)
     starts = [s["started_at"] for s in sources if s["started_at"]]
     ends = [s["finished_at"] for s in sources if s["finished_at"]]
     inv_files: list[str] = []

@@ -30,7 +30,9 @@ from scanner.model import LANGS, DEFAULT_LANG, pick
 from scanner.packagedata import data_file
 from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report.strings import STRINGS, CHECK_TITLES
+from scanner.report.since import since_context
 from scanner.report import topology
+from scanner.waivers import report_section
 PAGE = 200   # rows per table page (and rows written as HTML)
 
 # One row per requirement of SPEC §1, with the checks behind it.
@@ -201,18 +203,25 @@ def _csp_hash(s: str) -> str:
 def render_report(bundles: list[dict], lang: str = "zh-CN",
                   canary_logs: list | None = None,
                   bundle_digests: list[str] | None = None, *,
-                  inventory: Any = None, merged: dict | None = None) -> str:
+                  inventory: Any = None, merged: dict | None = None,
+                  extend: Any = None) -> str:
     """One self-contained HTML report from one or more bundles.
 
     `inventory` (an Inventory or a SPEC §2 dict) is optional: with it the
     device reconciliation is computed from registration; without it (and
     without one embedded in a bundle) it is read from the DEV-* findings.
     `merged` is merge_report()'s result, when the caller already has it.
+    `extend(ctx)` adds the context of other modules' partials (scanner/evidence:
+    signatures, the inspection record, printing) before the page is rendered.
     """
     if merged is None:
         merged = merge_report(bundles, lang, canary_logs, bundle_digests, inventory)
     ctx = build_context(merged, lang)
-    css, js = _resource("report.css"), _resource("report.js")
+    ctx["since"] = since_context(merged, ctx["t"], lang)     # issue 14: None without --db/--previous
+    if extend is not None:
+        extend(ctx)
+    css = _resource("report.css") + _resource("evidence.css") + ctx.pop("extra_css", "")
+    js = _resource("report.js")
     ctx["css"], ctx["js"] = jinja2.utils.markupsafe.Markup(css), jinja2.utils.markupsafe.Markup(js)
     ctx["csp"] = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
                   f"script-src '{_csp_hash(js)}'; img-src data:; base-uri 'none'; form-action 'none'")
@@ -249,7 +258,7 @@ def _bullets(items: Sequence[str]) -> str:
 
 def build_context(m: Mapping, lang: str) -> dict:
     S = _T(STRINGS[lang])
-    findings = m["findings"]
+    findings = [f for f in m["findings"] if not f.get("waiver")]   # waived: their own section
     inv = m.get("inventory_view")
     sources = m["sources"]
     sev_label = {s: S["sev_" + s] for s in SEVERITIES}
@@ -384,6 +393,7 @@ def build_context(m: Mapping, lang: str) -> dict:
         "errors": err_table, "pass_rows": pass_rows, "skip_table": skip_table,
         "pass_table": pass_table, "recon": recon, "topo": topo, "canary": canary,
         "has_inventory": inv is not None, "identities": idv,
+        "waived": report_section(m, lang, _table),
     }
 
 

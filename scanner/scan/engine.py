@@ -108,6 +108,8 @@ def _forwarding6(ctx, disc: dict, fwd: dict) -> None:
         fwd.update(status="error", error=why)
         return
     fwd["probes"] = list(fwd.get("probes") or ()) + six.pop("probes")
+    fwd["claims"] = list(fwd.get("claims") or ()) + six.pop("claims", [])
+    fwd["claims_asked"] = (fwd.get("claims_asked") or 0) + six.pop("claims_asked", 0)
     fwd["sent"] = (fwd.get("sent") or 0) + six.get("sent", 0)
     fwd["ipv6"] = six
 

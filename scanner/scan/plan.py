@@ -108,6 +108,9 @@ class Plan:
     # from: asked for on the local link by ARP (a station that answers holds
     # or routes that address) and probed through whoever answered
     claims: tuple[Target, ...] = ()
+    # the same for their registered IPv6 addresses, asked by neighbour
+    # solicitation; empty unless this segment declares an IPv6 network
+    claims6: tuple[Target, ...] = ()
 
     @property
     def source6(self) -> str | None:
@@ -146,7 +149,8 @@ class Plan:
             "inbound": [{"ip": t.ip, "segment": t.segment, "kind": t.kind,
                          "tcp_ports": len(t.tcp), "udp": list(t.udp)} for t in self.inbound],
             "inbound_mode": self.inbound_mode,
-            "claims": [{"ip": t.ip, "segment": t.segment, "name": t.name} for t in self.claims],
+            "claims": [{"ip": t.ip, "segment": t.segment, "name": t.name}
+                       for t in (*self.claims, *self.claims6)],
         }
 
 
@@ -233,10 +237,11 @@ def _remote_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str],
     return out
 
 
-def _claim_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str]) -> list[Target]:
-    """The registered IPv4 addresses of the segments `seg` must be isolated
-    from, asked for on seg's link (never from the internet: nobody registers
-    stations there, and the internet's link is not the unit's)."""
+def _claim_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str],
+                   version: int = 4) -> list[Target]:
+    """The registered IPv4 (or IPv6) addresses of the segments `seg` must be
+    isolated from, asked for on seg's link (never from the internet: nobody
+    registers stations there, and the internet's link is not the unit's)."""
     if seg.is_internet:
         return []
     out: dict[str, Target] = {}
@@ -244,7 +249,7 @@ def _claim_targets(inv: Inventory, seg: Segment, scope, own: frozenset[str]) -> 
         if other.name == seg.name or not must_isolate(seg, other):
             continue
         for d, i in inv.devices_on(other.name):
-            if i.ip is None or i.ip.version != 4 or str(i.ip) in own:
+            if i.ip is None or i.ip.version != version or str(i.ip) in own:
                 continue
             if seg.name in d.segments:
                 continue        # registered here too (a declared transfer device): its own card
@@ -426,7 +431,8 @@ def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
                 remote6=tuple(remote6.values()), inbound_mode=inbound_mode,
                 inbound_unrouted=tuple(unrouted), inbound_unprobed6=tuple(unprobed6),
                 inbound_sweep=tuple(sweep), inbound_rate=int(inbound_rate),
-                claims=tuple(_claim_targets(inv, seg, scope, vantage.own)))
+                claims=tuple(_claim_targets(inv, seg, scope, vantage.own)),
+                claims6=tuple(_claim_targets(inv, seg, scope, vantage.own, 6)) if networks6 else ())
 
 
 # classifications, re-exported for probes that branch on them

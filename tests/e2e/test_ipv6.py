@@ -8,6 +8,10 @@ vantage's port:
   whose second card forwards IPv6 to the office network is ISO-BRIDGE from
   the classified vantage (found by the IPv6 forwarding probes alone, it
   forwards no IPv4) and its card an unregistered station on office-lan;
+  the workstation carried into the office with its static addresses is
+  ISO-BRIDGE there (it answers ARP for its classified IPv4 address and
+  neighbour solicitation for its classified IPv6 one) and DEV-MISPLACED, and
+  DEV-MISSING (both addresses) on the classified segment;
 * clean: every vantage is compliant (exit 0, nothing fails or errs) although
   the gateway forwards IPv6 and the IPv6 probes ran;
 and no frame of any scan goes to an address the inventory does not name.
@@ -68,7 +72,7 @@ def clean(lab_factory):
 
 def test_lab_declares_both_faults():
     ids = {p.values[0] for p in _expects()}
-    assert ids == {"v6-laptop", "v6-bridge"}
+    assert ids == {"v6-laptop", "v6-bridge", "v6-carried"}
 
 
 @pytest.mark.parametrize("fault,expect", _expects())
@@ -116,6 +120,32 @@ def test_ipv6_bridge_found_by_ipv6_probes_only(faulty):
     # the other hosts do not forward
     assert not [p for p in fwd["probes"] if p["via_mac"] != "02:00:00:00:60:0c"
                 and p["result"] in ("time-exceeded", "answer")]
+
+
+def test_carried_workstation_is_asked_for_by_nd(faulty):
+    """ws-601 carried into the office keeps fd00:60::11: the office vantage's
+    neighbour solicitation for that registered classified address is answered
+    by ws-601's card, and the ISO-BRIDGE finding says so."""
+    fwd = faulty["probe-office"]["bundle"]["observations"]["forwarding"]
+    claims = {c["ip"]: c["macs"] for c in fwd["claims"]}
+    assert claims.get("fd00:60::11") == ["02:00:00:00:60:0b"], fwd["claims"]
+    assert claims.get("10.60.0.11") == ["02:00:00:00:60:0b"], fwd["claims"]
+    assert not set(claims) - {"fd00:60::11", "10.60.0.11", "10.60.0.12"}, claims
+    f = [f for f in scanlib.failing(faulty["probe-office"]["bundle"])
+         if f["check_id"] == "ISO-BRIDGE" and f["subject"]["mac"] == "02:00:00:00:60:0b"][0]
+    ev = " ".join(f["evidence"])
+    assert "fd00:60::11" in ev and ("neighbour solicitation" in ev or "邻居请求" in ev), ev
+
+
+def test_nothing_unexpected_fails(faulty):
+    """No false alarm: every failing finding of every vantage is one a fault
+    expects (check, vantage, subject)."""
+    want = {(e["check"], e["vantage"], e["ip"], e["mac"]) for p in _expects()
+            for e in [p.values[1]]}
+    for v, s in faulty.items():
+        got = {(f["check_id"], v, f["subject"]["ip"], f["subject"]["mac"])
+               for f in scanlib.failing(s["bundle"])}
+        assert got <= want, (v, sorted(got - want))
 
 
 def test_every_ipv6_target_is_declared(faulty):

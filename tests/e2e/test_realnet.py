@@ -16,6 +16,8 @@ working direction is proven that way, as when a unit scans all probes at once).
 """
 from __future__ import annotations
 
+import json
+
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -187,6 +189,25 @@ def test_transfer_device_modes():
         assert any("declared direction works" in e for e in x["evidence"]), x
         arrivals = bundle["observations"]["transfer_in"]["arrivals"]
         assert {a["src_mac"] for a in arrivals} == {"02:00:00:00:1a:32"}, arrivals
+
+
+def test_report_verifies_the_transfer_arrival_with_the_low_sides_key():
+    """`report` joins both sides: the arrival's token verifies with the office
+    scan's key; with another office scan (not the one that sent it) in its
+    place, the working direction is unproven (a notice), never a pass."""
+    from scanner.report.merge import merge
+    got = scans_with(("xfer-filtered",))
+    high, low = got["probe-secret"][1], got["probe-office"][1]
+    m = merge([high, low], lang="en")
+    (x,) = [f for f in m["findings"] if f["check_id"] == "XFER-ONEWAY" and f["status"] == "pass"]
+    assert any("verifies with the key of the low side's scan" in e for e in x["evidence"]), x
+    forged = json.loads(json.dumps(low))
+    forged["scan_id"] = "another-office-scan"
+    m = merge([high, forged], lang="en")
+    (x,) = [f for f in m["findings"] if f["check_id"] == "XFER-ONEWAY"
+            and f["subject"]["device"] and f["segment"] == "secret-lan"]
+    assert (x["status"], x["severity"]) == ("fail", "info"), x
+    assert any("is unproven" in e for e in x["evidence"]), x
 
 
 @pytest.mark.parametrize("faults", [(), ("office-b-no-exit",)], ids=["clean", "exit-blocked"])

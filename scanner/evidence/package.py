@@ -1,0 +1,218 @@
+"""The evidence package (佐证材料): one zip an inspector files with the record.
+
+Layout (docs/SPEC.md §8.5)::
+
+    report.html              the report
+    report.pdf               when --pdf was asked for
+    inputs/NN-<name>         every input bundle and canary log, byte for byte
+    keys/<fingerprint>.pub   the trusted public keys that signed them
+    MANIFEST.json            what each file is ({"schema": "isoscan.evidence/1", …})
+    SHA256SUMS               sha256sum(1) lines for every other member
+
+`isoscan verify evidence.zip` reads it without extracting anything to disk and
+refuses members with absolute or '..' paths, links, encrypted members,
+duplicates, more than MAX_MEMBERS members, and members (or a whole) larger
+than the input cap.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from scanner.evidence.keys import Trust, parse_public_line
+from scanner.model import text
+from scanner.evidence.verify import (ChainReport, Result, VerifyInputError, check_chains,
+                                     max_input_bytes, parse_document, verify_document)
+
+SCHEMA = "isoscan.evidence/1"
+SUMS = "SHA256SUMS"
+MANIFEST = "MANIFEST.json"
+MAX_MEMBERS = 10_000
+_SAFE = re.compile(r"[A-Za-z0-9._-]")
+
+
+def _safe_name(name: str) -> str:
+    base = os.path.basename(name) or "input"
+    return "".join(c if _SAFE.match(c) else "_" for c in base)[:80].lstrip(".") or "input"
+
+
+def build_package(out: str, *, report_html: bytes, report_pdf: bytes | None,
+                  inputs: Sequence[tuple[str, bytes]], results: Sequence[Result],
+                  trust: Trust | None) -> None:
+    """Write the zip atomically (a temporary file renamed over `out`)."""
+    members: list[tuple[str, bytes]] = [("report.html", report_html)]
+    if report_pdf is not None:
+        members.append(("report.pdf", report_pdf))
+    manifest_inputs = []
+    for i, ((path, raw), r) in enumerate(zip(inputs, results), 1):
+        name = f"inputs/{i:02d}-{_safe_name(path)}"
+        members.append((name, raw))
+        manifest_inputs.append({"file": name, "given_as": os.path.basename(path),
+                                "kind": r.kind, "status": r.status,
+                                "key_fingerprint": r.fingerprint, "chain": r.chain,
+                                "sequence": r.sequence})
+    keys = []
+    used = {r.fingerprint for r in results if r.fingerprint}
+    for fp, k in sorted((trust or {}).items()):
+        if fp in used:
+            name = "keys/" + _safe_name(fp.rsplit(":", 1)[-1].replace("/", "_").replace("+", "-")) + ".pub"
+            members.append((name, (k.line() + "\n").encode("utf-8")))
+            keys.append({"file": name, "key_fingerprint": fp, "name": k.name or None})
+    manifest = {"schema": SCHEMA,
+                "created_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "report": [m for m, _ in members if m.startswith("report.")],
+                "inputs": manifest_inputs, "keys": keys}
+    members.append((MANIFEST, (json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
+                    .encode("utf-8")))
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members)
+    members.append((SUMS, sums.encode("ascii")))
+    from scanner.atomicio import open_atomic
+    with open_atomic(out, prefix=".isoscan-evidence-") as fh, \
+            zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            zf.writestr(info, data)
+
+
+@dataclass
+class PackageReport:
+    name: str
+    problems: list[str] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+    chains: list[ChainReport] = field(default_factory=list)
+    trust_note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return (not self.problems and bool(self.results) and all(r.ok for r in self.results)
+                and all(c.status == "whole" for c in self.chains))
+
+
+def _bad_member(info: zipfile.ZipInfo) -> str | None:
+    n = info.filename
+    if not n or "\\" in n or "\x00" in n or n.startswith("/") or re.match(r"^[A-Za-z]:", n):
+        return "an absolute or unsafe path"
+    if any(p in ("..", "") for p in n.rstrip("/").split("/")):
+        return "a path that leaves the package (..)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if info.flag_bits & 0x1:
+        return "encrypted"
+    return None
+
+
+def read_members(path: str) -> dict[str, bytes]:
+    """Every file member's bytes, after the checks of the module docstring
+    (VerifyInputError: the package cannot be trusted to be read at all)."""
+    cap = max_input_bytes()
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise VerifyInputError(f"{path}: not a zip file ({exc})") from None
+    out: dict[str, bytes] = {}
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise VerifyInputError(f"{path}: {len(infos):,} members, more than an evidence "
+                                   f"package has ({MAX_MEMBERS:,})")
+        total = 0
+        for info in infos:
+            why = _bad_member(info)
+            if why:
+                raise VerifyInputError(f"{path}: member {info.filename[:120]!r} is {why}; refused")
+            if info.is_dir():
+                continue
+            if info.filename in out:
+                raise VerifyInputError(f"{path}: member {info.filename!r} occurs twice; refused")
+            if info.file_size > cap:
+                raise VerifyInputError(f"{path}: member {info.filename!r} claims "
+                                       f"{info.file_size:,} bytes, more than {cap:,}; refused")
+            try:
+                with zf.open(info) as fh:
+                    data = fh.read(cap + 1)      # the header's size may lie: read at most cap
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError,
+                    EOFError, ValueError) as exc:
+                raise VerifyInputError(f"{path}: member {info.filename!r} cannot be read "
+                                       f"({exc})") from None
+            if len(data) > cap:
+                raise VerifyInputError(f"{path}: member {info.filename!r} unpacks to more "
+                                       f"than {cap:,} bytes; refused")
+            total += len(data)
+            if total > 4 * cap:
+                raise VerifyInputError(f"{path}: unpacks to more than {4 * cap:,} bytes; refused")
+            out[info.filename] = data
+    return out
+
+
+def verify_package(path: str, trust: Trust | None) -> PackageReport:
+    members = read_members(path)
+    rep = PackageReport(path)
+    sums = members.get(SUMS)
+    if sums is None:
+        rep.problems.append(text(f"证据包中没有 {SUMS}", f"no {SUMS} in the package"))
+        listed: dict[str, str] = {}
+    else:
+        listed = {}
+        for n, line in enumerate(sums.decode("utf-8", "replace").splitlines(), 1):
+            m = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line)
+            if not m:
+                rep.problems.append(text(f"{SUMS}:{n}：不是 sha256sum 格式的行", f"{SUMS}:{n}: not a sha256sum line"))
+                continue
+            listed[m.group(2)] = m.group(1)
+        for name, want in sorted(listed.items()):
+            data = members.get(name)
+            if data is None:
+                rep.problems.append(text(f"{name}：列在 {SUMS} 中，但证据包中没有（被删除）",
+                                         f"{name}: listed in {SUMS} but missing from the package"))
+            elif hashlib.sha256(data).hexdigest() != want:
+                rep.problems.append(text(f"{name}：SHA-256 与 {SUMS} 不符（被改动）",
+                                         f"{name}: its sha256 does not match {SUMS} (changed)"))
+        for name in sorted(set(members) - set(listed) - {SUMS}):
+            rep.problems.append(text(f"{name}：在证据包中，但不在 {SUMS} 中（被添加）",
+                                     f"{name}: in the package but not in {SUMS} (added)"))
+    if "report.html" not in members:
+        rep.problems.append(text("证据包中没有 report.html", "no report.html in the package"))
+    if trust is None:
+        trust = Trust()
+        for name, data in sorted(members.items()):
+            if name.startswith("keys/") and name.endswith(".pub"):
+                for i, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+                    if line.strip() and not line.startswith("#"):
+                        try:
+                            k = parse_public_line(line.strip(), f"{name}:{i}")
+                        except ValueError as exc:
+                            rep.problems.append(str(exc))
+                            continue
+                        trust.setdefault(k.fingerprint, k)
+        rep.trust_note = ("keys: those shipped in the package (keys/); compare their "
+                          "fingerprints with the unit's register, or give --trust")
+    inputs = sorted(n for n in members if n.startswith("inputs/"))
+    if not inputs:
+        rep.problems.append(text("证据包中没有 inputs/", "no inputs/ in the package"))
+    for name in inputs:
+        try:
+            doc = parse_document(members[name], name)
+        except VerifyInputError as exc:
+            rep.problems.append(str(exc))
+            continue
+        rep.results.append(verify_document(doc, trust, name))
+    rep.chains = check_chains(rep.results)
+    return rep
+
+
+def is_zip(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
