@@ -141,6 +141,32 @@ def eui64_records(stations: Iterable[Mapping], time=None) -> list[dict]:
     return out
 
 
+def with_duids(section, dhcp, discovery=None, time=None):
+    """The identity section with the DUIDs of the DHCP clients the DHCP probe
+    heard on the link (scanner/probes/dhcpclients.py) added, and clones
+    judged again over all of them: a new dict (the section as it was is left
+    alone). Unchanged when the identity step did not run or nobody asked.
+    A client is named by the IPv4 address discovery saw its MAC answer from,
+    else the address it asked from."""
+    if not isinstance(section, dict) or section.get("status") != "ok":
+        return section
+    clients = (dhcp or {}).get("clients") if isinstance(dhcp, dict) else None
+    known: dict[str, str] = {}
+    for h in (discovery or {}).get("hosts") or () if isinstance(discovery, dict) else ():
+        if isinstance(h, dict) and isinstance(h.get("ip"), str) and ":" not in h["ip"]:
+            known.setdefault(norm_mac(h.get("mac")) or "", h["ip"])
+    recs = [record(known.get(norm_mac(c.get("mac")) or "") or c.get("ip"), c.get("mac"), DUID,
+                   c.get("duid"),
+                   detail=f"{c.get('proto')} client", time=time)
+            for c in clients or () if isinstance(c, dict) and isinstance(c.get("duid"), str)]
+    recs = [r for r in recs if r]
+    if not recs:
+        return section
+    records = [dict(r) for r in section.get("identities") or () if isinstance(r, dict)] + recs
+    records = records[:RECORDS_MAX]
+    return {**section, "identities": records, "clones": lower_clones(records)}
+
+
 def station_key(r: Mapping) -> str:
     """A station: its MAC, else its address."""
     return r.get("mac") or r.get("ip") or "?"

@@ -44,6 +44,9 @@
 | two-nic-netbios  | the same second card (forwarding off, arp_ignore=1) with a         |
 |                  | NetBIOS-like responder answering NBSTAT on every address with      |
 |                  | `name` (default the device's name), MAC 00:00:00:00:00:00 as nmbd  |
+| two-nic-dhcp     | the same second card (forwarding off, arp_ignore=1); the host asks |
+|                  | DHCP on both cards with one DUID (DHCPv6 Solicit, and DHCPv4 with  |
+|                  | an RFC 4361 client identifier), as Windows and systemd-networkd do |
 | hostile-station  | a new host on `segment` at `ip`/`mac` answering the identity step  |
 |                  | with a 1 MiB SSH banner and no key, a TLS port that trickles, and  |
 |                  | NBSTAT names of NULs, controls and bidi characters                |
@@ -362,6 +365,23 @@ def two_nic_netbios(topo: Topology, inv: Inventory, f: Fault) -> None:
                         ready_file=ready))
 
 
+def two_nic_dhcp(topo: Topology, inv: Inventory, f: Fault) -> None:
+    import sys
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    first = next((l.mac for l in h.legs if l.mac), None)
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.arp_ignore = 1
+    h.forward4 = h.forward6 = False
+    ready = os.path.join(topo.run_dir, f"ready-dhcpc-{h.ns}-{safe_part(f.id)}")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dhcp_client.py")
+    h.procs.append(Proc(what=f"DHCP client {f.id} on {h.name}",
+                        argv=[sys.executable, "-I", script, "--duid-mac", first or "02:00:00:00:00:01",
+                              "--ready", ready],
+                        ready_file=ready))
+
+
 def hostile_station(topo: Topology, inv: Inventory, f: Fault) -> None:
     import sys
     from scanner.lab.plan import add_leg, new_host
@@ -419,6 +439,7 @@ APPLY = {
     "two-nic-sshd": two_nic_sshd,
     "two-nic-netbios": two_nic_netbios,
     "hostile-station": hostile_station,
+    "two-nic-dhcp": two_nic_dhcp,
     "cloned-sshd": cloned_sshd,
 }
 

@@ -56,6 +56,7 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "blocked-exit": (("device", "segment"), ()),
     "two-nic-sshd": (("device", "segment", "ip"), ("mac",)),
     "two-nic-netbios": (("device", "segment", "ip"), ("mac", "name")),
+    "two-nic-dhcp": (("device", "segment", "ip"), ("mac",)),
     "hostile-station": (("segment", "ip"), ("mac",)),
     "cloned-sshd": (("devices",), ()),
 }

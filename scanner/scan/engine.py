@@ -364,6 +364,10 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
         for t in threads:
             t.join()
         tp.join()
+        if "identity" in obs and "dhcp" in obs:     # the DUIDs the DHCP window heard
+            from scanner import identity as _identity
+            obs["identity"] = _identity.with_duids(obs["identity"], obs["dhcp"],
+                                                   obs.get("discovery"))
         _ra_passive_finish(ctx, passive_box.get("h"))
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
         if not obs["controls"]["ok"]:

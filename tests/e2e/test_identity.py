@@ -146,6 +146,31 @@ def test_dual_homed_known_by_its_netbios_name_is_a_probable_critical_bridge():
     assert others == []
 
 
+def test_dual_homed_known_by_its_dhcp_duid_is_a_probable_critical_bridge():
+    """ws-002 asks DHCP on both cards with one DUID: the DHCP window of each
+    vantage hears it, the identity section keeps it (medium), and the merged
+    report joins the two sightings: probable, critical."""
+    got = run(("ws-two-cards-dhcp",))
+    office = got["bundles"]["probe-office"][1]["observations"]
+    heard = {(c["proto"], c["mac"]) for c in office["dhcp"]["clients"]}
+    assert heard == {("dhcpv6", "02:bb:00:00:00:68"), ("dhcpv4", "02:bb:00:00:00:68")}, heard
+    duids = {r["value"] for r in office["identity"]["identities"] if r["kind"] == "dhcpv6-duid"}
+    secret = got["bundles"]["probe-secret"][1]["observations"]["identity"]["identities"]
+    assert duids and duids == {r["value"] for r in secret if r["kind"] == "dhcpv6-duid"}
+    assert {r["strength"] for r in secret if r["kind"] == "dhcpv6-duid"} == {"medium"}
+    m = got["merged"]
+    (f,) = [f for f in _failing(m["findings"]) if f["check_id"] == "ISO-BRIDGE"]
+    assert f["severity"] == "critical" and f["subject"]["device"] == "ws-002"
+    assert f["evidence"][0].startswith("probably one host"), f["evidence"]
+    fault = _faults()["ws-two-cards-dhcp"]
+    for e in fault.expect:
+        where = m["findings"] if e.get("merged") else got["bundles"][e["vantage"]][1]["findings"]
+        assert any(_matches(e, x) for x in _failing(where, notices=True)), e
+    others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
+              if not any(_matches(e, x) for e in fault.expect)]
+    assert others == []
+
+
 def test_hostile_station_is_bounded_and_escaped():
     """1 MiB banner and no key, a TLS handshake that trickles, NBSTAT names of
     NULs and bidi characters: the step ends within its timeouts, the bundle
