@@ -10,9 +10,10 @@ An identity record, as kept in the bundle's "identity" section:
      "time": "2026-12-02T06:40:00Z"}
 
 Strength (issue 13):
-- strong: an SSH host key, the MAC a station reports over NetBIOS (NBSTAT);
-- medium: a NetBIOS, mDNS or LLMNR name, a DHCPv6 DUID, the EUI-64 MAC inside
-  an IPv6 address;
+- strong: an SSH host key, the MAC a station reports over NetBIOS (NBSTAT), a
+  MAC of another of its cards it reports over SNMP (ifPhysAddress);
+- medium: a NetBIOS, mDNS or LLMNR name, an SNMP sysName, a DHCPv6 DUID, the
+  EUI-64 MAC inside an IPv6 address;
 - weak: a TLS certificate (wildcards and appliance defaults are shared).
 A value seen on CLONE_MIN or more distinct stations (cloned disk images,
 vendor defaults) is lowered to weak, with a note that says so.
@@ -38,14 +39,16 @@ MDNS_NAME = "mdns-name"
 LLMNR_NAME = "llmnr-name"
 DUID = "dhcpv6-duid"
 EUI64_MAC = "eui64-mac"
+SNMP_NAME = "snmp-sysname"      # sysName.0, where the inventory gives SNMP read access
+SNMP_IFMAC = "snmp-ifmac"       # a MAC of one of the station's cards (ifPhysAddress)
 
-KIND_STRENGTH = {SSH_KEY: STRONG, NETBIOS_MAC: STRONG,
+KIND_STRENGTH = {SSH_KEY: STRONG, NETBIOS_MAC: STRONG, SNMP_IFMAC: STRONG,
                  NETBIOS_NAME: MEDIUM, MDNS_NAME: MEDIUM, LLMNR_NAME: MEDIUM, DUID: MEDIUM,
-                 EUI64_MAC: MEDIUM,
+                 EUI64_MAC: MEDIUM, SNMP_NAME: MEDIUM,
                  TLS_CERT: WEAK}
 KINDS = tuple(KIND_STRENGTH)
 # identities whose value is a hardware address: they join with the MACs discovery saw
-MAC_KINDS = frozenset({NETBIOS_MAC, EUI64_MAC})
+MAC_KINDS = frozenset({NETBIOS_MAC, EUI64_MAC, SNMP_IFMAC})
 
 CLONE_MIN = 3          # distinct stations sharing one value: a cloned image, not one host
 VALUE_MAX = 128        # a fingerprint, a name, a MAC, a DUID

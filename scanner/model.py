@@ -241,6 +241,23 @@ class Exposed:
 
 
 @dataclass(frozen=True)
+class SnmpAccess:
+    """Read access a segment declares for the identity step (SNMPv2c): the
+    community itself, or a file holding it (read at scan time). Never shown:
+    the bundle carries the file's path, never the community."""
+    version: str = "2c"
+    community: str | None = field(default=None, repr=False)
+    community_file: str | None = None
+
+    def secret(self) -> str:
+        """The community (OSError when the file cannot be read)."""
+        if self.community is not None:
+            return self.community
+        with open(self.community_file, encoding="utf-8") as fh:
+            return fh.readline().strip()
+
+
+@dataclass(frozen=True)
 class Segment:
     name: str
     classification: str          # classified | non-classified | internet
@@ -258,6 +275,7 @@ class Segment:
     # issue 13: ports beyond 22/443 where the identity step reads host keys and certificates
     ssh_ports: tuple[int, ...] = ()
     tls_ports: tuple[int, ...] = ()
+    snmp: SnmpAccess | None = None     # the identity step asks SNMP only where this is declared
 
     @property
     def classified(self) -> bool:

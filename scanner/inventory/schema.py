@@ -34,7 +34,9 @@ TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "trans
 ORG_KEYS = ("name", "id")
 CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
 SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
-                "exposed", "dhcp_servers", "ipv6_routers", "public", "ssh_ports", "tls_ports")
+                "exposed", "dhcp_servers", "ipv6_routers", "public", "ssh_ports", "tls_ports",
+                "snmp")
+SNMP_KEYS = ("version", "community", "community_file")
 EXPOSED_KEYS = ("address", "public", "to", "to_port", "tcp", "udp")
 DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces",
                "ssh_host_keys", "names")
@@ -44,10 +46,10 @@ TRANSFER_KEYS = ("device", "from", "to")
 _SETS = {k: frozenset(v) for k, v in {
     "top": TOP_KEYS, "org": ORG_KEYS, "canary": CANARY_KEYS, "segment": SEGMENT_KEYS,
     "exposed": EXPOSED_KEYS, "device": DEVICE_KEYS, "interface": INTERFACE_KEYS,
-    "transfer": TRANSFER_KEYS}.items()}
+    "transfer": TRANSFER_KEYS, "snmp": SNMP_KEYS}.items()}
 _LISTS = {"top": TOP_KEYS, "org": ORG_KEYS, "canary": CANARY_KEYS, "segment": SEGMENT_KEYS,
           "exposed": EXPOSED_KEYS, "device": DEVICE_KEYS, "interface": INTERFACE_KEYS,
-          "transfer": TRANSFER_KEYS}
+          "transfer": TRANSFER_KEYS, "snmp": SNMP_KEYS}
 
 
 # --------------------------------------------------------------------------
@@ -443,13 +445,34 @@ class FileReader:
                      "only a non-classified segment declares 'public' addresses")
         ssh_ports = self.ports(d, "ssh_ports", path, ())
         tls_ports = self.ports(d, "tls_ports", path, ())
+        snmp = self.snmp(d["snmp"], path + ("snmp",)) if "snmp" in d else None
         if name is None or cls is None or not networks:
             return
         self.part.segments.append(Segment(
             name=name, classification=cls, networks=tuple(networks), title=title,
             level=level, ingress=ingress, exposed=tuple(exposed), dhcp_servers=dhcp,
             ipv6_routers=ra, loc=self.loc(path), public=public,
-            ssh_ports=ssh_ports, tls_ports=tls_ports))
+            ssh_ports=ssh_ports, tls_ports=tls_ports, snmp=snmp))
+
+    def snmp(self, value: Any, path: tuple):
+        """`snmp: {community: ...}` or `{community_file: /path}` (SNMPv2c)."""
+        from scanner.model import SnmpAccess
+        d = self.mapping(value, path)
+        if d is None:
+            return None
+        self.unknown_keys(d, "snmp", path)
+        version = str(d.get("version", "2c"))
+        if version not in ("2c", "v2c"):
+            self.bad(path + ("version",), f"不支持的 SNMP 版本 {show(d.get('version'))}（支持 2c）",
+                     f"SNMP version {show(d.get('version'))} is not supported (2c is)")
+            return None
+        community = self.string(d, "community", path)
+        cfile = self.string(d, "community_file", path)
+        if (community is None) == (cfile is None):
+            self.bad(path, "应给出 'community' 或 'community_file' 之一",
+                     "give exactly one of 'community' and 'community_file'")
+            return None
+        return SnmpAccess(version="2c", community=community, community_file=cfile)
 
     def exposed(self, value: Any, path: tuple) -> Exposed | None:
         d = self.mapping(value, path)

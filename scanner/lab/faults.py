@@ -47,6 +47,8 @@
 | two-nic-dhcp     | the same second card (forwarding off, arp_ignore=1); the host asks |
 |                  | DHCP on both cards with one DUID (DHCPv6 Solicit, and DHCPv4 with  |
 |                  | an RFC 4361 client identifier), as Windows and systemd-networkd do |
+| two-nic-snmp     | the same second card; the host runs a real SNMP agent (snmpd) read |
+|                  | with `community`, which reports the MACs of all its cards          |
 | hostile-station  | a new host on `segment` at `ip`/`mac` answering the identity step  |
 |                  | with a 1 MiB SSH banner and no key, a TLS port that trickles, and  |
 |                  | NBSTAT names of NULs, controls and bidi characters                |
@@ -365,6 +367,27 @@ def two_nic_netbios(topo: Topology, inv: Inventory, f: Fault) -> None:
                         ready_file=ready))
 
 
+SNMPD = "/usr/sbin/snmpd"
+
+
+def two_nic_snmp(topo: Topology, inv: Inventory, f: Fault) -> None:
+    """The same second card; the host runs a real SNMP agent (Debian's snmpd)
+    on every address, readable with `community`: it reports every card."""
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.arp_ignore = 1
+    h.forward4 = h.forward6 = False
+    base = os.path.join(topo.run_dir, f"snmpd-{h.ns}-{safe_part(f.id)}")
+    conf = (f"agentaddress udp:161\nrocommunity {f.get('community')}\n"
+            f"sysName {h.name}\nsysLocation isoscan lab\n")
+    h.procs.append(Proc(what=f"snmpd {f.id} on {h.name}",
+                        argv=[SNMPD, "-f", "-Lo", "-C", "-c", f"{base}.conf", "-p", f"{base}.pid",
+                              "-M", "/nonexistent", "-I", "-smux"],
+                        files={f"{base}.conf": conf}, ready_file=f"{base}.pid"))
+
+
 def two_nic_dhcp(topo: Topology, inv: Inventory, f: Fault) -> None:
     import sys
     from scanner.lab.plan import add_leg
@@ -440,6 +463,7 @@ APPLY = {
     "two-nic-netbios": two_nic_netbios,
     "hostile-station": hostile_station,
     "two-nic-dhcp": two_nic_dhcp,
+    "two-nic-snmp": two_nic_snmp,
     "cloned-sshd": cloned_sshd,
 }
 

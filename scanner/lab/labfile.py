@@ -57,6 +57,7 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "two-nic-sshd": (("device", "segment", "ip"), ("mac",)),
     "two-nic-netbios": (("device", "segment", "ip"), ("mac", "name")),
     "two-nic-dhcp": (("device", "segment", "ip"), ("mac",)),
+    "two-nic-snmp": (("device", "segment", "ip", "community"), ("mac",)),
     "hostile-station": (("segment", "ip"), ("mac",)),
     "cloned-sshd": (("devices",), ()),
 }

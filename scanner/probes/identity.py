@@ -34,6 +34,7 @@ from scanner.probes.wire import ProbeError, require_privileges, require_up
 from scanner.scan.plan import Plan, identity_ports
 
 NBSTAT_PORT = 137
+SNMP_PORT = 161
 HOST_TIMEOUT = "20s"
 SCRIPT_TIMEOUT = "8s"
 # the stations are on the vantage's own link (sub-millisecond round trips): a
@@ -201,6 +202,32 @@ def mdns_records(answers: dict[str, dict[int, list[str]]], macs: dict[str, str |
     return out
 
 
+def snmp_records(answers: dict[str, dict], macs: dict[str, str | None],
+                 time: str | None = None) -> list[dict]:
+    """Identity records from SNMP answers (scanner.probes.snmp.ask): the
+    sysName, and every card's MAC other than the one it answered from."""
+    out = []
+    for ip, a in sorted(answers.items()):
+        if ip not in macs:
+            continue
+        recs = [I.record(ip, macs[ip], I.SNMP_NAME, a.get("sysname"), detail="SNMP sysName.0",
+                         port=SNMP_PORT, time=time)]
+        recs += [I.record(ip, macs[ip], I.SNMP_IFMAC, m, detail="SNMP ifPhysAddress",
+                          port=SNMP_PORT, time=time)
+                 for m in (a.get("macs") or ())[:I.PER_STATION_MAX] if I.norm_mac(m) != macs[ip]]
+        out += [r for r in recs if r]
+    return out
+
+
+def _snmp(plan: Plan, ips: list[str]) -> dict:
+    """SNMP answers, only where the segment declares read access (never guessed)."""
+    access = plan.segment.snmp
+    if access is None:
+        return {}
+    from scanner.probes import snmp
+    return snmp.ask(plan.vantage.interface, plan.vantage.ip, ips, plan.guard, access.secret())
+
+
 def netbios_records(answers: dict[str, dict], macs: dict[str, str | None],
                     time: str | None = None) -> list[dict]:
     """Identity records from NBSTAT answers (scanner.probes.netbios.parse)."""
@@ -244,11 +271,17 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
         from scanner.probes import mdns, netbios
         from scanner.probes.inbound import run_nmap
         ips = [ip for ip, _ in targets]
-        with ThreadPoolExecutor(2) as ex:      # the UDP queries' windows beside nmap's run
+        with ThreadPoolExecutor(3) as ex:      # the UDP queries' windows beside nmap's run
             nb = ex.submit(netbios.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard)
             md = ex.submit(mdns.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard)
+            sn = ex.submit(_snmp, plan, ips)
             nm = run_nmap(nmap_module, ips, nmap_arguments(plan))
             errors = []
+            try:
+                snmp_answers = sn.result()
+            except OSError as exc:
+                snmp_answers = {}
+                errors.append(f"SNMP: {type(exc).__name__}: {exc}")
             try:
                 answers = nb.result()
             except OSError as exc:
@@ -271,17 +304,20 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             have = {(r["ip"], r["port"], r["value"]) for r in got}
             got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
         records = got + netbios_records(answers, dict(targets), when) + \
-            mdns_records(names, dict(targets), when) + records
+            mdns_records(names, dict(targets), when) + \
+            snmp_records(snmp_answers, dict(targets), when) + records
     else:
         nb_error, again = None, []
     clones = I.lower_clones(records)
     if nb_error:       # the SSH and TLS half is still good; a UDP query's failure is said
         method += f" (failed: {nb_error})"
+    udp = [NBSTAT_PORT, 5353, 5355] + ([SNMP_PORT] if plan.segment.snmp else [])
     return {"status": "ok", "error": None,
-            "method": method + " + NBSTAT udp/137 + PTR udp/5353 (mDNS), udp/5355 (LLMNR)",
+            "method": method + " + NBSTAT udp/137 + PTR udp/5353 (mDNS), udp/5355 (LLMNR)"
+            + (" + SNMPv2c GetBulk udp/161 (sysName, ifPhysAddress)" if plan.segment.snmp else ""),
             "udp_error": nb_error,
             "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
-                                                             "udp": [NBSTAT_PORT, 5353, 5355]},
+                                                             "udp": udp},
             "identities": records, "clones": clones, "asked_again": again,
             "started_at": started, "finished_at": _now(),
             "seconds": round(_time.monotonic() - t0, 3)}

@@ -43,6 +43,7 @@ _S = {
         "unknown": "网段 {a} 或 {b} 的类别未知，无法判断二者是否必须隔离",
         "ssh-host-key": "SSH 主机密钥", "tls-cert": "TLS 证书", "netbios-name": "NetBIOS 名称",
         "netbios-mac": "NetBIOS 报告的 MAC", "mdns-name": "mDNS 名称", "llmnr-name": "LLMNR 名称", "dhcpv6-duid": "DHCPv6 DUID",
+        "snmp-sysname": "SNMP 设备名（sysName）", "snmp-ifmac": "SNMP 报告的网卡 MAC（ifPhysAddress）",
         "eui64-mac": "IPv6 地址内的 EUI-64 MAC", "arp": "主机发现所见 MAC", "name": "名称",
         "strong": "强", "medium": "中", "weak": "弱",
         "sec": "设备身份", "explain": "各检查点读到的设备身份（SSH 主机密钥、TLS 证书、NetBIOS 名称与 MAC、IPv6 EUI-64 MAC）及其所在位置；同一身份出现在两个网段的主机已在问题清单与拓扑图中标出。",
@@ -62,6 +63,7 @@ _S = {
         "unknown": "the classification of segment {a} or {b} is unknown: cannot tell whether they must be isolated",
         "ssh-host-key": "SSH host key", "tls-cert": "TLS certificate", "netbios-name": "NetBIOS name",
         "netbios-mac": "MAC reported over NetBIOS", "mdns-name": "mDNS name", "llmnr-name": "LLMNR name", "dhcpv6-duid": "DHCPv6 DUID",
+        "snmp-sysname": "SNMP sysName", "snmp-ifmac": "a card's MAC reported over SNMP (ifPhysAddress)",
         "eui64-mac": "EUI-64 MAC in an IPv6 address", "arp": "MAC seen by discovery", "name": "name",
         "strong": "strong", "medium": "medium", "weak": "weak",
         "sec": "Device identities", "explain": "What each station said it is (SSH host keys, TLS certificates, NetBIOS names and MACs, EUI-64 MACs in IPv6 addresses) and where it was seen; an identity seen on two segments is in the findings and on the topology picture.",
@@ -71,7 +73,7 @@ _S = {
         "col_where": "Also seen on",
     },
 }
-_NAME_KINDS = frozenset({I.NETBIOS_NAME, I.MDNS_NAME, I.LLMNR_NAME})
+_NAME_KINDS = frozenset({I.NETBIOS_NAME, I.MDNS_NAME, I.LLMNR_NAME, I.SNMP_NAME})
 
 
 def _strings(lang: str) -> dict:

@@ -10,7 +10,8 @@ probe-office at once, and the two bundles are merged as `isoscan report`
 merges them. The dual-homed workstation is exactly one critical ISO-BRIDGE
 naming ws-002; the clones are a notice at most; the clean unit has nothing
 failing. A capture of the office segment shows the identity step asked only
-the stations discovery found, on the declared ports.
+the stations discovery found, on the declared ports (SNMP only where the
+segment declares read access).
 """
 from __future__ import annotations
 
@@ -171,6 +172,40 @@ def test_dual_homed_known_by_its_dhcp_duid_is_a_probable_critical_bridge():
     assert others == []
 
 
+def require_snmpd() -> None:
+    """The lab's SNMP agent is Debian's snmpd (./scripts/setup --tests)."""
+    import os
+    from scanner.lab.faults import SNMPD
+    if os.path.exists(SNMPD):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{SNMPD} is missing: ./scripts/setup --tests installs snmpd")
+    pytest.skip(f"{SNMPD} is missing (apt-get install snmpd)")
+
+
+def test_dual_homed_reporting_its_cards_over_snmp_is_a_critical_bridge():
+    """ws-002's snmpd answers the office vantage (office-lan declares SNMP read
+    access) with the MACs of both its cards: its classified card's MAC, which
+    the classified vantage's discovery saw, joins the two: strong, critical."""
+    require_snmpd()
+    got = run(("ws-two-cards-snmp",))
+    office = got["bundles"]["probe-office"][1]["observations"]["identity"]
+    mine = {(r["kind"], r["value"]) for r in office["identities"] if r["ip"] == "10.40.0.69"}
+    assert ("snmp-ifmac", "02:00:00:00:1a:0c") in mine and ("snmp-sysname", "ws-002") in mine, mine
+    assert 161 in office["ports"]["udp"]
+    secret = got["bundles"]["probe-secret"][1]["observations"]["identity"]
+    assert 161 not in secret["ports"]["udp"]          # secret-lan declares no SNMP access
+    m = got["merged"]
+    (f,) = [f for f in _failing(m["findings"]) if f["check_id"] == "ISO-BRIDGE"]
+    assert f["severity"] == "critical"
+    assert f["subject"] == {"ip": "10.30.0.12", "mac": "02:00:00:00:1a:0c", "device": "ws-002"}
+    assert not f["evidence"][0].startswith("probably"), f["evidence"]
+    fault = _faults()["ws-two-cards-snmp"]
+    others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
+              if not any(_matches(e, x) for e in fault.expect)]
+    assert others == []
+
+
 def test_hostile_station_is_bounded_and_escaped():
     """1 MiB banner and no key, a TLS handshake that trickles, NBSTAT names of
     NULs and bidi characters: the step ends within its timeouts, the bundle
@@ -233,6 +268,7 @@ def test_identity_step_asks_only_found_stations_on_declared_ports():
             assert dst in found and p[TCP].dport in (22, 443), p.summary()
             asked.add((dst, "tcp", p[TCP].dport))
         elif UDP in p:
-            assert dst in found and p[UDP].dport in (137, 5353, 5355), p.summary()
+            # 161: office-lan declares SNMP read access (`snmp:` in the lab file)
+            assert dst in found and p[UDP].dport in (137, 161, 5353, 5355), p.summary()
             asked.add((dst, "udp", p[UDP].dport))
     assert ("10.40.0.66", "tcp", 22) in asked

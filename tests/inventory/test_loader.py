@@ -273,6 +273,12 @@ SCHEMA_CASES = {
         SEG + "    exposed:\n      - {public: 203.0.113.1, to: 10.0.0.6, to_port: 22, tcp: [2222, 2223]}\n",
         8, 45, "'to_port' is for a forward of exactly one port"),
     "public range too large": (SEG + "    public: [203.0.0.0/16]\n", 7, 14, "is too large"),
+    # SNMP read access for the identity step (issue 13)
+    "snmp without a community": (SEG + "    snmp: {version: 2c}\n", 7, 11, "give exactly one of 'community'"),
+    "snmp with both forms": (SEG + "    snmp: {community: ro, community_file: /etc/x}\n", 7, 11,
+                             "give exactly one of 'community'"),
+    "snmp version 3": (SEG + "    snmp: {version: 3, community: ro}\n", 7, 21, "SNMP version 3 is not supported"),
+    "snmp unknown key": (SEG + "    snmp: {comunity: ro}\n", 7, 12, "unknown key 'comunity' (did you mean 'community'?)"),
     "public on a classified segment": (
         HEAD + "segments:\n  - {name: s, classification: classified, level: secret, "
         "networks: [10.0.0.0/8], public: [203.0.113.0/29]}\n",
