@@ -1,0 +1,28 @@
+"""Review of the store (issue 14): opening, ingest, changes, history."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from tests.store.storelib import fixture_bundle, synthetic_bundle, write  # noqa: F401
+
+
+def run(*args):
+    from scanner.cli import main
+    return CliRunner().invoke(main, list(args))
+
+
+BAD_URLS = ["postgresql://auditor:Pa55w0rd@127.0.0.1:notaport/isoscan",
+            "sqlite://auditor:Pa55w0rd@/isoscan.db"]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_unparsable_store_url_is_one_line_without_password(tmp_path, url):
+    b = write(tmp_path / "b.json", synthetic_bundle("office-lan", "2026-12-01T02:00:00Z"))
+    for args in (("history", "--db", url), ("ingest", "--db", url, b),
+                 ("report", b, "-o", str(tmp_path / "r.html"), "--db", url)):
+        r = run(*args)
+        assert r.exception is None or isinstance(r.exception, SystemExit), (args, r.exception)
+        assert r.exit_code == 2, (args, r.output)
+        assert "Pa55w0rd" not in r.output
+        assert "Traceback" not in r.output
