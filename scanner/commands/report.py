@@ -41,8 +41,11 @@ def max_input_bytes() -> int:
         return 1 << 30
 
 
-def read_input(path: str) -> tuple[str, dict, str]:
-    """("bundle" | "canary", data, sha256 of the file's bytes)."""
+def read_input(path: str, strict: bool = False) -> tuple[str, dict, str]:
+    """("bundle" | "canary", data, sha256 of the file's bytes). `strict` (report
+    --trust): a key twice in one object is refused, as `isoscan verify` refuses
+    it (SPEC §8.2): the signature covers the value Python keeps, another reader
+    may keep the other."""
     from scanner.report.merge import ReportInputError, check_bundle
     cap = max_input_bytes()
     try:
@@ -57,13 +60,19 @@ def read_input(path: str) -> tuple[str, dict, str]:
                            "so not a bundle or canary log isoscan wrote")
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        if strict:
+            from scanner.evidence.canonical import _no_duplicates
+            data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_no_duplicates)
+        else:
+            data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InputProblem(f"{path}: not UTF-8 text, so not a bundle") from None
     except json.JSONDecodeError as exc:
         raise InputProblem(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except RecursionError:
         raise InputProblem(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:          # canonical.DuplicateKey (strict)
+        raise InputProblem(f"{path}: {exc} (two readers could read two documents)") from None
     if isinstance(data, dict) and data.get("schema") == CANARY_SCHEMA:
         if not isinstance(data.get("arrivals"), list):
             raise InputProblem(f"{path}: canary log without an 'arrivals' list")
@@ -273,7 +282,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             inv = result.inventory
         stored = []
         for path in files:
-            kind, data, digest = read_input(path)
+            kind, data, digest = read_input(path, strict=bool(trust))
             read.append((path, data))
             if kind == "canary":
                 logs.append(data)

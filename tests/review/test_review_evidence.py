@@ -36,3 +36,22 @@ def test_verify_package_with_chain_state_showing_a_deleted_newest_bundle_fails(t
     assert r.exit_code == 1, r.output
     out = json.loads(r.output)
     assert out["ok"] is False
+
+
+def test_report_require_signed_refuses_duplicate_keys_as_verify_does(tmp_path, keypair):
+    # a validly signed bundle with a forged "findings" put in front: Python keeps the
+    # last (signed) one, a first-wins reader (or an inspector's tool) sees the forgery.
+    # verify refuses the file (SPEC §8.2); report --trust --require-signed let it through
+    # as "valid", and its evidence package then held a file `verify` refuses
+    [doc] = _signed_chain(tmp_path, keypair, n=1)
+    raw = doc.read_text("utf-8")
+    assert raw.startswith("{")
+    forged = '{"findings": [], ' + raw[1:]
+    doc.write_text(forged, "utf-8")
+    r = run("verify", str(doc), "--trust", str(keypair[1]), "--lang", "en")
+    assert r.exit_code == 2 and "twice" in r.output
+    out = tmp_path / "r.html"
+    r = run("report", str(doc), "-o", str(out), "--trust", str(keypair[1]), "--require-signed")
+    assert r.exit_code == 2, r.output
+    assert "twice" in r.output
+    assert not out.exists()
