@@ -121,7 +121,8 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
             kind, data, digest = read_input(path)
             if kind != "bundle":
                 raise InputProblem(f"{path}: a canary log, not a result bundle")
-            data.setdefault("scan_id", digest)
+            if not (isinstance(data.get("scan_id"), str) and data["scan_id"]):
+                data["scan_id"] = digest     # null (SPEC §5) too: never one id for all such
             for f in data["findings"]:      # only this run's --waivers waive, never the file's marks
                 f.pop("waiver", None)
             results.append(data)

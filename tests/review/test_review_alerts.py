@@ -1,0 +1,46 @@
+"""Review of the alerts (issue 14): keys, channels, the outbox."""
+from __future__ import annotations
+
+import copy
+import json
+
+from click.testing import CliRunner
+
+from scanner.bundle import summary
+from tests.alerts.conftest import bundle, write_json
+
+
+def run(*args):
+    from scanner.cli import main
+    return CliRunner().invoke(main, list(args))
+
+
+def _config(tmp_path):
+    p = tmp_path / "alerts.yaml"
+    p.write_text("version: 1\nlang: en\nchannels:\n  - name: siem\n    type: syslog\n"
+                 "    transport: udp\n    host: 127.0.0.1\n    port: 9\n", "utf-8")
+    return str(p)
+
+
+def test_a_bundle_with_a_null_scan_id_names_its_alerts_by_its_content(tmp_path):
+    # SPEC §5 allows "scan_id": null. Every such bundle got the result id "None", so
+    # the key of a finding that fails, is fixed and fails again weeks later was the
+    # same as the first time: the outbox took it as sent, and it was never sent
+    cur = bundle("office-lan")
+    prev = copy.deepcopy(cur)
+    prev["findings"] = [f for f in prev["findings"] if f["check_id"] != "ING-SINGLE"]
+    prev["summary"] = summary(prev["findings"])
+    keys = []
+    for night in (1, 2):
+        c = copy.deepcopy(cur)
+        c["scan_id"] = None
+        c["started_at"] = c["finished_at"] = f"2026-12-0{night}T02:00:00Z"
+        p = write_json(tmp_path / f"prev{night}.json", {**prev, "scan_id": None})
+        n = write_json(tmp_path / f"cur{night}.json", c)
+        r = run("alert", "--config", _config(tmp_path), "--previous", p, "--current", n,
+                "--dry-run")
+        assert r.exit_code == 0, r.output
+        keys += [a["key"] for a in json.loads(r.output) if a["kind"] == "new-finding"]
+    assert len(keys) == 2
+    assert not any(k.endswith(":None") for k in keys), keys
+    assert keys[0] != keys[1]
