@@ -158,15 +158,24 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
     return out
 
 
-def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None) -> dict:
+def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
+                    ev=None) -> dict:
     """The changes since the last scan (scanner.report.since): against the
-    store's latest results before these bundles, or an earlier result file."""
+    store's latest results before these bundles, or an earlier result file.
+    `ev` (ReportEvidence): with --require-signed, what is compared with must
+    verify as well."""
+    from scanner.evidence.reporthook import EvidenceRefused
     from scanner.report.since import since_last
     from scanner.store.changes import results_of
     if previous:
-        kind, data, _ = read_input(previous)
+        kind, data, _ = read_input(previous, strict=bool(ev and ev.trust is not None))
         if kind != "bundle":
             raise InputProblem(f"{previous}: a canary log, not a bundle (--previous)")
+        if ev is not None:
+            try:
+                ev.verify_earlier([(previous, data)], "--previous")
+            except EvidenceRefused as exc:
+                raise InputProblem(str(exc)) from None
         from scanner.report.since import trend_point
         from scanner.store.fingerprint import Fingerprinter
         prev = results_of(data)
@@ -174,7 +183,7 @@ def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None)
         return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
     from scanner.store.db import StoreError, open_store
     from scanner.store.fingerprint import Fingerprinter
-    from scanner.store.history import first_seen, previous_results, trend
+    from scanner.store.history import first_seen, previous_results, stored_documents, trend
     try:
         store = open_store(db)
     except StoreError as exc:
@@ -183,6 +192,12 @@ def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None)
         before = merged.get("started_at") or "9999"
         mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
         prev = previous_results(store, before=before, exclude=mine)
+        if prev is not None and ev is not None and ev.require_signed:
+            try:
+                ev.verify_earlier(stored_documents(store, prev.scans),
+                                  "the store's previous scan")
+            except EvidenceRefused as exc:
+                raise InputProblem(str(exc)) from None
         fp = Fingerprinter()
         failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
         seen = first_seen(store, failing)
@@ -310,7 +325,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             except WaiverError as exc:
                 raise InputProblem(str(exc)) from None
         if db or previous:
-            merged["since_last"] = since_last_scan(merged, bundles, db, previous)
+            merged["since_last"] = since_last_scan(merged, bundles, db, previous, ev)
         html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
                              extend=ev.extension(merged, lang))
     except InputProblem as exc:

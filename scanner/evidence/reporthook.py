@@ -107,6 +107,18 @@ class ReportEvidence:
             raise EvidenceRefused("--require-signed: refused, not every input verifies: "
                                   + "; ".join(why))
 
+    def verify_earlier(self, docs: Sequence[tuple[str, Any]], what: str) -> None:
+        """--require-signed: the earlier results the changes since the last scan
+        compare with (--previous, or the store's scans: verified again on every
+        report) must verify too; no chain is asked of them (they are not tonight's)."""
+        if self.trust is None or not self.require_signed:
+            return
+        from scanner.model import pick
+        bad = [r for r in (verify_document(d, self.trust, n) for n, d in docs) if not r.ok]
+        if bad:
+            raise EvidenceRefused(f"--require-signed: refused, {what} does not verify: " + "; ".join(
+                f"{r.name}: {r.status} ({pick(r.detail, 'en')})" for r in bad))
+
     def extension(self, merged: dict, lang: str, *, print_all: bool = False,
                   report_sha: str | None = None) -> Callable[[dict], None] | None:
         if (self.evidence is None and self.record is None and not self.signed_unchecked

@@ -212,7 +212,25 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
     # every vantage's latest findings together, as a merged report holds them
     findings = [dict(_row_finding(r), peer_segment=r.peer_segment) for r in rows]
     started = max((r.started_at for r in rows), default="")
-    return Results(started_at=started, findings=findings, assessed=assessed_of(findings))
+    return Results(started_at=started, findings=findings, assessed=assessed_of(findings),
+                   scans=sorted(ids))
+
+
+def stored_documents(store, scans: Iterable[int]) -> list[tuple[str, dict]]:
+    """[(scan_id, the document as ingested, its signature block included)] of
+    these scans (scans.id): what a report verifies again (report --trust --db)."""
+    import zlib
+
+    from sqlalchemy import select
+    from scanner.store import tables as T
+    ids = sorted(set(scans))
+    if not ids:
+        return []
+    with store.read() as conn:
+        rows = conn.execute(select(T.scans.c.scan_id, T.documents.c.body)
+                            .join(T.documents, T.documents.c.scan == T.scans.c.id)
+                            .where(T.scans.c.id.in_(ids)).order_by(T.scans.c.id)).all()
+    return [(sid, json.loads(zlib.decompress(body))) for sid, body in rows]
 
 
 def trend(store, *, days: int = 30, until: str | None = None) -> list[dict]:

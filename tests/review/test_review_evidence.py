@@ -55,3 +55,49 @@ def test_report_require_signed_refuses_duplicate_keys_as_verify_does(tmp_path, k
     assert r.exit_code == 2, r.output
     assert "twice" in r.output
     assert not out.exists()
+
+
+def _night(tmp_path, name, scan_id, at, key=None, state=None):
+    doc = fixture_bundle()
+    doc["scan_id"] = scan_id
+    doc["started_at"] = doc["finished_at"] = at
+    if key is not None:
+        doc = sign_once(doc, key, str(state))
+    return write_json(tmp_path / name, doc)
+
+
+def test_require_signed_refuses_an_unsigned_previous_file(tmp_path, keypair):
+    # --previous decides what the report calls new, persisting (with an age) and
+    # resolved: under --require-signed it is an input like the others
+    key = load_private_key(str(keypair[0]))
+    old = _night(tmp_path, "old.json", "n1", "2026-11-30T02:00:00Z")           # unsigned
+    cur = _night(tmp_path, "cur.json", "n2", "2026-12-01T02:00:00Z", key, tmp_path / "st")
+    base = ("report", str(cur), "-o", str(tmp_path / "r.html"), "--trust", str(keypair[1]),
+            "--require-signed")
+    assert run(*base).exit_code == 0
+    r = run(*base, "--previous", str(old))
+    assert r.exit_code == 2, r.output
+    assert "old.json" in r.output and "unsigned" in r.output
+
+
+def test_require_signed_verifies_the_stored_previous_scan_again(tmp_path, keypair):
+    # SPEC/issue 15: stored bundles keep their signatures and are verified again on
+    # every report; an unsigned (or altered) scan in the store must not feed the
+    # "changes since the last scan" of a report that requires signatures
+    key = load_private_key(str(keypair[0]))
+    db = f"sqlite:///{tmp_path}/isoscan.db"
+    old = _night(tmp_path, "old.json", "n1", "2026-11-30T02:00:00Z")           # unsigned
+    assert run("ingest", "--db", db, str(old)).exit_code == 0
+    cur = _night(tmp_path, "cur.json", "n2", "2026-12-01T02:00:00Z", key, tmp_path / "st")
+    r = run("report", str(cur), "-o", str(tmp_path / "r.html"), "--trust", str(keypair[1]),
+            "--require-signed", "--db", db)
+    assert r.exit_code == 2, r.output
+    assert "n1" in r.output and "unsigned" in r.output
+    # a signed stored scan passes
+    db2 = f"sqlite:///{tmp_path}/isoscan2.db"
+    old2 = _night(tmp_path, "old2.json", "n1", "2026-11-30T02:00:00Z", key, tmp_path / "st2")
+    cur2 = _night(tmp_path, "cur2.json", "n2", "2026-12-01T02:00:00Z", key, tmp_path / "st2")
+    assert run("ingest", "--db", db2, str(old2)).exit_code == 0
+    r = run("report", str(cur2), "-o", str(tmp_path / "r2.html"), "--trust", str(keypair[1]),
+            "--require-signed", "--db", db2)
+    assert r.exit_code == 0, r.output
