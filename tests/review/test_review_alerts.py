@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from scanner.bundle import summary
-from tests.alerts.conftest import bundle, write_json
+from tests.alerts.conftest import bundle, receivers, write_json  # noqa: F401
 
 
 def run(*args):
@@ -44,3 +44,34 @@ def test_a_bundle_with_a_null_scan_id_names_its_alerts_by_its_content(tmp_path):
     assert len(keys) == 2
     assert not any(k.endswith(":None") for k in keys), keys
     assert keys[0] != keys[1]
+
+
+def _alert(i, device):
+    from scanner.alerts.rules import Alert
+    return Alert(kind="new-finding", key=f"new-finding:fp{i}:scan", severity="high",
+                 segment="office-lan", title={"zh-CN": "t", "en": "t"},
+                 text={"zh-CN": f"ING-SINGLE newly fails: {device}", "en": f"ING-SINGLE newly fails: {device}"},
+                 time="2026-12-02T02:00:00Z", fingerprint=f"fp{i}", check="ING-SINGLE",
+                 subject={"ip": None, "mac": None, "device": device})
+
+
+def test_a_hostile_long_subject_does_not_block_the_syslog_channel(tmp_path, receivers):
+    # a bundle's device name of 70,000 characters made a datagram larger than UDP
+    # carries: EMSGSIZE, the alert stayed pending, and since a failing channel stops
+    # at its first failure every later alert queued behind it was never sent again
+    import datetime as dt
+
+    from scanner.alerts.outbox import deliver
+    from scanner.alerts.syslog import SyslogChannel
+    rx = receivers("udp")
+    ch = SyslogChannel(name="siem", transport="udp", host="127.0.0.1", port=rx.port,
+                       hostname="probe-01", lang="en")
+    alerts = [_alert(1, "x" * 70_000), _alert(2, "ws-002")]
+    res = deliver(str(tmp_path / "outbox.jsonl"), alerts, [ch],
+                  now=dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.timezone.utc))
+    assert res.failed == {}, res.failed
+    assert res.sent == {"siem": 2}
+    from tests.alerts.conftest import wait_for
+    wait_for(lambda: len(rx.messages) == 2)
+    assert all(len(m) <= 8192 for m in rx.messages)
+    assert any(b"ws-002" in m for m in rx.messages)
