@@ -26,3 +26,23 @@ def test_unparsable_store_url_is_one_line_without_password(tmp_path, url):
         assert r.exit_code == 2, (args, r.output)
         assert "Pa55w0rd" not in r.output
         assert "Traceback" not in r.output
+
+
+def test_scan_db_store_failure_mid_ingest_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    # `isoscan ingest` turns a database failure mid-batch into one line and exit 2;
+    # `scan --db` let the SQLAlchemy error escape: a traceback and exit 1, which is
+    # scan's "non-compliant" -- a broken store read as a verdict
+    import sqlalchemy.exc
+
+    import scanner.store.ingest as ingest_mod
+    from scanner.commands.scan import _store
+
+    def broken(*a, **k):
+        raise sqlalchemy.exc.OperationalError("INSERT INTO scans ...", {},
+                                              Exception("database or disk is full"))
+    monkeypatch.setattr(ingest_mod, "ingest", broken)
+    b = synthetic_bundle("office-lan", "2026-12-01T02:00:00Z")
+    assert _store(b, f"sqlite:///{tmp_path}/isoscan.db", "en") is False
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "disk is full" in text and "INSERT INTO" not in text
