@@ -182,28 +182,38 @@ def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
         point = trend_point(prev.findings, prev.started_at[:10], Fingerprinter())
         return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
     from scanner.store.db import StoreError, open_store
-    from scanner.store.fingerprint import Fingerprinter
-    from scanner.store.history import first_seen, previous_results, stored_documents, trend
     try:
         store = open_store(db)
     except StoreError as exc:
         raise InputProblem(str(exc)) from None
+    from sqlalchemy.exc import SQLAlchemyError
     try:
-        before = merged.get("started_at") or "9999"
-        mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
-        prev = previous_results(store, before=before, exclude=mine)
-        if prev is not None and ev is not None and ev.require_signed:
-            try:
-                ev.verify_earlier(stored_documents(store, prev.scans),
-                                  "the store's previous scan")
-            except EvidenceRefused as exc:
-                raise InputProblem(str(exc)) from None
-        fp = Fingerprinter()
-        failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
-        seen = first_seen(store, failing)
-        points = trend(store, days=30, until=before)
+        return _since_store(merged, bundles, store, ev)
+    except SQLAlchemyError as exc:     # the database failed while read: one line, exit 2
+        from scanner.commands.ingest import store_problem
+        raise InputProblem(f"the store failed: {store_problem(exc)}") from None
     finally:
         store.close()
+
+
+def _since_store(merged: dict, bundles, store, ev) -> dict:
+    """since_last_scan against the store (open; closed by the caller)."""
+    from scanner.evidence.reporthook import EvidenceRefused
+    from scanner.report.since import since_last
+    from scanner.store.fingerprint import Fingerprinter
+    from scanner.store.history import first_seen, previous_results, stored_documents, trend
+    before = merged.get("started_at") or "9999"
+    mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
+    prev = previous_results(store, before=before, exclude=mine)
+    if prev is not None and ev is not None and ev.require_signed:
+        try:
+            ev.verify_earlier(stored_documents(store, prev.scans), "the store's previous scan")
+        except EvidenceRefused as exc:
+            raise InputProblem(str(exc)) from None
+    fp = Fingerprinter()
+    failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
+    seen = first_seen(store, failing)
+    points = trend(store, days=30, until=before)
     return since_last(merged, prev, first_seen=seen, trend=points, source="store")
 
 

@@ -46,3 +46,24 @@ def test_scan_db_store_failure_mid_ingest_is_one_line_not_a_traceback(tmp_path, 
     err = capsys.readouterr()
     text = err.out + err.err
     assert "disk is full" in text and "INSERT INTO" not in text
+
+
+@pytest.mark.parametrize("cmd", ["report", "history", "stations"])
+def test_store_failure_while_reading_is_one_line(tmp_path, monkeypatch, cmd):
+    import sqlalchemy.exc
+
+    import scanner.store.history as H
+
+    def broken(*a, **k):
+        raise sqlalchemy.exc.OperationalError("SELECT ...", {}, Exception("disk I/O error"))
+    for name in ("previous_results", "finding_history", "station_history"):
+        monkeypatch.setattr(H, name, broken)
+    db = f"sqlite:///{tmp_path}/isoscan.db"
+    b = write(tmp_path / "b.json", synthetic_bundle("office-lan", "2026-12-01T02:00:00Z"))
+    assert run("ingest", "--db", db, b).exit_code == 0
+    args = {"report": ("report", b, "-o", str(tmp_path / "r.html"), "--db", db),
+            "history": ("history", "--db", db), "stations": ("stations", "--db", db)}[cmd]
+    r = run(*args)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.exit_code == 2, r.output
+    assert "disk I/O error" in r.output and "SELECT" not in r.output
