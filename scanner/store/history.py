@@ -198,9 +198,13 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
                 s.c.vantage_ip.is_not_distinct_from(newest_at.c.vantage_ip),
                 s.c.started_at == newest_at.c.at))
             .where(*cond, s.c.kind == "bundle"))})
-        m = conn.execute(select(s.c.id).where(*cond, s.c.kind == "merged")
+        m = conn.execute(select(s.c.id, s.c.started_at, s.c.finished_at)
+                         .where(*cond, s.c.kind == "merged")
                          .order_by(s.c.started_at.desc(), s.c.id.desc()).limit(1)).first()
-        if m:
+        newest_bundle = conn.execute(select(func.max(newest_at.c.at))).scalar() if ids else None
+        # the merged scan only when it is of the last scans, not older than a bundle it
+        # would contradict (a month-old merged report's failure fixed since is no "before")
+        if m and (newest_bundle is None or max(m[1] or "", m[2] or "") >= newest_bundle):
             ids.append(m[0])
         if not ids:
             return None

@@ -67,3 +67,29 @@ def test_store_failure_while_reading_is_one_line(tmp_path, monkeypatch, cmd):
     assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     assert r.exit_code == 2, r.output
     assert "disk I/O error" in r.output and "SELECT" not in r.output
+
+
+def test_a_stale_merged_scan_does_not_stand_for_the_last_scan(tmp_path):
+    # the store's "previous" is each vantage's newest bundle plus the newest merged
+    # scan, however old: a finding in last month's merged report, fixed since (the
+    # vantage's newer bundle passes) and failing again tonight read as "persisting"
+    # (with last month's age) instead of "new"
+    from scanner.store.db import open_store
+    from scanner.store.history import previous_results
+    from tests.store.storelib import finding
+    db = f"sqlite:///{tmp_path}/isoscan.db"
+    bad = finding("DEV-UNREGISTERED", "office-lan", "fail", mac="02:aa:00:00:00:01")
+    ok = finding("DEV-UNREGISTERED", "office-lan", "pass")
+    n1 = write(tmp_path / "n1.json", synthetic_bundle("office-lan", "2026-10-01T02:00:00Z", [bad]))
+    merged = tmp_path / "m1.json"
+    r = run("report", n1, "-o", str(tmp_path / "m1.html"), "--json", str(merged))
+    assert r.exit_code == 0, r.output
+    n2 = write(tmp_path / "n2.json", synthetic_bundle("office-lan", "2026-11-01T02:00:00Z", [ok]))
+    assert run("ingest", "--db", db, n1, str(merged), n2).exit_code == 0
+    store = open_store(db)
+    try:
+        prev = previous_results(store, before="2026-12-01T02:00:00Z")
+    finally:
+        store.close()
+    assert prev.started_at == "2026-11-01T02:00:00Z"
+    assert not [f for f in prev.findings if f["status"] == "fail"], prev.findings
