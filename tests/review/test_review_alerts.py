@@ -75,3 +75,25 @@ def test_a_hostile_long_subject_does_not_block_the_syslog_channel(tmp_path, rece
     wait_for(lambda: len(rx.messages) == 2)
     assert all(len(m) <= 8192 for m in rx.messages)
     assert any(b"ws-002" in m for m in rx.messages)
+
+
+def test_starttls_false_is_refused_for_a_relay_that_is_not_on_loopback(tmp_path):
+    # SPEC §6: "starttls: false is for a relay on loopback only" -- the config took it
+    # for any host, and the channel then logged in (username, password) in clear text
+    import pytest
+
+    from scanner.alerts.config import ConfigError, load_config
+    base = ("version: 1\nchannels:\n  - name: mail\n    type: email\n    host: {host}\n"
+            "    from: isoscan@unit.example\n    to: soc@unit.example\n    starttls: false\n"
+            "    username: isoscan\n    password: hunter2-smtp\n")
+    for host in ("mail.unit.example", "10.20.0.25"):
+        p = tmp_path / "alerts.yaml"
+        p.write_text(base.format(host=host), "utf-8")
+        with pytest.raises(ConfigError) as e:
+            load_config(str(p))
+        assert ":8:15:" in str(e.value) and "loopback" in str(e.value)
+        assert "hunter2" not in str(e.value)
+    for host in ("127.0.0.1", "localhost", "::1"):
+        p.write_text(base.format(host=f"'{host}'"), "utf-8")
+        [ch] = load_config(str(p)).channels
+        assert ch.starttls is False
