@@ -93,3 +93,16 @@ def test_a_stale_merged_scan_does_not_stand_for_the_last_scan(tmp_path):
         store.close()
     assert prev.started_at == "2026-11-01T02:00:00Z"
     assert not [f for f in prev.findings if f["status"] == "fail"], prev.findings
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://auditor@127.0.0.1:1/isoscan?password=Pa55w0rd",
+    "postgresql:///isoscan?host=/nonexistent&user=auditor&password=Pa55w0rd&sslmode=disable",
+    "postgresql://auditor@127.0.0.1:1/isoscan?sslpassword=Pa55w0rd",
+])
+def test_a_password_in_the_query_of_the_url_is_never_printed(tmp_path, url):
+    # libpq takes the password as a query parameter too; redact() masked only user:pw@
+    r = run("history", "--db", url)
+    assert r.exit_code == 2, r.output
+    assert "Pa55w0rd" not in r.output
+    assert "cannot open the store" in r.output
