@@ -97,3 +97,20 @@ def test_starttls_false_is_refused_for_a_relay_that_is_not_on_loopback(tmp_path)
         p.write_text(base.format(host=f"'{host}'"), "utf-8")
         [ch] = load_config(str(p)).channels
         assert ch.starttls is False
+
+
+def test_webhook_errors_do_not_print_a_token_in_the_url_path():
+    # Feishu, Slack, Discord and Mattermost put the webhook's secret in the path
+    # (…/open-apis/bot/v2/hook/<token>); describe() dropped the query and user info
+    # but kept the path, so every failed delivery wrote the token to the journal
+    import pytest
+
+    from scanner.alerts.errors import ChannelError
+    from scanner.alerts.webhook import WebhookChannel
+    from tests.alerts.conftest import free_port
+    ch = WebhookChannel("hook", f"http://127.0.0.1:{free_port()}/open-apis/bot/v2/hook/"
+                                "3f9c2a7e-tok-0d4e", secret=b"k", retries=0, timeout=2)
+    with pytest.raises(ChannelError) as e:
+        ch.send([_alert(1, "ws-002")])
+    assert "3f9c2a7e-tok-0d4e" not in str(e.value)
+    assert str(e.value).startswith("webhook http://127.0.0.1:")
