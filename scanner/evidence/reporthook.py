@@ -42,6 +42,9 @@ def _record_config(path: str) -> dict:
         raise EvidenceRefused(f"{path}: expected a mapping (inspector:, responsible:, "
                               "deadline:, unit:)")
     rec = data.get("record", data)
+    if not isinstance(rec, dict):
+        raise EvidenceRefused(f"{path}: record: expected a mapping (inspector:, responsible:, "
+                              "deadline:, unit:)")
     unknown = set(rec) - {"inspector", "responsible", "deadline", "unit"}
     if unknown:
         raise EvidenceRefused(f"{path}: unknown keys {', '.join(sorted(map(str, unknown)))} "

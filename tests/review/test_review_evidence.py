@@ -101,3 +101,13 @@ def test_require_signed_verifies_the_stored_previous_scan_again(tmp_path, keypai
     r = run("report", str(cur2), "-o", str(tmp_path / "r2.html"), "--trust", str(keypair[1]),
             "--require-signed", "--db", db2)
     assert r.exit_code == 0, r.output
+
+
+def test_a_record_config_whose_record_is_not_a_mapping_is_one_line(tmp_path, keypair):
+    [doc] = _signed_chain(tmp_path, keypair, n=1)
+    for body in ("record: 5\n", "record: [a, b]\n", "record: inspector\n"):
+        cfg = tmp_path / "record.yaml"
+        cfg.write_text(body, "utf-8")
+        r = run("report", str(doc), "-o", str(tmp_path / "r.html"), "--record-config", str(cfg))
+        assert r.exit_code == 2, (body, r.output)
+        assert "record.yaml" in r.output and "mapping" in r.output
