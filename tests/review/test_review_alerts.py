@@ -114,3 +114,23 @@ def test_webhook_errors_do_not_print_a_token_in_the_url_path():
         ch.send([_alert(1, "ws-002")])
     assert "3f9c2a7e-tok-0d4e" not in str(e.value)
     assert str(e.value).startswith("webhook http://127.0.0.1:")
+
+
+def test_a_waiver_that_lapsed_between_two_scans_alerts(tmp_path):
+    # `alert --waivers` judged the previous result's waivers as of today too, so a
+    # waiver that expired between the two scans had the finding failing "before" as
+    # well: persisting, no alert -- neither for the finding nor for WAIVER-EXPIRED
+    # (the command's own docstring: "one whose waiver lapsed comes back as new")
+    prev = bundle("office-lan")                       # 2026-11-30, ING-SINGLE failing
+    cur = copy.deepcopy(prev)
+    cur["scan_id"] = "scan-office-02"
+    cur["started_at"], cur["finished_at"] = "2026-12-02T02:03:00Z", "2026-12-02T02:04:00Z"
+    p, c = write_json(tmp_path / "prev.json", prev), write_json(tmp_path / "cur.json", cur)
+    w = tmp_path / "waivers.yaml"
+    w.write_text("version: 1\nwaivers:\n  - match: {check: ING-SINGLE, segment: office-lan}\n"
+                 "    reason: r\n    approver: a\n    expires: 2026-12-01\n", "utf-8")
+    r = run("alert", "--config", _config(tmp_path), "--previous", p, "--current", c,
+            "--waivers", str(w), "--now", "2026-12-02T03:00:00Z", "--dry-run")
+    assert r.exit_code == 0, r.output
+    checks = sorted(a["check"] for a in json.loads(r.output) if a["kind"] == "new-finding")
+    assert checks == ["ING-SINGLE", "WAIVER-EXPIRED"], r.output
