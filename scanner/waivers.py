@@ -245,7 +245,73 @@ def _refuse_static(w: Waiver, segments: dict | None) -> None:
                           "for connecting a classified network (涉密网络不得豁免)")
 
 
-def _refuse_finding(w: Waiver, f: Mapping, segments: dict | None) -> None:
+_ADDRESS = re.compile(r"[0-9A-Fa-f:.]{3,}")
+
+
+def _classified_parts(result: Mapping) -> dict:
+    """What of the inventory belongs to a classified segment: {"networks": [...],
+    "devices": {name: segment}, "macs": {...}, "ips": {...}} (a finding on another
+    segment may still be about one: an office gateway that routes into it)."""
+    import ipaddress
+    view = result.get("inventory_view")
+    if not isinstance(view, Mapping):
+        from scanner.report.merge import embedded_inventory
+        view = embedded_inventory(result) if isinstance(result.get("inventory"), Mapping) else None
+    out: dict = {"networks": [], "devices": {}, "macs": {}, "ips": {}}
+    if not isinstance(view, Mapping):
+        return out
+    segs = view.get("segments") if isinstance(view.get("segments"), Mapping) else {}
+    classified = {str(k) for k, v in segs.items()
+                  if isinstance(v, Mapping) and v.get("classification") == "classified"}
+    for name in classified:
+        for n in segs[name].get("networks") or ():
+            try:
+                out["networks"].append((ipaddress.ip_network(str(n), strict=False), name))
+            except ValueError:
+                continue
+    for d in view.get("devices") or ():
+        if not isinstance(d, Mapping):
+            continue
+        for i in d.get("interfaces") or ():
+            if isinstance(i, Mapping) and i.get("segment") in classified:
+                if d.get("name"):
+                    out["devices"][d["name"]] = i["segment"]
+                if i.get("mac"):
+                    out["macs"][str(i["mac"]).lower()] = i["segment"]
+                if i.get("ip"):
+                    out["ips"][str(i["ip"])] = i["segment"]
+    return out
+
+
+def _classified_touched(f: Mapping, parts: Mapping) -> str | None:
+    """A classified segment the finding is about, by its peer segment, its subject
+    or an address its evidence names (None: none is known)."""
+    import ipaddress
+    s = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
+    if s.get("device") in parts["devices"]:
+        return parts["devices"][s["device"]]
+    if str(s.get("mac") or "").lower() in parts["macs"]:
+        return parts["macs"][str(s["mac"]).lower()]
+    words = [str(s.get("ip") or "")]
+    for e in f.get("evidence") or ():
+        words += [str(v) for v in e.values()] if isinstance(e, Mapping) else [str(e)]
+    for word in words:
+        for tok in _ADDRESS.findall(word):
+            tok = tok.strip(".:")
+            if tok in parts["ips"]:
+                return parts["ips"][tok]
+            try:
+                ip = ipaddress.ip_address(tok)
+            except ValueError:
+                continue
+            for net, name in parts["networks"]:
+                if ip.version == net.version and ip in net:
+                    return name
+    return None
+
+
+def _refuse_finding(w: Waiver, f: Mapping, segments: dict | None,
+                    parts: Mapping | None = None) -> None:
     cid = f.get("check_id")
     if cid not in PROTECTED:
         return
@@ -255,6 +321,13 @@ def _refuse_finding(w: Waiver, f: Mapping, segments: dict | None) -> None:
         raise WaiverError(f"{w.check_where}: {cid} cannot be waived on classified segment {seg}: "
                           "the secrecy rules know no exception for connecting a classified "
                           "network (涉密网络不得豁免)")
+    peer = f.get("peer_segment")
+    other = (peer if (segments or {}).get(peer) == "classified" else None) or \
+        (_classified_touched(f, parts) if parts else None)
+    if other:
+        raise WaiverError(f"{w.check_where}: {cid} on segment {seg} concerns the classified "
+                          f"segment {other} and cannot be waived: the secrecy rules know no "
+                          "exception for connecting a classified network (涉密网络不得豁免)")
     if cls is None:
         raise WaiverError(f"{w.check_where}: {cid} on segment {seg or '(none)'} of unknown "
                           "classification cannot be waived (give the inventory with -i); refused")
@@ -298,6 +371,7 @@ def apply_waivers(result: dict, waivers: Sequence[Waiver], *, today: _dt.date,
     segments = _segments(result)
     for w in waivers:
         _refuse_static(w, segments)
+    parts = _classified_parts(result)
     findings = [f for f in result.get("findings") or [] if isinstance(f, dict)]
     marks: list[tuple[dict, Waiver]] = []
     index = _Index(waivers)
@@ -308,7 +382,7 @@ def apply_waivers(result: dict, waivers: Sequence[Waiver], *, today: _dt.date,
         for i in index.candidates(f, fp):
             w = waivers[i]
             if w.covers(f, fp):
-                _refuse_finding(w, f, segments)
+                _refuse_finding(w, f, segments, parts)
                 if not w.expired(today):
                     marks.append((f, w))
                     break

@@ -140,17 +140,33 @@ def _channel(doc, path: tuple, obj, lang: str):
         raise doc.problem(path + ("to",), "must name at least one recipient")
     rcpts = [yc.string(doc, path + ("to", i) if isinstance(obj["to"], list) else path + ("to",), t)
              for i, t in enumerate(to)]
+    host = yc.string(doc, path + ("host",), obj["host"])
+    starttls = yc.boolean(doc, path + ("starttls",), obj.get("starttls", True))
+    if not starttls and not _loopback(host):
+        raise doc.problem(path + ("starttls",), f"starttls: false is for a relay on loopback "
+                                                f"only, not {host}: the login and the alerts "
+                                                "would cross the network in clear text")
     return MailChannel(
-        name=name, host=yc.string(doc, path + ("host",), obj["host"]),
+        name=name, host=host,
         port=yc.integer(doc, path + ("port",), obj.get("port", 587), 1, 65535),
         sender=yc.string(doc, path + ("from",), obj["from"]), to=rcpts,
-        starttls=yc.boolean(doc, path + ("starttls",), obj.get("starttls", True)),
+        starttls=starttls,
         cafile=yc.string(doc, path + ("cafile",), obj["cafile"]) if "cafile" in obj else None,
         username=yc.string(doc, path + ("username",), obj["username"]) if "username" in obj else None,
         password=_secret(doc, path, obj, "password", required=False),
         timeout=yc.number(doc, path + ("timeout",), obj.get("timeout", 30), 0.1, 600),
         lang=ch_lang,
         max_batch=yc.integer(doc, path + ("max_batch",), obj.get("max_batch", 500), 1, 100_000))
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+    if host.strip().lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_config(path: str) -> Config:

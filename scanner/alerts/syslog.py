@@ -26,11 +26,16 @@ FACILITIES = {name: n for n, name in enumerate(
      "local3", "local4", "local5", "local6", "local7"))}
 LEVEL = {"critical": 2, "high": 3, "medium": 4, "low": 5, "info": 6}
 BOM = "\ufeff"
+# one message at most (octets): a datagram UDP carries on any path, far above
+# the 2048 RFC 5424 asks receivers to take; a longer text (a hostile device name
+# in a bundle) is cut with "…", never refused (it would block the channel)
+MAX_MESSAGE = 8192
+MAX_SD_VALUE = 256
 
 
 def _sd_value(v: object) -> str:
     """PARAM-VALUE escaping (RFC 5424 §6.3.3): '"', '\\' and ']'."""
-    s = "" if v is None else str(v)
+    s = ("" if v is None else str(v))[:MAX_SD_VALUE]
     return s.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
@@ -53,7 +58,13 @@ def format_message(alert: Alert, *, facility: int, lang: str, hostname: str,
     msg = " ".join(msg.split())                       # one line
     head = (f"<{pri}>1 {ts} {_header_field(hostname, 255)} {_header_field(app_name, 48)} "
             f"{_header_field(procid or str(os.getpid()), 128)} {_header_field(alert.kind, 32)} ")
-    return (head + sd + " " + BOM + msg).encode("utf-8")
+    out = (head + sd + " " + BOM).encode("utf-8")
+    text_bytes = msg.encode("utf-8")
+    room = MAX_MESSAGE - len(out)
+    if len(text_bytes) > room:
+        cut = "…".encode("utf-8")
+        text_bytes = text_bytes[:max(0, room - len(cut))].decode("utf-8", "ignore").encode("utf-8") + cut
+    return out + text_bytes
 
 
 def frame_octet_counting(msg: bytes) -> bytes:

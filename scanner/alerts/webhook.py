@@ -41,10 +41,11 @@ class WebhookChannel:
     batch = True
 
     def describe(self) -> str:
-        """The URL without user info, query or fragment (they may hold a token)."""
+        """The URL's scheme and host only: user info, query and path may hold the
+        token (Feishu, Slack and Discord put it in the path)."""
         u = urllib.parse.urlsplit(self.url)
         host = u.netloc.rpartition("@")[2]
-        return f"webhook {u.scheme}://{host}{u.path}"
+        return f"webhook {u.scheme}://{host}" + ("/…" if u.path not in ("", "/") else "/")
 
     def send(self, alerts: list[Alert], sleep=time.sleep) -> None:
         data = payload.body(alerts, _dt.datetime.now(_dt.timezone.utc))

@@ -74,6 +74,12 @@ def check_titles() -> dict:
         return {}
 
 
+def _as_of(result: dict, default: _dt.date) -> _dt.date:
+    """The UTC day a result was made (its finish, else its start), at most `default`."""
+    t = _parse_time(result.get("finished_at")) or _parse_time(result.get("started_at"))
+    return min(t.astimezone(_dt.timezone.utc).date(), default) if t is not None else default
+
+
 def _verdict(result: dict) -> str:
     from scanner.judge.run import verdict
     return verdict([f for f in result["findings"] if not f.get("waiver")])
@@ -121,7 +127,8 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
             kind, data, digest = read_input(path)
             if kind != "bundle":
                 raise InputProblem(f"{path}: a canary log, not a result bundle")
-            data.setdefault("scan_id", digest)
+            if not (isinstance(data.get("scan_id"), str) and data["scan_id"]):
+                data["scan_id"] = digest     # null (SPEC §5) too: never one id for all such
             for f in data["findings"]:      # only this run's --waivers waive, never the file's marks
                 f.pop("waiver", None)
             results.append(data)
@@ -129,9 +136,11 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
         if waivers_path:
             from scanner.waivers import apply_waivers, load_waivers
             ws = load_waivers(waivers_path)
+            today = now.astimezone(_dt.timezone.utc).date()
             for r in (old, new):
-                if r is not None:
-                    apply_waivers(r, ws, today=now.date())
+                if r is not None:   # the previous result as it stood then: a waiver that
+                    # lapsed since is a change (its finding and WAIVER-EXPIRED are new)
+                    apply_waivers(r, ws, today=_as_of(r, today) if r is old else today)
     except (ConfigError, InputProblem) as exc:     # a WaiverError is a ConfigError
         click.echo(f"isoscan alert: {exc}", err=True)
         sys.exit(2)

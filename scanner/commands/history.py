@@ -103,6 +103,19 @@ def _open(db):
         fail("history", str(exc))
 
 
+def _read(cmd, fn, store, **kw):
+    """fn(store, **kw), a database failure as one line and exit 2 (never a traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scanner.commands.ingest import store_problem
+    try:
+        return fn(store, **kw)
+    except SQLAlchemyError as exc:
+        fail(cmd, f"the store failed: {store_problem(exc)}")
+    finally:
+        store.close()
+
+
 def _since(spec):
     from scanner.store.history import since_time
     try:
@@ -122,11 +135,7 @@ def history(db, segment, check, since, fmt, lang):
     """Every failing finding the store knows, and what became of it (历史记录)."""
     from scanner.store.history import finding_history
     since_t = _since(since)
-    store = _open(db)
-    try:
-        hs = finding_history(store, segment=segment, check=check, since=since_t)
-    finally:
-        store.close()
+    hs = _read("history", finding_history, _open(db), segment=segment, check=check, since=since_t)
     if fmt == "json":
         click.echo(json.dumps({"since": since_t, "segment": segment, "check": check,
                                "findings": [h.to_json() for h in hs]}, ensure_ascii=False, indent=1))
@@ -149,11 +158,7 @@ def stations(db, segment, since, fmt, lang):
     """The stations discovery saw: first/last seen, addresses, events (站点历史)."""
     from scanner.store.history import station_history
     since_t = _since(since)
-    store = _open(db)
-    try:
-        sts = station_history(store, segment=segment, since=since_t)
-    finally:
-        store.close()
+    sts = _read("stations", station_history, _open(db), segment=segment, since=since_t)
     if fmt == "json":
         click.echo(json.dumps({"since": since_t, "segment": segment,
                                "stations": [s.to_json() for s in sts]}, ensure_ascii=False, indent=1))

@@ -41,8 +41,11 @@ def max_input_bytes() -> int:
         return 1 << 30
 
 
-def read_input(path: str) -> tuple[str, dict, str]:
-    """("bundle" | "canary", data, sha256 of the file's bytes)."""
+def read_input(path: str, strict: bool = False) -> tuple[str, dict, str]:
+    """("bundle" | "canary", data, sha256 of the file's bytes). `strict` (report
+    --trust): a key twice in one object is refused, as `isoscan verify` refuses
+    it (SPEC §8.2): the signature covers the value Python keeps, another reader
+    may keep the other."""
     from scanner.report.merge import ReportInputError, check_bundle
     cap = max_input_bytes()
     try:
@@ -57,13 +60,19 @@ def read_input(path: str) -> tuple[str, dict, str]:
                            "so not a bundle or canary log isoscan wrote")
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        if strict:
+            from scanner.evidence.canonical import _no_duplicates
+            data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_no_duplicates)
+        else:
+            data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InputProblem(f"{path}: not UTF-8 text, so not a bundle") from None
     except json.JSONDecodeError as exc:
         raise InputProblem(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except RecursionError:
         raise InputProblem(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:          # canonical.DuplicateKey (strict)
+        raise InputProblem(f"{path}: {exc} (two readers could read two documents)") from None
     if isinstance(data, dict) and data.get("schema") == CANARY_SCHEMA:
         if not isinstance(data.get("arrivals"), list):
             raise InputProblem(f"{path}: canary log without an 'arrivals' list")
@@ -149,37 +158,62 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
     return out
 
 
-def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None) -> dict:
+def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
+                    ev=None) -> dict:
     """The changes since the last scan (scanner.report.since): against the
-    store's latest results before these bundles, or an earlier result file."""
+    store's latest results before these bundles, or an earlier result file.
+    `ev` (ReportEvidence): with --require-signed, what is compared with must
+    verify as well."""
+    from scanner.evidence.reporthook import EvidenceRefused
     from scanner.report.since import since_last
     from scanner.store.changes import results_of
     if previous:
-        kind, data, _ = read_input(previous)
+        kind, data, _ = read_input(previous, strict=bool(ev and ev.trust is not None))
         if kind != "bundle":
             raise InputProblem(f"{previous}: a canary log, not a bundle (--previous)")
+        if ev is not None:
+            try:
+                ev.verify_earlier([(previous, data)], "--previous")
+            except EvidenceRefused as exc:
+                raise InputProblem(str(exc)) from None
         from scanner.report.since import trend_point
         from scanner.store.fingerprint import Fingerprinter
         prev = results_of(data)
         point = trend_point(prev.findings, prev.started_at[:10], Fingerprinter())
         return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
     from scanner.store.db import StoreError, open_store
-    from scanner.store.fingerprint import Fingerprinter
-    from scanner.store.history import first_seen, previous_results, trend
     try:
         store = open_store(db)
     except StoreError as exc:
         raise InputProblem(str(exc)) from None
+    from sqlalchemy.exc import SQLAlchemyError
     try:
-        before = merged.get("started_at") or "9999"
-        mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
-        prev = previous_results(store, before=before, exclude=mine)
-        fp = Fingerprinter()
-        failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
-        seen = first_seen(store, failing)
-        points = trend(store, days=30, until=before)
+        return _since_store(merged, bundles, store, ev)
+    except SQLAlchemyError as exc:     # the database failed while read: one line, exit 2
+        from scanner.commands.ingest import store_problem
+        raise InputProblem(f"the store failed: {store_problem(exc)}") from None
     finally:
         store.close()
+
+
+def _since_store(merged: dict, bundles, store, ev) -> dict:
+    """since_last_scan against the store (open; closed by the caller)."""
+    from scanner.evidence.reporthook import EvidenceRefused
+    from scanner.report.since import since_last
+    from scanner.store.fingerprint import Fingerprinter
+    from scanner.store.history import first_seen, previous_results, stored_documents, trend
+    before = merged.get("started_at") or "9999"
+    mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
+    prev = previous_results(store, before=before, exclude=mine)
+    if prev is not None and ev is not None and ev.require_signed:
+        try:
+            ev.verify_earlier(stored_documents(store, prev.scans), "the store's previous scan")
+        except EvidenceRefused as exc:
+            raise InputProblem(str(exc)) from None
+    fp = Fingerprinter()
+    failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
+    seen = first_seen(store, failing)
+    points = trend(store, days=30, until=before)
     return since_last(merged, prev, first_seen=seen, trend=points, source="store")
 
 
@@ -273,7 +307,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             inv = result.inventory
         stored = []
         for path in files:
-            kind, data, digest = read_input(path)
+            kind, data, digest = read_input(path, strict=bool(trust))
             read.append((path, data))
             if kind == "canary":
                 logs.append(data)
@@ -301,7 +335,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             except WaiverError as exc:
                 raise InputProblem(str(exc)) from None
         if db or previous:
-            merged["since_last"] = since_last_scan(merged, bundles, db, previous)
+            merged["since_last"] = since_last_scan(merged, bundles, db, previous, ev)
         html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
                              extend=ev.extension(merged, lang))
     except InputProblem as exc:

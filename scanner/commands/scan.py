@@ -149,6 +149,14 @@ def _store(bundle, db, lang) -> bool:
     except (StoreError, IngestError) as exc:
         _say(lang, f"无法入库：{exc}", f"cannot store the bundle: {exc}")
         return False
+    except Exception as exc:     # the database failed mid-ingest: one line, exit 2 (as ingest)
+        from sqlalchemy.exc import SQLAlchemyError
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        from scanner.commands.ingest import store_problem
+        why = store_problem(exc)
+        _say(lang, f"无法入库，未存储任何内容：{why}", f"cannot store the bundle, nothing stored: {why}")
+        return False
     return True
 
 

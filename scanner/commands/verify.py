@@ -95,8 +95,14 @@ def verify(files, trust_paths, fmt, lang, states=()):
                 bad(str(exc))
             if not st:
                 bad(f"{sp}: no such chain state file")
-            check_against_state(chains, results, st, sp)
-    good = all_good(results, chains) if results else True
+            # the state is checked wherever its chain is: loose files, packages, or
+            # (nowhere) as a broken chain of its own
+            held = [rep for rep in reps if any(c.chain == st.get("chain") for c in rep.chains)]
+            for rep in held:
+                check_against_state(rep.chains, rep.results, st, sp)
+            if not held or any(c.chain == st.get("chain") for c in chains):
+                check_against_state(chains, results, st, sp)
+    good = all_good(results, chains) if (results or chains) else True
     if fmt == "text":
         _print_results(results, chains, lang)
     out_json["files"] = [r.to_json(lang) for r in results]

@@ -42,6 +42,9 @@ def _record_config(path: str) -> dict:
         raise EvidenceRefused(f"{path}: expected a mapping (inspector:, responsible:, "
                               "deadline:, unit:)")
     rec = data.get("record", data)
+    if not isinstance(rec, dict):
+        raise EvidenceRefused(f"{path}: record: expected a mapping (inspector:, responsible:, "
+                              "deadline:, unit:)")
     unknown = set(rec) - {"inspector", "responsible", "deadline", "unit"}
     if unknown:
         raise EvidenceRefused(f"{path}: unknown keys {', '.join(sorted(map(str, unknown)))} "
@@ -106,6 +109,18 @@ class ReportEvidence:
             why += [f"chain {c.chain}: {pick(c.problems[0], 'en')}" for c in self.evidence.broken]
             raise EvidenceRefused("--require-signed: refused, not every input verifies: "
                                   + "; ".join(why))
+
+    def verify_earlier(self, docs: Sequence[tuple[str, Any]], what: str) -> None:
+        """--require-signed: the earlier results the changes since the last scan
+        compare with (--previous, or the store's scans: verified again on every
+        report) must verify too; no chain is asked of them (they are not tonight's)."""
+        if self.trust is None or not self.require_signed:
+            return
+        from scanner.model import pick
+        bad = [r for r in (verify_document(d, self.trust, n) for n, d in docs) if not r.ok]
+        if bad:
+            raise EvidenceRefused(f"--require-signed: refused, {what} does not verify: " + "; ".join(
+                f"{r.name}: {r.status} ({pick(r.detail, 'en')})" for r in bad))
 
     def extension(self, merged: dict, lang: str, *, print_all: bool = False,
                   report_sha: str | None = None) -> Callable[[dict], None] | None:

@@ -46,6 +46,8 @@ class Results:
     findings: list[dict] = field(default_factory=list)
     # (check id, segment, vantage segment) judged without error (pass or fail only)
     assessed: set = field(default_factory=set)
+    # the store's scans it was rebuilt from (scans.id; history.previous_results)
+    scans: list = field(default_factory=list)
 
     def failing(self, fp: Fingerprinter) -> dict[str, dict]:
         """{fingerprint: finding}; one fingerprint failing from several vantages

@@ -145,7 +145,14 @@ def open_store(url: str | None = None, *, upgrade: bool = True) -> Store:
         full = resolve(url)
     except StoreURLError as exc:
         raise StoreError(str(exc)) from None
-    store = Store(_engine(full), full)
+    try:
+        engine = _engine(full)
+    except StoreError:
+        raise
+    except Exception as exc:      # an unparsable URL (a port that is no number): one line
+        raise StoreError(f"cannot open the store {redact(full)}: {type(exc).__name__}: "
+                         f"{redact(_first_line(exc))}") from None
+    store = Store(engine, full)
     if upgrade:
         try:
             migrate(store)

@@ -198,9 +198,13 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
                 s.c.vantage_ip.is_not_distinct_from(newest_at.c.vantage_ip),
                 s.c.started_at == newest_at.c.at))
             .where(*cond, s.c.kind == "bundle"))})
-        m = conn.execute(select(s.c.id).where(*cond, s.c.kind == "merged")
+        m = conn.execute(select(s.c.id, s.c.started_at, s.c.finished_at)
+                         .where(*cond, s.c.kind == "merged")
                          .order_by(s.c.started_at.desc(), s.c.id.desc()).limit(1)).first()
-        if m:
+        newest_bundle = conn.execute(select(func.max(newest_at.c.at))).scalar() if ids else None
+        # the merged scan only when it is of the last scans, not older than a bundle it
+        # would contradict (a month-old merged report's failure fixed since is no "before")
+        if m and (newest_bundle is None or max(m[1] or "", m[2] or "") >= newest_bundle):
             ids.append(m[0])
         if not ids:
             return None
@@ -212,7 +216,25 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
     # every vantage's latest findings together, as a merged report holds them
     findings = [dict(_row_finding(r), peer_segment=r.peer_segment) for r in rows]
     started = max((r.started_at for r in rows), default="")
-    return Results(started_at=started, findings=findings, assessed=assessed_of(findings))
+    return Results(started_at=started, findings=findings, assessed=assessed_of(findings),
+                   scans=sorted(ids))
+
+
+def stored_documents(store, scans: Iterable[int]) -> list[tuple[str, dict]]:
+    """[(scan_id, the document as ingested, its signature block included)] of
+    these scans (scans.id): what a report verifies again (report --trust --db)."""
+    import zlib
+
+    from sqlalchemy import select
+    from scanner.store import tables as T
+    ids = sorted(set(scans))
+    if not ids:
+        return []
+    with store.read() as conn:
+        rows = conn.execute(select(T.scans.c.scan_id, T.documents.c.body)
+                            .join(T.documents, T.documents.c.scan == T.scans.c.id)
+                            .where(T.scans.c.id.in_(ids)).order_by(T.scans.c.id)).all()
+    return [(sid, json.loads(zlib.decompress(body))) for sid, body in rows]
 
 
 def trend(store, *, days: int = 30, until: str | None = None) -> list[dict]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 DEFAULT_PATH = "/var/lib/isoscan/isoscan.db"
 ENV = "ISOSCAN_DB"
@@ -42,8 +43,13 @@ def sqlite_path(url: str) -> str | None:
     return None if path in ("", ":memory:") else path
 
 
+_QUERY_SECRET = re.compile(r"([?&](?:ssl)?pass(?:word|wd)=)[^&#]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password (user:password@, or ?password= as libpq
+    takes it too), for messages."""
+    url = _QUERY_SECRET.sub(r"\1***", url)
     if "://" not in url or "@" not in url:
         return url
     scheme, rest = url.split("://", 1)
