@@ -261,6 +261,8 @@ def _write(path: str, text: str) -> None:
               help="Also write the full report as a PDF (headless Chromium).")
 @click.option("--evidence", "evidence_zip", type=click.Path(dir_okay=False), default=None,
               help="Also write the evidence package (report, inputs, keys, SHA256SUMS).")
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False), default=None, metavar="KEY",
+              help="Sign the evidence package's SHA256SUMS with this private key (the reporter's).")
 @click.option("--db", "db", default=None, metavar="URL",
               help="Open with the changes since the last scan the store holds, and a trend "
                    "(a SQLite file or postgresql://...; see `isoscan ingest`).")
@@ -269,7 +271,7 @@ def _write(path: str, text: str) -> None:
 def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
            trust=(), require_signed=False, record=False, inspector=None, responsible=None,
            deadline=None, record_config=None, pdf=None, evidence_zip=None, waivers_file=None,
-           db=None, previous=None):
+           db=None, previous=None, sign_key=None):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     from scanner.report.render import merge_report, render_report
     from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
@@ -283,7 +285,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             ev = ReportEvidence.from_options(
                 trust=trust, require_signed=require_signed, record=record, inspector=inspector,
                 responsible=responsible, deadline=deadline, record_config=record_config,
-                pdf=pdf, evidence=evidence_zip)
+                pdf=pdf, evidence=evidence_zip, sign=sign_key)
         except EvidenceRefused as exc:
             raise InputProblem(str(exc)) from None
         inv = None

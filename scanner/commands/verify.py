@@ -113,6 +113,12 @@ def verify(files, trust_paths, fmt, lang, states=()):
             _say(pick(text(f"== 证据包 {rep.name}：{'通过' if rep.ok else '未通过'}",
                            f"== evidence package {rep.name}: {'verified' if rep.ok else 'NOT verified'}"),
                       lang))
+            if rep.signer:
+                who = (trust or {}).get(rep.signer)
+                _say("  + " + pick(text(
+                    f"报告与 {len(rep.results)} 个输入的清单由 {rep.signer}" + (f"（{who.name}）" if who and who.name else "") + " 签名",
+                    f"the report and the sums of {len(rep.results)} inputs are signed by {rep.signer}"
+                    + (f" ({who.name})" if who and who.name else "")), lang))
             for p in rep.problems:
                 _say("  ! " + pick(p, lang))
             if rep.trust_note:
@@ -121,7 +127,7 @@ def verify(files, trust_paths, fmt, lang, states=()):
             _print_results(rep.results, rep.chains, lang)
         out_json["packages"].append({
             "file": rep.name, "ok": rep.ok, "problems": [pick(p, lang) for p in rep.problems],
-            "trust": "package" if rep.trust_note else "given",
+            "trust": "package" if rep.trust_note else "given", "signed_by": rep.signer,
             "files": [r.to_json(lang) for r in rep.results],
             "chains": [c.to_json(lang) for c in rep.chains]})
     out_json["ok"] = good

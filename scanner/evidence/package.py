@@ -8,6 +8,13 @@ Layout (docs/SPEC.md §8.5)::
     keys/<fingerprint>.pub   the trusted public keys that signed them
     MANIFEST.json            what each file is ({"schema": "isoscan.evidence/1", …})
     SHA256SUMS               sha256sum(1) lines for every other member
+    SHA256SUMS.sig           with `report --sign KEY`: the reporter's Ed25519 signature
+                             of SHA256SUMS, so the report is bound to who made it
+
+The sums alone bind nothing: whoever changes the report can change the sums.
+So a package verifies only when SHA256SUMS.sig is there and made by a key of
+--trust; without --trust the package's own keys are read and said, but the
+package is not verified (a key shipped beside what it signs proves nothing).
 
 `isoscan verify evidence.zip` reads it without extracting anything to disk and
 refuses members with absolute or '..' paths, links, encrypted members,
@@ -33,6 +40,7 @@ from scanner.evidence.verify import (ChainReport, Result, VerifyInputError, chec
 
 SCHEMA = "isoscan.evidence/1"
 SUMS = "SHA256SUMS"
+SUMS_SIG = "SHA256SUMS.sig"
 MANIFEST = "MANIFEST.json"
 MAX_MEMBERS = 10_000
 _SAFE = re.compile(r"[A-Za-z0-9._-]")
@@ -45,7 +53,7 @@ def _safe_name(name: str) -> str:
 
 def build_package(out: str, *, report_html: bytes, report_pdf: bytes | None,
                   inputs: Sequence[tuple[str, bytes]], results: Sequence[Result],
-                  trust: Trust | None) -> None:
+                  trust: Trust | None, signer=None) -> None:
     """Write the zip atomically (a temporary file renamed over `out`)."""
     members: list[tuple[str, bytes]] = [("report.html", report_html)]
     if report_pdf is not None:
@@ -60,7 +68,11 @@ def build_package(out: str, *, report_html: bytes, report_pdf: bytes | None,
                                 "sequence": r.sequence})
     keys = []
     used = {r.fingerprint for r in results if r.fingerprint}
-    for fp, k in sorted((trust or {}).items()):
+    trust = dict(trust or {})
+    if signer is not None:
+        used.add(signer.fingerprint)
+        trust.setdefault(signer.fingerprint, signer.public)
+    for fp, k in sorted(trust.items()):
         if fp in used:
             name = "keys/" + _safe_name(fp.rsplit(":", 1)[-1].replace("/", "_").replace("+", "-")) + ".pub"
             members.append((name, (k.line() + "\n").encode("utf-8")))
@@ -73,6 +85,11 @@ def build_package(out: str, *, report_html: bytes, report_pdf: bytes | None,
                     .encode("utf-8")))
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members)
     members.append((SUMS, sums.encode("ascii")))
+    if signer is not None:
+        import base64
+        sig = {"alg": "ed25519", "key_fingerprint": signer.fingerprint,
+               "value": base64.b64encode(signer.sign(sums.encode("ascii"))).decode("ascii")}
+        members.append((SUMS_SIG, (json.dumps(sig) + "\n").encode("ascii")))
     from scanner.atomicio import open_atomic
     with open_atomic(out, prefix=".isoscan-evidence-") as fh, \
             zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -90,10 +107,13 @@ class PackageReport:
     results: list[Result] = field(default_factory=list)
     chains: list[ChainReport] = field(default_factory=list)
     trust_note: str = ""
+    given_trust: bool = False
+    signer: str | None = None          # the trusted key that signed SHA256SUMS
 
     @property
     def ok(self) -> bool:
-        return (not self.problems and bool(self.results) and all(r.ok for r in self.results)
+        return (not self.problems and self.given_trust and self.signer is not None
+                and bool(self.results) and all(r.ok for r in self.results)
                 and all(c.status == "whole" for c in self.chains))
 
 
@@ -177,11 +197,12 @@ def verify_package(path: str, trust: Trust | None) -> PackageReport:
             elif hashlib.sha256(data).hexdigest() != want:
                 rep.problems.append(text(f"{name}：SHA-256 与 {SUMS} 不符（被改动）",
                                          f"{name}: its sha256 does not match {SUMS} (changed)"))
-        for name in sorted(set(members) - set(listed) - {SUMS}):
+        for name in sorted(set(members) - set(listed) - {SUMS, SUMS_SIG}):
             rep.problems.append(text(f"{name}：在证据包中，但不在 {SUMS} 中（被添加）",
                                      f"{name}: in the package but not in {SUMS} (added)"))
     if "report.html" not in members:
         rep.problems.append(text("证据包中没有 report.html", "no report.html in the package"))
+    rep.given_trust = trust is not None
     if trust is None:
         trust = Trust()
         for name, data in sorted(members.items()):
@@ -196,6 +217,12 @@ def verify_package(path: str, trust: Trust | None) -> PackageReport:
                         trust.setdefault(k.fingerprint, k)
         rep.trust_note = ("keys: those shipped in the package (keys/); compare their "
                           "fingerprints with the unit's register, or give --trust")
+    rep.signer = _check_sums_signature(members, trust, rep)
+    if not rep.given_trust:
+        rep.problems.append(text(
+            "未给出 --trust：证据包自带的公钥证明不了什么（谁改了包，谁就能换上自己的公钥），证据包未获验证",
+            "no --trust given: keys shipped in the package prove nothing (whoever changed the "
+            "package can ship their own), so the package is not verified"))
     inputs = sorted(n for n in members if n.startswith("inputs/"))
     if not inputs:
         rep.problems.append(text("证据包中没有 inputs/", "no inputs/ in the package"))
@@ -208,6 +235,37 @@ def verify_package(path: str, trust: Trust | None) -> PackageReport:
         rep.results.append(verify_document(doc, trust, name))
     rep.chains = check_chains(rep.results)
     return rep
+
+
+def _check_sums_signature(members: dict, trust: Trust, rep) -> str | None:
+    """The fingerprint of the trusted key that signed SHA256SUMS, else None
+    (and a problem that says why: unsigned, malformed, untrusted, invalid)."""
+    import base64
+    raw = members.get(SUMS_SIG)
+    if raw is None:
+        rep.problems.append(text(
+            f"证据包未签名（没有 {SUMS_SIG}）：报告与 {SUMS} 可被一并改动而不被发现（report … --evidence … --sign KEY）",
+            f"the package is not signed (no {SUMS_SIG}): the report and {SUMS} could be changed "
+            f"together unnoticed (report … --evidence … --sign KEY)"))
+        return None
+    try:
+        sig = json.loads(raw.decode("ascii"))
+        fp, value = sig["key_fingerprint"], base64.b64decode(sig["value"], validate=True)
+        if sig.get("alg") != "ed25519" or not isinstance(fp, str):
+            raise ValueError("not an ed25519 signature")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        rep.problems.append(text(f"{SUMS_SIG}：格式不对（{exc}）", f"{SUMS_SIG}: malformed ({exc})"))
+        return None
+    key = trust.get(fp)
+    if key is None:
+        rep.problems.append(text(f"{SUMS_SIG}：签名公钥 {fp} 不在信任列表中",
+                                 f"{SUMS_SIG}: signed by {fp}, a key that is not trusted"))
+        return None
+    if not key.verify(value, members.get(SUMS, b"")):
+        rep.problems.append(text(f"{SUMS_SIG}：签名无效（{SUMS} 已被改动）",
+                                 f"{SUMS_SIG}: the signature is invalid ({SUMS} was changed)"))
+        return None
+    return fp
 
 
 def is_zip(path: str) -> bool:

@@ -59,6 +59,7 @@ class ReportEvidence:
     record: RecordOptions | None = None
     pdf: str | None = None
     package: str | None = None
+    sign_key: str | None = None                 # signs the package's SHA256SUMS
     evidence: Evidence | None = None
     signed_unchecked: bool = False
     inputs: list[tuple[str, Any]] = field(default_factory=list)
@@ -68,7 +69,9 @@ class ReportEvidence:
                      record: bool = False, inspector: str | None = None,
                      responsible: str | None = None, deadline: str | None = None,
                      record_config: str | None = None, pdf: str | None = None,
-                     evidence: str | None = None) -> "ReportEvidence":
+                     evidence: str | None = None, sign: str | None = None) -> "ReportEvidence":
+        if sign and not evidence:
+            raise EvidenceRefused("--sign signs the evidence package: give --evidence FILE.zip")
         if require_signed and not trust:
             raise EvidenceRefused("--require-signed needs --trust KEYS (the public keys the "
                                   "signatures are checked against)")
@@ -92,8 +95,14 @@ class ReportEvidence:
         rec = (RecordOptions(**{k: (" ".join(v.split())[:200] if v else None)
                                 for k, v in vals.items()})
                if record or record_config or any(vals.values()) else None)
+        if sign:
+            from scanner.evidence.keys import load_private_key
+            try:
+                load_private_key(sign)          # refused now, before anything is written
+            except KeyFileError as exc:
+                raise EvidenceRefused(str(exc)) from None
         return cls(trust=t, require_signed=require_signed, record=rec, pdf=pdf,
-                   package=evidence)
+                   package=evidence, sign_key=sign)
 
     def verify(self, inputs: Sequence[tuple[str, Any]]) -> None:
         """Verify every input (bundles and canary logs as read, before re-judging)."""
@@ -156,7 +165,11 @@ class ReportEvidence:
             results = (self.evidence.results if self.evidence is not None
                        else [Result(p, "unsigned" if FIELD not in d else "untrusted", "")
                              for p, d in self.inputs])
+            signer = None
+            if self.sign_key:
+                from scanner.evidence.keys import load_private_key
+                signer = load_private_key(self.sign_key)
             build_package(self.package, report_html=html_bytes, report_pdf=pdf_bytes,
-                          inputs=raws, results=results, trust=self.trust)
+                          inputs=raws, results=results, trust=self.trust, signer=signer)
             written.append(self.package)
         return written

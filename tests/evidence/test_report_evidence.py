@@ -164,10 +164,42 @@ def test_evidence_package_roundtrip(tmp_path, inputs, keypair):
         assert zf.read("report.html") == (tmp_path / "r.html").read_bytes()
         for n in ("inputs/01-secret-1.json",):
             assert zf.read(n) == inputs[0].read_bytes()
+    # unsigned, the sums bind nothing: whoever edits the report edits SHA256SUMS too
     r = run("verify", str(z), "--trust", str(keypair[1]), "--lang", "en")
+    assert r.exit_code == 1 and "the package is not signed (no SHA256SUMS.sig)" in r.output, r.output
+    z2 = tmp_path / "signed.zip"
+    r, _ = _report(tmp_path, *inputs, extra=("--trust", str(keypair[1]), "--evidence", str(z2),
+                                             "--sign", str(keypair[0])))
     assert r.exit_code == 0, r.output
-    r = run("verify", str(z), "--lang", "en")         # the package's own keys, said so
-    assert r.exit_code == 0 and "shipped in the package" in r.output
+    with zipfile.ZipFile(z2) as zf:
+        assert "SHA256SUMS.sig" in zf.namelist()
+    r = run("verify", str(z2), "--trust", str(keypair[1]), "--lang", "en")
+    assert r.exit_code == 0 and "are signed by ed25519:" in r.output, r.output
+    r = run("verify", str(z2), "--lang", "en")        # the package's own keys: said, not trusted
+    assert r.exit_code == 1 and "shipped in the package" in r.output
+    assert "keys shipped in the package prove nothing" in r.output
+
+
+def test_a_signed_package_whose_report_and_sums_were_both_changed_is_refused(tmp_path, inputs,
+                                                                              keypair):
+    z = tmp_path / "signed.zip"
+    r, _ = _report(tmp_path, *inputs, extra=("--trust", str(keypair[1]), "--evidence", str(z),
+                                             "--sign", str(keypair[0])))
+    assert r.exit_code == 0, r.output
+    with zipfile.ZipFile(z) as zf:
+        html = zf.read("report.html").replace(b"</body>", b"<p>compliant</p></body>")
+        sums = zf.read("SHA256SUMS").decode()
+        old = hashlib.sha256(zf.read("report.html")).hexdigest()
+    sums = sums.replace(old, hashlib.sha256(html).hexdigest())
+    bad = tmp_path / "bad.zip"
+    _rezip(z, bad, change={"report.html": lambda d: html, "SHA256SUMS": lambda d: sums.encode()})
+    r = run("verify", str(bad), "--trust", str(keypair[1]), "--lang", "en")
+    assert r.exit_code == 1 and "SHA256SUMS.sig: the signature is invalid" in r.output, r.output
+
+
+def test_sign_without_evidence_is_refused(tmp_path, inputs, keypair):
+    r, _ = _report(tmp_path, *inputs, extra=("--sign", str(keypair[0])))
+    assert r.exit_code == 2 and "--sign signs the evidence package" in r.output
 
 
 def _rezip(src, dst, change=None, add=()):
