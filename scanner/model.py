@@ -245,16 +245,35 @@ class SnmpAccess:
     """Read access a segment declares for the identity step (SNMPv2c): the
     community itself, or a file holding it (read at scan time). Never shown:
     the bundle carries the file's path, never the community."""
-    version: str = "2c"
+    version: str = "2c"                   # "2c" or "3"
     community: str | None = field(default=None, repr=False)
     community_file: str | None = None
+    # SNMPv3 (USM): the user, its protocols, and its keys inline or in files
+    user: str | None = None
+    auth: str = "SHA"                     # SHA | SHA-256
+    auth_key: str | None = field(default=None, repr=False)
+    auth_key_file: str | None = None
+    priv: str = "AES"                     # AES | none
+    priv_key: str | None = field(default=None, repr=False)
+    priv_key_file: str | None = None
+
+    @staticmethod
+    def _read(inline: str | None, path: str | None) -> str | None:
+        if inline is not None:
+            return inline
+        if path is None:
+            return None
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().strip()
 
     def secret(self) -> str:
         """The community (OSError when the file cannot be read)."""
-        if self.community is not None:
-            return self.community
-        with open(self.community_file, encoding="utf-8") as fh:
-            return fh.readline().strip()
+        return self._read(self.community, self.community_file) or ""
+
+    def keys(self) -> tuple[str, str | None]:
+        """(auth key, priv key or None) of a v3 user (OSError when a file cannot be read)."""
+        return (self._read(self.auth_key, self.auth_key_file) or "",
+                self._read(self.priv_key, self.priv_key_file) if self.priv != "none" else None)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
 SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
                 "exposed", "dhcp_servers", "ipv6_routers", "public", "ssh_ports", "tls_ports",
                 "snmp")
-SNMP_KEYS = ("version", "community", "community_file")
+SNMP_KEYS = ("version", "community", "community_file", "user", "auth", "auth_key",
+             "auth_key_file", "priv", "priv_key", "priv_key_file")
 EXPOSED_KEYS = ("address", "public", "to", "to_port", "tcp", "udp")
 DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces",
                "ssh_host_keys", "names")
@@ -455,24 +456,55 @@ class FileReader:
             ssh_ports=ssh_ports, tls_ports=tls_ports, snmp=snmp))
 
     def snmp(self, value: Any, path: tuple):
-        """`snmp: {community: ...}` or `{community_file: /path}` (SNMPv2c)."""
+        """`snmp:` read access: v2c `{community | community_file}`, or v3
+        `{version: 3, user, auth: SHA|SHA-256, auth_key | auth_key_file,
+        priv: AES|none, priv_key | priv_key_file}`."""
         from scanner.model import SnmpAccess
         d = self.mapping(value, path)
         if d is None:
             return None
         self.unknown_keys(d, "snmp", path)
         version = str(d.get("version", "2c"))
-        if version not in ("2c", "v2c"):
-            self.bad(path + ("version",), f"不支持的 SNMP 版本 {show(d.get('version'))}（支持 2c）",
-                     f"SNMP version {show(d.get('version'))} is not supported (2c is)")
+        if version in ("2c", "v2c"):
+            extra = [k for k in SNMP_KEYS[3:] if k in d]
+            if extra:
+                self.bad(path + (extra[0], KEY), f"'{extra[0]}' 属于 SNMPv3（version: 3）",
+                         f"'{extra[0]}' belongs to SNMPv3 (version: 3)")
+                return None
+            community = self.string(d, "community", path)
+            cfile = self.string(d, "community_file", path)
+            if (community is None) == (cfile is None):
+                self.bad(path, "应给出 'community' 或 'community_file' 之一",
+                         "give exactly one of 'community' and 'community_file'")
+                return None
+            return SnmpAccess(version="2c", community=community, community_file=cfile)
+        if version not in ("3", "v3"):
+            self.bad(path + ("version",), f"不支持的 SNMP 版本 {show(d.get('version'))}（支持 2c、3）",
+                     f"SNMP version {show(d.get('version'))} is not supported (2c and 3 are)")
             return None
-        community = self.string(d, "community", path)
-        cfile = self.string(d, "community_file", path)
-        if (community is None) == (cfile is None):
-            self.bad(path, "应给出 'community' 或 'community_file' 之一",
-                     "give exactly one of 'community' and 'community_file'")
+        for k in ("community", "community_file"):
+            if k in d:
+                self.bad(path + (k, KEY), "SNMPv3 用 user 与密钥，不用 community",
+                         f"SNMPv3 takes a user and keys, not '{k}'")
+                return None
+        user = self.string(d, "user", path, required=True)
+        auth = self.choice(d, "auth", path, ("SHA", "SHA-256"), required=False) or "SHA"
+        priv = self.choice(d, "priv", path, ("AES", "none"), required=False) or "AES"
+        keys = {}
+        for k in ("auth_key", "priv_key") if priv != "none" else ("auth_key",):
+            inline, kfile = self.string(d, k, path), self.string(d, k + "_file", path)
+            if (inline is None) == (kfile is None):
+                self.bad(path, f"应给出 '{k}' 或 '{k}_file' 之一",
+                         f"give exactly one of '{k}' and '{k}_file'")
+                return None
+            if inline is not None and len(inline) < 8:
+                self.bad(path + (k,), "SNMPv3 密钥至少 8 个字符（RFC 3414）",
+                         "an SNMPv3 key has at least 8 characters (RFC 3414)")
+                return None
+            keys[k], keys[k + "_file"] = inline, kfile
+        if user is None:
             return None
-        return SnmpAccess(version="2c", community=community, community_file=cfile)
+        return SnmpAccess(version="3", user=user, auth=auth, priv=priv, **keys)
 
     def exposed(self, value: Any, path: tuple) -> Exposed | None:
         d = self.mapping(value, path)

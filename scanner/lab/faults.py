@@ -379,12 +379,18 @@ def two_nic_snmp(topo: Topology, inv: Inventory, f: Fault) -> None:
     add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
     h.arp_ignore = 1
     h.forward4 = h.forward6 = False
+    import shlex
     base = os.path.join(topo.run_dir, f"snmpd-{h.ns}-{safe_part(f.id)}")
-    conf = (f"agentaddress udp:161\nrocommunity {f.get('community')}\n"
-            f"sysName {h.name}\nsysLocation isoscan lab\n")
-    h.procs.append(Proc(what=f"snmpd {f.id} on {h.name}",
-                        argv=[SNMPD, "-f", "-Lo", "-C", "-c", f"{base}.conf", "-p", f"{base}.pid",
-                              "-M", "/nonexistent", "-I", "-smux"],
+    conf = f"agentaddress udp:161\nsysName {h.name}\nsysLocation isoscan lab\n"
+    if f.get("community"):
+        conf += f"rocommunity {f.get('community')}\n"
+    if f.get("user"):                # SNMPv3: SHA + AES, as the inventory declares it
+        conf += (f'createUser {f.get("user")} {f.get("auth") or "SHA"} "{f.get("auth_key")}" '
+                 f'AES "{f.get("priv_key")}"\nrouser {f.get("user")} priv\n')
+    q = shlex.quote
+    script = (f"mkdir -p {q(base)}.persist && SNMP_PERSISTENT_DIR={q(base)}.persist exec {SNMPD} "
+              f"-f -Lo -C -c {q(base)}.conf -p {q(base)}.pid -M /nonexistent -I -smux")
+    h.procs.append(Proc(what=f"snmpd {f.id} on {h.name}", argv=["/bin/sh", "-c", script],
                         files={f"{base}.conf": conf}, ready_file=f"{base}.pid"))
 
 

@@ -57,7 +57,8 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "two-nic-sshd": (("device", "segment", "ip"), ("mac",)),
     "two-nic-netbios": (("device", "segment", "ip"), ("mac", "name")),
     "two-nic-dhcp": (("device", "segment", "ip"), ("mac",)),
-    "two-nic-snmp": (("device", "segment", "ip", "community"), ("mac",)),
+    "two-nic-snmp": (("device", "segment", "ip"), ("mac", "community", "user", "auth", "auth_key",
+                                                   "priv_key")),
     "hostile-station": (("segment", "ip"), ("mac",)),
     "cloned-sshd": (("devices",), ()),
 }

@@ -224,6 +224,11 @@ def _snmp(plan: Plan, ips: list[str]) -> dict:
     access = plan.segment.snmp
     if access is None:
         return {}
+    if access.version == "3":
+        from scanner.probes import snmpv3
+        auth_key, priv_key = access.keys()
+        user = snmpv3.User(access.user, access.auth, auth_key, access.priv, priv_key)
+        return snmpv3.ask(plan.vantage.interface, plan.vantage.ip, ips, plan.guard, user)
     from scanner.probes import snmp
     return snmp.ask(plan.vantage.interface, plan.vantage.ip, ips, plan.guard, access.secret())
 
@@ -279,7 +284,7 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             errors = []
             try:
                 snmp_answers = sn.result()
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 snmp_answers = {}
                 errors.append(f"SNMP: {type(exc).__name__}: {exc}")
             try:
@@ -314,7 +319,8 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
     udp = [NBSTAT_PORT, 5353, 5355] + ([SNMP_PORT] if plan.segment.snmp else [])
     return {"status": "ok", "error": None,
             "method": method + " + NBSTAT udp/137 + PTR udp/5353 (mDNS), udp/5355 (LLMNR)"
-            + (" + SNMPv2c GetBulk udp/161 (sysName, ifPhysAddress)" if plan.segment.snmp else ""),
+            + (f" + SNMPv{plan.segment.snmp.version} GetBulk udp/161 (sysName, ifPhysAddress)"
+               if plan.segment.snmp else ""),
             "udp_error": nb_error,
             "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
                                                              "udp": udp},

@@ -15,6 +15,7 @@ segment declares read access).
 """
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -204,6 +205,45 @@ def test_dual_homed_reporting_its_cards_over_snmp_is_a_critical_bridge():
     others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
               if not any(_matches(e, x) for e in fault.expect)]
     assert others == []
+
+
+def test_snmpv3_with_auth_and_privacy_reads_the_same(tmp_path):
+    """The same lab with office-lan declaring SNMPv3 (SHA + AES) and the agent
+    knowing only that user: the cards' MACs come back authenticated and
+    encrypted, and the merged report finds the bridge as over v2c."""
+    require_root()
+    require_sshd()
+    require_snmpd()
+    from scanner import lab as L
+    from scanner.inventory.load import load_inventory
+    from scanner.report.merge import merge
+    body = LABFILE.read_text(encoding="utf-8")
+    v3 = ("snmp: {version: 3, user: isoscan, auth: SHA, auth_key: lab-auth-key-1, priv: AES, "
+          "priv_key: lab-priv-key-1}")
+    assert "snmp: {community: isoscan-lab-ro}" in body and "      community: isoscan-lab-ro\n" in body
+    body = body.replace("snmp: {community: isoscan-lab-ro}", v3).replace(
+        "      community: isoscan-lab-ro\n",
+        "      user: isoscan\n      auth_key: lab-auth-key-1\n      priv_key: lab-priv-key-1\n")
+    labfile = tmp_path / "identity-v3.yaml"
+    labfile.write_text(body, encoding="utf-8")
+    name = unique_lab_name("id3")
+    try:
+        lab = L.up(labfile, faults=["ws-two-cards-snmp"], name=name)
+        with ThreadPoolExecutor(len(VANTAGES)) as ex:
+            got = dict(zip(VANTAGES, ex.map(lambda v: scanlib.scan(lab, v),
+                                            VANTAGES)))
+    finally:
+        L.down(name)
+    for v, (_rc, b, out) in got.items():
+        assert b is not None, (v, out[-3000:])
+    office = got["probe-office"][1]["observations"]["identity"]
+    assert "SNMPv3" in office["method"] and "lab-auth-key-1" not in json.dumps(got["probe-office"][1])
+    mine = {(r["kind"], r["value"]) for r in office["identities"] if r["ip"] == "10.40.0.69"}
+    assert ("snmp-ifmac", "02:00:00:00:1a:0c") in mine, (mine, office.get("udp_error"))
+    m = merge([got[v][1] for v in VANTAGES], inventory=load_inventory([str(labfile)]).inventory,
+              lang="en")
+    (f,) = [f for f in _failing(m["findings"]) if f["check_id"] == "ISO-BRIDGE"]
+    assert f["severity"] == "critical" and f["subject"]["device"] == "ws-002"
 
 
 def test_hostile_station_is_bounded_and_escaped():

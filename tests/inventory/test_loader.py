@@ -277,7 +277,17 @@ SCHEMA_CASES = {
     "snmp without a community": (SEG + "    snmp: {version: 2c}\n", 7, 11, "give exactly one of 'community'"),
     "snmp with both forms": (SEG + "    snmp: {community: ro, community_file: /etc/x}\n", 7, 11,
                              "give exactly one of 'community'"),
-    "snmp version 3": (SEG + "    snmp: {version: 3, community: ro}\n", 7, 21, "SNMP version 3 is not supported"),
+    "snmp version 1": (SEG + "    snmp: {version: 1, community: ro}\n", 7, 21, "SNMP version 1 is not supported"),
+    "snmpv3 with a community": (SEG + "    snmp: {version: 3, community: ro}\n", 7, 24,
+                                "SNMPv3 takes a user and keys, not 'community'"),
+    "snmpv3 without a user": (SEG + "    snmp: {version: 3, auth_key_file: /a, priv_key_file: /p}\n", 7, 11,
+                              "required key 'user' is missing"),
+    "snmpv3 short key": (SEG + "    snmp: {version: 3, user: u, auth_key: short, priv: none}\n", 7, 43,
+                         "at least 8 characters"),
+    "snmpv3 bad protocol": (SEG + "    snmp: {version: 3, user: u, auth: MD5, auth_key_file: /a, priv: none}\n",
+                            7, 39, "'auth' is 'MD5'"),
+    "snmp v2c with a v3 key": (SEG + "    snmp: {community: ro, user: u}\n", 7, 27,
+                               "'user' belongs to SNMPv3"),
     "snmp unknown key": (SEG + "    snmp: {comunity: ro}\n", 7, 12, "unknown key 'comunity' (did you mean 'community'?)"),
     "public on a classified segment": (
         HEAD + "segments:\n  - {name: s, classification: classified, level: secret, "
