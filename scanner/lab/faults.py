@@ -3,7 +3,8 @@
 | kind             | what is built                                                     |
 | ---------------- | ----------------------------------------------------------------- |
 | unregistered     | an extra host (named by the fault id) on `segment` at `ip`/`mac`, |
-|                  | listening on `tcp`/`udp` ports where given                        |
+|                  | listening on `tcp`/`udp` ports where given; `sshd: true` runs a    |
+|                  | real sshd there (its own host key, IPv4 and IPv6)                  |
 | mac-mismatch     | `device`'s leg (on `segment`, default its first) gets `mac`       |
 | misplaced        | `device`'s leg (from `from`, default its first) is plugged into  |
 |                  | `segment` with `ip` (its registered MAC unless `mac`)             |
@@ -124,6 +125,8 @@ def unregistered(topo: Topology, inv: Inventory, f: Fault) -> None:
     add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
     h.tcp.update(f.get("tcp") or ())
     h.udp.update(f.get("udp") or ())
+    if f.get("sshd"):             # a real sshd with a host key of its own, IPv4 and IPv6
+        h.procs.append(sshd_proc(topo, h, f.id, f.id, ipv6=True))
 
 
 def mac_mismatch(topo: Topology, inv: Inventory, f: Fault) -> None:
@@ -319,7 +322,7 @@ def carried_over(topo: Topology, inv: Inventory, f: Fault) -> None:
     leg.note = f.id
 
 
-def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str) -> Proc:
+def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str, ipv6: bool = False) -> Proc:
     """A real sshd (Debian's openssh-server) in h's namespace on port 22 of
     every address, with the ed25519 host key `key_name` in the lab's run
     directory, made on first use (hosts that share key_name share the key:
@@ -328,7 +331,8 @@ def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str) -> Proc:
     import shlex
     base = os.path.join(topo.run_dir, f"sshd-{h.ns}-{safe_part(tag)}")
     key = os.path.join(topo.run_dir, f"hostkey-{safe_part(key_name)}")
-    opts = ["ListenAddress=0.0.0.0", f"PidFile={base}.pid", "UsePAM=no",
+    opts = ["ListenAddress=0.0.0.0", *(["ListenAddress=::"] if ipv6 else []),
+            f"PidFile={base}.pid", "UsePAM=no",
             "PasswordAuthentication=no", "KbdInteractiveAuthentication=no",
             "PubkeyAuthentication=no", "AuthorizedKeysFile=none", "PermitRootLogin=no",
             "MaxStartups=200", "LoginGraceTime=10", "LogLevel=ERROR"]

@@ -37,7 +37,7 @@ CHECK_RE = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 
 # kind -> (required fields, optional fields) besides id, kind, expect
 FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "unregistered": (("segment", "ip"), ("mac", "tcp", "udp")),
+    "unregistered": (("segment", "ip"), ("mac", "tcp", "udp", "sshd")),
     "mac-mismatch": (("device", "mac"), ("segment",)),
     "misplaced": (("device", "segment", "ip"), ("mac", "from")),
     "dual-homed": (("device", "segment", "ip"), ("mac", "nat")),

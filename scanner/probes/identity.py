@@ -69,6 +69,29 @@ def stations(plan: Plan, discovery: dict) -> list[tuple[str, str | None]]:
     return sorted(seen.items(), key=lambda x: IPAddress(x[0]))
 
 
+def stations6(plan: Plan, discovery: dict, v4_macs: set) -> list[tuple[str, str | None]]:
+    """(ip, mac) of the stations ND found that answer no IPv4 (a station with
+    IPv6 addresses only), one address each: a global one inside the segment's
+    declared networks (never a link-local one: the inventory names no such
+    address), each in scope."""
+    seen: dict[str, str] = {}
+    for h in discovery.get("neighbours6") or ():
+        ip = h.get("ip") if isinstance(h, dict) else None
+        mac = I.norm_mac(h.get("mac")) if isinstance(h, dict) else None
+        if not isinstance(ip, str) or ":" not in ip or ip in plan.vantage.own or not mac \
+                or mac in v4_macs or mac in plan.vantage.own_macs:
+            continue
+        try:
+            if not plan.segment.contains(ip):
+                continue
+        except Exception:
+            continue
+        plan.guard(ip)
+        seen.setdefault(mac, ip)
+    from netaddr import IPAddress
+    return sorted(((ip, mac) for mac, ip in seen.items()), key=lambda x: IPAddress(x[0]))
+
+
 def ports(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(ssh ports, tls ports): the defaults plus what the segment declares."""
     return identity_ports(plan.segment)
@@ -101,7 +124,7 @@ def parse_xml(xml, macs: dict[str, str | None], ssh_ports, tls_ports,
     out: list[dict] = []
     for host in root.iter("host"):
         ip = next((a.get("addr") for a in host.findall("address")
-                   if a.get("addrtype") == "ipv4"), None)
+                   if a.get("addrtype") in ("ipv4", "ipv6")), None)
         if ip not in macs:
             continue
         mac = macs[ip]
@@ -308,6 +331,13 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                              set(ssh), set(tls), time=_now())
             have = {(r["ip"], r["port"], r["value"]) for r in got}
             got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
+        six_only = stations6(plan, discovery, {m for _, m in targets if m})
+        if six_only:     # IPv6-only stations: their own nmap run (nmap takes one family a run)
+            nm6 = run_nmap(nmap_module, [ip for ip, _ in six_only], "-6 " + nmap_arguments(plan))
+            more = parse_xml(nm6.get_nmap_last_output(), dict(six_only), set(ssh), set(tls),
+                             time=_now())
+            got += more
+            targets = targets + six_only
         records = got + netbios_records(answers, dict(targets), when) + \
             mdns_records(names, dict(targets), when) + \
             snmp_records(snmp_answers, dict(targets), when) + records

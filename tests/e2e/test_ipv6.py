@@ -101,6 +101,11 @@ def test_ipv6_only_laptop_is_seen_by_nd_alone(faulty):
          if f["check_id"] == "DEV-UNREGISTERED"][0]
     ev = " ".join(f["evidence"])
     assert "fe80::aa:ff:fe00:77" in ev and "fd00:60::77" in ev, ev
+    # and it says who it is over IPv6: its sshd's host key, read by the identity step's -6 run
+    ident = obs["identity"]
+    keys = [r for r in ident["identities"] if r["kind"] == "ssh-host-key"
+            and r["ip"] == "fd00:60::77" and r["mac"] == "02:aa:00:00:00:77"]
+    assert keys and all(r["value"].startswith("SHA256:") for r in keys), ident
 
 
 def test_ipv6_bridge_found_by_ipv6_probes_only(faulty):
