@@ -103,6 +103,26 @@ def serve(ctx, db, spool, host, port, config):
         store.close()
 
 
+def spool_once(spool, db, config, quiet) -> int:
+    """`isoscan ingest --spool DIR --once`: one pass over the spool (no console
+    extra needed). 0 nothing refused, 1 a file was moved to rejected/."""
+    from scanner.serve.spool import Spool, SpoolError
+    cfg = _config(config, "ingest")
+    cfg.spool_settle_seconds = min(cfg.spool_settle_seconds, 2.0)
+    store = _open(db, "ingest")
+    try:
+        sp = Spool(spool, store, cfg, _trust(cfg, "ingest"))
+        results = sp.recover() + sp.poll(once=True)
+    except SpoolError as exc:
+        fail("ingest", str(exc))
+    finally:
+        store.close()
+    for name, outcome, detail in results:
+        if not quiet or outcome == "rejected":
+            click.echo(f"{name}: {outcome}: {detail}", err=True)
+    return 1 if any(o == "rejected" for _, o, _ in results) else 0
+
+
 @serve.group("user")
 def user():
     """Console users (控制台用户)."""

@@ -164,9 +164,21 @@ def _headers(csp: str) -> dict:
             "X-Frame-Options": "DENY"}
 
 
+def warm_up() -> None:
+    """Parse the packaged YAML (regulation mapping) once, in the calling thread:
+    yaml_rs crashed when first called in a request's worker thread (a second
+    server in one process); cached from here on."""
+    try:
+        from scanner.judge.regulations import references
+        references("ISO-BRIDGE", "en")
+    except Exception:           # a broken mapping is the report's error to show
+        pass
+
+
 def build_app(store, cfg, trust=None, spool=None) -> Starlette:
     from scanner.serve import tables
     tables.create(store)
+    warm_up()
     c = Console(store, cfg, trust, spool)
 
     def guard(min_role):
