@@ -453,6 +453,7 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
         Route("/api/v1/bundles", push, methods=["POST"]),
         Route("/api/v1/health", health),
         Route("/static/console.css", css),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
     ]
     app = Starlette(routes=routes)
     app.state.console = c
