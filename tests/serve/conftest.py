@@ -30,3 +30,17 @@ def console_factory(tmp_path):
     finally:
         for c in made:
             c.stop()
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A throwaway PostgreSQL cluster (tests/store/pgcluster.py); under CI it must run."""
+    import os
+    import pgcluster
+    if not pgcluster.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) is not installed: under CI the console's "
+                        "PostgreSQL test must run")
+        pytest.skip("PostgreSQL is not installed")
+    with pgcluster.Cluster() as c:
+        yield c
