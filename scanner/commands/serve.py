@@ -87,16 +87,14 @@ def serve(ctx, db, spool, host, port, config):
             sp = Spool(spool, store, cfg, trust, on_result=note)
         except SpoolError as exc:
             fail("serve", str(exc))
-    import uvicorn
-    from scanner.serve.app import build_app
+    from scanner.serve.app import build_app, server
     app = build_app(store, cfg, trust, sp)
     if sp is not None:
         sp.start()
     click.echo(f"isoscan serve: http://{host}:{port}/ (store {store.url.split('@')[-1]}"
                f"{', spool ' + spool if spool else ''})", err=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning",
-                    proxy_headers=False, server_header=False)
+        server(app, host, port).run()
     finally:
         if sp is not None:
             sp.stop()

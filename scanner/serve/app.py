@@ -70,13 +70,24 @@ class Console:
 
     # ------------------------------------------------------------ who is asking
     def remote(self, request: Request) -> str:
+        """The client's address; behind a configured proxy (forwarded_from), the
+        last address of X-Forwarded-For (the one the proxy itself added)."""
+        peer = request.client.host if request.client else ""
+        if peer in self.cfg.forwarded_from:
+            fwd = request.headers.get("x-forwarded-for", "")
+            last = fwd.split(",")[-1].strip()
+            if last:
+                return last[:64]
+        return peer
+
+    def proxy_peer(self, request: Request) -> str:
         return request.client.host if request.client else ""
 
     def user(self, request: Request) -> dict | None:
         pa = self.cfg.proxy_auth
         if pa is not None:
             name = request.headers.get(pa.header)
-            if name and self.remote(request) in pa.trusted:
+            if name and self.proxy_peer(request) in pa.trusted:
                 role = request.headers.get(pa.role_header) if pa.role_header else None
                 role = role if role in RANK else A.user_role(self.store, name)
                 return {"name": name[:100], "role": role, "via": "proxy"} if role else None
@@ -162,6 +173,16 @@ def _headers(csp: str) -> dict:
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
             "X-Frame-Options": "DENY"}
+
+
+def server(app, host: str, port: int):
+    """The uvicorn server of `isoscan serve` (and of the tests): uvicorn's own
+    X-Forwarded-For handling off (the console believes it only from
+    `forwarded_from`), no Server header."""
+    import uvicorn
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                         proxy_headers=False, server_header=False,
+                                         lifespan="off"))
 
 
 def warm_up() -> None:

@@ -7,9 +7,9 @@
     max_push_bytes: 67108864         # 64 MiB
     secure_cookies: false            # true behind TLS (nginx)
     proxy_auth: {header: X-Remote-User, role_header: X-Remote-Role, trusted: [127.0.0.1]}
-    secret_file: /var/lib/isoscan/console.secret
     spool_poll_seconds: 5
     spool_settle_seconds: 2
+    forwarded_from: [127.0.0.1]      # X-Forwarded-For believed only from these (nginx)
 """
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ class Config:
     max_push_bytes: int = 64 << 20
     secure_cookies: bool = False
     proxy_auth: ProxyAuth | None = None
-    secret_file: str | None = None
     spool_poll_seconds: float = 5.0
     spool_settle_seconds: float = 2.0
+    forwarded_from: tuple[str, ...] = ()
 
     def interval_for(self, segment: str | None) -> float:
         v = self.vantage_intervals.get(segment or "")
@@ -48,8 +48,8 @@ class Config:
 
 
 _KEYS = {"expected_interval_hours", "vantage_intervals", "trust", "require_signed",
-         "max_push_bytes", "secure_cookies", "proxy_auth", "secret_file",
-         "spool_poll_seconds", "spool_settle_seconds"}
+         "max_push_bytes", "secure_cookies", "proxy_auth",
+         "spool_poll_seconds", "spool_settle_seconds", "forwarded_from"}
 
 
 def _num(d, k, lo, path):
@@ -103,10 +103,11 @@ def load_config(path: str | None) -> Config:
     for k in ("spool_poll_seconds", "spool_settle_seconds"):
         if k in data:
             setattr(c, k, float(_num(data, k, 0, path)))
-    if "secret_file" in data:
-        if not isinstance(data["secret_file"], str):
-            raise ConfigError(f"{path}: secret_file must be a path")
-        c.secret_file = data["secret_file"]
+    if "forwarded_from" in data:
+        f = data["forwarded_from"]
+        if not isinstance(f, list) or not all(isinstance(x, str) for x in f):
+            raise ConfigError(f"{path}: forwarded_from must be a list of addresses")
+        c.forwarded_from = tuple(f)
     if "proxy_auth" in data:
         p = data["proxy_auth"]
         if not isinstance(p, dict) or not isinstance(p.get("header"), str) \

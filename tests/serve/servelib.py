@@ -77,10 +77,9 @@ class Console:
 
 
 def start_console(tmp: Path, cfg=None, trust=None, spool_dir=None, db_url=None) -> Console:
-    import uvicorn
     from scanner.serve import accounts as A
     from scanner.serve import tables
-    from scanner.serve.app import build_app
+    from scanner.serve.app import build_app, server as make_server
     from scanner.serve.config import Config
     from scanner.store.db import open_store
     cfg = cfg or Config()
@@ -95,8 +94,7 @@ def start_console(tmp: Path, cfg=None, trust=None, spool_dir=None, db_url=None) 
         sp = Spool(str(spool_dir), store, cfg, trust)
     app = build_app(store, cfg, trust, sp)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    server = make_server(app, "127.0.0.1", port)
     th = threading.Thread(target=server.run, daemon=True)
     th.start()
     deadline = time.time() + 20

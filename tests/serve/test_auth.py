@@ -163,3 +163,13 @@ def test_user_add_command_reads_password_from_stdin(tmp_path):
         h = conn.execute(select(users.c.password_hash)).scalar()
     assert h.startswith("$argon2id$") and "alice-password" not in h
     s.close()
+
+
+def test_forwarded_for_only_from_the_configured_proxy(console_factory):
+    from scanner.serve.config import Config
+    c = console_factory(cfg=Config(forwarded_from=("127.0.0.1",)))
+    httpx.get(c.base + "/login", headers={"X-Forwarded-For": "6.6.6.6, 10.1.2.3"})
+    d = console_factory()
+    httpx.get(d.base + "/login", headers={"X-Forwarded-For": "10.1.2.3"})
+    assert [r["remote"] for r in c.audit() if r["what"] == "/login"] == ["10.1.2.3"]
+    assert [r["remote"] for r in d.audit() if r["what"] == "/login"] == ["127.0.0.1"]
