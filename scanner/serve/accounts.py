@@ -69,7 +69,7 @@ def _since(window=WINDOW) -> str:
 
 def limited(store, name: str, remote: str) -> bool:
     """Too many recent failures for this user name or from this address."""
-    from sqlalchemy import func, or_, select
+    from sqlalchemy import func, select
     f = C.login_failures
     with store.read() as conn:
         n_user = conn.execute(select(func.count()).select_from(f).where(
@@ -99,7 +99,8 @@ def authenticate(store, name: str, password: str, remote: str) -> dict | None:
         except (VerificationError, InvalidHashError):
             pass
     if not ok:
-        with store.write() as conn:
+        with store.write() as conn:     # the window's rows only: the table never grows
+            conn.execute(C.login_failures.delete().where(C.login_failures.c.at < _since()))
             conn.execute(C.login_failures.insert().values(at=now(), name=name[:NAME_MAX],
                                                           remote=remote[:64]))
         return None

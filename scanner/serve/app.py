@@ -323,8 +323,9 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
                 h["Content-Disposition"] = f'attachment; filename="{name}.html"'
             resp = HTMLResponse(html, headers=h)
         elif what == "report.pdf":
+            import os
+            import tempfile
             from scanner.evidence.pdf import PdfError, html_to_pdf
-            import tempfile, os
             with tempfile.TemporaryDirectory(prefix="isoscan-console-") as tmp:
                 try:
                     data = html_to_pdf(V.report_of(docs, lang), os.path.join(tmp, "r.pdf"))

@@ -59,7 +59,8 @@ def prepare(raw: bytes, name: str, cfg, trust) -> Prepared:
     doc.name = name
     p = Prepared(name, doc)
     if trust is not None:
-        from scanner.evidence.verify import VALID, UNSIGNED, VerifyInputError, parse_document, verify_document
+        from scanner.evidence.verify import (INVALID, VALID, VerifyInputError, parse_document,
+                                             verify_document)
         from scanner.model import pick
         try:
             parsed = parse_document(raw, name)       # strict: duplicate keys refused
@@ -68,7 +69,7 @@ def prepare(raw: bytes, name: str, cfg, trust) -> Prepared:
         r = verify_document(parsed, trust, name)
         p.signature, p.key_fingerprint = r.status, r.fingerprint
         p.chain, p.sequence, p.detail = r.chain, r.sequence, pick(r.detail, "en")
-        if r.status not in (VALID, UNSIGNED) and r.status != "untrusted":
+        if r.status == INVALID:
             raise Refused(403, f"{name}: signature {r.status}: {p.detail}; nothing stored")
         if cfg.require_signed and r.status != VALID:
             raise Refused(403, f"{name}: signature {r.status} ({p.detail}) and this console "

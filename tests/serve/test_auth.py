@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from servelib import PASSWORDS, fixture_bundle
 

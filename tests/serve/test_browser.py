@@ -139,3 +139,10 @@ def test_admin_makes_a_token_in_the_browser(browser, loaded):
     page.click("#nav-audit")
     assert page.locator("#audit tbody tr").count() > 3
     ctx.close()
+
+
+def test_pdf_download_of_the_latest_set(browser, loaded):
+    c = loaded.client("inspector")
+    r = c.get("/reports/latest/report.pdf", timeout=120)
+    assert r.status_code == 200 and r.content[:5] == b"%PDF-"
+    assert "attachment" in r.headers["content-disposition"]

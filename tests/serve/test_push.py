@@ -9,7 +9,6 @@ import pytest
 
 from servelib import fixture_bundle, synthetic_bundle
 
-pytest.importorskip("starlette")
 
 
 def _keys(tmp_path, name="probe-secret"):
