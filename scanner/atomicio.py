@@ -7,9 +7,11 @@ is left as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
+from typing import BinaryIO, Iterator
 
 # as tempfile.mkstemp opens its file: new, never through a link, not inherited
 _FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -32,12 +34,22 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, mode: int = 0o666,
     if dash_is_stdout and os.fspath(path) == "-":
         sys.stdout.write(text)
         return
+    with open_atomic(path, mode=mode, fsync=fsync, prefix=prefix) as fh:
+        fh.write(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike, *, mode: int = 0o666, fsync: bool = True,
+                prefix: str = ".isoscan-") -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a fresh temporary file beside it
+    (never through a link), renamed over `path` when the block ends, removed
+    when it raises. For writers that stream (a zip file, say)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = _create_temp(folder, prefix, mode)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())

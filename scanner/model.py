@@ -255,6 +255,9 @@ class Segment:
     # the unit's public addresses that lead to this segment (a range from the
     # ISP, NAT): probed from the internet as the internet sees the unit
     public: tuple[IPNetwork, ...] = ()
+    # issue 13: ports beyond 22/443 where the identity step reads host keys and certificates
+    ssh_ports: tuple[int, ...] = ()
+    tls_ports: tuple[int, ...] = ()
 
     @property
     def classified(self) -> bool:
@@ -285,6 +288,10 @@ class Device:
     asset_tag: str | None = None
     custodian: str | None = None
     loc: Location | None = None
+    # issue 13: who the device says it is, registered: SSH host key
+    # fingerprints ("SHA256:…") and names (NetBIOS/mDNS), each with its place
+    ssh_host_keys: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
     @property
     def segments(self) -> tuple[str, ...]:

@@ -116,6 +116,14 @@ Additive fields the scan's probes also record (scanner/probes/*):
   "arrivals": [{"src_ip", "src_mac", "proto", "port", "token",
   "token_segment_tag", "token_via_mac"}]} (see scanner/probes/transfer.py);
   "not-run" elsewhere.
+- "identity" (issue 13): what the stations discovery found on the vantage's
+  own segment say they are: {"status", "error", "method", "targets",
+  "ports": {"ssh", "tls", "udp"}, "identities": [{"ip", "mac", "kind",
+  "value", "detail", "port", "strength", "note", "time"}], "clones",
+  "asked_again", "udp_error", "started_at", "finished_at", "seconds"}; kinds and
+  strengths in scanner/identity.py, the probe in scanner/probes/identity.py;
+  "not-run" from an internet vantage. Judged across bundles by `report`
+  (scanner/report/identities.py), never a pass on its own.
 - Section "error" strings are in the scan's --lang.
 
 Tokens (scanner/canary/tokens.py): every forwarding and egress probe record keeps in

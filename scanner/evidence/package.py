@@ -73,22 +73,14 @@ def build_package(out: str, *, report_html: bytes, report_pdf: bytes | None,
                     .encode("utf-8")))
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in members)
     members.append((SUMS, sums.encode("ascii")))
-    folder = os.path.dirname(os.path.abspath(out))
-    tmp = os.path.join(folder, f".isoscan-evidence-{os.getpid()}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in members:
-                info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = (stat.S_IFREG | 0o644) << 16
-                zf.writestr(info, data)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from scanner.atomicio import open_atomic
+    with open_atomic(out, prefix=".isoscan-evidence-") as fh, \
+            zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            zf.writestr(info, data)
 
 
 @dataclass

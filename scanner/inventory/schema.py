@@ -34,9 +34,10 @@ TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "trans
 ORG_KEYS = ("name", "id")
 CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
 SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
-                "exposed", "dhcp_servers", "ipv6_routers", "public")
+                "exposed", "dhcp_servers", "ipv6_routers", "public", "ssh_ports", "tls_ports")
 EXPOSED_KEYS = ("address", "public", "to", "to_port", "tcp", "udp")
-DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces")
+DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces",
+               "ssh_host_keys", "names")
 INTERFACE_KEYS = ("segment", "ip", "mac")
 TRANSFER_KEYS = ("device", "from", "to")
 
@@ -440,12 +441,15 @@ class FileReader:
         if "public" in d and cls != NON_CLASSIFIED:
             self.bad(path + ("public", KEY), "只有非涉密网段才声明 'public'（公网地址）",
                      "only a non-classified segment declares 'public' addresses")
+        ssh_ports = self.ports(d, "ssh_ports", path, ())
+        tls_ports = self.ports(d, "tls_ports", path, ())
         if name is None or cls is None or not networks:
             return
         self.part.segments.append(Segment(
             name=name, classification=cls, networks=tuple(networks), title=title,
             level=level, ingress=ingress, exposed=tuple(exposed), dhcp_servers=dhcp,
-            ipv6_routers=ra, loc=self.loc(path), public=public))
+            ipv6_routers=ra, loc=self.loc(path), public=public,
+            ssh_ports=ssh_ports, tls_ports=tls_ports))
 
     def exposed(self, value: Any, path: tuple) -> Exposed | None:
         d = self.mapping(value, path)
@@ -548,10 +552,39 @@ class FileReader:
         else:
             self.bad(path, "设备需要 'segment'（单接口简写）或 'interfaces'",
                      "a device needs 'segment' (one-interface short form) or 'interfaces'")
+        keys = self.fingerprints(d, "ssh_host_keys", path)
+        names = self.names(d, "names", path)
         if name is None or kind is None:
             return
         self.part.devices.append(Device(name=name, kind=kind, interfaces=tuple(interfaces),
-                                        asset_tag=asset, custodian=custodian, loc=self.loc(path)))
+                                        asset_tag=asset, custodian=custodian, loc=self.loc(path),
+                                        ssh_host_keys=keys, names=names))
+
+    def fingerprints(self, d: dict, key: str, path: tuple) -> tuple[str, ...]:
+        """SSH host key fingerprints in OpenSSH's SHA256 form (`ssh-keygen -l`)."""
+        from scanner.identity import valid_ssh_fingerprint
+        out = []
+        for i, v in enumerate(self.seq(d.get(key), path + (key,)) or ()):
+            if valid_ssh_fingerprint(v):
+                out.append(v)
+            else:
+                self.bad(path + (key, i), f"'{show(v, 60)[1:-1]}' 不是 SHA256 主机密钥指纹"
+                         "（ssh-keygen -lf 的输出，形如 SHA256:<43 个字符>）",
+                         f"'{show(v, 60)[1:-1]}' is not an SSH host key fingerprint in "
+                         "SHA256 form (as `ssh-keygen -lf` prints: SHA256:<43 characters>)")
+        return tuple(dict.fromkeys(out))
+
+    def names(self, d: dict, key: str, path: tuple) -> tuple[str, ...]:
+        """NetBIOS/mDNS names the device answers to (compared case-insensitively)."""
+        out = []
+        for i, v in enumerate(self.seq(d.get(key), path + (key,)) or ()):
+            if isinstance(v, str) and v.strip() and len(v) <= 255 and v.isprintable():
+                out.append(v.strip())
+            else:
+                self.bad(path + (key, i), f"名称应为不超过 255 个可打印字符的文本，实为 {show(v, 60)}",
+                         f"a name must be text of at most 255 printable characters, "
+                         f"got {show(v, 60)}")
+        return tuple(dict.fromkeys(out))
 
     def _short_device_fast(self, d: dict, path: tuple) -> bool:
         """The common, clean short-form device without per-field bookkeeping.
@@ -626,7 +659,7 @@ class FileReader:
         self.part.transfers.append(Transfer(dev, src, dst, self.loc(path)))
 
 
-_DEVICE_KEYS = frozenset(DEVICE_KEYS)
+_DEVICE_KEYS = frozenset(DEVICE_KEYS) - {"ssh_host_keys", "names"}   # the fast path reads neither
 _KIND_SET = frozenset(KINDS)
 _SEG_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _SEG_REST = _SEG_FIRST | {"-"}

@@ -38,6 +38,20 @@
 |                  | its addresses (a static configuration): a laptop carried over     |
 | blocked-exit     | gateway `device` does not let its leg on `segment` out to the     |
 |                  | internet (that segment has no way out)                            |
+| two-nic-sshd     | `device` runs a real sshd (one host key, every address) and gets a |
+|                  | second NIC on `segment` at `ip`, forwarding off, arp_ignore=1: it  |
+|                  | answers ARP on each card for that card's own address only          |
+| two-nic-netbios  | the same second card (forwarding off, arp_ignore=1) with a         |
+|                  | NetBIOS-like responder answering NBSTAT on every address with      |
+|                  | `name` (default the device's name), MAC 00:00:00:00:00:00 as nmbd  |
+| two-nic-dhcp     | the same second card (forwarding off, arp_ignore=1); the host asks |
+|                  | DHCP on both cards with one DUID (DHCPv6 Solicit, and DHCPv4 with  |
+|                  | an RFC 4361 client identifier), as Windows and systemd-networkd do |
+| hostile-station  | a new host on `segment` at `ip`/`mac` answering the identity step  |
+|                  | with a 1 MiB SSH banner and no key, a TLS port that trickles, and  |
+|                  | NBSTAT names of NULs, controls and bidi characters                |
+| cloned-sshd      | each of `devices` runs a real sshd with one shared host key (the   |
+|                  | machines of one cloned disk image)                                |
 | transfer-mode    | the declared one-way transfer `device` runs in `mode`: filtered   |
 |                  | (as without the fault: new UDP flows from->to only), silent (also |
 |                  | drops its ICMP errors) or open (forwards everything, NAT out of   |
@@ -57,6 +71,8 @@ from scanner.model import Inventory
 DNSMASQ = "/usr/sbin/dnsmasq"
 RADVD = "/usr/sbin/radvd"
 DEFAULT_RA_PREFIX = "2001:db8:bad::/64"
+SSHD = "/usr/sbin/sshd"
+SSH_KEYGEN = "/usr/bin/ssh-keygen"
 
 
 def _device(topo: Topology, f: Fault) -> Host:
@@ -301,6 +317,94 @@ def carried_over(topo: Topology, inv: Inventory, f: Fault) -> None:
     leg.note = f.id
 
 
+def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str) -> Proc:
+    """A real sshd (Debian's openssh-server) in h's namespace on port 22 of
+    every address, with the ed25519 host key `key_name` in the lab's run
+    directory, made on first use (hosts that share key_name share the key:
+    the first one to link it wins, the others read that one). No PAM, no
+    login of any kind; the lab kills it at teardown."""
+    import shlex
+    base = os.path.join(topo.run_dir, f"sshd-{h.ns}-{safe_part(tag)}")
+    key = os.path.join(topo.run_dir, f"hostkey-{safe_part(key_name)}")
+    opts = ["ListenAddress=0.0.0.0", f"PidFile={base}.pid", "UsePAM=no",
+            "PasswordAuthentication=no", "KbdInteractiveAuthentication=no",
+            "PubkeyAuthentication=no", "AuthorizedKeysFile=none", "PermitRootLogin=no",
+            "MaxStartups=200", "LoginGraceTime=10", "LogLevel=ERROR"]
+    q = shlex.quote
+    script = (f"set -e; mkdir -p -m 0755 /run/sshd; K={q(key)}; "
+              f'[ -f "$K" ] || {{ {SSH_KEYGEN} -q -t ed25519 -N "" -C isoscan-lab -f "$K.$$"; '
+              f'ln "$K.$$" "$K" 2>/dev/null || true; }}; '
+              f'exec {SSHD} -D -e -f /dev/null -h "$K" ' + " ".join(f"-o {q(o)}" for o in opts))
+    return Proc(what=f"sshd {tag} on {h.name}", argv=["/bin/sh", "-c", script],
+                ready_file=f"{base}.pid")
+
+
+def two_nic_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.arp_ignore = 1
+    h.forward4 = h.forward6 = False
+    h.procs.append(sshd_proc(topo, h, f.id, f.id))
+
+
+def two_nic_netbios(topo: Topology, inv: Inventory, f: Fault) -> None:
+    import sys
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.arp_ignore = 1
+    h.forward4 = h.forward6 = False
+    ready = os.path.join(topo.run_dir, f"ready-nbstat-{h.ns}-{safe_part(f.id)}")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbstat_responder.py")
+    h.procs.append(Proc(what=f"NBSTAT responder {f.id} on {h.name}",
+                        argv=[sys.executable, "-I", script, "--name",
+                              str(f.get("name") or h.name).upper(), "--ready", ready],
+                        ready_file=ready))
+
+
+def two_nic_dhcp(topo: Topology, inv: Inventory, f: Fault) -> None:
+    import sys
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    first = next((l.mac for l in h.legs if l.mac), None)
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.arp_ignore = 1
+    h.forward4 = h.forward6 = False
+    ready = os.path.join(topo.run_dir, f"ready-dhcpc-{h.ns}-{safe_part(f.id)}")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dhcp_client.py")
+    h.procs.append(Proc(what=f"DHCP client {f.id} on {h.name}",
+                        argv=[sys.executable, "-I", script, "--duid-mac", first or "02:00:00:00:00:01",
+                              "--ready", ready],
+                        ready_file=ready))
+
+
+def hostile_station(topo: Topology, inv: Inventory, f: Fault) -> None:
+    import sys
+    from scanner.lab.plan import add_leg, new_host
+    seg = _segment(inv, f, f.get("segment"))
+    h = new_host(topo, f.id, "fault", f.kind)
+    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    ready = os.path.join(topo.run_dir, f"ready-hostile-{h.ns}")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile_station.py")
+    h.procs.append(Proc(what=f"hostile station {f.id}",
+                        argv=[sys.executable, "-I", script, "--ready", ready], ready_file=ready))
+
+
+def cloned_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
+    names = f.get("devices")
+    if not isinstance(names, list) or not names:
+        raise LabError(f"fault {f.id}: `devices` must be a list of device names / 应为设备名列表")
+    for name in names:
+        h = topo.hosts.get(name)
+        if h is None:
+            raise LabError(f"fault {f.id}: unknown device {name!r} / 未知设备")
+        h.procs.append(sshd_proc(topo, h, f.id, f.id))
+
+
 def transfer_mode(topo: Topology, inv: Inventory, f: Fault) -> None:
     h = _device(topo, f)
     if not any(t.device == h.name for t in inv.transfers):
@@ -332,6 +436,11 @@ APPLY = {
     "transfer-mode": transfer_mode,
     "carried-over": carried_over,
     "blocked-exit": blocked_exit,
+    "two-nic-sshd": two_nic_sshd,
+    "two-nic-netbios": two_nic_netbios,
+    "hostile-station": hostile_station,
+    "two-nic-dhcp": two_nic_dhcp,
+    "cloned-sshd": cloned_sshd,
 }
 
 

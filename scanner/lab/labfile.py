@@ -54,8 +54,16 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "carried-over": (("device", "segment"), ("from",)),
     "transfer-mode": (("device", "mode"), ()),
     "blocked-exit": (("device", "segment"), ()),
+    "two-nic-sshd": (("device", "segment", "ip"), ("mac",)),
+    "two-nic-netbios": (("device", "segment", "ip"), ("mac", "name")),
+    "two-nic-dhcp": (("device", "segment", "ip"), ("mac",)),
+    "hostile-station": (("segment", "ip"), ("mac",)),
+    "cloned-sshd": (("devices",), ()),
 }
-EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "port", "note", "status", "segment")
+# merged: true -- the finding is in the report that joins every vantage's
+# bundle (issue 13's identities), not in the named vantage's own bundle
+EXPECT_FIELDS = ("check", "vantage", "ip", "mac", "device", "port", "note", "status", "segment",
+                 "merged")
 
 
 @dataclass(frozen=True)
@@ -223,6 +231,11 @@ def _expects(ctx: _Ctx, path: tuple, value: Any) -> tuple[Mapping[str, Any], ...
             if item.get(k) is not None:
                 v = _check_value(ctx, p + (k,), k, item[k]) if k in ("ip", "mac") else str(item[k])
                 e[k] = v
+        if item.get("merged") is not None:
+            if not isinstance(item["merged"], bool):
+                ctx.bad(p + ("merged",), "expected true or false / 应为 true 或 false")
+            elif item["merged"]:
+                e["merged"] = True
         out.append(e)
     return tuple(out)
 

@@ -84,6 +84,7 @@ class Host:
     transfer_mode: str | None = None   # a declared one-way transfer: filtered | silent | open
     no_exit: list[str] = field(default_factory=list)   # gateway legs not let out to the internet
     extra_routes: list[list[str]] = field(default_factory=list)   # kept by derive_routes
+    arp_ignore: int = 0            # 1: answers ARP only for the addresses of the card asked on
 
     def leg_on(self, segment: str) -> Leg | None:
         return next((l for l in self.legs if l.segment == segment), None)
@@ -100,7 +101,7 @@ class Host:
         out = [f"net.ipv4.ip_forward={f4}"]
         for scope in ("all", "default"):
             out += [f"net.ipv4.conf.{scope}.rp_filter=0",
-                    f"net.ipv4.conf.{scope}.arp_ignore=0",
+                    f"net.ipv4.conf.{scope}.arp_ignore={int(self.arp_ignore)}",
                     f"net.ipv4.conf.{scope}.arp_announce=0",
                     f"net.ipv4.conf.{scope}.send_redirects=0",
                     f"net.ipv4.conf.{scope}.accept_redirects=0",

@@ -318,6 +318,9 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
         return section
 
     seen: dict[tuple, dict] = {}
+    # the segment's own clients, and the DUIDs they ask with (identities, issue 13)
+    from scanner.probes.dhcpclients import Clients
+    clients = Clients({if_mac(iface), mac})        # (mac: the client MAC our own probe uses)
 
     def send_all():
         sock.ins.send(pkt)
@@ -330,6 +333,7 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
                 section["v6"]["error"] = f"DHCPv6 solicit on {iface} failed: {exc}"
 
     def feed(raw):
+        clients.feed(bytes(raw))
         try:
             got = _dissect(raw)
             offer = parse_offer(got, xid)
@@ -362,4 +366,7 @@ def probe(iface: str, wait: float = DEFAULT_WAIT, *, repeat: bool = True,
         sock.close()
         # offers seen before a failure are still evidence (never a pass)
         section["offers"] = list(seen.values())
+        section["clients"] = clients.to_json()
+        if clients.truncated:
+            section["clients_truncated"] = True
     return section

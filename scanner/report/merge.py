@@ -205,7 +205,9 @@ def inventory_view(inv: Any) -> dict | None:
                      "custodian": d.custodian,
                      "interfaces": [{"segment": i.segment,
                                      "ip": str(i.ip) if i.ip is not None else None,
-                                     "mac": norm_mac(i.mac)} for i in d.interfaces]})
+                                     "mac": norm_mac(i.mac)} for i in d.interfaces],
+                     "ssh_host_keys": list(getattr(d, "ssh_host_keys", ())),
+                     "names": list(getattr(d, "names", ()))})
     transfers = [{"device": t.device, "from": t.from_segment, "to": t.to_segment}
                  for t in getattr(inv, "transfers", ())]
     org = getattr(inv, "organization", None)
@@ -234,12 +236,19 @@ def _inventory_view_raw(doc: Mapping) -> dict | None:
         devs.append({"name": _s(d.get("name")) or "", "kind": _s(d.get("kind")),
                      "asset_tag": _s(d.get("asset_tag")), "custodian": _s(d.get("custodian")),
                      "interfaces": [{"segment": _s(i.get("segment")), "ip": _s(i.get("ip")),
-                                     "mac": norm_mac(i.get("mac"))} for i in ifs]})
+                                     "mac": norm_mac(i.get("mac"))} for i in ifs],
+                     "ssh_host_keys": _str_list(d.get("ssh_host_keys")),
+                     "names": _str_list(d.get("names"))})
     transfers = [{"device": _s(t.get("device")), "from": _s(t.get("from")), "to": _s(t.get("to"))}
                  for t in doc.get("transfers") or [] if isinstance(t, Mapping)]
     org = doc.get("organization")
     return {"organization": _s(org.get("name")) if isinstance(org, Mapping) else None,
             "segments": segs, "devices": devs, "transfers": transfers}
+
+
+def _str_list(v: Any, limit: int = 64) -> list[str]:
+    """The strings of a list (a bundle's registered identities), at most `limit`."""
+    return [x for x in v if isinstance(x, str)][:limit] if isinstance(v, list) else []
 
 
 def embedded_inventory(b: Mapping) -> dict | None:
@@ -336,6 +345,10 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
 
     for f in cross_bundle_bridges(sources, inv, lang):
         _fold_in(merged, f)
+    # issue 13: one host on two segments known by who it says it is (host key, names, ...)
+    from scanner.report.identities import judge as judge_identities
+    for f in judge_identities(sources, inv, lang):
+        _fold_in(merged, f)
 
     # canary logs (issue 8): verified arrivals re-judge ISO-BRIDGE / ISO-PHYSICAL / ING-SINGLE
     if canary_logs:
@@ -346,7 +359,8 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
             f["vantages"] = ["canary"]
             _fold_in(merged, f)
 
-    findings = list(merged.values())
+    from scanner.report.identities import fold_swapped_cards
+    findings = fold_swapped_cards(list(merged.values()))
     join_exposed_unregistered(findings, lang)
     from scanner.report.transfer import check_arrivals
     check_arrivals(findings, sources, inv, lang)

@@ -369,6 +369,11 @@ def build_context(m: Mapping, lang: str) -> dict:
     # ---- canary (issue 8): what the outside saw, by vantage and exit address
     canary = _canary(m, S)
 
+    # ---- device identities (issue 13): templates/_identities.html.j2
+    from scanner.report.identities import view as identity_view
+    idv = identity_view(m, lang)
+    idv["table"] = _table("identities", idv.pop("columns"), idv.pop("rows"))
+
     merged_inventories = len(inv_shas) > 1
     given = m["inventory"].get("given_sha256")
     inventory_differs = bool(given and inv_shas and given not in inv_shas)
@@ -387,7 +392,7 @@ def build_context(m: Mapping, lang: str) -> dict:
         "requirements": reqs, "groups": groups, "fail_total": len(fails),
         "errors": err_table, "pass_rows": pass_rows, "skip_table": skip_table,
         "pass_table": pass_table, "recon": recon, "topo": topo, "canary": canary,
-        "has_inventory": inv is not None,
+        "has_inventory": inv is not None, "identities": idv,
         "waived": report_section(m, lang, _table),
     }
 

@@ -135,6 +135,12 @@ def _inbound(ctx):
     return inbound.probe(ctx.plan)
 
 
+def _identity(ctx):
+    """Issue 13: what the stations discovery found say they are (after it)."""
+    from scanner.probes import identity
+    return identity.probe(ctx.plan, ctx.obs.get("discovery") or {})
+
+
 # The passive listeners run beside the active steps (about 3 s of those on a
 # /24), so their windows cost little wall time.
 # DHCP keeps its own 4 s window: dnsmasq ping-checks an address (about 3 s)
@@ -182,6 +188,7 @@ STEPS: list[Step] = [
     Step("egress", _egress, background=True),      # own stack: independent of the L2 probes
     Step("discovery", _discovery_forwarding, writes=("discovery", "forwarding")),
     Step("inbound", _inbound, raw=False),   # not-run off the internet; checks privileges itself
+    Step("identity", _identity),            # the stations discovery found: who they say they are
     # the high side of a declared one-way transfer listens for the low side's probes
     Step("transfer_in", _transfer_in, background=True),
 ]
@@ -222,7 +229,7 @@ def run_step(step: Step, ctx: Context) -> dict:
     for n, sec in out.items():
         detail = sec.get("error")
         if sec.get("status") == "ok":
-            k = next((len(sec[k]) for k in ("hosts", "probes", "offers", "adverts")
+            k = next((len(sec[k]) for k in ("hosts", "probes", "offers", "adverts", "identities")
                       if isinstance(sec.get(k), list)), None)
             detail = None if k is None else f"{k}"
         ctx.progress.done(n if len(out) > 1 else step.name, sec.get("status", "error"), detail)
@@ -357,6 +364,10 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
         for t in threads:
             t.join()
         tp.join()
+        if "identity" in obs and "dhcp" in obs:     # the DUIDs the DHCP window heard
+            from scanner import identity as _identity
+            obs["identity"] = _identity.with_duids(obs["identity"], obs["dhcp"],
+                                                   obs.get("discovery"))
         _ra_passive_finish(ctx, passive_box.get("h"))
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
         if not obs["controls"]["ok"]:

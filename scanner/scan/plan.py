@@ -355,6 +355,19 @@ def inbound_targets(inv: Inventory, vantage: Vantage, scope: "Scope",
     return out, unrouted, unprobed6
 
 
+# issue 13, the identity step: SSH host keys on 22 and the segment's declared
+# ssh_ports, TLS certificates on 443 and its tls_ports, NBSTAT on UDP 137 --
+# of the stations discovery found on the vantage's own segment only
+IDENTITY_SSH = (22,)
+IDENTITY_TLS = (443,)
+
+
+def identity_ports(seg: Segment) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(ssh ports, tls ports) the identity step asks on, for one segment."""
+    return (tuple(sorted(set(IDENTITY_SSH) | set(seg.ssh_ports))),
+            tuple(sorted(set(IDENTITY_TLS) | set(seg.tls_ports))))
+
+
 SWEEP_MAX = 256      # addresses of one routed network swept for stations nobody registered
 
 

@@ -1,0 +1,287 @@
+"""The identity step: what each station of the vantage's own segment says it is.
+
+Over the IPv4 stations discovery found on this segment, nothing else:
+- one bounded nmap run (python-nmap, as discovery and inbound): TCP 22 and the
+  segment's declared `ssh_ports`, 443 and its `tls_ports`, with NSE
+  `ssh-hostkey` (the host keys, read without authenticating) and `ssl-cert`
+  (the certificate). `--host-timeout` and `--script-timeout` bound a station
+  that never finishes its key exchange or trickles a 1 MB banner; nmap's XML
+  is read with a size bound, every value cut to a bound
+  (scanner.identity.bounded);
+- beside it, one NBSTAT query to UDP 137 of each (scanner/probes/netbios.py):
+  the NetBIOS name and the MAC the station reports; and one reverse (PTR)
+  query for its own address to UDP 5353 (mDNS) and 5355 (LLMNR) of each
+  (scanner/probes/mdns.py): the names it gives itself.
+Plus, without sending anything: the EUI-64 MAC inside the IPv6 addresses
+discovery saw (neighbours6).
+
+Why nmap's scripts rather than paramiko/`ssl`: nmap already drives the other
+steps, runs the stations in parallel under one timeout, and its ssh-hostkey
+reads every host key type of a server (a library connection negotiates one).
+The fingerprints are computed here from the key blobs and the PEM (OpenSSH's
+SHA256 form; SHA-256 of the certificate's DER), not taken from nmap's text.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+import time as _time
+import xml.etree.ElementTree as ET
+
+from scanner import identity as I
+from scanner.model import text
+from scanner.probes.wire import ProbeError, require_privileges, require_up
+from scanner.scan.plan import Plan, identity_ports
+
+NBSTAT_PORT = 137
+HOST_TIMEOUT = "20s"
+SCRIPT_TIMEOUT = "8s"
+# the stations are on the vantage's own link (sub-millisecond round trips): a
+# 500 ms round-trip bound keeps a segment of firewalled stations (every port
+# silent) from costing nmap's WAN-sized waits
+NMAP_ARGS = ("-n -Pn -T4 --max-retries 2 --min-hostgroup 256 --max-rtt-timeout 500ms "
+             f"--host-timeout {HOST_TIMEOUT}")
+AGAIN_SCRIPT_TIMEOUT = "4s"  # the second ask, for open ports that said nothing the first time
+SCRIPTS = "ssh-hostkey,ssl-cert"
+XML_MAX = 64 * 2**20        # nmap's XML for a /24 of hostile stations stays far below
+KEYS_MAX = 8                # host keys kept per port
+SUBJECT_FIELDS = ("commonName", "organizationName", "organizationalUnitName", "countryName")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def stations(plan: Plan, discovery: dict) -> list[tuple[str, str | None]]:
+    """(ip, mac) of the IPv4 stations discovery found on this segment, each in
+    scope (the guard raises before anything is sent), never this host."""
+    seen: dict[str, str | None] = {}
+    for h in discovery.get("hosts") or ():
+        ip = h.get("ip") if isinstance(h, dict) else None
+        if not isinstance(ip, str) or ":" in ip or ip in plan.vantage.own:
+            continue
+        if not plan.segment.contains(ip):
+            continue
+        plan.guard(ip)
+        seen.setdefault(ip, I.norm_mac(h.get("mac")))
+    from netaddr import IPAddress
+    return sorted(seen.items(), key=lambda x: IPAddress(x[0]))
+
+
+def ports(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(ssh ports, tls ports): the defaults plus what the segment declares."""
+    return identity_ports(plan.segment)
+
+
+def nmap_arguments(plan: Plan, script_timeout: str = SCRIPT_TIMEOUT) -> str:
+    from scanner.probes.inbound import port_spec
+    ssh, tls = ports(plan)
+    return (f"-sS {NMAP_ARGS} --script-timeout {script_timeout} -e {plan.vantage.interface} "
+            f"-p T:{port_spec(set(ssh) | set(tls))} --script {SCRIPTS}")
+
+
+def _elems(node) -> dict[str, str]:
+    return {e.get("key"): (e.text or "") for e in node.findall("elem") if e.get("key")}
+
+
+def parse_xml(xml, macs: dict[str, str | None], ssh_ports, tls_ports,
+              time: str | None = None) -> list[dict]:
+    """Identity records from nmap's XML (pure; bounded whatever the XML holds).
+    `macs`: ip -> the MAC discovery saw; only those addresses are read."""
+    if not xml:
+        return []
+    if len(xml) > XML_MAX:
+        raise ProbeError(text("nmap 输出过大，身份信息未读取",
+                              "nmap's output is too large: identities not read"))
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ProbeError(text(f"无法读取 nmap 输出：{exc}", f"nmap's output cannot be read: {exc}"))
+    out: list[dict] = []
+    for host in root.iter("host"):
+        ip = next((a.get("addr") for a in host.findall("address")
+                   if a.get("addrtype") == "ipv4"), None)
+        if ip not in macs:
+            continue
+        mac = macs[ip]
+        mine: list[dict] = []
+        for port in host.iter("port"):
+            try:
+                num = int(port.get("portid") or "")
+            except ValueError:
+                continue
+            for script in port.findall("script"):
+                sid = script.get("id")
+                if sid == "ssh-hostkey" and num in ssh_ports:
+                    mine += _ssh(ip, mac, num, script, time)
+                elif sid == "ssl-cert" and num in tls_ports:
+                    mine += _tls(ip, mac, num, script, time)
+        out += mine[:I.PER_STATION_MAX]
+        if len(out) >= I.RECORDS_MAX:
+            break
+    return out[:I.RECORDS_MAX]
+
+
+def _ssh(ip, mac, port, script, time) -> list[dict]:
+    out = []
+    for t in script.findall("table")[:KEYS_MAX]:
+        e = _elems(t)
+        fp = I.ssh_fingerprint(e.get("key", ""))
+        if fp is None:
+            continue
+        detail = f"{I.bounded(e.get('type'), 40) or '?'} {I.bounded(e.get('bits'), 8) or '?'}"
+        r = I.record(ip, mac, I.SSH_KEY, fp, detail=detail, port=port, time=time)
+        if r:
+            out.append(r)
+    return out
+
+
+def unanswered(xml, wanted: set[str], ports: set[int], records: list[dict]) -> list[str]:
+    """The stations with one of `ports` open that gave no identity on it: a
+    script that lost its connection (a busy sshd, a dropped packet). Pure."""
+    if not xml:
+        return []
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return []
+    have = {(r["ip"], r["port"]) for r in records}
+    out = []
+    for host in root.iter("host"):
+        ip = next((a.get("addr") for a in host.findall("address")
+                   if a.get("addrtype") == "ipv4"), None)
+        if ip not in wanted:
+            continue
+        for port in host.iter("port"):
+            st = port.find("state")
+            try:
+                num = int(port.get("portid") or "")
+            except ValueError:
+                continue
+            if num in ports and st is not None and st.get("state") == "open" \
+                    and (ip, num) not in have:
+                out.append(ip)
+                break
+    return out
+
+
+def subject_text(script) -> str | None:
+    """'commonName=…, organizationName=…' from ssl-cert's subject table, bounded."""
+    subj = next((t for t in script.findall("table") if t.get("key") == "subject"), None)
+    if subj is None:
+        return None
+    e = _elems(subj)
+    parts = [f"{k}={I.bounded(e[k], 200)}" for k in SUBJECT_FIELDS if e.get(k)]
+    return I.bounded(", ".join(parts), I.DETAIL_MAX)
+
+
+def _tls(ip, mac, port, script, time) -> list[dict]:
+    e = _elems(script)
+    fp = I.pem_fingerprint(e.get("pem", ""))
+    if fp is None:
+        return []
+    r = I.record(ip, mac, I.TLS_CERT, fp, detail=subject_text(script), port=port, time=time)
+    return [r] if r else []
+
+
+def mdns_records(answers: dict[str, dict[int, list[str]]], macs: dict[str, str | None],
+                 time: str | None = None) -> list[dict]:
+    """Identity records from mDNS/LLMNR reverse answers (scanner.probes.mdns.ask)."""
+    from scanner.probes import mdns
+    out = []
+    for ip, by_port in sorted(answers.items()):
+        if ip not in macs:
+            continue
+        for port, kind in ((mdns.MDNS, I.MDNS_NAME), (mdns.LLMNR, I.LLMNR_NAME)):
+            for name in (by_port.get(port) or ())[:2]:
+                r = I.record(ip, macs[ip], kind, name.rstrip(".").lower(), detail=f"PTR of {ip}",
+                             port=port, time=time)
+                if r:
+                    out.append(r)
+    return out
+
+
+def netbios_records(answers: dict[str, dict], macs: dict[str, str | None],
+                    time: str | None = None) -> list[dict]:
+    """Identity records from NBSTAT answers (scanner.probes.netbios.parse)."""
+    out = []
+    for ip, a in sorted(answers.items()):
+        if ip not in macs:
+            continue
+        name = a.get("name")
+        for r in (I.record(ip, macs[ip], I.NETBIOS_NAME, name and name.upper(),
+                           detail="NBSTAT", port=NBSTAT_PORT, time=time),
+                  I.record(ip, macs[ip], I.NETBIOS_MAC, a.get("mac"), detail="NBSTAT",
+                           port=NBSTAT_PORT, time=time)):
+            if r:
+                out.append(r)
+    return out
+
+
+def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
+    """The "identity" section of the observations."""
+    if plan.classification == "internet":
+        return {"status": "not-run", "error": None, "identities": [],
+                "reason": "identities are read on the unit's own segments, not the internet"}
+    if (discovery or {}).get("status") != "ok":
+        raise ProbeError(text("发现步骤未成功：没有可询问身份的设备",
+                              "discovery did not succeed: no station to ask who it is"))
+    started, t0 = _now(), _time.monotonic()
+    targets = stations(plan, discovery)
+    ssh, tls = ports(plan)
+    six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
+    records = I.eui64_records(six, time=started)
+    method = "nmap " + nmap_arguments(plan)
+    if targets:
+        require_privileges()
+        require_up(plan.vantage.interface)
+        if nmap_module is None:
+            if not shutil.which("nmap"):
+                raise ProbeError(text("未找到 nmap，无法读取设备身份",
+                                      "nmap not found: identities cannot be read"))
+            import nmap as nmap_module
+        from concurrent.futures import ThreadPoolExecutor
+        from scanner.probes import mdns, netbios
+        from scanner.probes.inbound import run_nmap
+        ips = [ip for ip, _ in targets]
+        with ThreadPoolExecutor(2) as ex:      # the UDP queries' windows beside nmap's run
+            nb = ex.submit(netbios.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard)
+            md = ex.submit(mdns.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard)
+            nm = run_nmap(nmap_module, ips, nmap_arguments(plan))
+            errors = []
+            try:
+                answers = nb.result()
+            except OSError as exc:
+                answers = {}
+                errors.append(f"NBSTAT: {type(exc).__name__}: {exc}")
+            try:
+                names = md.result()
+            except OSError as exc:
+                names = {}
+                errors.append(f"mDNS/LLMNR: {type(exc).__name__}: {exc}")
+            nb_error = "; ".join(errors) or None
+        when = _now()
+        xml = nm.get_nmap_last_output()
+        got = parse_xml(xml, dict(targets), set(ssh), set(tls), time=when)
+        again = unanswered(xml, set(ips), set(ssh) | set(tls), got)
+        if again:        # once more, for those alone: an open port that said nothing
+            nm2 = run_nmap(nmap_module, again, nmap_arguments(plan, AGAIN_SCRIPT_TIMEOUT))
+            more = parse_xml(nm2.get_nmap_last_output(), {ip: dict(targets)[ip] for ip in again},
+                             set(ssh), set(tls), time=_now())
+            have = {(r["ip"], r["port"], r["value"]) for r in got}
+            got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
+        records = got + netbios_records(answers, dict(targets), when) + \
+            mdns_records(names, dict(targets), when) + records
+    else:
+        nb_error, again = None, []
+    clones = I.lower_clones(records)
+    if nb_error:       # the SSH and TLS half is still good; a UDP query's failure is said
+        method += f" (failed: {nb_error})"
+    return {"status": "ok", "error": None,
+            "method": method + " + NBSTAT udp/137 + PTR udp/5353 (mDNS), udp/5355 (LLMNR)",
+            "udp_error": nb_error,
+            "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
+                                                             "udp": [NBSTAT_PORT, 5353, 5355]},
+            "identities": records, "clones": clones, "asked_again": again,
+            "started_at": started, "finished_at": _now(),
+            "seconds": round(_time.monotonic() - t0, 3)}
