@@ -61,3 +61,44 @@ def test_lab_scans_pushed_and_spooled_show_the_breach(lab_factory, console_facto
     assert "DEV-MISPLACED" in i.get("/findings?segment=office-lan").text
     devices = i.get("/devices?lang=en").text
     assert ROGUE in devices
+
+
+def test_scan_push_from_a_lab_probe_to_a_console_in_the_lab(lab_factory, tmp_path):
+    """The console runs on a lab host of the office segment (its own namespace);
+    the office probe's `scan --push` reaches it over the lab's wire."""
+    import subprocess
+    lab = lab_factory(scanlib.DEMO, faults=["moved-workstation"])
+    db = f"sqlite:///{tmp_path}/lab-console.db"
+    tok = subprocess.run([sys.executable, "-m", "scanner.cli", "serve", "token", "add",
+                          "probe-office", "--db", db], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout.strip()
+    (tmp_path / "token").write_text(tok)
+    log = open(tmp_path / "serve.log", "w")
+    srv = lab.spawn("dmz-web", [sys.executable, "-m", "scanner.cli", "serve", "--db", db,
+                                "--host", "10.20.0.30", "--port", "8080"],
+                    cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 30
+        health = ["python3", "-c", "import urllib.request;"
+                  "urllib.request.urlopen('http://10.20.0.30:8080/api/v1/health', timeout=2)"]
+        while lab.exec("probe-office", health, timeout=10).returncode != 0:
+            assert srv.poll() is None and time.time() < deadline, \
+                (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        rc, bundle, out = scanlib.scan(lab, "probe-office", "--checks", "DEV-MISPLACED",
+                                       "--push", "http://10.20.0.30:8080",
+                                       "--token-file", str(tmp_path / "token"))
+        assert bundle is not None and rc == 1, out
+        assert "cannot push" not in out, out
+    finally:
+        srv.terminate()
+        srv.wait(timeout=20)
+        log.close()
+    from scanner.store.db import open_store
+    from scanner.store.history import finding_history
+    s = open_store(db)
+    try:
+        fails = [h.check for h in finding_history(s)]
+    finally:
+        s.close()
+    assert "DEV-MISPLACED" in fails
