@@ -210,12 +210,21 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
                     return await run_in_threadpool(c.deny, request, None, 401, "forbidden")
                 if RANK.get(user["role"], -1) < RANK[min_role]:
                     return await run_in_threadpool(c.deny, request, user, 403, "forbidden")
+                args = (request, user)
                 if request.method == "POST":
                     data = await c.form(request)
                     if data is None:
                         return await run_in_threadpool(c.deny, request, user, 403, "csrf")
-                    return await run_in_threadpool(fn, request, user, data)
-                return await run_in_threadpool(fn, request, user)
+                    args = (request, user, data)
+                try:
+                    return await run_in_threadpool(fn, *args)
+                except Exception as exc:   # one line on the page and in the audit log, no traceback
+                    import logging
+                    logging.getLogger("isoscan.serve").exception("%s failed", request.url.path)
+                    why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                    return await run_in_threadpool(
+                        lambda: c.page(request, "error.html.j2", user, status=500,
+                                       message=strings(c.lang(request))["failed"] + " " + why[:300]))
             return handler
         return wrap
 

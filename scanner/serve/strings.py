@@ -21,6 +21,7 @@ _S = {
     "login_limited": ("失败次数过多，请 15 分钟后再试", "Too many failures; try again in 15 minutes"),
     "forbidden": ("无权访问此页面", "You may not see this page"),
     "not_found": ("未找到", "Not found"),
+    "failed": ("此页面无法生成：", "This page could not be made:"),
     "csrf": ("表单已过期或缺少校验令牌，请重新提交", "The form lacks its CSRF token or has expired; send it again"),
     "verdict": ("当前结论", "Current verdict"),
     "verdict_compliant": ("合规", "compliant"),

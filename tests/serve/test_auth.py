@@ -172,3 +172,14 @@ def test_forwarded_for_only_from_the_configured_proxy(console_factory):
     httpx.get(d.base + "/login", headers={"X-Forwarded-For": "10.1.2.3"})
     assert [r["remote"] for r in c.audit() if r["what"] == "/login"] == ["10.1.2.3"]
     assert [r["remote"] for r in d.audit() if r["what"] == "/login"] == ["127.0.0.1"]
+
+
+def test_a_page_that_fails_says_so_and_is_audited(console, monkeypatch):
+    from scanner.serve import views
+    def boom(*a, **k):
+        raise ValueError("<b>broken</b> store row")
+    monkeypatch.setattr(views, "devices", boom)
+    r = console.client("inspector").get("/devices?lang=en")
+    assert r.status_code == 500 and "could not be made" in r.text
+    assert "&lt;b&gt;broken" in r.text and "<b>broken" not in r.text
+    assert any(a["what"] == "/devices?lang=en" and a["status"] == 500 for a in console.audit())
