@@ -166,14 +166,16 @@ def token():
 
 @token.command("add")
 @click.argument("probe")
+@click.option("--segment", "segments", multiple=True,
+              help="The token may push only bundles of a vantage on this segment (repeatable)")
 @db_option
 @click.pass_context
-def token_add(ctx, probe, db):
+def token_add(ctx, probe, segments, db):
     """A new bearer token for PROBE, printed once on stdout (only its hash is kept)."""
     store = _open(db or (ctx.obj or {}).get("db"), "serve token add")
     from scanner.serve.accounts import AccountError, new_token
     try:
-        click.echo(new_token(store, probe, by="cli"))
+        click.echo(new_token(store, probe, by="cli", segments=segments))
     except AccountError as exc:
         fail("serve token add", str(exc))
     finally:

@@ -135,13 +135,17 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def new_token(store, probe: str, by: str | None = None) -> str:
-    """A new bearer token for `probe` (returned once; only its SHA-256 is kept)."""
+def new_token(store, probe: str, by: str | None = None, segments=()) -> str:
+    """A new bearer token for `probe` (returned once; only its SHA-256 is kept).
+    With `segments`, it may push only bundles of a vantage on one of them."""
+    import json
     _check_name(probe)
+    segs = sorted({s.strip() for s in segments if s and s.strip()})
     tok = "isk_" + secrets.token_urlsafe(32)
     with store.write() as conn:
         conn.execute(C.tokens.insert().values(probe=probe, token_sha256=token_digest(tok),
-                                              created_at=now(), created_by=by))
+                                              created_at=now(), created_by=by,
+                                              segments=json.dumps(segs) if segs else None))
     return tok
 
 
@@ -153,23 +157,29 @@ def revoke_token(store, token_id: int) -> None:
 
 
 def list_tokens(store) -> list[dict]:
+    import json
     from sqlalchemy import select
     with store.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(
-            select(C.tokens.c.id, C.tokens.c.probe, C.tokens.c.created_at,
+        return [dict(r._mapping, segments=json.loads(r.segments) if r.segments else None)
+                for r in conn.execute(
+            select(C.tokens.c.id, C.tokens.c.probe, C.tokens.c.segments, C.tokens.c.created_at,
                    C.tokens.c.created_by, C.tokens.c.revoked_at).order_by(C.tokens.c.id))]
 
 
-def probe_of_token(store, token: str) -> str | None:
-    """The probe a valid, unrevoked token belongs to (None: unknown or revoked)."""
+def probe_of_token(store, token: str) -> tuple[str, list | None] | None:
+    """(probe, its segments or None for any) of a valid, unrevoked token; None:
+    unknown or revoked."""
+    import json
     from sqlalchemy import select
     if not token or len(token) > 200:
         return None
     with store.read() as conn:
-        r = conn.execute(select(C.tokens.c.probe).where(
+        r = conn.execute(select(C.tokens.c.probe, C.tokens.c.segments).where(
             C.tokens.c.token_sha256 == token_digest(token),
             C.tokens.c.revoked_at.is_(None))).first()
-    return r[0] if r else None
+    if r is None:
+        return None
+    return r[0], (json.loads(r[1]) if r[1] else None)
 
 
 # ---------------------------------------------------------------- audit log

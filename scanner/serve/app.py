@@ -390,7 +390,8 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
     @guard("admin")
     def admin_token(request, user, data):
         try:
-            tok = A.new_token(store, data.get("probe", ""), by=user["name"])
+            tok = A.new_token(store, data.get("probe", ""), by=user["name"],
+                              segments=(data.get("segments") or "").split(","))
         except A.AccountError as exc:
             return _admin_after(request, user, error=str(exc), status=400)
         return _admin_after(request, user, new_token=tok)
@@ -420,12 +421,13 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
         if auth and token is None:
             return await run_in_threadpool(answer, 401, {"ok": False, "error":
                                            "Authorization must be 'Bearer TOKEN'"})
-        probe = None
+        probe, allowed = None, None
         if token is not None:
-            probe = await run_in_threadpool(A.probe_of_token, store, token)
-            if probe is None:
+            found = await run_in_threadpool(A.probe_of_token, store, token)
+            if found is None:
                 return await run_in_threadpool(answer, 401, {"ok": False, "error":
                                                "unknown or revoked token; nothing stored"})
+            probe, allowed = found
         limit = cap(cfg)
         try:
             declared = int(request.headers.get("content-length") or 0)
@@ -451,6 +453,15 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
                         return answer(401, {"ok": False, "error":
                                             "no token and not signed by a trusted key; nothing stored"})
                     who = "key:" + (p.key_fingerprint or "?")
+                if allowed is not None:
+                    d = p.doc.data
+                    v = d.get("vantage") if isinstance(d.get("vantage"), dict) else {}
+                    if p.doc.kind != "bundle" or isinstance(d.get("sources"), list) \
+                            or v.get("segment") not in allowed:
+                        return answer(403, {"ok": False, "error":
+                                            f"the token of {probe} may push only bundles of a "
+                                            f"vantage on {', '.join(allowed)}; nothing stored"},
+                                      probe)
                 res = commit(store, p)
                 return answer(201, {"ok": True, **res}, who)
             except Refused as exc:

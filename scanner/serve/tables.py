@@ -25,6 +25,7 @@ tokens = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("probe", String(100), nullable=False),
     Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("segments", Text),      # JSON list: the vantage segments it may push (null: any)
     Column("created_at", String(40), nullable=False),
     Column("created_by", String(100)),
     Column("revoked_at", String(40)),

@@ -166,3 +166,12 @@ def test_push_command(console, tmp_path):
     bad.write_text("{")
     r = CliRunner().invoke(main, ["push", str(bad), "--url", console.base, "--token-file", str(tok)])
     assert r.exit_code == 1 and "not JSON" in r.output
+
+
+def test_a_token_bound_to_segments(console):
+    from scanner.serve.accounts import new_token
+    tok = new_token(console.store, "probe-office", segments=["office-lan"])
+    r = console.push(fixture_bundle("secret-lan"), token=tok)
+    assert r.status_code == 403 and "only bundles of a vantage on office-lan" in r.json()["error"]
+    assert console.push(fixture_bundle("office-lan"), token=tok).status_code == 201
+    assert console.scans() == 1
