@@ -138,6 +138,7 @@ class Console:
         other = LANGS[1] if lang == LANGS[0] else LANGS[0]
         html = _env().get_template(name).render(
             t=strings(lang), lang=lang, user=user, csrf=request.state.csrf,
+            titles=V.check_titles(lang),
             rank=RANK.get((user or {}).get("role"), -1), here=here,
             switch=here + "?" + urlencode({**q, "lang": other}), **ctx)
         resp = HTMLResponse(html, status_code=status, headers=_headers(PAGE_CSP))

@@ -83,6 +83,24 @@ def overview(store, cfg, now: datetime | None = None) -> dict:
             "interval": cfg.expected_interval_hours, "trend": _svg(trend(store, days=30))}
 
 
+_TITLES: dict = {}
+
+
+def check_titles(lang: str) -> dict:
+    """{check id: title in `lang`}: the installed checks' own, as the report localises them
+    (the store keeps a finding's title in the language it was scanned in)."""
+    if lang not in _TITLES:
+        from scanner.report.render import _from_text, _metas
+        from scanner.report.strings import CHECK_TITLES
+        out = dict(CHECK_TITLES.get(lang, {}))
+        for cid, meta in _metas().items():
+            t = _from_text(getattr(meta, "title", None), lang)
+            if t:
+                out[cid] = t
+        _TITLES[lang] = out
+    return _TITLES[lang]
+
+
 def findings(store, *, segment=None, check=None, severity=None) -> list:
     from scanner.store.history import finding_history
     out = [h for h in finding_history(store, segment=segment or None, check=check or None)
