@@ -187,9 +187,14 @@ def server(app, host: str, port: int):
 
 
 def warm_up() -> None:
-    """Parse the packaged YAML (regulation mapping) once, in the calling thread:
-    yaml_rs crashed when first called in a request's worker thread (a second
-    server in one process); cached from here on."""
+    """Import yaml_rs and parse the regulation mapping in the calling (main) thread.
+
+    yaml_rs 0.1.6 (a pyo3 module) crashes the process (SIGSEGV) when it was first
+    imported in a thread that has since exited and is then called from another
+    thread: the first request's worker thread would be such a thread once its
+    pool let it go (tests/serve: a second server in one process crashed in
+    /devices). Imported here, in the thread that runs the server, it is safe."""
+    import yaml_rs  # noqa: F401  (see above: the import's thread must outlive its callers)
     try:
         from scanner.judge.regulations import references
         references("ISO-BRIDGE", "en")

@@ -63,3 +63,27 @@ def test_serve_process_takes_pushes_and_spool(tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=20)
+
+
+def test_yaml_rs_in_short_lived_worker_threads_is_safe_after_the_warm_up():
+    """Why build_app imports yaml_rs first (scanner.serve.app.warm_up): a pyo3
+    module first imported in a thread that exits segfaults on the next thread's
+    call. Proven in a child process, so a crash does not take the tests down."""
+    code = (
+        "import threading\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "import sys\n"
+        "if sys.argv[1] == 'warm':\n"
+        "    from scanner.serve.app import warm_up; warm_up()\n"
+        "def parse():\n"
+        "    import yaml_rs\n"
+        "    return yaml_rs.loads('a: [1, 2]', parse_datetime=False)\n"
+        "def outer():\n"
+        "    with ThreadPoolExecutor(1) as ex:\n"
+        "        ex.submit(parse).result()\n"
+        "for _ in range(3):\n"
+        "    t = threading.Thread(target=outer); t.start(); t.join()\n"
+        "print('ok')\n")
+    warm = subprocess.run([sys.executable, "-c", code, "warm"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert warm.returncode == 0 and "ok" in warm.stdout, warm.stderr
