@@ -28,6 +28,8 @@ COMMANDS = {
     "diff": "scanner.commands.history:diff",
     "history": "scanner.commands.history:history",
     "stations": "scanner.commands.history:stations",
+    "serve": "scanner.commands.serve:serve",
+    "push": "scanner.commands.push:push",
 }
 
 

@@ -32,11 +32,24 @@ def fail(cmd: str, msg: str):
 
 
 @click.command("ingest")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=False, type=click.Path())
 @db_option
 @click.option("-q", "--quiet", is_flag=True, help="Say nothing when all went well")
-def ingest(files, db, quiet):
+@click.option("--spool", "spool", type=click.Path(file_okay=False), default=None,
+              help="Take the complete files of this spool folder (SPEC §10.2) instead of FILES")
+@click.option("--once", is_flag=True, help="With --spool: one pass, then exit (required)")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="With --spool: console.yaml (trusted keys, require_signed, size cap)")
+def ingest(files, db, quiet, spool=None, once=False, config=None):
     """Store bundles, merged bundles and canary logs (结果入库)."""
+    if spool:
+        from scanner.commands.serve import spool_once
+        if files or not once:
+            raise click.UsageError("--spool DIR takes no FILES and needs --once "
+                                   "(isoscan serve --spool polls)")
+        sys.exit(spool_once(spool, db, config, quiet))
+    if not files:
+        raise click.UsageError("give FILES, or --spool DIR --once")
     from scanner.commands.report import InputProblem
     from scanner.store.db import StoreError, open_store
     from scanner.store.ingest import IngestError, ingest as store_docs, read_document

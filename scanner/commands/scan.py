@@ -53,8 +53,13 @@ def _say(lang, zh, en, err=True):
 @click.option("--db", "db", default=None, metavar="URL",
               help="Also store the bundle in this store (a SQLite file or postgresql://...; "
                    "see `isoscan ingest`) / 结果同时入库")
+@click.option("--push", "push_url", default=None, metavar="URL",
+              help="Also send the bundle to the unit's console (isoscan serve) / 上报控制台")
+@click.option("--token-file", "token_file", type=click.Path(dir_okay=False), default=None,
+              help="The probe's push token for --push (default $ISOSCAN_PUSH_TOKEN)")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
-         full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None, db=None):
+         full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None, db=None,
+         push_url=None, token_file=None):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -128,7 +133,21 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     _summary(bundle, lang, quiet)
     if db and not _store(bundle, db, lang):
         sys.exit(2)
+    if push_url and not _push(bundle, push_url, token_file, lang):
+        sys.exit(2)
     sys.exit(result.exit_code)
+
+
+def _push(bundle, url, token_file, lang) -> bool:
+    """The bundle to the console (scanner.serve.client: urllib only, no extra)."""
+    from scanner.serve.client import PushError, push_bytes, read_token
+    try:
+        body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        push_bytes(url, body, read_token(token_file), "scan.json")
+    except PushError as exc:
+        _say(lang, f"无法上报控制台：{exc}", f"cannot push the bundle: {exc}")
+        return False
+    return True
 
 
 def _store(bundle, db, lang) -> bool:

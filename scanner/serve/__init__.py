@@ -1,0 +1,16 @@
+"""The console (`isoscan serve`, issue 16): one web application that collects
+every probe's bundles and shows the unit's state.
+
+    config.py    console.yaml: intervals, trusted keys, cookies, proxy auth
+    tables.py    the console's own tables (users, tokens, audit log, ...)
+    accounts.py  users (argon2), probe tokens (hashed), the login rate limit
+    intake.py    one bundle (pushed or spooled) into the store, as `ingest` does
+    spool.py     the spool folder: complete files only, done/ or rejected/
+    views.py     what the pages show, read from the store (no HTTP)
+    app.py       the Starlette application: sessions, CSRF, roles, audit
+    strings.py   every text of the pages, zh-CN and en
+    client.py    `isoscan push` / `scan --push`: urllib only, no extra
+
+Only app.py needs the `console` extra (starlette, uvicorn, argon2-cffi,
+itsdangerous); a probe that only pushes (client.py) needs none of it.
+"""

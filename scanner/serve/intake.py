@@ -1,0 +1,123 @@
+"""One bundle or canary log, pushed or spooled, into the store exactly as
+`isoscan ingest` stores it: the same reader and refusals (scanner.commands.report
+read_input via scanner.store.ingest.read_document), the same transaction.
+
+    p = prepare(raw_bytes, "push:probe-secret", cfg, trust)   # Refused: nothing stored
+    result = commit(store, p)                                # Refused: nothing stored
+
+Signatures (SPEC §8) are checked against the console's trusted keys where
+`trust:` is configured: a block that does not verify is refused; with
+`require_signed: true` so is an unsigned or untrusted one. A signed document
+whose chain and sequence were received already with other content is refused
+as a replay; the same document again is `already stored` (409, nothing new).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from scanner.serve.accounts import now
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str, **extra):
+        super().__init__(reason)
+        self.status, self.reason, self.extra = status, reason, extra
+
+
+@dataclass
+class Prepared:
+    name: str
+    doc: object                      # scanner.store.ingest.Document
+    signature: str = "unchecked"     # valid | untrusted | invalid | unsigned | unchecked
+    key_fingerprint: str | None = None
+    chain: str | None = None
+    sequence: int | None = None
+    detail: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def cap(cfg) -> int:
+    from scanner.commands.report import max_input_bytes
+    return min(cfg.max_push_bytes, max_input_bytes())
+
+
+def prepare(raw: bytes, name: str, cfg, trust) -> Prepared:
+    from scanner.commands.report import InputProblem
+    from scanner.store.ingest import read_document
+    if len(raw) > cap(cfg):
+        raise Refused(413, f"{name}: larger than {cap(cfg):,} bytes (max_push_bytes); nothing stored")
+    with tempfile.TemporaryDirectory(prefix="isoscan-intake-") as tmp:
+        path = os.path.join(tmp, "input.json")
+        with open(path, "wb") as fh:
+            fh.write(raw)
+        try:
+            doc = read_document(path)
+        except InputProblem as exc:
+            raise Refused(400, str(exc).replace(path, name) + "; nothing stored") from None
+    doc.name = name
+    p = Prepared(name, doc)
+    if trust is not None:
+        from scanner.evidence.verify import (INVALID, VALID, VerifyInputError, parse_document,
+                                             verify_document)
+        from scanner.model import pick
+        try:
+            parsed = parse_document(raw, name)       # strict: duplicate keys refused
+        except VerifyInputError as exc:
+            raise Refused(400, f"{exc}; nothing stored") from None
+        r = verify_document(parsed, trust, name)
+        p.signature, p.key_fingerprint = r.status, r.fingerprint
+        p.chain, p.sequence, p.detail = r.chain, r.sequence, pick(r.detail, "en")
+        if r.status == INVALID:
+            raise Refused(403, f"{name}: signature {r.status}: {p.detail}; nothing stored")
+        if cfg.require_signed and r.status != VALID:
+            raise Refused(403, f"{name}: signature {r.status} ({p.detail}) and this console "
+                               "requires every bundle validly signed by a trusted key; nothing stored")
+    elif cfg.require_signed:
+        raise Refused(500, "require_signed without trusted keys")
+    return p
+
+
+def _replay(store, p: Prepared) -> None:
+    from sqlalchemy import select
+    from scanner.serve import tables as C
+    if p.signature != "valid" or not p.chain or p.sequence is None:
+        return
+    with store.read() as conn:
+        rows = conn.execute(select(C.chains.c.content_sha256).where(
+            C.chains.c.chain == p.chain[:200], C.chains.c.sequence == p.sequence)).all()
+    if any(r[0] != p.doc.sha256 for r in rows):
+        raise Refused(409, f"{p.name}: chain {p.chain} #{p.sequence} was received already with "
+                           "other content (a replayed or forged document); nothing stored")
+
+
+def commit(store, p: Prepared) -> dict:
+    from scanner.serve import tables as C
+    from scanner.store.db import StoreError
+    from scanner.store.ingest import IngestError, ingest
+    _replay(store, p)
+    try:
+        stored = ingest(store, [p.doc])[0]
+    except IngestError as exc:
+        raise Refused(409, str(exc)) from None
+    except StoreError as exc:
+        raise Refused(503, str(exc)) from None
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        from scanner.commands.ingest import store_problem
+        raise Refused(503, f"the store failed, nothing stored: {store_problem(exc)}") from None
+    if stored.new and p.signature == "valid" and p.chain and p.sequence is not None:
+        with store.write() as conn:
+            conn.execute(C.chains.insert().values(
+                chain=p.chain[:200], sequence=p.sequence, content_sha256=p.doc.sha256,
+                key_fingerprint=p.key_fingerprint, received_at=now()))
+    out = {"name": p.name, "kind": stored.kind, "scan_id": stored.scan_id,
+           "stored": stored.new, "already_stored": not stored.new,
+           "sha256": p.doc.sha256, "signature": p.signature,
+           "key_fingerprint": p.key_fingerprint}
+    if not stored.new:
+        raise Refused(409, f"{p.name}: already stored (the same content); nothing new stored", **out)
+    return out
