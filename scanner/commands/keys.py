@@ -22,12 +22,15 @@ def keys():
                    "it (.key -> .pub).")
 @click.option("--name", "name", default=None,
               help="The unit's name for the key (kept in the .pub line), e.g. 'secret-lan probe'.")
+@click.option("--alg", "alg", type=click.Choice(("ed25519", "sm2")), default="ed25519",
+              show_default=True,
+              help="ed25519, or sm2: SM2 signatures over SM3 digests (国密, by OpenSSL 3).")
 @click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
-def new(out, name, lang):
-    """Make an Ed25519 key pair (生成密钥对)."""
+def new(out, name, lang, alg="ed25519"):
+    """Make a key pair, Ed25519 or SM2 (生成密钥对)."""
     from scanner.evidence.keys import KeyFileError, new_key_pair, short_fingerprint
     try:
-        priv, pub, fp = new_key_pair(out, name)
+        priv, pub, fp = new_key_pair(out, name, "sm2-sm3" if alg == "sm2" else "ed25519")
     except KeyFileError as exc:
         click.echo(f"isoscan keys: {exc}", err=True)
         sys.exit(2)

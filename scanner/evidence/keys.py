@@ -46,9 +46,17 @@ class KeyFileError(ValueError):
     """A key file that cannot be made, read or trusted; the message is one line."""
 
 
-def fingerprint(raw_public: bytes) -> str:
+SM2_ALG = "sm2-sm3"
+ALGS = (ALG, SM2_ALG)
+TAGS = {ALG: PUBLIC_TAG, SM2_ALG: "isoscan-sm2"}
+PREFIX = {ALG: "ed25519", SM2_ALG: "sm2"}
+
+
+def fingerprint(raw_public: bytes, alg: str = ALG) -> str:
+    """'<ed25519|sm2>:SHA256:' + unpadded base64 of sha256(the public key: the
+    32 Ed25519 bytes, or an SM2 key's SubjectPublicKeyInfo DER)."""
     d = hashlib.sha256(raw_public).digest()
-    return "ed25519:SHA256:" + base64.b64encode(d).decode("ascii").rstrip("=")
+    return f"{PREFIX[alg]}:SHA256:" + base64.b64encode(d).decode("ascii").rstrip("=")
 
 
 def short_fingerprint(fp: str) -> str:
@@ -64,13 +72,14 @@ def short_fingerprint(fp: str) -> str:
 
 @dataclass(frozen=True)
 class PublicKey:
-    raw: bytes                    # the 32-byte Ed25519 key
+    raw: bytes                    # the 32-byte Ed25519 key, or an SM2 SubjectPublicKeyInfo (DER)
     name: str = ""                # the unit's name for it
     source: str = ""              # file:line it was read from
+    alg: str = ALG                # ed25519 | sm2-sm3
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.raw)
+        return fingerprint(self.raw, self.alg)
 
     @property
     def short(self) -> str:
@@ -78,9 +87,12 @@ class PublicKey:
 
     def line(self) -> str:
         b64 = base64.b64encode(self.raw).decode("ascii")
-        return f"{PUBLIC_TAG} {b64} {self.name}".rstrip()
+        return f"{TAGS[self.alg]} {b64} {self.name}".rstrip()
 
     def verify(self, signature: bytes, data: bytes) -> bool:
+        if self.alg == SM2_ALG:
+            from scanner.evidence import sm2
+            return sm2.verify(self.raw, signature, data)
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
         try:
@@ -105,8 +117,35 @@ class PrivateKey:
     def fingerprint(self) -> str:
         return self.public.fingerprint
 
+    alg = ALG
+
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data)
+
+
+class Sm2PrivateKey:
+    """An SM2 private key (signing with SM3 by OpenSSL: scanner/evidence/sm2.py)."""
+    alg = SM2_ALG
+
+    def __init__(self, pem: bytes, path: str = ""):
+        from scanner.evidence import sm2
+        self._pem = pem
+        self.path = path
+        try:
+            self.public = PublicKey(sm2.public_der(pem), "", path, SM2_ALG)
+        except sm2.Sm2Error as exc:
+            raise KeyFileError(f"{path}: {exc}") from None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.public.fingerprint
+
+    def sign(self, data: bytes) -> bytes:
+        from scanner.evidence import sm2
+        try:
+            return sm2.sign(self._pem, data)
+        except sm2.Sm2Error as exc:
+            raise KeyFileError(f"{self.path}: {exc}") from None
 
 
 def public_path_for(private_path: str) -> str:
@@ -114,20 +153,31 @@ def public_path_for(private_path: str) -> str:
     return (root if ext == ".key" else private_path) + ".pub"
 
 
-def new_key_pair(out: str, name: str | None = None) -> tuple[str, str, str]:
+def new_key_pair(out: str, name: str | None = None, alg: str = ALG) -> tuple[str, str, str]:
     """Make a key pair: the private key at `out` (0600), the public key beside it.
-    Returns (private path, public path, fingerprint). Never overwrites a file."""
+    Returns (private path, public path, fingerprint). Never overwrites a file.
+    `alg`: ed25519 (the default), or sm2-sm3 (by OpenSSL)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    if alg not in ALGS:
+        raise KeyFileError(f"unknown key algorithm {alg!r} (ed25519 or sm2-sm3)")
     name = _one_line(name or "")
     pub_path = public_path_for(out)
     for p in (out, pub_path):
         if os.path.lexists(p):
             raise KeyFileError(f"{p}: exists already; a key is never overwritten "
                                "(move it away or choose another --out)")
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    if alg == SM2_ALG:
+        from scanner.evidence import sm2
+        try:
+            pem = sm2.new_private_pem()
+            key = Sm2PrivateKey(pem, out)
+        except sm2.Sm2Error as exc:
+            raise KeyFileError(str(exc)) from None
+    else:
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
     try:
         fd = os.open(out, _OPEN_NEW, 0o600)
     except OSError as exc:
@@ -141,8 +191,8 @@ def new_key_pair(out: str, name: str | None = None) -> tuple[str, str, str]:
         os.unlink(out)
         raise KeyFileError(f"{out}: cannot be written ({exc.strerror or exc})") from None
     os.close(fd)
-    pub = PrivateKey(key, out).public
-    pub = PublicKey(pub.raw, name, pub_path)
+    pub = key.public if alg == SM2_ALG else PrivateKey(key, out).public
+    pub = PublicKey(pub.raw, name, pub_path, alg)
     try:
         fd = os.open(pub_path, _OPEN_NEW, 0o644)
         try:
@@ -207,6 +257,11 @@ def load_private_key(path: str) -> PrivateKey:
         raise KeyFileError(f"{path}: the key is protected by a passphrase, which isoscan "
                            "does not read; protect the file by its mode (0600) instead") from None
     except (ValueError, Exception) as exc:  # cryptography raises ValueError or UnsupportedAlgorithm
+        if b"PRIVATE KEY" in data:          # an SM2 key: cryptography reads no SM2
+            try:
+                return Sm2PrivateKey(data, path)
+            except KeyFileError:
+                pass
         raise KeyFileError(f"{path}: not a PEM private key ({type(exc).__name__})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError(f"{path}: not an Ed25519 key ({type(key).__name__}); "
@@ -216,16 +271,21 @@ def load_private_key(path: str) -> PrivateKey:
 
 def parse_public_line(line: str, where: str) -> PublicKey:
     parts = line.split(None, 2)
-    if len(parts) < 2 or parts[0] != PUBLIC_TAG:
+    alg = next((a for a, tag in TAGS.items() if parts and parts[0] == tag), None)
+    if len(parts) < 2 or alg is None:
         raise KeyFileError(f"{where}: not a public key line (expected "
-                           f"'{PUBLIC_TAG} <base64> [name]')")
+                           f"'{PUBLIC_TAG} <base64> [name]' or 'isoscan-sm2 <base64> [name]')")
     try:
         raw = base64.b64decode(parts[1], validate=True)
     except (binascii.Error, ValueError):
         raise KeyFileError(f"{where}: the key is not base64") from None
-    if len(raw) != 32:
+    if alg == ALG and len(raw) != 32:
         raise KeyFileError(f"{where}: an Ed25519 public key has 32 bytes, this one {len(raw)}")
-    return PublicKey(raw, _one_line(parts[2]) if len(parts) > 2 else "", where)
+    if alg == SM2_ALG:
+        from scanner.evidence.sm2 import is_sm2_public
+        if not is_sm2_public(raw):
+            raise KeyFileError(f"{where}: not an SM2 public key (SubjectPublicKeyInfo)")
+    return PublicKey(raw, _one_line(parts[2]) if len(parts) > 2 else "", where, alg)
 
 
 def load_public_keys(path: str) -> list[PublicKey]:

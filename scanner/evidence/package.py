@@ -87,7 +87,7 @@ def build_package(out: str, *, report_html: bytes, report_pdf: bytes | None,
     members.append((SUMS, sums.encode("ascii")))
     if signer is not None:
         import base64
-        sig = {"alg": "ed25519", "key_fingerprint": signer.fingerprint,
+        sig = {"alg": getattr(signer, "alg", "ed25519"), "key_fingerprint": signer.fingerprint,
                "value": base64.b64encode(signer.sign(sums.encode("ascii"))).decode("ascii")}
         members.append((SUMS_SIG, (json.dumps(sig) + "\n").encode("ascii")))
     from scanner.atomicio import open_atomic
@@ -251,8 +251,8 @@ def _check_sums_signature(members: dict, trust: Trust, rep) -> str | None:
     try:
         sig = json.loads(raw.decode("ascii"))
         fp, value = sig["key_fingerprint"], base64.b64decode(sig["value"], validate=True)
-        if sig.get("alg") != "ed25519" or not isinstance(fp, str):
-            raise ValueError("not an ed25519 signature")
+        if sig.get("alg") not in ("ed25519", "sm2-sm3") or not isinstance(fp, str):
+            raise ValueError("not an ed25519 or sm2-sm3 signature")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         rep.problems.append(text(f"{SUMS_SIG}：格式不对（{exc}）", f"{SUMS_SIG}: malformed ({exc})"))
         return None
@@ -261,7 +261,7 @@ def _check_sums_signature(members: dict, trust: Trust, rep) -> str | None:
         rep.problems.append(text(f"{SUMS_SIG}：签名公钥 {fp} 不在信任列表中",
                                  f"{SUMS_SIG}: signed by {fp}, a key that is not trusted"))
         return None
-    if not key.verify(value, members.get(SUMS, b"")):
+    if key.alg != sig.get("alg") or not key.verify(value, members.get(SUMS, b"")):
         rep.problems.append(text(f"{SUMS_SIG}：签名无效（{SUMS} 已被改动）",
                                  f"{SUMS_SIG}: the signature is invalid ({SUMS} was changed)"))
         return None

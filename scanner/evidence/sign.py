@@ -180,7 +180,8 @@ class Signer:
                 raise SignError(f"{self.state.path}: holds the chain {prev.get('chain')!r}, "
                                 f"not {chain!r}; give each probe its own --chain-state")
             seq = int(prev.get("sequence") or 0) + 1
-            block = {"format": FORMAT, "alg": ALG, "key_fingerprint": self.key.fingerprint,
+            block = {"format": FORMAT, "alg": getattr(self.key, "alg", ALG),
+                     "key_fingerprint": self.key.fingerprint,
                      "chain": chain, "sequence": seq,
                      "previous_sha256": prev.get("last_sha256"), "signed_at": _now()}
             out = unsigned(doc)

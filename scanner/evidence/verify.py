@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from scanner.evidence.canonical import CanonicalError, DuplicateKey, loads_strict
-from scanner.evidence.keys import ALG, Trust, short_fingerprint
+from scanner.evidence.keys import ALG, ALGS, Trust, short_fingerprint
 from scanner.evidence.sign import FIELD, FORMAT, document_digest, signed_payload
 from scanner.model import pick, text
 
@@ -127,8 +127,8 @@ def verify_document(doc: Any, trust: Trust, name: str) -> Result:
     problems = []
     if block.get("format") != FORMAT:
         problems.append(f"format is not {FORMAT}")
-    if block.get("alg") != ALG:
-        problems.append(f"alg {str(block.get('alg'))[:20]!r} is not {ALG}")
+    if block.get("alg") not in ALGS:
+        problems.append(f"alg {str(block.get('alg'))[:20]!r} is not one of {', '.join(ALGS)}")
     if fp is None:
         problems.append("no key_fingerprint")
     if r.sequence is None:
@@ -147,7 +147,7 @@ def verify_document(doc: Any, trust: Trust, name: str) -> Result:
             sig = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             problems.append("the signature value is not base64")
-        if sig is not None and len(sig) != 64:
+        if sig is not None and block.get("alg") == ALG and len(sig) != 64:
             problems.append(f"an Ed25519 signature has 64 bytes, this one {len(sig)}")
     if fp is not None and fp not in trust:
         r.status = UNTRUSTED
@@ -161,6 +161,10 @@ def verify_document(doc: Any, trust: Trust, name: str) -> Result:
         return r
     key = trust[fp]
     r.key_name = key.name
+    if key.alg != block.get("alg"):
+        r.detail = text(f"签名算法 {block.get('alg')} 与受信任公钥的算法 {key.alg} 不符",
+                        f"the signature says {block.get('alg')}, the trusted key is {key.alg}")
+        return r
     try:
         payload = signed_payload(doc)
     except CanonicalError as exc:
