@@ -89,16 +89,20 @@ def parse(data: bytes) -> dict | None:
     return {"tid": tid, "names": names} if names else None
 
 
-def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT
-        ) -> dict[str, dict[int, list[str]]]:
-    """{ip: {5353: [names], 5355: [names]}} of the stations that answered."""
+def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
+        macs: dict | None = None) -> dict[str, dict[int, list[str]]]:
+    """{ip: {5353: [names], 5355: [names]}} of the stations that answered
+    (`macs`: ip -> MAC, the queries framed to it: scanner/probes/l2udp.py)."""
     if not targets:
         return {}
+    from scanner.probes.l2udp import L2Sender
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    l2 = None
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, iface.encode() + b"\0")
         sock.bind((src, 0))
         sock.setblocking(False)
+        l2 = L2Sender(sock, iface, macs or {})
         base = int.from_bytes(os.urandom(2), "big")
         want: dict[tuple[str, int], int] = {}
         n = 0
@@ -109,7 +113,7 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT
                 n += 1
                 want[(dst, port)] = tid
                 try:
-                    sock.sendto(query(tid, dst), (dst, port))
+                    l2.sendto(query(tid, dst), (dst, port))
                 except OSError:
                     continue
         got: dict[str, dict[int, list[str]]] = {}
@@ -133,4 +137,6 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT
                 got.setdefault(peer, {})[port] = rec["names"][:4]
         return got
     finally:
+        if l2 is not None:
+            l2.close()
         sock.close()

@@ -78,15 +78,21 @@ def parse(data: bytes) -> dict | None:
             "mac": ":".join(f"{b:02x}" for b in mac) if len(mac) == 6 else None}
 
 
-def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT) -> dict[str, dict]:
-    """{ip: parse()} of the stations that answered one node status query each."""
+def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
+        macs: dict | None = None) -> dict[str, dict]:
+    """{ip: parse()} of the stations that answered one node status query each
+    (`macs`: ip -> the MAC discovery saw: the query is framed to it,
+    scanner/probes/l2udp.py)."""
     if not targets:
         return {}
+    from scanner.probes.l2udp import L2Sender
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    l2 = None
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, iface.encode() + b"\0")
         sock.bind((src, 0))
         sock.setblocking(False)
+        l2 = L2Sender(sock, iface, macs or {})
         base = int.from_bytes(os.urandom(2), "big")
         want: dict[str, int] = {}
         for n, ip in enumerate(targets):
@@ -94,7 +100,7 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT) -> 
             tid = (base + n) & 0xFFFF
             want[dst] = tid
             try:
-                sock.sendto(query(tid), (dst, PORT))
+                l2.sendto(query(tid), (dst, PORT))
             except OSError:
                 continue                         # unreachable right now: no answer
         got: dict[str, dict] = {}
@@ -115,4 +121,6 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT) -> 
                 got[peer] = rec
         return got
     finally:
+        if l2 is not None:
+            l2.close()
         sock.close()

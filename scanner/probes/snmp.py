@@ -160,24 +160,29 @@ def what_it_says(varbinds) -> dict:
     return {"sysname": name, "macs": macs, "more": rows >= MAX_REPETITIONS and last is not None}
 
 
-def ask(iface: str, src_ip: str, ips, guard, community: str, wait: float = WAIT) -> dict:
-    """{ip: what_it_says(...)} of every station that answered with this community."""
+def ask(iface: str, src_ip: str, ips, guard, community: str, wait: float = WAIT,
+        macs: dict | None = None) -> dict:
+    """{ip: what_it_says(...)} of every station that answered with this community
+    (`macs`: ip -> MAC, the requests framed to it: scanner/probes/l2udp.py)."""
+    from scanner.probes.l2udp import L2Sender
     ips = [guard(ip) for ip in ips]
     comm = community.encode("utf-8")
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    l2 = None
     try:
         s.setsockopt(socket.SOL_SOCKET, 25, iface.encode() + b"\0")   # SO_BINDTODEVICE
         s.bind((src_ip, 0))
         s.setblocking(False)
+        l2 = L2Sender(s, iface, macs or {})
         ids: dict[int, str] = {}
         for ip in ips:
             rid = secrets.randbelow(2**31 - 1) + 1
             ids[rid] = ip
             try:
-                s.sendto(get_bulk(comm, rid), (ip, PORT))
+                l2.sendto(get_bulk(comm, rid), (ip, PORT))
             except BlockingIOError:
                 time.sleep(0.001)
-                s.sendto(get_bulk(comm, rid), (ip, PORT))
+                l2.sendto(get_bulk(comm, rid), (ip, PORT))
         out: dict[str, dict] = {}
         end = time.monotonic() + wait
         while len(out) < len(ips):
@@ -196,4 +201,6 @@ def ask(iface: str, src_ip: str, ips, guard, community: str, wait: float = WAIT)
                 out[peer] = what_it_says(vbs)
         return out
     finally:
+        if l2 is not None:
+            l2.close()
         s.close()

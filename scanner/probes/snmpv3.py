@@ -194,14 +194,16 @@ def read_response(data: bytes, user: User) -> tuple[int, dict] | None:
         return None
 
 
-def _round(s: socket.socket, sends: dict[int, tuple[str, bytes]], wait: float, read) -> dict:
+def _round(s: socket.socket, sends: dict[int, tuple[str, bytes]], wait: float, read,
+           send=None) -> dict:
     """Send every (ip, message) keyed by msg id; {ip: read(data)} of the answers."""
+    send = send or s.sendto
     for _mid, (ip, msg) in sends.items():
         try:
-            s.sendto(msg, (ip, S.PORT))
+            send(msg, (ip, S.PORT))
         except BlockingIOError:
             time.sleep(0.001)
-            s.sendto(msg, (ip, S.PORT))
+            send(msg, (ip, S.PORT))
     out: dict[str, object] = {}
     end = time.monotonic() + wait
     while len(out) < len(sends):
@@ -221,21 +223,27 @@ def _round(s: socket.socket, sends: dict[int, tuple[str, bytes]], wait: float, r
     return out
 
 
-def ask(iface: str, src_ip: str, ips, guard, user: User, wait: float = S.WAIT) -> dict:
+def ask(iface: str, src_ip: str, ips, guard, user: User, wait: float = S.WAIT,
+        macs: dict | None = None) -> dict:
     """{ip: what_it_says(...)} of every station that answered as `user`."""
+    from scanner.probes.l2udp import L2Sender
     ips = [guard(ip) for ip in ips]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    l2 = None
     try:
         s.setsockopt(socket.SOL_SOCKET, 25, iface.encode() + b"\0")   # SO_BINDTODEVICE
         s.bind((src_ip, 0))
         s.setblocking(False)
+        l2 = L2Sender(s, iface, macs or {})
         first = {secrets.randbelow(2**31 - 2) + 1: ip for ip in ips}
         engines = _round(s, {m: (ip, discovery(m)) for m, ip in first.items()}, wait,
-                         engine_of_report)
+                         engine_of_report, l2.sendto)
         second = {}
         for ip, (engine, boots, etime) in engines.items():
             second[secrets.randbelow(2**31 - 2) + 1] = (ip, (engine, boots, etime))
         sends = {m: (ip, user.request(m, *e)) for m, (ip, e) in second.items()}
-        return _round(s, sends, wait, lambda d: read_response(d, user)) if sends else {}
+        return _round(s, sends, wait, lambda d: read_response(d, user), l2.sendto) if sends else {}
     finally:
+        if l2 is not None:
+            l2.close()
         s.close()
