@@ -12,12 +12,35 @@ from answering them with ICMP port-unreachable).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
-import time
 
-from scanner.probes.wire import checksum
+from scanner.probes.wire import checksum, send_frame
+
+
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+
+
+@contextlib.contextmanager
+def link_socket(iface: str, src: str, macs: dict | None = None):
+    """(socket, sender) for UDP queries to the stations of `iface`'s link: a
+    non-blocking UDP socket bound to the device and to `src` (the answers come
+    to it), and an L2Sender framing each query to the MAC in `macs`. Both are
+    closed when the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode() + b"\0")
+        sock.bind((src, 0))
+        sock.setblocking(False)
+        sender = L2Sender(sock, iface, macs or {})
+        yield sock, sender
+    finally:
+        if sender is not None:
+            sender.close()
+        sock.close()
 
 
 class L2Sender:
@@ -51,17 +74,7 @@ class L2Sender:
         if mac is None or self.out is None:
             self.sock.sendto(data, addr)
             return
-        fr = self.frame(data, ip, port, mac)
-        for _ in range(50):
-            try:
-                self.out.send(fr)
-                return
-            except BlockingIOError:
-                time.sleep(0.001)
-            except OSError as exc:
-                if exc.errno != 105:          # ENOBUFS: the queue is full, let it drain
-                    raise
-                time.sleep(0.002)
+        send_frame(self.out, self.frame(data, ip, port, mac))
 
     def close(self) -> None:
         if self.out is not None:

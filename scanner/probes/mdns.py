@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import select
-import socket
 import struct
 import time
 
@@ -21,7 +20,6 @@ PORTS = (MDNS, LLMNR)
 WAIT = 1.0
 READ_MAX = 2048
 _PTR, _IN = 12, 1
-_SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 
 
 def reverse_name(ip: str) -> str:
@@ -95,14 +93,8 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
     (`macs`: ip -> MAC, the queries framed to it: scanner/probes/l2udp.py)."""
     if not targets:
         return {}
-    from scanner.probes.l2udp import L2Sender
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    l2 = None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, iface.encode() + b"\0")
-        sock.bind((src, 0))
-        sock.setblocking(False)
-        l2 = L2Sender(sock, iface, macs or {})
+    from scanner.probes.l2udp import link_socket
+    with link_socket(iface, src, macs) as (sock, l2):
         base = int.from_bytes(os.urandom(2), "big")
         want: dict[tuple[str, int], int] = {}
         n = 0
@@ -136,7 +128,3 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
                 seen.add(key)
                 got.setdefault(peer, {})[port] = rec["names"][:4]
         return got
-    finally:
-        if l2 is not None:
-            l2.close()
-        sock.close()

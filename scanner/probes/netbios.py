@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import select
-import socket
 import struct
 import time
 
@@ -26,7 +25,6 @@ READ_MAX = 2048
 # "*" then 15 NULs, first-level encoded (RFC 1001 14.1): the wildcard name
 _NAME = b"\x20" + b"CK" + b"A" * 30 + b"\x00"
 _QTYPE_NBSTAT = 0x21
-_SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 
 
 def query(tid: int) -> bytes:
@@ -85,14 +83,8 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
     scanner/probes/l2udp.py)."""
     if not targets:
         return {}
-    from scanner.probes.l2udp import L2Sender
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    l2 = None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, iface.encode() + b"\0")
-        sock.bind((src, 0))
-        sock.setblocking(False)
-        l2 = L2Sender(sock, iface, macs or {})
+    from scanner.probes.l2udp import link_socket
+    with link_socket(iface, src, macs) as (sock, l2):
         base = int.from_bytes(os.urandom(2), "big")
         want: dict[str, int] = {}
         for n, ip in enumerate(targets):
@@ -120,7 +112,3 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
             if rec is not None and want.get(peer) == rec["tid"] and peer not in got:
                 got[peer] = rec
         return got
-    finally:
-        if l2 is not None:
-            l2.close()
-        sock.close()

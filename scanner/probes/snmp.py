@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import secrets
 import select
-import socket
-import struct
 import time
 
 PORT = 161
@@ -164,16 +162,10 @@ def ask(iface: str, src_ip: str, ips, guard, community: str, wait: float = WAIT,
         macs: dict | None = None) -> dict:
     """{ip: what_it_says(...)} of every station that answered with this community
     (`macs`: ip -> MAC, the requests framed to it: scanner/probes/l2udp.py)."""
-    from scanner.probes.l2udp import L2Sender
+    from scanner.probes.l2udp import link_socket
     ips = [guard(ip) for ip in ips]
     comm = community.encode("utf-8")
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    l2 = None
-    try:
-        s.setsockopt(socket.SOL_SOCKET, 25, iface.encode() + b"\0")   # SO_BINDTODEVICE
-        s.bind((src_ip, 0))
-        s.setblocking(False)
-        l2 = L2Sender(s, iface, macs or {})
+    with link_socket(iface, src_ip, macs) as (s, l2):
         ids: dict[int, str] = {}
         for ip in ips:
             rid = secrets.randbelow(2**31 - 1) + 1
@@ -200,7 +192,3 @@ def ask(iface: str, src_ip: str, ips, guard, community: str, wait: float = WAIT,
             if ids.get(rid) == peer and peer not in out:
                 out[peer] = what_it_says(vbs)
         return out
-    finally:
-        if l2 is not None:
-            l2.close()
-        s.close()

@@ -146,13 +146,13 @@ def _pdu_of(scoped: bytes):
     return items[2]
 
 
-def engine_of_report(data: bytes) -> tuple[int, bytes, int, int] | None:
-    """(msg id, engine ID, boots, time) of a discovery Report, else None."""
+def engine_of_report(data: bytes) -> tuple[int, tuple[bytes, int, int]] | None:
+    """(msg id, (engine ID, boots, time)) of a discovery Report, else None."""
     try:
         msg_id, _flags, sec, body = _parse(data)
         if body[0] != 0x30 or _pdu_of(tlv(0x30, body[1]))[0] != REPORT or not sec[0]:
             return None
-        return msg_id, sec[0], sec[1], sec[2]
+        return msg_id, (sec[0], sec[1], sec[2])
     except (BerError, IndexError, ValueError):
         return None
 
@@ -217,7 +217,7 @@ def _round(s: socket.socket, sends: dict[int, tuple[str, bytes]], wait: float, r
         got = read(data)
         if got is None:
             continue
-        mid, value = got[0], got[1:] if len(got) > 2 else got[1]
+        mid, value = got
         if mid in sends and sends[mid][0] == peer and peer not in out:
             out[peer] = value
     return out
@@ -226,15 +226,9 @@ def _round(s: socket.socket, sends: dict[int, tuple[str, bytes]], wait: float, r
 def ask(iface: str, src_ip: str, ips, guard, user: User, wait: float = S.WAIT,
         macs: dict | None = None) -> dict:
     """{ip: what_it_says(...)} of every station that answered as `user`."""
-    from scanner.probes.l2udp import L2Sender
+    from scanner.probes.l2udp import link_socket
     ips = [guard(ip) for ip in ips]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    l2 = None
-    try:
-        s.setsockopt(socket.SOL_SOCKET, 25, iface.encode() + b"\0")   # SO_BINDTODEVICE
-        s.bind((src_ip, 0))
-        s.setblocking(False)
-        l2 = L2Sender(s, iface, macs or {})
+    with link_socket(iface, src_ip, macs) as (s, l2):
         first = {secrets.randbelow(2**31 - 2) + 1: ip for ip in ips}
         engines = _round(s, {m: (ip, discovery(m)) for m, ip in first.items()}, wait,
                          engine_of_report, l2.sendto)
@@ -243,7 +237,3 @@ def ask(iface: str, src_ip: str, ips, guard, user: User, wait: float = S.WAIT,
             second[secrets.randbelow(2**31 - 2) + 1] = (ip, (engine, boots, etime))
         sends = {m: (ip, user.request(m, *e)) for m, (ip, e) in second.items()}
         return _round(s, sends, wait, lambda d: read_response(d, user), l2.sendto) if sends else {}
-    finally:
-        if l2 is not None:
-            l2.close()
-        s.close()

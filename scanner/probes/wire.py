@@ -182,6 +182,22 @@ def is_ipv4(frame) -> bool:
     return raw[12:14] == ETHER_IP
 
 
+def send_frame(out: socket.socket, frame: bytes, attempts: int = 50) -> None:
+    """Send one frame on an AF_PACKET socket, waiting out a full queue a few
+    milliseconds at a time: after `attempts` EAGAINs the frame is given up (as
+    it always was), an ENOBUFS that stays, or any other error, is OSError."""
+    for attempt in range(attempts):
+        try:
+            out.send(frame)
+            return
+        except BlockingIOError:
+            time.sleep(0.001)
+        except OSError as exc:
+            if exc.errno != 105 or attempt == attempts - 1:   # ENOBUFS: let it drain
+                raise
+            time.sleep(0.002)
+
+
 class Burst:
     """Open the listener, send many frames, wait once, hand back what came.
 
@@ -221,18 +237,11 @@ class Burst:
     def send(self, frames: Iterable[bytes], pps: int = 0):
         gap = 1.0 / pps if pps else 0.0
         for fr in frames:
-            for attempt in range(50):
-                try:
-                    self.out.send(fr)
-                    break
-                except BlockingIOError:
-                    time.sleep(0.001)
-                except OSError as exc:
-                    if exc.errno == 105 and attempt < 49:   # ENOBUFS: queue full, let it drain
-                        time.sleep(0.002)
-                        continue
-                    raise ProbeError(text(f"在 {self.iface} 上发送失败：{exc}",
-                                          f"sending on {self.iface} failed: {exc}"))
+            try:
+                send_frame(self.out, fr)
+            except OSError as exc:
+                raise ProbeError(text(f"在 {self.iface} 上发送失败：{exc}",
+                                      f"sending on {self.iface} failed: {exc}"))
             self.sent += 1
             if gap:
                 time.sleep(gap)
