@@ -345,30 +345,41 @@ def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str, ipv6: bool = Fal
                 ready_file=f"{base}.pid")
 
 
-def two_nic_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
+def _quiet_second_card(topo: Topology, inv: Inventory, f: Fault) -> Host:
+    """`device` gets a second card on `segment` at `ip`, forwarding off and
+    arp_ignore=1 (each card answers ARP for its own address only): neither
+    the forwarding probes nor the ARP claims can see it; only who the host
+    says it is joins the two cards."""
     from scanner.lab.plan import add_leg
     h = _device(topo, f)
     seg = _segment(inv, f, f.get("segment"))
     add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
     h.arp_ignore = 1
     h.forward4 = h.forward6 = False
+    return h
+
+
+def _helper_proc(topo: Topology, h: Host, what: str, script: str, tag: str,
+                 args: list[str]) -> Proc:
+    """One of the lab's helper scripts (standard library only, beside this
+    file) run in h's namespace, ready once it has written its ready file."""
+    import sys
+    ready = os.path.join(topo.run_dir, f"ready-{tag}-{h.ns}")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), script)
+    return Proc(what=what, argv=[sys.executable, "-I", path, *args, "--ready", ready],
+                ready_file=ready)
+
+
+def two_nic_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _quiet_second_card(topo, inv, f)
     h.procs.append(sshd_proc(topo, h, f.id, f.id))
 
 
 def two_nic_netbios(topo: Topology, inv: Inventory, f: Fault) -> None:
-    import sys
-    from scanner.lab.plan import add_leg
-    h = _device(topo, f)
-    seg = _segment(inv, f, f.get("segment"))
-    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
-    h.arp_ignore = 1
-    h.forward4 = h.forward6 = False
-    ready = os.path.join(topo.run_dir, f"ready-nbstat-{h.ns}-{safe_part(f.id)}")
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbstat_responder.py")
-    h.procs.append(Proc(what=f"NBSTAT responder {f.id} on {h.name}",
-                        argv=[sys.executable, "-I", script, "--name",
-                              str(f.get("name") or h.name).upper(), "--ready", ready],
-                        ready_file=ready))
+    h = _quiet_second_card(topo, inv, f)
+    h.procs.append(_helper_proc(topo, h, f"NBSTAT responder {f.id} on {h.name}",
+                                "nbstat_responder.py", f"nbstat-{safe_part(f.id)}",
+                                ["--name", str(f.get("name") or h.name).upper()]))
 
 
 SNMPD = "/usr/sbin/snmpd"
@@ -377,13 +388,8 @@ SNMPD = "/usr/sbin/snmpd"
 def two_nic_snmp(topo: Topology, inv: Inventory, f: Fault) -> None:
     """The same second card; the host runs a real SNMP agent (Debian's snmpd)
     on every address, readable with `community`: it reports every card."""
-    from scanner.lab.plan import add_leg
-    h = _device(topo, f)
-    seg = _segment(inv, f, f.get("segment"))
-    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
-    h.arp_ignore = 1
-    h.forward4 = h.forward6 = False
     import shlex
+    h = _quiet_second_card(topo, inv, f)
     base = os.path.join(topo.run_dir, f"snmpd-{h.ns}-{safe_part(f.id)}")
     conf = f"agentaddress udp:161\nsysName {h.name}\nsysLocation isoscan lab\n"
     if f.get("community"):
@@ -399,32 +405,21 @@ def two_nic_snmp(topo: Topology, inv: Inventory, f: Fault) -> None:
 
 
 def two_nic_dhcp(topo: Topology, inv: Inventory, f: Fault) -> None:
-    import sys
-    from scanner.lab.plan import add_leg
-    h = _device(topo, f)
-    seg = _segment(inv, f, f.get("segment"))
-    first = next((l.mac for l in h.legs if l.mac), None)
-    add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
-    h.arp_ignore = 1
-    h.forward4 = h.forward6 = False
-    ready = os.path.join(topo.run_dir, f"ready-dhcpc-{h.ns}-{safe_part(f.id)}")
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dhcp_client.py")
-    h.procs.append(Proc(what=f"DHCP client {f.id} on {h.name}",
-                        argv=[sys.executable, "-I", script, "--duid-mac", first or "02:00:00:00:00:01",
-                              "--ready", ready],
-                        ready_file=ready))
+    dev = _device(topo, f)
+    first = next((l.mac for l in dev.legs if l.mac), None)     # the card the DUID was made from
+    h = _quiet_second_card(topo, inv, f)
+    h.procs.append(_helper_proc(topo, h, f"DHCP client {f.id} on {h.name}", "dhcp_client.py",
+                                f"dhcpc-{safe_part(f.id)}",
+                                ["--duid-mac", first or "02:00:00:00:00:01"]))
 
 
 def hostile_station(topo: Topology, inv: Inventory, f: Fault) -> None:
-    import sys
     from scanner.lab.plan import add_leg, new_host
     seg = _segment(inv, f, f.get("segment"))
     h = new_host(topo, f.id, "fault", f.kind)
     add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
-    ready = os.path.join(topo.run_dir, f"ready-hostile-{h.ns}")
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile_station.py")
-    h.procs.append(Proc(what=f"hostile station {f.id}",
-                        argv=[sys.executable, "-I", script, "--ready", ready], ready_file=ready))
+    h.procs.append(_helper_proc(topo, h, f"hostile station {f.id}", "hostile_station.py",
+                                "hostile", []))
 
 
 def cloned_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:

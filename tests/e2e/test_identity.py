@@ -30,15 +30,24 @@ VANTAGES = ("probe-secret", "probe-office")
 _CACHE: dict = {}
 
 
-def require_sshd() -> None:
-    """The lab's sshd is Debian's openssh-server (./scripts/setup --tests)."""
+def require_tool(path: str, package: str) -> None:
+    """A real daemon of Debian's the lab runs (./scripts/setup --tests installs it)."""
     import os
-    from scanner.lab.faults import SSHD
-    if os.path.exists(SSHD):
+    if os.path.exists(path):
         return
     if os.environ.get("CI"):
-        pytest.fail(f"{SSHD} is missing: ./scripts/setup --tests installs openssh-server")
-    pytest.skip(f"{SSHD} is missing (apt-get install openssh-server)")
+        pytest.fail(f"{path} is missing: ./scripts/setup --tests installs {package}")
+    pytest.skip(f"{path} is missing (apt-get install {package})")
+
+
+def require_sshd() -> None:
+    from scanner.lab.faults import SSHD
+    require_tool(SSHD, "openssh-server")
+
+
+def require_snmpd() -> None:
+    from scanner.lab.faults import SNMPD
+    require_tool(SNMPD, "snmpd")
 
 
 def _inventory():
@@ -171,17 +180,6 @@ def test_dual_homed_known_by_its_dhcp_duid_is_a_probable_critical_bridge():
     others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
               if not any(_matches(e, x) for e in fault.expect)]
     assert others == []
-
-
-def require_snmpd() -> None:
-    """The lab's SNMP agent is Debian's snmpd (./scripts/setup --tests)."""
-    import os
-    from scanner.lab.faults import SNMPD
-    if os.path.exists(SNMPD):
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{SNMPD} is missing: ./scripts/setup --tests installs snmpd")
-    pytest.skip(f"{SNMPD} is missing (apt-get install snmpd)")
 
 
 def test_dual_homed_reporting_its_cards_over_snmp_is_a_critical_bridge():
