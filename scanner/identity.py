@@ -153,14 +153,14 @@ def with_duids(section, dhcp, discovery=None, time=None):
     else the address it asked from."""
     if not isinstance(section, dict) or section.get("status") != "ok":
         return section
-    clients = (dhcp or {}).get("clients") if isinstance(dhcp, dict) else None
-    known: dict[str, str] = {}
-    for h in (discovery or {}).get("hosts") or () if isinstance(discovery, dict) else ():
+    clients = dhcp.get("clients") if isinstance(dhcp, dict) else None
+    hosts = discovery.get("hosts") if isinstance(discovery, dict) else None
+    known: dict[str, str] = {}              # MAC -> the IPv4 address it answered from
+    for h in hosts or ():
         if isinstance(h, dict) and isinstance(h.get("ip"), str) and ":" not in h["ip"]:
             known.setdefault(norm_mac(h.get("mac")) or "", h["ip"])
     recs = [record(known.get(norm_mac(c.get("mac")) or "") or c.get("ip"), c.get("mac"), DUID,
-                   c.get("duid"),
-                   detail=f"{c.get('proto')} client", time=time)
+                   c.get("duid"), detail=f"{c.get('proto')} client", time=time)
             for c in clients or () if isinstance(c, dict) and isinstance(c.get("duid"), str)]
     recs = [r for r in recs if r]
     if not recs:
