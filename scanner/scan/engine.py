@@ -9,7 +9,9 @@ Order matters:
 3. probes run as a list of steps (`STEPS`); a step that raises records its
    section as status "error" with the reason, and the scan goes on;
    `background` steps (passive listeners such as DHCP and RA) run beside
-   the others and are joined at the end;
+   the others and are joined at the end; `after` steps (identity) start in
+   a thread of their own once the foreground steps are done, so the checks
+   that do not read them are judged while they wait on the wire;
 4. the positive control is judged from what the probes saw;
 5. live checks run via the registry (a check that raises is an error finding);
 6. the bundle (SPEC §5) is built.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
+import time as _time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -52,6 +55,12 @@ class Context:
     minter: Any = None
     scan_id: str = ""
     control_arp: list | None = None    # ARP control items, when the discovery step did them
+    t0: float = field(default_factory=_time.monotonic)
+    timings: dict = field(default_factory=dict)   # step -> {"start", "seconds"} (observations.timings)
+
+    def timed(self, name: str, start: float) -> None:
+        self.timings[name] = {"start": round(start - self.t0, 3),
+                              "seconds": round(_time.monotonic() - start, 3)}
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class Step:
     name: str                      # the observation section it writes
     run: Callable[[Context], dict]
     background: bool = False       # runs beside the other steps (passive listeners)
+    after: bool = False            # starts when the foreground steps are done, runs beside judging
     raw: bool = True               # needs raw sockets
     writes: tuple[str, ...] = ()   # several sections: run() returns {section: {...}}
 
@@ -188,7 +198,7 @@ STEPS: list[Step] = [
     Step("egress", _egress, background=True),      # own stack: independent of the L2 probes
     Step("discovery", _discovery_forwarding, writes=("discovery", "forwarding")),
     Step("inbound", _inbound, raw=False),   # not-run off the internet; checks privileges itself
-    Step("identity", _identity),            # the stations discovery found: who they say they are
+    Step("identity", _identity, after=True),   # the stations discovery found: who they say they are
     # the high side of a declared one-way transfer listens for the low side's probes
     Step("transfer_in", _transfer_in, background=True),
 ]
@@ -211,6 +221,7 @@ def _norm_errors(section: dict, lang: str) -> dict:
 def run_step(step: Step, ctx: Context) -> dict:
     """{section: data} for the step's sections; failures become status error."""
     ctx.progress.start(step.name)
+    began = _time.monotonic()
     priv = ctx.obs.get("privileges") or {}
     if step.raw and not priv.get("ok"):
         err = {"status": "error", "error": priv.get("error") or "no privileges"}
@@ -226,6 +237,7 @@ def run_step(step: Step, ctx: Context) -> dict:
             if not isinstance(sec, dict) or "status" not in sec:
                 out[n] = {"status": "error", "error": f"probe {n} returned no section"}
     out = {n: _norm_errors(sec, ctx.lang) for n, sec in out.items()}
+    ctx.timed(step.name, began)
     for n, sec in out.items():
         detail = sec.get("error")
         if sec.get("status") == "ok":
@@ -321,7 +333,8 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                                       "as_of": started}}
     obs["privileges"] = _norm_errors(wire.privileges(), lang)
     ctx = Context(inv, plan, obs, lang, progress,
-                  minter=tokens.TokenMinter(scan_id, vantage.segment, key), scan_id=scan_id)
+                  minter=tokens.TokenMinter(scan_id, vantage.segment, key), scan_id=scan_id,
+                  t0=getattr(progress, "t0", None) or _time.monotonic())
     wanted = needed_sections(live) if checks is not None else None
     todo = [s for s in (steps if steps is not None else STEPS)
             if wanted is None or set(s.sections) & wanted
@@ -333,24 +346,33 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
         tp = threading.Thread(target=lambda: passive_box.update(h=_ra_passive_start(ctx, todo)),
                               name="isoscan-ra-passive", daemon=True)
         tp.start()
+        running = []
+
+        def beside(s: Step) -> None:
+            t = threading.Thread(target=lambda: obs.update(run_step(s, ctx)),
+                                 name=f"isoscan-{s.name}", daemon=True)
+            t.start()
+            threads.append(t)
+            running.append((s, t))
         for s in todo:
             if s.background:
-                t = threading.Thread(target=lambda s=s: obs.update(run_step(s, ctx)),
-                                     name=f"isoscan-{s.name}", daemon=True)
-                t.start()
-                threads.append(t)
+                beside(s)
         control: dict = {}
         for s in todo:
-            if not s.background:
+            if not (s.background or s.after):
                 obs.update(run_step(s, ctx))
-        running = [(s, t) for s, t in zip([s for s in todo if s.background], threads)]
+        for s in todo:
+            if s.after:
+                beside(s)
         # the ARP control: done by the discovery step on its own sockets, else here
         if ctx.control_arp is not None and obs["privileges"].get("ok"):
             control["r"] = (ctx.control_arp, None)
         else:
             progress.start("control")
+            began = _time.monotonic()
             control["r"] = safe_arp_items(plan) if obs["privileges"].get("ok") else \
                 ([], obs["privileges"].get("error"))
+            ctx.timed("control", began)
         progress.done("control", "ok" if any(i["ok"] for i in control["r"][0]) else "error")
         _static()
         arp, arp_err = control.get("r") or ([], text("正向对照未完成", "the positive control did not finish"))
@@ -359,7 +381,8 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                              lambda: _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang))
         if early is not None:      # the big final sections' plain copies, while waiting
             from scanner import bundle as _bundle
-            plain_ready = _bundle.plain_sections(obs, [n for s in todo if not s.background
+            plain_ready = _bundle.plain_sections(obs, [n for s in todo
+                                                       if not (s.background or s.after)
                                                        for n in s.sections])
         for t in threads:
             t.join()
@@ -370,6 +393,9 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                                                    obs.get("discovery"))
         _ra_passive_finish(ctx, passive_box.get("h"))
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
+        # where the time went: each step's start and length, in seconds from the command's start
+        obs["timings"] = {"clock": "seconds from the start of the scan, monotonic",
+                          "steps": dict(sorted(ctx.timings.items(), key=lambda x: x[1]["start"]))}
         if not obs["controls"]["ok"]:
             progress.note(text(f"正向对照失败：{obs['controls']['error']}",
                                f"positive control failed: {obs['controls']['error']}"))
