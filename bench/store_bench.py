@@ -7,7 +7,7 @@ weeks and get resolved, and 20 stations each, some of which move or leave),
 ingests them one night (one bundle a vantage) per transaction, as a central
 ingest would, and prints the rate; then times `isoscan history --segment X`
 (the whole command, Python start included) and `isoscan report` of three
-bundles with and without `--db`. PostgreSQL runs in a throwaway cluster on a
+bundles with and without `--db` (interleaved, median of 7). PostgreSQL runs in a throwaway cluster on a
 unix socket (tests/store/pgcluster.py).
 """
 from __future__ import annotations
@@ -82,7 +82,15 @@ def median_time(argv, rounds=3) -> float:
     return statistics.median(ts)
 
 
+REPORT_ROUNDS = 7
+
+
 def measure(name: str, url: str, args) -> None:
+    # the modules compiled to bytecode first, as pip does when it installs isoscan (a
+    # checkout run under PYTHONDONTWRITEBYTECODE=1 would compile them on every run)
+    import subprocess
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner", "checks"], cwd=REPO,
+                   capture_output=True, check=False)
     spent, n = ingest_all(url, args.vantages, args.days)
     print(f"[{name}] ingest {n} bundles: {spent:.1f} s, {n / spent:.0f} bundles/s "
           f"(store time only; one night of {args.vantages} bundles per transaction)")
@@ -101,10 +109,15 @@ def measure(name: str, url: str, args) -> None:
             tonight.append(p)
         for label, files in ((f"{args.vantages} bundles of one night", tonight),
                              ("3 fixture bundles", [os.path.join(FIXTURES, f"{n}.json") for n in NAMES])):
-            plain = median_time([*cli, "report", "-o", out, *files])
-            withdb = median_time([*cli, "report", "--db", url, "-o", out, *files])
-            print(f"[{name}] isoscan report of {label}: {plain:.2f} s without --db, {withdb:.2f} s "
-                  f"with (ratio {withdb / plain:.2f}), median of 3")
+            # interleaved, round by round: a shared machine's slow spell hits both alike
+            plain, withdb = [], []
+            for _ in range(REPORT_ROUNDS):
+                plain.append(median_time([*cli, "report", "-o", out, *files], rounds=1))
+                withdb.append(median_time([*cli, "report", "--db", url, "-o", out, *files], rounds=1))
+            p, w = statistics.median(plain), statistics.median(withdb)
+            print(f"[{name}] isoscan report of {label}: {p:.2f} s without --db "
+                  f"({min(plain):.2f}-{max(plain):.2f}), {w:.2f} s with ({min(withdb):.2f}-"
+                  f"{max(withdb):.2f}): ratio {w / p:.2f}, medians of {REPORT_ROUNDS}")
     os.unlink(out)
 
 

@@ -23,7 +23,7 @@ import sys
 import click
 
 from scanner.atomicio import write_text_atomic
-from scanner.model import LANGS
+from scanner.langs import LANGS
 
 CANARY_SCHEMA = "isoscan.canary/1"
 
@@ -159,11 +159,12 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
 
 
 def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
-                    ev=None) -> dict:
+                    ev=None, reader=None) -> dict:
     """The changes since the last scan (scanner.report.since): against the
     store's latest results before these bundles, or an earlier result file.
     `ev` (ReportEvidence): with --require-signed, what is compared with must
-    verify as well."""
+    verify as well. `reader` (scanner.store.reader.StoreReader): the store's
+    reader, started early; one is started here when none is given."""
     from scanner.evidence.reporthook import EvidenceRefused
     from scanner.report.since import since_last
     from scanner.store.changes import results_of
@@ -181,39 +182,27 @@ def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
         prev = results_of(data)
         point = trend_point(prev.findings, prev.started_at[:10], Fingerprinter())
         return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
-    from scanner.store.db import StoreError, open_store
-    try:
-        store = open_store(db)
-    except StoreError as exc:
-        raise InputProblem(str(exc)) from None
-    from sqlalchemy.exc import SQLAlchemyError
-    try:
-        return _since_store(merged, bundles, store, ev)
-    except SQLAlchemyError as exc:     # the database failed while read: one line, exit 2
-        from scanner.commands.ingest import store_problem
-        raise InputProblem(f"the store failed: {store_problem(exc)}") from None
-    finally:
-        store.close()
-
-
-def _since_store(merged: dict, bundles, store, ev) -> dict:
-    """since_last_scan against the store (open; closed by the caller)."""
-    from scanner.evidence.reporthook import EvidenceRefused
-    from scanner.report.since import since_last
     from scanner.store.fingerprint import Fingerprinter
-    from scanner.store.history import first_seen, previous_results, stored_documents, trend
-    before = merged.get("started_at") or "9999"
-    mine = [b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)]
-    prev = previous_results(store, before=before, exclude=mine)
+    from scanner.store.reader import ReaderError, StoreReader
+    own = reader is None
+    reader = reader or StoreReader(db)
+    fp = Fingerprinter()
+    try:
+        prev, seen, points, docs = reader.ask(
+            before=merged.get("started_at") or "9999",
+            exclude=[b.get("scan_id") for b in bundles if isinstance(b.get("scan_id"), str)],
+            failing=[fp(f) for f in merged["findings"] if f.get("status") == "fail"],
+            documents=bool(ev is not None and ev.require_signed))
+    except ReaderError as exc:
+        raise InputProblem(str(exc)) from None
+    finally:
+        if own:
+            reader.close()
     if prev is not None and ev is not None and ev.require_signed:
         try:
-            ev.verify_earlier(stored_documents(store, prev.scans), "the store's previous scan")
+            ev.verify_earlier(docs, "the store's previous scan")
         except EvidenceRefused as exc:
             raise InputProblem(str(exc)) from None
-    fp = Fingerprinter()
-    failing = {fp(f) for f in merged["findings"] if f.get("status") == "fail"}
-    seen = first_seen(store, failing)
-    points = trend(store, days=30, until=before)
     return since_last(merged, prev, first_seen=seen, trend=points, source="store")
 
 
@@ -273,11 +262,27 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
            deadline=None, record_config=None, pdf=None, evidence_zip=None, waivers_file=None,
            db=None, previous=None, sign_key=None):
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
-    from scanner.report.render import merge_report, render_report
-    from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
-
     if db and previous:
         raise click.UsageError("give --db or --previous, not both")
+    reader = None
+    if db:        # first: the store's reader imports and connects while the inputs are read
+        from scanner.store.reader import StoreReader
+        reader = StoreReader(db)
+    try:
+        _report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
+                trust, require_signed, record, inspector, responsible, deadline, record_config,
+                pdf, evidence_zip, waivers_file, db, previous, sign_key, reader)
+    finally:      # exit 2 on an input included: the reader never outlives the report
+        if reader is not None:
+            reader.close()
+
+
+def _report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
+            trust, require_signed, record, inspector, responsible, deadline, record_config,
+            pdf, evidence_zip, waivers_file, db, previous, sign_key, reader):
+    from scanner.report.render import fill_since, merge_report, prepare_context, render_report
+    from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
+
     bundles, digests, logs = [], [], []
     read = []
     try:
@@ -336,10 +341,20 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
                               today=_dt.datetime.now(_dt.timezone.utc).date())
             except WaiverError as exc:
                 raise InputProblem(str(exc)) from None
-        if db or previous:
-            merged["since_last"] = since_last_scan(merged, bundles, db, previous, ev)
-        html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
-                             extend=ev.extension(merged, lang))
+        if reader is not None:
+            # the page first, while the store's reader still imports, connects and
+            # queries; then the changes since the last scan go into their slot
+            context = prepare_context(merged, lang)
+            page = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
+                                 extend=ev.extension(merged, lang), context=context,
+                                 since_later=True)
+            merged["since_last"] = since_last_scan(merged, bundles, db, previous, ev, reader)
+            html = fill_since(page, context, merged, lang)
+        else:
+            if previous:
+                merged["since_last"] = since_last_scan(merged, bundles, db, previous, ev)
+            html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
+                                 extend=ev.extension(merged, lang))
     except InputProblem as exc:
         click.echo(f"isoscan report: {exc}", err=True)
         sys.exit(2)
