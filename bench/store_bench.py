@@ -6,8 +6,9 @@ Makes synthetic bundles (valid SPEC §5: 12 findings, of which some fail for
 weeks and get resolved, and 20 stations each, some of which move or leave),
 ingests them one night (one bundle a vantage) per transaction, as a central
 ingest would, and prints the rate; then times `isoscan history --segment X`
-(the whole command, Python start included) and `isoscan report` of three
-bundles with and without `--db` (interleaved, median of 7). PostgreSQL runs in a throwaway cluster on a
+(the whole command, Python start included) and `isoscan report` of the next
+night's bundles and of the three fixture bundles, with and without `--db`
+(interleaved, median of 7). PostgreSQL runs in a throwaway cluster on a
 unix socket (tests/store/pgcluster.py).
 """
 from __future__ import annotations

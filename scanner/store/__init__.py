@@ -11,6 +11,7 @@ migrations/ and run on open):
   db.py            open_store(): engine, SQLite pragmas, `upgrade head`
   ingest.py        bundles, merged bundles and canary logs into the store
   history.py       per-fingerprint history, station history, the report's trend
+  reader.py        what `report --db` reads, in a child process started first
 
 Importing this package imports nothing of SQLAlchemy: `isoscan scan` without
 --db never pays for it.
