@@ -158,13 +158,12 @@ def rejudge_stored(bundle: dict, path: str, inventory=None, policy=None) -> dict
     return out
 
 
-def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
-                    ev=None, reader=None) -> dict:
+def since_last_scan(merged: dict, bundles, previous: str | None, ev=None, reader=None) -> dict:
     """The changes since the last scan (scanner.report.since): against the
-    store's latest results before these bundles, or an earlier result file.
-    `ev` (ReportEvidence): with --require-signed, what is compared with must
-    verify as well. `reader` (scanner.store.reader.StoreReader): the store's
-    reader, started early; one is started here when none is given."""
+    store's latest results before these bundles (`reader`, the store's
+    scanner.store.reader.StoreReader, started first), or an earlier result
+    file (`previous`). `ev` (ReportEvidence): with --require-signed, what is
+    compared with must verify as well."""
     from scanner.evidence.reporthook import EvidenceRefused
     from scanner.report.since import since_last
     from scanner.store.changes import results_of
@@ -183,9 +182,7 @@ def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
         point = trend_point(prev.findings, prev.started_at[:10], Fingerprinter())
         return since_last(merged, prev, trend=[point] if prev.started_at else [], source="file")
     from scanner.store.fingerprint import Fingerprinter
-    from scanner.store.reader import ReaderError, StoreReader
-    own = reader is None
-    reader = reader or StoreReader(db)
+    from scanner.store.reader import ReaderError
     fp = Fingerprinter()
     try:
         prev, seen, points, docs = reader.ask(
@@ -195,9 +192,6 @@ def since_last_scan(merged: dict, bundles, db: str | None, previous: str | None,
             documents=bool(ev is not None and ev.require_signed))
     except ReaderError as exc:
         raise InputProblem(str(exc)) from None
-    finally:
-        if own:
-            reader.close()
     if prev is not None and ev is not None and ev.require_signed:
         try:
             ev.verify_earlier(docs, "the store's previous scan")
@@ -280,7 +274,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
 def _report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
             trust, require_signed, record, inspector, responsible, deadline, record_config,
             pdf, evidence_zip, waivers_file, db, previous, sign_key, reader):
-    from scanner.report.render import fill_since, merge_report, prepare_context, render_report
+    from scanner.report.render import fill_since, merge_report, render_report
     from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
 
     bundles, digests, logs = [], [], []
@@ -344,15 +338,13 @@ def _report(files, output, lang, json_out, inventory, no_rejudge, strict, full_s
         if reader is not None:
             # the page first, while the store's reader still imports, connects and
             # queries; then the changes since the last scan go into their slot
-            context = prepare_context(merged, lang)
             page = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
-                                 extend=ev.extension(merged, lang), context=context,
-                                 since_later=True)
-            merged["since_last"] = since_last_scan(merged, bundles, db, previous, ev, reader)
-            html = fill_since(page, context, merged, lang)
+                                 extend=ev.extension(merged, lang), since_later=True)
+            merged["since_last"] = since_last_scan(merged, bundles, None, ev, reader)
+            html = fill_since(page, merged, lang)
         else:
             if previous:
-                merged["since_last"] = since_last_scan(merged, bundles, db, previous, ev)
+                merged["since_last"] = since_last_scan(merged, bundles, previous, ev)
             html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
                                  extend=ev.extension(merged, lang))
     except InputProblem as exc:

@@ -204,8 +204,7 @@ def render_report(bundles: list[dict], lang: str = "zh-CN",
                   canary_logs: list | None = None,
                   bundle_digests: list[str] | None = None, *,
                   inventory: Any = None, merged: dict | None = None,
-                  extend: Any = None, context: dict | None = None,
-                  since_later: bool = False) -> str:
+                  extend: Any = None, since_later: bool = False) -> str:
     """One self-contained HTML report from one or more bundles.
 
     `inventory` (an Inventory or a SPEC §2 dict) is optional: with it the
@@ -214,13 +213,12 @@ def render_report(bundles: list[dict], lang: str = "zh-CN",
     `merged` is merge_report()'s result, when the caller already has it.
     `extend(ctx)` adds the context of other modules' partials (scanner/evidence:
     signatures, the inspection record, printing) before the page is rendered.
-    `context`: prepare_context()'s result for this `merged`, made earlier.
     `since_later`: the page leaves a slot where the changes since the last
     scan go, for fill_since() (the page is rendered while the store is read).
     """
     if merged is None:
         merged = merge_report(bundles, lang, canary_logs, bundle_digests, inventory)
-    ctx = context if context is not None else build_context(merged, lang)
+    ctx = build_context(merged, lang)
     if extend is not None:
         extend(ctx)
     css = _resource("report.css") + _resource("evidence.css") + ctx.pop("extra_css", "")
@@ -228,7 +226,9 @@ def render_report(bundles: list[dict], lang: str = "zh-CN",
     ctx["css"], ctx["js"] = jinja2.utils.markupsafe.Markup(css), jinja2.utils.markupsafe.Markup(js)
     ctx["csp"] = (f"default-src 'none'; style-src '{_csp_hash(css)}'; "
                   f"script-src '{_csp_hash(js)}'; img-src data:; base-uri 'none'; form-action 'none'")
-    ctx["since_html"] = SINCE_SLOT if since_later else _since_html(ctx, merged, lang)
+    if since_later:
+        _env().get_template("_since.html.j2")      # compiled now, filled in when the store answers
+    ctx["since_html"] = SINCE_SLOT if since_later else _since_html(merged, lang)
     return _env().get_template("report.html.j2").render(ctx)
 
 
@@ -237,31 +237,22 @@ def render_report(bundles: list[dict], lang: str = "zh-CN",
 SINCE_SLOT = jinja2.utils.markupsafe.Markup("<!--isoscan:since-last-scan-->")
 
 
-def _since_html(ctx: Mapping, merged: Mapping, lang: str):
+def _since_html(merged: Mapping, lang: str):
     """The changes-since section (issue 14), empty without --db/--previous."""
-    since = since_context(merged, ctx["t"], lang)
+    S = _T(STRINGS[lang])
+    since = since_context(merged, S, lang)
     if since is None:
         return ""
     return jinja2.utils.markupsafe.Markup(
-        _env().get_template("_since.html.j2").render(dict(ctx, since=since)))
+        _env().get_template("_since.html.j2").render(t=S, since=since))
 
 
-def fill_since(page: str, context: Mapping, merged: Mapping, lang: str) -> str:
+def fill_since(page: str, merged: Mapping, lang: str) -> str:
     """The page render_report(..., since_later=True) made, with the changes
     since the last scan (merged["since_last"]) in their slot."""
     if page.count(SINCE_SLOT) != 1:
         raise ValueError("the report page has no single slot for the changes since the last scan")
-    return page.replace(SINCE_SLOT, _since_html(context, merged, lang), 1)
-
-
-def prepare_context(merged: Mapping, lang: str) -> dict:
-    """render_report()'s context without the changes since the last scan (they
-    do not enter it), with the page's template compiled: what a report does
-    while the store's reader still works (scanner/store/reader.py)."""
-    ctx = build_context(merged, lang)
-    _env().get_template("report.html.j2")
-    _env().get_template("_since.html.j2")
-    return ctx
+    return page.replace(SINCE_SLOT, _since_html(merged, lang), 1)
 
 
 class _T(dict):

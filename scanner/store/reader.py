@@ -151,7 +151,7 @@ class StoreReader:
         store); if the report gave up early, it is killed (whatever it was
         doing is a read, or a migration inside a transaction)."""
         if self.proc.poll() is None:
-            if self.proc.stdout.closed or self.answered:
+            if self.answered:
                 try:
                     self.proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:

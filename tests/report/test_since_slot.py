@@ -32,27 +32,25 @@ def _merged(bundles, lang):
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 def test_the_page_with_its_slot_filled_is_the_single_pass_page(lang):
-    from scanner.report.render import fill_since, prepare_context, render_report
+    from scanner.report.render import fill_since, render_report
     bundles = _bundles()
     merged = _merged(bundles, lang)
     one = render_report(bundles, lang, merged=merged)
     assert '<section id="since"' in one
-    ctx = prepare_context(merged, lang)
-    page = render_report(bundles, lang, merged=merged, context=ctx, since_later=True)
+    page = render_report(bundles, lang, merged=merged, since_later=True)
     assert '<section id="since"' not in page
-    assert fill_since(page, ctx, merged, lang) == one
+    assert fill_since(page, merged, lang) == one
 
 
 def test_data_cannot_forge_the_slot():
-    from scanner.report.render import SINCE_SLOT, fill_since, prepare_context, render_report
+    from scanner.report.render import SINCE_SLOT, fill_since, render_report
     bundles = _bundles()
     bundles[1]["findings"][0]["title"] = str(SINCE_SLOT)        # a hostile title
     bundles[1]["vantage"]["interface"] = str(SINCE_SLOT)
     merged = _merged(bundles, "en")
-    ctx = prepare_context(merged, "en")
-    page = render_report(bundles, "en", merged=merged, context=ctx, since_later=True)
+    page = render_report(bundles, "en", merged=merged, since_later=True)
     assert page.count(SINCE_SLOT) == 1                     # ours; theirs is escaped
-    html = fill_since(page, ctx, merged, "en")
+    html = fill_since(page, merged, "en")
     assert SINCE_SLOT not in html and html.count('<section id="since"') == 1
     with pytest.raises(ValueError):
-        fill_since(html, ctx, merged, "en")                # no slot left: refused, not skipped
+        fill_since(html, merged, "en")                # no slot left: refused, not skipped
