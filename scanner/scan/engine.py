@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-import time as _time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -55,12 +54,6 @@ class Context:
     minter: Any = None
     scan_id: str = ""
     control_arp: list | None = None    # ARP control items, when the discovery step did them
-    t0: float = field(default_factory=_time.monotonic)
-    timings: dict = field(default_factory=dict)   # step -> {"start", "seconds"} (observations.timings)
-
-    def timed(self, name: str, start: float) -> None:
-        self.timings[name] = {"start": round(start - self.t0, 3),
-                              "seconds": round(_time.monotonic() - start, 3)}
 
 
 @dataclass(frozen=True)
@@ -221,7 +214,6 @@ def _norm_errors(section: dict, lang: str) -> dict:
 def run_step(step: Step, ctx: Context) -> dict:
     """{section: data} for the step's sections; failures become status error."""
     ctx.progress.start(step.name)
-    began = _time.monotonic()
     priv = ctx.obs.get("privileges") or {}
     if step.raw and not priv.get("ok"):
         err = {"status": "error", "error": priv.get("error") or "no privileges"}
@@ -237,7 +229,6 @@ def run_step(step: Step, ctx: Context) -> dict:
             if not isinstance(sec, dict) or "status" not in sec:
                 out[n] = {"status": "error", "error": f"probe {n} returned no section"}
     out = {n: _norm_errors(sec, ctx.lang) for n, sec in out.items()}
-    ctx.timed(step.name, began)
     for n, sec in out.items():
         detail = sec.get("error")
         if sec.get("status") == "ok":
@@ -333,26 +324,23 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
                                       "as_of": started}}
     obs["privileges"] = _norm_errors(wire.privileges(), lang)
     ctx = Context(inv, plan, obs, lang, progress,
-                  minter=tokens.TokenMinter(scan_id, vantage.segment, key), scan_id=scan_id,
-                  t0=getattr(progress, "t0", None) or _time.monotonic())
+                  minter=tokens.TokenMinter(scan_id, vantage.segment, key), scan_id=scan_id)
     wanted = needed_sections(live) if checks is not None else None
     todo = [s for s in (steps if steps is not None else STEPS)
             if wanted is None or set(s.sections) & wanted
             or ("egress" in s.sections and plan.classification == "non-classified")]
     if live:
-        threads = []
         passive_box: dict = {}
         # the passive RA listener opens (and imports scapy's IPv6) beside the probes
         tp = threading.Thread(target=lambda: passive_box.update(h=_ra_passive_start(ctx, todo)),
                               name="isoscan-ra-passive", daemon=True)
         tp.start()
-        running = []
+        running: list[tuple[Step, threading.Thread]] = []
 
         def beside(s: Step) -> None:
             t = threading.Thread(target=lambda: obs.update(run_step(s, ctx)),
                                  name=f"isoscan-{s.name}", daemon=True)
             t.start()
-            threads.append(t)
             running.append((s, t))
         for s in todo:
             if s.background:
@@ -369,10 +357,8 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
             control["r"] = (ctx.control_arp, None)
         else:
             progress.start("control")
-            began = _time.monotonic()
             control["r"] = safe_arp_items(plan) if obs["privileges"].get("ok") else \
                 ([], obs["privileges"].get("error"))
-            ctx.timed("control", began)
         progress.done("control", "ok" if any(i["ok"] for i in control["r"][0]) else "error")
         _static()
         arp, arp_err = control.get("r") or ([], text("正向对照未完成", "the positive control did not finish"))
@@ -384,7 +370,7 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
             plain_ready = _bundle.plain_sections(obs, [n for s in todo
                                                        if not (s.background or s.after)
                                                        for n in s.sections])
-        for t in threads:
+        for _, t in running:
             t.join()
         tp.join()
         if "identity" in obs and "dhcp" in obs:     # the DUIDs the DHCP window heard
@@ -395,7 +381,8 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
         obs["controls"] = _norm_errors(control_evaluate(plan, obs, arp, arp_err), lang)
         # where the time went: each step's start and length, in seconds from the command's start
         obs["timings"] = {"clock": "seconds from the start of the scan, monotonic",
-                          "steps": dict(sorted(ctx.timings.items(), key=lambda x: x[1]["start"]))}
+                          "steps": dict(sorted(progress.timings.items(),
+                                               key=lambda x: x[1]["start"]))}
         if not obs["controls"]["ok"]:
             progress.note(text(f"正向对照失败：{obs['controls']['error']}",
                                f"positive control failed: {obs['controls']['error']}"))

@@ -17,6 +17,8 @@ class Progress:
         self.stream = stream or sys.stderr
         self.t0 = time.monotonic()
         self._step_t = {}
+        # step -> {"start", "seconds"} from t0, quiet or not (observations.timings)
+        self.timings: dict[str, dict] = {}
 
     def _w(self, line: str):
         if self.quiet:
@@ -36,5 +38,8 @@ class Progress:
 
     def done(self, name: str, status: str, msg=None):
         dt = max(0.0, time.monotonic() - self._step_t.get(name, time.monotonic()))
+        if name in self._step_t:
+            self.timings[name] = {"start": round(self._step_t[name] - self.t0, 3),
+                                  "seconds": round(dt, 3)}
         mark = {"ok": "✓", "error": "✗", "not-run": "-"}.get(status, "?")
         self._w(f"{name} {mark} {status} ({dt:.2f}s)" + (f": {pick(msg, self.lang)}" if msg else ""))

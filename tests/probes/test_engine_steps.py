@@ -231,3 +231,30 @@ def test_checks_are_judged_again_when_the_control_changed_meanwhile(inv_file, mo
     assert res.bundle["observations"]["controls"]["ok"]
     bad = [(f["check_id"], f["status"]) for f in res.bundle["findings"] if f["status"] in ("fail", "error")]
     assert bad == [] and res.exit_code == 0
+
+
+def test_an_after_step_starts_when_the_foreground_is_done_and_every_step_is_timed(
+        inv_file, monkeypatch, no_wire):
+    """`after` steps (identity) start once discovery has written its sections;
+    observations.timings gives each step's start and length from the scan's start."""
+    import time
+    seen = {}
+
+    def discovery(ctx):
+        time.sleep(0.05)
+        return _clean_sections(ctx)
+
+    def identity(ctx):
+        seen["discovery"] = ctx.obs.get("discovery", {}).get("status")
+        return {"status": "ok", "error": None, "identities": [], "clones": []}
+    steps = [engine.Step("egress", _egress), engine.Step("dhcp", _empty("dhcp")),
+             engine.Step("ra", _empty("ra")),
+             engine.Step("discovery", discovery, writes=("discovery", "forwarding")),
+             engine.Step("identity", identity, after=True)]
+    res = _fake_scan(monkeypatch, inv_file, steps)
+    assert seen == {"discovery": "ok"} and res.exit_code == 0
+    t = res.bundle["observations"]["timings"]["steps"]
+    assert {"egress", "dhcp", "ra", "discovery", "identity"} <= set(t)
+    assert t["discovery"]["seconds"] >= 0.05
+    assert t["identity"]["start"] >= t["discovery"]["start"] + t["discovery"]["seconds"] - 0.001
+    assert list(t) == sorted(t, key=lambda k: t[k]["start"])
