@@ -46,7 +46,7 @@ import time
 
 from netaddr import IPAddress
 
-from benchlib import timed, write_inventory  # bench/ is on sys.path
+from benchlib import compile_modules, timed, write_inventory  # bench/ is on sys.path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NET = "10.70.0.0/22"
@@ -183,8 +183,7 @@ def main():
         probe = made[1]
         print(f"bench network: {a.stations} stations in {len(made) - 4} namespaces, built in "
               f"{time.perf_counter() - t:.2f} s")
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner", "checks"],
-                       cwd=ROOT, capture_output=True, check=False)
+        compile_modules(ROOT)
         times = {"nmap": [], "scan": [], "limited": [], "probing": [], "identity": []}
         for r in range(a.rounds):
             dn, rn = timed(["ip", "netns", "exec", probe, "nmap", "-sn", "-n", "-PR", NET])

@@ -27,7 +27,7 @@ REPO = os.path.join(HERE, "..")
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests", "store"))
 
-from benchlib import timed  # noqa: E402
+from benchlib import compile_modules, timed  # noqa: E402
 from storelib import FIXTURES, NAMES, finding, synthetic_bundle  # noqa: E402
 
 CHECKS = ("DEV-UNREGISTERED", "DEV-MISPLACED", "DEV-MISSING", "NET-DHCP", "NET-IPV6-RA",
@@ -87,11 +87,7 @@ REPORT_ROUNDS = 7
 
 
 def measure(name: str, url: str, args) -> None:
-    # the modules compiled to bytecode first, as pip does when it installs isoscan (a
-    # checkout run under PYTHONDONTWRITEBYTECODE=1 would compile them on every run)
-    import subprocess
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "scanner", "checks"], cwd=REPO,
-                   capture_output=True, check=False)
+    compile_modules(REPO)
     spent, n = ingest_all(url, args.vantages, args.days)
     print(f"[{name}] ingest {n} bundles: {spent:.1f} s, {n / spent:.0f} bundles/s "
           f"(store time only; one night of {args.vantages} bundles per transaction)")
