@@ -258,118 +258,110 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
     """One HTML report from bundles and canary logs (生成合规检查报告)."""
     if db and previous:
         raise click.UsageError("give --db or --previous, not both")
-    reader = None
+    from contextlib import nullcontext
+    opened = nullcontext()
     if db:        # first: the store's reader imports and connects while the inputs are read
         from scanner.store.reader import StoreReader
-        reader = StoreReader(db)
-    try:
-        _report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
-                trust, require_signed, record, inspector, responsible, deadline, record_config,
-                pdf, evidence_zip, waivers_file, db, previous, sign_key, reader)
-    finally:      # exit 2 on an input included: the reader never outlives the report
-        if reader is not None:
-            reader.close()
+        opened = StoreReader(db)
+    with opened as reader:        # it never outlives the report, exit 2 on an input included
+        from scanner.report.render import fill_since, merge_report, render_report
+        from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
 
-
-def _report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sweep_max_age,
-            trust, require_signed, record, inspector, responsible, deadline, record_config,
-            pdf, evidence_zip, waivers_file, db, previous, sign_key, reader):
-    from scanner.report.render import fill_since, merge_report, render_report
-    from scanner.evidence.reporthook import EvidenceRefused, ReportEvidence
-
-    bundles, digests, logs = [], [], []
-    read = []
-    try:
+        bundles, digests, logs = [], [], []
+        read = []
         try:
-            ev = ReportEvidence.from_options(
-                trust=trust, require_signed=require_signed, record=record, inspector=inspector,
-                responsible=responsible, deadline=deadline, record_config=record_config,
-                pdf=pdf, evidence=evidence_zip, sign=sign_key)
-        except EvidenceRefused as exc:
-            raise InputProblem(str(exc)) from None
-        inv = None
-        if inventory:
-            from scanner.inventory.load import InputError, load_inventory
             try:
-                result = load_inventory(list(inventory))
-            except InputError as exc:
+                ev = ReportEvidence.from_options(
+                    trust=trust, require_signed=require_signed, record=record, inspector=inspector,
+                    responsible=responsible, deadline=deadline, record_config=record_config,
+                    pdf=pdf, evidence=evidence_zip, sign=sign_key)
+            except EvidenceRefused as exc:
                 raise InputProblem(str(exc)) from None
-            schema = [f for f in result.findings if f.check_id == "INV-SCHEMA" and f.status.value == "fail"]
-            if result.inventory is None or schema:
-                first = next(iter(schema or result.findings), None)
-                why = ""
-                if first is not None and first.evidence:
-                    e = first.evidence[0]
-                    why = ": " + (e.get("en", "") if isinstance(e, dict) else str(e))
-                    if first.location is not None:
-                        loc = first.location
-                        why = f" ({loc}){why}"
-                raise InputProblem(f"{', '.join(inventory)}: not a valid inventory{why}")
-            inv = result.inventory
-        stored = []
-        for path in files:
-            kind, data, digest = read_input(path, strict=bool(trust))
-            read.append((path, data))
-            if kind == "canary":
-                logs.append(data)
+            inv = None
+            if inventory:
+                from scanner.inventory.load import InputError, load_inventory
+                try:
+                    result = load_inventory(list(inventory))
+                except InputError as exc:
+                    raise InputProblem(str(exc)) from None
+                schema = [f for f in result.findings
+                          if f.check_id == "INV-SCHEMA" and f.status.value == "fail"]
+                if result.inventory is None or schema:
+                    first = next(iter(schema or result.findings), None)
+                    why = ""
+                    if first is not None and first.evidence:
+                        e = first.evidence[0]
+                        why = ": " + (e.get("en", "") if isinstance(e, dict) else str(e))
+                        if first.location is not None:
+                            loc = first.location
+                            why = f" ({loc}){why}"
+                    raise InputProblem(f"{', '.join(inventory)}: not a valid inventory{why}")
+                inv = result.inventory
+            stored = []
+            for path in files:
+                kind, data, digest = read_input(path, strict=bool(trust))
+                read.append((path, data))
+                if kind == "canary":
+                    logs.append(data)
+                else:
+                    stored.append((path, data))
+                    digests.append(digest)
+            try:
+                ev.verify(read)        # the files as stored, before anything is re-judged
+            except EvidenceRefused as exc:
+                raise InputProblem(str(exc)) from None
+            policy = judging_policy([d for _, d in stored], strict, full_sweep_max_age)
+            bundles = [data if no_rejudge else rejudge_stored(data, path, inv, policy)
+                       for path, data in stored]
+            if not bundles:
+                raise InputProblem("no result bundle among the inputs (only canary logs)")
+            merged = merge_report(bundles, lang, logs, digests, inv)
+            merged["judging"] = policy        # how it was judged (the report's coverage note too)
+            if waivers_file:                  # issue 14: scanner/waivers.py
+                import datetime as _dt
+
+                from scanner.waivers import WaiverError, apply_waivers, load_waivers
+                try:
+                    apply_waivers(merged, load_waivers(waivers_file), lang=lang,
+                                  today=_dt.datetime.now(_dt.timezone.utc).date())
+                except WaiverError as exc:
+                    raise InputProblem(str(exc)) from None
+            if reader is not None:
+                # the page first, while the store's reader still imports, connects and
+                # queries; then the changes since the last scan go into their slot
+                page = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
+                                     extend=ev.extension(merged, lang), since_later=True)
+                merged["since_last"] = since_last_scan(merged, bundles, None, ev, reader)
+                html = fill_since(page, merged, lang)
             else:
-                stored.append((path, data))
-                digests.append(digest)
-        try:
-            ev.verify(read)        # the files as stored, before anything is re-judged
-        except EvidenceRefused as exc:
-            raise InputProblem(str(exc)) from None
-        policy = judging_policy([d for _, d in stored], strict, full_sweep_max_age)
-        bundles = [data if no_rejudge else rejudge_stored(data, path, inv, policy)
-                   for path, data in stored]
-        if not bundles:
-            raise InputProblem("no result bundle among the inputs (only canary logs)")
-        merged = merge_report(bundles, lang, logs, digests, inv)
-        merged["judging"] = policy        # how it was judged (the report's coverage note too)
-        if waivers_file:                  # issue 14: scanner/waivers.py
-            import datetime as _dt
-
-            from scanner.waivers import WaiverError, apply_waivers, load_waivers
-            try:
-                apply_waivers(merged, load_waivers(waivers_file), lang=lang,
-                              today=_dt.datetime.now(_dt.timezone.utc).date())
-            except WaiverError as exc:
-                raise InputProblem(str(exc)) from None
-        if reader is not None:
-            # the page first, while the store's reader still imports, connects and
-            # queries; then the changes since the last scan go into their slot
-            page = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
-                                 extend=ev.extension(merged, lang), since_later=True)
-            merged["since_last"] = since_last_scan(merged, bundles, None, ev, reader)
-            html = fill_since(page, merged, lang)
-        else:
-            if previous:
-                merged["since_last"] = since_last_scan(merged, bundles, previous, ev)
-            html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
-                                 extend=ev.extension(merged, lang))
-    except InputProblem as exc:
-        click.echo(f"isoscan report: {exc}", err=True)
-        sys.exit(2)
-    try:
-        _write(output, html)
-        if json_out:
-            merged.pop("inventory_view", None)
-            _write(json_out, json.dumps(merged, ensure_ascii=False, indent=1) + "\n")
-    except OSError as exc:
-        click.echo(f"isoscan report: cannot write {exc.filename or output}: "
-                   f"{exc.strerror or exc}", err=True)
-        sys.exit(2)
-    if pdf or evidence_zip:
-        from scanner.evidence.pdf import PdfError
-        try:
-            ev.finish(html, lambda ext: render_report(bundles, lang, logs, digests, inventory=inv,
-                                                      merged=merged, extend=ext), merged, lang)
-        except (EvidenceRefused, PdfError) as exc:
+                if previous:
+                    merged["since_last"] = since_last_scan(merged, bundles, previous, ev)
+                html = render_report(bundles, lang, logs, digests, inventory=inv, merged=merged,
+                                     extend=ev.extension(merged, lang))
+        except InputProblem as exc:
             click.echo(f"isoscan report: {exc}", err=True)
             sys.exit(2)
+        try:
+            _write(output, html)
+            if json_out:
+                merged.pop("inventory_view", None)
+                _write(json_out, json.dumps(merged, ensure_ascii=False, indent=1) + "\n")
         except OSError as exc:
-            click.echo(f"isoscan report: cannot write {exc.filename or pdf or evidence_zip}: "
+            click.echo(f"isoscan report: cannot write {exc.filename or output}: "
                        f"{exc.strerror or exc}", err=True)
             sys.exit(2)
-    if output != "-":
-        click.echo(f"{output}: {merged['summary']['verdict']}", err=True)
+        if pdf or evidence_zip:
+            from scanner.evidence.pdf import PdfError
+            try:
+                ev.finish(html, lambda ext: render_report(bundles, lang, logs, digests,
+                                                          inventory=inv, merged=merged,
+                                                          extend=ext), merged, lang)
+            except (EvidenceRefused, PdfError) as exc:
+                click.echo(f"isoscan report: {exc}", err=True)
+                sys.exit(2)
+            except OSError as exc:
+                click.echo(f"isoscan report: cannot write {exc.filename or pdf or evidence_zip}: "
+                           f"{exc.strerror or exc}", err=True)
+                sys.exit(2)
+        if output != "-":
+            click.echo(f"{output}: {merged['summary']['verdict']}", err=True)

@@ -114,7 +114,7 @@ class ReaderError(RuntimeError):
 class StoreReader:
     """The report's side: `StoreReader(url)` starts the child at once;
     `ask(...)` sends the request and returns (previous, first_seen, trend,
-    documents); `close()` ends the child whatever happened."""
+    documents); `close()` (or leaving its `with`) ends the child whatever happened."""
 
     def __init__(self, url: str):
         self.proc = subprocess.Popen([sys.executable, "-m", "scanner.store.reader"],
@@ -145,6 +145,12 @@ class StoreReader:
             raise ReaderError(reply.get("error") or "the store reader failed")
         return (_results(reply["previous"]), reply["first_seen"], reply["trend"],
                 [tuple(d) for d in reply["documents"]])
+
+    def __enter__(self) -> "StoreReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         """Ends the child: once it answered, it is let finish (it closes the
