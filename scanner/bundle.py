@@ -489,7 +489,7 @@ def _finding_from_json(f: Mapping[str, Any]) -> Finding:
         check_id=f["check_id"], status=Status(f["status"]), severity=Severity(f["severity"]),
         title=dict(i18n["title"]) if isinstance(i18n.get("title"), Mapping) else f.get("title", ""),
         segment=f.get("segment"),
-        subject=Subject(ip=s.get("ip"), mac=s.get("mac"), device=s.get("device")),
+        subject=Subject.from_json(s),
         evidence=tuple(evidence),
         location=Location(loc["file"], loc["line"], loc["column"]) if isinstance(loc, Mapping) else None,
         remediation=(dict(i18n["remediation"]) if isinstance(i18n.get("remediation"), Mapping)

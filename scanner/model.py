@@ -72,13 +72,35 @@ class Location:
 
 @dataclass(frozen=True)
 class Subject:
-    """What a finding is about: as much of ip / mac / device as is known."""
+    """What a finding is about: as much of ip / mac / device as is known, and
+    what tells it apart where an address alone does not: the open services
+    (`ports`, "8291/tcp") or the destination a leak reached ("198.51.100.7:443/tcp").
+    The last two appear in JSON only when set, so older bundles read the same."""
     ip: str | None = None
     mac: str | None = None
     device: str | None = None
+    ports: tuple[str, ...] = ()
+    destination: str | None = None
 
     def to_json(self) -> dict:
-        return {"ip": self.ip, "mac": self.mac, "device": self.device}
+        out: dict[str, Any] = {"ip": self.ip, "mac": self.mac, "device": self.device}
+        if self.ports:
+            out["ports"] = list(self.ports)
+        if self.destination:
+            out["destination"] = self.destination
+        return out
+
+    @classmethod
+    def from_json(cls, s: Any) -> "Subject":
+        """Lenient: a bundle's subject object (missing or malformed parts are None)."""
+        s = s if isinstance(s, Mapping) else {}
+
+        def _str(v: Any) -> str | None:
+            return v if isinstance(v, str) else None
+        ports = s.get("ports")
+        return cls(ip=_str(s.get("ip")), mac=_str(s.get("mac")), device=_str(s.get("device")),
+                   ports=tuple(p for p in ports if isinstance(p, str)) if isinstance(ports, list) else (),
+                   destination=_str(s.get("destination")))
 
 
 @dataclass(frozen=True)
