@@ -368,6 +368,7 @@ class Transfer:
 class Organization:
     name: str
     id: str | None = None
+    timezone: str | None = None     # IANA name (Asia/Shanghai); None: the host's zone
 
 
 @dataclass(frozen=True)

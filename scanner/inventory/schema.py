@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 
 from netaddr import IPAddress, IPNetwork
 
+from scanner import localtime
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Canary, Device,
                            Exposed, Interface, Location, Organization, Segment,
                            Text, Transfer, text)
@@ -31,7 +32,7 @@ KINDS = ("workstation", "server", "printer", "switch", "router", "firewall",
          "gateway", "transfer", "probe", "other")
 
 TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "transfers", "lab")
-ORG_KEYS = ("name", "id")
+ORG_KEYS = ("name", "id", "timezone")
 CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
 SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
                 "exposed", "dhcp_servers", "ipv6_routers", "public", "ssh_ports", "tls_ports",
@@ -362,8 +363,13 @@ class FileReader:
         self.unknown_keys(d, "org", path)
         name = self.string(d, "name", path, required=True)
         oid = self.string(d, "id", path)
+        zone = self.string(d, "timezone", path)
+        if zone is not None and not localtime.known_zone(zone):
+            self.bad(path + ("timezone",), f"未知的时区 {show(zone)}（应为 IANA 名称，如 Asia/Shanghai）",
+                     f"unknown time zone {show(zone)} (an IANA name such as Asia/Shanghai)")
+            zone = None
         if name is not None:
-            self.part.organization = Organization(name=name, id=oid)
+            self.part.organization = Organization(name=name, id=oid, timezone=zone)
             self.part.organization_path = path
 
     def canary(self, value: Any, path: tuple) -> None:
