@@ -350,6 +350,9 @@ class Device:
     # fingerprints ("SHA256:…") and names (NetBIOS/mDNS), each with its place
     ssh_host_keys: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    # issue 28: the unit's register (台账) columns the inventory has no key for
+    # (型号, 所属部门, 位置, 硬盘序列号, 状态, dates...), (header, text) in the ledger's order
+    register: tuple[tuple[str, str], ...] = ()
 
     @property
     def segments(self) -> tuple[str, ...]:

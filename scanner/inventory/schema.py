@@ -31,7 +31,8 @@ PUBLIC_MAX = 256     # addresses in one declared public range (a /24 at most)
 KINDS = ("workstation", "server", "printer", "switch", "router", "firewall",
          "gateway", "transfer", "probe", "other")
 
-TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "transfers", "lab")
+TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "transfers", "lab",
+            "ledger")
 ORG_KEYS = ("name", "id", "timezone")
 CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
 SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
@@ -41,7 +42,7 @@ SNMP_KEYS = ("version", "community", "community_file", "user", "auth", "auth_key
              "auth_key_file", "priv", "priv_key", "priv_key_file")
 EXPOSED_KEYS = ("address", "public", "to", "to_port", "tcp", "udp")
 DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces",
-               "ssh_host_keys", "names")
+               "ssh_host_keys", "names", "register")
 INTERFACE_KEYS = ("segment", "ip", "mac")
 TRANSFER_KEYS = ("device", "from", "to")
 
@@ -353,6 +354,8 @@ class FileReader:
                     reader(item, (key, i))
         if "lab" in top:
             part.extras["lab"] = top["lab"]
+        if "ledger" in top:      # the register's layout, written by `inventory import` (issue 28)
+            part.extras["ledger"] = top["ledger"]
         return part
 
     def organization(self, value: Any) -> None:
@@ -615,11 +618,26 @@ class FileReader:
                      "a device needs 'segment' (one-interface short form) or 'interfaces'")
         keys = self.fingerprints(d, "ssh_host_keys", path)
         names = self.names(d, "names", path)
+        register = self.register(d, "register", path)
         if name is None or kind is None:
             return
         self.part.devices.append(Device(name=name, kind=kind, interfaces=tuple(interfaces),
                                         asset_tag=asset, custodian=custodian, loc=self.loc(path),
-                                        ssh_host_keys=keys, names=names))
+                                        ssh_host_keys=keys, names=names, register=register))
+
+    def register(self, d: dict, key: str, path: tuple) -> tuple[tuple[str, str], ...]:
+        """The register's other columns (issue 28): {header: text}, kept as written."""
+        if key not in d:
+            return ()
+        m = self.mapping(d[key], path + (key,))
+        out = []
+        for k, v in (m or {}).items():
+            if not isinstance(k, str) or not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                self.bad(path + (key, k), f"'{key}' 的每一项应为 列名: 文本",
+                         f"each entry of '{key}' is header: text")
+                continue
+            out.append((k, str(v)))
+        return tuple(out)
 
     def fingerprints(self, d: dict, key: str, path: tuple) -> tuple[str, ...]:
         """SSH host key fingerprints in OpenSSH's SHA256 form (`ssh-keygen -l`)."""
@@ -720,7 +738,7 @@ class FileReader:
         self.part.transfers.append(Transfer(dev, src, dst, self.loc(path)))
 
 
-_DEVICE_KEYS = frozenset(DEVICE_KEYS) - {"ssh_host_keys", "names"}   # the fast path reads neither
+_DEVICE_KEYS = frozenset(DEVICE_KEYS) - {"ssh_host_keys", "names", "register"}   # the fast path reads none
 _KIND_SET = frozenset(KINDS)
 _SEG_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _SEG_REST = _SEG_FIRST | {"-"}
