@@ -19,6 +19,17 @@ segments:
     title: 办公网
     classification: non-classified
     networks: [10.20.0.0/24]
+    ingress: gw-01
+  - name: internet
+    title: 互联网
+    classification: internet
+    networks: [203.0.113.0/24]
+devices:
+  - name: gw-01
+    kind: gateway
+    interfaces:
+      - {segment: office-lan, ip: 10.20.0.1, mac: "02:00:00:00:0d:01"}
+      - {segment: internet, ip: 203.0.113.1, mac: "02:00:00:00:0d:03"}
 """
 
 HEADER = ["序号", "设备名称", "设备类型", "型号", "资产编号", "密级", "所属部门", "责任人",

@@ -105,6 +105,7 @@ class SheetReport:
     footer: int = 0
     retired: list = field(default_factory=list)       # row numbers
     skipped: Text | None = None                       # why the whole sheet was not read
+    no_header: bool = False
     segments: list = field(default_factory=list)      # segment names its devices sit on
     formulas: bool = False
 
@@ -173,6 +174,10 @@ def import_ledger(path: str, *, segments: Sequence[Segment], known: Iterable[Dev
     result.problems.sort(key=lambda p: (order.get(p.where.sheet, -1), p.where.row or 0,
                                         p.where.column.index if p.where.column else -1))
     if not result.entries and not result.problems:
+        for r in result.sheets:
+            if r.no_header:
+                result.problems.append(Problem(Where(file, r.name), r.skipped))
+    if not result.entries and not result.problems:
         result.problems.append(Problem(Where(file, None), text(
             "台账中没有找到任何设备（检查表头是否含 设备名称/资产编号/IP地址/MAC地址 等列，或用 --map 指定）",
             "no devices found in the ledger (does a header name columns such as 设备名称, 资产编号, "
@@ -190,9 +195,10 @@ def _read_sheet(result: ImportResult, report: SheetReport, sheet: Sheet, placer:
         why = text("找不到表头行（前 30 行中没有一行含两个以上可识别的列名，如 设备名称、IP地址、MAC地址、责任人）",
                    "no header row found (no row among the first 30 names two or more known "
                    "columns such as 设备名称, IP地址, MAC地址, 责任人)")
-        if explicit or len([s for s in result.sheets]) == 1 and sheet.name is None:
+        if explicit:
             result.problems.append(Problem(where, why))
         report.skipped = why
+        report.no_header = True
         return
     report.layout = layout
     by = layout.by_role

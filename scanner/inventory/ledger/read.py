@@ -8,14 +8,14 @@ hostile files before any library inflates or evaluates them.
 
 What is refused (LedgerError, one clear line, nothing read):
   * a file over ISOSCAN_MAX_LEDGER_BYTES (default 64 MiB) on disk;
-  * an .xlsx whose zip declares more than 256 MiB inflated, a member inflating
+  * an .xlsx whose zip declares more than 128 MiB inflated, a member inflating
     more than 200 times its compressed size (past 1 MiB), or more than 10,000
     members (a zip bomb is found from the zip's directory, before anything is
     inflated; Python's zipfile never inflates past a member's declared size);
   * macros: .xlsm/.xltm, or an .xlsx/.xls carrying a VBA project (vbaProject.bin,
     _VBA_PROJECT). Nothing here would run them, but a classified unit's register
     has no business carrying code: save it as a plain workbook (.xlsx);
-  * a sheet of more than ISOSCAN_LEDGER_MAX_ROWS (default 200,000) non-empty rows,
+  * a sheet of more than ISOSCAN_LEDGER_MAX_ROWS (default 100,000) non-empty rows,
     or a row number past Excel's own limit (1,048,576): counted while streaming
     (openpyxl read_only=True), never trusting the declared dimension.
 
@@ -39,7 +39,7 @@ from scanner.model import Text, text
 
 MAX_COLUMNS = 256
 EXCEL_MAX_ROW = 1_048_576
-MAX_INFLATED = 256 * 1024 * 1024
+MAX_INFLATED = 128 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_FROM = 1024 * 1024
 MAX_MEMBERS = 10_000
@@ -63,7 +63,7 @@ def max_bytes() -> int:
 
 def max_rows() -> int:
     env = os.environ.get("ISOSCAN_LEDGER_MAX_ROWS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else 200_000
+    return int(env) if env.isdigit() and int(env) > 0 else 100_000
 
 
 @dataclass
@@ -80,20 +80,29 @@ class Sheet:
         top-left cell, the non-empty row count capped."""
         cap, seen = max_rows(), 0
         fill = _merge_filler(self.merged)
+        blank = None          # openpyxl yields one shared tuple for every missing row
         for rowno, values in self._rows():
+            if values is blank:
+                if rowno > EXCEL_MAX_ROW:
+                    raise LedgerError(_where(self, text(
+                        f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
+                        f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")))
+                continue
             if rowno > EXCEL_MAX_ROW:
                 raise LedgerError(_where(self, text(
                     f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
                     f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")))
+            if not any(v is not None and v != "" for v in values):
+                blank = values
+                continue
             if fill is not None:
                 values = fill(rowno, values)
-            if any(v is not None and v != "" for v in values):
-                seen += 1
-                if seen > cap:
-                    raise LedgerError(_where(self, text(
-                        f"非空行超过 {cap} 行（ISOSCAN_LEDGER_MAX_ROWS），拒绝读取",
-                        f"more than {cap} non-empty rows (ISOSCAN_LEDGER_MAX_ROWS): refused")))
-                yield rowno, values
+            seen += 1
+            if seen > cap:
+                raise LedgerError(_where(self, text(
+                    f"非空行超过 {cap} 行（ISOSCAN_LEDGER_MAX_ROWS），拒绝读取",
+                    f"more than {cap} non-empty rows (ISOSCAN_LEDGER_MAX_ROWS): refused")))
+            yield rowno, values
 
 
 def _where(sheet: Sheet, msg: Text) -> Text:
