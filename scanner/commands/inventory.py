@@ -112,6 +112,9 @@ def _summary(result, lang: str) -> None:
             rows = ", ".join(map(str, r.retired[:10])) + ("…" if len(r.retired) > 10 else "")
             extra_zh.append(f"已报废/注销未导入 {len(r.retired)} 行（第 {rows} 行）")
             extra_en.append(f"{len(r.retired)} scrapped left out (rows {rows})")
+        if r.declared:
+            extra_zh.append(f"{r.declared} 台已在 -i 的清单中声明，以清单为准")
+            extra_en.append(f"{r.declared} declared in the -i files already, left to them")
         if r.formulas:
             extra_zh.append("含公式：读取其上次计算的结果，未执行")
             extra_en.append("has formulas: their last computed values read, none evaluated")

@@ -15,6 +15,7 @@ MAC or asset tag (also of a device the -i files declare).
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -104,6 +105,7 @@ class SheetReport:
     blank: int = 0
     footer: int = 0
     retired: list = field(default_factory=list)       # row numbers
+    declared: int = 0                                 # rows the -i files declare already
     skipped: Text | None = None                       # why the whole sheet was not read
     no_header: bool = False
     segments: list = field(default_factory=list)      # segment names its devices sit on
@@ -124,6 +126,11 @@ class ImportResult:
 def kind_of(value: str, ledger_map: LedgerMap | None) -> str:
     if ledger_map is not None and key(value) in ledger_map.kinds:
         return ledger_map.kinds[key(value)]
+    return _kind(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind(value: str) -> str:
     k = key(value)
     from scanner.inventory.schema import KINDS
     if k in KINDS:
@@ -134,6 +141,7 @@ def kind_of(value: str, ledger_map: LedgerMap | None) -> str:
     return "other"
 
 
+@functools.lru_cache(maxsize=4096)
 def classified_mark(level: str) -> bool:
     k = key(level)
     return bool(k) and _CLASSIFIED.search(k) is not None and _NOT_CLASSIFIED.search(k) is None
@@ -189,6 +197,7 @@ def _read_sheet(result: ImportResult, report: SheetReport, sheet: Sheet, placer:
                 ledger_map: LedgerMap | None, explicit: bool) -> None:
     rows = sheet.rows()
     head = list(islice(rows, HEADER_SCAN_ROWS))
+    rows.close()
     layout = find_header(head, sheet.hidden_columns, ledger_map, sheet.name)
     where = Where(result.file, sheet.name)
     if layout is None:
@@ -205,32 +214,27 @@ def _read_sheet(result: ImportResult, report: SheetReport, sheet: Sheet, placer:
     if "segment" not in by and not placer.segments:
         result.problems.append(Problem(where, text("没有声明任何网段（-i）", "no segments declared (-i)")))
         return
-    data = (r for r in head if r[0] > layout.header_row)
-    for rowno, values in _chain(data, rows):
+    # the data again from the row under the header, only as wide as the header
+    # (openpyxl pads each row to the width asked for)
+    width = max([len(layout.columns)] + [c2 for r1, c1, r2, c2 in sheet.merged
+                                         if c1 <= len(layout.columns)])
+    for rowno, values in sheet.rows(width, layout.header_row + 1):
         _read_row(result, report, sheet, layout, placer, ledger_map, rowno, values)
-
-
-def _chain(first, rest):
-    yield from first
-    yield from rest
-
-
-def _cell(values: tuple, col: Column | None) -> str:
-    if col is None or col.index >= len(values):
-        return ""
-    return tidy(cell_text(values[col.index]))
 
 
 def _read_row(result, report, sheet, layout, placer, ledger_map, rowno, values) -> None:
     by = layout.by_role
-    get = {role: _cell(values, col) for role, col in by.items()}
+    n = len(values)
+    texts = [tidy(cell_text(values[c.index])) if c.index < n else "" for c in layout.columns]
+    get = {role: texts[col.index] for role, col in by.items()}
     if not any(get.get(r) for r in ("name", "asset_tag", "custodian", "ip", "mac")):
         report.blank += 1
         return
-    filled = [tidy(cell_text(v)) for v in values if tidy(cell_text(v))]
-    if len(set(filled)) <= 2 and _FOOTER.match(filled[0]):
-        report.footer += 1
-        return
+    if sum(1 for v in values if v is not None and v != "") <= 3:
+        filled = [t for t in texts if t]
+        if filled and len(set(filled)) <= 2 and _FOOTER.match(filled[0]):
+            report.footer += 1
+            return
     if get.get("status") and _RETIRED.search(key(get["status"])):
         report.retired.append(rowno)
         return
@@ -340,7 +344,7 @@ def _read_row(result, report, sheet, layout, placer, ledger_map, rowno, values) 
     for col in layout.columns:
         if col.role == "ignore":
             continue
-        v = _cell(values, col)
+        v = texts[col.index]
         if col.role in ("register", "level", "status") or (col.role in ("kind", "segment") and v):
             if v:
                 register.append((col.key, v))
@@ -368,6 +372,14 @@ def _name_duplicates(result: ImportResult) -> None:
             e.name = f"{e.name}-{e.asset_tag}"
 
 
+def _same(e: Entry, d: Device) -> bool:
+    ips = {str(i.ip) for i in d.interfaces if i.ip is not None}
+    macs = {i.mac for i in d.interfaces if i.mac}
+    return ((e.ip is None or e.ip in ips) and (e.mac is None or e.mac in macs)
+            and (e.asset_tag or None) == (d.asset_tag or None)
+            and (e.custodian or None) == (d.custodian or None))
+
+
 def _check_unique(result: ImportResult, known: Iterable[Device]) -> None:
     """Name, IP, MAC and asset tag: unique over the ledger and the -i devices.
     The first row keeps its value; each later one is a problem."""
@@ -382,8 +394,18 @@ def _check_unique(result: ImportResult, known: Iterable[Device]) -> None:
                 first[("ip", str(i.ip))] = f"{where}（{d.name}）"
             if i.mac is not None:
                 first[("mac", i.mac)] = f"{where}（{d.name}）"
+    declared = {d.name: d for d in known}
     keep = []
     for e in result.entries:
+        d = declared.get(e.name)
+        if d is not None and _same(e, d):
+            # the register lists a device the YAML declares (a gateway with two
+            # cards, say): the same device, left to that file
+            for r in result.sheets:
+                if r.name == e.sheet:
+                    r.devices -= 1
+                    r.declared += 1
+            continue
         dups = []
         for role, value in (("name", e.name), ("asset_tag", e.asset_tag), ("ip", e.ip),
                             ("mac", e.mac)):

@@ -40,6 +40,8 @@ def tidy(s: str) -> str:
     breaks, zero-width) as one space, none at the ends; control characters out."""
     if not s:
         return ""
+    if s.isprintable() and "  " not in s and s[0] != " " and s[-1] != " ":
+        return s              # the common case: no tab, no odd space, nothing to fold
     return _SPACES.sub(" ", _CONTROL.sub("", s)).strip()
 
 
@@ -48,7 +50,9 @@ def half(s: str) -> str:
     'ＡＡ：ＢＢ' -> 'AA:BB', '１０．１０．０．１' -> '10.10.0.1'), then tidied."""
     if not s:
         return ""
-    return tidy(unicodedata.normalize("NFKC", s))
+    if not unicodedata.is_normalized("NFKC", s):
+        s = unicodedata.normalize("NFKC", s)
+    return tidy(s)
 
 
 def key(s: str) -> str:

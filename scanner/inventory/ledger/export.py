@@ -201,7 +201,10 @@ def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, la
             summary.mismatched += any(a["en"].startswith("MAC mismatch") for a in r.attention)
     if seen is not None:
         known = {i.mac for d in inv.devices for i in d.interfaces if i.mac}
-        strangers = [s for s in seen.stations if s.mac not in known]
+        registered_ips = {str(i.ip) for d in inv.devices for i in d.interfaces if i.ip is not None}
+        # a card answering on a registered device's address is that row's MAC mismatch
+        strangers = [s for s in seen.stations if s.mac not in known
+                     and not (s.addresses and set(s.addresses) <= registered_ips)]
         summary.unregistered = len(strangers)
         if lang == "zh-CN":
             headers = ["所属网络", "MAC地址", "发现地址", "首次发现", "最近发现", "现状", "处理意见"]

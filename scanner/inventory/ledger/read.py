@@ -73,15 +73,18 @@ class Sheet:
     hidden_columns: frozenset = frozenset()      # 1-based column numbers
     merged: tuple = ()            # (min_row, min_col, max_row, max_col) of each merged range
     formulas: bool = False        # the sheet has formulas (their cached values are read)
-    _rows: Callable[[], Iterator[tuple[int, tuple]]] | None = field(default=None, repr=False)
+    _rows: Callable[[int, int], Iterator[tuple[int, tuple]]] | None = field(default=None,
+                                                                            repr=False)
 
-    def rows(self) -> Iterator[tuple[int, tuple]]:
-        """(row number, values) of every row, merged ranges filled from their
-        top-left cell, the non-empty row count capped."""
+    def rows(self, width: int = MAX_COLUMNS, first: int = 1) -> Iterator[tuple[int, tuple]]:
+        """(row number, values) of every non-empty row from row `first` on, at
+        most `width` columns, merged ranges filled from their top-left cell, the
+        non-empty row count capped."""
         cap, seen = max_rows(), 0
+        width = max(1, min(width, MAX_COLUMNS))
         fill = _merge_filler(self.merged)
         blank = None          # openpyxl yields one shared tuple for every missing row
-        for rowno, values in self._rows():
+        for rowno, values in self._rows(width, first):
             if values is blank:
                 if rowno > EXCEL_MAX_ROW:
                     raise LedgerError(_where(self, text(
@@ -296,9 +299,10 @@ def _xlsx(path: str) -> Iterator[Ledger]:
 
 
 def _xlsx_rows(ws, name):
-    def rows():
+    def rows(width, first):
         try:
-            for n, values in enumerate(ws.iter_rows(max_col=MAX_COLUMNS, values_only=True), 1):
+            for n, values in enumerate(ws.iter_rows(min_row=first, max_col=width,
+                                                    values_only=True), first):
                 yield n, values
         except LedgerError:
             raise
@@ -349,9 +353,9 @@ def _xls(path: str, cap: int) -> Ledger:
 def _xls_rows(sh, datemode):
     import xlrd
 
-    def rows():
-        ncols = min(sh.ncols, MAX_COLUMNS)
-        for r in range(sh.nrows):
+    def rows(width, first):
+        ncols = min(sh.ncols, width)
+        for r in range(first - 1, sh.nrows):
             values = []
             for c in range(min(ncols, sh.row_len(r))):
                 cell = sh.cell(r, c)
@@ -402,11 +406,12 @@ def _csv(path: str, cap: int) -> Ledger:
         delimiter = ","
     csv.field_size_limit(1024 * 1024)
 
-    def rows():
+    def rows(width, first):
         try:
             for n, values in enumerate(csv.reader(io.StringIO(body, newline=""),
                                                   delimiter=delimiter), 1):
-                yield n, tuple(values[:MAX_COLUMNS])
+                if n >= first:
+                    yield n, tuple(values[:width])
         except csv.Error as exc:
             raise LedgerError(text(f"{name}：CSV 格式错误（{exc}）",
                                    f"{name}: malformed CSV ({exc})")) from None

@@ -12,6 +12,8 @@ GENERATED_MARK = "# isoscan-generated: inventory import"
 
 
 def q(s: str) -> str:
+    if '"' not in s and "\\" not in s and s.isprintable():
+        return '"' + s + '"'          # nothing to escape (the common case, kept cheap)
     return json.dumps(s, ensure_ascii=False)
 
 
