@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 
 import pytest
 from click.testing import CliRunner
@@ -173,3 +172,41 @@ def test_header_names_recognised():
              "序号": None, "型号": None, "所属部门": None, "位置": None, "启用日期": None,
              "*责任人：": "custodian", "Asset tag": "asset_tag", "MAC address": "mac"}
     assert {h: recognise(h) for h in cases} == cases
+
+
+def test_old_xls_register(tmp_path, inv):
+    """An Excel 97-2003 register (.xls, read by xlrd): a title row merged
+    across, a hidden column, a date cell, a MAC in dashes."""
+    import datetime as dt
+    import xlwt          # a test dependency (pyproject: test): it writes .xls as Excel 2003 did
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("涉密网")
+    ws.write_merge(0, 0, 0, 5, "某市审计局涉密计算机台账")
+    for c, h in enumerate(["设备名称", "资产编号", "责任人", "IP地址", "MAC地址", "启用日期"]):
+        ws.write(1, c, h)
+    row = ["涉密终端-001", "BM-1", "张三 ", "10.10.0.11", "02-00-00-00-0C-0B"]
+    for c, v in enumerate(row):
+        ws.write(2, c, v)
+    ws.write(2, 5, dt.datetime(2024, 3, 1), xlwt.easyxf(num_format_str="YYYY-MM-DD"))
+    ws.col(1).hidden = True
+    wb.save(str(tmp_path / "台账.xls"))
+    r = run("inventory", "import", tmp_path / "台账.xls", "-i", inv, "-o", inv, "--show-map")
+    assert r.exit_code == 0, r.output
+    assert "隐藏列" in r.output
+    d = devices(inv)["涉密终端-001"]
+    assert d.asset_tag == "BM-1" and d.custodian == "张三" and d.interfaces[0].mac == "02:00:00:00:0c:0b"
+    assert dict(d.register)["启用日期"] == "2024-03-01"
+
+
+def test_classified_mark_on_a_non_classified_network(tmp_path, inv):
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["设备名称", "资产编号", "责任人", "IP地址", "密级"])
+    ws.append(["pc-1", "BM-1", "甲", "10.20.0.31", "机密"])
+    ws.append(["pc-2", "BG-2", "", "10.20.0.32", "非密"])
+    wb.save(tmp_path / "l.xlsx")
+    r = run("inventory", "import", tmp_path / "l.xlsx", "-i", inv, "-o", inv)
+    assert r.exit_code == 2
+    assert "第 2 行 E 列（密级）：密级为“机密”的设备登记在非涉密网段 office-lan" in r.stderr
+    assert "第 3 行" not in r.stderr          # 非密, no custodian needed

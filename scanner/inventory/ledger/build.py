@@ -322,6 +322,11 @@ def _read_row(result, report, sheet, layout, placer, ledger_map, rowno, values) 
             "no device name (and no asset tag to name it by)")
     level_text = get.get("level", "")
     classified = (seg is not None and seg.classified) or classified_mark(level_text)
+    if seg is not None and not seg.classified and classified_mark(level_text):
+        bad("level", f"密级为“{level_text}”的设备登记在非涉密网段 {seg.name}：涉密计算机不得接入非涉密网络"
+                     "（更正密级或所属网络）",
+            f"a device marked {level_text} is registered on the non-classified segment {seg.name}: "
+            "a classified computer never joins a non-classified network (correct the level or the network)")
     if classified:
         why_zh = f"涉密网段 {seg.name} 上的设备" if seg is not None and seg.classified \
             else f"密级为“{level_text}”的设备"
