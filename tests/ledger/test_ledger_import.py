@@ -210,3 +210,27 @@ def test_classified_mark_on_a_non_classified_network(tmp_path, inv):
     assert r.exit_code == 2
     assert "第 2 行 E 列（密级）：密级为“机密”的设备登记在非涉密网段 office-lan" in r.stderr
     assert "第 3 行" not in r.stderr          # 非密, no custodian needed
+
+
+def test_a_hidden_stale_column_gives_way_to_the_visible_one(tmp_path, inv):
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["设备名称", "资产编号", "责任人", "原IP地址", "IP地址", "MAC地址"])
+    ws.append(["pc-1", "BM-1", "甲", "10.10.0.99", "10.10.0.21", "02:00:00:00:0a:01"])
+    ws.column_dimensions["D"].hidden = True
+    wb.save(tmp_path / "l.xlsx")
+    r = run("inventory", "import", tmp_path / "l.xlsx", "-i", inv, "-o", inv, "--show-map")
+    assert r.exit_code == 0, r.output
+    assert '"原IP地址": register    # D 列，登记信息（原样保留），隐藏列，同类列已有一列，本列原样保留' in r.output
+    d = devices(inv)["pc-1"]
+    assert str(d.interfaces[0].ip) == "10.10.0.21" and dict(d.register)["原IP地址"] == "10.10.0.99"
+
+
+def test_tab_separated_unicode_text(tmp_path, inv):
+    """Excel's "Unicode text" (UTF-16, tab-separated)."""
+    body = "设备名称\t资产编号\t责任人\tIP地址\tMAC地址\r\npc-1\tBM-1\t甲\t10.10.0.21\tAABB.CCDD.EEFF\r\n"
+    (tmp_path / "l.csv").write_bytes(body.encode("utf-16"))
+    r = run("inventory", "import", tmp_path / "l.csv", "-i", inv, "-o", inv)
+    assert r.exit_code == 0, r.output
+    assert devices(inv)["pc-1"].interfaces[0].mac == "aa:bb:cc:dd:ee:ff"

@@ -224,8 +224,9 @@ def _read_sheet(result: ImportResult, report: SheetReport, sheet: Sheet, placer:
 
 def _read_row(result, report, sheet, layout, placer, ledger_map, rowno, values) -> None:
     by = layout.by_role
-    n = len(values)
-    texts = [tidy(cell_text(values[c.index])) if c.index < n else "" for c in layout.columns]
+    texts = [("" if v is None else tidy(v) if type(v) is str else tidy(cell_text(v)))
+             for v in values]
+    texts += [""] * (len(layout.columns) - len(texts))
     get = {role: texts[col.index] for role, col in by.items()}
     if not any(get.get(r) for r in ("name", "asset_tag", "custodian", "ip", "mac")):
         report.blank += 1
@@ -345,16 +346,10 @@ def _read_row(result, report, sheet, layout, placer, ledger_map, rowno, values) 
         result.problems.extend(problems)
         result.bad_rows += 1
         return
-    register = []
-    for col in layout.columns:
-        if col.role == "ignore":
-            continue
-        v = texts[col.index]
-        if col.role in ("register", "level", "status") or (col.role in ("kind", "segment") and v):
-            if v:
-                register.append((col.key, v))
+    # the register's other columns, and the 设备类型 / 所属网络 cells as written
+    register = [(k, texts[i]) for i, k in layout.kept if texts[i]]
     result.entries.append(Entry(sheet.name, rowno, name, kind, seg.name, asset, custodian,
-                                str(ip) if ip is not None else None, mac, register, dict(by), layout))
+                                str(ip) if ip is not None else None, mac, register, by, layout))
     report.devices += 1
     if seg.name not in report.segments:
         report.segments.append(seg.name)

@@ -93,6 +93,7 @@ class Layout:
     columns: list[Column]
     title: str | None = None                 # the title row above the header, if one
     by_role: dict[str, Column] = field(default_factory=dict)
+    kept: list = field(default_factory=list)      # [(index, register key)] kept as written
 
     def settle(self) -> None:
         """One column per field: the first visible one; others go to the register."""
@@ -111,6 +112,8 @@ class Layout:
                 seen[k] = seen.get(k, 0) + 1
                 if seen[k] > 1:
                     c.header = f"{k} {seen[k]}"
+        self.kept = [(c.index, c.key) for c in self.columns
+                     if c.role in ("register", "level", "status", "kind", "segment")]
 
 
 def find_header(rows: list[tuple[int, tuple]], hidden: frozenset, ledger_map,
