@@ -145,12 +145,17 @@ def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang
     from scanner.inventory.ledger.build import import_ledger
     from scanner.inventory.ledger.mapfile import load_map
     from scanner.inventory.ledger.read import LedgerError
-    from scanner.inventory.ledger.yamlout import devices_yaml
+    from scanner.inventory.ledger.yamlout import devices_yaml, is_generated
     from scanner import localtime
 
     if not show_map and (not inv_paths or not out):
         _fail(lang, "需要 -i（声明网段的清单）与 -o（输出目录）", "-i (the segments) and -o (where to write) are required")
     target = _output_file(out) if out else None
+    if target and os.path.exists(target) and not is_generated(target):
+        _fail(lang, f"{target} 已存在且不是 inventory import 生成的文件，不会覆盖；"
+              "请用 -o 指定另一个文件（如 devices-台账.yaml）或先移走它",
+              f"{target} exists and was not written by inventory import: it is not overwritten; "
+              "give -o another file (devices-ledger.yaml, say) or move it away first")
     try:
         ledger_map = load_map(map_path) if map_path else None
         inv = _segments(inv_paths, target or "", lang) if inv_paths else None

@@ -234,3 +234,18 @@ def test_tab_separated_unicode_text(tmp_path, inv):
     r = run("inventory", "import", tmp_path / "l.csv", "-i", inv, "-o", inv)
     assert r.exit_code == 0, r.output
     assert devices(inv)["pc-1"].interfaces[0].mac == "aa:bb:cc:dd:ee:ff"
+
+
+def test_a_hand_written_devices_yaml_is_never_overwritten(tmp_path, inv):
+    ledger = ledgerlib.make_ledger(tmp_path / "台账.xlsx")
+    mine = inv / "devices.yaml"
+    mine.write_text("version: 1\ndevices: []\n", encoding="utf-8")
+    r = run("inventory", "import", ledger, "-i", inv, "-o", inv)
+    assert r.exit_code == 2 and "不会覆盖" in r.stderr
+    assert mine.read_text(encoding="utf-8") == "version: 1\ndevices: []\n"
+    r = run("inventory", "import", ledger, "-i", inv / "segments.yaml", "-o", inv / "devices-台账.yaml")
+    assert r.exit_code == 0, r.output
+    # a generated file is replaced on the next import (it is the output, left out of -i)
+    r = run("inventory", "import", ledger, "-i", inv / "segments.yaml", "-i", inv / "devices-台账.yaml",
+            "-o", inv / "devices-台账.yaml")
+    assert r.exit_code == 0, r.output

@@ -105,14 +105,34 @@ def _value(d: Device, header: str, role: str, inv: Inventory) -> str:
     return ""
 
 
-def _observed(d: Device, seen, zone, lang: str) -> tuple[list[str], list[Text]]:
+class _Index:
+    """The store's view looked up by MAC, address and device name (one pass each)."""
+
+    def __init__(self, seen):
+        self.seen = seen
+        self.by_mac: dict[str, list] = {}
+        self.by_ip: dict[str, list] = {}
+        for s in seen.stations:
+            self.by_mac.setdefault(s.mac, []).append(s)
+            for a in s.addresses:
+                self.by_ip.setdefault(a, []).append(s)
+        self.findings: dict[tuple, list] = {}
+        for n, f in enumerate(seen.open_findings):
+            sub = f.get("subject") or {}
+            for k in ("device", "mac", "ip"):
+                if sub.get(k):
+                    self.findings.setdefault((k, sub[k]), []).append((n, f))
+
+
+def _observed(d: Device, ix: _Index, zone, lang: str) -> tuple[list[str], list[Text]]:
     """The five seen columns of a device, and why it needs attention."""
     from scanner.localtime import local_iso
     macs = {i.mac for i in d.interfaces if i.mac}
     ips = {str(i.ip) for i in d.interfaces if i.ip is not None}
     segs = set(d.segments)
-    mine = [s for s in seen.stations if s.mac in macs]
-    by_ip = [s for s in seen.stations if s.mac not in macs and ips & set(s.addresses)]
+    mine = [s for m in sorted(macs) for s in ix.by_mac.get(m, ())]
+    by_ip = list({id(s): s for a in sorted(ips) for s in ix.by_ip.get(a, ())
+                  if s.mac not in macs}.values())
     attention: list[Text] = []
     last = max((s.last_seen for s in mine), default="")
     where = sorted({s.segment for s in mine})
@@ -124,29 +144,26 @@ def _observed(d: Device, seen, zone, lang: str) -> tuple[list[str], list[Text]]:
     for s in by_ip:
         if macs:
             shown = "、".join(sorted(m.upper().replace(":", "-") for m in macs))
+            at = ", ".join(sorted(ips & set(s.addresses)))
             attention.append(text(
-                f"MAC 不符：{', '.join(sorted(ips & set(s.addresses)))} 登记为 {shown}，实见 "
-                f"{s.mac.upper().replace(':', '-')}",
-                f"MAC mismatch: {', '.join(sorted(ips & set(s.addresses)))} is registered as "
-                f"{shown}, seen as {s.mac.upper().replace(':', '-')}"))
+                f"MAC 不符：{at} 登记为 {shown}，实见 {s.mac.upper().replace(':', '-')}",
+                f"MAC mismatch: {at} is registered as {shown}, seen as "
+                f"{s.mac.upper().replace(':', '-')}"))
     if not mine and not by_ip:
-        if segs & set(seen.covered):
+        if segs & set(ix.seen.covered):
             attention.append(text("从未发现：所在网段已核查，未见该设备",
                                   "never seen: its segment was swept, the device was not there"))
         else:
             attention.append(text("未核查：所在网段尚无成功的发现扫描",
                                   "not checked: no successful discovery of its segment yet"))
-    names = {d.name}
-    open_f = [f for f in seen.open_findings
-              if (f.get("subject") or {}).get("device") in names
-              or ((f.get("subject") or {}).get("mac") or "") in macs
-              or ((f.get("subject") or {}).get("ip") or "") in ips]
-    ids = sorted({f.get("check_id", "") for f in open_f})
-    cells = [local_iso(last, zone) if last else "", "、".join(where) if lang == "zh-CN" else ", ".join(where),
-             ", ".join(addrs), f"{len(open_f)}：{', '.join(ids)}" if open_f and lang == "zh-CN"
-             else (f"{len(open_f)}: {', '.join(ids)}" if open_f else ""),
-             "；".join(pick(a, lang) for a in attention) if lang == "zh-CN"
-             else "; ".join(pick(a, lang) for a in attention)]
+    hits = {n: f for k, vs in (("device", (d.name,)), ("mac", macs), ("ip", ips))
+            for v in vs for n, f in ix.findings.get((k, v), ())}
+    ids = sorted({f.get("check_id", "") for f in hits.values()})
+    sep = "；" if lang == "zh-CN" else "; "
+    cells = [local_iso(last, zone) if last else "",
+             ("、" if lang == "zh-CN" else ", ").join(where), ", ".join(addrs),
+             (f"{len(hits)}{'：' if lang == 'zh-CN' else ': '}{', '.join(ids)}" if hits else ""),
+             sep.join(pick(a, lang) for a in attention)]
     return cells, attention
 
 
@@ -171,6 +188,7 @@ def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, la
             layouts.append({"name": s.title or s.name, "title": None, "columns": extra_cols,
                             "segments": [s.name]})
     used_names: set[str] = set()
+    ix = _Index(seen) if seen is not None else None
     for lay in layouts:
         devices = [d for d in inv.devices if d.name not in placed and d.segments
                    and d.segments[0] in lay["segments"]]
@@ -185,7 +203,7 @@ def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, la
             cells = [_value(d, h, role, inv) for h, role in lay["columns"]]
             attention = []
             if seen is not None:
-                more, attention = _observed(d, seen, zone, lang)
+                more, attention = _observed(d, ix, zone, lang)
                 cells += more
             rows.append(Row(d, cells, attention))
         name = _sheet_name(lay["name"] or "台账", used_names)
