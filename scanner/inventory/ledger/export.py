@@ -276,6 +276,22 @@ def _width(s: str) -> int:
     return sum(2 if ord(c) > 0x2E80 else 1 for c in s)
 
 
+def _styles(wb) -> tuple[str, str]:
+    """The two cell styles (bordered text; shaded for a row needing attention), added once."""
+    from openpyxl.styles import Alignment, Border, NamedStyle, PatternFill, Side
+    names = ("isoscan-cell", "isoscan-attention")
+    if names[0] not in wb.named_styles:
+        thin = Side(style="thin", color="000000")
+        for name, fill in zip(names, (None, PatternFill("solid", fgColor="FCE4D6"))):
+            st = NamedStyle(name=name, number_format="@",
+                            border=Border(left=thin, right=thin, top=thin, bottom=thin),
+                            alignment=Alignment(vertical="center", wrap_text=True))
+            if fill is not None:
+                st.fill = fill
+            wb.add_named_style(st)
+    return names
+
+
 def _sheet(wb, name: str, title: str, headers: Sequence[str], rows: Sequence[list],
            shaded: Sequence[bool], stamp: str, lang: str) -> None:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -288,29 +304,25 @@ def _sheet(wb, name: str, title: str, headers: Sequence[str], rows: Sequence[lis
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
     ws.row_dimensions[1].height = 24
-    ws.append(list(headers))
+    plain, marked = _styles(wb)
     thin = Side(style="thin", color="000000")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     head_fill = PatternFill("solid", fgColor="D9D9D9")
-    mark_fill = PatternFill("solid", fgColor="FCE4D6")
-    for c in ws[2]:
-        c.font = Font(bold=True)
-        c.fill = head_fill
-        c.border = border
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    bold = Font(bold=True)
+    centred = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for i, h in enumerate(headers, start=1):
+        c = ws.cell(row=2, column=i, value=h)
+        c.font, c.fill, c.border, c.alignment = bold, head_fill, border, centred
     widths = [_width(h) for h in headers]
+    # cell by cell (ws[r] would measure the whole sheet for every row)
     for r, (cells, shade) in enumerate(zip(rows, shaded), start=3):
-        ws.append(list(cells))
-        for i, c in enumerate(ws[r]):
-            if isinstance(c.value, str) and c.value.startswith("="):
+        for i, v in enumerate(cells):
+            c = ws.cell(row=r, column=i + 1, value=v)
+            if isinstance(v, str) and v.startswith("="):
                 c.data_type = "s"           # text, never a formula to Excel
-            c.border = border
-            c.alignment = Alignment(vertical="center", wrap_text=True)
-            c.number_format = "@"
-            if shade:
-                c.fill = mark_fill
+            c.style = marked if shade else plain      # one named style: one lookup a cell
             if i < len(widths):
-                widths[i] = max(widths[i], min(_width(str(cells[i])), 40) if i < len(cells) else 0)
+                widths[i] = max(widths[i], min(_width(str(v)), 40))
     for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(6, min(w + 2, 42))
     ws.freeze_panes = "A3"
