@@ -164,6 +164,11 @@ def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang
                                sheets=sheets)
     except LedgerError as exc:
         _fail(lang, exc.message["zh-CN"], exc.message["en"])
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, OSError) as exc:
+        # fail closed: a register this code did not foresee writes nothing, and says so
+        _fail(lang, f"{os.path.basename(ledger)}：无法读取（{type(exc).__name__}: {str(exc)[:200]}），未写入任何文件",
+              f"{os.path.basename(ledger)}: cannot be read ({type(exc).__name__}: {str(exc)[:200]}); "
+              "nothing written")
     if show_map:
         _show_map(result, lang)
         if not out:

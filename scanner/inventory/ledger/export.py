@@ -294,12 +294,13 @@ def _styles(wb) -> tuple[str, str]:
 
 def _sheet(wb, name: str, title: str, headers: Sequence[str], rows: Sequence[list],
            shaded: Sequence[bool], stamp: str, lang: str) -> None:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.properties import PageSetupProperties
     ws = wb.create_sheet(name)
     ncols = max(len(headers), 1)
-    ws.append([title])
+    ws.append([ILLEGAL_CHARACTERS_RE.sub("", title)])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
@@ -311,12 +312,14 @@ def _sheet(wb, name: str, title: str, headers: Sequence[str], rows: Sequence[lis
     bold = Font(bold=True)
     centred = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for i, h in enumerate(headers, start=1):
-        c = ws.cell(row=2, column=i, value=h)
+        c = ws.cell(row=2, column=i, value=ILLEGAL_CHARACTERS_RE.sub("", h))
         c.font, c.fill, c.border, c.alignment = bold, head_fill, border, centred
     widths = [_width(h) for h in headers]
     # cell by cell (ws[r] would measure the whole sheet for every row)
     for r, (cells, shade) in enumerate(zip(rows, shaded), start=3):
         for i, v in enumerate(cells):
+            if isinstance(v, str):
+                v = ILLEGAL_CHARACTERS_RE.sub("", v)   # a hand-edited register: no control characters
             c = ws.cell(row=r, column=i + 1, value=v)
             if isinstance(v, str) and v.startswith("="):
                 c.data_type = "s"           # text, never a formula to Excel
