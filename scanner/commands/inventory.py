@@ -63,23 +63,39 @@ def _segments(paths, target: str, lang: str):
 
 
 def _show_map(result, lang: str) -> None:
+    """The mapping chosen, as one valid map file (docs/ledger.md): header rows
+    per sheet, each header once with the role it was read as; comments say
+    where, and what was not read."""
     from scanner.inventory.ledger.columns import LABELS
     from scanner.inventory.ledger.yamlout import q
+    read = [r for r in result.sheets if r.layout is not None]
     for r in result.sheets:
-        name = r.name if r.name is not None else result.file
         if r.layout is None:
+            name = r.name if r.name is not None else result.file
             why = r.skipped or {"zh-CN": "", "en": ""}
-            _say(lang, f"# 工作表「{name}」：未读取（{why['zh-CN']}）",
-                 f"# sheet {name}: not read ({why['en']})")
-            continue
-        _say(lang, f"# 工作表「{name}」：表头在第 {r.layout.header_row} 行",
-             f"# sheet {name}: the header is row {r.layout.header_row}")
-        _say(lang, f"header_row: {r.layout.header_row}", f"header_row: {r.layout.header_row}")
-        click.echo("columns:")
+            _say(lang, f"# 工作表「{name}」：未读取（{why['zh-CN']}）", f"# sheet {name}: not read ({why['en']})")
+    if not read:
+        return
+    if all(r.name is None for r in read):
+        click.echo(f"header_row: {read[0].layout.header_row}")
+    else:
+        rows = ", ".join(f"{q(r.name)}: {r.layout.header_row}" for r in read)
+        click.echo(f"header_row: {{{rows}}}")
+    click.echo("columns:")
+    shown: dict[str, str] = {}
+    for r in read:
         for c in r.layout.columns:
+            if c.key in shown:
+                if shown[c.key] != c.role:
+                    _say(lang, f"  # 工作表「{r.name}」的 {c.letter} 列 {c.key} 读作 {c.role}",
+                         f"  # on sheet {r.name}, column {c.letter} {c.key} is read as {c.role}")
+                continue
+            shown[c.key] = c.role
             label = LABELS.get(c.role, LABELS["register"])
-            notes_zh = [f"{c.letter} 列", label["zh-CN"]]
-            notes_en = [f"column {c.letter}", label["en"]]
+            where_zh = f"「{r.name}」" if r.name is not None and len(read) > 1 else ""
+            where_en = f"sheet {r.name}, " if r.name is not None and len(read) > 1 else ""
+            notes_zh = [f"{where_zh}{c.letter} 列", label["zh-CN"]]
+            notes_en = [f"{where_en}column {c.letter}", label["en"]]
             if c.hidden:
                 notes_zh.append("隐藏列")
                 notes_en.append("hidden")

@@ -249,3 +249,14 @@ def test_a_hand_written_devices_yaml_is_never_overwritten(tmp_path, inv):
     r = run("inventory", "import", ledger, "-i", inv / "segments.yaml", "-i", inv / "devices-台账.yaml",
             "-o", inv / "devices-台账.yaml")
     assert r.exit_code == 0, r.output
+
+
+def test_show_map_prints_a_map_that_imports_the_same(tmp_path, inv):
+    ledger = ledgerlib.make_ledger(tmp_path / "台账.xlsx")
+    r = run("inventory", "import", ledger, "--show-map")
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith('header_row: {"涉密网": 3, "办公网": 3}\ncolumns:\n')
+    (tmp_path / "map.yaml").write_text(r.output, encoding="utf-8")
+    r = run("inventory", "import", ledger, "--map", tmp_path / "map.yaml", "-i", inv, "-o", inv)
+    assert r.exit_code == 0, r.output
+    assert len(devices(inv)) == 8
