@@ -82,3 +82,24 @@ def test_export_of_a_lab_store_marks_what_the_scan_found(lab_factory, tmp_path):
     assert "MAC 不符" in rows["ws-002"][attention] and "02-AA-00-00-00-0C" in rows["ws-002"][attention]
     assert rows["ws-001"][head.index("【核查】最近发现")]           # seen, with a time
     assert ws.cell(row=3 + list(rows).index("ws-002"), column=1).fill.fgColor.rgb.endswith("FCE4D6")
+
+
+def test_sheets_by_device_type_come_back_as_they_were(tmp_path):
+    """Two sheets on one network (计算机, 打印机): each row goes back to its own sheet, in order."""
+    from openpyxl import Workbook, load_workbook
+    inv = tmp_path / "inv"
+    seg = ledgerlib.segments(inv)
+    wb = Workbook()
+    for i, (title, rows) in enumerate((("计算机", [("pc-2", "10.10.0.22"), ("pc-1", "10.10.0.21")]),
+                                       ("打印机", [("prn-1", "10.10.0.41")]))):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = title
+        ws.append(["设备名称", "资产编号", "责任人", "IP地址"])
+        for n, (name, ip) in enumerate(rows):
+            ws.append([name, f"BM-{title}-{n}", "甲", ip])
+    wb.save(tmp_path / "l.xlsx")
+    assert run("inventory", "import", tmp_path / "l.xlsx", "-i", seg, "-o", inv).exit_code == 0
+    assert run("inventory", "export", "-i", inv, "-o", tmp_path / "x.xlsx").exit_code == 0
+    out = load_workbook(tmp_path / "x.xlsx")
+    assert [[r[0].value for r in out[s].iter_rows(min_row=3)] for s in ("计算机", "打印机")] == \
+        [["pc-2", "pc-1"], ["prn-1"]]

@@ -189,9 +189,15 @@ def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, la
                             "segments": [s.name]})
     used_names: set[str] = set()
     ix = _Index(seen) if seen is not None else None
+    by_name = {d.name: d for d in inv.devices}
+    listed = {n for lay in layouts for n in lay.get("devices") or ()}
     for lay in layouts:
-        devices = [d for d in inv.devices if d.name not in placed and d.segments
-                   and d.segments[0] in lay["segments"]]
+        # the sheet's own rows in their order, then devices of its segments no sheet lists
+        devices = [by_name[n] for n in dict.fromkeys(lay.get("devices") or ())
+                   if n in by_name and n not in placed]
+        placed.update(d.name for d in devices)
+        devices += [d for d in inv.devices if d.name not in placed and d.name not in listed
+                    and d.segments and d.segments[0] in lay["segments"]]
         if not devices:
             continue
         placed.update(d.name for d in devices)

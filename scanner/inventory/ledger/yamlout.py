@@ -46,6 +46,9 @@ def devices_yaml(result: ImportResult, *, source: str, sha256: str, when: str,
             out.append(f"      title: {q(r.layout.title)}")
         out.append(f"      header_row: {r.layout.header_row}")
         out.append(f"      segments: [{', '.join(q(s) for s in r.segments)}]")
+        names = [e.name for e in result.entries if e.sheet == r.name]
+        out.append("      devices:")          # the sheet's rows, in order, for the export
+        out.extend(f"        - {q(n)}" for n in names)
         out.append("      columns:")
         for c in r.layout.columns:
             if c.role == "ignore":
@@ -85,9 +88,10 @@ def ledger_sheets(extras: dict) -> list[dict]:
         cols = [(str(c[0]), str(c[1])) for c in s.get("columns") or ()
                 if isinstance(c, list) and len(c) == 2]
         segs = [str(x) for x in s.get("segments") or () if isinstance(x, str)]
+        devs = [x for x in s.get("devices") or () if isinstance(x, str)]
         out.append({"name": s.get("name") if isinstance(s.get("name"), str) else None,
                     "title": s.get("title") if isinstance(s.get("title"), str) else None,
-                    "columns": cols, "segments": segs})
+                    "columns": cols, "segments": segs, "devices": devs})
     return out
 
 
