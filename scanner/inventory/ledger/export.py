@@ -80,7 +80,7 @@ def _layouts(inv: Inventory, ledger_map, lang: str) -> list[dict]:
     return sheets
 
 
-def _value(d: Device, header: str, role: str, inv: Inventory) -> str:
+def _value(d: Device, header: str, role: str, inv: Inventory, lang: str = "zh-CN") -> str:
     reg = dict(d.register)
     first = d.interfaces[0] if d.interfaces else None
     if role in ("register", "level", "status"):
@@ -88,7 +88,7 @@ def _value(d: Device, header: str, role: str, inv: Inventory) -> str:
     if role == "name":
         return reg.get(header, d.name)
     if role == "kind":
-        return reg.get(header, KIND_ZH.get(d.kind, d.kind))
+        return reg.get(header, KIND_ZH.get(d.kind, d.kind) if lang == "zh-CN" else d.kind)
     if role == "segment":
         if header in reg:
             return reg[header]
@@ -124,7 +124,8 @@ class _Index:
                     self.findings.setdefault((k, sub[k]), []).append((n, f))
 
 
-def _observed(d: Device, ix: _Index, zone, lang: str) -> tuple[list[str], list[Text]]:
+def _observed(d: Device, ix: _Index, inv: Inventory, zone, lang: str
+              ) -> tuple[list[str], list[Text]]:
     """The five seen columns of a device, and why it needs attention."""
     from scanner.localtime import local_iso
     macs = {i.mac for i in d.interfaces if i.mac}
@@ -161,7 +162,8 @@ def _observed(d: Device, ix: _Index, zone, lang: str) -> tuple[list[str], list[T
     ids = sorted({f.get("check_id", "") for f in hits.values()})
     sep = "；" if lang == "zh-CN" else "; "
     cells = [local_iso(last, zone) if last else "",
-             ("、" if lang == "zh-CN" else ", ").join(where), ", ".join(addrs),
+             ("、" if lang == "zh-CN" else ", ").join(_segment_title(inv, w) for w in where),
+             ", ".join(addrs),
              (f"{len(hits)}{'：' if lang == 'zh-CN' else ': '}{', '.join(ids)}" if hits else ""),
              sep.join(pick(a, lang) for a in attention)]
     return cells, attention
@@ -206,10 +208,10 @@ def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, la
             headers += seen_columns(lang)
         rows = []
         for d in devices:
-            cells = [_value(d, h, role, inv) for h, role in lay["columns"]]
+            cells = [_value(d, h, role, inv, lang) for h, role in lay["columns"]]
             attention = []
             if seen is not None:
-                more, attention = _observed(d, ix, zone, lang)
+                more, attention = _observed(d, ix, inv, zone, lang)
                 cells += more
             rows.append(Row(d, cells, attention))
         name = _sheet_name(lay["name"] or "台账", used_names)
