@@ -68,6 +68,19 @@ def test_billion_cell_sheet_refused(tmp_path, inv, monkeypatch):
             "more than 5 non-empty rows")
 
 
+def test_a_sheet_of_too_many_rows_is_refused_before_parsing(tmp_path, inv, monkeypatch):
+    monkeypatch.setenv("ISOSCAN_LEDGER_MAX_ROWS", "100")
+    good = ledgerlib.make_ledger(tmp_path / "good.xlsx")
+    rows = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>x</t></is></c></row>' % (n, n)
+                    for n in range(20, 60_200))
+    big = rewrite(good, tmp_path / "big.xlsx", "xl/worksheets/sheet1.xml",
+                  lambda d: d.replace(b"</sheetData>", rows + b"</sheetData>"))
+    t = time.monotonic()
+    refused(run("inventory", "import", big, "-i", inv, "-o", inv), "xl/worksheets/sheet1.xml 有 60",
+            "超过上限 100")
+    assert time.monotonic() - t < 3
+
+
 def test_macros_refused(tmp_path, inv):
     good = ledgerlib.make_ledger(tmp_path / "good.xlsx")
     xlsm = tmp_path / "台账.xlsm"

@@ -16,8 +16,11 @@ What is refused (LedgerError, one clear line, nothing read):
     _VBA_PROJECT). Nothing here would run them, but a classified unit's register
     has no business carrying code: save it as a plain workbook (.xlsx);
   * a sheet of more than ISOSCAN_LEDGER_MAX_ROWS (default 100,000) non-empty rows,
-    or a row number past Excel's own limit (1,048,576): counted while streaming
-    (openpyxl read_only=True), never trusting the declared dimension.
+    or a row number past Excel's own limit (1,048,576): the rows in the sheet's
+    bytes counted before openpyxl parses anything (with 50,000 rows of slack for
+    rows Excel keeps for formatting alone), then the non-empty ones counted again
+    while streaming (openpyxl read_only=True), never trusting the declared
+    dimension; shared strings past 64 a row likewise.
 
 Formulas are never evaluated: their cached values (data_only=True) are read,
 as Excel last computed them; a formula never computed reads as empty. Only the
@@ -248,14 +251,10 @@ def check_zip(path: str) -> None:
             "(a zip bomb?)"))
 
 
-def _sheet_extras(archive: zipfile.ZipFile, member: str) -> tuple[frozenset, tuple, bool]:
-    """Hidden columns, merged ranges and whether formulas exist, from the
-    sheet's XML (read-only openpyxl reads neither): one regex pass over bytes
+def _sheet_extras(data: bytes) -> tuple[frozenset, tuple, bool]:
+    """Hidden columns, merged ranges and whether formulas exist, from a
+    sheet's XML (read-only openpyxl reads neither): regex passes over bytes
     whose inflated size check_zip bounded."""
-    try:
-        data = archive.read(member)
-    except KeyError:
-        return frozenset(), (), False
     hidden: set[int] = set()
     head = data.split(b"sheetData", 1)[0]
     for m in _COL.finditer(head):
@@ -272,11 +271,50 @@ def _sheet_extras(archive: zipfile.ZipFile, member: str) -> tuple[frozenset, tup
     return frozenset(hidden), tuple(merged), _FORMULA.search(data) is not None
 
 
+ROW_SLACK = 50_000          # rows Excel writes for formatting alone, beyond the data cap
+STRINGS_PER_ROW = 64
+
+
+def scan_parts(path: str) -> dict[str, tuple]:
+    """Before openpyxl parses anything: every sheet's rows and the shared
+    strings counted in the bytes (a billion-cell sheet is refused here, not
+    after minutes of parsing), and each sheet's hidden columns, merged ranges
+    and formulas read. {member: (hidden, merged, formulas)}."""
+    name = os.path.basename(path)
+    cap = max_rows()
+    out: dict[str, tuple] = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            member = info.filename
+            if member.startswith("xl/worksheets/") and member.endswith(".xml"):
+                data = z.read(member)
+                rows = data.count(b"<row ") + data.count(b"<row>") + data.count(b":row ")
+                if rows > cap + ROW_SLACK:
+                    raise LedgerError(text(
+                        f"{name}：{member} 有 {rows} 行，超过上限 {cap}（ISOSCAN_LEDGER_MAX_ROWS），拒绝读取",
+                        f"{name}: {member} holds {rows} rows, over the limit of {cap} "
+                        "(ISOSCAN_LEDGER_MAX_ROWS): refused"))
+                out[member] = _sheet_extras(data)
+            elif member == "xl/sharedStrings.xml":
+                data = z.read(member)
+                strings = data.count(b"<si>") + data.count(b"<si ") + data.count(b":si>")
+                if strings > (cap + ROW_SLACK) * STRINGS_PER_ROW:
+                    raise LedgerError(text(
+                        f"{name}：共享字符串 {strings} 个，超过上限，拒绝读取",
+                        f"{name}: {strings} shared strings, over the limit: refused"))
+    return out
+
+
 @contextlib.contextmanager
 def _xlsx(path: str) -> Iterator[Ledger]:
     check_zip(path)
-    import openpyxl
     name = os.path.basename(path)
+    try:
+        extras = scan_parts(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:   # a CRC that lies
+        raise LedgerError(text(f"{name}：不是有效的 .xlsx 文件（{exc}）",
+                               f"{name}: not a valid .xlsx file ({exc})")) from None
+    import openpyxl
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_vba=False,
                                     keep_links=False)
@@ -288,8 +326,7 @@ def _xlsx(path: str) -> Iterator[Ledger]:
         sheets = []
         for ws in wb.worksheets:
             member = getattr(ws, "_worksheet_path", None)
-            hidden, merged, formulas = _sheet_extras(wb._archive, member) if member else \
-                (frozenset(), (), False)
+            hidden, merged, formulas = extras.get(member, (frozenset(), (), False))
             ws.reset_dimensions()          # never trust the declared size: stream what is there
             sheets.append(Sheet(ws.title, getattr(ws, "sheet_state", "visible") != "visible",
                                 hidden, merged, formulas, _xlsx_rows(ws, name)))
