@@ -29,7 +29,7 @@ from scanner.inventory.ledger.columns import (HEADER_SCAN_ROWS, LABELS, Column, 
                                              find_header)
 from scanner.inventory.ledger.mapfile import LedgerMap
 from scanner.inventory.ledger.place import Placer
-from scanner.inventory.ledger.read import Ledger, LedgerError, Sheet, open_ledger
+from scanner.inventory.ledger.read import LedgerError, Sheet, open_ledger
 
 EXPORT_UNREGISTERED = ("未登记设备", "Unregistered stations")   # export's own sheet: never read
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Sequence
 
 from scanner.model import Device, Inventory, Text, pick, text
 from scanner.inventory.ledger.build import EXPORT_UNREGISTERED

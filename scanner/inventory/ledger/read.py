@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import datetime as _dt
 import io
 import os
 import re
@@ -454,6 +453,3 @@ def _csv(path: str, cap: int) -> Ledger:
                                    f"{name}: malformed CSV ({exc})")) from None
     return Ledger(path, "csv", [Sheet(None, _rows=rows)], encoding)
 
-
-def is_date(v: Any) -> bool:
-    return isinstance(v, (_dt.date, _dt.datetime))
