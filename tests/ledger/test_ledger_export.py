@@ -103,3 +103,18 @@ def test_sheets_by_device_type_come_back_as_they_were(tmp_path):
     out = load_workbook(tmp_path / "x.xlsx")
     assert [[r[0].value for r in out[s].iter_rows(min_row=3)] for s in ("计算机", "打印机")] == \
         [["pc-2", "pc-1"], ["prn-1"]]
+
+
+def test_export_without_a_ledger_section_in_the_maps_order(tmp_path):
+    """A YAML-only inventory: one sheet per segment, in the map's column order, English."""
+    from openpyxl import load_workbook
+    (tmp_path / "map.yaml").write_text("order: [IP address, Device name, MAC address]\n", encoding="utf-8")
+    r = run("inventory", "export", "-i", "inventories/", "-o", tmp_path / "x.xlsx", "--map",
+            tmp_path / "map.yaml", "--lang", "en")
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(tmp_path / "x.xlsx")
+    assert wb.sheetnames == ["涉密内网", "办公网", "对外服务区"]   # gw-01 on its first segment
+    ws = wb["涉密内网"]
+    assert [c.value for c in ws[2]][:3] == ["IP address", "Device name", "MAC address"]
+    assert [c.value for c in ws[3]][:3] == ["10.10.0.11", "涉密终端-001", "02-00-00-00-0C-0B"]
+    assert "Security officer" in ws.oddFooter.left.text
