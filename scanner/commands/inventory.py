@@ -128,6 +128,10 @@ def _summary(result, lang: str) -> None:
             rows = ", ".join(map(str, r.retired[:10])) + ("…" if len(r.retired) > 10 else "")
             extra_zh.append(f"已报废/注销未导入 {len(r.retired)} 行（第 {rows} 行）")
             extra_en.append(f"{len(r.retired)} scrapped left out (rows {rows})")
+        if r.standalone:
+            rows = ", ".join(map(str, r.standalone[:10])) + ("…" if len(r.standalone) > 10 else "")
+            extra_zh.append(f"单机（不联网）未导入 {len(r.standalone)} 行（第 {rows} 行）")
+            extra_en.append(f"{len(r.standalone)} standalone (on no network) left out (rows {rows})")
         if r.declared:
             extra_zh.append(f"{r.declared} 台已在 -i 的清单中声明，以清单为准")
             extra_en.append(f"{r.declared} declared in the -i files already, left to them")

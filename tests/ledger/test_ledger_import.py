@@ -260,3 +260,29 @@ def test_show_map_prints_a_map_that_imports_the_same(tmp_path, inv):
     r = run("inventory", "import", ledger, "--map", tmp_path / "map.yaml", "-i", inv, "-o", inv)
     assert r.exit_code == 0, r.output
     assert len(devices(inv)) == 8
+
+
+def test_two_row_header_standalone_computers_and_no_address(tmp_path, inv):
+    """A header of two rows (合并表头: 序号 and 设备名称 merged down, 网络信息 over IP
+    and MAC), a standalone computer (单机) left out, "无" and "DHCP" as no address."""
+    from openpyxl import Workbook
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "涉密网"
+    ws.append(["某单位涉密计算机台账"])
+    ws.append(["序号", "设备名称", "资产编号", "责任人", "网络信息", None, "所属网络"])
+    ws.append([None, None, None, None, "IP地址", "MAC地址", None])
+    for rng in ("A1:G1", "A2:A3", "B2:B3", "C2:C3", "D2:D3", "E2:F2", "G2:G3"):
+        ws.merge_cells(rng)
+    ws.append([1, "涉密终端-001", "BM-1", "张三", "10.10.0.11", "无", "涉密网"])
+    ws.append([2, "涉密单机-001", "BM-2", "李四", "无", "无", "单机"])
+    ws.append([3, "涉密笔记本", "BM-3", "王五", "DHCP", "02-00-00-00-0A-03", "涉密网"])
+    wb.save(tmp_path / "l.xlsx")
+    r = run("inventory", "import", tmp_path / "l.xlsx", "-i", inv, "-o", inv)
+    assert r.exit_code == 0, r.output
+    assert "表头第 3 行" in r.output and "单机（不联网）未导入 1 行（第 5 行）" in r.output
+    d = devices(inv)
+    assert "涉密单机-001" not in d
+    assert d["涉密终端-001"].interfaces[0].mac is None
+    assert d["涉密笔记本"].interfaces[0].ip is None and d["涉密笔记本"].interfaces[0].segment == "secret-lan"
+    assert run("validate", inv).exit_code == 0

@@ -36,6 +36,11 @@ EXPORT_UNREGISTERED = ("未登记设备", "Unregistered stations")   # export's 
 _CLASSIFIED = re.compile(r"秘密|机密|绝密|涉密|secret|confidential")
 _NOT_CLASSIFIED = re.compile(r"非|公开|内部|unclassified|non")
 _RETIRED = re.compile(r"报废|销毁|注销|退役|scrapped|destroyed|retired|disposed")
+# a computer on no network (涉密单机): in the register, not in any segment
+_STANDALONE = re.compile(r"单机|不联网|未联网|未入网|不入网|离线|脱网|standalone|offline|air-?gapped")
+# what a register writes for "no address" (an address given by DHCP is none to register either)
+_NONE = frozenset({"无", "/", "\\", "-", "--", "—", "——", "n/a", "na", "null", "none", "空", "暂无",
+                   "dhcp", "自动获取", "动态", "动态获取"})
 _FOOTER = re.compile(r"^(填表|制表|审核|审批|保密员|负责人|签字|签名|日期|合计|总计|说明|注[:：])")
 _KINDS = [(k, re.compile(p)) for k, p in (
     ("printer", r"打印|复印|扫描|传真|多功能|printer"),
@@ -106,6 +111,7 @@ class SheetReport:
     footer: int = 0
     retired: list = field(default_factory=list)       # row numbers
     declared: int = 0                                 # rows the -i files declare already
+    standalone: list = field(default_factory=list)    # rows of computers on no network (单机)
     skipped: Text | None = None                       # why the whole sheet was not read
     no_header: bool = False
     segments: list = field(default_factory=list)      # segment names its devices sit on
@@ -239,6 +245,12 @@ def _read_row(result, report, sheet, layout, placer, ledger_map, rowno, values) 
     if get.get("status") and _RETIRED.search(key(get["status"])):
         report.retired.append(rowno)
         return
+    if any(get.get(r) and _STANDALONE.search(key(get[r])) for r in ("segment", "ip")):
+        report.standalone.append(rowno)
+        return
+    for r in ("ip", "mac"):
+        if get.get(r) and key(get[r]) in _NONE:
+            get[r] = ""
     problems: list[Problem] = []
 
     def bad(role: str | None, zh: str, en: str) -> None:
