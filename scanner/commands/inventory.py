@@ -264,7 +264,9 @@ def export(inv_paths, out, db, map_path, lang):
             store.close()
     zone = localtime.unit_zone(inv.organization.timezone)
     try:
-        s = export_workbook(inv, out, seen=seen, ledger_map=ledger_map, lang=lang, zone=zone)
+        from scanner.store.url import redact, resolve
+        s = export_workbook(inv, out, seen=seen, ledger_map=ledger_map, lang=lang, zone=zone,
+                            store=redact(resolve(db)) if db is not None else None)
     except OSError as exc:
         _fail(lang, f"{out}：无法写入（{exc.strerror or exc}）", f"{out}: cannot write ({exc.strerror or exc})")
     sheets = "、".join(f"「{n}」{k} 行" for n, k in s.sheets)

@@ -73,6 +73,8 @@ def test_export_of_a_lab_store_marks_what_the_scan_found(lab_factory, tmp_path):
     wb = load_workbook(tmp_path / "核对.xlsx")
     dump = {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
     assert "未登记设备 1 台" in r.output and "MAC 不符 1" in r.output, (r.output, dump)
+    assert wb.sheetnames[-2:] == ["未登记设备", "说明"]
+    assert any("从未发现" in (c.value or "") for c in wb["说明"]["A"])
     stray = [[c.value for c in row] for row in wb["未登记设备"].iter_rows(min_row=3)]
     assert any(v[1] == "02-AA-00-00-00-77" and "10.10.0.77" in v[2] for v in stray), stray
     ws = wb["涉密内网"]
@@ -82,6 +84,11 @@ def test_export_of_a_lab_store_marks_what_the_scan_found(lab_factory, tmp_path):
     assert "MAC 不符" in rows["ws-002"][attention] and "02-AA-00-00-00-0C" in rows["ws-002"][attention]
     assert rows["ws-001"][head.index("【核查】最近发现")]           # seen, with a time
     assert ws.cell(row=3 + list(rows).index("ws-002"), column=1).fill.fgColor.rgb.endswith("FCE4D6")
+    # the marked register imports back: its 【核查】 columns and added sheets are left out
+    r = run("inventory", "import", tmp_path / "核对.xlsx", *sum((["-i", f] for f in lab.files), []),
+            "-o", tmp_path / "again")
+    assert r.exit_code == 0, r.output
+    assert "isoscan 导出时附加的工作表" in r.output
 
 
 def test_sheets_by_device_type_come_back_as_they_were(tmp_path):

@@ -31,7 +31,8 @@ from scanner.inventory.ledger.mapfile import LedgerMap
 from scanner.inventory.ledger.place import Placer
 from scanner.inventory.ledger.read import LedgerError, Sheet, open_ledger
 
-EXPORT_UNREGISTERED = ("未登记设备", "Unregistered stations")   # export's own sheet: never read
+EXPORT_UNREGISTERED = ("未登记设备", "Unregistered stations")   # export's own sheets: never read
+EXPORT_NOTES = ("说明", "Notes")
 
 _CLASSIFIED = re.compile(r"秘密|机密|绝密|涉密|secret|confidential")
 _NOT_CLASSIFIED = re.compile(r"非|公开|内部|unclassified|non")
@@ -173,9 +174,10 @@ def import_ledger(path: str, *, segments: Sequence[Segment], known: Iterable[Dev
             if wanted and sheet.name not in wanted:
                 report.skipped = text("未选择（--sheet）", "not selected (--sheet)")
                 continue
-            if not wanted and sheet.name in EXPORT_UNREGISTERED:
-                report.skipped = text("isoscan 导出时附加的未登记设备清单，不导入",
-                                      "the unregistered stations an export adds: not imported")
+            if not wanted and sheet.name in EXPORT_UNREGISTERED + EXPORT_NOTES:
+                report.skipped = text("isoscan 导出时附加的工作表（未登记设备、说明），不导入",
+                                      "a sheet an export adds (unregistered stations, notes): "
+                                      "not imported")
                 continue
             if not wanted and sheet.hidden:
                 report.skipped = text("隐藏的工作表（用 --sheet 指名即可读取）",
@@ -191,7 +193,8 @@ def import_ledger(path: str, *, segments: Sequence[Segment], known: Iterable[Dev
         for r in result.sheets:
             if r.no_header:
                 result.problems.append(Problem(Where(file, r.name), r.skipped))
-    if not result.entries and not result.problems:
+    accounted = any(r.declared or r.retired or r.standalone for r in result.sheets)
+    if not result.entries and not result.problems and not accounted:
         result.problems.append(Problem(Where(file, None), text(
             "台账中没有找到任何设备（检查表头是否含 设备名称/资产编号/IP地址/MAC地址 等列，或用 --map 指定）",
             "no devices found in the ledger (does a header name columns such as 设备名称, 资产编号, "

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from scanner.model import Device, Inventory, Text, pick, text
-from scanner.inventory.ledger.build import EXPORT_UNREGISTERED
+from scanner.inventory.ledger.build import EXPORT_NOTES, EXPORT_UNREGISTERED
 from scanner.inventory.ledger.columns import EXPORT_MARK
 from scanner.inventory.ledger.yamlout import ledger_sheets
 
@@ -170,7 +170,8 @@ def _observed(d: Device, ix: _Index, inv: Inventory, zone, lang: str
 
 
 def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, lang: str = "zh-CN",
-                    zone=None, now: datetime | None = None) -> ExportSummary:
+                    zone=None, now: datetime | None = None, store: str | None = None
+                    ) -> ExportSummary:
     """Write the register to path (atomically); what was written, counted."""
     from openpyxl import Workbook
     from scanner.atomicio import open_atomic
@@ -247,6 +248,8 @@ def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, la
                  "(register or remove them)")
         _sheet(wb, name, title, headers, cells, [True] * len(cells), stamp, lang)
         summary.sheets.append((name, len(cells)))
+    if seen is not None:
+        _notes(wb, inv, stamp, store, summary, lang)
     if not wb.worksheets:
         _sheet(wb, "台账" if lang == "zh-CN" else "Register", inv.organization.name,
                [h for h, _ in (DEFAULT_COLUMNS if lang == "zh-CN" else DEFAULT_COLUMNS_EN)],
@@ -255,6 +258,52 @@ def export_workbook(inv: Inventory, path: str, *, seen=None, ledger_map=None, la
     with open_atomic(path) as fh:
         wb.save(fh)
     return summary
+
+
+def _notes(wb, inv: Inventory, stamp: str, store: str | None, summary: ExportSummary,
+           lang: str) -> None:
+    """A last sheet saying what the marks mean, for whoever signs the printout."""
+    from openpyxl.styles import Alignment, Font
+    zh = lang == "zh-CN"
+    ws = wb.create_sheet(EXPORT_NOTES[0] if zh else EXPORT_NOTES[1])
+    lines = [
+        (f"{inv.organization.name}设备台账核对说明" if zh else f"{inv.organization.name}: notes on this register"),
+        (f"导出时间：{stamp}（isoscan）" if zh else f"Exported: {stamp} (isoscan)"),
+        (f"扫描数据：{store}" if zh else f"Scan data: {store}") if store else None,
+        (f"需关注 {summary.attention} 台（从未发现 {summary.never_seen}，MAC 不符 {summary.mismatched}）；"
+         f"未登记设备 {summary.unregistered} 台" if zh else
+         f"{summary.attention} need attention ({summary.never_seen} never seen, {summary.mismatched} "
+         f"MAC mismatches); {summary.unregistered} unregistered station(s)"),
+        "",
+        ("【核查】各列是扫描所见，不是台账内容；台账重新导入时不读取这些列和本工作表。" if zh else
+         "The 【核查】 columns are what the scans saw, not the register; importing the register "
+         "again reads neither them nor this sheet."),
+        ("浅橙色底纹：需关注的行。" if zh else "Shaded orange: rows that need attention."),
+        ("从未发现：所在网段的发现扫描成功，但该设备的 MAC 与地址都没有应答——核实设备是否在位、是否已报废。" if zh else
+         "Never seen: its segment's discovery worked and neither its MAC nor its address answered: "
+         "check that it is there, or whether it was scrapped."),
+        ("未核查：所在网段尚无成功的发现扫描，不能据此判断设备在位与否。" if zh else
+         "Not checked: no discovery of its segment has worked yet; nothing can be said."),
+        ("MAC 不符：登记的地址由另一块网卡应答——核实是否更换了网卡或有设备冒用该地址。" if zh else
+         "MAC mismatch: its registered address answered from another card: a replaced card, or "
+         "someone using its address."),
+        ("位置不符：该设备在其他网段被发现——核实是否被移动。" if zh else
+         "Misplaced: it was seen on another segment: was it moved?"),
+        ("未登记设备：扫描发现、台账中没有的设备，须登记或清除，并在“处理意见”栏填写结果。" if zh else
+         "Unregistered stations: found by the scans, in no register: register or remove each, and "
+         "write what was done under Action taken."),
+        "",
+        ("保密员（签字）：____________    日期：________" if zh else
+         "Security officer (signature): ____________    Date: ________"),
+    ]
+    for line in (x for x in lines if x is not None):
+        ws.append([line])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.column_dimensions["A"].width = 110
+    for row in ws.iter_rows():
+        row[0].alignment = Alignment(wrap_text=True, vertical="top")
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape"
 
 
 def _needs(attention: list[Text]) -> bool:
