@@ -194,8 +194,9 @@ def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang
         if not out:
             return
     _summary(result, lang)
+    from scanner.formats.text import clean
     for p in result.problems:
-        click.echo(p.render(lang), err=True)
+        click.echo(clean(p.render(lang)), err=True)     # a cell's text never drives the terminal
     if result.problems and not keep_going:
         _fail(lang, f"{len(result.problems)} 处问题（{result.bad_rows} 行），未写入任何文件；"
               "修正台账后重新导入，或用 --keep-going 只导入无误的行",
@@ -211,8 +212,8 @@ def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang
         + [x for s in sheets for x in ("--sheet", s)])
     text_out = devices_yaml(result, source=os.path.basename(ledger), sha256=sha, when=when,
                             command=command)
-    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
         write_text_atomic(target, text_out)
     except OSError as exc:
         _fail(lang, f"{target}：无法写入（{exc.strerror or exc}）", f"{target}: cannot write ({exc.strerror or exc})")
