@@ -1,0 +1,81 @@
+"""Events leave the listening thread here: into the store, then to the alert
+channels (syslog, webhook, mail) through the alerts' outbox, which sends each
+alert once per channel and keeps what failed for the next try. A webhook
+that hangs delays only this thread, never the listener.
+
+The queue is bounded (MAX_QUEUE batches); when the store or a channel is so
+slow that it fills, further batches are counted as lost and said on stderr
+and in the next heartbeat's status (never silently).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import queue
+import sys
+import threading
+
+from scanner.alerts.rules import SEVERITY_RANK
+
+MAX_QUEUE = 10_000
+RETRY_EVERY = 60.0           # pending alerts (a channel that was down) are retried this often
+
+
+class Sink:
+    def __init__(self, store, alert_cfg=None, outbox: str | None = None):
+        self.store = store
+        self.cfg = alert_cfg
+        self.outbox = outbox
+        self.q: queue.Queue = queue.Queue(MAX_QUEUE)
+        self.lost = 0
+        self.failed: dict[str, str] = {}
+        self.thread = threading.Thread(target=self._run, name="isoscan-watch-sink", daemon=True)
+        self.thread.start()
+
+    def put(self, events: list, forgotten: list) -> None:
+        if not events and not forgotten:
+            return
+        try:
+            self.q.put_nowait((events, forgotten))
+        except queue.Full:
+            self.lost += len(events)
+            print(f"isoscan watch: {len(events)} event(s) lost: the store/alert queue is full",
+                  file=sys.stderr, flush=True)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.q.put((None, None))
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                events, forgotten = self.q.get(timeout=RETRY_EVERY)
+            except queue.Empty:
+                events, forgotten = [], []
+            if events is None:
+                return
+            if self.store is not None and (events or forgotten):
+                try:
+                    from scanner.watch.record import record
+                    record(self.store, events, forgotten)
+                except Exception as exc:      # noqa: BLE001 - said, and the alerts still go
+                    print(f"isoscan watch: the store refused {len(events)} event(s): "
+                          f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            self._alert(events)
+
+    def _alert(self, events: list) -> None:
+        if self.cfg is None or not self.cfg.channels or not self.outbox:
+            return
+        from scanner.alerts.outbox import deliver
+        cut = SEVERITY_RANK.get(self.cfg.min_severity, SEVERITY_RANK["low"])
+        alerts = [e.alert() for e in events if SEVERITY_RANK.get(e.severity, 0) <= cut]
+        try:
+            res = deliver(self.outbox, alerts, self.cfg.channels,
+                          now=_dt.datetime.now(_dt.timezone.utc), keep_days=self.cfg.keep_days)
+        except Exception as exc:              # noqa: BLE001 - the outbox keeps them; said
+            print(f"isoscan watch: alerts not delivered: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)
+            return
+        self.failed = dict(res.failed)
+        for ch, why in res.failed.items():
+            print(f"isoscan watch: alert channel {ch} failed (kept for retry): {why}",
+                  file=sys.stderr, flush=True)
