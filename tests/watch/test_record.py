@@ -1,0 +1,105 @@
+"""The watch in the store (SQLite in tmp): events and their keys survive a
+restart, `isoscan stations` shows what the watch heard, and a watch that
+stopped beating is vantage-silent (`isoscan watch --health`)."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import socket
+
+from click.testing import CliRunner
+
+from scanner.model import text
+from scanner.watch.events import Event
+
+T0 = _dt.datetime(2026, 12, 7, 18, 30, tzinfo=_dt.timezone.utc)
+
+
+def ev(event, key, mac="02:aa:00:00:00:01", ip="10.0.0.7", at=T0, device=None):
+    return Event(at=at, event=event, severity="high", segment="office-lan", key=key, ip=ip,
+                 mac=mac, device=device, check_id=None, detail=text("中文", "english"))
+
+
+def test_events_keys_and_station_history(tmp_path):
+    from scanner.store.db import open_store
+    from scanner.store.history import station_history
+    from scanner.watch.record import load_state, recent_events, record
+    store = open_store(f"sqlite:///{tmp_path}/s.db")
+    try:
+        record(store, [ev("station-new", "station-new|office-lan|02:aa:00:00:00:01"),
+                       ev("station-gone", "station-gone|office-lan|srv|02:00:00:00:00:0a|10.0.0.10",
+                          mac="02:00:00:00:00:0a", ip="10.0.0.10", device="srv",
+                          at=T0 + _dt.timedelta(minutes=5))])
+        state = dict(load_state(store, "office-lan"))
+        assert state == {"station-new|office-lan|02:aa:00:00:00:01": "reported",
+                         "station-gone|office-lan|srv|02:00:00:00:00:0a|10.0.0.10": "gone"}
+        # back: the gone key is forgotten, so a later silence is raised again
+        record(store, [ev("station-back", "station-back|office-lan|srv|x|y|1", mac="02:00:00:00:00:0a",
+                          ip="10.0.0.10", at=T0 + _dt.timedelta(minutes=9))],
+               forgotten=["station-gone|office-lan|srv|02:00:00:00:00:0a|10.0.0.10"])
+        assert "station-gone|office-lan|srv|02:00:00:00:00:0a|10.0.0.10" not in dict(
+            load_state(store, "office-lan"))
+        assert [e["event"] for e in recent_events(store)] == ["station-back", "station-gone",
+                                                              "station-new"]
+        sts = {s.mac: s for s in station_history(store)}
+        assert [e[1] for e in sts["02:00:00:00:00:0a"].events] == ["vanished", "returned"]
+        assert sts["02:00:00:00:00:0a"].state == "present"
+        assert sts["02:aa:00:00:00:01"].addresses == ["10.0.0.7"]
+    finally:
+        store.close()
+
+
+def test_a_watch_that_stopped_beating_is_vantage_silent(tmp_path):
+    from scanner.cli import main
+    from scanner.store.db import open_store
+    from scanner.watch.health import silent_watches
+    from scanner.watch.record import beat, health_rows
+    url = f"sqlite:///{tmp_path}/s.db"
+    store = open_store(url)
+    try:
+        beat(store, interface="eth0", segment="office-lan", pid=1, started_at="2026-12-07T00:00:00Z")
+        rows = health_rows(store)
+    finally:
+        store.close()
+    now = _dt.datetime.now(_dt.timezone.utc)
+    assert silent_watches(rows, now, 120) == []
+    (late,) = silent_watches(rows, now + _dt.timedelta(minutes=5), 120)
+    assert late.name.startswith("office-lan watch@")
+    stopped = [{**rows[0], "status": "stopped"}]
+    assert len(silent_watches(stopped, now, 120)) == 1
+    r = CliRunner().invoke(main, ["watch", "--health", "--db", url, "--silent-after", "2m"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("ok\t")
+    outbox = tmp_path / "outbox.jsonl"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:      # a real syslog receiver
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(10)
+        (tmp_path / "alerts.yaml").write_text(
+            "version: 1\nchannels:\n  - {name: siem, type: syslog, transport: udp, "
+            f"host: 127.0.0.1, port: {rx.getsockname()[1]}}}\n")
+        args = ["watch", "--health", "--db", url, "--silent-after", "1ms",
+                "--alert", str(tmp_path / "alerts.yaml"), "--outbox", str(outbox)]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1, r.output
+        assert r.output.startswith("SILENT\t")
+        msg = rx.recv(65535).decode("utf-8")
+    assert 'kind="vantage-silent"' in msg and "watch@" in msg
+    r = CliRunner().invoke(main, args)               # once per silence: not sent again
+    assert r.exit_code == 1
+    assert sum(1 for l in outbox.read_text().splitlines() if "vantage-silent" in l) == 1
+
+
+def test_silence_must_be_longer_than_the_sweep(tmp_path):
+    from scanner.cli import main
+    r = CliRunner().invoke(main, ["watch", "-i", "x.yaml", "--sweep-every", "10m", "--silence", "5m"])
+    assert r.exit_code == 2 and "--silence" in r.output
+    r = CliRunner().invoke(main, ["watch", "-i", "x.yaml", "--sweep-every", "ten"])
+    assert r.exit_code == 2 and "duration" in r.output
+
+
+def test_events_json_line_fields():
+    line = ev("station-new", "k").to_json("en")
+    assert list(line) == ["at", "event", "check_id", "severity", "segment", "ip", "mac",
+                          "device", "detail"]
+    assert line["detail"] == "english"
+    json.dumps(line)
