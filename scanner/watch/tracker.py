@@ -30,6 +30,7 @@ from scanner.watch.state import (MAX_JUDGED, MAX_PENDING, MAX_REPORTED, MAX_STAT
                                  Owner, Station)
 
 MISSING_EVERY = 5.0                  # seconds between two DEV-MISSING judgments
+JUDGE_PER_TICK = 50                  # stations of a flood's backlog judged per tick
 # how a station was heard, in the discovery's words (the checks' evidence reads "ARP reply from")
 VIA = {"arp": "arp", "garp": "arp", "arp-probe": "arp", "ndp": "ndp", "dad": "ndp",
        "dhcp": "dhcp", "dhcp6": "dhcpv6"}
@@ -68,6 +69,7 @@ class Tracker:
         self.judged: Bounded[tuple, bool] = Bounded(MAX_JUDGED)
         self.reported: Bounded[str, str] = reported if reported is not None else Bounded(MAX_REPORTED)
         self.pending: Bounded[str, tuple] = Bounded(MAX_PENDING)
+        self.backlog: Bounded[str, tuple] = Bounded(MAX_PENDING)   # stations heard in a flood
         self.send_confirm = send_confirm
         self.minute = (0, 0, 0)          # (minute, events raised, suppressed)
         self.forgotten: list[str] = []   # keys dropped (a gone card back): the store forgets them
@@ -83,16 +85,8 @@ class Tracker:
         if key in self.reported:
             return
         self.reported.put(key, value)
+        self._roll(out, now)
         minute, n, dropped = self.minute
-        m = int(now // 60)
-        if m != minute:
-            if dropped:
-                out.append(Event(at=_dt_of(now), event="watch-flood", severity="high",
-                                 segment=self.segment, key=f"watch-flood|{self.segment}|{minute}",
-                                 detail=text(f"上一分钟事件超过上限 {self.t.events_per_minute}，另有 {dropped} 个未逐一报告",
-                                             f"more than {self.t.events_per_minute} events in the last "
-                                             f"minute: {dropped} more were not reported one by one")))
-            minute, n, dropped = m, 0, 0
         if n >= self.t.events_per_minute:
             self.minute = (minute, n, dropped + 1)
             return
@@ -108,6 +102,25 @@ class Tracker:
                          segment=self.segment, detail=detail or text("", ""), key=key, ip=ip,
                          mac=mac, device=device, check_id=check_id,
                          evidence=tuple(f.evidence) if f is not None else ()))
+
+    def _roll(self, out: list, now: float) -> None:
+        """A new minute: the events the bound held back in the last one, as one watch-flood."""
+        minute, n, dropped = self.minute
+        m = int(now // 60)
+        if m == minute:
+            return
+        if dropped:
+            out.append(Event(at=_dt_of(now), event="watch-flood", severity="high",
+                             segment=self.segment, key=f"watch-flood|{self.segment}|{minute}",
+                             detail=text(f"一分钟内事件超过上限 {self.t.events_per_minute} 个（可能是 MAC 泛洪）："
+                                         f"另有 {dropped} 个事件或新站点未逐一报告；新站点留待稍后判定"
+                                         f"（积压至多 {self.backlog.limit} 个，已丢弃 {self.backlog.dropped} 个）",
+                                         f"more than {self.t.events_per_minute} events in one "
+                                         f"minute (a MAC flood?): {dropped} more events or new "
+                                         f"stations were not reported one by one; new stations are "
+                                         f"judged later (a backlog of at most {self.backlog.limit}, "
+                                         f"{self.backlog.dropped} dropped so far)")))
+        self.minute = (m, 0, 0)
 
     # -- stations --------------------------------------------------------------
     def heard(self, h: Heard, now: float) -> list[Event]:
@@ -126,12 +139,22 @@ class Tracker:
         claim = ip if h.via not in ("dad", "arp-probe") else None
         new_ip = st.add_ip(claim, now) if claim is not None else False
         if fresh or new_ip:
-            for f in self.judge.station(ip, mac, VIA.get(h.via, "arp")):
-                event = "station-new" if f.check_id == "DEV-UNREGISTERED" else "station-misplaced"
-                self._raise(out, now, event, mac, f, ip=ip, mac=mac)
+            self._roll(out, now)
+            if self.minute[1] >= self.t.events_per_minute:
+                # a flood: judged later, at most JUDGE_PER_TICK a tick (CPU stays bounded)
+                self.backlog.put(mac, (ip, h.via))
+                minute, n, dropped = self.minute
+                self.minute = (minute, n, dropped + 1)
+            else:
+                self._station(out, now, ip, mac, h.via)
         if claim is not None and h.via in ("arp", "garp", "ndp") and not _link_local(claim):
             self._owner(out, claim, mac, now)
         return out
+
+    def _station(self, out: list, now: float, ip, mac: str, via: str) -> None:
+        for f in self.judge.station(ip, mac, VIA.get(via, "arp")):
+            event = "station-new" if f.check_id == "DEV-UNREGISTERED" else "station-misplaced"
+            self._raise(out, now, event, mac, f, ip=ip, mac=mac)
 
     def _owner(self, out: list, ip: str, mac: str, now: float) -> None:
         o = self.owners.get(ip)
@@ -204,6 +227,10 @@ class Tracker:
     # -- the clock ---------------------------------------------------------------
     def tick(self, now: float) -> list[Event]:
         out: list[Event] = []
+        self._roll(out, now)
+        for _ in range(min(JUDGE_PER_TICK, len(self.backlog))):
+            mac, (ip, via) = self.backlog.d.popitem(last=False)
+            self._station(out, now, ip, mac, via)
         self._settle(out, now)
         cut = now - self.t.silence
         heard = [(ip, mac) for mac, st in self.stations.items() if st.last >= cut
