@@ -110,6 +110,7 @@ class Watch:
         self.legs: list[Leg] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.said: set[str] = set()      # error keys already emitted by this process
         self.reload = False
         self.started = time.time()
         self.started_at = utc(_now_dt())
@@ -167,6 +168,15 @@ class Watch:
     def _open(self, leg: Leg, errors: list) -> None:
         from scanner.watch.listen import ListenError, open_capture
         from scanner.watch.sweep import Sender
+        from scanner.probes.wire import iface_up
+        if not iface_up(leg.iface):
+            leg.capture = None
+            errors.append(self._error(leg, "down", f"interface {leg.iface} is down or gone",
+                                      text(f"接口 {leg.iface} 未启用或已不存在，该网段当前无人值守",
+                                           f"interface {leg.iface} is down or gone: the segment "
+                                           "is unwatched")))
+            leg.retry_at = time.time() + REOPEN_EVERY
+            return
         try:
             leg.capture = open_capture(leg.iface)
             if leg.sender is None:
@@ -222,13 +232,18 @@ class Watch:
             from scanner.watch.record import load_state
             for k, v in load_state(self.store, segment):
                 b.put(k, v)
+                if k.startswith("watch-error|"):
+                    self.said.add(k)
         return b
 
     # -- events ---------------------------------------------------------------
     def emit(self, events: list[Event], forgotten: list[str] = ()) -> None:
-        if not events and not forgotten:
-            return
         with self.lock:
+            # a failure is said once a day per interface and kind, also across restarts
+            events = [e for e in events if e.event != "watch-error" or e.key not in self.said]
+            self.said.update(e.key for e in events if e.event == "watch-error")
+            if not events and not forgotten:
+                return
             self._emit(events, forgotten)
 
     def _emit(self, events, forgotten) -> None:
@@ -241,6 +256,7 @@ class Watch:
 
     # -- the loop -------------------------------------------------------------------
     def run(self) -> int:
+        from scanner.probes.wire import iface_up
         from scanner.watch import privs
         from scanner.watch.deliver import Sink
         first = self.setup()
@@ -248,6 +264,8 @@ class Watch:
         for leg in self.legs:
             self._judge(leg, self._state(leg.segment))
         self.sink = Sink(self.store, self.alert_cfg, self._outbox())
+        for seg in {e.segment for e in first if e.segment} - {l.segment for l in self.legs}:
+            self._state(seg)
         self.emit(first)
         for leg in self.legs:
             state = "listening" if leg.capture is not None else f"error: {leg.error}"
@@ -282,9 +300,16 @@ class Watch:
                     if leg.capture is None and now >= leg.retry_at:
                         errs: list = []
                         self._open(leg, errs)
+                        self.emit(errs)
                         if leg.capture is not None:
                             print(f"isoscan watch: {leg.iface}: listening again", file=sys.stderr,
                                   flush=True)
+                    elif leg.capture is not None and now >= leg.retry_at:
+                        leg.retry_at = now + REOPEN_EVERY       # a link that went down: no frames,
+                        if not iface_up(leg.iface):              # and no error from the socket
+                            leg.capture.close()
+                            leg.capture = None
+                            self.emit([self._error(leg, "down", f"interface {leg.iface} went down")])
             if self.reload:
                 self.reload = False
                 self._reload()

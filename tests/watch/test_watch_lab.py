@@ -61,12 +61,14 @@ s.send(fr); print(repr(time.time()), flush=True)
 class Running:
     """One watch process: its JSON lines, each with the wall time it arrived."""
 
-    def __init__(self, lab, tmp: Path, n: int):
+    def __init__(self, lab, tmp: Path, n: int, *extra: str):
         self.err = open(tmp / f"watch-{n}.err", "w+")
         self.p = lab.spawn("probe-w", [
-            sys.executable, "-m", "scanner.cli", "watch", "-i", str(LAB), "--db", f"sqlite:///{tmp}/w.db",
+            sys.executable, "-m", "scanner.cli", "watch", "-i", str(tmp / "inv.yaml"),
+            "--db", f"sqlite:///{tmp}/w{'' if n < 3 else n}.db",
             "--alert", str(tmp / "alerts.yaml"), "--events", "-", "--lang", "en",
-            "--sweep-every", f"{SWEEP}s", "--silence", f"{SILENCE}s", "--solicit-every", f"{SOLICIT}s"],
+            "--sweep-every", f"{SWEEP}s", "--silence", f"{SILENCE}s", "--solicit-every", f"{SOLICIT}s",
+            *extra],
             stdout=subprocess.PIPE, stderr=self.err, text=True, cwd=str(REPO))
         self.events: list[tuple[float, dict]] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -117,6 +119,7 @@ def world(lab_factory, tmp_path_factory):
     lab = lab_factory(LAB)
     tmp = tmp_path_factory.mktemp("watch")
     os.chmod(tmp, 0o755)
+    (tmp / "inv.yaml").write_text(LAB.read_text(encoding="utf-8"), encoding="utf-8")
     syslog = lab.spawn("probe-w", [sys.executable, "-c", SYSLOG, str(tmp / "syslog.txt")],
                        stdout=subprocess.PIPE, text=True)
     port = int(syslog.stdout.readline())
@@ -221,6 +224,34 @@ def test_every_event_reached_syslog(world):
     text = "\n".join(syslog_lines(world))
     assert all(f"[{k}]" in text for k in want), (text, w.log())
     assert 'isoscan@32473 kind="watch"' in text
+
+
+def test_sighup_reloads_the_inventory(world):
+    """gw-w leaves the register: after SIGHUP, the next sweep hears an unregistered station."""
+    w, inv = world["watch"], world["tmp"] / "inv.yaml"
+    inv.write_text(inv.read_text().replace(
+        '  - {name: gw-w, kind: gateway, segment: office-lan, ip: 10.40.0.1, mac: "02:00:00:00:4b:01"}\n',
+        ""))
+    w.p.send_signal(signal.SIGHUP)
+    w.wait_log("inventory reloaded", 10)
+    _, e = w.wait(kind("station-new", mac="02:00:00:00:4b:01"), SWEEP + 3)
+    assert e["ip"] == "10.40.0.1"
+
+
+def test_an_interface_that_goes_away_is_an_error_event(world):
+    lab, tmp = world["lab"], world["tmp"]
+    lab.exec("probe-w", ["ip", "link", "add", "wt0", "type", "veth", "peer", "name", "wt1"], check=True)
+    lab.exec("probe-w", ["ip", "addr", "add", "10.40.0.6/32", "dev", "wt0"], check=True)
+    for i in ("wt0", "wt1"):
+        lab.exec("probe-w", ["ip", "link", "set", i, "up"], check=True)
+    w3 = Running(lab, tmp, 3, "--interface", "wt0")
+    try:
+        assert "wt0 (office-lan): listening" in w3.log()
+        lab.exec("probe-w", ["ip", "link", "del", "wt0"], check=True)
+        _, e = w3.wait(kind("watch-error"), 15)
+        assert "wt0" in e["detail"] and e["severity"] == "high", e
+    finally:
+        w3.stop()
 
 
 def test_restart_repeats_none(world):
