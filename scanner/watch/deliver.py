@@ -17,6 +17,7 @@ import threading
 from scanner.alerts.rules import SEVERITY_RANK
 
 MAX_QUEUE = 10_000
+PRUNE_EVERY = 3600.0         # keys raised long ago are forgotten (record.KEEP_DAYS) this often
 RETRY_EVERY = 60.0           # pending alerts (a channel that was down) are retried this often
 
 
@@ -28,6 +29,7 @@ class Sink:
         self.q: queue.Queue = queue.Queue(MAX_QUEUE)
         self.lost = 0
         self.failed: dict[str, str] = {}
+        self.next_prune = 0.0
         self.thread = threading.Thread(target=self._run, name="isoscan-watch-sink", daemon=True)
         self.thread.start()
 
@@ -53,6 +55,7 @@ class Sink:
                 events, forgotten = [], []
             if events is None:
                 return
+            self._prune()
             if self.store is not None and (events or forgotten):
                 try:
                     from scanner.watch.record import record
@@ -61,6 +64,18 @@ class Sink:
                     print(f"isoscan watch: the store refused {len(events)} event(s): "
                           f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             self._alert(events)
+
+    def _prune(self) -> None:
+        import time
+        if self.store is None or time.monotonic() < self.next_prune:
+            return
+        self.next_prune = time.monotonic() + PRUNE_EVERY
+        try:
+            from scanner.watch.record import prune
+            prune(self.store)
+        except Exception as exc:              # noqa: BLE001 - said; tried again next time
+            print(f"isoscan watch: old keys not pruned: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)
 
     def _alert(self, events: list) -> None:
         if self.cfg is None or not self.cfg.channels or not self.outbox:

@@ -13,6 +13,8 @@ from typing import Iterable
 from scanner.watch.events import Event, utc
 from scanner.watch.state import MAX_REPORTED
 
+KEEP_DAYS = 90
+
 
 def _now() -> str:
     return utc(_dt.datetime.now(_dt.timezone.utc))
@@ -49,6 +51,18 @@ def record(store, events: Iterable[Event], forgotten: Iterable[str] = ()) -> Non
         if keys:
             conn.execute(insert(T.watch_state), [{"key": k[:300], "value": v, "updated_at": at}
                                                  for k, v in keys.items()])
+
+
+def prune(store, keep_days: int = KEEP_DAYS) -> int:
+    """Forget keys raised more than `keep_days` ago (a card still gone stays): the
+    state table stays bounded over months; an unregistered station still there
+    after that is told again once (a reminder, not a repeat of yesterday's)."""
+    from sqlalchemy import delete
+    from scanner.store import tables as T
+    cut = utc(_dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=keep_days))
+    s = T.watch_state
+    with store.write() as conn:
+        return conn.execute(delete(s).where(s.c.updated_at < cut, s.c.value != "gone")).rowcount
 
 
 def watch_name(interface: str) -> str:
