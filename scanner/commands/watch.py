@@ -89,9 +89,10 @@ def watch(inventory, interfaces, db, alert, outbox, events, sweep_every, solicit
     except OSError as exc:
         click.echo(f"isoscan watch: --events {events}: {exc.strerror or exc}", err=True)
         sys.exit(2)
+    from scanner.watch.privs import PrivError
     try:
         code = Watch(opts, out).run()
-    except WatchInputError as exc:
+    except (WatchInputError, PrivError) as exc:
         click.echo(f"isoscan watch: {exc}", err=True)
         sys.exit(2)
     sys.exit(code)

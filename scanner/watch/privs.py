@@ -94,6 +94,9 @@ def drop(user: str | None = None, keep_raw: bool = True) -> str:
         done = f"user {user} (uid {pw.pw_uid}, group {grp.getgrgid(pw.pw_gid).gr_name})"
     _capset(keep)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    left = _effective() & ~keep
+    if left:                                   # never run with more than it says
+        raise PrivError(f"capabilities {left:#x} are still effective after dropping them")
     return f"{done}, capabilities: {'CAP_NET_RAW only' if keep else 'none'}"
 
 

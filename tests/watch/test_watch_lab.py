@@ -36,6 +36,7 @@ SWEEP = 3            # --sweep-every (s)
 SOLICIT = 4          # --solicit-every (s)
 RA_INTERVAL = 4      # radvd's MaxRtrAdvInterval (s)
 NEW_MAC, NEW_IP = "02:aa:00:00:4b:88", "10.40.0.88"
+APPEAR_MAC, APPEAR_IP = "02:aa:00:00:4b:99", "10.40.0.99"
 STRAY_MAC = "02:aa:00:00:4b:77"
 
 SYSLOG = r"""
@@ -54,7 +55,7 @@ iface, mac, ip = sys.argv[1:4]
 m = bytes.fromhex(mac.replace(":", "")); a = socket.inet_aton(ip)
 fr = b"\xff" * 6 + m + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + m + a + b"\0" * 6 + a
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((iface, 0))
-s.send(fr); print(repr(time.time()), flush=True)
+t = time.time(); s.send(fr); print(repr(t), flush=True)
 """
 
 
@@ -153,20 +154,21 @@ def test_privileges_dropped_after_the_sockets_are_open(world):
 
 
 def test_unregistered_host_that_appears_and_speaks_is_new_within_1s(world):
+    """A station never seen before: its first frame on the wire is this gratuitous ARP."""
     lab, w, ifc = world["lab"], world["watch"], world["stray"]
-    lab.exec("stray", ["ip", "link", "set", ifc, "address", NEW_MAC], check=True)
-    lab.exec("stray", ["ip", "addr", "add", f"{NEW_IP}/24", "dev", ifc], check=True)
-    sent = float(lab.exec("stray", [sys.executable, "-c", GARP, ifc, NEW_MAC, NEW_IP],
+    sent = float(lab.exec("stray", [sys.executable, "-c", GARP, ifc, APPEAR_MAC, APPEAR_IP],
                           check=True).stdout)
-    t, e = w.wait(kind("station-new", mac=NEW_MAC), 5)
-    assert t - sent < 1.0, (t - sent, e)
+    t, e = w.wait(kind("station-new", mac=APPEAR_MAC), 5)
+    assert 0 <= t - sent < 1.0, (t - sent, e)
     print(f"station-new {1000 * (t - sent):.1f} ms after the gratuitous ARP")
-    assert e["check_id"] == "DEV-UNREGISTERED" and e["ip"] == NEW_IP and e["severity"] == "high"
+    assert e["check_id"] == "DEV-UNREGISTERED" and e["ip"] == APPEAR_IP and e["severity"] == "high"
     assert e["at"].endswith("+08:00")              # the unit's zone (organization.timezone)
 
 
 def test_host_claiming_a_registered_address_is_a_conflict(world):
     lab, w, ifc = world["lab"], world["watch"], world["stray"]
+    lab.exec("stray", ["ip", "link", "set", ifc, "address", NEW_MAC], check=True)
+    lab.exec("stray", ["ip", "addr", "add", f"{NEW_IP}/24", "dev", ifc], check=True)
     lab.exec("stray", ["ip", "addr", "add", "10.40.0.21/24", "dev", ifc], check=True)
     lab.exec("stray", [sys.executable, "-c", GARP, ifc, NEW_MAC, "10.40.0.21"], check=True)
     _, e = w.wait(kind("address-conflict", ip="10.40.0.21"), 10)
