@@ -66,7 +66,7 @@ def watch(inventory, interfaces, db, alert, outbox, events, sweep_every, solicit
           conflict_window, user, lang, health, silent_after):
     """Listen between scans: new stations, conflicts, rogue DHCP/RA in seconds (持续监听)."""
     if health:
-        from scanner.watch.health import run_health
+        from scanner.alerts.watch_health import run_health
         sys.exit(run_health(db, alert, outbox, silent_after, lang))
     if not inventory:
         raise click.UsageError("give the inventory: -i FILE")
@@ -76,10 +76,10 @@ def watch(inventory, interfaces, db, alert, outbox, events, sweep_every, solicit
                                "at every sweep")
     from scanner.watch.runner import Options, Watch, WatchInputError
     from scanner.watch.tracker import Timing
-    opts = Options(inventory=list(inventory), interfaces=list(interfaces), db=db, alert=alert,
-                   outbox=outbox, events=events, sweep_every=sweep_every,
-                   solicit_every=solicit_every, user=user, lang=lang,
+    opts = Options(inventory=list(inventory), interfaces=list(interfaces), events=events,
+                   sweep_every=sweep_every, solicit_every=solicit_every, user=user, lang=lang,
                    timing=Timing(silence=silence, conflict_window=conflict_window))
+    sink = _sink(db, alert, outbox)
     out = None
     try:
         if events == "-":
@@ -91,8 +91,29 @@ def watch(inventory, interfaces, db, alert, outbox, events, sweep_every, solicit
         sys.exit(2)
     from scanner.watch.privs import PrivError
     try:
-        code = Watch(opts, out).run()
+        code = Watch(opts, out, sink).run()
     except (WatchInputError, PrivError) as exc:
         click.echo(f"isoscan watch: {exc}", err=True)
         sys.exit(2)
     sys.exit(code)
+
+
+def _sink(db, alert, outbox):
+    """The store and the alert channels the events go to (exit 2 when unusable)."""
+    from scanner.alerts.watchsink import Sink, default_outbox
+    from scanner.store.db import StoreError, open_store
+    cfg = None
+    if alert:
+        from scanner.alerts.config import ConfigError, load_config
+        try:
+            cfg = load_config(alert)
+        except ConfigError as exc:
+            click.echo(f"isoscan watch: {exc}", err=True)
+            sys.exit(2)
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        click.echo(f"isoscan watch: {exc}", err=True)
+        sys.exit(2)
+    box = (outbox or cfg.outbox or default_outbox(db)) if cfg is not None else None
+    return Sink(store, cfg, box)

@@ -30,7 +30,7 @@ def _zone(cfg):
 
 def context(store, cfg, lang: str, segment: str | None = None) -> dict:
     from scanner.localtime import local_iso
-    from scanner.watch.record import health_rows, recent_events
+    from scanner.store.watchlog import health_rows, recent_events
     zone = _zone(cfg)
     rows = recent_events(store, limit=LIMIT, segment=segment or None)
     for r in rows:

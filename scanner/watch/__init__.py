@@ -7,9 +7,12 @@
     state.py    bounded tables: stations, address owners, registered devices' silence
     events.py   the event record (JSON line, alert, store row)
     sweep.py    the light ARP/ND sweep and the DHCP/RS solicitations (the scan's own frames)
-    record.py   events, state and heartbeats in the store
-    deliver.py  alerts through the channels, off the listening thread
+    tracker.py  the event rules: what was heard on one segment -> events, deduplicated
     privs.py    dropping privileges once the sockets are open
-    health.py   a watch that stopped beating is vantage-silent
     runner.py   the loop
+
+Beside it, in the layers above: scanner/store/watchlog.py (events, keys and
+heartbeats in the store), scanner/alerts/watchsink.py (the store and the alert
+channels, off the listening thread), scanner/alerts/watch_health.py (a watch that
+stopped beating is vantage-silent), scanner/serve/watch_events.py (the console's page).
 """

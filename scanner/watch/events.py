@@ -75,17 +75,3 @@ class Event:
                 "detail": json.dumps({"detail": self.detail,
                                       "evidence": [e for e in self.evidence]},
                                      ensure_ascii=False)}
-
-    def alert(self):
-        from scanner.alerts.rules import Alert, iso
-        title = TITLES.get(self.event, text(self.event, self.event))
-        who = " ".join(x for x in (self.device, self.ip, self.mac) if x) or "—"
-        seg = self.segment or "—"
-        return Alert(
-            kind="watch", key=f"watch:{self.key}", severity=self.severity, segment=self.segment,
-            title=text(f"{title['zh-CN']}：{who}", f"{title['en']}: {who}"),
-            text=text(f"[{self.event}] 网段 {seg}，{who}：{self.detail['zh-CN']}",
-                      f"[{self.event}] segment {seg}, {who}: {self.detail['en']}"),
-            time=iso(self.at), check=self.check_id,
-            subject={"ip": self.ip, "mac": self.mac, "device": self.device},
-            details={"event": self.event})

@@ -3,13 +3,14 @@ reload on SIGHUP; beat; stop on SIGTERM.
 
 Order at start (privileges are dropped before any thread starts: capabilities
 are per thread):
- 1. the inventory, the alert config, the store (exit 2 when one is unusable);
+ 1. the inventory (exit 2 when it is unusable; the command opened the store and the
+    alert config and hands over `sink`, scanner/alerts/watchsink.py);
  2. per interface: its vantage and plan (the scan's scope guard), its capture
     socket (kernel filter) and its send socket; an interface that cannot be
     listened on is a `watch-error` event, never silence;
  3. privileges dropped (privs.py);
  4. the state the store keeps (event keys raised before a restart);
- 5. the store/alert thread and the sweep thread; then the loop.
+ 5. the sink's thread (store, alerts) and the sweep thread; then the loop.
 """
 from __future__ import annotations
 
@@ -37,16 +38,13 @@ TICK = 0.25                  # the clock of silence, confirmations, settling
 
 
 class WatchInputError(Exception):
-    """Exit 2: the inventory, the alert config, the store or every interface is unusable."""
+    """Exit 2: the inventory or every interface is unusable."""
 
 
 @dataclass
 class Options:
     inventory: list[str]
     interfaces: list[str] = field(default_factory=list)
-    db: str | None = None
-    alert: str | None = None
-    outbox: str | None = None
     events: str | None = None
     sweep_every: float = 600.0
     solicit_every: float = 1800.0
@@ -54,16 +52,6 @@ class Options:
     user: str | None = None
     keep_raw: bool = True
     lang: str = "zh-CN"
-    store: bool = True
-
-
-def default_outbox(db: str | None) -> str:
-    """As `isoscan alert`'s: next to a SQLite store, else /var/lib/isoscan."""
-    db = db or os.environ.get("ISOSCAN_DB")
-    if db and db.startswith("sqlite:///"):
-        return os.path.join(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])),
-                            "alerts-outbox.jsonl")
-    return "/var/lib/isoscan/alerts-outbox.jsonl"
 
 
 def _now_dt() -> _dt.datetime:
@@ -104,9 +92,10 @@ class Leg:
 
 
 class Watch:
-    def __init__(self, opts: Options, out: TextIO | None):
+    def __init__(self, opts: Options, out: TextIO | None, sink=None):
         self.o = opts
         self.out = out
+        self.sink = sink                 # scanner/alerts/watchsink.Sink, or None (JSON lines only)
         self.legs: list[Leg] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -114,9 +103,6 @@ class Watch:
         self.reload = False
         self.started = time.time()
         self.started_at = utc(_now_dt())
-        self.store = None
-        self.sink = None
-        self.alert_cfg = None
         self.zone = None
         self.inv = None
 
@@ -125,18 +111,6 @@ class Watch:
         from scanner.localtime import unit_zone
         self.inv = _load_inventory(self.o.inventory)
         self.zone = unit_zone(getattr(self.inv.organization, "timezone", None))
-        if self.o.alert:
-            from scanner.alerts.config import ConfigError, load_config
-            try:
-                self.alert_cfg = load_config(self.o.alert)
-            except ConfigError as exc:
-                raise WatchInputError(str(exc))
-        if self.o.store:
-            from scanner.store.db import StoreError, open_store
-            try:
-                self.store = open_store(self.o.db)
-            except StoreError as exc:
-                raise WatchInputError(str(exc))
         errors: list[Event] = []
         names = self.o.interfaces or [None]
         for name in names:
@@ -228,9 +202,8 @@ class Watch:
 
     def _state(self, segment: str) -> Bounded:
         b: Bounded = Bounded(MAX_REPORTED)
-        if self.store is not None:
-            from scanner.watch.record import load_state
-            for k, v in load_state(self.store, segment):
+        if self.sink is not None:
+            for k, v in self.sink.load_state(segment):
                 b.put(k, v)
                 if k.startswith("watch-error|"):
                     self.said.add(k)
@@ -258,12 +231,12 @@ class Watch:
     def run(self) -> int:
         from scanner.probes.wire import iface_up
         from scanner.watch import privs
-        from scanner.watch.deliver import Sink
         first = self.setup()
         done = privs.drop(self.o.user, self.o.keep_raw)
         for leg in self.legs:
             self._judge(leg, self._state(leg.segment))
-        self.sink = Sink(self.store, self.alert_cfg, self._outbox())
+        if self.sink is not None:
+            self.sink.start()
         for seg in {e.segment for e in first if e.segment} - {l.segment for l in self.legs}:
             self._state(seg)
         self.emit(first)
@@ -317,7 +290,8 @@ class Watch:
                 next_beat = now + BEAT_EVERY
                 self._beat()
         self._beat("stopped")
-        self.sink.close()
+        if self.sink is not None:
+            self.sink.close()
         for leg in self.legs:
             for s in (leg.capture, leg.sender):
                 if s is not None:
@@ -376,24 +350,18 @@ class Watch:
         print("isoscan watch: inventory reloaded", file=sys.stderr, flush=True)
 
     def _beat(self, status: str | None = None) -> None:
-        if self.store is None:
+        if self.sink is None:
             return
-        from scanner.watch.record import beat
         for leg in self.legs:
             st = status or ("listening" if leg.capture is not None else f"error: {leg.error}")
             if self.sink is not None and self.sink.lost:
                 st += f"; {self.sink.lost} event(s) lost"
             try:
-                beat(self.store, interface=leg.iface, segment=leg.segment, pid=os.getpid(),
+                self.sink.beat(interface=leg.iface, segment=leg.segment, pid=os.getpid(),
                      started_at=self.started_at, status=st)
             except Exception as exc:       # noqa: BLE001 - said; the health check sees no beat
                 print(f"isoscan watch: heartbeat not stored: {type(exc).__name__}: {exc}",
                       file=sys.stderr, flush=True)
-
-    def _outbox(self) -> str | None:
-        if self.alert_cfg is None:
-            return None
-        return self.o.outbox or self.alert_cfg.outbox or default_outbox(self.o.db)
 
     def _sweeps(self) -> None:
         next_sweep = next_solicit = 0.0

@@ -23,7 +23,7 @@ def ev(event, key, mac="02:aa:00:00:00:01", ip="10.0.0.7", at=T0, device=None):
 def test_events_keys_and_station_history(tmp_path):
     from scanner.store.db import open_store
     from scanner.store.history import station_history
-    from scanner.watch.record import load_state, recent_events, record
+    from scanner.store.watchlog import load_state, recent_events, record
     store = open_store(f"sqlite:///{tmp_path}/s.db")
     try:
         record(store, [ev("station-new", "station-new|office-lan|02:aa:00:00:00:01"),
@@ -52,8 +52,8 @@ def test_events_keys_and_station_history(tmp_path):
 def test_a_watch_that_stopped_beating_is_vantage_silent(tmp_path):
     from scanner.cli import main
     from scanner.store.db import open_store
-    from scanner.watch.health import silent_watches
-    from scanner.watch.record import beat, health_rows
+    from scanner.alerts.watch_health import silent_watches
+    from scanner.store.watchlog import beat, health_rows
     url = f"sqlite:///{tmp_path}/s.db"
     store = open_store(url)
     try:

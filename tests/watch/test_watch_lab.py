@@ -274,7 +274,7 @@ def test_events_in_the_store_and_on_the_console_page(world):
     sys.path.insert(0, str(REPO / "tests" / "serve"))
     import servelib
     from scanner.store.db import open_store
-    from scanner.watch.record import recent_events
+    from scanner.store.watchlog import recent_events
     tmp = world["tmp"]
     store = open_store(f"sqlite:///{tmp}/w.db")
     try:

@@ -1,4 +1,4 @@
-"""The watch in the store: its events, the keys it raised, its heartbeats
+"""`isoscan watch` in the store (scanner/watch/): its events, the keys it raised, its heartbeats
 (tables watch_events, watch_state, watch_health; migration 0002).
 
 Times in the store are UTC. Keys are kept as raised: a restart loads them

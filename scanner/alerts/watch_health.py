@@ -33,8 +33,8 @@ def silent_watches(rows: list[dict], now: _dt.datetime, after_s: float) -> list:
 def run_health(db, alert_path, outbox, after_s: float, lang: str) -> int:
     from scanner.alerts.rules import compute
     from scanner.store.db import StoreError, open_store
-    from scanner.watch.record import health_rows
-    from scanner.watch.runner import default_outbox
+    from scanner.store.watchlog import health_rows
+    from scanner.alerts.watchsink import default_outbox
     try:
         store = open_store(db)
     except StoreError as exc:
