@@ -76,9 +76,12 @@ def watch(inventory, interfaces, db, alert, outbox, events, sweep_every, solicit
                                "at every sweep")
     from scanner.watch.runner import Options, Watch, WatchInputError
     from scanner.watch.tracker import Timing
+    from scanner.judge.registry import load_checks
+    from scanner.watch.rules import CHECKS
     opts = Options(inventory=list(inventory), interfaces=list(interfaces), events=events,
                    sweep_every=sweep_every, solicit_every=solicit_every, user=user, lang=lang,
-                   timing=Timing(silence=silence, conflict_window=conflict_window))
+                   timing=Timing(silence=silence, conflict_window=conflict_window),
+                   checks=lambda: load_checks(list(CHECKS)))
     sink = _sink(db, alert, outbox)
     out = None
     try:

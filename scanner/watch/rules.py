@@ -1,6 +1,6 @@
 """The checks' own rules, run on what the watch heard.
 
-The watch does not re-implement a rule: it loads the installed checks
+The watch does not re-implement a rule: it is given the installed checks
 (scanner/judge/registry.py, the same entry points a scan uses) and calls
 their evaluate(inventory, observations) on observations shaped exactly as
 the scan's probes shape them, holding only what one frame (or one window)
@@ -40,9 +40,10 @@ def _v6(ip: str | None) -> bool:
 class Judge:
     """The checks, loaded once (and again on SIGHUP with the new inventory)."""
 
-    def __init__(self, inv: Inventory, vantage_json: Mapping, registry=None):
-        from scanner.judge.registry import load_checks
-        reg = registry or load_checks(list(CHECKS))
+    def __init__(self, inv: Inventory, vantage_json: Mapping, registry):
+        """`registry`: scanner.judge.registry.load_checks(CHECKS), loaded by the command
+        (the judge's layer sits above the watch's)."""
+        reg = registry
         if reg.problems:
             raise RulesError("; ".join(str(p.evidence[0].get("en") if isinstance(p.evidence[0], dict)
                                            else p.evidence[0]) for p in reg.problems))

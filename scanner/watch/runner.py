@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Callable, TextIO
 
 from scanner.model import text
 from scanner.watch.decode import Heard, decode
@@ -52,6 +52,7 @@ class Options:
     user: str | None = None
     keep_raw: bool = True
     lang: str = "zh-CN"
+    checks: Callable[[], object] | None = None   # -> the Registry of rules.CHECKS (the command's)
 
 
 def _now_dt() -> _dt.datetime:
@@ -175,7 +176,13 @@ class Watch:
 
     def _judge(self, leg: Leg, reported: Bounded | None = None) -> None:
         from scanner.watch.rules import Judge
-        judge = Judge(self.inv, leg.plan.vantage.to_json())
+        if self.o.checks is None:
+            raise WatchInputError("no checks to judge with (Options.checks)")
+        from scanner.watch.rules import RulesError
+        try:
+            judge = Judge(self.inv, leg.plan.vantage.to_json(), self.o.checks())
+        except RulesError as exc:
+            raise WatchInputError(str(exc))
         from scanner.probes.dhcp import CLIENT_MAC
         own = frozenset(leg.plan.vantage.own_macs) | {CLIENT_MAC}
         if leg.tracker is None:
@@ -340,13 +347,24 @@ class Watch:
                                          f"SIGHUP: the inventory could not be reloaded, the "
                                          f"previous one stays in force: {exc}"))])
             return
-        self.inv = inv
-        from scanner.scan.plan import build_plan
-        for leg in self.legs:
-            leg.plan = build_plan(inv, leg.plan.vantage)
-            if leg.sender is not None:
-                leg.sender.plan = leg.plan
-            self._judge(leg)
+        from scanner.scan.plan import ScopeError, build_plan
+        old = self.inv
+        try:
+            plans = [build_plan(inv, leg.plan.vantage) for leg in self.legs]
+            self.inv = inv
+            for leg, plan in zip(self.legs, plans):
+                leg.plan = plan
+                if leg.sender is not None:
+                    leg.sender.plan = plan
+                self._judge(leg)
+        except (ScopeError, WatchInputError) as exc:
+            self.inv = old
+            self.emit([Event(at=_now_dt(), event="watch-error", severity="high", segment=None,
+                             key=f"watch-error|reload|{int(time.time())}",
+                             detail=text(f"SIGHUP：新清单无法使用，继续使用原清单：{exc}",
+                                         f"SIGHUP: the new inventory cannot be used, the previous "
+                                         f"one stays in force: {exc}"))])
+            return
         print("isoscan watch: inventory reloaded", file=sys.stderr, flush=True)
 
     def _beat(self, status: str | None = None) -> None:
