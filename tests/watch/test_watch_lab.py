@@ -66,7 +66,7 @@ class Running:
         self.err = open(tmp / f"watch-{n}.err", "w+")
         self.p = lab.spawn("probe-w", [
             sys.executable, "-m", "scanner.cli", "watch", "-i", str(tmp / "inv.yaml"),
-            "--db", f"sqlite:///{tmp}/w{'' if n < 3 else n}.db",
+            "--db", f"sqlite:///{tmp}/w.db",
             "--alert", str(tmp / "alerts.yaml"), "--events", "-", "--lang", "en",
             "--sweep-every", f"{SWEEP}s", "--silence", f"{SILENCE}s", "--solicit-every", f"{SOLICIT}s",
             *extra],
@@ -247,14 +247,33 @@ def test_an_interface_that_goes_away_is_an_error_event(world):
     lab.exec("probe-w", ["ip", "addr", "add", "10.40.0.6/32", "dev", "wt0"], check=True)
     for i in ("wt0", "wt1"):
         lab.exec("probe-w", ["ip", "link", "set", i, "up"], check=True)
-    w3 = Running(lab, tmp, 3, "--interface", "wt0")
+    # this one runs as nobody: its store and outbox in a folder nobody owns
+    import pwd
+    from scanner.store.db import open_store
+    from scanner.store.watchlog import recent_events
+    own = tmp / "nobody"
+    own.mkdir()
+    open_store(f"sqlite:///{own}/w3.db").close()          # made (and migrated) as root
+    nobody = pwd.getpwnam("nobody")
+    for p in (own, *own.iterdir()):
+        os.chown(p, nobody.pw_uid, nobody.pw_gid)
+    w3 = Running(lab, tmp, 3, "--interface", "wt0", "--user", "nobody",
+                 "--db", f"sqlite:///{own}/w3.db", "--outbox", str(own / "outbox.jsonl"))
     try:
         assert "wt0 (office-lan): listening" in w3.log()
+        status = Path(f"/proc/{w3.p.pid}/status").read_text()
+        uid = next(l.split()[1:] for l in status.splitlines() if l.startswith("Uid:"))
+        assert uid == [str(nobody.pw_uid)] * 4, status
         lab.exec("probe-w", ["ip", "link", "del", "wt0"], check=True)
         _, e = w3.wait(kind("watch-error"), 15)
         assert "wt0" in e["detail"] and e["severity"] == "high", e
     finally:
         w3.stop()
+    store = open_store(f"sqlite:///{own}/w3.db")
+    try:
+        assert [e["event"] for e in recent_events(store)] == ["watch-error"]
+    finally:
+        store.close()
 
 
 def test_restart_repeats_none(world):
