@@ -34,9 +34,9 @@ def duration(ctx, param, value):
 
 
 @click.command("watch")
-@click.option("-i", "--inventory", "inventory", multiple=True,
+@click.option("-i", "--inventory", "inventory", multiple=True, metavar="PATH",
               help="Inventory files or folders (as for scan).")
-@click.option("--interface", "interfaces", multiple=True,
+@click.option("--interface", "interfaces", multiple=True, metavar="IF",
               help="A vantage interface to listen on (repeatable; default: the one interface "
                    "with an address in a declared segment).")
 @click.option("--db", "db", default=None, metavar="URL", help="The store (default: ISOSCAN_DB, "
@@ -47,20 +47,22 @@ def duration(ctx, param, value):
               help="The alert outbox (default: the config's, else next to the store).")
 @click.option("--events", "events", default=None, metavar="FILE|-",
               help="Write each event as one JSON line to FILE (appended) or stdout (-).")
-@click.option("--sweep-every", "sweep_every", default="10m", callback=duration, show_default=True,
+@click.option("--sweep-every", "sweep_every", default="10m", callback=duration, metavar="DURATION",
+              show_default=True,
               help="ARP/ND sweep of the declared networks.")
-@click.option("--solicit-every", "solicit_every", default="30m", callback=duration,
+@click.option("--solicit-every", "solicit_every", default="30m", callback=duration, metavar="DURATION",
               show_default=True, help="DHCP discover, DHCPv6 solicit, router solicitation.")
-@click.option("--silence", "silence", default="30m", callback=duration, show_default=True,
+@click.option("--silence", "silence", default="30m", callback=duration, metavar="DURATION",
+              show_default=True,
               help="A registered device not heard this long is station-gone (longer than "
                    "--sweep-every).")
-@click.option("--conflict-window", "conflict_window", default="60s", callback=duration,
+@click.option("--conflict-window", "conflict_window", default="60s", callback=duration, metavar="DURATION",
               show_default=True, help="Two MACs heard for one address within this: a conflict.")
-@click.option("--user", "user", default=None, help="Run as this user once the sockets are open.")
+@click.option("--user", "user", default=None, metavar="NAME", help="Run as this user once the sockets are open.")
 @click.option("--lang", "lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
 @click.option("--health", is_flag=True, help="Judge the watches' heartbeats in the store "
               "(vantage-silent) and exit.")
-@click.option("--silent-after", "silent_after", default="2m", callback=duration,
+@click.option("--silent-after", "silent_after", default="2m", callback=duration, metavar="DURATION",
               show_default=True, help="With --health: a watch not beating this long is silent.")
 def watch(inventory, interfaces, db, alert, outbox, events, sweep_every, solicit_every, silence,
           conflict_window, user, lang, health, silent_after):

@@ -296,6 +296,7 @@ class Watch:
             if now >= next_beat:
                 next_beat = now + BEAT_EVERY
                 self._beat()
+        sweeper.join(5)                  # (it stops between two batches of 100 frames)
         self._beat("stopped")
         if self.sink is not None:
             self.sink.close()
@@ -394,6 +395,8 @@ class Watch:
                     if now >= next_sweep:
                         leg.sender.sweep(self.stop)
                 except Exception as exc:      # noqa: BLE001 - an error event, not silence
+                    if self.stop.is_set():
+                        return
                     self.emit([self._error(leg, "sweep", f"sweep on {leg.iface} failed: "
                                                          f"{type(exc).__name__}: {exc}")])
             if now >= next_solicit:
