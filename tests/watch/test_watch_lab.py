@@ -307,4 +307,5 @@ def test_events_in_the_store_and_on_the_console_page(world):
     finally:
         c.stop()
     assert "Watch events" in page and NEW_MAC in page and "rogue-dhcp" in page
+    assert "watch-ok" in page                       # the restarted watch beats
     assert "+08:00" in page or "+00:00" in page
