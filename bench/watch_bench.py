@@ -156,7 +156,16 @@ def sample(procs: dict, seconds: float) -> dict:
             out[n]["rss"].append(rss_kb(p))
     for n, p in procs.items():
         out[n]["cpu1"] = cpu_s(p)
+        out[n]["alive"] = alive(p)
     return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def report(title: str, got: dict, seconds: float, events: dict) -> None:
@@ -165,8 +174,9 @@ def report(title: str, got: dict, seconds: float, events: dict) -> None:
     for n, g in got.items():
         cpu = 100 * (g["cpu1"] - g["cpu0"]) / seconds
         r = g["rss"]
+        dead = "" if g.get("alive", True) else "  (EXITED during the run: figures void)"
         print(f"{n:12} {cpu:10.2f} {r[0] / 1024:9.1f}M {r[-1] / 1024:9.1f}M "
-              f"{max(r) / 1024:9.1f}M  {events.get(n, '-')}")
+              f"{max(r) / 1024:9.1f}M  {events.get(n, '-')}{dead}")
 
 
 def count_events(tmp: Path) -> dict:
@@ -227,10 +237,10 @@ def main() -> int:
                       stdout=subprocess.DEVNULL, stderr=open(tmp / "watch.err", "w"), cwd=str(REPO))
         popen.append(w)
         procs["isoscan"] = w.pid
+        (tmp / "arp.dat").touch()                 # arpwatch exits when its data file is missing
         aw = lab.spawn("probe-w", ["/usr/sbin/arpwatch", "-d", "-N", "-i", ifc, "-f",
                                    str(tmp / "arp.dat")],
                        stdout=open(tmp / "arpwatch.out", "w"), stderr=open(tmp / "arpwatch.err", "w"))
-        (tmp / "arp.dat").touch()
         popen.append(aw)
         procs["arpwatch"] = aw.pid
         if os.path.exists(a.addrwatch):

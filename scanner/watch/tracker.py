@@ -128,6 +128,14 @@ class Tracker:
                                          f"{self.backlog.dropped} dropped so far)")))
         self.minute = (m, 0, 0)
 
+    def _over(self, now: float) -> bool:
+        """The minute's bound is reached (counted as held back when it is)."""
+        minute, n, dropped = self.minute
+        if int(now // 60) == minute and n >= self.t.events_per_minute:
+            self.minute = (minute, n, dropped + 1)
+            return True
+        return False
+
     # -- stations --------------------------------------------------------------
     def heard(self, h: Heard, now: float) -> list[Event]:
         mac, ip = h.mac, h.ip
@@ -176,6 +184,8 @@ class Tracker:
         alive = [m for m, t in o.macs.items() if now - t <= self.t.conflict_window]
         if prev_last >= now - self.t.conflict_window and len(alive) > 1:
             self.pending.pop(ip)
+            if self._over(now):
+                return                   # a flood: counted, not judged (CPU stays bounded)
             macs = sorted(alive)
             for f in self.judge.conflict(ip, macs):
                 self._raise(out, now, "address-conflict", f"{ip}|{','.join(macs)}", f)
