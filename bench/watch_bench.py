@@ -3,6 +3,9 @@ arpwatch and addrwatch on the same replay (as root; builds a lab).
 
     python3 bench/watch_bench.py [--seconds 60] [--pps 10000] [--addrwatch /tmp/addrwatch]
 
+Needs tcpreplay and arpwatch (Debian packages: apt-get install tcpreplay arpwatch; not
+needed by the tests, so not in scripts/setup).
+
 The lab is tests/watch/watch-lab.yaml (one switch). A pcap of ordinary office
 traffic is generated (--stations hosts talking TCP and UDP to each other,
 with the ARP, neighbour discovery and DHCP such a network carries: about 6 %
@@ -214,6 +217,10 @@ def main() -> int:
     if os.geteuid() != 0:
         print("watch_bench: needs root (it builds a lab)", file=sys.stderr)
         return 2
+    import shutil
+    if not shutil.which("tcpreplay"):
+        print("watch_bench: tcpreplay is not installed (apt-get install tcpreplay)", file=sys.stderr)
+        return 2
     from scanner import lab as L
     name = f"wb{os.getpid() % 100000}"
     tmp = Path(tempfile.mkdtemp(prefix="isoscan-watch-bench-"))
@@ -238,6 +245,8 @@ def main() -> int:
         popen.append(w)
         procs["isoscan"] = w.pid
         (tmp / "arp.dat").touch()                 # arpwatch exits when its data file is missing
+        if not os.path.exists("/usr/sbin/arpwatch"):
+            raise SystemExit("watch_bench: arpwatch is not installed (apt-get install arpwatch)")
         aw = lab.spawn("probe-w", ["/usr/sbin/arpwatch", "-d", "-N", "-i", ifc, "-f",
                                    str(tmp / "arp.dat")],
                        stdout=open(tmp / "arpwatch.out", "w"), stderr=open(tmp / "arpwatch.err", "w"))
