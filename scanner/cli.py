@@ -31,6 +31,7 @@ COMMANDS = {
     "serve": "scanner.commands.serve:serve",
     "push": "scanner.commands.push:push",
     "inventory": "scanner.commands.inventory:inventory",
+    "watch": "scanner.commands.watch:watch",
 }
 
 

@@ -30,7 +30,7 @@ from typing import Iterable, Mapping, Protocol, Sequence
 
 from scanner.model import text
 
-KINDS = ("new-finding", "verdict-worse", "vantage-silent")
+KINDS = ("new-finding", "verdict-worse", "vantage-silent", "watch")   # watch: isoscan watch's events (alerts/watchsink.py)
 VERDICT_RANK = {"compliant": 0, "incomplete": 1, "non-compliant": 2}
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}      # 0 is the worst

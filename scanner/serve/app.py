@@ -503,6 +503,8 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
         Route("/static/console.css", css),
         Route("/favicon.ico", lambda request: Response(status_code=204)),
     ]
+    from scanner.serve import watch_events   # issue 27: the watch's page (lead: re-wire after 23)
+    routes += watch_events.routes(c, guard, store)
     app = Starlette(routes=routes)
     app.state.console = c
     return app

@@ -331,10 +331,50 @@ def station_history(store, *, segment: str | None = None, since: str | None = No
             if sseg == seg and mac not in macs and st.state == "present":
                 st.state = "vanished"
                 st.events.append((at, "vanished", None))
+    _watched(store, stations, segment)
     out = [s for s in stations.values()
            if not since or s.last_seen >= since or any(t >= since for t, _, _ in s.events)]
     out.sort(key=lambda s: (s.segment, s.mac))
     return out
+
+
+# what `isoscan watch` heard between scans (watch_events, issue 27), in the words of the
+# stations' history: its station-gone is "vanished", station-back "returned"
+_WATCH_WORDS = {"station-new": "new", "flip-flop": "flip-flop", "station-gone": "vanished",
+                "station-back": "returned", "address-conflict": "conflict",
+                "station-misplaced": "misplaced", "rogue-dhcp": "rogue-dhcp", "rogue-ra": "rogue-ra"}
+
+
+def _watched(store, stations: dict, segment: str | None) -> None:
+    from sqlalchemy import inspect, select
+    from scanner.store import tables as T
+    e = T.watch_events
+    with store.read() as conn:
+        if not inspect(conn).has_table("watch_events"):
+            return                        # a store opened without its migrations
+        q = select(e.c.at, e.c.event, e.c.segment, e.c.mac, e.c.ip).where(
+            e.c.event.in_(list(_WATCH_WORDS)), e.c.mac.is_not(None), e.c.segment.is_not(None))
+        if segment is not None:
+            q = q.where(e.c.segment == segment)
+        rows = conn.execute(q.order_by(e.c.at, e.c.id)).all()
+    touched = set()
+    for r in rows:
+        key = (r.segment, r.mac)
+        st = stations.get(key)
+        if st is None:
+            st = stations[key] = Station(r.segment, r.mac, r.at, r.at)
+        word = _WATCH_WORDS[r.event]
+        st.events.append((r.at, word, f"{r.ip} (watch)" if r.ip else "(watch)"))
+        if r.ip and r.ip not in st.addresses:
+            st.addresses.append(r.ip)
+        st.first_seen, st.last_seen = min(st.first_seen, r.at), max(st.last_seen, r.at)
+        if word == "vanished":
+            st.state = "vanished"
+        elif word in ("returned", "new"):
+            st.state = "present"
+        touched.add(key)
+    for key in touched:
+        stations[key].events.sort(key=lambda ev: ev[0])
 
 
 # --------------------------------------------------------------------------

@@ -97,3 +97,40 @@ canary_logs = Table(
     Column("body", LargeBinary, nullable=False),
     Column("ingested_at", String(40), nullable=False),
 )
+
+# `isoscan watch` (issue 27, migration 0002): its events, the keys it raised, its heartbeats
+watch_events = Table(
+    "watch_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("check_id", String(100)),
+    Column("severity", String(10), nullable=False),
+    Column("segment", String(200)),
+    Column("ip", String(64)),
+    Column("mac", String(32)),
+    Column("device", String(200)),
+    Column("key", String(300), nullable=False),
+    Column("detail", Text),                       # JSON: {"detail": Text, "evidence": [...]}
+    Index("ix_watch_events_at", "at"),
+    Index("ix_watch_events_segment_mac", "segment", "mac"),
+)
+
+watch_state = Table(
+    "watch_state", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("value", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+watch_health = Table(
+    "watch_health", metadata,
+    Column("watch", String(300), primary_key=True),     # "host interface"
+    Column("host", String(200)),
+    Column("segment", String(200)),
+    Column("interface", String(64)),
+    Column("pid", Integer),
+    Column("started_at", String(40), nullable=False),
+    Column("beat_at", String(40), nullable=False),
+    Column("status", String(200)),
+)

@@ -1,0 +1,60 @@
+"""The console's page of the watch's recent events (/events, inspector and up).
+
+Self-contained: its strings (zh-CN, en), its query, its route. build_app()
+registers it with one line (`routes += watch_events.routes(c, guard, store)`).
+Times are shown in the unit's zone (scanner/localtime.py); the store keeps UTC.
+Everything shown came from the network or the inventory: the template is
+autoescaped (Jinja2), nothing is escaped by hand.
+"""
+from __future__ import annotations
+
+from starlette.routing import Route
+
+LIMIT = 500
+SILENT_AFTER = 120.0          # a heartbeat older than this (they come every 30 s): marked silent
+STRINGS = {
+    "zh-CN": {"title": "实时监听事件", "time": "时间", "event": "事件", "severity": "级别",
+              "check": "检查", "segment": "网段", "subject": "对象", "detail": "详情",
+              "none": "暂无事件", "watches": "监听探针", "beat": "最近心跳", "status": "状态",
+              "segment_filter": "网段", "filter": "筛选", "silent": "沉默（已停止或失联）"},
+    "en": {"title": "Watch events", "time": "Time", "event": "Event", "severity": "Severity",
+           "check": "Check", "segment": "Segment", "subject": "Subject", "detail": "Detail",
+           "none": "No events yet", "watches": "Watches", "beat": "Last heartbeat",
+           "status": "Status", "segment_filter": "Segment", "filter": "Filter",
+           "silent": "silent (stopped or lost)"},
+}
+
+
+def _zone(cfg):
+    from scanner.localtime import unit_zone
+    return unit_zone(getattr(cfg, "timezone", None))
+
+
+def context(store, cfg, lang: str, segment: str | None = None) -> dict:
+    from scanner.localtime import local_iso
+    from scanner.store.watchlog import health_rows, recent_events
+    zone = _zone(cfg)
+    rows = recent_events(store, limit=LIMIT, segment=segment or None)
+    for r in rows:
+        r["at_local"] = local_iso(r["at"], zone)
+        d = r.get("detail") or {}
+        r["text"] = d.get(lang) or d.get("en") or ""
+    import datetime as _dt
+    from scanner.alerts.watch_health import silent_watches
+    watches = health_rows(store)
+    now = _dt.datetime.now(_dt.timezone.utc)
+    for w in watches:
+        w["beat_local"] = local_iso(w["beat_at"], zone)
+        w["silent"] = bool(silent_watches([w], now, SILENT_AFTER))
+    return {"w": STRINGS.get(lang, STRINGS["en"]), "rows": rows, "watches": watches,
+            "segment": segment or ""}
+
+
+def routes(console, guard, store) -> list[Route]:
+    @guard("inspector")
+    def events(request, user):
+        lang = console.lang(request)
+        seg = request.query_params.get("segment") or None
+        return console.page(request, "events.html.j2", user,
+                            **context(store, console.cfg, lang, seg))
+    return [Route("/events", events)]
