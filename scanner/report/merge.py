@@ -212,7 +212,8 @@ def inventory_view(inv: Any) -> dict | None:
                  for t in getattr(inv, "transfers", ())]
     org = getattr(inv, "organization", None)
     return {"organization": getattr(org, "name", None), "segments": segs,
-            "devices": devs, "transfers": transfers}
+            "devices": devs, "transfers": transfers,
+            "timezone": getattr(org, "timezone", None)}
 
 
 def _inventory_view_raw(doc: Mapping) -> dict | None:
@@ -243,7 +244,8 @@ def _inventory_view_raw(doc: Mapping) -> dict | None:
                  for t in doc.get("transfers") or [] if isinstance(t, Mapping)]
     org = doc.get("organization")
     return {"organization": _s(org.get("name")) if isinstance(org, Mapping) else None,
-            "segments": segs, "devices": devs, "transfers": transfers}
+            "segments": segs, "devices": devs, "transfers": transfers,
+            "timezone": _s(org.get("timezone")) if isinstance(org, Mapping) else None}
 
 
 def _str_list(v: Any, limit: int = 64) -> list[str]:
@@ -403,8 +405,15 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
         if isinstance(org, Mapping) and isinstance(org.get("name"), str):
             out["organization"] = org["name"]
             break
+    for b in bundles:           # the unit's time zone (what a person reads is local time)
+        org = (b.get("inventory") or {}).get("organization")
+        if isinstance(org, Mapping) and isinstance(org.get("timezone"), str):
+            out["timezone"] = org["timezone"]
+            break
     if inv is not None and inv.get("organization"):
         out["organization"] = inv["organization"]
+    if inv is not None and inv.get("timezone"):
+        out["timezone"] = inv["timezone"]
     return out
 
 

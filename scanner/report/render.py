@@ -31,6 +31,9 @@ from scanner.packagedata import data_file
 from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report.strings import STRINGS, CHECK_TITLES
 from scanner.report.since import since_context
+from scanner.report.fixfirst import (classification_map, finding_tally, ordered_segments,
+                                     segment_label)
+from scanner.localtime import local_iso, unit_zone
 from scanner.report import topology
 from scanner.waivers import report_section
 PAGE = 200   # rows per table page (and rows written as HTML)
@@ -229,12 +232,23 @@ def render_report(bundles: list[dict], lang: str = "zh-CN",
     if since_later:
         _env().get_template("_since.html.j2")      # compiled now, filled in when the store answers
     ctx["since_html"] = SINCE_SLOT if since_later else _since_html(merged, lang)
+    # what is new is known only once the store answers: the ranked list waits for it too
+    ctx["fixfirst_html"] = FIXFIRST_SLOT if since_later else _fixfirst_html(merged, lang)
     return _env().get_template("report.html.j2").render(ctx)
 
 
 # where the changes since the last scan go in a page rendered before they are known;
 # data cannot forge it: every value is escaped ("<" never reaches the page as is)
 SINCE_SLOT = jinja2.utils.markupsafe.Markup("<!--isoscan:since-last-scan-->")
+FIXFIRST_SLOT = jinja2.utils.markupsafe.Markup("<!--isoscan:fix-first-->")
+
+
+def _fixfirst_html(merged: Mapping, lang: str):
+    """The ranked list of what to fix first (scanner/report/fixfirst.py)."""
+    from scanner.report.fixfirst import fix_first_view
+    S = _T(STRINGS[lang])
+    return jinja2.utils.markupsafe.Markup(
+        _env().get_template("_fixfirst.html.j2").render(t=S, ff=fix_first_view(merged, S)))
 
 
 def _since_html(merged: Mapping, lang: str):
@@ -250,9 +264,10 @@ def _since_html(merged: Mapping, lang: str):
 def fill_since(page: str, merged: Mapping, lang: str) -> str:
     """The page render_report(..., since_later=True) made, with the changes
     since the last scan (merged["since_last"]) in their slot."""
-    if page.count(SINCE_SLOT) != 1:
+    if page.count(SINCE_SLOT) != 1 or page.count(FIXFIRST_SLOT) != 1:
         raise ValueError("the report page has no single slot for the changes since the last scan")
-    return page.replace(SINCE_SLOT, _since_html(merged, lang), 1)
+    page = page.replace(SINCE_SLOT, _since_html(merged, lang), 1)
+    return page.replace(FIXFIRST_SLOT, _fixfirst_html(merged, lang), 1)
 
 
 class _T(dict):
@@ -279,6 +294,15 @@ def _subject_cell(f: Mapping) -> str:
     return "\n".join(parts) or "—"
 
 
+def grouped(digest: str, n: int = 16) -> "jinja2.utils.markupsafe.Markup":
+    """A long hex digest that may wrap only between groups of `n` characters
+    (a <wbr> there, every part escaped): a narrow column breaks it where a
+    reader expects it, never at a random character."""
+    esc = jinja2.utils.markupsafe.escape
+    parts = [str(esc(visible(digest[i:i + n]))) for i in range(0, len(digest), n)]
+    return jinja2.utils.markupsafe.Markup("<wbr>".join(parts))
+
+
 def _bullets(items: Sequence[str]) -> str:
     return "\n".join(items) if items else "—"
 
@@ -293,14 +317,15 @@ def build_context(m: Mapping, lang: str) -> dict:
     dash = "—"
 
     # ---- header
+    zone = unit_zone(m.get("timezone"))          # every time a person reads: the unit's zone
     org = m.get("organization") or (inv or {}).get("organization")
     versions = sorted({f"{s['tool'].get('name') or 'isoscan'} {s['tool'].get('version') or '?'}"
                        for s in sources})
     vantages = [[("" if s["sha256"] else "warn"),
                  s["vantage"].get("segment") or dash, s["vantage"].get("interface") or dash,
                  s["vantage"].get("ip") or dash, s["vantage"].get("mac") or dash,
-                 s["scan_id"] or dash, _span(s["started_at"], s["finished_at"]),
-                 s["sha256"] or S.unknown_digest] for s in sources]
+                 s["scan_id"] or dash, _span(s["started_at"], s["finished_at"], zone),
+                 grouped(s["sha256"]) if s["sha256"] else S.unknown_digest] for s in sources]
     inv_shas = m["inventory"].get("sha256s") or []
     file_shas = {x["path"]: x["sha256"] for x in m["inventory"].get("sources") or []}
 
@@ -322,7 +347,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     for key, checks in REQUIREMENTS:
         reqs.append(_requirement(S, key, checks, by_check))
         if key == "logical":
-            reqs[-1]["note"] = inbound_coverage_note(sources, lang, m.get("judging"))
+            reqs[-1]["note"] = inbound_coverage_note(sources, lang, m.get("judging"), zone)
     others = sorted(set(by_check) - known)
     if others:
         reqs.append(_requirement(S, "other", tuple(others), by_check))
@@ -333,6 +358,7 @@ def build_context(m: Mapping, lang: str) -> dict:
 
     # ---- findings by segment and severity (failures; info failures are notices)
     fails = [f for f in findings if f["status"] == "fail"]
+    seg_class = classification_map(m)
     seg_groups: dict[str, list] = defaultdict(list)
     for f in fails:
         seg_groups[f["segment"] or ""].append(f)
@@ -340,7 +366,7 @@ def build_context(m: Mapping, lang: str) -> dict:
             S.col_remediation, S.col_vantages]
     groups = []
     n = 0
-    for seg in sorted(seg_groups, key=lambda x: (x == "", x)):
+    for seg in ordered_segments(seg_groups, m):      # classified, non-classified, internet
         fs = seg_groups[seg]
         sevs = []
         for sev in SEVERITIES:
@@ -356,6 +382,8 @@ def build_context(m: Mapping, lang: str) -> dict:
             sevs.append({"sev": sev, "label": sev_label[sev], "count": len(sf),
                          "table": _table(f"f{n}", cols, rows)})
         groups.append({"segment": seg or S.no_segment, "count": len(fs), "severities": sevs,
+                       "class_label": segment_label(seg, seg_class.get(seg), S).replace(seg, "", 1)
+                       if seg else "",
                        "worst": sevs[0]["sev"] if sevs else "info"})
 
     # ---- errors: never hidden
@@ -394,7 +422,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     topo = _topology(m, S, fails)
 
     # ---- canary (issue 8): what the outside saw, by vantage and exit address
-    canary = _canary(m, S)
+    canary = _canary(m, S, zone)
 
     # ---- device identities (issue 13): templates/_identities.html.j2
     from scanner.report.identities import view as identity_view
@@ -406,7 +434,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     inventory_differs = bool(given and inv_shas and given not in inv_shas)
     return {
         "lang": lang, "t": S, "verdict": verdict, "verdict_label": S["verdict_" + verdict.replace("-", "_")],
-        "org": org, "span": _span(m.get("started_at"), m.get("finished_at")),
+        "org": org, "span": _span(m.get("started_at"), m.get("finished_at"), zone),
         "versions": versions, "report_version": __version__,
         "inventory_files": [(f, file_shas.get(f)) for f in m["inventory"].get("files") or []],
         "inventory_shas": inv_shas,
@@ -417,6 +445,7 @@ def build_context(m: Mapping, lang: str) -> dict:
                            vantages),
         "count_rows": count_rows, "totals": totals, "status_label": status_label,
         "requirements": reqs, "groups": groups, "fail_total": len(fails),
+        "tally": finding_tally(m), "zone": zone,
         "errors": err_table, "pass_rows": pass_rows, "skip_table": skip_table,
         "pass_table": pass_table, "recon": recon, "topo": topo, "canary": canary,
         "has_inventory": inv is not None, "identities": idv,
@@ -424,14 +453,16 @@ def build_context(m: Mapping, lang: str) -> dict:
     }
 
 
-def _span(a, b) -> str:
+def _span(a, b, zone=None) -> str:
+    """'from – to' in the unit's zone (ISO 8601 with its offset)."""
+    a, b = (local_iso(x, zone or unit_zone()) if x else x for x in (a, b))
     if a and b:
         return f"{a} – {b}"
     return a or b or "—"
 
 
 def inbound_coverage_note(sources: Sequence[Mapping], lang: str,
-                          policy: Mapping | None = None) -> str | None:
+                          policy: Mapping | None = None, zone=None) -> str | None:
     """What the internet vantages tested, in words, with the age of the last
     full port sweep (or that none was run), judged by the report's own policy
     (`policy`, as `isoscan report` judged the findings) or else the newest
@@ -455,11 +486,12 @@ def inbound_coverage_note(sources: Sequence[Mapping], lang: str,
                                                               *(c.get("routed") or ()))))
     shown = ", ".join(addrs[:8]) + (f", … (+{len(addrs) - 8})" if len(addrs) > 8 else "")
     full = newest.get("mode") == "full"
+    when = local_iso(newest.get("started_at"), zone or unit_zone()) if newest.get("started_at") else None
     if lang == "zh-CN":
-        head = (f"互联网侧于 {newest.get('started_at') or '?'} 自 {newest.get('from') or '?'} 探测了 "
+        head = (f"互联网侧于 {when or '?'} 自 {newest.get('from') or '?'} 探测了 "
                 f"{len(addrs)} 个地址（{shown or '—'}）：" + ("全部 TCP 端口" if full else "常用端口与已声明端口"))
     else:
-        head = (f"probed from the internet at {newest.get('started_at') or '?'} from "
+        head = (f"probed from the internet at {when or '?'} from "
                 f"{newest.get('from') or '?'}: {len(addrs)} addresses ({shown or '-'}), "
                 + ("every TCP port" if full else "the top ports and the declared ones"))
     tail = [pick(x, lang) for x in (said, warning) if x is not None]
@@ -687,7 +719,7 @@ def _topology(m: Mapping, S, fails: list[dict]) -> dict:
     return lay
 
 
-def _canary(m: Mapping, S) -> dict | None:
+def _canary(m: Mapping, S, zone=None) -> dict | None:
     """The "what the outside saw" section: per vantage, arrivals by exit address."""
     obs = m.get("observations") or {}
     view = obs.get("outside")
@@ -697,7 +729,7 @@ def _canary(m: Mapping, S) -> dict | None:
                                       S.col_unmatched],
                       [["" if lg.get("complete") else "warn", lg.get("name") or dash,
                         ", ".join(lg.get("addresses") or []) or dash,
-                        _span(lg.get("started_at"), lg.get("finished_at")),
+                        _span(lg.get("started_at"), lg.get("finished_at"), zone),
                         str(lg.get("arrivals", 0)) + ("" if lg.get("complete") else " " + S.canary_incomplete),
                         str(lg.get("unmatched", 0))] for lg in view.get("logs") or []])
         vants = []
@@ -710,7 +742,8 @@ def _canary(m: Mapping, S) -> dict | None:
                              S.yes if ing else (S.no if ing is False else dash),
                              str(r.get("arrivals", 0)),
                              ", ".join(f"{k} ×{c}" for k, c in sorted((r.get("probes") or {}).items())),
-                             _bullets(r.get("via") or []),
+                             _bullets([S.canary_direct if v == "direct" else v
+                                       for v in r.get("via") or []]),
                              S.match_verified if r.get("match") == "verified" else S.match_port])
             vants.append({"label": v.get("label") or dash, "segment": v.get("segment") or dash,
                           "tagged": v.get("tagged"),
