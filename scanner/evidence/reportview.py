@@ -89,7 +89,8 @@ def evidence_view(ev: Evidence | None, S: Mapping[str, str], lang: str,
     rows = []
     for r in ev.results:
         rows.append({
-            "file": r.name, "kind": S["ev_kind_" + r.kind], "status": r.status,
+            "file": r.name, "file_parts": _path_parts(r.name),
+            "kind": S["ev_kind_" + r.kind], "status": r.status,
             "status_label": S["ev_status_" + r.status],
             "signer": (r.key_name or "") if r.fingerprint else "",
             "fingerprint": r.fingerprint or "",
@@ -194,6 +195,12 @@ def record_view(m: Mapping[str, Any], ctx: Mapping[str, Any], opts: RecordOption
         if notices or errors else "",
         "opinion": opinion, "verdict": verdict,
     }
+
+
+def _path_parts(path: str) -> list[str]:
+    """A path in the pieces a line may break between (after each '/'), never inside a name."""
+    parts = str(path).split("/")
+    return [p + "/" for p in parts[:-1]] + [parts[-1]]
 
 
 def _seg_key(s: Mapping) -> tuple:

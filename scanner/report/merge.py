@@ -169,6 +169,11 @@ def norm_finding(f: Mapping, lang: str | None = None) -> dict:
         "regulation": _strs(f.get("regulation")),
         "remediation": _in_lang(i18n.get("remediation"), lang) or _s(f.get("remediation")) or "",
     }
+    ports = _strs(subj.get("ports"))          # what tells one finding of a host from another
+    if ports:
+        out["subject"]["ports"] = ports
+    if _s(subj.get("destination")):
+        out["subject"]["destination"] = _s(subj.get("destination"))
     loc = f.get("location")
     if isinstance(loc, Mapping):
         out["location"] = {"file": _s(loc.get("file")), "line": loc.get("line"),
@@ -180,6 +185,7 @@ def finding_key(f: Mapping) -> tuple:
     s = f["subject"]
     loc = f.get("location") or {}
     return (f["check_id"], f["status"], f["segment"], s["ip"], s["mac"], s["device"],
+            tuple(s.get("ports") or ()), s.get("destination"),
             loc.get("file"), loc.get("line"), loc.get("column"))
 
 

@@ -34,6 +34,7 @@ from scanner.report.since import since_context
 from scanner.report.fixfirst import (classification_map, finding_tally, ordered_segments,
                                      segment_label)
 from scanner.localtime import local_iso, unit_zone
+from scanner.report.paths import for_reader
 from scanner.report import topology
 from scanner.waivers import report_section
 PAGE = 200   # rows per table page (and rows written as HTML)
@@ -294,15 +295,6 @@ def _subject_cell(f: Mapping) -> str:
     return "\n".join(parts) or "—"
 
 
-def grouped(digest: str, n: int = 16) -> "jinja2.utils.markupsafe.Markup":
-    """A long hex digest that may wrap only between groups of `n` characters
-    (a <wbr> there, every part escaped): a narrow column breaks it where a
-    reader expects it, never at a random character."""
-    esc = jinja2.utils.markupsafe.escape
-    parts = [str(esc(visible(digest[i:i + n]))) for i in range(0, len(digest), n)]
-    return jinja2.utils.markupsafe.Markup("<wbr>".join(parts))
-
-
 def _bullets(items: Sequence[str]) -> str:
     return "\n".join(items) if items else "—"
 
@@ -325,7 +317,11 @@ def build_context(m: Mapping, lang: str) -> dict:
                  s["vantage"].get("segment") or dash, s["vantage"].get("interface") or dash,
                  s["vantage"].get("ip") or dash, s["vantage"].get("mac") or dash,
                  s["scan_id"] or dash, _span(s["started_at"], s["finished_at"], zone),
-                 grouped(s["sha256"]) if s["sha256"] else S.unknown_digest] for s in sources]
+                 ] for s in sources]
+    # the digests in a table of their own: a 64-digit digest beside six columns would
+    # have to break mid-token on an A4 page
+    digests = [[("" if s["sha256"] else "warn"), s["scan_id"] or dash,
+                s["sha256"] or S.unknown_digest] for s in sources]
     inv_shas = m["inventory"].get("sha256s") or []
     file_shas = {x["path"]: x["sha256"] for x in m["inventory"].get("sources") or []}
 
@@ -436,13 +432,15 @@ def build_context(m: Mapping, lang: str) -> dict:
         "lang": lang, "t": S, "verdict": verdict, "verdict_label": S["verdict_" + verdict.replace("-", "_")],
         "org": org, "span": _span(m.get("started_at"), m.get("finished_at"), zone),
         "versions": versions, "report_version": __version__,
-        "inventory_files": [(f, file_shas.get(f)) for f in m["inventory"].get("files") or []],
+        "inventory_files": [(for_reader(f), file_shas.get(f))
+                            for f in m["inventory"].get("files") or []],
         "inventory_shas": inv_shas,
         "merged_inventories": merged_inventories, "inventory_differs": inventory_differs,
         "given_sha": given,
         "vantages": _table("vantages", [S.col_segment, S.col_interface, S.col_ip, S.col_mac,
-                                        S.col_scan_id, S.col_time, S.col_bundle_sha],
+                                        S.col_scan_id, S.col_time],
                            vantages),
+        "digests": _table("digests", [S.col_scan_id, S.col_bundle_sha], digests),
         "count_rows": count_rows, "totals": totals, "status_label": status_label,
         "requirements": reqs, "groups": groups, "fail_total": len(fails),
         "tally": finding_tally(m), "zone": zone,
@@ -539,6 +537,12 @@ def reconcile(m: Mapping, S) -> list[dict]:
     hosts_by_seg: dict[str, dict] = defaultdict(dict)     # seg -> (ip, mac) -> vantage labels
     six_by_seg: dict[str, dict] = defaultdict(dict)      # the same for IPv6 neighbours
     observed: set[str] = set()
+    own: dict[tuple, str] = {}     # a vantage never sees itself in its own sweep: it is there
+    for s in sources:
+        v = s["vantage"]
+        for key in ((v.get("segment"), "ip", v.get("ip")), (v.get("segment"), "mac", norm_mac(v.get("mac")))):
+            if key[0] and key[2]:
+                own.setdefault(key, s["label"])
     for s in sources:
         seg = s["vantage"].get("segment")
         disc = s["observations"].get("discovery")
@@ -608,6 +612,10 @@ def reconcile(m: Mapping, S) -> list[dict]:
                 per_seg[seg].append(_recon_row(st, d, i, ip, mac, labs))
             for d, i in reg.get(seg, []):
                 if id(i) not in matched:
+                    me = own.get((seg, "ip", i["ip"])) or own.get((seg, "mac", i["mac"]))
+                    if me:          # the probe's own host: present, by its own scan
+                        per_seg[seg].append(_recon_row("seen", d, i, i["ip"], i["mac"], [me]))
+                        continue
                     per_seg[seg].append(_recon_row("missing" if seg in observed else "notobserved",
                                                    d, i, None, None, []))
     else:

@@ -32,7 +32,9 @@ def test_header_names_unit_versions_inventory_vantages_digests(bundles, inventor
                          inventory=inventory)
     head = Page(html).id_text("header")
     assert "示例审计局" in head
-    assert "2026-11-30T02:00:00Z" in head and "2026-11-30T02:06:10Z" in head
+    from scanner.localtime import local_iso, unit_zone      # the host's zone: no timezone declared
+    assert local_iso("2026-11-30T02:00:00Z", unit_zone()) in head
+    assert local_iso("2026-11-30T02:06:10Z", unit_zone()) in head
     assert "isoscan 0.1.0" in head
     assert "inventory.yaml" in head and bundles[0]["inventory"]["sha256"] in head
     assert bundles[0]["inventory"]["sources"][0]["sha256"] in head     # each file's own digest
@@ -112,8 +114,8 @@ def test_findings_grouped_by_segment_and_severity(bundles, inventory):
     html = render_report(bundles, "en", inventory=inventory)
     sec = html[html.index('<section id="findings"'):html.index('<section id="errors"')]
     segs = re.findall(r'<h3 class="seg">Segment: <span class="mono">([^<]+)</span>', sec)
-    assert segs == ["office-lan", "secret-lan", "(no segment)"]
-    secret = sec[sec.index(">secret-lan<"):sec.index(">(no segment)<")]
+    assert segs == ["secret-lan", "office-lan", "(no segment)"]      # classified first
+    secret = sec[sec.index(">secret-lan<"):sec.index(">office-lan<")]
     sevs = re.findall(r'<h4><span class="sev (\w+)">', secret)
     assert sevs == ["critical", "high", "info"]
     # a finding row carries subject, evidence, regulation, remediation, vantages
