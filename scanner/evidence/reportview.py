@@ -97,7 +97,10 @@ def evidence_view(ev: Evidence | None, S: Mapping[str, str], lang: str,
             "short": short_fingerprint(r.fingerprint) if r.fingerprint else "",
             "signed_at": local_iso(r.signed_at, zone) if r.signed_at else "",
             "chain": f"{r.chain} #{r.sequence}" if r.chain and r.sequence else "—",
-            "detail": pick(r.detail, lang)})
+            # a valid signature's detail only repeats the signer and its fingerprint,
+            # which the signer column shows: each fingerprint is printed once
+            "detail": "" if (r.status == "valid" and r.fingerprint
+                             and r.fingerprint in pick(r.detail, lang)) else pick(r.detail, lang)})
     chains = [{"chain": c.chain, "status": c.status, "label": S["ev_chain_" + c.status],
                "span": (f"#{c.links[0][0]}–#{c.links[-1][0]}" if c.links else ""),
                "count": len(c.links),

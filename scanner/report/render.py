@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
@@ -163,6 +164,7 @@ def _env() -> jinja2.Environment:
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "separators": (",", ":"),
                                          "sort_keys": False}
     env.filters["script_json"] = script_json
+    env.filters["tokens"] = tokens
     return env
 
 
@@ -184,6 +186,32 @@ def _shown_data(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _shown_data(v) for k, v in data.items()}
     return data
+
+
+# an identifier a browser would break after its '-' or '/' (an asset tag BM-2026-0100,
+# a host ws-001, 8291/tcp, a time 2026-12-08T02:30:00+08:00, an SSH banner): kept on one
+# line; longer runs than a line can hold stay breakable
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+@]*(?:[-/][A-Za-z0-9._:+@]+)+")
+_TOKEN_MAX = 64
+
+
+def tokens(value: Any) -> "jinja2.utils.markupsafe.Markup":
+    """A cell's text, escaped, with each identifier in a <span class="tok"> that
+    never breaks (report.css); everything else wraps as text does."""
+    Markup = jinja2.utils.markupsafe.Markup
+    if isinstance(value, Markup):
+        return value
+    text = visible(value) if isinstance(value, str) else str(value)
+    esc = jinja2.utils.markupsafe.escape
+    out, at = [], 0
+    for m in _TOKEN.finditer(text):
+        if len(m.group()) > _TOKEN_MAX:
+            continue
+        out.append(str(esc(text[at:m.start()])))
+        out.append('<span class="tok">' + str(esc(m.group())) + "</span>")
+        at = m.end()
+    out.append(str(esc(text[at:])))
+    return Markup("".join(out))
 
 
 _SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),

@@ -217,12 +217,15 @@ def test_the_report_opens_with_the_classified_segments_worst_finding_and_where(m
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_the_record_comes_first_ranked_with_where(made, lang):
-    text = _text(made[lang]["pdf"])
-    flat = "".join(text.split())
+    # -layout keeps the page's top-to-bottom order (a table row before the next);
+    # the plain reading order keeps a wrapped cell together (the titles)
+    flat = "".join(_text(made[lang]["pdf"], "-layout").split())
+    reading = "".join(_text(made[lang]["pdf"]).split())
     record, report = ("检查记录", "附件：完整检查报告") if lang == "zh-CN" else \
         ("Inspection record", "Appendix: the full report")
     assert flat.index("".join(record.split())) < flat.index("".join(report.split()))
-    # the rectification list in the report's ranking, each row: finding id (check id), title
+    # the rectification list in the report's ranking: each row's finding id (its check id
+    # in it) in order, its title, and the first row names where it leaked to
     from scanner.evidence.reportview import numbered_ids
     from scanner.report.fixfirst import ranked
     m = made[lang]["merged"]
@@ -230,15 +233,16 @@ def test_the_record_comes_first_ranked_with_where(made, lang):
     rows = [f for f, _ in ranked(m) if f["status"] == "fail"]
     assert rows[0]["segment"] == "secret-lan" and rows[0]["severity"] == "critical"
     at = flat.index("".join(("五、整改清单" if lang == "zh-CN" else "5. Rectification list").split()))
-    at = flat.index("".join(rows[0]["title"].split()), at)    # the list's first row
-    one = flat.index(rid[id(rows[0])], at)
-    two = flat.index(rid[id(rows[1])], one + 1)
-    assert "203.0.113.10:443/tcp" in flat[one:two]        # row 1 names the destination
-    assert ("secret-lan（涉密网段）" if lang == "zh-CN" else "secret-lan(classified)") in flat[at:two]
-    for f in rows:             # every check id, title and finding id, in order
-        for piece in (f["title"], rid[id(f)]):
-            at = flat.index("".join(piece.split()), at)
+    end = flat.index("".join(report.split()))
+    where = []
+    for f in rows:
         assert f["check_id"] in rid[id(f)]
+        where.append(flat.index(rid[id(f)], where[-1] + 1 if where else at))
+        assert "".join(f["title"].split()) in reading
+    assert where[-1] < end
+    assert "203.0.113.10:443/tcp" in flat[where[0]:where[1]]      # row 1 names the destination
+    seg = "secret-lan（涉密网段）" if lang == "zh-CN" else "secret-lan(classified)"
+    assert seg in flat[at:where[1]]
 
 
 @pytest.mark.parametrize("lang", LANGS)
