@@ -83,7 +83,13 @@ def ordered_segments(names, m: Mapping[str, Any]) -> list:
 def where_tokens(f: Mapping[str, Any]) -> list[str]:
     """priority.where() as the tokens a page never breaks inside (device, address,
     MAC, each port, the destination): a line may wrap between them only."""
-    return [t for t in where(f).split(" ") if t]
+    out: list[str] = []
+    for t in where(f).split(" "):
+        if t and out and out[-1] == "->":
+            out[-1] = f"-> {t}"            # the arrow stays with where it points
+        elif t:
+            out.append(t)
+    return out
 
 
 def segment_label(name: str, classification: str | None, S: Mapping[str, str]) -> str:
