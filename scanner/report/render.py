@@ -191,7 +191,9 @@ def _shown_data(data: Any) -> Any:
 # an identifier a browser would break after its '-' or '/' (an asset tag BM-2026-0100,
 # a host ws-001, 8291/tcp, a time 2026-12-08T02:30:00+08:00, an SSH banner): kept on one
 # line; longer runs than a line can hold stay breakable
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+@]*(?:[-/][A-Za-z0-9._:+@]+)+")
+# (a token starts only where a run of its characters starts, and its quantifiers are
+# possessive: linear in the cell's length, whatever the cell holds)
+_TOKEN = re.compile(r"(?<![A-Za-z0-9._:+@])[A-Za-z0-9][A-Za-z0-9._:+@]*+(?:[-/][A-Za-z0-9._:+@]++)++")
 _TOKEN_MAX = 64
 
 

@@ -136,3 +136,15 @@ def test_the_probes_own_host_is_present_not_missing(bundles, inventory):
     rows = re.findall(r'<tr class="recon-(\w+)">(.*?)</tr>', html, re.S)
     mine = [st for st, r in rows if "diode-01" in r and "10.10.0.5" in r]
     assert mine == ["seen"], rows
+
+
+def test_identifiers_kept_whole_in_linear_time_and_escaped():
+    import time
+    from scanner.report.render import tokens
+    out = str(tokens("tag BM-2026-0100 on <b>ws-001</b> 8291/tcp"))
+    assert '<span class="tok">BM-2026-0100</span>' in out and "&lt;b&gt;" in out
+    assert '<span class="tok">8291/tcp</span>' in out and "<b>" not in out
+    for hostile in ("a" * 200_000, "a-" * 100_000, "1." * 100_000, "/" * 100_000 + "a"):
+        t = time.perf_counter()
+        tokens(hostile)
+        assert time.perf_counter() - t < 1.0, hostile[:10]      # never quadratic
