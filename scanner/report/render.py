@@ -197,23 +197,23 @@ _TOKEN = re.compile(r"(?<![A-Za-z0-9._:+@])[A-Za-z0-9][A-Za-z0-9._:+@]*+(?:[-/][
 _TOKEN_MAX = 64
 
 
+def _tok(m: "re.Match") -> str:
+    t = m.group()
+    return t if len(t) > _TOKEN_MAX else '<span class="tok">' + t + "</span>"
+
+
 def tokens(value: Any) -> "jinja2.utils.markupsafe.Markup":
     """A cell's text, escaped, with each identifier in a <span class="tok"> that
-    never breaks (report.css); everything else wraps as text does."""
+    never breaks (report.css); everything else wraps as text does. The escaped
+    text is searched: an entity (&lt; &#39;) holds no '-' or '/' and ends in ';',
+    so no token starts or ends inside one."""
     Markup = jinja2.utils.markupsafe.Markup
     if isinstance(value, Markup):
         return value
-    text = visible(value) if isinstance(value, str) else str(value)
-    esc = jinja2.utils.markupsafe.escape
-    out, at = [], 0
-    for m in _TOKEN.finditer(text):
-        if len(m.group()) > _TOKEN_MAX:
-            continue
-        out.append(str(esc(text[at:m.start()])))
-        out.append('<span class="tok">' + str(esc(m.group())) + "</span>")
-        at = m.end()
-    out.append(str(esc(text[at:])))
-    return Markup("".join(out))
+    esc = jinja2.utils.markupsafe.escape(visible(value) if isinstance(value, str) else str(value))
+    if "-" not in esc and "/" not in esc:
+        return esc
+    return Markup(_TOKEN.sub(_tok, str(esc)))
 
 
 _SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
