@@ -101,7 +101,7 @@ def segment_label(name: str, classification: str | None, S: Mapping[str, str]) -
 
 
 def line_of(f: Mapping[str, Any], S: Mapping[str, str], new: bool = False,
-            classification: str | None = None) -> dict:
+            classification: str | None = None, zone: Any = None) -> dict:
     """One line of the list: what is wrong, where, what to do."""
     sev = str(f.get("severity"))
     status = str(f.get("status"))
@@ -110,7 +110,8 @@ def line_of(f: Mapping[str, Any], S: Mapping[str, str], new: bool = False,
     if not place and loc and loc.get("file"):
         place = [f"{loc['file']}:{loc.get('line') or '?'}"]
     if status == "error":
-        why = "; ".join(str(e) for e in (f.get("evidence") or ())[:1])
+        from scanner.report.render import local_times
+        why = "; ".join(local_times([str(e) for e in (f.get("evidence") or ())[:1]], zone))
         action = S["ff_error_action"] + (f" ({why})" if why else "")
     else:
         action = str(f.get("remediation") or "") or S["ff_no_action"]
@@ -128,7 +129,9 @@ def fix_first_view(m: Mapping[str, Any], S: Mapping[str, str], shown: int = SHOW
     rs = ranked(m)
     tally = finding_tally(m)
     cls = classification_map(m)
-    lines = [line_of(f, S, new, cls.get(str(f.get("segment")))) for f, new in rs[:shown]]
+    from scanner.localtime import unit_zone
+    zone = unit_zone(m.get("timezone"))
+    lines = [line_of(f, S, new, cls.get(str(f.get("segment"))), zone) for f, new in rs[:shown]]
     compared = new_fingerprints(m) is not None
     parts = [S["ff_tally_violations"].format(n=tally["violations"])]
     for k in ("notices", "errors", "waived"):

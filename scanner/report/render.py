@@ -373,7 +373,8 @@ def build_context(m: Mapping, lang: str) -> dict:
     for key, checks in REQUIREMENTS:
         reqs.append(_requirement(S, key, checks, by_check))
         if key == "logical":
-            reqs[-1]["note"] = inbound_coverage_note(sources, lang, m.get("judging"), zone)
+            note = inbound_coverage_note(sources, lang, m.get("judging"), zone)
+            reqs[-1]["note"] = local_times([note], zone)[0] if note else note
     others = sorted(set(by_check) - known)
     if others:
         reqs.append(_requirement(S, "other", tuple(others), by_check))
@@ -403,7 +404,7 @@ def build_context(m: Mapping, lang: str) -> dict:
                                    f["subject"].get("mac") or ""))
             n += 1
             rows = [["sev-" + sev, f["check_id"], _subject_cell(f), f["title"],
-                     _bullets(f["evidence"]), _bullets(f["regulation"]),
+                     _bullets(local_times(f["evidence"], zone)), _bullets(f["regulation"]),
                      f["remediation"] or dash, _bullets(f["vantages"])] for f in sf]
             sevs.append({"sev": sev, "label": sev_label[sev], "count": len(sf),
                          "table": _table(f"f{n}", cols, rows)})
@@ -418,7 +419,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     err_table = _table("errors", [S.col_check, S.col_segment, S.col_subject, S.col_finding,
                                   S.col_why, S.col_vantages],
                        [["sev-" + f["severity"], f["check_id"], f["segment"] or dash,
-                         _subject_cell(f), f["title"], _bullets(f["evidence"]),
+                         _subject_cell(f), f["title"], _bullets(local_times(f["evidence"], zone)),
                          _bullets(f["vantages"])] for f in errs])
 
     # ---- passes and skips: a count per check, detail collapsed
@@ -432,7 +433,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     def quiet_rows(status: str) -> list[list]:
         """The findings of a status, by check and segment: evidence, vantages."""
         return [["", f["check_id"], f["segment"] or dash, _subject_cell(f),
-                 _bullets(f["evidence"]), _bullets(f["vantages"])]
+                 _bullets(local_times(f["evidence"], zone)), _bullets(f["vantages"])]
                 for f in sorted((f for f in findings if f["status"] == status),
                                 key=lambda f: (f["check_id"], f["segment"] or ""))]
 
@@ -479,6 +480,18 @@ def build_context(m: Mapping, lang: str) -> dict:
         "has_inventory": inv is not None, "identities": idv,
         "waived": report_section(m, lang, _table),
     }
+
+
+_UTC_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z\b")
+
+
+def local_times(items: Sequence[str], zone=None) -> list[str]:
+    """Evidence as the check wrote it, but every UTC time in it ('...T00:49:51Z',
+    '....439Z') shown in the unit's zone with its offset: the same instant as a
+    person there reads it (the bundle and --json keep the UTC text)."""
+    z = zone or unit_zone()
+    return [_UTC_TIME.sub(lambda m: local_iso(m.group(), z), x) if isinstance(x, str) and "Z" in x
+            else x for x in items]
 
 
 def _span(a, b, zone=None) -> str:

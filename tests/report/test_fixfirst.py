@@ -148,3 +148,15 @@ def test_identifiers_kept_whole_in_linear_time_and_escaped():
         t = time.perf_counter()
         tokens(hostile)
         assert time.perf_counter() - t < 1.0, hostile[:10]      # never quadratic
+
+
+def test_utc_times_in_evidence_shown_in_the_units_zone(bundles, inventory):
+    from dataclasses import replace
+    inv = replace(inventory, organization=replace(inventory.organization,
+                                                  timezone="Asia/Shanghai"))
+    bundles[0]["findings"][5]["evidence"] = ["canary hit at 2026-11-30T02:00:07.439Z"]
+    m = merge_report(bundles, "zh-CN", inventory=inv)
+    text = " ".join(Page(render_report(bundles, "zh-CN", inventory=inv, merged=m)).text.split())
+    assert "canary hit at 2026-11-30T10:00:07+08:00" in text
+    assert not re.search(r"\d{2}:\d{2}:\d{2}(?:\.\d+)?Z", text)
+    assert any("02:00:07.439Z" in e for f in m["findings"] for e in f["evidence"])   # data: UTC
