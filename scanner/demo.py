@@ -101,6 +101,7 @@ class DemoResult:
     unexpected: list[dict] = field(default_factory=list)
     report: Path | None = None
     merged_verdict: str | None = None
+    tally: dict | None = None        # the report's one count (scanner.report.fixfirst.finding_tally)
 
     def faults_found(self) -> int:
         """Faults all of whose expected findings were found (a fault may expect several)."""
@@ -178,7 +179,8 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
     _, spec, _ = labmod.load(lab_file)
     name = name or spec.name
     labmod.down(name)                            # a lab left up by an earlier --keep
-    _t(f"搭建实验网 {lab_file} …", f"building the lab {lab_file} …")
+    shown = _shown_lab(lab_file)
+    _t(f"搭建实验网 {shown} …", f"building the lab {shown} …")
     t0 = time.monotonic()
     lab = labmod.up(lab_file, name=name)
     try:
@@ -230,6 +232,8 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
         write_text_atomic(out_dir / "merged.json", json.dumps(merged, ensure_ascii=False, indent=1),
                           fsync=False, prefix=".isoscan-report-")
         result.merged_verdict = merged.get("summary", {}).get("verdict")
+        from scanner.report.fixfirst import finding_tally
+        result.tally = finding_tally(merged)
         result.unexpected = reconcile(result.expectations, findings_by_vantage,
                                       merged.get("findings", []))
     finally:
@@ -240,6 +244,17 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
         else:
             lab.down()
     return result
+
+
+def _shown_lab(path: Path) -> str:
+    """The lab file as a person reads it: the bundled one by its name (never the
+    install path under the venv), another one as given."""
+    bundled = data_file(LAB_PACKAGE, str(DEMO_LAB.parent), DEMO_LAB.name)
+    try:
+        same = bundled is not None and Path(bundled).resolve() == Path(path).resolve()
+    except OSError:
+        same = False
+    return f"isoscan:{DEMO_LAB.name}" if same else str(path)
 
 
 def _isoscan(*args: str) -> list[str]:
@@ -273,9 +288,11 @@ def intro_lines(lang: str) -> list[str]:
 def summary_lines(res: DemoResult, lang: str) -> Iterable[str]:
     t = lambda zh, en: pick(text(zh, en), lang)  # noqa: E731
     n_faults, n_expected = len(res.faults), len(res.expectations)
-    yield t(f"预置故障 {n_faults} 个，预期检出 {n_expected} 项（一个故障可由多项检查发现）：",
-            f"{n_faults} seeded faults, {n_expected} expected findings "
-            "(one fault can be found by several checks):")
+    yield t(f"预置故障 {n_faults} 个，预期 {n_expected} 条（一个故障可由多项检查发现；"
+            "一项发现可满足多条预期，如一台主机的多个开放端口是同一项发现）：",
+            f"{n_faults} seeded faults, {n_expected} expectations (a fault can be found by "
+            "several checks; one finding can meet several, as one host's open ports are one "
+            "finding):")
     for e in res.expectations:
         how = {"scan": t("扫描发现", "found by the scan"),
                "canary": t("外部哨兵发现", "found by the outside canary"),
@@ -298,12 +315,24 @@ def summary_lines(res: DemoResult, lang: str) -> Iterable[str]:
             yield "    " + info["stderr"].replace("\n", "\n    ")
     if res.report:
         yield t(f"报告：{res.report}", f"report: {res.report}")
+    if res.tally is not None:       # the count the report and the record give
+        yield "  " + tally_line(res.tally, lang)
     found = sum(1 for e in res.expectations if e.found_by)
-    counts = text(f"发现 {res.faults_found()}/{n_faults} 个预置故障（预期检出 {found}/{n_expected} 项）",
+    counts = text(f"发现 {res.faults_found()}/{n_faults} 个预置故障（满足预期 {found}/{n_expected} 条）",
                   f"{res.faults_found()}/{n_faults} seeded faults found "
-                  f"({found}/{n_expected} expected findings)")
+                  f"({found}/{n_expected} expectations met)")
     yield (t(f"结果：{counts['zh-CN']}，无意外违规 —— 通过（PASS）",
              f"result: {counts['en']}, nothing unexpected — PASS")
            if res.ok else
            t(f"结果：{counts['zh-CN']}，意外违规 {len(res.unexpected)} 项 —— 未通过（FAIL）",
              f"result: {counts['en']}, {len(res.unexpected)} unexpected — FAIL"))
+
+
+def tally_line(tally: Mapping[str, int], lang: str) -> str:
+    """The report's one count of findings, in the words of the report's "what to fix first"."""
+    from scanner.report.strings import STRINGS
+    S = STRINGS[lang]
+    parts = [S["ff_tally_violations"].format(n=tally["violations"])]
+    parts += [S["ff_tally_" + k].format(n=tally[k]) for k in ("notices", "errors", "waived")
+              if tally.get(k)]
+    return S["ff_tally_sep"].join(parts)

@@ -1,6 +1,8 @@
 """`isoscan demo` end to end, exactly as a newcomer runs it, plus its pure parts."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -56,6 +58,17 @@ def test_isoscan_demo_finds_every_seeded_fault_and_leaves_no_namespace(tmp_path)
     assert "MISSED" not in r.stdout
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Non-compliant" in html
+    # one count of findings: the printout, the report's tally and its findings heading agree
+    from scanner.report.fixfirst import finding_tally
+    merged = json.loads((tmp_path / "merged.json").read_text("utf-8"))
+    tally = finding_tally(merged)
+    assert tally["violations"] > 0
+    said = f"{tally['violations']} violations"
+    assert said in r.stdout and f'<p class="tally" id="tally">{said}' in html
+    assert re.search(r'<section id="findings".*?<h2>[^<]*<span class="count">(\d+)</span>',
+                     html, re.S).group(1) == str(tally["violations"])
+    for out in (r.stdout, html):                  # no install path in what a person reads
+        assert "site-packages" not in out and "/venv/" not in out
     assert sorted(p.name for p in tmp_path.glob("bundle-*.json")) == [
         "bundle-probe-internet.json", "bundle-probe-office.json", "bundle-probe-secret.json"]
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
@@ -69,11 +82,11 @@ def test_summary_counts_faults_and_findings_apart_and_says_non_compliant_is_expe
     res = DemoResult(out_dir=REPO, faults=["dual-homed", "rogue-laptop"], expectations=[e1, e2, e3],
                      vantages={"probe-a": {"verdict": "non-compliant", "bundle": "b"}})
     en = list(summary_lines(res, "en"))
-    assert en[0].startswith("2 seeded faults, 3 expected findings")
-    assert en[-1] == "result: 2/2 seeded faults found (3/3 expected findings), nothing unexpected — PASS"
+    assert en[0].startswith("2 seeded faults, 3 expectations")
+    assert en[-1] == "result: 2/2 seeded faults found (3/3 expectations met), nothing unexpected — PASS"
     assert any("non-compliant where faults are seeded is expected" in ln for ln in en)
     zh = list(summary_lines(res, "zh-CN"))
-    assert zh[-1] == "结果：发现 2/2 个预置故障（预期检出 3/3 项），无意外违规 —— 通过（PASS）"
+    assert zh[-1] == "结果：发现 2/2 个预置故障（满足预期 3/3 条），无意外违规 —— 通过（PASS）"
 
 
 def test_a_fault_with_one_of_two_findings_missed_is_not_counted_found():
@@ -81,7 +94,7 @@ def test_a_fault_with_one_of_two_findings_missed_is_not_counted_found():
                      expectations=[_e(fault="dual-homed", found_by="scan"),
                                    _e(fault="dual-homed", check="ISO-BRIDGE")])
     assert res.faults_found() == 0 and not res.ok
-    assert "0/1 seeded faults found (1/2 expected findings)" in list(summary_lines(res, "en"))[-1]
+    assert "0/1 seeded faults found (1/2 expectations met)" in list(summary_lines(res, "en"))[-1]
 
 
 def test_intro_says_non_compliant_is_expected_and_how_to_switch_language():

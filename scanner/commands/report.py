@@ -344,8 +344,10 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
         try:
             _write(output, html)
             if json_out:
-                merged.pop("inventory_view", None)
-                _write(json_out, json.dumps(merged, ensure_ascii=False, indent=1) + "\n")
+                # without the report's own view of the inventory, which the PDF after
+                # this still needs (its record, its ranking, its device reconciliation)
+                out = {k: v for k, v in merged.items() if k != "inventory_view"}
+                _write(json_out, json.dumps(out, ensure_ascii=False, indent=1) + "\n")
         except OSError as exc:
             click.echo(f"isoscan report: cannot write {exc.filename or output}: "
                        f"{exc.strerror or exc}", err=True)

@@ -19,7 +19,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from scanner.evidence.keys import short_fingerprint
 from scanner.evidence.verify import ChainReport, Result
+from scanner.localtime import local_iso, unit_zone
 from scanner.model import pick
+from scanner.report.fixfirst import ranked, segment_label, where_tokens
 
 SEV_ORDER = ("critical", "high", "medium", "low", "info")
 
@@ -80,20 +82,25 @@ def numbered_ids(findings: Sequence[Mapping]) -> list[str]:
 
 
 def evidence_view(ev: Evidence | None, S: Mapping[str, str], lang: str,
-                  signed_unchecked: bool) -> dict | None:
+                  signed_unchecked: bool, zone: Any = None) -> dict | None:
     if ev is None:
         return {"checked": False, "rows": [], "chains": [], "bad": [], "broken": [],
                 "all_good": False, "n": 0} if signed_unchecked else None
     rows = []
     for r in ev.results:
         rows.append({
-            "file": r.name, "kind": S["ev_kind_" + r.kind], "status": r.status,
+            "file": r.name, "file_parts": _path_parts(r.name),
+            "kind": S["ev_kind_" + r.kind], "status": r.status,
             "status_label": S["ev_status_" + r.status],
             "signer": (r.key_name or "") if r.fingerprint else "",
             "fingerprint": r.fingerprint or "",
             "short": short_fingerprint(r.fingerprint) if r.fingerprint else "",
+            "signed_at": local_iso(r.signed_at, zone) if r.signed_at else "",
             "chain": f"{r.chain} #{r.sequence}" if r.chain and r.sequence else "—",
-            "detail": pick(r.detail, lang)})
+            # a valid signature's detail only repeats the signer and its fingerprint,
+            # which the signer column shows: each fingerprint is printed once
+            "detail": "" if (r.status == "valid" and r.fingerprint
+                             and r.fingerprint in pick(r.detail, lang)) else pick(r.detail, lang)})
     chains = [{"chain": c.chain, "status": c.status, "label": S["ev_chain_" + c.status],
                "span": (f"#{c.links[0][0]}–#{c.links[-1][0]}" if c.links else ""),
                "count": len(c.links),
@@ -124,16 +131,16 @@ def record_view(m: Mapping[str, Any], ctx: Mapping[str, Any], opts: RecordOption
         for c in f.get("regulation") or ():
             if c not in basis:
                 basis.append(c)
-    try:
-        from scanner.judge.regulations import default_path
-        mapping = default_path()
-    except Exception:
-        mapping = ""
+    from scanner import __version__
+    mapping = S["rec_basis_builtin"].format(version=__version__)   # never an install path
 
     segs = inv.get("segments") or {}
-    seg_rows = [f"{s['name']} ({s.get('classification') or '?'}"
-                f"{', ' + s['level'] if s.get('level') else ''})"
-                f"{' ' + s['title'] if s.get('title') else ''}" for s in segs.values()]
+    def level(s):
+        key = "level_" + str(s.get("level"))
+        return f" {S[key]}" if s.get("level") and key in S else ""
+    seg_rows = [segment_label(s["name"], s.get("classification"), S) + level(s)
+                + (f" {s['title']}" if s.get("title") else "")
+                for s in sorted(segs.values(), key=lambda s: _seg_key(s))]
     if not seg_rows:
         seg_rows = sorted({f["segment"] for f in findings if f.get("segment")})
     vantages = []
@@ -146,33 +153,40 @@ def record_view(m: Mapping[str, Any], ctx: Mapping[str, Any], opts: RecordOption
     by_check: dict[str, list[Mapping]] = {}
     for f in findings:
         by_check.setdefault(f["check_id"], []).append(f)
+    order = {id(f): n for n, (f, _new) in enumerate(ranked(m))}   # what to fix first
     verdicts = []
     for r in ctx.get("requirements") or ():
-        cited = [rid[id(f)] for c in r["checks"] for f in by_check.get(c["id"], ())
-                 if f["status"] in ("fail", "error")]
+        cited = [f for c in r["checks"] for f in by_check.get(c["id"], ())
+                 if f["status"] in ("fail", "error") and not f.get("waiver")]
+        cited = [rid[id(f)] for f in sorted(cited, key=lambda f: order.get(id(f), len(order)))]
+        cited = list(dict.fromkeys(cited))   # a check under two requirements is cited once each
         verdicts.append({"label": r["label"], "status": r["status"],
                          "status_label": r["status_label"], "ids": cited})
 
     # the rectification list: one row per failing finding of severity low or above
     deadline = opts.deadline or S["rec_blank"]
     rows = []
-    fails = [f for f in findings if f["status"] == "fail" and f["severity"] != "info"]
-    fails.sort(key=lambda f: (SEV_ORDER.index(f["severity"]), f["check_id"], rid[id(f)]))
+    # ranked as the report's "what to fix first" (scanner.judge.priority.fix_first)
+    fails = [f for f, _new in ranked(m) if f["status"] == "fail"]
+    cls = {n: s.get("classification") for n, s in segs.items()}
     for n, f in enumerate(fails, 1):
         s = f.get("subject") or {}
         who = (custodian.get(s.get("device")) or custodian.get(s.get("ip"))
                or opts.responsible or S["rec_blank"])
-        subject = " ".join(x for x in (s.get("device"), s.get("ip"), s.get("mac")) if x) or "—"
-        rows.append({"no": n, "id": rid[id(f)], "severity": f["severity"],
+        loc = f.get("location") or {}
+        subject = where_tokens(f) or ([f"{loc['file']}:{loc.get('line') or '?'}"]
+                                      if loc.get("file") else ["—"])
+        rows.append({"no": n, "id": rid[id(f)], "check_id": f["check_id"],
+                     "severity": f["severity"],
                      "sev_label": S["sev_" + f["severity"]], "problem": f.get("title") or "",
-                     "subject": subject, "segment": f.get("segment") or "",
+                     "subject": subject,
+                     "segment": segment_label(f.get("segment") or "", cls.get(f.get("segment")), S),
                      "action": f.get("remediation") or "—", "deadline": deadline, "who": who})
     notices = sum(1 for f in findings if f["status"] == "fail" and f["severity"] == "info")
     errors = sum(1 for f in findings if f["status"] == "error")
     verdict = m["summary"]["verdict"]
     key = "rec_opinion_" + verdict.replace("-", "_")
     opinion = S[key].format(n=len(rows)) if "{n}" in S[key] else S[key]
-    from scanner import __version__
     return {
         "unit": opts.unit or ctx.get("org") or S["rec_blank"],
         "inspector": opts.inspector or "", "responsible": opts.responsible or "",
@@ -184,6 +198,17 @@ def record_view(m: Mapping[str, Any], ctx: Mapping[str, Any], opts: RecordOption
         if notices or errors else "",
         "opinion": opinion, "verdict": verdict,
     }
+
+
+def _path_parts(path: str) -> list[str]:
+    """A path in the pieces a line may break between (after each '/'), never inside a name."""
+    parts = str(path).split("/")
+    return [p + "/" for p in parts[:-1]] + [parts[-1]]
+
+
+def _seg_key(s: Mapping) -> tuple:
+    from scanner.judge.priority import segment_order
+    return segment_order(s.get("classification"), str(s.get("name")))
 
 
 def css_string(s: str) -> str:
@@ -219,8 +244,11 @@ def report_extension(m: Mapping[str, Any], lang: str, *, evidence: Evidence | No
     """The function render_report calls with its context (render.py's `extend`)."""
     def extend(ctx: dict) -> None:
         S = ctx["t"]
-        ctx["evidence"] = evidence_view(evidence, S, lang, signed_unchecked)
+        zone = unit_zone(m.get("timezone"))
+        ctx["evidence"] = evidence_view(evidence, S, lang, signed_unchecked, zone)
         ctx["record"] = record_view(m, ctx, record, S, lang) if record is not None else None
+        if ctx["record"] is not None:       # the printed record is filed: it comes first
+            ctx["record"]["first"] = print_all
         fps = []
         for r in (evidence.results if evidence else ()):
             if r.fingerprint and r.fingerprint not in fps:

@@ -169,6 +169,11 @@ def norm_finding(f: Mapping, lang: str | None = None) -> dict:
         "regulation": _strs(f.get("regulation")),
         "remediation": _in_lang(i18n.get("remediation"), lang) or _s(f.get("remediation")) or "",
     }
+    ports = _strs(subj.get("ports"))          # what tells one finding of a host from another
+    if ports:
+        out["subject"]["ports"] = ports
+    if _s(subj.get("destination")):
+        out["subject"]["destination"] = _s(subj.get("destination"))
     loc = f.get("location")
     if isinstance(loc, Mapping):
         out["location"] = {"file": _s(loc.get("file")), "line": loc.get("line"),
@@ -180,6 +185,7 @@ def finding_key(f: Mapping) -> tuple:
     s = f["subject"]
     loc = f.get("location") or {}
     return (f["check_id"], f["status"], f["segment"], s["ip"], s["mac"], s["device"],
+            tuple(s.get("ports") or ()), s.get("destination"),
             loc.get("file"), loc.get("line"), loc.get("column"))
 
 
@@ -212,7 +218,8 @@ def inventory_view(inv: Any) -> dict | None:
                  for t in getattr(inv, "transfers", ())]
     org = getattr(inv, "organization", None)
     return {"organization": getattr(org, "name", None), "segments": segs,
-            "devices": devs, "transfers": transfers}
+            "devices": devs, "transfers": transfers,
+            "timezone": getattr(org, "timezone", None)}
 
 
 def _inventory_view_raw(doc: Mapping) -> dict | None:
@@ -243,7 +250,8 @@ def _inventory_view_raw(doc: Mapping) -> dict | None:
                  for t in doc.get("transfers") or [] if isinstance(t, Mapping)]
     org = doc.get("organization")
     return {"organization": _s(org.get("name")) if isinstance(org, Mapping) else None,
-            "segments": segs, "devices": devs, "transfers": transfers}
+            "segments": segs, "devices": devs, "transfers": transfers,
+            "timezone": _s(org.get("timezone")) if isinstance(org, Mapping) else None}
 
 
 def _str_list(v: Any, limit: int = 64) -> list[str]:
@@ -403,8 +411,15 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
         if isinstance(org, Mapping) and isinstance(org.get("name"), str):
             out["organization"] = org["name"]
             break
+    for b in bundles:           # the unit's time zone (what a person reads is local time)
+        org = (b.get("inventory") or {}).get("organization")
+        if isinstance(org, Mapping) and isinstance(org.get("timezone"), str):
+            out["timezone"] = org["timezone"]
+            break
     if inv is not None and inv.get("organization"):
         out["organization"] = inv["organization"]
+    if inv is not None and inv.get("timezone"):
+        out["timezone"] = inv["timezone"]
     return out
 
 

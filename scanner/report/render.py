@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
@@ -31,6 +32,10 @@ from scanner.packagedata import data_file
 from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
 from scanner.report.strings import STRINGS, CHECK_TITLES
 from scanner.report.since import since_context
+from scanner.report.fixfirst import (classification_map, finding_tally, ordered_segments,
+                                     segment_label)
+from scanner.localtime import local_iso, unit_zone
+from scanner.report.paths import for_reader
 from scanner.report import topology
 from scanner.waivers import report_section
 PAGE = 200   # rows per table page (and rows written as HTML)
@@ -159,6 +164,7 @@ def _env() -> jinja2.Environment:
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "separators": (",", ":"),
                                          "sort_keys": False}
     env.filters["script_json"] = script_json
+    env.filters["tokens"] = tokens
     return env
 
 
@@ -180,6 +186,34 @@ def _shown_data(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _shown_data(v) for k, v in data.items()}
     return data
+
+
+# an identifier a browser would break after its '-' or '/' (an asset tag BM-2026-0100,
+# a host ws-001, 8291/tcp, a time 2026-12-08T02:30:00+08:00, an SSH banner): kept on one
+# line; longer runs than a line can hold stay breakable
+# (a token starts only where a run of its characters starts, and its quantifiers are
+# possessive: linear in the cell's length, whatever the cell holds)
+_TOKEN = re.compile(r"(?<![A-Za-z0-9._:+@])[A-Za-z0-9][A-Za-z0-9._:+@]*+(?:[-/][A-Za-z0-9._:+@]++)++")
+_TOKEN_MAX = 64
+
+
+def _tok(m: "re.Match") -> str:
+    t = m.group()
+    return t if len(t) > _TOKEN_MAX else '<span class="tok">' + t + "</span>"
+
+
+def tokens(value: Any) -> "jinja2.utils.markupsafe.Markup":
+    """A cell's text, escaped, with each identifier in a <span class="tok"> that
+    never breaks (report.css); everything else wraps as text does. The escaped
+    text is searched: an entity (&lt; &#39;) holds no '-' or '/' and ends in ';',
+    so no token starts or ends inside one."""
+    Markup = jinja2.utils.markupsafe.Markup
+    if isinstance(value, Markup):
+        return value
+    esc = jinja2.utils.markupsafe.escape(visible(value) if isinstance(value, str) else str(value))
+    if "-" not in esc and "/" not in esc:
+        return esc
+    return Markup(_TOKEN.sub(_tok, str(esc)))
 
 
 _SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
@@ -229,12 +263,23 @@ def render_report(bundles: list[dict], lang: str = "zh-CN",
     if since_later:
         _env().get_template("_since.html.j2")      # compiled now, filled in when the store answers
     ctx["since_html"] = SINCE_SLOT if since_later else _since_html(merged, lang)
+    # what is new is known only once the store answers: the ranked list waits for it too
+    ctx["fixfirst_html"] = FIXFIRST_SLOT if since_later else _fixfirst_html(merged, lang)
     return _env().get_template("report.html.j2").render(ctx)
 
 
 # where the changes since the last scan go in a page rendered before they are known;
 # data cannot forge it: every value is escaped ("<" never reaches the page as is)
 SINCE_SLOT = jinja2.utils.markupsafe.Markup("<!--isoscan:since-last-scan-->")
+FIXFIRST_SLOT = jinja2.utils.markupsafe.Markup("<!--isoscan:fix-first-->")
+
+
+def _fixfirst_html(merged: Mapping, lang: str):
+    """The ranked list of what to fix first (scanner/report/fixfirst.py)."""
+    from scanner.report.fixfirst import fix_first_view
+    S = _T(STRINGS[lang])
+    return jinja2.utils.markupsafe.Markup(
+        _env().get_template("_fixfirst.html.j2").render(t=S, ff=fix_first_view(merged, S)))
 
 
 def _since_html(merged: Mapping, lang: str):
@@ -250,9 +295,10 @@ def _since_html(merged: Mapping, lang: str):
 def fill_since(page: str, merged: Mapping, lang: str) -> str:
     """The page render_report(..., since_later=True) made, with the changes
     since the last scan (merged["since_last"]) in their slot."""
-    if page.count(SINCE_SLOT) != 1:
+    if page.count(SINCE_SLOT) != 1 or page.count(FIXFIRST_SLOT) != 1:
         raise ValueError("the report page has no single slot for the changes since the last scan")
-    return page.replace(SINCE_SLOT, _since_html(merged, lang), 1)
+    page = page.replace(SINCE_SLOT, _since_html(merged, lang), 1)
+    return page.replace(FIXFIRST_SLOT, _fixfirst_html(merged, lang), 1)
 
 
 class _T(dict):
@@ -293,14 +339,19 @@ def build_context(m: Mapping, lang: str) -> dict:
     dash = "—"
 
     # ---- header
+    zone = unit_zone(m.get("timezone"))          # every time a person reads: the unit's zone
     org = m.get("organization") or (inv or {}).get("organization")
     versions = sorted({f"{s['tool'].get('name') or 'isoscan'} {s['tool'].get('version') or '?'}"
                        for s in sources})
     vantages = [[("" if s["sha256"] else "warn"),
                  s["vantage"].get("segment") or dash, s["vantage"].get("interface") or dash,
                  s["vantage"].get("ip") or dash, s["vantage"].get("mac") or dash,
-                 s["scan_id"] or dash, _span(s["started_at"], s["finished_at"]),
-                 s["sha256"] or S.unknown_digest] for s in sources]
+                 s["scan_id"] or dash, _span(s["started_at"], s["finished_at"], zone),
+                 ] for s in sources]
+    # the digests in a table of their own: a 64-digit digest beside six columns would
+    # have to break mid-token on an A4 page
+    digests = [[("" if s["sha256"] else "warn"), s["scan_id"] or dash,
+                s["sha256"] or S.unknown_digest] for s in sources]
     inv_shas = m["inventory"].get("sha256s") or []
     file_shas = {x["path"]: x["sha256"] for x in m["inventory"].get("sources") or []}
 
@@ -322,7 +373,8 @@ def build_context(m: Mapping, lang: str) -> dict:
     for key, checks in REQUIREMENTS:
         reqs.append(_requirement(S, key, checks, by_check))
         if key == "logical":
-            reqs[-1]["note"] = inbound_coverage_note(sources, lang, m.get("judging"))
+            note = inbound_coverage_note(sources, lang, m.get("judging"), zone)
+            reqs[-1]["note"] = local_times([note], zone)[0] if note else note
     others = sorted(set(by_check) - known)
     if others:
         reqs.append(_requirement(S, "other", tuple(others), by_check))
@@ -333,6 +385,7 @@ def build_context(m: Mapping, lang: str) -> dict:
 
     # ---- findings by segment and severity (failures; info failures are notices)
     fails = [f for f in findings if f["status"] == "fail"]
+    seg_class = classification_map(m)
     seg_groups: dict[str, list] = defaultdict(list)
     for f in fails:
         seg_groups[f["segment"] or ""].append(f)
@@ -340,7 +393,7 @@ def build_context(m: Mapping, lang: str) -> dict:
             S.col_remediation, S.col_vantages]
     groups = []
     n = 0
-    for seg in sorted(seg_groups, key=lambda x: (x == "", x)):
+    for seg in ordered_segments(seg_groups, m):      # classified, non-classified, internet
         fs = seg_groups[seg]
         sevs = []
         for sev in SEVERITIES:
@@ -351,11 +404,13 @@ def build_context(m: Mapping, lang: str) -> dict:
                                    f["subject"].get("mac") or ""))
             n += 1
             rows = [["sev-" + sev, f["check_id"], _subject_cell(f), f["title"],
-                     _bullets(f["evidence"]), _bullets(f["regulation"]),
+                     _bullets(local_times(f["evidence"], zone)), _bullets(f["regulation"]),
                      f["remediation"] or dash, _bullets(f["vantages"])] for f in sf]
             sevs.append({"sev": sev, "label": sev_label[sev], "count": len(sf),
                          "table": _table(f"f{n}", cols, rows)})
         groups.append({"segment": seg or S.no_segment, "count": len(fs), "severities": sevs,
+                       "class_label": segment_label(seg, seg_class.get(seg), S).replace(seg, "", 1)
+                       if seg else "",
                        "worst": sevs[0]["sev"] if sevs else "info"})
 
     # ---- errors: never hidden
@@ -364,7 +419,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     err_table = _table("errors", [S.col_check, S.col_segment, S.col_subject, S.col_finding,
                                   S.col_why, S.col_vantages],
                        [["sev-" + f["severity"], f["check_id"], f["segment"] or dash,
-                         _subject_cell(f), f["title"], _bullets(f["evidence"]),
+                         _subject_cell(f), f["title"], _bullets(local_times(f["evidence"], zone)),
                          _bullets(f["vantages"])] for f in errs])
 
     # ---- passes and skips: a count per check, detail collapsed
@@ -378,7 +433,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     def quiet_rows(status: str) -> list[list]:
         """The findings of a status, by check and segment: evidence, vantages."""
         return [["", f["check_id"], f["segment"] or dash, _subject_cell(f),
-                 _bullets(f["evidence"]), _bullets(f["vantages"])]
+                 _bullets(local_times(f["evidence"], zone)), _bullets(f["vantages"])]
                 for f in sorted((f for f in findings if f["status"] == status),
                                 key=lambda f: (f["check_id"], f["segment"] or ""))]
 
@@ -394,7 +449,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     topo = _topology(m, S, fails)
 
     # ---- canary (issue 8): what the outside saw, by vantage and exit address
-    canary = _canary(m, S)
+    canary = _canary(m, S, zone)
 
     # ---- device identities (issue 13): templates/_identities.html.j2
     from scanner.report.identities import view as identity_view
@@ -406,17 +461,20 @@ def build_context(m: Mapping, lang: str) -> dict:
     inventory_differs = bool(given and inv_shas and given not in inv_shas)
     return {
         "lang": lang, "t": S, "verdict": verdict, "verdict_label": S["verdict_" + verdict.replace("-", "_")],
-        "org": org, "span": _span(m.get("started_at"), m.get("finished_at")),
+        "org": org, "span": _span(m.get("started_at"), m.get("finished_at"), zone),
         "versions": versions, "report_version": __version__,
-        "inventory_files": [(f, file_shas.get(f)) for f in m["inventory"].get("files") or []],
+        "inventory_files": [(for_reader(f), file_shas.get(f))
+                            for f in m["inventory"].get("files") or []],
         "inventory_shas": inv_shas,
         "merged_inventories": merged_inventories, "inventory_differs": inventory_differs,
         "given_sha": given,
         "vantages": _table("vantages", [S.col_segment, S.col_interface, S.col_ip, S.col_mac,
-                                        S.col_scan_id, S.col_time, S.col_bundle_sha],
+                                        S.col_scan_id, S.col_time],
                            vantages),
+        "digests": _table("digests", [S.col_scan_id, S.col_bundle_sha], digests),
         "count_rows": count_rows, "totals": totals, "status_label": status_label,
         "requirements": reqs, "groups": groups, "fail_total": len(fails),
+        "tally": finding_tally(m), "zone": zone,
         "errors": err_table, "pass_rows": pass_rows, "skip_table": skip_table,
         "pass_table": pass_table, "recon": recon, "topo": topo, "canary": canary,
         "has_inventory": inv is not None, "identities": idv,
@@ -424,14 +482,28 @@ def build_context(m: Mapping, lang: str) -> dict:
     }
 
 
-def _span(a, b) -> str:
+_UTC_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z\b")
+
+
+def local_times(items: Sequence[str], zone=None) -> list[str]:
+    """Evidence as the check wrote it, but every UTC time in it ('...T00:49:51Z',
+    '....439Z') shown in the unit's zone with its offset: the same instant as a
+    person there reads it (the bundle and --json keep the UTC text)."""
+    z = zone or unit_zone()
+    return [_UTC_TIME.sub(lambda m: local_iso(m.group(), z), x) if isinstance(x, str) and "Z" in x
+            else x for x in items]
+
+
+def _span(a, b, zone=None) -> str:
+    """'from – to' in the unit's zone (ISO 8601 with its offset)."""
+    a, b = (local_iso(x, zone or unit_zone()) if x else x for x in (a, b))
     if a and b:
         return f"{a} – {b}"
     return a or b or "—"
 
 
 def inbound_coverage_note(sources: Sequence[Mapping], lang: str,
-                          policy: Mapping | None = None) -> str | None:
+                          policy: Mapping | None = None, zone=None) -> str | None:
     """What the internet vantages tested, in words, with the age of the last
     full port sweep (or that none was run), judged by the report's own policy
     (`policy`, as `isoscan report` judged the findings) or else the newest
@@ -455,11 +527,12 @@ def inbound_coverage_note(sources: Sequence[Mapping], lang: str,
                                                               *(c.get("routed") or ()))))
     shown = ", ".join(addrs[:8]) + (f", … (+{len(addrs) - 8})" if len(addrs) > 8 else "")
     full = newest.get("mode") == "full"
+    when = local_iso(newest.get("started_at"), zone or unit_zone()) if newest.get("started_at") else None
     if lang == "zh-CN":
-        head = (f"互联网侧于 {newest.get('started_at') or '?'} 自 {newest.get('from') or '?'} 探测了 "
+        head = (f"互联网侧于 {when or '?'} 自 {newest.get('from') or '?'} 探测了 "
                 f"{len(addrs)} 个地址（{shown or '—'}）：" + ("全部 TCP 端口" if full else "常用端口与已声明端口"))
     else:
-        head = (f"probed from the internet at {newest.get('started_at') or '?'} from "
+        head = (f"probed from the internet at {when or '?'} from "
                 f"{newest.get('from') or '?'}: {len(addrs)} addresses ({shown or '-'}), "
                 + ("every TCP port" if full else "the top ports and the declared ones"))
     tail = [pick(x, lang) for x in (said, warning) if x is not None]
@@ -507,6 +580,12 @@ def reconcile(m: Mapping, S) -> list[dict]:
     hosts_by_seg: dict[str, dict] = defaultdict(dict)     # seg -> (ip, mac) -> vantage labels
     six_by_seg: dict[str, dict] = defaultdict(dict)      # the same for IPv6 neighbours
     observed: set[str] = set()
+    own: dict[tuple, str] = {}     # a vantage never sees itself in its own sweep: it is there
+    for s in sources:
+        v = s["vantage"]
+        for key in ((v.get("segment"), "ip", v.get("ip")), (v.get("segment"), "mac", norm_mac(v.get("mac")))):
+            if key[0] and key[2]:
+                own.setdefault(key, s["label"])
     for s in sources:
         seg = s["vantage"].get("segment")
         disc = s["observations"].get("discovery")
@@ -576,6 +655,10 @@ def reconcile(m: Mapping, S) -> list[dict]:
                 per_seg[seg].append(_recon_row(st, d, i, ip, mac, labs))
             for d, i in reg.get(seg, []):
                 if id(i) not in matched:
+                    me = own.get((seg, "ip", i["ip"])) or own.get((seg, "mac", i["mac"]))
+                    if me:          # the probe's own host: present, by its own scan
+                        per_seg[seg].append(_recon_row("seen", d, i, i["ip"], i["mac"], [me]))
+                        continue
                     per_seg[seg].append(_recon_row("missing" if seg in observed else "notobserved",
                                                    d, i, None, None, []))
     else:
@@ -687,7 +770,7 @@ def _topology(m: Mapping, S, fails: list[dict]) -> dict:
     return lay
 
 
-def _canary(m: Mapping, S) -> dict | None:
+def _canary(m: Mapping, S, zone=None) -> dict | None:
     """The "what the outside saw" section: per vantage, arrivals by exit address."""
     obs = m.get("observations") or {}
     view = obs.get("outside")
@@ -697,7 +780,7 @@ def _canary(m: Mapping, S) -> dict | None:
                                       S.col_unmatched],
                       [["" if lg.get("complete") else "warn", lg.get("name") or dash,
                         ", ".join(lg.get("addresses") or []) or dash,
-                        _span(lg.get("started_at"), lg.get("finished_at")),
+                        _span(lg.get("started_at"), lg.get("finished_at"), zone),
                         str(lg.get("arrivals", 0)) + ("" if lg.get("complete") else " " + S.canary_incomplete),
                         str(lg.get("unmatched", 0))] for lg in view.get("logs") or []])
         vants = []
@@ -710,7 +793,8 @@ def _canary(m: Mapping, S) -> dict | None:
                              S.yes if ing else (S.no if ing is False else dash),
                              str(r.get("arrivals", 0)),
                              ", ".join(f"{k} ×{c}" for k, c in sorted((r.get("probes") or {}).items())),
-                             _bullets(r.get("via") or []),
+                             _bullets([S.canary_direct if v == "direct" else v
+                                       for v in r.get("via") or []]),
                              S.match_verified if r.get("match") == "verified" else S.match_port])
             vants.append({"label": v.get("label") or dash, "segment": v.get("segment") or dash,
                           "tagged": v.get("tagged"),

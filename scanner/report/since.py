@@ -70,7 +70,9 @@ def since_context(m: Mapping, S, lang: str = "zh-CN") -> dict | None:
     data = m.get("since_last")
     if not isinstance(data, Mapping):
         return None
+    from scanner.localtime import local_iso, unit_zone
     from scanner.report.render import _table
+    zone = unit_zone(m.get("timezone"))
     from scanner.report.strings import CHECK_TITLES
     titles = CHECK_TITLES.get(lang, {})
     label = {"new": S.since_new, "resolved": S.since_resolved,
@@ -84,11 +86,12 @@ def since_context(m: Mapping, S, lang: str = "zh-CN") -> dict | None:
                      S["sev_" + c["severity"]] if ("sev_" + c["severity"]) in S else c["severity"],
                      c["check_id"], c.get("segment") or "—", who,
                      c.get("title") or titles.get(c["check_id"], ""),
-                     c.get("first_seen") or "—", age])
+                     local_iso(c["first_seen"], zone) if c.get("first_seen") else "—", age])
     cols = [S.col_change, S.col_severity, S.col_check, S.col_segment, S.col_subject,
             S.col_finding, S.col_first_seen, S.col_age]
     cnt = data.get("counts")
     source = S.since_source_store if data.get("source") == "store" else S.since_source_file
-    return {"previous": data.get("previous"), "source": source,
+    prev = data.get("previous")
+    return {"previous": local_iso(prev, zone) if prev else prev, "source": source,
             "counts": [(k, label[k], cnt[k]) for k in KINDS] if cnt else None,
             "table": _table("since", cols, rows, S.none), "trend": _svg(data.get("trend") or ())}

@@ -108,7 +108,8 @@ def test_inspection_record(tmp_path, inputs, keypair):
     assert "配置里的人" not in rec           # the option wins over the configuration
     # one row per failing finding (low or above), each with an id cited in the verdicts
     listed = html.split('class="rec-list"', 1)[1].split("</table>", 1)[0]
-    ids = re.findall(r'<td class="mono rid">([A-Z]+-[A-Z0-9-]+-[0-9a-f]{6}(?:-\d+)?)</td>', listed)
+    ids = re.findall(r'<div class="mono rid muted">([A-Z]+-[A-Z0-9-]+-[0-9a-f]{6}(?:-\d+)?)</div>',
+                     listed)
     assert ids and len(ids) == len(set(ids))
     m = tmp_path / "m.json"
     r = run("report", *map(str, inputs), str(FIXTURES / "office-lan.json"),

@@ -32,7 +32,9 @@ def test_header_names_unit_versions_inventory_vantages_digests(bundles, inventor
                          inventory=inventory)
     head = Page(html).id_text("header")
     assert "示例审计局" in head
-    assert "2026-11-30T02:00:00Z" in head and "2026-11-30T02:06:10Z" in head
+    from scanner.localtime import local_iso, unit_zone      # the host's zone: no timezone declared
+    assert local_iso("2026-11-30T02:00:00Z", unit_zone()) in head
+    assert local_iso("2026-11-30T02:06:10Z", unit_zone()) in head
     assert "isoscan 0.1.0" in head
     assert "inventory.yaml" in head and bundles[0]["inventory"]["sha256"] in head
     assert bundles[0]["inventory"]["sources"][0]["sha256"] in head     # each file's own digest
@@ -112,12 +114,16 @@ def test_findings_grouped_by_segment_and_severity(bundles, inventory):
     html = render_report(bundles, "en", inventory=inventory)
     sec = html[html.index('<section id="findings"'):html.index('<section id="errors"')]
     segs = re.findall(r'<h3 class="seg">Segment: <span class="mono">([^<]+)</span>', sec)
-    assert segs == ["office-lan", "secret-lan", "(no segment)"]
-    secret = sec[sec.index(">secret-lan<"):sec.index(">(no segment)<")]
+    assert segs == ["secret-lan", "office-lan", "(no segment)"]      # classified first
+    secret = sec[sec.index('<span class="mono">secret-lan</span>'):
+                 sec.index('<span class="mono">office-lan</span>')]
     sevs = re.findall(r'<h4><span class="sev (\w+)">', secret)
     assert sevs == ["critical", "high", "info"]
     # a finding row carries subject, evidence, regulation, remediation, vantages
-    row = re.search(r'<tr class="sev-high"><td>DEV-UNREGISTERED</td>(.*?)</tr>', secret, re.S).group(1)
+    # (identifiers sit in <span class="tok">, kept on one line: issue 22)
+    row = re.search(r'<tr class="sev-high"><td><span class="tok">DEV-UNREGISTERED</span></td>(.*?)</tr>',
+                    secret, re.S).group(1)
+    row = re.sub(r'</?span[^>]*>', "", row)
     assert "10.10.0.77" in row and "02:aa:00:00:00:77" in row
     assert "ARP reply from 10.10.0.77" in row
     assert "secret-lan 10.10.0.5" in row
@@ -143,9 +149,10 @@ def test_reconciliation_with_inventory(bundles, inventory):
     by_seg = {r["segment"]: r for r in ctx["recon"]}
     assert "internet" not in by_seg
     secret = {c["key"]: c["n"] for c in by_seg["secret-lan"]["counts"]}
-    # ws-001, ws-002 seen; 10.10.0.77 and the bridging host unregistered; ws-003 and
-    # diode-01's secret leg missing
-    assert secret == {"seen": 2, "unregistered": 2, "missing": 2}
+    # ws-001, ws-002 seen; 10.10.0.77 and the bridging host unregistered; ws-003 missing;
+    # diode-01's secret leg is the secret-lan probe's own address (10.10.0.5): present,
+    # not "registered but not found" (issue 22)
+    assert secret == {"seen": 3, "unregistered": 2, "missing": 1}
     office = {c["key"]: c["n"] for c in by_seg["office-lan"]["counts"]}
     assert office == {"seen": 2, "unregistered": 1, "missing": 1}
     rows = by_seg["secret-lan"]["table"]["rows"]

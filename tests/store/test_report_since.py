@@ -38,7 +38,8 @@ def test_report_with_db(db_url, tmp_path):
             str(tmp_path / "m.json"), *now)
     assert r.exit_code == 0, r.output
     html = out.read_text("utf-8")
-    assert html.index('id="since"') < html.index('id="verdict"')     # the report opens with it
+    # the report opens with the verdict and what to fix first (issue 22), then the changes
+    assert html.index('id="fixfirst"') < html.index('id="since"') < html.index('id="header"')
     sec = _section(html)
     assert "Changes since the last scan" in sec and "the store" in sec
     assert "<svg" in sec and sec.count("<polyline") == 4
