@@ -350,6 +350,8 @@ class Device:
     # fingerprints ("SHA256:…") and names (NetBIOS/mDNS), each with its place
     ssh_host_keys: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    # issue 26: the serials of the device's own disks (the host vantage compares them)
+    disks: tuple[str, ...] = ()
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -361,6 +363,17 @@ class Transfer:
     device: str
     from_segment: str
     to_segment: str
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Medium:
+    """A registered removable medium (专用移动存储介质), issue 26: the host
+    vantage's HOST-MEDIA compares the serials it sees with these."""
+    serial: str
+    classification: str          # classified | non-classified | internet
+    label: str | None = None
+    custodian: str | None = None
     loc: Location | None = None
 
 
@@ -390,6 +403,7 @@ class Inventory:
     canaries: tuple[Canary, ...] = ()
     transfers: tuple[Transfer, ...] = ()
     files: tuple[SourceFile, ...] = ()
+    media: tuple[Medium, ...] = ()          # issue 26: registered removable media
     sha256: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
     _index: dict | None = field(default=None, repr=False, compare=False)
