@@ -1,0 +1,68 @@
+"""The host record of one root: a list of steps, each reading one part.
+
+A step that raises is a problem of its part (said in the record), never a
+silent gap: the checks that read that part say `error`, the others judge.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from scanner.host import etc, logs, routes, sysfs
+from scanner.host.record import HostProblem, HostRecord, Identity
+from scanner.host.root import Root
+
+
+def collect(root: Root, *, journalctl: str | None = None,
+            addresses: Callable[[], dict] | None = None) -> HostRecord:
+    """Everything the host vantage observes under `root` (read-only).
+
+    `addresses`: the live kernel's {interface: [ip/len]} (netlink); under
+    --root they come from procfs when it is there."""
+    problems: list[HostProblem] = []
+    skipped: list[str] = []
+    parts: dict = {}
+
+    def step(name: str, fn: Callable[[], object], default):
+        try:
+            return fn()
+        except Exception as exc:     # one part's failure is said, the rest is read
+            problems.append(HostProblem(name, root.path, f"{type(exc).__name__}: {exc}"[:300]))
+            return default
+
+    if not root.isdir("sys/class/net"):
+        problems.append(HostProblem("sysfs", "/sys/class/net",
+                                    "no sysfs under this root: interfaces and hardware not read"))
+    nics = step("sysfs", lambda: sysfs.interfaces(root), [])
+    rts = step("routes", lambda: routes.routes(root), [])
+    live = root.is_live and addresses is not None
+    if live:
+        addrs = step("addresses", addresses, {})
+    else:
+        addrs = step("addresses", lambda: routes.addresses_from_proc(root, rts), {})
+        skipped.append("reach test and live addresses: a --root tree is not a running "
+                       "system (addresses from its procfs, where it has one)")
+    nics = [n.__class__(**{**n.__dict__, "addresses": tuple(addrs.get(n.name, ()))})
+            for n in nics]
+    radios = step("sysfs", lambda: sysfs.radios(root, nics), [])
+    usb, serials = step("sysfs", lambda: sysfs.storage(root), ([], []))
+    fwd4, fwd6 = step("routes", lambda: routes.forwarding(root), (None, None))
+    proxies = step("proxies", lambda: etc.proxies(root), [])
+    profs, prof_problems = step("profiles", lambda: etc.profiles(root), ([], []))
+    problems += prof_problems
+    scan = step("logs", lambda: logs.read_all(root, journalctl), logs.Scan())
+    problems += scan.problems
+    if not scan.read and not scan.problems:
+        problems.append(HostProblem("logs", "/var/log", "no kernel or system log and no journal "
+                                                        "found: USB storage history not read"))
+    parts["identity"] = Identity(
+        machine_id=step("identity", lambda: etc.machine_id(root), None),
+        hostname=step("identity", lambda: etc.hostname(root), None),
+        disk_serials=tuple(serials),
+        macs=tuple(sorted({n.mac for n in nics if n.mac and n.kind != "loopback"
+                           and n.mac != "00:00:00:00:00:00"})))
+    return HostRecord(
+        status="ok", root=root.path, live=live, interfaces=tuple(nics), radios=tuple(radios),
+        routes=tuple(rts), ip_forward=fwd4, ipv6_forward=fwd6, proxies=tuple(proxies),
+        storage=tuple(usb), media_history=tuple(scan.media), wifi_events=tuple(scan.wifi),
+        profiles=tuple(profs), identity=parts["identity"], logs_read=tuple(scan.read),
+        log_lines=scan.lines, problems=tuple(problems), skipped=tuple(skipped))
