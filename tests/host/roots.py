@@ -14,6 +14,7 @@ DISK = "S4EWNX0R700026"
 STICK_REGISTERED = "AA00000000000123"
 STICK_UNKNOWN = "4C530001234567890123"
 STICK_INTERNET = "0700000000000ABC"
+STICK_JOURNAL = "0912345678JNL"
 
 
 def _pc(tmp: Path) -> SysRoot:
@@ -162,6 +163,23 @@ def unreadable_log(tmp):
     return r
 
 
+def offline_disk(tmp):
+    """The disk of a switched-off computer: no /proc (and, here, a /sys copy)."""
+    import shutil
+    r = _pc(tmp)
+    shutil.rmtree(Path(tmp) / "proc")
+    return r
+
+
+def journal_stick(tmp):
+    """A journal directory (journald's own files) remembers a stick; kern.log does not."""
+    from tests.host.journal import write_journal
+    r = _pc(tmp)
+    lines = [m.split("] ", 1)[1] for m in usb_stick_lines("3-2", STICK_JOURNAL)]
+    write_journal(Path(tmp) / "var/log/journal", lines, Path(str(tmp) + ".work"))
+    return r
+
+
 BUILDERS = {
     "clean-pc": clean_pc, "laptop-wifi-up": laptop_wifi_up, "laptop-wifi-down": laptop_wifi_down,
     "laptop-wifi-nodriver": laptop_wifi_nodriver, "laptop-wifi-profile": laptop_wifi_profile,
@@ -169,7 +187,8 @@ BUILDERS = {
     "forwarding": forwarding, "second-card": second_card, "usb-stick": stick,
     "usb-stick-registered": stick_registered, "usb-stick-internet": stick_internet,
     "rotated-gz": rotated_gz, "rotated-gz-registered": rotated_gz_registered,
-    "unreadable-log": unreadable_log,
+    "unreadable-log": unreadable_log, "offline-disk": offline_disk,
+    "journal-stick": journal_stick,
 }
 
 

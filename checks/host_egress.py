@@ -1,0 +1,95 @@
+"""HOST-EGRESS: the computer reaches nothing outside (违规外联), proven by
+the reach test through every interface.
+
+From inside the computer, tokened TCP and UDP probes go to the inventory's
+canaries through every interface that has an address (each socket bound to
+it, SO_BINDTODEVICE) and by the default route. An answer, or a refusal from
+the canary itself, is a 违规外联 proven: critical, naming the interface.
+A pass needs the positive control (the computer reached its own gateway or
+probe) and at least one probe sent; otherwise `error`. A test the operator
+skipped (--no-reach, or --root: no running system) is `skipped`, and says so.
+"""
+from __future__ import annotations
+
+from checks._host import gate, reach, routable
+from scanner.model import CheckMeta, Severity, Subject, error, fail, passed, skipped, text
+
+META = CheckMeta(
+    id="HOST-EGRESS",
+    severity=Severity.CRITICAL,
+    title=text("计算机可访问外部网络（违规外联）", "A computer reaches the outside (unauthorised outbound connection)"),
+    needs=("host", "host_reach"),
+    remediation=text(
+        "立即断开该接口或路径（拔出共享网络的手机、4G 模块，关闭第二块网卡），"
+        "检查防火墙与路由；按违规外联事件上报并查明外联期间传输的数据。",
+        "Cut the interface or path now (unplug the tethered phone or the 4G modem, disable the "
+        "second card), check the firewall and routes; report it as an unauthorised outbound "
+        "connection and find out what was sent while it was open."),
+    description=text(
+        "在计算机内部经每个有地址的接口（SO_BINDTODEVICE 绑定）与默认路由，向清单中的外部探针发送带令牌的 TCP 与 UDP 探测；"
+        "任何应答即违规外联。先以本网段网关或探针作正向对照，对照失败则无法判定。",
+        "From inside the computer, tokened TCP and UDP probes to the inventory's canaries "
+        "through every interface with an address (bound with SO_BINDTODEVICE) and by the "
+        "default route; any answer is an unauthorised connection. A positive control (the "
+        "own segment's gateway or probe) comes first; without it nothing passes."),
+    fingerprint=("identity", "destination"),
+)
+
+REACHED = ("answer", "refused")
+
+
+def evaluate(inv, obs):
+    rec, dev, why = gate(META, inv, obs)
+    if why is not None:
+        yield why
+        return
+    r = reach(obs)
+    subj = Subject(device=dev.name)
+    if r.status == "not-run":
+        yield skipped(META, text(f"外联测试未进行：{r.error or '未运行'}",
+                                 f"the reach test was skipped: {r.error or 'not run'}"), subject=subj)
+        return
+    reached = [p for p in r.probes if p.result in REACHED]
+    by_via: dict[str, list] = {}
+    for p in reached:
+        by_via.setdefault(p.via, []).append(p)
+    for via, ps in by_via.items():
+        nic = rec.nic(via)
+        label = nic.label() if nic is not None else "默认路由" if via == "default" else via
+        en_label = nic.label() if nic is not None else "the default route" if via == "default" else via
+        ip = next((a.split("/")[0] for a in (nic.addresses if nic else ()) if routable(a)), None)
+        lines = [text(
+            f"经 {label} 到达外部探针 {p.canary or p.dst}（{p.dst}:{p.port}/{p.proto}，"
+            f"{'应答' if p.result == 'answer' else '由探针拒绝，已到达'}；令牌 {(p.token or '')[:16]}…）",
+            f"through {en_label} the canary {p.canary or p.dst} was reached ({p.dst}:{p.port}/"
+            f"{p.proto}, {'answered' if p.result == 'answer' else 'refused by the canary itself'}; "
+            f"token {(p.token or '')[:16]}...)") for p in ps[:8]]
+        yield fail(META, lines, subject=Subject(ip=ip, mac=nic.mac if nic else None,
+                                                device=dev.name,
+                                                destination=f"{ps[0].dst}:{ps[0].port}/{ps[0].proto}"))
+    if reached:
+        return
+    if r.status != "ok":
+        yield error(META, text(f"无法判定：外联测试出错（{r.error}）",
+                               f"could not be judged: the reach test failed ({r.error})"), subject=subj)
+        return
+    if not r.control_ok:
+        tried = ", ".join(f"{c.what} {c.target} via {c.via}" for c in r.controls) or "none"
+        yield error(META, text(f"无法判定：正向对照失败，本机未能到达本网段网关或探针（{tried}），"
+                               "外联探测无应答不能证明隔离",
+                               f"could not be judged: the positive control failed, the computer "
+                               f"did not reach its own gateway or probe ({tried}); silence of the "
+                               f"probes proves nothing"), subject=subj)
+        return
+    if not r.probes:
+        yield error(META, text("无法判定：没有发出任何外联探测（清单中没有外部探针？）",
+                               "could not be judged: no probe was sent (no canary in the inventory?)"),
+                    subject=subj)
+        return
+    dsts = sorted({f"{p.dst}:{p.port}/{p.proto}" for p in r.probes})
+    yield passed(META, text(
+        f"经 {', '.join(r.interfaces)} 向 {', '.join(dsts)} 发出的 {len(r.probes)} 个带令牌探测均无应答"
+        f"（正向对照：{', '.join(c.target for c in r.controls if c.ok)} 可达）",
+        f"{len(r.probes)} tokened probes through {', '.join(r.interfaces)} to {', '.join(dsts)} got "
+        f"no answer (positive control: {', '.join(c.target for c in r.controls if c.ok)} reached)"),
+        subject=subj)
