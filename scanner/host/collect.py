@@ -39,8 +39,8 @@ def collect(root: Root, *, journalctl: str | None = None,
         addrs = step("addresses", addresses, {})
     else:
         addrs = step("addresses", lambda: routes.addresses_from_proc(root, rts), {})
-        skipped.append("reach test and live addresses: a --root tree is not a running "
-                       "system (addresses from its procfs, where it has one)")
+        skipped.append("live addresses: a --root tree is not a running system (addresses "
+                       "from its procfs, where it has one)")
     nics = [n.__class__(**{**n.__dict__, "addresses": tuple(addrs.get(n.name, ()))})
             for n in nics]
     radios = step("sysfs", lambda: sysfs.radios(root, nics), [])
