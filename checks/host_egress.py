@@ -60,10 +60,10 @@ def evaluate(inv, obs):
         ip = next((a.split("/")[0] for a in (nic.addresses if nic else ()) if routable(a)), None)
         lines = [text(
             f"经 {label} 到达外部探针 {p.canary or p.dst}（{p.dst}:{p.port}/{p.proto}，"
-            f"{'应答' if p.result == 'answer' else '由探针拒绝，已到达'}；令牌 {(p.token or '')[:16]}…）",
+            f"{'应答' if p.result == 'answer' else '由探针拒绝，已到达'}；令牌 …{(p.token or '')[-16:]}）",
             f"through {en_label} the canary {p.canary or p.dst} was reached ({p.dst}:{p.port}/"
             f"{p.proto}, {'answered' if p.result == 'answer' else 'refused by the canary itself'}; "
-            f"token {(p.token or '')[:16]}...)") for p in ps[:8]]
+            f"token ...{(p.token or '')[-16:]})") for p in ps[:8]]
         yield fail(META, lines, subject=Subject(ip=ip, mac=nic.mac if nic else None,
                                                 device=dev.name,
                                                 destination=f"{ps[0].dst}:{ps[0].port}/{ps[0].proto}"))

@@ -35,6 +35,10 @@ def _say(lang, t, err=True):
               show_default=True,
               help="Read sys, proc, etc and var/log under DIR (a mounted disk, read-only); the "
                    "live parts are skipped / 读取 DIR 下的离线文件树（只读）")
+@click.option("--files-root", "files_root", type=click.Path(file_okay=False, exists=True),
+              default=None,
+              help="Read etc and var/log under DIR while sys, proc and the network are this "
+                   "system's (a lab host shares its machine's disk)")
 @click.option("--lang", "lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
 @click.option("--no-reach", "no_reach", is_flag=True,
               help="Skip the reach test (违规外联 probes to the canaries); the result says so")
@@ -56,7 +60,7 @@ def _say(lang, t, err=True):
               help="Also send the bundle to the unit's console (isoscan serve)")
 @click.option("--token-file", "token_file", type=click.Path(dir_okay=False), default=None,
               help="The push token for --push (default $ISOSCAN_PUSH_TOKEN)")
-def host(inventory, device, output, root, lang, no_reach, watch, alerts_file, outbox, quiet,
+def host(inventory, device, output, root, files_root, lang, no_reach, watch, alerts_file, outbox, quiet,
          sign_key, chain_state, db, push_url, token_file):
     """Check this computer from inside: wireless, network cards, forwarding,
     removable media, and whether it reaches the outside (违规外联).
@@ -77,7 +81,7 @@ def host(inventory, device, output, root, lang, no_reach, watch, alerts_file, ou
         signer = signer_for(sign_key, chain_state, lang)
     try:
         result = run_host(list(inventory), device=device, root=root, reach=not no_reach,
-                          lang=lang)
+                          lang=lang, files_root=files_root)
     except KeyboardInterrupt:
         _say(lang, text("检查被中断：结果不完整", "interrupted: the result is incomplete"))
         sys.exit(3)

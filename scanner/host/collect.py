@@ -13,11 +13,14 @@ from scanner.host.root import Root
 
 
 def collect(root: Root, *, journalctl: str | None = None,
-            addresses: Callable[[], dict] | None = None) -> HostRecord:
+            addresses: Callable[[], dict] | None = None, files: Root | None = None) -> HostRecord:
     """Everything the host vantage observes under `root` (read-only).
 
     `addresses`: the live kernel's {interface: [ip/len]} (netlink); under
-    --root they come from procfs when it is there."""
+    --root they come from procfs when it is there. `files`: where etc and
+    var/log are read when not under `root` (--files-root: a lab host shares
+    its machine's disk, so its own configuration and logs are given apart)."""
+    files = files or root
     problems: list[HostProblem] = []
     skipped: list[str] = []
     parts: dict = {}
@@ -46,17 +49,17 @@ def collect(root: Root, *, journalctl: str | None = None,
     radios = step("sysfs", lambda: sysfs.radios(root, nics), [])
     usb, serials = step("sysfs", lambda: sysfs.storage(root), ([], []))
     fwd4, fwd6 = step("routes", lambda: routes.forwarding(root), (None, None))
-    proxies = step("proxies", lambda: etc.proxies(root), [])
-    profs, prof_problems = step("profiles", lambda: etc.profiles(root), ([], []))
+    proxies = step("proxies", lambda: etc.proxies(files), [])
+    profs, prof_problems = step("profiles", lambda: etc.profiles(files), ([], []))
     problems += prof_problems
-    scan = step("logs", lambda: logs.read_all(root, journalctl), logs.Scan())
+    scan = step("logs", lambda: logs.read_all(files, journalctl), logs.Scan())
     problems += scan.problems
     if not scan.read and not scan.problems:
         problems.append(HostProblem("logs", "/var/log", "no kernel or system log and no journal "
                                                         "found: USB storage history not read"))
     parts["identity"] = Identity(
-        machine_id=step("identity", lambda: etc.machine_id(root), None),
-        hostname=step("identity", lambda: etc.hostname(root), None),
+        machine_id=step("identity", lambda: etc.machine_id(files), None),
+        hostname=step("identity", lambda: etc.hostname(files), None),
         disk_serials=tuple(serials),
         macs=tuple(sorted({n.mac for n in nics if n.mac and n.kind != "loopback"
                            and n.mac != "00:00:00:00:00:00"})))

@@ -108,7 +108,7 @@ def host_checks(ids=None):
 def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool = True,
              lang: str = "zh-CN", addresses: Callable | None = None,
              journalctl: str | None = None, only: list[str] | None = None,
-             record: HostRecord | None = None) -> HostResult:
+             record: HostRecord | None = None, files_root: str | None = None) -> HostResult:
     started = _now()
     inv, schema = load(paths)
     r = Root(root)
@@ -124,7 +124,8 @@ def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool =
     if addresses is None and live:
         from scanner.host import netlink
         addresses = netlink.addresses
-    rec = record or collect(r, journalctl=journalctl, addresses=addresses if live else None)
+    rec = record or collect(r, journalctl=journalctl, addresses=addresses if live else None,
+                            files=Root(files_root) if files_root else None)
     dev, how = find_device(inv, rec, device)
     seg = dev.interfaces[0].segment if dev.interfaces else None
     main = _main_interface(dev, rec)
