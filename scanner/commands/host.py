@@ -74,7 +74,8 @@ def host(inventory, device, output, root, files_root, lang, no_reach, watch, ale
     if watch:
         from scanner.host.watch import watch_forever
         sys.exit(watch_forever(list(inventory), device=device, lang=lang, alerts_file=alerts_file,
-                               outbox=outbox, quiet=quiet, no_reach=no_reach))
+                               outbox=outbox, quiet=quiet, no_reach=no_reach,
+                               files_root=files_root))
     signer = None
     if sign_key:   # the key is checked before anything is sent
         from scanner.evidence.scanhook import signer_for

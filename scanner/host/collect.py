@@ -13,7 +13,8 @@ from scanner.host.root import Root
 
 
 def collect(root: Root, *, journalctl: str | None = None,
-            addresses: Callable[[], dict] | None = None, files: Root | None = None) -> HostRecord:
+            addresses: Callable[[], dict] | None = None, files: Root | None = None,
+            read_logs: bool = True) -> HostRecord:
     """Everything the host vantage observes under `root` (read-only).
 
     `addresses`: the live kernel's {interface: [ip/len]} (netlink); under
@@ -52,9 +53,10 @@ def collect(root: Root, *, journalctl: str | None = None,
     proxies = step("proxies", lambda: etc.proxies(files), [])
     profs, prof_problems = step("profiles", lambda: etc.profiles(files), ([], []))
     problems += prof_problems
-    scan = step("logs", lambda: logs.read_all(files, journalctl), logs.Scan())
+    scan = step("logs", lambda: logs.read_all(files, journalctl), logs.Scan()) if read_logs \
+        else logs.Scan()
     problems += scan.problems
-    if not scan.read and not scan.problems:
+    if read_logs and not scan.read and not scan.problems:
         problems.append(HostProblem("logs", "/var/log", "no kernel or system log and no journal "
                                                         "found: USB storage history not read"))
     parts["identity"] = Identity(

@@ -105,3 +105,64 @@ def test_refuses_without_a_canary(hostlab, files, tmp_path):
                                "--files-root", str(files), "--lang", "en"], timeout=60)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "no canary" in r.stderr
+
+
+def test_watch_alerts_a_new_tether_within_2s(hostlab, files, tmp_path):
+    """A real syslog receiver (a unix datagram socket, as rsyslog's /dev/log)
+    gets the alert within 2 s of the tethering interface coming up."""
+    import socket
+    import time
+    sock_path = tmp_path / "syslog.sock"
+    recv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    recv.bind(str(sock_path))
+    cfg = tmp_path / "alerts.yaml"
+    cfg.write_text(f"version: 1\noutbox: outbox.jsonl\nchannels:\n"
+                   f"  - {{name: siem, type: syslog, transport: unix, path: {sock_path}}}\n",
+                   encoding="utf-8")
+    p = hostlab.spawn("pc-08", [sys.executable, "-m", "scanner.cli", "host", "--watch", "-i",
+                                str(LAB), "--files-root", str(files), "--alerts", str(cfg),
+                                "--lang", "en"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ns = hostlab.netns("pc-08")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = p.stderr.readline()
+            if "baseline done" in line or not line:
+                break
+        assert "baseline done" in line, line
+        for cmd in (["ip", "link", "add", "usb0", "type", "veth", "peer", "name", "usb0p"],
+                    ["ip", "addr", "add", "172.20.10.2/28", "dev", "usb0"],
+                    ["ip", "link", "set", "usb0p", "up"]):
+            subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
+        time.sleep(0.5)                  # the events so far are not the link coming up
+        t0 = time.monotonic()
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "usb0", "up"], check=True)
+        recv.settimeout(5)
+        got = b""
+        while b"HOST-NIC" not in got:
+            got = recv.recv(65536)
+        took = time.monotonic() - t0
+        assert b"HOST-NIC" in got and b"pc-08" in got, got
+        assert took < 2.0, took
+        print(f"watch: link up -> syslog alert in {took:.3f} s")
+        # the receiver is gone (the network is down): the alert is kept and
+        # delivered once the receiver is back
+        recv.close()
+        sock_path.unlink()
+        for cmd in (["ip", "link", "add", "usb1", "type", "veth", "peer", "name", "usb1p"],
+                    ["ip", "addr", "add", "192.168.42.129/24", "dev", "usb1"],
+                    ["ip", "link", "set", "usb1p", "up"], ["ip", "link", "set", "usb1", "up"]):
+            subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
+        time.sleep(1.5)
+        pending = (tmp_path / "outbox.jsonl").read_text(encoding="utf-8")
+        assert '"pending"' in pending and "192.168.42.129" in pending, pending
+        recv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        recv.bind(str(sock_path))
+        recv.settimeout(10)
+        got = recv.recv(65536)
+        assert b"192.168.42.129" in got, got
+    finally:
+        p.terminate()
+        p.wait(10)
+        recv.close()
