@@ -5,6 +5,7 @@ silent gap: the checks that read that part say `error`, the others judge.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 from scanner.host import etc, logs, routes, sysfs
@@ -53,21 +54,33 @@ def collect(root: Root, *, journalctl: str | None = None,
     proxies = step("proxies", lambda: etc.proxies(files), [])
     profs, prof_problems = step("profiles", lambda: etc.profiles(files), ([], []))
     problems += prof_problems
-    scan = step("logs", lambda: logs.read_all(files, journalctl), logs.Scan()) if read_logs \
-        else logs.Scan()
-    problems += scan.problems
-    if read_logs and not scan.read and not scan.problems:
-        problems.append(HostProblem("logs", "/var/log", "no kernel or system log and no journal "
-                                                        "found: USB storage history not read"))
     parts["identity"] = Identity(
         machine_id=step("identity", lambda: etc.machine_id(files), None),
         hostname=step("identity", lambda: etc.hostname(files), None),
         disk_serials=tuple(serials),
         macs=tuple(sorted({n.mac for n in nics if n.mac and n.kind != "loopback"
                            and n.mac != "00:00:00:00:00:00"})))
-    return HostRecord(
+    rec = HostRecord(
         status="ok", root=root.path, live=live, interfaces=tuple(nics), radios=tuple(radios),
         routes=tuple(rts), ip_forward=fwd4, ipv6_forward=fwd6, proxies=tuple(proxies),
-        storage=tuple(usb), media_history=tuple(scan.media), wifi_events=tuple(scan.wifi),
-        profiles=tuple(profs), identity=parts["identity"], logs_read=tuple(scan.read),
-        log_lines=scan.lines, problems=tuple(problems), skipped=tuple(skipped))
+        storage=tuple(usb), profiles=tuple(profs), identity=parts["identity"],
+        problems=tuple(problems), skipped=tuple(skipped))
+    return with_logs(rec, files, journalctl) if read_logs else rec
+
+
+def with_logs(rec: HostRecord, files: Root, journalctl: str | None = None) -> HostRecord:
+    """The record with the USB storage and Wi-Fi history of the logs and the
+    journal under `files` (the slow part: run beside the reach test)."""
+    problems = list(rec.problems)
+    try:
+        scan = logs.read_all(files, journalctl)
+    except Exception as exc:     # said, never a silent gap
+        problems.append(HostProblem("logs", files.path, f"{type(exc).__name__}: {exc}"[:300]))
+        scan = logs.Scan()
+    problems += scan.problems
+    if not scan.read and not scan.problems:
+        problems.append(HostProblem("logs", "/var/log", "no kernel or system log and no journal "
+                                                        "found: USB storage history not read"))
+    return dataclasses.replace(rec, media_history=tuple(scan.media), wifi_events=tuple(scan.wifi),
+                               logs_read=tuple(scan.read), log_lines=scan.lines,
+                               problems=tuple(problems))

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from scanner.host.collect import collect
+from scanner.host.collect import collect, with_logs
 from scanner.host.record import HostRecord, ReachRecord
 from scanner.host.root import Root
 from scanner.judge.run import EXIT_BY_VERDICT, run_checks
@@ -124,8 +124,9 @@ def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool =
     if addresses is None and live:
         from scanner.host import netlink
         addresses = netlink.addresses
+    files = Root(files_root) if files_root else r
     rec = record or collect(r, journalctl=journalctl, addresses=addresses if live else None,
-                            files=Root(files_root) if files_root else None)
+                            files=files, read_logs=False)
     dev, how = find_device(inv, rec, device)
     seg = dev.interfaces[0].segment if dev.interfaces else None
     main = _main_interface(dev, rec)
@@ -142,12 +143,26 @@ def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool =
             "--no-reach：操作者跳过了外联测试", "--no-reach: the operator skipped the reach test"),
             lang), segment=seg)
     else:
+        rr = None
+    box: dict = {}
+    if rr is None:      # the reach test waits on the wire while the logs are read
+        import threading
         from scanner.host import reach as reach_test
-        try:
-            rr = reach_test.run(inv, dev, rec, tokens.TokenMinter(scan_id, seg or "", key),
-                                only=only)
-        except Exception as exc:       # the test failed: an error, never a pass
-            rr = ReachRecord(status="error", error=f"{type(exc).__name__}: {exc}", segment=seg)
+
+        def _reach():
+            try:
+                box["rr"] = reach_test.run(inv, dev, rec, tokens.TokenMinter(scan_id, seg or "", key),
+                                           only=only)
+            except Exception as exc:       # the test failed: an error, never a pass
+                box["rr"] = ReachRecord(status="error", error=f"{type(exc).__name__}: {exc}",
+                                        segment=seg)
+        t = threading.Thread(target=_reach, name="isoscan-host-reach", daemon=True)
+        t.start()
+    if record is None:
+        rec = with_logs(rec, files, journalctl)
+    if rr is None:
+        t.join()
+        rr = box["rr"]
     if rr.status == "not-run":
         notes.append(text(f"外联测试未进行：{rr.error}", f"reach test skipped: {rr.error}"))
     for s in rec.skipped:
