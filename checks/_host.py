@@ -32,6 +32,14 @@ def is_host(obs: Mapping[str, Any]) -> bool:
 def gate(meta: CheckMeta, inv: Inventory, obs: Mapping[str, Any]):
     """(record, device, None) or (None, None, the finding that says why not)."""
     if not is_host(obs):
+        v = obs.get("vantage")
+        seg = v.get("segment") if isinstance(v, Mapping) else None
+        if not isinstance(seg, str) or inv.segment(seg) is None:
+            # as every live check: a vantage the inventory does not know judges nothing
+            return None, None, error(meta, text(
+                f"无法判定：扫描位置所在网段“{seg}”未在清单中声明",
+                f"could not be judged: the vantage segment '{seg}' is not declared in the "
+                f"inventory"))
         return None, None, skipped(meta, text(
             "不适用：本结果包来自网络探测位置，该检查在涉密计算机内部运行（isoscan host）",
             "does not apply: this bundle is from a network vantage; the check runs inside "
