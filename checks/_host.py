@@ -9,12 +9,14 @@ The gate of the host vantage, in one place:
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from netaddr import IPAddress, IPNetwork
 from netaddr.core import AddrFormatError
 
+from scanner.host.device import home_segment
 from scanner.host.record import HostRecord, Nic, ReachRecord
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta, Device, Finding,
                            Inventory, Subject, error, skipped, text)
@@ -59,6 +61,17 @@ def gate(meta: CheckMeta, inv: Inventory, obs: Mapping[str, Any]):
             f"could not be judged: this computer ({name or 'not identified'}) is not in the "
             f"inventory, so its segments and classification are unknown"))
     return rec, dev, None
+
+
+def homed(inv: Inventory, obs: Mapping[str, Any], findings):
+    """The findings, each on the computer's home segment (its most secret one)
+    unless it says another: one row with the canary's and the probes' view."""
+    name = (obs.get("vantage") or {}).get("device") if isinstance(obs.get("vantage"), Mapping) \
+        else None
+    dev = inv.device(name) if isinstance(name, str) else None
+    seg = home_segment(inv, dev) if dev is not None else None
+    for f in findings:
+        yield f if f.segment is not None or seg is None else dataclasses.replace(f, segment=seg)
 
 
 def reach(obs: Mapping[str, Any]) -> ReachRecord:

@@ -11,7 +11,7 @@ skipped (--no-reach, or --root: no running system) is `skipped`, and says so.
 """
 from __future__ import annotations
 
-from checks._host import gate, reach, routable
+from checks._host import homed, gate, reach, routable
 from scanner.model import CheckMeta, Severity, Subject, error, fail, passed, skipped, text
 
 META = CheckMeta(
@@ -39,6 +39,10 @@ REACHED = ("answer", "refused")
 
 
 def evaluate(inv, obs):
+    yield from homed(inv, obs, _evaluate(inv, obs))
+
+
+def _evaluate(inv, obs):
     rec, dev, why = gate(META, inv, obs)
     if why is not None:
         yield why

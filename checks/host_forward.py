@@ -7,7 +7,7 @@ computer, high elsewhere.
 """
 from __future__ import annotations
 
-from checks._host import classification, gate, problems_finding
+from checks._host import homed, classification, gate, problems_finding
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, error, fail, passed, text
 
 META = CheckMeta(
@@ -28,6 +28,10 @@ META = CheckMeta(
 
 
 def evaluate(inv, obs):
+    yield from homed(inv, obs, _evaluate(inv, obs))
+
+
+def _evaluate(inv, obs):
     rec, dev, why = gate(META, inv, obs)
     if why is not None:
         yield why

@@ -11,7 +11,7 @@ A log that could not be read is an `error` beside what the others showed.
 """
 from __future__ import annotations
 
-from checks._host import classification, gate, problems_finding, words
+from checks._host import homed, classification, gate, problems_finding, words
 from scanner.model import (CLASSIFIED, INTERNET, CheckMeta, Severity, Subject, fail, passed,
                            text)
 
@@ -37,6 +37,10 @@ META = CheckMeta(
 
 
 def evaluate(inv, obs):
+    yield from homed(inv, obs, _evaluate(inv, obs))
+
+
+def _evaluate(inv, obs):
     rec, dev, why = gate(META, inv, obs)
     if why is not None:
         yield why

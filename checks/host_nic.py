@@ -11,7 +11,7 @@ Critical on a classified computer, high elsewhere.
 """
 from __future__ import annotations
 
-from checks._host import (classification, gate, networks, nic_subject, outside,
+from checks._host import (homed, classification, gate, networks, nic_subject, outside,
                           problems_finding, words)
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, text
 
@@ -39,6 +39,10 @@ WIRED = ("ethernet",)
 
 
 def evaluate(inv, obs):
+    yield from homed(inv, obs, _evaluate(inv, obs))
+
+
+def _evaluate(inv, obs):
     rec, dev, why = gate(META, inv, obs)
     if why is not None:
         yield why

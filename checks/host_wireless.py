@@ -11,7 +11,7 @@ since removed) are use all the same: critical.
 """
 from __future__ import annotations
 
-from checks._host import classification, gate, nic_subject, problems_finding, words
+from checks._host import homed, classification, gate, nic_subject, problems_finding, words
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, skipped, text
 
 META = CheckMeta(
@@ -41,6 +41,10 @@ KIND_WORDS = {"wlan": ("无线网卡", "Wi-Fi"), "bluetooth": ("蓝牙", "Blueto
 
 
 def evaluate(inv, obs):
+    yield from homed(inv, obs, _evaluate(inv, obs))
+
+
+def _evaluate(inv, obs):
     rec, dev, why = gate(META, inv, obs)
     if why is not None:
         yield why

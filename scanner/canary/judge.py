@@ -265,6 +265,9 @@ class _Vantage:
         self.mac = _mac(v.get("mac"))
         self.kind = _s(v.get("kind"))                # "host": isoscan host (issue 26)
         self.device = _s(v.get("device"))
+        host = obs.get("host") if isinstance(obs.get("host"), Mapping) else {}
+        self.nic_mac = {n.get("name"): _mac(n.get("mac")) for n in _seq(host.get("interfaces"))
+                        if isinstance(n, Mapping)}
         self.label = b.get("label") or (f"{self.segment} {self.ip}" if self.ip
                                         else (self.segment or f"vantage {index + 1}"))
         self.key = T.key_from_json(obs.get("canary_key"))
@@ -458,7 +461,7 @@ def _host_reached(v: _Vantage, hits) -> list[Finding]:
         lines = [_line(n, a, r, h, where) for n, a, r, h in items]
         out.append(fail(META, _limited(lines), segment=v.segment,
                         subject=Subject(ip=_s(items[0][2]["probe"].get("src")),
-                                        device=v.device)))
+                                        mac=v.nic_mac.get(via), device=v.device)))
     return out
 
 

@@ -128,7 +128,8 @@ def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool =
     rec = record or collect(r, journalctl=journalctl, addresses=addresses if live else None,
                             files=files, read_logs=False)
     dev, how = find_device(inv, rec, device)
-    seg = dev.interfaces[0].segment if dev.interfaces else None
+    from scanner.host.device import home_segment
+    seg = home_segment(inv, dev)
     main = _main_interface(dev, rec)
     from scanner.canary import tokens
     scan_id = str(uuid.uuid4())
