@@ -32,7 +32,6 @@ META = CheckMeta(
         "through every interface with an address (bound with SO_BINDTODEVICE) and by the "
         "default route; any answer is an unauthorised connection. A positive control (the "
         "own segment's gateway or probe) comes first; without it nothing passes."),
-    fingerprint=("identity", "destination"),
 )
 
 REACHED = ("answer", "refused")

@@ -88,3 +88,20 @@ def test_validate_checks_media_and_disks(tmp_path):
     assert "required key 'serial' is missing" in r.stdout
     assert "unknown key 'colour'" in r.stdout
     assert "a serial must be text, got the number 7" in r.stdout
+
+
+def test_signed_stored_like_a_scan(trees, tmp_path):
+    key = tmp_path / "probe.key"
+    assert subprocess.run([sys.executable, "-m", "scanner.cli", "keys", "new", "--out", str(key)],
+                          capture_output=True).returncode == 0
+    out, db = tmp_path / "b.json", tmp_path / "store.sqlite"
+    rc, text = host("-i", str(INV), "--root", str(trees["iphone-tether"]), "-o", str(out),
+                    "--sign", str(key), "--chain-state", str(tmp_path / "chain.json"),
+                    "--db", str(db))
+    assert rc == 1, text
+    r = subprocess.run([sys.executable, "-m", "scanner.cli", "verify", str(out), "--trust",
+                        str(tmp_path / "probe.pub"), "--lang", "en"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "scanner.cli", "history", "--db", str(db), "--lang",
+                        "en"], capture_output=True, text=True)
+    assert "HOST-NIC" in r.stdout and "pc-07" in r.stdout, r.stdout + r.stderr
