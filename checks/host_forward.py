@@ -22,8 +22,9 @@ META = CheckMeta(
         "remove the setting from /etc/sysctl.d); find out why it was on (internet sharing, "
         "a virtual machine's bridge)."),
     description=text(
-        "读取 /proc/sys/net 的转发开关（全局与各接口）。",
-        "Reads the forwarding switches under /proc/sys/net (global and per interface)."),
+        "读取 /proc/sys/net 的转发开关（全局与各接口）与 sysctl 配置（/etc/sysctl.conf、sysctl.d）。",
+        "Reads the forwarding switches under /proc/sys/net (global and per interface) and the "
+        "sysctl configuration (/etc/sysctl.conf, sysctl.d)."),
 )
 
 
@@ -50,6 +51,8 @@ def _evaluate(inv, obs):
         fam = "/".join(x for x, y in (("IPv4", n.forwarding), ("IPv6", n.forwarding6)) if y)
         lines.append(text(f"接口 {n.label()} 的 {fam} 转发已开启",
                           f"{fam} forwarding is on for {n.label()}"))
+    lines += [text(f"系统配置在启动时开启转发：{c}", f"the system's configuration turns forwarding on "
+                                                     f"at boot: {c}") for c in rec.forward_configured]
     if lines:
         yield fail(META, lines, severity=sev, subject=subj)
     bad = problems_finding(META, rec, dev, "routes")

@@ -51,6 +51,7 @@ def collect(root: Root, *, journalctl: str | None = None,
     radios = step("sysfs", lambda: sysfs.radios(root, nics), [])
     usb, serials = step("sysfs", lambda: sysfs.storage(root), ([], []))
     fwd4, fwd6 = step("routes", lambda: routes.forwarding(root), (None, None))
+    fwd_conf = step("routes", lambda: routes.forwarding_configured(files), [])
     proxies = step("proxies", lambda: etc.proxies(files), [])
     profs, prof_problems = step("profiles", lambda: etc.profiles(files), ([], []))
     problems += prof_problems
@@ -62,7 +63,8 @@ def collect(root: Root, *, journalctl: str | None = None,
                            and n.mac != "00:00:00:00:00:00"})))
     rec = HostRecord(
         status="ok", root=root.path, live=live, interfaces=tuple(nics), radios=tuple(radios),
-        routes=tuple(rts), ip_forward=fwd4, ipv6_forward=fwd6, proxies=tuple(proxies),
+        routes=tuple(rts), ip_forward=fwd4, ipv6_forward=fwd6,
+        forward_configured=tuple(fwd_conf), proxies=tuple(proxies),
         storage=tuple(usb), profiles=tuple(profs), identity=parts["identity"],
         problems=tuple(problems), skipped=tuple(skipped))
     return with_logs(rec, files, journalctl) if read_logs else rec

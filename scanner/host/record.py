@@ -259,6 +259,7 @@ class HostRecord(_Record):
     routes: tuple[Route, ...] = ()
     ip_forward: bool | None = None    # net.ipv4.ip_forward
     ipv6_forward: bool | None = None  # net.ipv6.conf.all.forwarding
+    forward_configured: tuple[str, ...] = ()   # sysctl.d lines that turn forwarding on
     proxies: tuple[Proxy, ...] = ()
     storage: tuple[Storage, ...] = ()
     media_history: tuple[MediaEvent, ...] = ()

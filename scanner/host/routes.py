@@ -94,3 +94,31 @@ def forwarding(root: Root) -> tuple[bool | None, bool | None]:
         v = root.read(rel)
         return None if v is None or not v.isdigit() else int(v) != 0
     return flag("proc/sys/net/ipv4/ip_forward"), flag("proc/sys/net/ipv6/conf/all/forwarding")
+
+
+SYSCTL_DIRS = ("etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/lib/sysctl.d",
+               "lib/sysctl.d")
+FORWARD_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding",
+                "net.ipv6.conf.all.forwarding", "net.ipv4.conf.default.forwarding",
+                "net.ipv6.conf.default.forwarding")
+
+
+def forwarding_configured(root: Root) -> list[str]:
+    """Where the system's sysctl configuration turns forwarding on
+    ("/etc/sysctl.d/99-share.conf:2 net.ipv4.ip_forward = 1"): what an offline
+    disk says will happen at boot (sysctl.d(5); a later file wins, as there)."""
+    files = ["etc/sysctl.conf"]
+    for d in SYSCTL_DIRS:
+        files += [f"{d}/{f}" for f in root.listdir(d) if f.endswith(".conf")][:500]
+    last: dict[str, tuple[str, str]] = {}
+    for rel in files:
+        for n, line in enumerate((root.read(rel) or "").splitlines(), 1):
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            k, sep, v = line.lstrip("-").partition("=")
+            k = k.strip().replace("/", ".")
+            if sep and k in FORWARD_KEYS:
+                last[k] = (v.strip(), f"/{rel}:{n} {k} = {v.strip()}")
+    return [where for v, where in last.values() if v not in ("0", "")]
+

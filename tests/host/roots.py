@@ -171,6 +171,13 @@ def offline_disk(tmp):
     return r
 
 
+def offline_disk_forwarding(tmp):
+    """The offline disk's sysctl.d turns forwarding on at boot (internet sharing)."""
+    r = offline_disk(tmp)
+    r.write("etc/sysctl.d/99-share.conf", "# share the phone's connection\nnet.ipv4.ip_forward=1\n")
+    return r
+
+
 def journal_stick(tmp):
     """A journal directory (journald's own files) remembers a stick; kern.log does not."""
     from tests.host.journal import write_journal
@@ -188,6 +195,7 @@ BUILDERS = {
     "usb-stick-registered": stick_registered, "usb-stick-internet": stick_internet,
     "rotated-gz": rotated_gz, "rotated-gz-registered": rotated_gz_registered,
     "unreadable-log": unreadable_log, "offline-disk": offline_disk,
+    "offline-disk-forwarding": offline_disk_forwarding,
     "journal-stick": journal_stick,
 }
 
