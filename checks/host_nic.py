@@ -4,7 +4,8 @@ Fails for:
 * an interface up with an address outside the device's registered segments
   (a phone's network, a hotel's, another segment's);
 * USB tethering (rndis_host, cdc_ether, cdc_ncm, ipheth) or a WWAN modem
-  present, whatever its state;
+  present, whatever its state, or registered in the logs (it has been
+  plugged in: usbnet's "register 'rndis_host' at ..., MAC" lines);
 * on a classified computer, a second wired card (one more than the device
   registers; the one whose MAC is not registered is named).
 Critical on a classified computer, high elsewhere.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from checks._host import (homed, classification, gate, networks, nic_subject, outside,
                           problems_finding, words)
+from scanner.host.sysfs import TETHER_DRIVERS, WWAN_DRIVERS
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, text
 
 META = CheckMeta(
@@ -71,6 +73,18 @@ def _evaluate(inv, obs):
         if lines:
             flagged.add(n.name)
             yield fail(META, lines, severity=sev, subject=nic_subject(dev, n))
+    past = [e for e in rec.net_history if e.driver in TETHER_DRIVERS or e.driver in WWAN_DRIVERS]
+    now_macs = {n.mac for n in rec.interfaces if n.name in flagged}
+    past = [e for e in past if e.mac is None or e.mac not in now_macs]
+    if past:
+        yield fail(META, [text(
+            f"日志显示曾接入 USB 共享网络或 4G/5G 模块：{e.source}，{e.time or '时间未知'}，驱动 {e.driver}，"
+            f"USB {e.bus_id or '-'}，接口 {e.interface or '-'}，MAC {e.mac or '-'}（{e.what or ''}）",
+            f"the logs show USB tethering or a 4G/5G modem was plugged in: {e.source}, "
+            f"{e.time or 'time unknown'}, driver {e.driver}, USB {e.bus_id or '-'}, interface "
+            f"{e.interface or '-'}, MAC {e.mac or '-'} ({e.what or ''})") for e in past[:10]],
+            severity=sev, subject=Subject(device=dev.name))
+        flagged.add("(logs)")
     if cls == CLASSIFIED:
         wired = [n for n in rec.interfaces if n.kind in WIRED and n.bus]
         allowed = max(len(dev.interfaces), 1)
@@ -85,7 +99,7 @@ def _evaluate(inv, obs):
                     f"a second network card on a classified computer: {n.label()} ({allowed} "
                     f"registered, {len(wired)} found)"), severity=sev, subject=nic_subject(dev, n))
                 flagged.add(n.name)
-    bad = problems_finding(META, rec, dev, "sysfs", "addresses")
+    bad = problems_finding(META, rec, dev, "sysfs", "addresses", "logs", "journal")
     yield from bad
     if not flagged and not bad:
         zh, en = words(cls)

@@ -83,6 +83,8 @@ def with_logs(rec: HostRecord, files: Root, journalctl: str | None = None) -> Ho
     if not scan.read and not scan.problems:
         problems.append(HostProblem("logs", "/var/log", "no kernel or system log and no journal "
                                                         "found: USB storage history not read"))
+    macs = tuple(sorted({e.mac for e in scan.net if e.mac}))
     return dataclasses.replace(rec, media_history=tuple(scan.media), wifi_events=tuple(scan.wifi),
-                               logs_read=tuple(scan.read), log_lines=scan.lines,
-                               problems=tuple(problems))
+                               net_history=tuple(scan.net), logs_read=tuple(scan.read),
+                               log_lines=scan.lines, problems=tuple(problems),
+                               identity=dataclasses.replace(rec.identity, macs_in_logs=macs))

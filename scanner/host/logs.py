@@ -30,7 +30,7 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from scanner.host.record import HostProblem, MediaEvent, WifiEvent
+from scanner.host.record import HostProblem, MediaEvent, NetEvent, WifiEvent
 from scanner.host.root import Root
 
 LOG_BASES = ("kern.log", "syslog", "messages", "dmesg", "kernel.log")
@@ -48,13 +48,19 @@ _WIFI = (re.compile(r"(\S+): associated$"),
          re.compile(r"(\S+): CTRL-EVENT-CONNECTED - Connection to ([0-9a-f:]{17})"),
          re.compile(r"device \((\S+)\): .*Connected to wireless network '([^']*)'"))
 _KSTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s*")
-_HINT = ("usb", "uas", "associat", "CTRL-EVENT-CONNECTED", "wireless network")
+# drivers/net/usb/usbnet.c: "<driver> <bus id> <if>: register '<driver>' at <where>, <info>, <mac>"
+_REGISTER = re.compile(r"^(\S+) (\S+) (\S+): register '([\w-]+)' at [^,]*, (.*), "
+                       r"([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\s*$")
+_IPHETH = re.compile(r"^ipheth (\S+): Apple iPhone USB Ethernet device attached")
+_HINT = ("usb", "uas", "associat", "CTRL-EVENT-CONNECTED", "wireless network", "register '",
+         "ipheth")
 
 
 @dataclass
 class Scan:
     media: list[MediaEvent] = field(default_factory=list)
     wifi: list[WifiEvent] = field(default_factory=list)
+    net: list[NetEvent] = field(default_factory=list)
     read: list[str] = field(default_factory=list)
     problems: list[HostProblem] = field(default_factory=list)
     lines: int = 0
@@ -84,6 +90,17 @@ class _Ports:
                                          vendor=p.get("vendor"), product=p.get("product"),
                                          vendor_name=p.get("vendor_name"), model=p.get("model"),
                                          bus_id=m.group(1)))
+            return
+        m = _REGISTER.search(msg)
+        if m:
+            scan.net.append(NetEvent(driver=m.group(4), source=where, time=when, bus_id=m.group(2),
+                                     interface=m.group(3), mac=m.group(6).lower(),
+                                     what=m.group(5)[:120]))
+            return
+        m = _IPHETH.search(msg)
+        if m:
+            scan.net.append(NetEvent(driver="ipheth", source=where, time=when, bus_id=m.group(1),
+                                     what="Apple iPhone USB Ethernet device"))
             return
         for rx in _WIFI:
             m = rx.search(msg)

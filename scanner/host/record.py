@@ -224,6 +224,20 @@ class WifiEvent(_Record):
 
 
 @dataclass(frozen=True)
+class NetEvent(_Record):
+    """A network device registered in a log (usbnet's "register 'DRIVER' at
+    ..., DESCRIPTION, MAC"; ipheth's "Apple iPhone USB Ethernet device
+    attached"): a tethered phone or a modem that has been plugged in."""
+    driver: str
+    source: str
+    time: str | None = None
+    bus_id: str | None = None
+    interface: str | None = None
+    mac: str | None = None
+    what: str | None = None
+
+
+@dataclass(frozen=True)
 class Profile(_Record):
     """A saved connection profile (Wi-Fi, mobile broadband, Bluetooth)."""
     kind: str                         # "wifi" | "gsm" | "cdma" | "bluetooth"
@@ -238,6 +252,7 @@ class Identity(_Record):
     hostname: str | None = None
     disk_serials: tuple[str, ...] = ()
     macs: tuple[str, ...] = ()        # every card's MAC (permanent where known)
+    macs_in_logs: tuple[str, ...] = ()  # MACs of network devices the logs remember
 
 
 @dataclass(frozen=True)
@@ -264,6 +279,7 @@ class HostRecord(_Record):
     storage: tuple[Storage, ...] = ()
     media_history: tuple[MediaEvent, ...] = ()
     wifi_events: tuple[WifiEvent, ...] = ()
+    net_history: tuple[NetEvent, ...] = ()     # network devices registered in the logs
     profiles: tuple[Profile, ...] = ()
     identity: Identity = field(default_factory=Identity)
     logs_read: tuple[str, ...] = ()   # every log file (and journal directory) read

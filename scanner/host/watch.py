@@ -72,6 +72,9 @@ class Watcher:
                       files=Root(self.files_root) if self.files_root else None)
         b = self.baseline
         rec = dataclasses.replace(rec, media_history=b.media_history, wifi_events=b.wifi_events,
+                                  net_history=b.net_history,
+                                  identity=dataclasses.replace(
+                                      rec.identity, macs_in_logs=b.identity.macs_in_logs),
                                   logs_read=b.logs_read, log_lines=b.log_lines,
                                   problems=rec.problems + tuple(
                                       p for p in b.problems if p.part in ("logs", "journal")))

@@ -107,6 +107,20 @@ def iphone_tether(tmp):
     return r
 
 
+def tether_in_logs(tmp):
+    """The phone is gone; kern.log.1 remembers rndis_host registering it."""
+    r = _pc(tmp)
+    k = "Nov 28 14:05:33 pc-07 kernel: [ 5021.100000] "
+    r.log("kern.log.1", noise(30) + [
+        k + "usb 1-3: new high-speed USB device number 7 using xhci_hcd",
+        k + "usb 1-3: New USB device found, idVendor=2717, idProduct=ff88, bcdDevice= 4.19",
+        k + "usb 1-3: Product: Redmi Note 11",
+        k + "rndis_host 1-3:1.0 usb0: register 'rndis_host' at usb-0000:00:14.0-3, "
+            "RNDIS device, 62:1f:0a:33:c0:07",
+        k + "rndis_host 1-3:1.0 enp0s20f0u3: renamed from usb0"])
+    return r
+
+
 def forwarding(tmp):
     r = _pc(tmp)
     r.write("proc/sys/net/ipv4/ip_forward", "1")
@@ -191,7 +205,7 @@ BUILDERS = {
     "clean-pc": clean_pc, "laptop-wifi-up": laptop_wifi_up, "laptop-wifi-down": laptop_wifi_down,
     "laptop-wifi-nodriver": laptop_wifi_nodriver, "laptop-wifi-profile": laptop_wifi_profile,
     "bluetooth": bluetooth, "modem-4g": modem_4g, "iphone-tether": iphone_tether,
-    "forwarding": forwarding, "second-card": second_card, "usb-stick": stick,
+    "forwarding": forwarding, "tether-in-logs": tether_in_logs, "second-card": second_card, "usb-stick": stick,
     "usb-stick-registered": stick_registered, "usb-stick-internet": stick_internet,
     "rotated-gz": rotated_gz, "rotated-gz-registered": rotated_gz_registered,
     "unreadable-log": unreadable_log, "offline-disk": offline_disk,
