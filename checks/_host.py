@@ -17,6 +17,7 @@ from netaddr import IPAddress, IPNetwork
 from netaddr.core import AddrFormatError
 
 from scanner.host.device import home_segment
+from scanner.localtime import local_iso, unit_zone
 from scanner.host.record import HostRecord, Nic, ReachRecord
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta, Device, Finding,
                            Inventory, Subject, error, skipped, text)
@@ -72,6 +73,14 @@ def homed(inv: Inventory, obs: Mapping[str, Any], findings):
     seg = home_segment(inv, dev) if dev is not None else None
     for f in findings:
         yield f if f.segment is not None or seg is None else dataclasses.replace(f, segment=seg)
+
+
+def shown_time(inv: Inventory, t: str | None) -> str | None:
+    """A log's time as a person reads it: the journal's UTC times in the
+    unit's zone; a syslog line's time as it was written (already local)."""
+    if isinstance(t, str) and t.endswith("Z"):
+        return local_iso(t, unit_zone(inv.organization.timezone))
+    return t
 
 
 def reach(obs: Mapping[str, Any]) -> ReachRecord:

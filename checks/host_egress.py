@@ -11,7 +11,7 @@ skipped (--no-reach, or --root: no running system) is `skipped`, and says so.
 """
 from __future__ import annotations
 
-from checks._host import homed, gate, reach, routable
+from checks._host import gate, homed, reach, routable
 from scanner.model import CheckMeta, Severity, Subject, error, fail, passed, skipped, text
 
 META = CheckMeta(

@@ -7,7 +7,7 @@ computer, high elsewhere.
 """
 from __future__ import annotations
 
-from checks._host import homed, classification, gate, problems_finding
+from checks._host import classification, gate, homed, problems_finding
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, error, fail, passed, text
 
 META = CheckMeta(

@@ -11,7 +11,7 @@ A log that could not be read is an `error` beside what the others showed.
 """
 from __future__ import annotations
 
-from checks._host import homed, classification, gate, problems_finding, words
+from checks._host import classification, gate, homed, problems_finding, shown_time, words
 from scanner.model import (CLASSIFIED, INTERNET, CheckMeta, Severity, Subject, fail, passed,
                            text)
 
@@ -58,9 +58,9 @@ def _evaluate(inv, obs):
             f"{s.vendor}:{s.product})"))
     for e in rec.media_history:
         seen.setdefault((e.serial or "").upper(), []).append(text(
-            f"日志记录：{e.source}，{e.time or '时间未知'}（{e.vendor_name or ''} {e.model or ''} "
+            f"日志记录：{e.source}，{shown_time(inv, e.time) or '时间未知'}（{e.vendor_name or ''} {e.model or ''} "
             f"{e.vendor or ''}:{e.product or ''}）",
-            f"in the log: {e.source}, {e.time or 'time unknown'} ({e.vendor_name or ''} "
+            f"in the log: {e.source}, {shown_time(inv, e.time) or 'time unknown'} ({e.vendor_name or ''} "
             f"{e.model or ''} {e.vendor or ''}:{e.product or ''})"))
     ok = []
     fails = 0

@@ -12,8 +12,8 @@ Critical on a classified computer, high elsewhere.
 """
 from __future__ import annotations
 
-from checks._host import (homed, classification, gate, networks, nic_subject, outside,
-                          problems_finding, words)
+from checks._host import (classification, gate, homed, networks, nic_subject, outside,
+                          problems_finding, shown_time, words)
 from scanner.host.sysfs import TETHER_DRIVERS, WWAN_DRIVERS
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, text
 
@@ -78,10 +78,10 @@ def _evaluate(inv, obs):
     past = [e for e in past if e.mac is None or e.mac not in now_macs]
     if past:
         yield fail(META, [text(
-            f"日志显示曾接入 USB 共享网络或 4G/5G 模块：{e.source}，{e.time or '时间未知'}，驱动 {e.driver}，"
+            f"日志显示曾接入 USB 共享网络或 4G/5G 模块：{e.source}，{shown_time(inv, e.time) or '时间未知'}，驱动 {e.driver}，"
             f"USB {e.bus_id or '-'}，接口 {e.interface or '-'}，MAC {e.mac or '-'}（{e.what or ''}）",
             f"the logs show USB tethering or a 4G/5G modem was plugged in: {e.source}, "
-            f"{e.time or 'time unknown'}, driver {e.driver}, USB {e.bus_id or '-'}, interface "
+            f"{shown_time(inv, e.time) or 'time unknown'}, driver {e.driver}, USB {e.bus_id or '-'}, interface "
             f"{e.interface or '-'}, MAC {e.mac or '-'} ({e.what or ''})") for e in past[:10]],
             severity=sev, subject=Subject(device=dev.name))
         flagged.add("(logs)")

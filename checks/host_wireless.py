@@ -11,7 +11,8 @@ since removed) are use all the same: critical.
 """
 from __future__ import annotations
 
-from checks._host import homed, classification, gate, nic_subject, problems_finding, words
+from checks._host import (classification, gate, homed, nic_subject, problems_finding, shown_time,
+                          words)
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, skipped, text
 
 META = CheckMeta(
@@ -74,8 +75,8 @@ def _evaluate(inv, obs):
                       f"{en_kind}: {r.label()} (found by {'; '.join(r.found_by)})")]
         lines += [text(f"已保存的网络配置：{p.name}（{p.source}）", f"saved profile: {p.name} ({p.source})")
                   for p in profiles[:5]]
-        lines += [text(f"日志中的无线关联：{e.source} {e.time or ''} {e.line}",
-                       f"wireless association in the log: {e.source} {e.time or ''} {e.line}")
+        lines += [text(f"日志中的无线关联：{e.source} {shown_time(inv, e.time) or ''} {e.line}",
+                       f"wireless association in the log: {e.source} {shown_time(inv, e.time) or ''} {e.line}")
                   for e in events[:5]]
         up = r.state == "up"
         sev = Severity.CRITICAL if up or profiles or events else Severity.HIGH
@@ -87,8 +88,8 @@ def _evaluate(inv, obs):
         lines = [text(f"已保存的无线/移动网络配置（现无对应硬件，曾使用的设备可能已拔出）：{p.name}（{p.source}）",
                       f"saved wireless/mobile profile with no such hardware now (the device used "
                       f"may have been unplugged): {p.name} ({p.source})") for p in rest_p[:10]]
-        lines += [text(f"日志中的无线关联：{e.source} {e.time or ''} {e.line}",
-                       f"wireless association in the log: {e.source} {e.time or ''} {e.line}")
+        lines += [text(f"日志中的无线关联：{e.source} {shown_time(inv, e.time) or ''} {e.line}",
+                       f"wireless association in the log: {e.source} {shown_time(inv, e.time) or ''} {e.line}")
                   for e in rest_e[:10]]
         yield fail(META, lines, severity=Severity.CRITICAL, subject=Subject(device=dev.name))
     bad = problems_finding(META, rec, dev, "sysfs", "profiles", "logs", "journal")
