@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from checks._host import (classification, gate, homed, networks, nic_subject, outside,
                           problems_finding, shown_time, words)
-from scanner.host.sysfs import TETHER_DRIVERS, WWAN_DRIVERS
+from scanner.host.record import TETHER_DRIVERS, WWAN_DRIVERS
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, text
 
 META = CheckMeta(

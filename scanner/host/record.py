@@ -25,6 +25,15 @@ KINDS = ("loopback", "ethernet", "wlan", "wwan", "usb-tether", "bluetooth-pan", 
          "bond", "vlan", "tun", "tap", "virtual", "other")
 # radio hardware kinds
 RADIO_KINDS = ("wlan", "bluetooth", "wwan", "other")
+# the drivers that make an interface USB tethering or a mobile broadband modem
+TETHER_DRIVERS = {"rndis_host": "USB tethering (RNDIS, Android)",
+                  "cdc_ether": "USB tethering / USB Ethernet (CDC ECM)",
+                  "cdc_ncm": "USB tethering (CDC NCM)",
+                  "cdc_eem": "USB tethering (CDC EEM)",
+                  "cdc_subset": "USB tethering (CDC subset)",
+                  "ipheth": "USB tethering (iPhone)"}
+WWAN_DRIVERS = {"cdc_mbim", "qmi_wwan", "huawei_cdc_ncm", "sierra_net", "option", "mhi_net",
+                "mhi_wwan_mbim", "iosm", "t7xx"}
 
 
 class _Record:

@@ -15,17 +15,9 @@ from __future__ import annotations
 
 import posixpath
 
-from scanner.host.record import Nic, Radio, Storage
+from scanner.host.record import TETHER_DRIVERS, WWAN_DRIVERS, Nic, Radio, Storage
 from scanner.host.root import Root, uevent
 
-TETHER_DRIVERS = {"rndis_host": "USB tethering (RNDIS, Android)",
-                  "cdc_ether": "USB tethering / USB Ethernet (CDC ECM)",
-                  "cdc_ncm": "USB tethering (CDC NCM)",
-                  "cdc_eem": "USB tethering (CDC EEM)",
-                  "cdc_subset": "USB tethering (CDC subset)",
-                  "ipheth": "USB tethering (iPhone)"}
-WWAN_DRIVERS = {"cdc_mbim", "qmi_wwan", "huawei_cdc_ncm", "sierra_net", "option", "mhi_net",
-                "mhi_wwan_mbim", "iosm", "t7xx"}
 ARPHRD_LOOPBACK = 772
 ARPHRD_ETHER = 1
 IFF_UP = 0x1
