@@ -52,13 +52,14 @@ def host_bridges(sources: Sequence[Mapping], inv: Mapping | None,
                  lang: str = DEFAULT_LANG) -> list[dict]:
     from scanner.report.merge import must_isolate
     segs = (inv or {}).get("segments") or {}
+    transfers = {t.get("device") for t in (inv or {}).get("transfers") or ()}
     stations = None
     out = []
     for s in sources:
         v = s.get("vantage") or {}
         host = (s.get("observations") or {}).get("host")
-        if v.get("kind") != "host" or not isinstance(host, Mapping):
-            continue
+        if v.get("kind") != "host" or not isinstance(host, Mapping) or v.get("device") in transfers:
+            continue                  # a declared one-way transfer device is on both by design
         on: dict[str, list[tuple[str, str | None, str]]] = {}     # segment -> cards
         for n in host.get("interfaces") or ():
             if not isinstance(n, Mapping) or n.get("kind") == "loopback":
