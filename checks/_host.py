@@ -137,6 +137,21 @@ def nic_subject(dev: Device, nic: Nic | None) -> Subject:
     return Subject(ip=ip, mac=nic.mac, device=dev.name)
 
 
+def nothing_read(meta: CheckMeta, rec: HostRecord, dev: Device, what: str):
+    """An `error` when the part a pass rests on is empty (a running system has
+    a loopback at least; a host that read no log has no history): never a
+    pass on nothing."""
+    if what == "interfaces" and not rec.interfaces:
+        return error(meta, text("无法判定：未读取到任何网络接口（连回环接口也没有）",
+                                "could not be judged: no network interface was read (not even "
+                                "the loopback)"), subject=Subject(device=dev.name))
+    if what == "logs" and not rec.logs_read:
+        return error(meta, text("无法判定：未读取到任何系统日志或 journal",
+                                "could not be judged: no system log and no journal was read"),
+                     subject=Subject(device=dev.name))
+    return None
+
+
 def problems_finding(meta: CheckMeta, rec: HostRecord, dev: Device, *parts: str) -> list[Finding]:
     """One `error` per unreadable part the check reads (the rest is judged)."""
     out = []

@@ -11,7 +11,8 @@ A log that could not be read is an `error` beside what the others showed.
 """
 from __future__ import annotations
 
-from checks._host import classification, gate, homed, problems_finding, shown_time, words
+from checks._host import (classification, gate, homed, nothing_read, problems_finding,
+                          shown_time, words)
 from scanner.model import (CLASSIFIED, INTERNET, CheckMeta, Severity, Subject, fail, passed,
                            text)
 
@@ -96,6 +97,10 @@ def _evaluate(inv, obs):
     bad = problems_finding(META, rec, dev, "sysfs", "logs", "journal")
     yield from bad
     if fails or bad:
+        return
+    empty = nothing_read(META, rec, dev, "logs")
+    if empty is not None:
+        yield empty
         return
     yield passed(META, text(
         f"{dev.name} 上出现的移动存储介质均为登记的{zh_c}介质：{', '.join(ok) or '无'}"

@@ -12,7 +12,7 @@ Critical on a classified computer, high elsewhere.
 """
 from __future__ import annotations
 
-from checks._host import (classification, gate, homed, networks, nic_subject, outside,
+from checks._host import (classification, gate, homed, networks, nic_subject, nothing_read, outside,
                           problems_finding, shown_time, words)
 from scanner.host.record import TETHER_DRIVERS, WWAN_DRIVERS
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, text
@@ -101,6 +101,10 @@ def _evaluate(inv, obs):
                 flagged.add(n.name)
     bad = problems_finding(META, rec, dev, "sysfs", "addresses", "logs", "journal")
     yield from bad
+    empty = nothing_read(META, rec, dev, "interfaces")
+    if empty is not None and not bad:
+        yield empty
+        return
     if not flagged and not bad:
         zh, en = words(cls)
         shown = [n.label() for n in rec.interfaces if n.kind != "loopback"]

@@ -11,8 +11,8 @@ since removed) are use all the same: critical.
 """
 from __future__ import annotations
 
-from checks._host import (classification, gate, homed, nic_subject, problems_finding, shown_time,
-                          words)
+from checks._host import (classification, gate, homed, nic_subject, nothing_read,
+                          problems_finding, shown_time, words)
 from scanner.model import CLASSIFIED, CheckMeta, Severity, Subject, fail, passed, skipped, text
 
 META = CheckMeta(
@@ -94,6 +94,10 @@ def _evaluate(inv, obs):
         yield fail(META, lines, severity=Severity.CRITICAL, subject=Subject(device=dev.name))
     bad = problems_finding(META, rec, dev, "sysfs", "profiles", "logs", "journal")
     yield from bad
+    empty = nothing_read(META, rec, dev, "interfaces")
+    if empty is not None and not bad:
+        yield empty
+        return
     if not found and not bad:
         yield passed(META, text(
             f"{dev.name} 未发现无线、蓝牙或移动网络硬件与使用痕迹（查看了 {len(rec.interfaces)} 个接口、rfkill、"

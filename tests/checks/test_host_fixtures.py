@@ -119,3 +119,25 @@ def test_network_checks_skip_on_a_host_bundle():
     got = run_check(iso_physical.META, iso_physical.evaluate, inv,
                     {"vantage": {"kind": "host", "device": "pc-07", "segment": "secret-lan"}})
     assert [f.status for f in got] == [Status.SKIPPED]
+
+
+GARBAGE = [None, "x", 7, [], {}, {"status": "ok"}, {"status": "OK"},
+           {"status": "ok", "interfaces": "eth0", "radios": 5, "storage": {}},
+           {"status": "ok", "interfaces": [{"name": None}, 3, {"kind": "wlan"}],
+            "media_history": [{"serial": 5}], "logs_read": "all", "ip_forward": "no"}]
+
+
+@pytest.mark.parametrize("cid", sorted(MODULES))
+def test_malformed_host_records_never_pass_and_never_crash(cid):
+    mod = importlib.import_module(MODULES[cid])
+    res = load_inventory([HERE / cid / "inventory.yaml"])
+    for g in GARBAGE:
+        for reach in (None, "x", {"status": "ok"}, {"status": "ok", "controls": "yes",
+                                                     "probes": [{"via": 1}]}):
+            obs = {"vantage": {"kind": "host", "device": "pc-07", "segment": "secret-lan"},
+                   "host": g, "host_reach": reach}
+            got = run_check(mod.META, mod.evaluate, res.inventory, obs)
+            statuses = {f.status.value for f in got}
+            assert "pass" not in statuses, (g, reach, [f.to_json("en") for f in got])
+            assert not any("raised" in pick(e, "en") for f in got for e in f.evidence), \
+                [f.to_json("en") for f in got]
