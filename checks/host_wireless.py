@@ -79,6 +79,12 @@ def _evaluate(inv, obs):
                        f"wireless association in the log: {e.source} {shown_time(inv, e.time) or ''} {e.line}")
                   for e in events[:5]]
         up = r.state == "up"
+        pan = [n for n in rec.interfaces if r.kind == "bluetooth" and n.kind == "bluetooth-pan"
+               and (n.up or n.operstate == "up")]
+        if pan:                      # a Bluetooth network (PAN) up: the controller is in use
+            up = True
+            lines += [text(f"蓝牙网络接口已启用：{n.label()}", f"Bluetooth network interface up: "
+                                                           f"{n.label()}") for n in pan]
         sev = Severity.CRITICAL if up or profiles or events else Severity.HIGH
         yield fail(META, lines, severity=sev, subject=nic_subject(dev, rec.nic(r.interface)))
     rest_p = [p for p in rec.profiles if id(p) not in used_profiles]

@@ -87,6 +87,14 @@ def bluetooth(tmp):
     return r
 
 
+def bluetooth_pan(tmp):
+    """The Bluetooth controller carries a network: bnep0 (DEVTYPE=bluetooth) is up."""
+    r = bluetooth(tmp)
+    r.netdev("bnep0", None, mac="f4:26:79:00:0c:07", devtype="bluetooth", up=True,
+             addr="192.168.44.2/24")
+    return r
+
+
 def modem_4g(tmp):
     r = _pc(tmp)
     m = r.usb_device("2-3", vendor="2c7c", product="0125", manufacturer="Quectel",
@@ -204,7 +212,7 @@ def journal_stick(tmp):
 BUILDERS = {
     "clean-pc": clean_pc, "laptop-wifi-up": laptop_wifi_up, "laptop-wifi-down": laptop_wifi_down,
     "laptop-wifi-nodriver": laptop_wifi_nodriver, "laptop-wifi-profile": laptop_wifi_profile,
-    "bluetooth": bluetooth, "modem-4g": modem_4g, "iphone-tether": iphone_tether,
+    "bluetooth": bluetooth, "bluetooth-pan": bluetooth_pan, "modem-4g": modem_4g, "iphone-tether": iphone_tether,
     "forwarding": forwarding, "tether-in-logs": tether_in_logs, "second-card": second_card, "usb-stick": stick,
     "usb-stick-registered": stick_registered, "usb-stick-internet": stick_internet,
     "rotated-gz": rotated_gz, "rotated-gz-registered": rotated_gz_registered,
