@@ -3,8 +3,9 @@ the reach test through every interface.
 
 From inside the computer, tokened TCP and UDP probes go to the inventory's
 canaries through every interface that has an address (each socket bound to
-it, SO_BINDTODEVICE) and by the default route. An answer, or a refusal from
-the canary itself, is a 违规外联 proven: critical, naming the interface.
+it, SO_BINDTODEVICE) and by the default route. An answer is a 违规外联
+proven: critical, naming the interface. A refusal in the canary's name may be
+the canary or a firewall on the way (the computer's own included): `error`.
 A pass needs the positive control (the computer reached its own gateway or
 probe) and at least one probe sent; otherwise `error`. A test the operator
 skipped (--no-reach, or --root: no running system) is `skipped`, and says so.
@@ -34,7 +35,12 @@ META = CheckMeta(
         "own segment's gateway or probe) comes first; without it nothing passes."),
 )
 
-REACHED = ("answer", "refused")
+REACHED = ("answer",)
+# A refusal (TCP RST, port unreachable) from the canary's address: the canary
+# itself (reached), or a firewall on the way that rejects in its name -- this
+# computer's own included (iptables REJECT in OUTPUT). From inside a computer
+# that cannot be told apart: an `error` to look into, never a pass.
+REFUSED = ("refused",)
 
 
 def evaluate(inv, obs):
@@ -63,14 +69,31 @@ def _evaluate(inv, obs):
         ip = next((a.split("/")[0] for a in (nic.addresses if nic else ()) if routable(a)), None)
         lines = [text(
             f"经 {label} 到达外部探针 {p.canary or p.dst}（{p.dst}:{p.port}/{p.proto}，"
-            f"{'应答' if p.result == 'answer' else '由探针拒绝，已到达'}；令牌 …{(p.token or '')[-16:]}）",
+            f"应答；令牌 …{(p.token or '')[-16:]}）",
             f"through {en_label} the canary {p.canary or p.dst} was reached ({p.dst}:{p.port}/"
-            f"{p.proto}, {'answered' if p.result == 'answer' else 'refused by the canary itself'}; "
-            f"token ...{(p.token or '')[-16:]})") for p in ps[:8]]
+            f"{p.proto}, answered; token ...{(p.token or '')[-16:]})") for p in ps[:8]]
         yield fail(META, lines, subject=Subject(ip=ip, mac=nic.mac if nic else None,
                                                 device=dev.name,
                                                 destination=f"{ps[0].dst}:{ps[0].port}/{ps[0].proto}"))
-    if reached:
+    answered = set(by_via)
+    refused: dict[str, list] = {}
+    for p in r.probes:
+        if p.result in REFUSED and p.via not in answered:
+            refused.setdefault(p.via, []).append(p)
+    for via, ps in refused.items():
+        nic = rec.nic(via)
+        label = nic.label() if nic is not None else "默认路由" if via == "default" else via
+        en_label = nic.label() if nic is not None else "the default route" if via == "default" else via
+        ip = next((a.split("/")[0] for a in (nic.addresses if nic else ()) if routable(a)), None)
+        dsts = ", ".join(sorted({f"{p.dst}:{p.port}/{p.proto}" for p in ps}))
+        yield error(META, text(
+            f"经 {label} 发往外部探针的探测被拒绝（{dsts}）：可能是探针本身拒绝（即已到达，违规外联），"
+            "也可能是途中或本机防火墙以探针地址拒绝；请查明",
+            f"the probes through {en_label} to the canary were refused ({dsts}): either the "
+            f"canary itself refused (it was reached: an unauthorised connection) or a firewall on "
+            f"the way, this computer's own included, rejected them in its name; find out which"),
+            subject=Subject(ip=ip, mac=nic.mac if nic else None, device=dev.name))
+    if reached or refused:
         return
     if r.status != "ok":
         yield error(META, text(f"无法判定：外联测试出错（{r.error}）",
