@@ -102,6 +102,8 @@ def host(inventory, device, output, root, files_root, lang, no_reach, watch, ale
         sys.exit(3)
     for n in result.notes:
         _say(lang, n)
+    if not quiet and result.record is not None:
+        _say(lang, _coverage(result.record, result.bundle["observations"].get("host_reach") or {}))
     for f in result.findings:
         if f.check_id == "INV-SCHEMA":
             click.echo(clean(f"  {f.location or ''}: INV-SCHEMA: "
@@ -129,3 +131,16 @@ def host(inventory, device, output, root, files_root, lang, no_reach, watch, ale
     if push_url and not _push(bundle, push_url, token_file, lang):
         sys.exit(2)
     sys.exit(result.exit_code)
+
+
+def _coverage(rec, reach) -> dict:
+    """What was looked at, in one line (the coverage a pass rests on)."""
+    via = ", ".join(reach.get("interfaces") or ()) or "-"
+    logs = len(rec.logs_read)
+    return text(f"检查范围：{len(rec.interfaces)} 个接口，{len(rec.radios)} 个无线设备，"
+                f"{len(rec.storage)} 个 USB 存储设备，{logs} 个日志（{rec.log_lines} 行），"
+                f"{len(rec.profiles)} 个已保存的网络配置；外联测试经 {via}",
+                f"looked at: {len(rec.interfaces)} interfaces, {len(rec.radios)} radios, "
+                f"{len(rec.storage)} USB storage devices, {logs} logs ({rec.log_lines} lines), "
+                f"{len(rec.profiles)} saved profiles; reach test through {via}")
+

@@ -166,8 +166,10 @@ def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool =
         rr = box["rr"]
     if rr.status == "not-run":
         notes.append(text(f"外联测试未进行：{rr.error}", f"reach test skipped: {rr.error}"))
-    for s in rec.skipped:
-        notes.append(text(f"未检查：{s}", f"not looked at: {s}"))
+    if not live:
+        notes.append(text("离线文件树：接口地址取自其 /proc（若有），不是运行中的内核",
+                          "an offline tree: the addresses come from its /proc (where it has one), "
+                          "not from a running kernel"))
     vantage = {"kind": "host", "segment": seg, "device": dev.name,
                "interface": main.name if main else None,
                "ip": next((a.split("/")[0] for a in main.addresses if ":" not in a), None)
