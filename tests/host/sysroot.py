@@ -176,9 +176,10 @@ class SysRoot:
         self.write(f"{dev}/name", owner.rsplit("/", 1)[1])
         self.write(f"{dev}/soft", "1" if soft else "0")
         self.write(f"{dev}/hard", "1" if hard else "0")
-        self.write(f"{dev}/state", "0" if soft or hard else "1")
+        # sysfs-class-rfkill state: 0 soft blocked, 1 unblocked, 2 hard blocked
+        self.write(f"{dev}/state", "2" if hard else "0" if soft else "1")
         self.write(f"{dev}/uevent", f"RFKILL_NAME={owner.rsplit('/', 1)[1]}\nRFKILL_TYPE={typ}\n"
-                                    f"RFKILL_STATE={0 if soft or hard else 1}\n")
+                                    f"RFKILL_STATE={2 if hard else 0 if soft else 1}\n")
         self.link(f"sys/class/rfkill/{name}", dev)
 
     def phy(self, parent: str, phy: str) -> str:
