@@ -52,10 +52,13 @@ def _evaluate(inv, obs):
     own = {s.upper() for s in dev.disks}
     seen: dict[str, list] = {}
     for s in rec.storage:
+        mtp = s.name.startswith("mtp:")
+        name_zh = "手机/相机存储（MTP/PTP）" if mtp else f"/dev/{s.name}"
+        name_en = "a phone's or camera's storage (MTP/PTP)" if mtp else f"/dev/{s.name}"
         seen.setdefault((s.serial or "").upper(), []).append(text(
-            f"当前接入：/dev/{s.name}（{s.vendor_name or ''} {s.model or ''}，USB {s.bus_id} "
+            f"当前接入：{name_zh}（{s.vendor_name or ''} {s.model or ''}，USB {s.bus_id} "
             f"{s.vendor}:{s.product}）",
-            f"attached now: /dev/{s.name} ({s.vendor_name or ''} {s.model or ''}, USB {s.bus_id} "
+            f"attached now: {name_en} ({s.vendor_name or ''} {s.model or ''}, USB {s.bus_id} "
             f"{s.vendor}:{s.product})"))
     for e in rec.media_history:
         seen.setdefault((e.serial or "").upper(), []).append(text(

@@ -239,7 +239,8 @@ def _hci_state(root: Root, r: dict) -> str:
 # -- block devices -----------------------------------------------------------
 
 def storage(root: Root) -> tuple[list[Storage], list[str]]:
-    """(USB block devices present now, serials of the other disks)."""
+    """(USB storage present now: block devices and MTP/PTP devices; serials of
+    the other disks)."""
     usb, serials = [], []
     for disk in root.listdir("sys/block"):
         base = f"sys/block/{disk}"
@@ -260,6 +261,19 @@ def storage(root: Root) -> tuple[list[Storage], list[str]]:
         s = _disk_serial(root, dev)
         if s:
             serials.append(s)
+    # phones and cameras that lend their storage over MTP/PTP (USB interface
+    # class 06/01/01, "Still Image"): no block device, files all the same
+    for intf in root.listdir("sys/bus/usb/devices"):
+        if ":" not in intf:
+            continue
+        dev = root.resolve(f"sys/bus/usb/devices/{intf}")
+        if (_hex_id(root.read(dev + "/bInterfaceClass")), _hex_id(root.read(dev + "/bInterfaceSubClass"))) \
+                != ("06", "01"):
+            continue
+        bus = Bus(root, dev)
+        usb.append(Storage(name=f"mtp:{bus.bus_id}", bus_id=bus.bus_id, vendor=bus.vendor,
+                           product=bus.product, vendor_name=bus.vendor_name,
+                           model=bus.product_name, serial=bus.serial, removable=True))
     return usb, serials
 
 

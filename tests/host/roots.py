@@ -129,6 +129,15 @@ def tether_in_logs(tmp):
     return r
 
 
+def android_mtp(tmp):
+    """An Android phone plugged in for file transfer (MTP): storage without a block device."""
+    r = _pc(tmp)
+    ph = r.usb_device("1-2", vendor="2717", product="ff40", manufacturer="Xiaomi",
+                      name="Redmi Note 11", serial="c8a5e1f20c07")
+    r.usb_interface(ph, "1.0", cls="06", sub="01", proto="01", driver=None)
+    return r
+
+
 def forwarding(tmp):
     r = _pc(tmp)
     r.write("proc/sys/net/ipv4/ip_forward", "1")
@@ -213,7 +222,8 @@ BUILDERS = {
     "clean-pc": clean_pc, "laptop-wifi-up": laptop_wifi_up, "laptop-wifi-down": laptop_wifi_down,
     "laptop-wifi-nodriver": laptop_wifi_nodriver, "laptop-wifi-profile": laptop_wifi_profile,
     "bluetooth": bluetooth, "bluetooth-pan": bluetooth_pan, "modem-4g": modem_4g, "iphone-tether": iphone_tether,
-    "forwarding": forwarding, "tether-in-logs": tether_in_logs, "second-card": second_card, "usb-stick": stick,
+    "forwarding": forwarding, "tether-in-logs": tether_in_logs,
+    "android-mtp": android_mtp, "second-card": second_card, "usb-stick": stick,
     "usb-stick-registered": stick_registered, "usb-stick-internet": stick_internet,
     "rotated-gz": rotated_gz, "rotated-gz-registered": rotated_gz_registered,
     "unreadable-log": unreadable_log, "offline-disk": offline_disk,
