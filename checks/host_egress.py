@@ -113,9 +113,12 @@ def _evaluate(inv, obs):
                     subject=subj)
         return
     dsts = sorted({f"{p.dst}:{p.port}/{p.proto}" for p in r.probes})
-    yield passed(META, text(
+    proxies = [text(f"注意：系统配置了代理 {x.name}={x.value}（{x.source}），外联测试不经代理，请核实",
+                    f"note: a proxy is configured, {x.name}={x.value} ({x.source}); the reach "
+                    f"test does not go through proxies, check it") for x in rec.proxies[:5]]
+    yield passed(META, [text(
         f"经 {', '.join(r.interfaces)} 向 {', '.join(dsts)} 发出的 {len(r.probes)} 个带令牌探测均无应答"
         f"（正向对照：{', '.join(c.target for c in r.controls if c.ok)} 可达）",
         f"{len(r.probes)} tokened probes through {', '.join(r.interfaces)} to {', '.join(dsts)} got "
-        f"no answer (positive control: {', '.join(c.target for c in r.controls if c.ok)} reached)"),
-        subject=subj)
+        f"no answer (positive control: {', '.join(c.target for c in r.controls if c.ok)} reached)")]
+        + proxies, subject=subj)
