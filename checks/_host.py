@@ -156,7 +156,8 @@ def problems_finding(meta: CheckMeta, rec: HostRecord, dev: Device, *parts: str)
     """One `error` per unreadable part the check reads (the rest is judged)."""
     out = []
     for p in rec.problems_of(*parts):
-        out.append(error(meta, text(f"无法读取 {p.where}：{p.why}（其余部分已判定）",
-                                    f"{p.where} could not be read: {p.why} (the rest was judged)"),
+        out.append(error(meta, text(f"{p.where}：{p.why_zh or p.why}（该部分无法判定，其余部分已判定）",
+                                    f"{p.where}: {p.why} (this part could not be judged; the "
+                                    f"rest was)"),
                          subject=Subject(device=dev.name)))
     return out

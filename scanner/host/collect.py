@@ -31,12 +31,14 @@ def collect(root: Root, *, journalctl: str | None = None,
         try:
             return fn()
         except Exception as exc:     # one part's failure is said, the rest is read
-            problems.append(HostProblem(name, root.path, f"{type(exc).__name__}: {exc}"[:300]))
+            why = f"{type(exc).__name__}: {exc}"[:300]
+            problems.append(HostProblem(name, root.path, why, f"读取出错（{why}）"))
             return default
 
     if not root.isdir("sys/class/net"):
         problems.append(HostProblem("sysfs", "/sys/class/net",
-                                    "no sysfs under this root: interfaces and hardware not read"))
+                                    "no sysfs under this root: interfaces and hardware not read",
+                                    "该根目录下没有 sysfs：未能读取接口与硬件"))
     nics = step("sysfs", lambda: sysfs.interfaces(root), [])
     rts = step("routes", lambda: routes.routes(root), [])
     live = root.is_live and addresses is not None
@@ -77,12 +79,14 @@ def with_logs(rec: HostRecord, files: Root, journalctl: str | None = None) -> Ho
     try:
         scan = logs.read_all(files, journalctl)
     except Exception as exc:     # said, never a silent gap
-        problems.append(HostProblem("logs", files.path, f"{type(exc).__name__}: {exc}"[:300]))
+        why = f"{type(exc).__name__}: {exc}"[:300]
+        problems.append(HostProblem("logs", files.path, why, f"读取日志出错（{why}）"))
         scan = logs.Scan()
     problems += scan.problems
     if not scan.read and not scan.problems:
         problems.append(HostProblem("logs", "/var/log", "no kernel or system log and no journal "
-                                                        "found: USB storage history not read"))
+                                                        "found: USB storage history not read",
+                                    "没有找到内核日志、系统日志或 journal：未能读取 USB 存储使用记录"))
     macs = tuple(sorted({e.mac for e in scan.net if e.mac}))
     return dataclasses.replace(rec, media_history=tuple(scan.media), wifi_events=tuple(scan.wifi),
                                net_history=tuple(scan.net), logs_read=tuple(scan.read),

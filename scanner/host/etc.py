@@ -49,14 +49,16 @@ def profiles(root: Root) -> tuple[list[Profile], list[HostProblem]]:
             body = root.read(rel)
             if body is None:
                 if root.exists(rel):
-                    problems.append(HostProblem("profiles", "/" + rel, "cannot be read"))
+                    problems.append(HostProblem("profiles", "/" + rel, "cannot be read",
+                                                "无法读取"))
                 continue
             cp = configparser.ConfigParser(interpolation=None, strict=False)
             try:
                 cp.read_string(body)
             except configparser.Error as exc:
-                problems.append(HostProblem("profiles", "/" + rel,
-                                            f"not a keyfile: {str(exc).splitlines()[0][:120]}"))
+                first = str(exc).splitlines()[0][:120]
+                problems.append(HostProblem("profiles", "/" + rel, f"not a keyfile: {first}",
+                                            f"不是 keyfile 格式：{first}"))
                 continue
             typ = cp.get("connection", "type", fallback="")
             kind = NM_KINDS.get(typ)

@@ -158,7 +158,8 @@ def read_files(root: Root, scan: Scan, files: list[str]) -> None:
                     if budget < 0:
                         scan.problems.append(HostProblem(
                             "logs", where, f"read up to {MAX_BYTES >> 20} MiB (decompressed); "
-                                           f"the rest was not read"))
+                                           f"the rest was not read",
+                            f"只读取了前 {MAX_BYTES >> 20} MiB（解压后），其余未读取"))
                         break
                     scan.lines += 1
                     if not any(h in line for h in _HINT):
@@ -168,7 +169,8 @@ def read_files(root: Root, scan: Scan, files: list[str]) -> None:
             scan.read.append(where)
         except (OSError, EOFError, gzip.BadGzipFile, ValueError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            scan.problems.append(HostProblem("logs", where, f"cannot be read: {why[:200]}"))
+            scan.problems.append(HostProblem("logs", where, f"cannot be read: {why[:200]}",
+                                             f"无法读取：{why[:200]}"))
 
 
 def journal_dirs(root: Root) -> list[str]:
@@ -183,7 +185,8 @@ def read_journal(root: Root, scan: Scan, rel: str, journalctl: str | None = None
     if tool is None:
         scan.problems.append(HostProblem(
             "journal", where, "journalctl is not installed: the journal was not read "
-                              "(install systemd's journalctl to read it)"))
+                              "(install systemd's journalctl to read it)",
+            "未安装 journalctl：journal 未读取（安装 systemd 的 journalctl 后可读取）"))
         return
     path = root.abs(root.resolve(rel) or rel)
     try:
@@ -191,7 +194,8 @@ def read_journal(root: Root, scan: Scan, rel: str, journalctl: str | None = None
                                  "--output-fields=MESSAGE"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
-        scan.problems.append(HostProblem("journal", where, f"journalctl failed: {exc}"))
+        scan.problems.append(HostProblem("journal", where, f"journalctl failed: {exc}",
+                                         f"journalctl 运行失败：{exc}"))
         return
     ports = _Ports()
     n = 0
@@ -226,8 +230,9 @@ def read_journal(root: Root, scan: Scan, rel: str, journalctl: str | None = None
         proc.stdout.close()
         proc.stderr.close()
     if rc != 0 or (n == 0 and err):
-        scan.problems.append(HostProblem("journal", where,
-                                         f"journalctl exited {rc}: {err.splitlines()[0][:200] if err else ''}"))
+        first = err.splitlines()[0][:200] if err else ""
+        scan.problems.append(HostProblem("journal", where, f"journalctl exited {rc}: {first}",
+                                         f"journalctl 退出码 {rc}：{first}"))
         return
     scan.read.append(where + " (journal)")
 

@@ -269,7 +269,8 @@ class HostProblem(_Record):
     """Something that could not be read: the rest is judged, this part is not."""
     part: str                         # "logs" | "journal" | "profiles" | "sysfs" | ...
     where: str
-    why: str
+    why: str                          # English
+    why_zh: str | None = None         # the same in Chinese, where isoscan wrote it
 
 
 @dataclass(frozen=True)
