@@ -43,6 +43,8 @@ _NEW = re.compile(r"usb (\d+-[\d.]+): New USB device found, idVendor=([0-9a-fA-F
 _STR = re.compile(r"usb (\d+-[\d.]+): (Product|Manufacturer|SerialNumber): (.*)$")
 _STORAGE = re.compile(r"(?:usb-storage|uas) (\d+-[\d.]+):\d+\.\d+: ")
 _STORAGE_OK = ("USB Mass Storage device detected", "UAS")
+# UAS names no port: "scsi host6: uas" follows the device's own lines (the last port seen)
+_UAS = re.compile(r"^scsi host\d+: uas\s*$")
 _WIFI = (re.compile(r"(\S+): associated$"),
          re.compile(r"(\S+): associate with ([0-9a-f:]{17})"),
          re.compile(r"(\S+): CTRL-EVENT-CONNECTED - Connection to ([0-9a-f:]{17})"),
@@ -71,11 +73,13 @@ class _Ports:
 
     def __init__(self):
         self.ports: dict[str, dict] = {}
+        self.last: str | None = None
 
     def feed(self, scan: Scan, msg: str, where: str, when: str | None) -> None:
         m = _NEW.search(msg)
         if m:
             self.ports[m.group(1)] = {"vendor": m.group(2).lower(), "product": m.group(3).lower()}
+            self.last = m.group(1)
             return
         m = _STR.search(msg)
         if m:
@@ -84,12 +88,15 @@ class _Ports:
             self.ports.setdefault(m.group(1), {})[key] = m.group(3).strip()[:128]
             return
         m = _STORAGE.search(msg)
-        if m and any(s in msg for s in _STORAGE_OK):
-            p = self.ports.get(m.group(1), {})
+        port = m.group(1) if m and any(s in msg for s in _STORAGE_OK) else None
+        if port is None and self.last is not None and _UAS.search(msg):
+            port = self.last
+        if port is not None:
+            p = self.ports.get(port, {})
             scan.media.append(MediaEvent(serial=p.get("serial"), source=where, time=when,
                                          vendor=p.get("vendor"), product=p.get("product"),
                                          vendor_name=p.get("vendor_name"), model=p.get("model"),
-                                         bus_id=m.group(1)))
+                                         bus_id=port))
             return
         m = _REGISTER.search(msg)
         if m:

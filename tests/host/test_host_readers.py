@@ -122,3 +122,19 @@ def test_no_journalctl_is_said(tmp_path):
     finally:
         shutil.which = real
     assert "journalctl is not installed" in s.problems[0].why
+
+
+def test_a_uas_disk_in_the_log(tmp_path):
+    """UAS names no port: the device is the one whose lines came just before."""
+    r = roots.build("clean-pc", tmp_path)
+    k = "Dec  2 10:00:01 pc-07 kernel: [  90.000000] "
+    (r / "var" / "log" / "kern.log.1").write_text("\n".join([
+        k + "usb 4-1: new SuperSpeed USB device number 2 using xhci_hcd",
+        k + "usb 4-1: New USB device found, idVendor=152d, idProduct=0578, bcdDevice= 5.08",
+        k + "usb 4-1: Product: USB 3.0 SSD",
+        k + "usb 4-1: SerialNumber: 0123456789ABCDEF",
+        k + "scsi host6: uas",
+        k + "sd 6:0:0:0: [sdb] 500118192 512-byte logical blocks"]) + "\n")
+    (m,) = collect(Root(str(r))).media_history
+    assert (m.serial, m.bus_id, m.vendor, m.model) == ("0123456789ABCDEF", "4-1", "152d",
+                                                      "USB 3.0 SSD")
