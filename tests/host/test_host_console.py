@@ -2,7 +2,6 @@
 like a probe's (issue 26)."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
