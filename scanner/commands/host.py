@@ -9,7 +9,6 @@ stored and pushed by the same code as `isoscan scan`'s.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 
@@ -124,7 +123,6 @@ def host(inventory, device, output, root, files_root, lang, no_reach, watch, ale
         if signer is not None:
             from scanner.evidence.scanhook import commit
             commit(signer, lang)
-        hashlib.sha256(data.encode("utf-8")).hexdigest()
     _summary(bundle, lang, quiet)
     if db and not _store(bundle, db, lang):
         sys.exit(2)
