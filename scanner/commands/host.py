@@ -46,8 +46,9 @@ def _say(lang, t, err=True):
                    "and alert (see isoscan alert)")
 @click.option("--alerts", "alerts_file", type=click.Path(dir_okay=False), default=None,
               help="The alert channels for --watch (the file `isoscan alert` reads)")
-@click.option("--outbox", "outbox", type=click.Path(file_okay=False), default=None,
-              help="Where --watch keeps alerts it could not deliver yet")
+@click.option("--outbox", "outbox", type=click.Path(), default=None,
+              help="Where --watch keeps alerts it could not deliver yet (a file, or a folder "
+                   "for host-watch.jsonl); default: the alerts file's outbox")
 @click.option("-q", "--quiet", is_flag=True, help="Only the verdict line")
 @click.option("--sign", "sign_key", type=click.Path(dir_okay=False), default=None, metavar="KEY",
               help="Sign the bundle with this private key / 用此私钥签名结果包")
