@@ -161,6 +161,11 @@ def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool =
         t.start()
     if record is None:
         rec = with_logs(rec, files, journalctl)
+    # while the reach test waits on the wire: the checks (entry points) and the
+    # bundle code are loaded
+    checks, problems = host_checks()
+    from scanner.bundle import build_bundle
+    from scanner.probes import wire
     if rr is None:
         t.join()
         rr = box["rr"]
@@ -175,13 +180,10 @@ def run_host(paths, *, device: str | None = None, root: str = "/", reach: bool =
                "ip": next((a.split("/")[0] for a in main.addresses if ":" not in a), None)
                if main else None,
                "mac": main.mac if main else None, "root": r.path, "found_by": pick(how, lang)}
-    from scanner.probes import wire
     obs = {"vantage": vantage, "host": rec.to_json(), "host_reach": rr.to_json(),
            "canary_key": tokens.key_to_json(key), "privileges": wire.privileges()}
-    checks, problems = host_checks()
     findings = list(schema) + problems + run_checks([(c.meta, c.evaluate) for c in checks],
                                                     inv, obs)
-    from scanner.bundle import build_bundle
     bundle = build_bundle(inventory=inv, vantage=vantage, observations=obs, findings=findings,
                           started_at=started, finished_at=_now(), lang=lang, scan_id=scan_id)
     return HostResult(EXIT_BY_VERDICT[bundle["summary"]["verdict"]], bundle, findings, notes, rec)
