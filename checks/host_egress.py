@@ -112,6 +112,17 @@ def _evaluate(inv, obs):
                                "could not be judged: no probe was sent (no canary in the inventory?)"),
                     subject=subj)
         return
+    untested = [n for n in rec.interfaces
+                if n.kind != "loopback" and (n.up or n.operstate == "up")
+                and n.name not in r.interfaces and any(routable(a) for a in n.addresses)]
+    if untested:             # an IPv6-only way out, or one that came up after the test
+        yield error(META, [text(
+            f"无法判定：接口 {n.label()} 已启用且有地址 {', '.join(n.addresses)}，但外联测试未经它探测"
+            f"（仅 IPv6？测试后才启用？）",
+            f"could not be judged: {n.label()} is up with {', '.join(n.addresses)} but the "
+            f"reach test did not probe through it (IPv6 only? up after the test?)")
+            for n in untested], subject=subj)
+        return
     dsts = sorted({f"{p.dst}:{p.port}/{p.proto}" for p in r.probes})
     proxies = [text(f"注意：系统配置了代理 {x.name}={x.value}（{x.source}），外联测试不经代理，请核实",
                     f"note: a proxy is configured, {x.name}={x.value} ({x.source}); the reach "
