@@ -67,6 +67,21 @@ def profiles(root: Root) -> tuple[list[Profile], list[HostProblem]]:
             ssid = cp.get("wifi", "ssid", fallback=None) or \
                 cp.get("802-11-wireless", "ssid", fallback=None)
             out.append(Profile(kind, cp.get("connection", "id", fallback=f), "/" + rel, ssid))
+    # NetworkManager remembers the access points each connection used, also after the
+    # connection itself was deleted: a trace of Wi-Fi use
+    known = {p.source for p in out}
+    seen = root.read("var/lib/NetworkManager/seen-bssids")
+    if seen and not known:
+        cp = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            cp.read_string(seen)
+        except configparser.Error:
+            cp = None
+        for sec in (cp.sections() if cp is not None else ())[:MAX_FILES]:
+            bssids = cp.get(sec, "seen-bssids", fallback="").strip(";")
+            if bssids:
+                out.append(Profile("wifi", f"{sec} (seen BSSIDs {bssids[:60]})",
+                                   "/var/lib/NetworkManager/seen-bssids"))
     wpa = ["etc/wpa_supplicant.conf"] + [f"etc/wpa_supplicant/{f}" for f in
                                          root.listdir("etc/wpa_supplicant")[:MAX_FILES]
                                          if f.endswith(".conf")]

@@ -137,3 +137,12 @@ def test_a_uas_disk_in_the_log(tmp_path):
     (m,) = collect(Root(str(r))).media_history
     assert (m.serial, m.bus_id, m.vendor, m.model) == ("0123456789ABCDEF", "4-1", "152d",
                                                       "USB 3.0 SSD")
+
+
+def test_deleted_wifi_connection_leaves_seen_bssids(tmp_path):
+    r = roots.build("clean-pc", tmp_path)
+    (r / "var" / "lib" / "NetworkManager").mkdir(parents=True)
+    (r / "var" / "lib" / "NetworkManager" / "seen-bssids").write_text(
+        "[5b7e0c3e-1b1c-4cb6-9f0e-2a6a1b1c0d26]\nseen-bssids=9C:A6:15:00:11:22;\n")
+    (p,) = collect(Root(str(r))).profiles
+    assert p.kind == "wifi" and "9C:A6:15:00:11:22" in p.name
