@@ -41,7 +41,7 @@ from scanner import __version__
 from scanner.atomicio import write_text_atomic
 from scanner.judge.run import COMPLIANT, INCOMPLETE, NON_COMPLIANT, counts, run_checks, verdict
 from scanner.model import (DEFAULT_LANG, LANGS, Canary, Device, Exposed, Finding,
-                           Interface, Inventory, Location, Organization, Segment,
+                           Interface, Inventory, Location, Medium, Organization, Segment,
                            Severity, SourceFile, Status, Subject, Transfer, pick)
 
 SCHEMA = "isoscan.bundle/1"
@@ -216,7 +216,7 @@ def inventory_document(inv: Inventory) -> dict:
             d["ipv6_routers"] = [str(a) for a in s.ipv6_routers]
         return _no_none(d)
 
-    return {
+    doc = {
         "version": 1,
         "organization": _no_none({"name": inv.organization.name, "id": inv.organization.id}),
         "canaries": [{"name": c.name, "address": str(c.address), "tcp": list(c.tcp),
@@ -226,11 +226,17 @@ def inventory_document(inv: Inventory) -> dict:
             "name": d.name, "kind": d.kind, "asset_tag": d.asset_tag, "custodian": d.custodian,
             "interfaces": [_no_none({"segment": i.segment,
                                      "ip": str(i.ip) if i.ip is not None else None,
-                                     "mac": i.mac}) for i in d.interfaces]})
+                                     "mac": i.mac}) for i in d.interfaces],
+            "disks": list(d.disks) or None})
             for d in inv.devices],
         "transfers": [{"device": t.device, "from": t.from_segment, "to": t.to_segment}
                       for t in inv.transfers],
     }
+    if inv.media:        # issue 26: registered removable media (the host vantage re-judges them)
+        doc["media"] = [_no_none({"serial": m.serial, "label": m.label,
+                                  "classification": m.classification, "custodian": m.custodian})
+                        for m in inv.media]
+    return doc
 
 
 def inventory_from_bundle(bundle: Mapping[str, Any]) -> Inventory:
@@ -272,7 +278,8 @@ def _inventory_from_document(doc: Mapping, part: Mapping) -> Inventory:
             interfaces=tuple(Interface(segment=i["segment"],
                                        ip=IPAddress(i["ip"]) if i.get("ip") else None,
                                        mac=i.get("mac")) for i in d.get("interfaces") or ()),
-            asset_tag=d.get("asset_tag"), custodian=d.get("custodian"))
+            asset_tag=d.get("asset_tag"), custodian=d.get("custodian"),
+            disks=tuple(str(x) for x in d.get("disks") or ()))
             for d in doc.get("devices") or ()),
         canaries=tuple(Canary(name=c["name"], address=IPAddress(c["address"]),
                               tcp=tuple(c.get("tcp", (80, 443))), udp=tuple(c.get("udp", (53,))),
@@ -282,6 +289,9 @@ def _inventory_from_document(doc: Mapping, part: Mapping) -> Inventory:
         files=tuple(SourceFile(str(s["path"]), str(s["sha256"]))
                     for s in part.get("sources") or () if isinstance(s, Mapping)),
         sha256=str(part.get("sha256") or ""),
+        media=tuple(Medium(serial=str(m["serial"]), classification=str(m["classification"]),
+                           label=m.get("label"), custodian=m.get("custodian"))
+                    for m in doc.get("media") or ()),
     )
 
 

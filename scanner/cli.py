@@ -32,6 +32,7 @@ COMMANDS = {
     "push": "scanner.commands.push:push",
     "inventory": "scanner.commands.inventory:inventory",
     "watch": "scanner.commands.watch:watch",
+    "host": "scanner.commands.host:host",
 }
 
 

@@ -4,7 +4,8 @@ The demo is the lab's user, not part of the scanner: it builds the lab from
 the bundled lab file (inventories/lab/demo.yaml in the source tree, installed
 as the package data scanner/labs/demo.yaml), runs an outside canary listener on the canary
 host, runs `isoscan scan` inside each probe's namespace exactly as a user
-would on a real probe host, merges the bundles and the canary log into one
+would on a real probe host, runs `isoscan host` inside the computers a fault
+expects HOST-* findings of (issue 26), merges the bundles and the canary log into one
 report, and compares what was found with the faults' `expect:` data.
 
 Exit 0 only when every seeded fault was found and nothing else failed.
@@ -224,6 +225,21 @@ def run(*, out_dir: Path, lab_file: Path, lang: str, keep: bool,
                    f"{info['seconds']} 秒）" + ("——此处有预置故障，符合预期" if expected else ""),
                    f"  {probe}: {_verdict(info['verdict'], lang)} (exit {r.returncode}, "
                    f"{info['seconds']} s)" + (" — expected: faults are seeded here" if expected else ""))
+            # issue 26: `isoscan host` inside the computers a fault expects it of
+            for host in sorted({e.vantage for e in result.expectations
+                                if e.check.startswith("HOST-")}):
+                _t(f"在 {host} 本机检查（isoscan host）…", f"checking {host} from inside (isoscan host) …")
+                info = _host_run(lab, host, out_dir, lang)
+                if info.get("bundle"):
+                    b = read_bundle(info["bundle"])
+                    bundles.append(b)
+                    digests.append(bundle_sha256(info["bundle"]))
+                    findings_by_vantage[host] = b["findings"]
+                result.vantages[host] = info
+                _t(f"  {host}：{_verdict(info['verdict'], lang)}（退出码 {info['exit']}，"
+                   f"{info['seconds']} 秒）——此处有预置故障，符合预期",
+                   f"  {host}: {_verdict(info['verdict'], lang)} (exit {info['exit']}, "
+                   f"{info['seconds']} s) — expected: faults are seeded here")
         canary_logs = [w.log for w in witnesses if w.log is not None]
         merged = merge_report(bundles, lang, canary_logs, digests)
         html = render_report(bundles, lang, canary_logs, digests, merged=merged)
@@ -255,6 +271,27 @@ def _shown_lab(path: Path) -> str:
     except OSError:
         same = False
     return f"isoscan:{DEMO_LAB.name}" if same else str(path)
+def _host_run(lab, host: str, out_dir: Path, lang: str) -> dict:
+    """`isoscan host` inside lab host `host`. A lab host shares this machine's
+    disk, whose logs and profiles are not the PC's: its own etc and var/log
+    are a fresh, empty tree (--files-root)."""
+    from scanner.bundle import read_bundle
+    files = out_dir / "host-files"
+    (files / "var" / "log").mkdir(parents=True, exist_ok=True)
+    (files / "etc").mkdir(parents=True, exist_ok=True)
+    (files / "var" / "log" / "kern.log").touch()
+    path = out_dir / f"host-{host}.json"
+    t1 = time.monotonic()
+    r = lab.exec(host, _isoscan("host", "-i", *lab.files, "--device", host, "--files-root",
+                                str(files), "-o", str(path), "--lang", lang, "--quiet"),
+                 timeout=SCAN_TIMEOUT)
+    info = {"exit": r.returncode, "seconds": round(time.monotonic() - t1, 1), "bundle": None,
+            "verdict": None}
+    if path.is_file():
+        info.update(bundle=str(path), verdict=read_bundle(path)["summary"]["verdict"])
+    else:
+        info["stderr"] = r.stderr.strip()[-2000:]
+    return info
 
 
 def _isoscan(*args: str) -> list[str]:

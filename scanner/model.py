@@ -353,6 +353,8 @@ class Device:
     # issue 28: the unit's register (台账) columns the inventory has no key for
     # (型号, 所属部门, 位置, 硬盘序列号, 状态, dates...), (header, text) in the ledger's order
     register: tuple[tuple[str, str], ...] = ()
+    # issue 26: the serials of the device's own disks (the host vantage compares them)
+    disks: tuple[str, ...] = ()
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -364,6 +366,17 @@ class Transfer:
     device: str
     from_segment: str
     to_segment: str
+    loc: Location | None = None
+
+
+@dataclass(frozen=True)
+class Medium:
+    """A registered removable medium (专用移动存储介质), issue 26: the host
+    vantage's HOST-MEDIA compares the serials it sees with these."""
+    serial: str
+    classification: str          # classified | non-classified | internet
+    label: str | None = None
+    custodian: str | None = None
     loc: Location | None = None
 
 
@@ -393,6 +406,7 @@ class Inventory:
     canaries: tuple[Canary, ...] = ()
     transfers: tuple[Transfer, ...] = ()
     files: tuple[SourceFile, ...] = ()
+    media: tuple[Medium, ...] = ()          # issue 26: registered removable media
     sha256: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
     _index: dict | None = field(default=None, repr=False, compare=False)

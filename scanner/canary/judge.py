@@ -263,6 +263,11 @@ class _Vantage:
         self.segment = _s(v.get("segment"))
         self.ip = _s(v.get("ip"))
         self.mac = _mac(v.get("mac"))
+        self.kind = _s(v.get("kind"))                # "host": isoscan host (issue 26)
+        self.device = _s(v.get("device"))
+        host = obs.get("host") if isinstance(obs.get("host"), Mapping) else {}
+        self.nic_mac = {n.get("name"): _mac(n.get("mac")) for n in _seq(host.get("interfaces"))
+                        if isinstance(n, Mapping)}
         self.label = b.get("label") or (f"{self.segment} {self.ip}" if self.ip
                                         else (self.segment or f"vantage {index + 1}"))
         self.key = T.key_from_json(obs.get("canary_key"))
@@ -272,7 +277,7 @@ class _Vantage:
         self.seq: dict[int, dict] = {}               # TCP seq -> probe record
         self.sport: dict[tuple[int, int], list[dict]] = defaultdict(list)   # weak
         self.sent_to: set[str] = set()               # destinations of direct tagged probes
-        for sec in ("forwarding", "egress"):
+        for sec in ("forwarding", "egress", "host_reach"):
             s = obs.get(sec)
             probes = s.get("probes") if isinstance(s, Mapping) else None
             for p in _seq(probes):
@@ -416,6 +421,9 @@ def judge_arrivals(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None
 
     out: list[Finding] = []
     for v in vantages:
+        if v.kind == "host":          # issue 26: a computer's own reach test
+            out += _host_reached(v, strong.get(v.index, []))
+            continue
         cls = inv.classification(v.segment)
         if cls in (INTERNET,) or (cls is None and not v.segment):
             continue
@@ -433,6 +441,27 @@ def judge_arrivals(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None
                                complete)
         elif cls == NON_CLASSIFIED:
             out += _non_classified(M, inv, v, hits, logs, complete)
+    return out
+
+
+def _host_reached(v: _Vantage, hits) -> list[Finding]:
+    """HOST-EGRESS from the canary's side: a token of the computer's reach
+    test that arrived outside proves the 违规外联 (the interface it left by is
+    the probe record's `via`). Nothing arrived: the host bundle's own
+    HOST-EGRESS stands."""
+    if not hits:
+        return []
+    from checks.host_egress import META
+    by_via: dict[str, list] = defaultdict(list)
+    for name, a, rec, how in hits:
+        by_via[_s(rec["probe"].get("via")) or "?"].append((name, a, rec, how))
+    out = []
+    for via, items in sorted(by_via.items()):
+        where = f"{v.device or v.label} {via}"
+        lines = [_line(n, a, r, h, where) for n, a, r, h in items]
+        out.append(fail(META, _limited(lines), segment=v.segment,
+                        subject=Subject(ip=_s(items[0][2]["probe"].get("src")),
+                                        mac=v.nic_mac.get(via), device=v.device)))
     return out
 
 

@@ -50,6 +50,9 @@ class LoadResult:
     locators: dict[str, Locator] = field(default_factory=dict, repr=False)
     files: list[str] = field(default_factory=list)      # every file read, in order
     lab_files_left_out: list[str] = field(default_factory=list)   # see expand()
+    # issue 26: how many of `findings` are problems of one top-level section
+    # ("media": a malformed medium, which `isoscan host` reports and judges past)
+    problem_sections: dict[str, int] = field(default_factory=dict)
 
     def locate(self, file: str, path: tuple) -> Location | None:
         """Line and column of a path in one of the loaded files."""
@@ -130,6 +133,7 @@ def _load(paths, max_bytes) -> LoadResult:
     parts: list[tuple[str, FilePart, Locator]] = []
     sources: list[SourceFile] = []
     digest = hashlib.sha256()
+    sections: dict[str, int] = {}
 
     def problem(loc: Location, msg: Text) -> None:
         findings.append(Finding(
@@ -177,18 +181,23 @@ def _load(paths, max_bytes) -> LoadResult:
             continue
         for p in part.problems:
             problem(locator.lazy(p.path), p.message)
+            top = p.path[0] if p.path and isinstance(p.path[0], str) else ""
+            sections[top] = sections.get(top, 0) + 1
         parts.append((f, part, locator))
 
     if not parts:
         return LoadResult(None, findings, locators, files, labs)
+    before = len(findings)
     inv = _merge(parts, sources, digest.hexdigest(), problem)
-    return LoadResult(inv, findings, locators, files, labs)
+    if len(findings) > before:
+        sections[""] = sections.get("", 0) + len(findings) - before
+    return LoadResult(inv, findings, locators, files, labs, sections)
 
 
 def _merge(parts, sources, sha256, problem) -> Inventory:
     organization: Organization | None = None
     org_file = None
-    segments, devices, canaries, transfers = [], [], [], []
+    segments, devices, canaries, transfers, media = [], [], [], [], []
     extras: dict = {}
     for f, part, locator in parts:
         if part.organization is not None:
@@ -203,6 +212,7 @@ def _merge(parts, sources, sha256, problem) -> Inventory:
         devices.extend(part.devices)
         canaries.extend(part.canaries)
         transfers.extend(part.transfers)
+        media.extend(part.media)
         for k, v in part.extras.items():
             extras.setdefault(k, v)
     if organization is None:
@@ -231,6 +241,7 @@ def _merge(parts, sources, sha256, problem) -> Inventory:
     return Inventory(organization=organization, segments=tuple(segments),
                      devices=tuple(devices), canaries=tuple(canaries),
                      transfers=tuple(transfers), files=tuple(sources), sha256=sha256,
+                     media=tuple(media),
                      extras=extras)
 
 

@@ -21,7 +21,7 @@ from netaddr import IPAddress, IPNetwork
 
 from scanner import localtime
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, Canary, Device,
-                           Exposed, Interface, Location, Organization, Segment,
+                           Exposed, Interface, Location, Medium, Organization, Segment,
                            Text, Transfer, text)
 from scanner.inventory.yamlsource import KEY
 
@@ -32,7 +32,7 @@ KINDS = ("workstation", "server", "printer", "switch", "router", "firewall",
          "gateway", "transfer", "probe", "other")
 
 TOP_KEYS = ("version", "organization", "canaries", "segments", "devices", "transfers", "lab",
-            "ledger")
+            "ledger", "media")
 ORG_KEYS = ("name", "id", "timezone")
 CANARY_KEYS = ("name", "address", "tcp", "udp", "icmp")
 SEGMENT_KEYS = ("name", "title", "classification", "level", "networks", "ingress",
@@ -42,17 +42,19 @@ SNMP_KEYS = ("version", "community", "community_file", "user", "auth", "auth_key
              "auth_key_file", "priv", "priv_key", "priv_key_file")
 EXPOSED_KEYS = ("address", "public", "to", "to_port", "tcp", "udp")
 DEVICE_KEYS = ("name", "kind", "asset_tag", "custodian", "segment", "ip", "mac", "interfaces",
-               "ssh_host_keys", "names", "register")
+               "ssh_host_keys", "names", "register", "disks")
 INTERFACE_KEYS = ("segment", "ip", "mac")
 TRANSFER_KEYS = ("device", "from", "to")
+MEDIUM_KEYS = ("serial", "label", "classification", "custodian")
+SERIAL_MAX = 128     # a USB iSerial or a disk serial is far shorter
 
 _SETS = {k: frozenset(v) for k, v in {
     "top": TOP_KEYS, "org": ORG_KEYS, "canary": CANARY_KEYS, "segment": SEGMENT_KEYS,
     "exposed": EXPOSED_KEYS, "device": DEVICE_KEYS, "interface": INTERFACE_KEYS,
-    "transfer": TRANSFER_KEYS, "snmp": SNMP_KEYS}.items()}
+    "transfer": TRANSFER_KEYS, "snmp": SNMP_KEYS, "medium": MEDIUM_KEYS}.items()}
 _LISTS = {"top": TOP_KEYS, "org": ORG_KEYS, "canary": CANARY_KEYS, "segment": SEGMENT_KEYS,
           "exposed": EXPOSED_KEYS, "device": DEVICE_KEYS, "interface": INTERFACE_KEYS,
-          "transfer": TRANSFER_KEYS, "snmp": SNMP_KEYS}
+          "transfer": TRANSFER_KEYS, "snmp": SNMP_KEYS, "medium": MEDIUM_KEYS}
 
 
 # --------------------------------------------------------------------------
@@ -182,6 +184,7 @@ class FilePart:
     segments: list[Segment] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
+    media: list[Medium] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     refs: list[Ref] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -347,7 +350,8 @@ class FileReader:
         if "organization" in top:
             self.organization(top["organization"])
         for key, reader in (("canaries", self.canary), ("segments", self.segment),
-                            ("devices", self.device), ("transfers", self.transfer)):
+                            ("devices", self.device), ("transfers", self.transfer),
+                            ("media", self.medium)):
             if key in top:
                 items = self.seq(top[key], (key,))
                 for i, item in enumerate(items or ()):
@@ -619,11 +623,13 @@ class FileReader:
         keys = self.fingerprints(d, "ssh_host_keys", path)
         names = self.names(d, "names", path)
         register = self.register(d, "register", path)
+        disks = self.serials(d, "disks", path)
         if name is None or kind is None:
             return
         self.part.devices.append(Device(name=name, kind=kind, interfaces=tuple(interfaces),
                                         asset_tag=asset, custodian=custodian, loc=self.loc(path),
-                                        ssh_host_keys=keys, names=names, register=register))
+                                        ssh_host_keys=keys, names=names, register=register,
+                                        disks=disks))
 
     def register(self, d: dict, key: str, path: tuple) -> tuple[tuple[str, str], ...]:
         """The register's other columns (issue 28): {header: text}, kept as written."""
@@ -638,6 +644,50 @@ class FileReader:
                 continue
             out.append((k, str(v)))
         return tuple(out)
+
+    def serial_value(self, v: Any, path: tuple) -> str | None:
+        """A disk's or a medium's serial as the kernel reports it (sysfs `serial`,
+        `ID_SERIAL_SHORT`): printable text without spaces at either end."""
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            self.bad(path, f"序列号应为文本，实为数字 {show(v)}（请加引号，前导零才不会丢失）",
+                     f"a serial must be text, got the number {show(v)} (quote it, or its "
+                     "leading zeros are lost)")
+            return None
+        if isinstance(v, str) and v.strip() and len(v) <= SERIAL_MAX and v.isprintable():
+            return v.strip()
+        self.bad(path, f"序列号应为不超过 {SERIAL_MAX} 个可打印字符的文本，实为 {show(v, 60)}",
+                 f"a serial must be text of at most {SERIAL_MAX} printable characters, "
+                 f"got {show(v, 60)}")
+        return None
+
+    def serials(self, d: dict, key: str, path: tuple) -> tuple[str, ...]:
+        out = []
+        for i, v in enumerate(self.seq(d.get(key), path + (key,)) or ()):
+            s = self.serial_value(v, path + (key, i))
+            if s is not None:
+                out.append(s)
+        return tuple(dict.fromkeys(out))
+
+    def medium(self, value: Any, path: tuple) -> None:
+        """A registered removable medium (专用移动存储介质): serial, label,
+        classification, custodian. A broken entry is left out (its problem
+        is reported); the others are kept."""
+        d = self.mapping(value, path)
+        if d is None:
+            return
+        self.unknown_keys(d, "medium", path)
+        serial = None
+        if "serial" not in d:
+            self.missing(path, "serial")
+        else:
+            serial = self.serial_value(d["serial"], path + ("serial",))
+        cls = self.choice(d, "classification", path, CLASSIFICATIONS)
+        label = self.string(d, "label", path)
+        custodian = self.string(d, "custodian", path)
+        if serial is None or cls is None:
+            return
+        self.part.media.append(Medium(serial=serial, classification=cls, label=label,
+                                      custodian=custodian, loc=self.loc(path)))
 
     def fingerprints(self, d: dict, key: str, path: tuple) -> tuple[str, ...]:
         """SSH host key fingerprints in OpenSSH's SHA256 form (`ssh-keygen -l`)."""
@@ -738,7 +788,7 @@ class FileReader:
         self.part.transfers.append(Transfer(dev, src, dst, self.loc(path)))
 
 
-_DEVICE_KEYS = frozenset(DEVICE_KEYS) - {"ssh_host_keys", "names", "register"}   # the fast path reads none
+_DEVICE_KEYS = frozenset(DEVICE_KEYS) - {"ssh_host_keys", "names", "register", "disks"}   # the fast path reads none
 _KIND_SET = frozenset(KINDS)
 _SEG_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _SEG_REST = _SEG_FIRST | {"-"}

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any, Iterable, Mapping, Sequence
 
 from scanner.model import (CheckMeta, Finding, Inventory, Severity, Status,
-                           error, text)
+                           error, skipped, text)
 
 COMPLIANT = "compliant"
 NON_COMPLIANT = "non-compliant"
@@ -17,6 +17,11 @@ INCOMPLETE = "incomplete"
 
 # SPEC §3 exit codes of `isoscan scan`
 EXIT_BY_VERDICT = {COMPLIANT: 0, NON_COMPLIANT: 1, INCOMPLETE: 3}
+
+
+def _host_vantage(obs: Mapping[str, Any]) -> bool:
+    v = obs.get("vantage") if isinstance(obs, Mapping) else None
+    return isinstance(v, Mapping) and v.get("kind") == "host"
 
 
 def run_check(meta: CheckMeta, evaluate, inv: Inventory,
@@ -29,6 +34,13 @@ def run_check(meta: CheckMeta, evaluate, inv: Inventory,
     has not earned one), plus an `error` saying why. Something yielded that
     is not a Finding of this check is an `error` too, never a silent pass.
     """
+    if not meta.static and "host" not in meta.needs and _host_vantage(obs):
+        # issue 26: a bundle from inside a computer (`isoscan host`) has none of
+        # the network probes' sections; the network's checks are not judged from it
+        return [skipped(meta, text(
+            "不适用：本结果包来自计算机内部（isoscan host），该检查由网络探测位置判定",
+            "does not apply: this bundle is from inside a computer (isoscan host); the check "
+            "is judged from the network's vantages"))]
     found: list[Finding] = []
     broken: list[Finding] = []
     try:

@@ -59,6 +59,15 @@
 |                  | (as without the fault: new UDP flows from->to only), silent (also |
 |                  | drops its ICMP errors) or open (forwards everything, NAT out of   |
 |                  | its `from` leg, default route: packets cross both ways)           |
+| usb-tether       | issue 26: `device` gets a second interface (`ifname`, default     |
+|                  | usb0) on a point-to-point link (`net`, default 172.20.10.0/28, an |
+|                  | iPhone's) to a NAT'd "phone" (named by the fault id) with a leg   |
+|                  | on the internet (`segment`, default the first internet one) at   |
+|                  | `internet_ip`; the device's default route goes through the phone  |
+| forwarding-on    | issue 26: `device` forwards IPv4 between its interfaces           |
+| firewalled-nic   | issue 26: `device` gets a second NIC on `segment` at `ip` whose   |
+|                  | firewall drops everything unsolicited (it answers nothing on the  |
+|                  | wire) while its own connections go out                            |
 """
 from __future__ import annotations
 
@@ -446,6 +455,43 @@ def blocked_exit(topo: Topology, inv: Inventory, f: Fault) -> None:
     h.no_exit.append(_leg_of(h, f, f.get("segment")).ifname)
 
 
+def usb_tether(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg, new_host
+    from scanner.lab.topology import Leg, Switch
+    h = _device(topo, f)
+    name = f.get("segment") or next((s.name for s in inv.segments if s.is_internet), None)
+    seg = _segment(inv, f, name)
+    net = IPNetwork(f.get("net") or "172.20.10.0/28")
+    phone_ip, pc_ip = str(net.network + 1), str(net.network + 2)
+    link = f"tether-{safe_part(f.id)}"[:40]        # the USB cable: a link of its own
+    sw = topo.switches.setdefault(link, Switch(link, topo.switch_ns(link)))
+    phone = new_host(topo, f.id, "fault", f.kind)
+    for host, ifname, ip, mac in ((h, f.get("ifname") or "usb0", pc_ip, f.get("mac") or _fault_mac(f)),
+                                  (phone, "eth0", phone_ip, _fault_mac(f, 1))):
+        leg = Leg(ifname=ifname, segment=link, mac=mac, addrs=[f"{ip}/{net.prefixlen}"],
+                  note=f.id)
+        leg.port = sw.new_port()
+        host.legs.append(leg)
+    out = add_leg(topo, inv, phone, seg.name, f.get("internet_ip"), _fault_mac(f, 2), note=f.id)
+    phone.forward4 = True
+    phone.masquerade.append(out.ifname)
+    h.extra_routes.append(["default", "via", phone_ip, "dev", f.get("ifname") or "usb0"])
+
+
+def forwarding_on(topo: Topology, inv: Inventory, f: Fault) -> None:
+    _device(topo, f).forward4 = True
+
+
+def firewalled_nic(topo: Topology, inv: Inventory, f: Fault) -> None:
+    from scanner.lab.plan import add_leg
+    h = _device(topo, f)
+    seg = _segment(inv, f, f.get("segment"))
+    leg = add_leg(topo, inv, h, seg.name, f.get("ip"), f.get("mac") or _fault_mac(f), note=f.id)
+    h.ipt4 += [f"-A INPUT -i {leg.ifname} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+               f"-A INPUT -i {leg.ifname} -j DROP"]
+    h.arp_ignore = 1
+
+
 APPLY = {
     "unregistered": unregistered,
     "mac-mismatch": mac_mismatch,
@@ -470,6 +516,9 @@ APPLY = {
     "two-nic-dhcp": two_nic_dhcp,
     "two-nic-snmp": two_nic_snmp,
     "cloned-sshd": cloned_sshd,
+    "usb-tether": usb_tether,
+    "forwarding-on": forwarding_on,
+    "firewalled-nic": firewalled_nic,
 }
 
 

@@ -61,6 +61,9 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                                                    "priv_key")),
     "hostile-station": (("segment", "ip"), ("mac",)),
     "cloned-sshd": (("devices",), ()),
+    "usb-tether": (("device", "internet_ip"), ("segment", "net", "ifname", "mac")),
+    "forwarding-on": (("device",), ()),
+    "firewalled-nic": (("device", "segment", "ip"), ("mac",)),
 }
 # merged: true -- the finding is in the report that joins every vantage's
 # bundle (issue 13's identities), not in the named vantage's own bundle
@@ -187,8 +190,12 @@ def _check_value(ctx: _Ctx, path: tuple, key: str, value: Any) -> Any:
             if value not in ("filtered", "silent", "open"):
                 raise ValueError("expected filtered, silent or open")
             return value
-        if key == "elsewhere":
+        if key in ("elsewhere", "net"):
             return str(IPNetwork(str(value)).cidr)
+        if key == "ifname":
+            if not (isinstance(value, str) and re.fullmatch(r"[a-z][a-z0-9]{0,14}", value)):
+                raise ValueError("expected an interface name ([a-z][a-z0-9]{0,14})")
+            return value
         if key in ("device", "segment", "from", "via"):
             if not isinstance(value, str) or not value:
                 raise ValueError("expected a name")

@@ -73,10 +73,13 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     log = open(a.log, "a", buffering=1, encoding="utf-8") if a.log else None
 
-    def record(proto: str, port: int, addr) -> None:
+    def record(proto: str, port: int, addr, data: bytes = b"") -> None:
         if log is not None:
-            log.write(json.dumps({"t": time.time(), "proto": proto, "port": port,
-                                  "peer": _peer(addr)}) + "\n")
+            line = {"t": time.time(), "proto": proto, "port": port, "peer": _peer(addr)}
+            at = data.find(b"iSc\x01")        # a canary token (scanner/canary/tokens.py)
+            if at >= 0 and len(data) >= at + 33:
+                line["token"] = data[at:at + 33].hex()
+            log.write(json.dumps(line) + "\n")
 
     sel = selectors.DefaultSelector()
     for p in filter(None, a.tcp.split(",")):
@@ -105,7 +108,7 @@ def main(argv=None) -> int:
                                      .encode())
                 else:
                     data, addr = s.recvfrom(4096)
-                    record("udp", port, addr)
+                    record("udp", port, addr, data)
                     reply = dns_answer(data) if port == 53 else None
                     if reply is None:
                         reply = f"isoscan-lab {a.name} udp/{port} from {_peer(addr)}\n".encode()

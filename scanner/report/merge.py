@@ -109,10 +109,15 @@ def _norm_mac(mac: str) -> str:
 
 def vantage_of(b: Mapping) -> dict:
     v = b.get("vantage") or {}
-    return {k: _s(v.get(k)) for k in ("segment", "interface", "ip", "mac")}
+    out = {k: _s(v.get(k)) for k in ("segment", "interface", "ip", "mac")}
+    if v.get("kind") == "host":      # issue 26: seen from inside a computer (isoscan host)
+        out.update(kind="host", device=_s(v.get("device")))
+    return out
 
 
 def vantage_label(v: Mapping) -> str:
+    if v.get("kind") == "host":
+        return f"host {v.get('device') or v.get('ip') or '?'}"
     seg = v.get("segment") or "?"
     return f"{seg} {v['ip']}" if v.get("ip") else seg
 
@@ -352,6 +357,10 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
                 have["severity"] = f["severity"]
 
     for f in cross_bundle_bridges(sources, inv, lang):
+        _fold_in(merged, f)
+    # issue 26: a computer whose own cards sit on segments that must be isolated
+    from scanner.report.hostmerge import host_bridges
+    for f in host_bridges(sources, inv, lang):
         _fold_in(merged, f)
     # issue 13: one host on two segments known by who it says it is (host key, names, ...)
     from scanner.report.identities import judge as judge_identities

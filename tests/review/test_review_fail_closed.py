@@ -68,7 +68,7 @@ def test_mangled_sections_never_pass(mangle):
     inv, obs = fuzzkit.case("DEV-UNREGISTERED/pass/classified")
     mangle(obs)
     fs = run_checks(LIVE, inv, obs)
-    assert all(f.check_id.startswith(("DEV", "ISO", "ING", "NET", "XFER")) for f in fs)
+    assert all(f.check_id.startswith(("DEV", "ISO", "ING", "NET", "XFER", "HOST")) for f in fs)
     assert verdict(fs) != "compliant"
 
 
