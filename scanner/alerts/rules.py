@@ -108,10 +108,16 @@ def _title(t: object, lang: str) -> str:
     return str(t or "")
 
 
+def _named(check: str, title: object, lang: str) -> str:
+    """'ISO-LOGICAL 非涉密网络向互联网开放了未声明的服务': the id and the title in `lang`."""
+    return " ".join(x for x in (check, _title(title, lang).strip()) if x)
+
+
 def _subject_words(s: Mapping | None) -> str:
-    if not isinstance(s, Mapping):
-        return ""
-    return " ".join(str(s[k]) for k in ("device", "ip", "mac") if s.get(k))
+    """Where the finding is, as every output says it (scanner.judge.priority.where):
+    device, address, MAC, the open ports, the destination a leak reached."""
+    from scanner.judge.priority import where
+    return where({"subject": s}) if isinstance(s, Mapping) else ""
 
 
 def _zh_verdict(v: str | None) -> str:
@@ -127,11 +133,14 @@ def worse(previous: str | None, current: str | None) -> bool:
 def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
             current_verdict: str | None, vantages: Sequence[VantageSeen] = (),
             *, now: _dt.datetime, result_id: str, min_severity: str = "low",
-            titles: Mapping[str, Mapping[str, str]] | None = None) -> list[Alert]:
+            titles: Mapping[str, Mapping[str, str]] | None = None,
+            zone=None) -> list[Alert]:
     """The alerts for one run. `result_id` names the current result (its
     scan_id) so that a finding that comes back after a fix alerts again.
     `titles` (check id → {"zh-CN", "en"}, from the checks' META) gives both
-    languages where a change carries its title in one."""
+    languages where a change carries its title in one. `zone` (the unit's,
+    scanner.localtime.unit_zone) is how the texts show a time; `time` stays UTC."""
+    from scanner.localtime import local_iso
     at = iso(now)
     cut = SEVERITY_RANK.get(min_severity, SEVERITY_RANK["low"])
     out: list[Alert] = []
@@ -149,8 +158,8 @@ def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
             severity=sev, segment=c.segment,
             title=text(f"新发现：{c.check} {_title(t, 'zh-CN')}".strip(),
                        f"new finding: {c.check} {_title(t, 'en')}".strip()),
-            text=text(f"{c.check}（{SEVERITY_ZH[sev]}）在网段 {seg} 上新出现失败：{subj}",
-                      f"{c.check} ({sev}) newly fails on segment {seg}: {subj}"),
+            text=text(f"新发现 {_named(c.check, t, 'zh-CN')}（{SEVERITY_ZH[sev]}）：{subj}（网段 {seg}）",
+                      f"new {_named(c.check, t, 'en')} ({sev}): {subj} (segment {seg})"),
             time=at, fingerprint=c.fingerprint, check=c.check,
             subject=dict(c.subject) if isinstance(c.subject, Mapping) else None))
     if previous_verdict is not None and worse(previous_verdict, current_verdict):
@@ -168,14 +177,15 @@ def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
         if last is not None and (now - last).total_seconds() <= v.every_s:
             continue
         since = iso(last) if last is not None else "never"
+        shown = local_iso(last, zone) if last is not None else None
         hours = f"{v.every_s / 3600:g}"
         out.append(Alert(
             kind="vantage-silent", key=f"vantage-silent:{v.name}:{since}",
             severity="high", segment=v.name.split(" ")[0],
             title=text(f"探针沉默：{v.name}", f"vantage silent: {v.name}"),
             text=text(f"探针 {v.name} 超过 {hours} 小时未报告扫描结果（最近一次："
-                      f"{since if last is not None else '从未'}）",
+                      f"{shown or '从未'}）",
                       f"vantage {v.name} has not reported a scan for more than {hours} h "
-                      f"(last report: {since})"),
+                      f"(last report: {shown or 'never'})"),
             time=at, details={"last_report": since, "expected_every_s": v.every_s}))
     return out

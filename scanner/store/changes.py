@@ -165,8 +165,15 @@ def parse_time(s: str | None) -> datetime | None:
 
 
 def _subject(f: Mapping) -> dict:
+    """ip, mac, device; and the open ports and a leak's destination when the
+    finding names them (what tells one finding on an address from another)."""
     s = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
-    return {"ip": s.get("ip"), "mac": norm_mac(s.get("mac")) or None, "device": s.get("device")}
+    out = {"ip": s.get("ip"), "mac": norm_mac(s.get("mac")) or None, "device": s.get("device")}
+    if isinstance(s.get("ports"), list) and s["ports"]:
+        out["ports"] = [str(p) for p in s["ports"]]
+    if isinstance(s.get("destination"), str) and s["destination"]:
+        out["destination"] = s["destination"]
+    return out
 
 
 def _title(f: Mapping) -> str:
