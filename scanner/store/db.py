@@ -66,6 +66,7 @@ def _sqlite_engine(url: str):
         except OSError as exc:
             raise StoreError(f"cannot open the store {path}: cannot make its folder "
                              f"({exc.strerror or exc})") from None
+        _private_file(path)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -84,6 +85,19 @@ def _sqlite_engine(url: str):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_file(path: str) -> None:
+    """A new store file is made 0600 before SQLite opens it (its bundles hold
+    the canary-token key; SQLite gives its -wal and -shm files the same mode)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from None
+    os.close(fd)
 
 
 def _engine(url: str):

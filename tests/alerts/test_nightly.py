@@ -1,0 +1,74 @@
+"""The nightly run's parts without a lab: bundle names that never collide, the
+store's previous scan of the same vantage, the usage errors said before
+anything is probed, the store file made private."""
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+
+from scanner.alerts.nightly import bundle_name, output_path
+from tests.alerts.conftest import bundle
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def isoscan(*args):
+    """In a fresh empty network namespace: should a usage check ever come after
+    the probing, the scan reaches nothing (never the machine's own network)."""
+    return subprocess.run(["unshare", "--net", sys.executable, "-m", "scanner.cli", *args],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+def test_bundle_names_carry_the_vantage_and_never_collide(tmp_path):
+    b = bundle("office-lan")
+    name = bundle_name(b)
+    v = b["vantage"]
+    assert name.startswith(f"office-lan_{v['ip']}_") and name.endswith("Z.json")
+    evil = copy.deepcopy(b)
+    evil["vantage"]["segment"] = "../../etc/x y"
+    assert "/" not in bundle_name(evil) and " " not in bundle_name(evil)
+    (tmp_path / name).write_text("{}")
+    assert output_path(str(tmp_path), b) == str(tmp_path / (name[:-5] + "-2.json"))
+    other = bundle("secret-lan")
+    other["started_at"] = b["started_at"]
+    assert bundle_name(other) != name                      # two probes, one second
+
+
+def test_previous_scan_is_the_same_vantages(tmp_path):
+    from scanner.store.db import open_store
+    from scanner.store.ingest import document, ingest
+    from scanner.store.vantages import last_reports, previous_bundle
+    office, secret = bundle("office-lan"), bundle("secret-lan")
+    later = copy.deepcopy(office)
+    later["scan_id"] = "office-night-2"
+    later["started_at"] = "2026-12-30T02:00:00Z"
+    store = open_store(str(tmp_path / "s.db"))
+    try:
+        assert previous_bundle(store, office) is None                # night one
+        ingest(store, [document("a", "bundle", office), document("b", "bundle", secret)])
+        assert previous_bundle(store, office) is None                # itself is not its previous
+        prev = previous_bundle(store, later)
+        assert prev is not None and prev["scan_id"] == office["scan_id"]
+        assert previous_bundle(store, secret) is None                # another vantage's is not
+        segs = {seg for seg, _ in last_reports(store)}
+        assert {"office-lan", "secret-lan"} <= segs
+    finally:
+        store.close()
+    assert oct(os.stat(tmp_path / "s.db").st_mode & 0o777) == "0o600"
+
+
+def test_usage_errors_before_anything_is_probed(tmp_path):
+    cfg = tmp_path / "alerts.yaml"
+    cfg.write_text("version: 1\nchannels:\n  - {name: s, type: syslog}\n")
+    inv = os.path.join(REPO, "inventories", "lab", "demo.yaml")
+    r = isoscan("scan", "-i", inv, "--alert", str(cfg), "--lang", "en")
+    assert r.returncode == 2 and "--alert needs --db" in r.stderr
+    r = isoscan("scan", "-i", inv, "-o", str(tmp_path / "a.json"), "--output-dir", str(tmp_path),
+                "--lang", "en")
+    assert r.returncode == 2 and "not both" in r.stderr
+    cfg.write_text("version: 1\nchannels:\n  - {name: s, type: pager}\n")
+    r = isoscan("scan", "-i", inv, "--db", str(tmp_path / "s.db"), "--alert", str(cfg))
+    assert r.returncode == 2 and "alerts.yaml:3:" in r.stderr
+    assert not os.path.exists(tmp_path / "s.db")
