@@ -30,6 +30,7 @@ COMMANDS = {
     "stations": "scanner.commands.history:stations",
     "serve": "scanner.commands.serve:serve",
     "push": "scanner.commands.push:push",
+    "init": "scanner.commands.init:init",
 }
 
 
