@@ -23,7 +23,7 @@ from scanner.store.url import StoreURLError, redact, resolve, sqlite_path
 BUSY_TIMEOUT_MS = 60_000
 # the newest migration (migrations/versions/): a store at this revision is opened
 # without importing Alembic (tests/store/test_ingest.py checks it is Alembic's head)
-HEAD = "0001"
+HEAD = "0002"
 _MIGRATE_LOCK = 0x15_05_CA_14      # pg_advisory_xact_lock key of the migrations
 
 
