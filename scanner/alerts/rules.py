@@ -4,7 +4,9 @@ Three kinds of alert:
 
 - ``new-finding``: a finding failing now that did not fail in the previous
   result (a Change of kind ``new``), of severity ``min_severity`` or above
-  (default ``low``: a failing ``info`` finding is a notice, SPEC §5);
+  (default ``low``: a failing ``info`` finding is a notice, SPEC §5); also a
+  service newly open on an address that already failed (ISO-LOGICAL is one
+  finding per address: Change.opened names the ports, the key carries them);
 - ``verdict-worse``: the verdict moved up the order
   ``compliant < incomplete < non-compliant``. compliant → incomplete is worse
   (part of the rules is no longer judged); non-compliant → incomplete is not
@@ -145,13 +147,26 @@ def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
     cut = SEVERITY_RANK.get(min_severity, SEVERITY_RANK["low"])
     out: list[Alert] = []
     for c in changes:
-        if c.kind != "new":
+        opened = tuple(getattr(c, "opened", ()) or ())
+        if c.kind != "new" and not opened:
             continue
         sev = c.severity if c.severity in SEVERITY_RANK else "critical"   # unknown: loudest
         if SEVERITY_RANK[sev] > cut:
             continue
         seg = c.segment or "—"
         t = (titles or {}).get(c.check) or c.title
+        if opened:       # a service newly open on an address that already failed
+            subject = {**dict(c.subject), "ports": list(opened)}
+            subj = _subject_words(subject) or "—"
+            out.append(Alert(
+                kind="new-finding", key=f"new-finding:{c.fingerprint}:{'+'.join(opened)}:{result_id}",
+                severity=sev, segment=c.segment,
+                title=text(f"新开放：{_named(c.check, t, 'zh-CN')}", f"newly open: {_named(c.check, t, 'en')}"),
+                text=text(f"新开放 {_named(c.check, t, 'zh-CN')}（{SEVERITY_ZH[sev]}）：{subj}（网段 {seg}）",
+                          f"newly open {_named(c.check, t, 'en')} ({sev}): {subj} (segment {seg})"),
+                time=at, fingerprint=c.fingerprint, check=c.check, subject=subject,
+                details={"opened": list(opened)}))
+            continue
         subj = _subject_words(c.subject) or "—"
         out.append(Alert(
             kind="new-finding", key=f"new-finding:{c.fingerprint}:{result_id}",

@@ -113,3 +113,26 @@ def test_an_alert_names_the_port_or_the_destination_and_the_title_in_its_languag
     assert a.text["en"] == ("new ISO-LOGICAL Non-classified network exposes an undeclared service "
                             "(high): gw-01 203.0.113.1 8291/tcp (segment internet)")
     assert "ws-004 10.10.0.14 -> 203.0.113.10:443/tcp" in b.text["en"]
+
+
+def test_a_port_newly_open_on_an_address_that_already_failed_alerts_once():
+    from scanner.store.changes import changes
+    def doc(sid, ports):
+        return {"scan_id": sid, "started_at": "2026-12-01T02:00:00Z", "vantage": {"segment": "internet"},
+                "findings": [{"check_id": "ISO-LOGICAL", "status": "fail", "severity": "high",
+                              "segment": "office-lan", "title": "t",
+                              "subject": {"ip": "203.0.113.1", "mac": None, "device": "gw-01",
+                                          **({"ports": ports} if ports is not None else {})}}]}
+    fp = {"ISO-LOGICAL": ("subject.ip",)}
+    from scanner.store.fingerprint import Fingerprinter
+    cs = changes(doc("a", ["3389/tcp"]), doc("b", ["3389/tcp", "8291/tcp"]),
+                 fingerprinter=Fingerprinter(fp))
+    [a] = compute(cs, "non-compliant", "non-compliant", now=NOW, result_id="b")
+    assert a.kind == "new-finding" and a.subject["ports"] == ["8291/tcp"]
+    assert "203.0.113.1 8291/tcp" in a.text["en"] and "3389" not in a.text["en"]
+    # the same ports again, or an earlier result that listed none: nothing
+    cs = changes(doc("b", ["3389/tcp", "8291/tcp"]), doc("c", ["3389/tcp", "8291/tcp"]),
+                 fingerprinter=Fingerprinter(fp))
+    assert compute(cs, "non-compliant", "non-compliant", now=NOW, result_id="c") == []
+    cs = changes(doc("old", None), doc("d", ["3389/tcp"]), fingerprinter=Fingerprinter(fp))
+    assert compute(cs, "non-compliant", "non-compliant", now=NOW, result_id="d") == []
