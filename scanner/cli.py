@@ -31,6 +31,7 @@ COMMANDS = {
     "serve": "scanner.commands.serve:serve",
     "push": "scanner.commands.push:push",
     "init": "scanner.commands.init:init",
+    "service": "scanner.commands.service:service",
 }
 
 
