@@ -54,7 +54,7 @@ def make_folder(folder: str) -> None:
 
 
 def alert_on(bundle: Mapping, previous: Mapping | None, cfg, *, outbox: str,
-             inventory_zone: str | None, prefix: str = "isoscan scan") -> bool:
+             inventory_zone: str | None, waivers=None, prefix: str = "isoscan scan") -> bool:
     """Raise tonight's alerts against `previous`, queue and send them; False
     when the outbox cannot be used (said on stderr). A failed channel is said
     and kept for the next run, and is not a False."""
@@ -70,6 +70,17 @@ def alert_on(bundle: Mapping, previous: Mapping | None, cfg, *, outbox: str,
         if r is not None:
             r["findings"] = [{k: v for k, v in f.items() if k != "waiver"}
                              for f in r.get("findings") or ()]
+    if waivers:                   # as `isoscan alert --waivers`: the previous result as it stood then
+        from scanner.commands.alert import _as_of
+        from scanner.waivers import WaiverError, apply_waivers
+        today = now.astimezone(_dt.timezone.utc).date()
+        try:
+            for r in for_alerts:
+                if r is not None:
+                    apply_waivers(r, waivers, today=_as_of(r, today) if r is for_alerts[1] else today)
+        except WaiverError as exc:
+            click.echo(f"{prefix}: alerts not sent: {exc}", err=True)
+            return False
     alerts = raise_alerts(for_alerts[1], for_alerts[0], cfg, now=now, vantages=(), zone=zone)
     try:
         res = deliver(cfg, alerts, outbox, now=now, zone=zone)

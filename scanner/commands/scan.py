@@ -61,12 +61,14 @@ def _say(lang, zh, en, err=True):
               metavar="ALERTS.YAML",
               help="With --db: alert on what is new since the store's previous scan of this "
                    "vantage (the nightly run; see docs/nightly.md) / 与上次扫描对比并告警")
+@click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False), default=None,
+              help="With --alert: waived findings raise no alert (waivers.yaml) / 已豁免项不告警")
 @click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Write the bundle into this folder, named after the vantage and the time "
                    "/ 结果包按位置与时间命名写入此目录")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
          full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None, db=None,
-         push_url=None, token_file=None, alert_config=None, output_dir=None):
+         push_url=None, token_file=None, alert_config=None, output_dir=None, waivers_path=None):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -83,6 +85,7 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     gc.freeze()
     gc.set_threshold(20000, 20, 20)
     cfg = _alert_config(alert_config, db, output, output_dir, lang)   # before anything is sent
+    waivers = _waivers(waivers_path, cfg, lang)
     if db:
         _warm_store_imports()
     progress = Progress(quiet=quiet, lang=lang)
@@ -158,7 +161,8 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
         from scanner.alerts.nightly import alert_on
         from scanner.commands.alert import default_outbox
         if not alert_on(bundle, previous[0] if previous else None, cfg,
-                        outbox=cfg.outbox or default_outbox(db), inventory_zone=result.timezone):
+                        outbox=cfg.outbox or default_outbox(db), inventory_zone=result.timezone,
+                        waivers=waivers):
             sys.exit(2)
     if push_url and not _push(bundle, push_url, token_file, lang):
         sys.exit(2)
@@ -188,6 +192,21 @@ def _warm_store_imports():
 def _previous(store, bundle):
     from scanner.store.vantages import previous_bundle
     return previous_bundle(store, bundle)
+
+
+def _waivers(path, cfg, lang):
+    """The waivers of --waivers (read before anything is probed; exit 2 on an error)."""
+    if path is None:
+        return None
+    if cfg is None:
+        _say(lang, "--waivers 仅与 --alert 一起使用", "--waivers goes with --alert")
+        sys.exit(2)
+    from scanner.waivers import WaiverError, load_waivers
+    try:
+        return load_waivers(path)
+    except WaiverError as exc:
+        click.echo(clean(f"isoscan scan: {exc}"), err=True)
+        sys.exit(2)
 
 
 def _alert_config(path, db, output, output_dir, lang):

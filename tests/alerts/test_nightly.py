@@ -72,3 +72,29 @@ def test_usage_errors_before_anything_is_probed(tmp_path):
     r = isoscan("scan", "-i", inv, "--db", str(tmp_path / "s.db"), "--alert", str(cfg))
     assert r.returncode == 2 and "alerts.yaml:3:" in r.stderr
     assert not os.path.exists(tmp_path / "s.db")
+
+
+def test_night_one_alerts_every_failure_but_the_waived(tmp_path, receivers):
+    import json as _json
+
+    from scanner.alerts.config import load_config
+    from scanner.alerts.nightly import alert_on
+    from scanner.waivers import load_waivers
+    hook = receivers("webhook")
+    (tmp_path / "s").write_text("k")
+    cfg = tmp_path / "alerts.yaml"
+    cfg.write_text(f"version: 1\noutbox: o.jsonl\nchannels:\n"
+                   f"  - {{name: h, type: webhook, url: {hook.url}, secret_file: s}}\n")
+    w = tmp_path / "waivers.yaml"
+    w.write_text("version: 1\nwaivers:\n  - {match: {check: ING-SINGLE, segment: office-lan}, "
+                 "reason: approved modem, approver: 保密办, expires: 2099-01-01}\n")
+    b = bundle("office-lan")
+    failing = {f["check_id"] for f in b["findings"] if f["status"] == "fail"}
+    assert "ING-SINGLE" in failing and len(failing) > 1
+    assert alert_on(b, None, load_config(str(cfg)), outbox=str(tmp_path / "o.jsonl"),
+                    inventory_zone=None, waivers=load_waivers(str(w)))
+    [req] = hook.requests
+    got = {a["check"] for a in _json.loads(req["body"])["alerts"]}
+    assert got == failing - {"ING-SINGLE"}
+    r = isoscan("scan", "-i", "x.yaml", "--waivers", str(w), "--lang", "en")
+    assert r.returncode == 2 and "--waivers goes with --alert" in r.stderr
