@@ -86,8 +86,7 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     gc.set_threshold(20000, 20, 20)
     cfg = _alert_config(alert_config, db, output, output_dir, lang)   # before anything is sent
     waivers = _waivers(waivers_path, cfg, lang)
-    if db:
-        _warm_store_imports()
+    opener = _StoreOpener(db) if db else None
     progress = Progress(quiet=quiet, lang=lang)
     signer = None
     if sign_key:   # the key is checked before anything is sent
@@ -155,7 +154,7 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     previous: list = []
     if db and not _store(bundle, db, lang,
                          then=(lambda store: previous.append(_previous(store, bundle)))
-                         if cfg is not None else None):
+                         if cfg is not None else None, opener=opener):
         sys.exit(2)
     if cfg is not None:
         from scanner.alerts.nightly import alert_on
@@ -169,24 +168,33 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     sys.exit(result.exit_code)
 
 
-def _warm_store_imports():
-    """Import what storing and alerting need in a thread while the scan runs
-    (it mostly waits on the wire): SQLAlchemy alone takes 0.3-0.5 s to import,
-    which the nightly run would otherwise add after the scan. Only imports: a
-    module that fails here fails again, and is reported, where it is used."""
-    import threading
+class _StoreOpener:
+    """Opens the store (SQLAlchemy's import, 0.3-0.5 s; the migrations on a
+    new store) in a thread while the scan runs, which mostly waits on the
+    wire: the nightly run then adds little after the scan. What fails here is
+    raised again by take(), where the store is used, and reported there."""
 
-    def warm():
-        import importlib
-        for name in ("sqlalchemy", "sqlalchemy.dialects.sqlite", "scanner.store.db",
-                     "scanner.store.tables", "scanner.store.ingest", "scanner.store.changes",
-                     "scanner.store.vantages", "scanner.alerts.run", "scanner.alerts.outbox",
-                     "scanner.bundle"):
-            try:
-                importlib.import_module(name)
-            except Exception:      # noqa: BLE001 - not the verdict's path: the real import reports it
-                return
-    threading.Thread(target=warm, name="isoscan-warm-store", daemon=True).start()
+    def __init__(self, db):
+        import threading
+        self.db, self.store, self.error = db, None, None
+        self.thread = threading.Thread(target=self._open, name="isoscan-open-store", daemon=True)
+        self.thread.start()
+
+    def _open(self):
+        try:
+            from scanner.store.db import open_store
+            for name in ("scanner.store.ingest", "scanner.store.changes", "scanner.store.vantages",
+                         "scanner.alerts.run", "scanner.alerts.outbox", "scanner.bundle"):
+                __import__(name)
+            self.store = open_store(self.db)
+        except BaseException as exc:        # noqa: BLE001 - raised again by take()
+            self.error = exc
+
+    def take(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.store
 
 
 def _previous(store, bundle):
@@ -241,7 +249,7 @@ def _push(bundle, url, token_file, lang) -> bool:
     return True
 
 
-def _store(bundle, db, lang, then=None) -> bool:
+def _store(bundle, db, lang, then=None, opener=None) -> bool:
     """The bundle into the store, as `isoscan ingest` stores it (SQLAlchemy is
     imported only here: a scan without --db never loads it); `then(store)` first,
     while it is open (the nightly run reads the vantage's previous scan)."""
@@ -252,7 +260,7 @@ def _store(bundle, db, lang, then=None) -> bool:
     try:
         if problem is not None:
             raise IngestError(f"the bundle is not valid ({problem})")
-        store = open_store(db)
+        store = opener.take() if opener is not None else open_store(db)
         try:
             if then is not None:
                 then(store)
@@ -295,7 +303,7 @@ def _summary(bundle, lang, quiet):
         return
     for f in bundle["findings"]:
         if f["status"] in ("fail", "error"):
-            subj = f.get("subject") or {}
-            who = " ".join(x for x in (subj.get("ip"), subj.get("mac"), subj.get("device")) if x)
+            from scanner.judge.priority import where
+            who = where(f)          # device, address, MAC, open ports, a leak's destination
             ev = "; ".join(f.get("evidence") or [])[:300]
             click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} {who}  {ev}"))
