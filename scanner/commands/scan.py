@@ -165,6 +165,10 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
             sys.exit(2)
     if push_url and not _push(bundle, push_url, token_file, lang):
         sys.exit(2)
+    # everything is written and closed: what is alive now (the bundle, SQLAlchemy's
+    # classes) goes to the permanent generation, so the interpreter's last collection
+    # does not walk it (0.2-0.4 s of a scan's exit with the store loaded)
+    gc.freeze()
     sys.exit(result.exit_code)
 
 
