@@ -96,15 +96,21 @@ channels:
   - {{name: siem, type: syslog, transport: udp, host: 127.0.0.1, port: {syslog.port}}}
   - {{name: mail, type: email, host: 127.0.0.1, port: {smtp.port}, starttls: false,
      from: isoscan@lab.invalid, to: [secadmin@lab.invalid]}}
-""")
+""" + ("""  - {name: hook, type: webhook, url: "http://127.0.0.1:9/down", secret: s, retries: 0}
+""" if p == "probe-secret" else ""))     # a channel that is down: said, kept, verdict's exit
 
         def night():
             with ThreadPoolExecutor(len(PROBES)) as ex:
                 runs = dict(zip(PROBES, ex.map(
                     lambda p: _nightly(lab, p, db, str(cfgs[p]), out), PROBES)))
             for p, r in runs.items():
-                assert r.returncode == 1, (p, r.stdout, r.stderr)     # non-compliant
-                assert "FAILED" not in r.stderr, r.stderr
+                assert r.returncode == 1, (p, r.stdout, r.stderr)     # non-compliant, not 2
+                failed = [l for l in r.stderr.splitlines() if "FAILED" in l]
+                if p == "probe-secret":
+                    assert len(failed) == 1 and "hook: FAILED" in failed[0], r.stderr
+                    assert "kept for the next run" in failed[0]
+                else:
+                    assert failed == [], r.stderr
             return runs
 
         def bundles():
@@ -153,6 +159,12 @@ channels:
         assert alerts("probe-office", first["probe-office"]) == []
         assert wait_for(lambda: len(chans["probe-secret"][1].messages) == 2)
         assert len(chans["probe-office"][1].messages) == 1
+        # the down channel's alerts of both nights wait in the outbox, the others went out
+        box = [json.loads(l) for l in (tmp_path / "probe-secret-outbox.jsonl").read_text().splitlines()]
+        assert {r["state"] for r in box if r["channel"] == "hook"} == {"pending"}
+        assert len([r for r in box if r["channel"] == "hook"]) == first["probe-secret"] + 1
+        assert {r["state"] for r in box if r["channel"] != "hook"} == {"delivered"}
+        assert oct((tmp_path / "probe-secret-outbox.jsonl").stat().st_mode & 0o777) == "0o600"
     finally:
         for r in made:
             with contextlib.suppress(Exception):
