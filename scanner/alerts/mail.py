@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from scanner.alerts.rules import SEVERITY_RANK, Alert
+from scanner.alerts.rules import SEVERITY_RANK, SEVERITY_ZH, Alert
 from scanner.alerts.errors import ChannelError
 
 
@@ -29,9 +29,11 @@ def message(alerts: list[Alert], sender: str, to: list[str], lang: str,
                     f"{worst.title.get('en', '')}")
     lines = []
     for a in sorted(alerts, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.key)):
-        lines.append(f"[{a.severity}] {a.title.get(lang) or a.title.get('en', '')}")
+        sev = SEVERITY_ZH.get(a.severity, a.severity) if zh else a.severity
+        lines.append(f"[{sev}] {a.title.get(lang) or a.title.get('en', '')}")
         lines.append(f"    {a.text.get(lang) or a.text.get('en', '')}")
-        lines.append(f"    {'时间' if zh else 'time'}: {local_iso(a.time, zone)}  key: {a.key}")
+        lines.append(f"    {'时间' if zh else 'time'}: {local_iso(a.time, zone)}  "
+                     f"{'告警编号' if zh else 'key'}: {a.key}")
     msg = EmailMessage()
     msg["Subject"] = " ".join(subject.split())[:200]
     msg["From"] = sender

@@ -98,3 +98,17 @@ def test_night_one_alerts_every_failure_but_the_waived(tmp_path, receivers):
     assert got == failing - {"ING-SINGLE"}
     r = isoscan("scan", "-i", "x.yaml", "--waivers", str(w), "--lang", "en")
     assert r.returncode == 2 and "--waivers goes with --alert" in r.stderr
+
+
+def test_a_chinese_mail_has_no_english_label_and_local_times():
+    from zoneinfo import ZoneInfo
+
+    from scanner.alerts.mail import message
+    from scanner.alerts.rules import Alert
+    a = Alert(kind="new-finding", key="new-finding:fp1:s2", severity="high", segment="office-lan",
+              title={"zh-CN": "新发现：ISO-LOGICAL", "en": "new finding: ISO-LOGICAL"},
+              text={"zh-CN": "新发现 ISO-LOGICAL（高）：gw-01 203.0.113.1 8291/tcp（网段 internet）",
+                    "en": "x"}, time="2026-12-07T18:30:00Z")
+    body = message([a], "a@b", ["c@d"], "zh-CN", ZoneInfo("Asia/Shanghai")).get_content()
+    assert "[高]" in body and "2026-12-08T02:30:00+08:00" in body and "8291/tcp" in body
+    assert not any(w in body for w in ("high", "time:", "key:", "Z "))
