@@ -310,4 +310,11 @@ def _summary(bundle, lang, quiet):
             from scanner.judge.priority import where
             who = where(f)          # device, address, MAC, open ports, a leak's destination
             ev = "; ".join(f.get("evidence") or [])[:300]
-            click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} {who}  {ev}"))
+            if lang == "zh-CN":      # no English state or label on a Chinese terminal
+                st = {"fail": "不合规", "error": "无法判定"}[f["status"]]
+                sev = {"critical": "严重", "high": "高", "medium": "中", "low": "低",
+                       "info": "提示"}.get(f["severity"], f["severity"])
+                click.echo(clean(f"  {st} {f['check_id']} {sev} {who}  {ev}"))
+            else:
+                click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} "
+                                 f"{who}  {ev}"))

@@ -23,7 +23,8 @@ _CTRL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
 LABELS = {
     "zh-CN": {"pass": "通过", "fail": "未通过", "error": "无法判定", "skipped": "跳过",
               "summary": "清单校验", "passed": "通过", "failed": "未通过",
-              "files": "个文件"},
+              "files": "个文件", "critical": "严重", "high": "高", "medium": "中", "low": "低",
+              "info": "提示"},
     "en": {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skipped": "SKIPPED",
            "summary": "inventory validation", "passed": "passed", "failed": "failed",
            "files": "file(s)"},
@@ -56,7 +57,8 @@ def render(findings, lang, ctx) -> str:
     for f in sorted(findings, key=sort_key):
         where = f"{f.location}: " if f.location else ""
         ev = "; ".join(pick(e, lang) for e in f.evidence)
-        lines.append(clean(f"{where}{L[f.status.value]} [{f.severity.value}] {f.check_id} "
+        sev = L.get(f.severity.value, f.severity.value)     # zh-CN: 严重/高/中/低/提示
+        lines.append(clean(f"{where}{L[f.status.value]} [{sev}] {f.check_id} "
                            f"{pick(f.title, lang)}: {ev}"))
     c = counts(findings)
     ok = verdict(findings) == "compliant"        # no failure, nothing that could not be judged
