@@ -54,7 +54,8 @@ def make_folder(folder: str) -> None:
 
 
 def alert_on(bundle: Mapping, previous: Mapping | None, cfg, *, outbox: str,
-             inventory_zone: str | None, waivers=None, prefix: str = "isoscan scan") -> bool:
+             inventory_zone: str | None, waivers=None, prefix: str = "isoscan scan",
+             lang: str = "en") -> bool:
     """Raise tonight's alerts against `previous`, queue and send them; False
     when the outbox cannot be used (said on stderr). A failed channel is said
     and kept for the next run, and is not a False."""
@@ -79,13 +80,14 @@ def alert_on(bundle: Mapping, previous: Mapping | None, cfg, *, outbox: str,
                 if r is not None:
                     apply_waivers(r, waivers, today=_as_of(r, today) if r is for_alerts[1] else today)
         except WaiverError as exc:
-            click.echo(f"{prefix}: alerts not sent: {exc}", err=True)
+            click.echo(f"{prefix}: {'告警未发送' if lang == 'zh-CN' else 'alerts not sent'}: {exc}", err=True)
             return False
     alerts = raise_alerts(for_alerts[1], for_alerts[0], cfg, now=now, vantages=(), zone=zone)
     try:
         res = deliver(cfg, alerts, outbox, now=now, zone=zone)
     except OutboxError as exc:
-        click.echo(f"{prefix}: alerts not sent: {exc}", err=True)
+        click.echo(f"{prefix}: {'告警未发送' if lang == 'zh-CN' else 'alerts not sent'}: {exc}",
+                   err=True)
         return False
-    tell(cfg, res, prefix)
+    tell(cfg, res, prefix, lang)
     return True

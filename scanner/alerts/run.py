@@ -65,13 +65,18 @@ def deliver(cfg, alerts: list, path: str, *, now: _dt.datetime, zone=None):
     return ob.deliver(path, alerts, cfg.channels, now=now, keep_days=cfg.keep_days)
 
 
-def tell(cfg, res, prefix: str = "isoscan alert") -> None:
+def tell(cfg, res, prefix: str = "isoscan alert", lang: str = "en") -> None:
     """What each channel took, and each failure with how many alerts wait for
     the next run (stderr; never a secret: a ChannelError is one safe line)."""
+    zh = lang == "zh-CN"
     for ch in cfg.channels:
         n = res.sent.get(ch.name, 0)
         if n:
-            click.echo(f"{prefix}: {ch.name}: {n} sent", err=True)
+            click.echo(f"{prefix}：告警渠道 {ch.name} 已发送 {n} 条" if zh else
+                       f"{prefix}: {ch.name}: {n} sent", err=True)
     for name, why in sorted(res.failed.items()):
-        click.echo(f"{prefix}: {name}: FAILED, {res.pending.get(name, 0)} alert(s) kept "
-                   f"for the next run: {why}", err=True)
+        kept = res.pending.get(name, 0)
+        click.echo(f"{prefix}：告警渠道 {name} 发送失败（FAILED），{kept} 条告警保留至下次运行：{why}"
+                   if zh else
+                   f"{prefix}: {name}: FAILED, {kept} alert(s) kept for the next run: {why}",
+                   err=True)

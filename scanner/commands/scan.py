@@ -161,7 +161,7 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
         from scanner.commands.alert import default_outbox
         if not alert_on(bundle, previous[0] if previous else None, cfg,
                         outbox=cfg.outbox or default_outbox(db), inventory_zone=result.timezone,
-                        waivers=waivers):
+                        waivers=waivers, lang=lang):
             sys.exit(2)
     if push_url and not _push(bundle, push_url, token_file, lang):
         sys.exit(2)
