@@ -72,13 +72,13 @@ def alert_on(bundle: Mapping, previous: Mapping | None, cfg, *, outbox: str,
             r["findings"] = [{k: v for k, v in f.items() if k != "waiver"}
                              for f in r.get("findings") or ()]
     if waivers:                   # as `isoscan alert --waivers`: the previous result as it stood then
-        from scanner.commands.alert import _as_of
+        from scanner.alerts.run import as_of
         from scanner.waivers import WaiverError, apply_waivers
         today = now.astimezone(_dt.timezone.utc).date()
         try:
             for r in for_alerts:
                 if r is not None:
-                    apply_waivers(r, waivers, today=_as_of(r, today) if r is for_alerts[1] else today)
+                    apply_waivers(r, waivers, today=as_of(r, today) if r is for_alerts[1] else today)
         except WaiverError as exc:
             click.echo(f"{prefix}: {'告警未发送' if lang == 'zh-CN' else 'alerts not sent'}: {exc}", err=True)
             return False

@@ -17,6 +17,14 @@ from typing import Mapping, Sequence
 import click
 
 
+def as_of(result: Mapping, default: _dt.date) -> _dt.date:
+    """The UTC day a result was made (its finish, else its start), at most
+    `default`: the day its waivers are judged as of."""
+    from scanner.localtime import parse
+    t = parse(result.get("finished_at")) or parse(result.get("started_at"))
+    return min(t.astimezone(_dt.timezone.utc).date(), default) if t is not None else default
+
+
 def unit_zone_for(cfg, inventory_zone: str | None = None):
     """The zone people read times in: the config's `timezone`, else the
     inventory's organization.timezone, else the host's."""

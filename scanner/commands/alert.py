@@ -102,9 +102,8 @@ def check_titles() -> dict:
 
 
 def _as_of(result: dict, default: _dt.date) -> _dt.date:
-    """The UTC day a result was made (its finish, else its start), at most `default`."""
-    t = _parse_time(result.get("finished_at")) or _parse_time(result.get("started_at"))
-    return min(t.astimezone(_dt.timezone.utc).date(), default) if t is not None else default
+    from scanner.alerts.run import as_of
+    return as_of(result, default)
 
 
 @click.command("alert")
