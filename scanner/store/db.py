@@ -89,11 +89,23 @@ def _sqlite_engine(url: str):
 
 def _private_file(path: str) -> None:
     """A new store file is made 0600 before SQLite opens it (its bundles hold
-    the canary-token key; SQLite gives its -wal and -shm files the same mode)."""
+    the canary-token key; SQLite gives its -wal and -shm files the same mode).
+    An existing one of ours that group or others may read (made by an older
+    isoscan) is made 0600 too, with its -wal and -shm."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
                      | getattr(os, "O_CLOEXEC", 0), 0o600)
     except FileExistsError:
+        for p in (path, path + "-wal", path + "-shm"):
+            try:
+                st = os.stat(p, follow_symlinks=False)
+                if st.st_uid == os.geteuid() and st.st_mode & 0o077 and not os.path.islink(p):
+                    os.chmod(p, 0o600)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot open the store {path}: {p}: "
+                                 f"{exc.strerror or exc}") from None
         return
     except OSError as exc:
         raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from None

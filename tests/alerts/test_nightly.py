@@ -57,6 +57,9 @@ def test_previous_scan_is_the_same_vantages(tmp_path):
     finally:
         store.close()
     assert oct(os.stat(tmp_path / "s.db").st_mode & 0o777) == "0o600"
+    os.chmod(tmp_path / "s.db", 0o644)                   # a store an older isoscan made
+    open_store(str(tmp_path / "s.db")).close()
+    assert oct(os.stat(tmp_path / "s.db").st_mode & 0o777) == "0o600"
 
 
 def test_usage_errors_before_anything_is_probed(tmp_path):
