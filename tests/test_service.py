@@ -38,7 +38,8 @@ def test_probe_and_console_units(tmp_path):
     alerts.write_text("version: 1\n")
     os.chmod(alerts, 0o644)
     r = _install("probe", "-i", str(inv), "--alert", str(alerts), "--root", str(tmp_path / "r"),
-                 "--isoscan", "/usr/bin/true", "--output-dir", str(tmp_path / "bundles"))
+                 "--isoscan", "/usr/bin/true", "--output-dir", str(tmp_path / "bundles"),
+                 "--waivers", str(tmp_path / "waivers.yaml"))
     assert r.exit_code == 0, r.output
     assert "chmod 600" in r.output                  # a config that may hold secrets, readable
     svc = (tmp_path / "r" / UNITS / "isoscan-scan.service").read_text()
@@ -51,6 +52,7 @@ def test_probe_and_console_units(tmp_path):
     assert d["SuccessExitStatus"] == ["1"]
     assert f"--alert {alerts}" in d["ExecStart"][0] and "--db" in d["ExecStart"][0]
     assert f"--output-dir {tmp_path / 'bundles'}" in d["ExecStart"][0]
+    assert f"--waivers {tmp_path / 'waivers.yaml'}" in d["ExecStart"][0]
     assert d["ReadWritePaths"] == [str(tmp_path / "bundles")]
     assert t["Persistent"] == ["true"] and t["RandomizedDelaySec"] == ["30min"]
     assert t["OnCalendar"] == ["*-*-* 02:30:00"] and t["WantedBy"] == ["timers.target"]

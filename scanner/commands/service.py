@@ -63,6 +63,8 @@ def install():
               help="The store (a SQLite file or postgresql://...)")
 @click.option("--alert", "alert", default=None, metavar="ALERTS.YAML",
               help="Alert on what is new each night (docs/nightly.md)")
+@click.option("--waivers", "waivers", default=None, metavar="WAIVERS.YAML",
+              help="With --alert: waived findings raise no alert")
 @click.option("--output-dir", default="/var/lib/isoscan/bundles", show_default=True,
               help="Where each night's bundle is kept, named after the vantage and time")
 @click.option("--on-calendar", default="*-*-* 02:30:00", show_default=True,
@@ -72,14 +74,18 @@ def install():
 @click.option("--lang", type=click.Choice(("zh-CN", "en")), default="zh-CN", show_default=True)
 @_common
 def probe(inventory, db, alert, output_dir, on_calendar, randomized_delay, lang, user,
-          isoscan_bin, root, dry_run, no_enable):
+          isoscan_bin, root, dry_run, no_enable, waivers=None):
     """The nightly scan and its timer (探针：每夜扫描与定时器)."""
     from scanner.service import ProbeService, probe_units
     abs_ = (lambda p: p if p is None or "://" in p else os.path.abspath(p))
     units = probe_units(ProbeService(
         inventory=[os.path.abspath(i) for i in inventory], db=abs_(db), alert=abs_(alert),
         output_dir=os.path.abspath(output_dir), on_calendar=on_calendar,
-        randomized_delay=randomized_delay, user=user, isoscan=_bin(isoscan_bin), lang=lang))
+        randomized_delay=randomized_delay, user=user, isoscan=_bin(isoscan_bin), lang=lang,
+        extra=["--waivers", os.path.abspath(waivers)] if waivers else []))
+    if waivers and not alert:
+        click.echo("isoscan service: --waivers goes with --alert", err=True)
+        sys.exit(2)
     if alert:
         _private(alert)
     _install(units, "isoscan-scan.timer", user, root, dry_run, no_enable)
