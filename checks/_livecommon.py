@@ -268,11 +268,43 @@ def device_of(inv: Inventory, ip: str | None, mac: str | None) -> Device | None:
 
 
 def subject(inv: Inventory, ip: str | None = None, mac: str | None = None,
-            device: str | None = None) -> Subject:
+            device: str | None = None, *, ports: Iterable[str] = (),
+            destination: str | None = None) -> Subject:
+    """Who a finding is about, and what tells it apart: the open services
+    (`ports`, "8291/tcp") or where a leak reached (`destination`)."""
     if device is None:
         d = device_of(inv, ip, mac)
         device = d.name if d is not None else None
-    return Subject(ip=ip, mac=mac, device=device)
+    return Subject(ip=ip, mac=mac, device=device, ports=tuple(dict.fromkeys(ports)),
+                   destination=destination or None)
+
+
+def port_of(p: Mapping[str, Any]) -> str:
+    """'8291/tcp' of a probe record; 'icmp' for one without a port."""
+    proto = str(p.get("proto") or "?").lower()
+    port = p.get("port")
+    return f"{port}/{proto}" if port not in (None, "") else proto
+
+
+def destination_of(inv: Inventory, probes: Iterable[Mapping[str, Any]], limit: int = 3) -> str | None:
+    """Where the answered probes went, as a person acts on it: one service
+    '198.51.100.7:443/tcp', several 'internet-canary 203.0.113.10 (icmp, 443/tcp)',
+    an IPv6 address in brackets; several destinations joined, at most `limit` and '+N'."""
+    by_dst: dict[str, list[str]] = {}
+    for p in probes:
+        by_dst.setdefault(norm_ip(p.get("dst")) or "?", []).append(port_of(p))
+    if not by_dst:
+        return None
+    shown = []
+    for dst, svcs in by_dst.items():
+        svcs = list(dict.fromkeys(svcs))
+        canary = next((c.name for c in inv.canaries if str(c.address) == dst), None)
+        addr = f"[{dst}]" if ":" in dst else dst
+        label = f"{canary} {addr}" if canary else addr
+        shown.append(f"{label}:{svcs[0]}" if len(svcs) == 1 and "/" in svcs[0]
+                     else f"{label} ({', '.join(svcs)})")
+    more = len(shown) - limit
+    return ", ".join(shown[:limit]) + (f" +{more}" if more > 0 else "")
 
 
 _HOSTS: tuple = (None, ())       # ((raw lists, their lengths, own), hosts): one entry
@@ -378,8 +410,7 @@ def merge_by_station(findings: Iterable[Finding]) -> list[Finding]:
         extra = tuple(e for e in second.evidence if e not in first.evidence)
         merged[key] = replace(first, evidence=first.evidence + extra,
                               severity=max((old.severity, f.severity), key=_sev_rank),
-                              subject=replace(first.subject,
-                                              device=first.subject.device or second.subject.device))
+                              subject=_joined(first.subject, second.subject))
     return merge_by_subject(merged[x] if isinstance(x, tuple) else x for x in rest)
 
 
@@ -578,6 +609,15 @@ def dev_applies(meta: CheckMeta, seg: Segment) -> Finding | None:
     return None
 
 
+def _joined(first: Subject, second: Subject) -> Subject:
+    """One subject of two findings joined: the first's, its device, ports and
+    destination completed from the second's."""
+    dests = [d for d in (first.destination, second.destination) if d]
+    return replace(first, device=first.device or second.device,
+                   ports=tuple(dict.fromkeys(first.ports + second.ports)),
+                   destination=", ".join(dict.fromkeys(dests)) or None)
+
+
 def merge_by_subject(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per subject: evidence of findings about the same subject
     (same check, status, segment, ip, mac) is joined, in order."""
@@ -588,8 +628,7 @@ def merge_by_subject(findings: Iterable[Finding]) -> list[Finding]:
             old = merged[key]
             extra = tuple(e for e in f.evidence if e not in old.evidence)
             merged[key] = replace(old, evidence=old.evidence + extra,
-                                  subject=replace(old.subject,
-                                                  device=old.subject.device or f.subject.device))
+                                  subject=_joined(old.subject, f.subject))
         else:
             merged[key] = f
     return list(merged.values())

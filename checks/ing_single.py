@@ -20,7 +20,8 @@ from __future__ import annotations
 from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, error_for, host_label, ip_rank, is_own,
                                 join, local_problem, mac_seen_for, norm_ip, norm_mac,
                                 not_from, outside_class, probe_label, section,
-                                sections_problem, segment_for, subject, vantage_segment)
+                                sections_problem, segment_for, subject, vantage_segment,
+                                destination_of)
 from scanner.model import INTERNET, CheckMeta, Severity, error, fail, text
 
 META = CheckMeta(
@@ -142,7 +143,8 @@ def evaluate(inv, obs):
                 f"其路径经 {join(outside)} 出网，未经声明的接入网关 {gw.name}（{join(sorted(gw_inside))}）：第二出口",
                 f"its path leaves by {join(outside)}, not through the declared ingress {gw.name} "
                 f"({join(sorted(gw_inside))}): a second exit"))
-            fails.append(fail(META, lines, segment=seg.name, subject=subject(inv, ip, mac)))
+            fails.append(fail(META, lines, segment=seg.name,
+                              subject=subject(inv, ip, mac, destination=destination_of(inv, proved))))
         elif inside or not hops:
             lines.append(text(
                 f"该主机向互联网转发，但其路径未能追踪到声明的接入网关 {gw.name}（第二跳：{join(inside) if inside else '未知'}），无法判定",

@@ -22,6 +22,12 @@ META = CheckMeta(
 )
 
 
+def _at(seg, idx: int):
+    """The line of the network itself (`networks: [...]` item), else the segment's."""
+    locs = getattr(seg, "network_locs", ())
+    return (locs[idx] if idx < len(locs) else None) or seg.loc
+
+
 def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
     intervals = sorted(
         ((n.version, n.first, -n.last, i, s) for s in inv.segments
@@ -43,7 +49,7 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
                 yield fail(META, text(
                     f"网段 {seg.name} 的 {net} 与网段 {other.name} 的 {onet} 重叠",
                     f"network {net} of segment {seg.name} overlaps {onet} of segment {other.name}"),
-                    segment=seg.name, location=seg.loc)
+                    segment=seg.name, location=_at(seg, idx))
         if reach is None or reach[0] != version or last > reach[1]:
             reach = (version, last, idx, seg)
     if not found:

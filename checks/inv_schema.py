@@ -38,14 +38,30 @@ def evaluate(inv: Inventory, obs: Mapping[str, Any]) -> Iterator[Finding]:
                             f"{len(inv.files)} file(s) read and of the schema: {files}"))
 
 
+PARTIAL = text(
+    "未判定：清单未通过格式校验（INV-SCHEMA），出错的部分（网段、设备、引用）未被读入，"
+    "本检查读取的内容不完整；请先修正上面的格式错误",
+    "not judged: the inventory failed INV-SCHEMA, so what the errors name (a segment, "
+    "a device, a reference) was left out and this check would read a partial inventory; "
+    "fix the schema errors above first")
+
+
 def merge_with_loader(loader_findings: Iterable[Finding],
                       check_findings: Iterable[Finding]) -> list[Finding]:
     """All findings of a run: the loader's INV-SCHEMA findings replace this
-    check's pass when there are any."""
+    check's pass when there are any. Fail closed on a partial inventory: once
+    INV-SCHEMA failed, what the loader dropped is missing from every check's
+    input, so no other check's pass stands: each becomes `skipped` saying why
+    (a failure it found stays: it names a line that is there)."""
+    from dataclasses import replace
+    from scanner.model import Status
     loader = list(loader_findings)
+    partial = any(f.status in (Status.FAIL, Status.ERROR) for f in loader)
     out = []
     for f in check_findings:
         if f.check_id == META.id and loader:
             continue
+        if partial and f.status == Status.PASS:
+            f = replace(f, status=Status.SKIPPED, evidence=(PARTIAL,))
         out.append(f)
     return loader + out

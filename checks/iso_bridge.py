@@ -40,7 +40,7 @@ from checks._livecommon import (NOTHING_PROBED, ROUTER_KINDS, a_probe, conclude,
                                 dst_label, dst_segment, host_label, hosts, interfaces_with_mac,
                                 ip_rank, is_own, join, local_gate, merge_by_station, must_isolate,
                                 norm_ip, norm_mac, not_from, probe_label, problem, section,
-                                subject, transfer_macs, vantage_segment)
+                                subject, transfer_macs, vantage_segment, destination_of)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 
 META = CheckMeta(
@@ -129,7 +129,8 @@ def _forwarders(inv, seg, obs):
     for (ip, mac), ps in by_host.items():
         ps.sort(key=lambda p: (PROVES[p["result"]], str(p.get("dst")), probe_label(p)))
         fails.append(fail(META, [_forwarding_line(inv, p, host_label(ip, mac)) for p in ps],
-                          segment=seg.name, subject=subject(inv, ip, mac)))
+                          segment=seg.name,
+                          subject=subject(inv, ip, mac, destination=destination_of(inv, ps))))
     vias = {(norm_ip(p.get("via_ip")), norm_mac(p.get("via_mac"))) for p in probes}
     summary = [text(
         f"经 {len(vias)} 台主机向 {len({p.get('dst') for p in probes})} 个网段外目标发出 {len(probes)} 个转发探测，"

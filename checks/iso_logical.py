@@ -89,6 +89,11 @@ def _target(inv, e, port: int) -> tuple[str, str]:
     return f" → {to}", f" → {to}"
 
 
+def _port_order(port: str) -> tuple:
+    num, _, proto = port.partition("/")
+    return (proto, int(num) if num.isdigit() else 0)
+
+
 def _days(since: str | None, as_of: str | None) -> int | None:
     try:
         a = _dt.datetime.strptime(str(since), "%Y-%m-%dT%H:%M:%SZ")
@@ -198,6 +203,7 @@ def evaluate(inv, obs):
     quiet = [q for q in inbound.get("filtered") or () if isinstance(q, dict)
              and (t := dst_segment(inv, q)) is not None and t.classification == NON_CLASSIFIED]
     groups: dict = {}
+    open_ports: dict = {}            # dst -> its undeclared open services ("8291/tcp")
     allowed, answered = [], set()
     for p in probes:
         dst = norm_ip(p.get("dst"))
@@ -215,13 +221,15 @@ def evaluate(inv, obs):
             zh_t, en_t = _target(inv, declared[key], key[2])
             allowed.append((f"{dst} {_port(p)}{zh_t}", f"{dst} {_port(p)}{en_t}", key))
             continue
+        open_ports.setdefault(dst, []).append(_port(p))
         groups.setdefault(dst, []).append(text(
             f"从互联网可访问{zh_w}的 {_port(p)}{zh_s}（开放），该服务未在 exposed 中声明",
             f"{_port(p)}{en_s} on {en_w} is open from the internet and not declared exposed"))
     answered.update(norm_ip(q.get("dst")) for q in quiet if _count(q.get("closed")))
     said, warning = full_sweep_problem(cov, policy)
     fails = [fail(META, (*ev, *((warning,) if warning else ())), segment=seg.name,
-                  subject=subject(inv, ip)) for ip, ev in groups.items()]
+                  subject=subject(inv, ip, ports=sorted(open_ports[ip], key=_port_order)))
+             for ip, ev in groups.items()]
     why = problem(obs, *META.needs) or (None if probes or quiet else NOTHING_PROBED)
     if why is None:
         why = _control_problem(probes, declared, {k for *_, k in allowed}, answered, cov)

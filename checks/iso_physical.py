@@ -15,9 +15,9 @@ from the destination itself ("refused") is.
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, dst_segment, host_label, join,
-                                mac_seen_for, must_isolate, norm_ip, not_from, probe_label,
-                                problem, section, subject, vantage_segment)
+from checks._livecommon import (NOTHING_PROBED, conclude, destination_of, dst_label, dst_segment,
+                                host_label, join, mac_seen_for, must_isolate, norm_ip, not_from,
+                                port_of, probe_label, problem, section, subject, vantage_segment)
 from scanner.model import CheckMeta, Severity, fail, text
 
 META = CheckMeta(
@@ -55,6 +55,7 @@ def _egress_probes(obs):
 def _from_classified(inv, seg, obs):
     """The vantage's own probes to anything it must be isolated from."""
     groups: dict = {}
+    reached: dict = {}               # key -> the answered probes (where the leak went)
     probes = [p for p in _egress_probes(obs) if must_isolate(seg, dst_segment(inv, p))]
     for p in probes:
         if p.get("result") not in ANSWERED:
@@ -67,13 +68,15 @@ def _from_classified(inv, seg, obs):
         key = (carrier, hop_mac) if carrier else (responder, None)
         zh_a, en_a = _answer_words(p)
         lbl = dst_label(inv, p)
+        reached.setdefault(key, []).append(p)
         via_zh = f"，首跳 {host_label(hop, hop_mac)}" if hop else ""
         via_en = f", first hop {host_label(hop, hop_mac)}" if hop else ""
         groups.setdefault(key, []).append(text(
             f"从涉密网段 {seg.name} 的本机发往 {lbl['zh-CN']} 的 {probe_label(p)} 探测被 {responder} {zh_a}{via_zh}",
             f"{probe_label(p)} probe from this host on classified segment {seg.name} to "
             f"{lbl['en']} was {en_a} by {responder}{via_en}"))
-    fails = [fail(META, ev, segment=seg.name, subject=subject(inv, ip, mac))
+    fails = [fail(META, ev, segment=seg.name,
+                  subject=subject(inv, ip, mac, destination=destination_of(inv, reached[(ip, mac)])))
              for (ip, mac), ev in groups.items()]
     summary = text(
         f"从涉密网段 {seg.name} 本机向网段外 {len({p.get('dst') for p in probes})} 个目标发出 "
@@ -87,6 +90,7 @@ def _from_classified(inv, seg, obs):
 def _into_classified(inv, seg, obs):
     """Probes from a non-classified or internet vantage into classified segments."""
     groups: dict = {}
+    ports: dict = {}                 # classified address -> what answered on it ("443/tcp")
     egress = [p for p in _egress_probes(obs) if must_isolate(seg, dst_segment(inv, p))]
     inbound = [p for p in section(obs, "inbound").get("probes") or ()
                if isinstance(p, dict) and must_isolate(seg, dst_segment(inv, p))]
@@ -97,6 +101,7 @@ def _into_classified(inv, seg, obs):
         responder = norm_ip(p.get("responder_ip")) or dst
         zh_a, en_a = _answer_words(p)
         lbl = dst_label(inv, p)
+        ports.setdefault(dst, []).append(port_of(p))
         groups.setdefault(dst, []).append(text(
             f"从网段 {seg.name} 发往涉密地址 {lbl['zh-CN']} 的 {probe_label(p)} 探测被 {responder} {zh_a}",
             f"{probe_label(p)} probe from {seg.name} to classified address {lbl['en']} "
@@ -106,10 +111,12 @@ def _into_classified(inv, seg, obs):
             continue
         dst = norm_ip(p.get("dst"))
         lbl = dst_label(inv, p)
+        ports.setdefault(dst, []).append(port_of(p))
         groups.setdefault(dst, []).append(text(
             f"从网段 {seg.name} 可访问涉密地址 {lbl['zh-CN']} 的 {probe_label(p)} 端口（开放）",
             f"{probe_label(p)} on classified address {lbl['en']} is open from {seg.name}"))
-    fails = [fail(META, ev, segment=seg.name, subject=subject(inv, ip)) for ip, ev in groups.items()]
+    fails = [fail(META, ev, segment=seg.name, subject=subject(inv, ip, ports=ports[ip]))
+             for ip, ev in groups.items()]
     n = len(egress) + len(inbound)
     targets = {norm_ip(p.get("dst")) or "?" for p in egress + inbound}
     summary = text(

@@ -33,6 +33,8 @@ COMMANDS = {
     "inventory": "scanner.commands.inventory:inventory",
     "watch": "scanner.commands.watch:watch",
     "host": "scanner.commands.host:host",
+    "init": "scanner.commands.init:init",
+    "service": "scanner.commands.service:service",
 }
 
 

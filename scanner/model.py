@@ -316,6 +316,8 @@ class Segment:
     ssh_ports: tuple[int, ...] = ()
     tls_ports: tuple[int, ...] = ()
     snmp: SnmpAccess | None = None     # the identity step asks SNMP only where this is declared
+    # where each of `networks` is written (a finding about one network points at its line)
+    network_locs: tuple[Location | None, ...] = field(default=(), compare=False)
 
     @property
     def classified(self) -> bool:

@@ -68,7 +68,8 @@ def test_build_has_every_spec_field():
     bridge = [f for f in b["findings"] if f["check_id"] == "ISO-BRIDGE" and f["status"] == "fail"]
     assert {f["subject"]["ip"] for f in bridge} == {"10.10.0.11", "10.10.0.99"}
     f = next(f for f in bridge if f["subject"]["ip"] == "10.10.0.11")
-    assert f["subject"] == {"ip": "10.10.0.11", "mac": "02:00:00:00:0c:0b", "device": "ws-001"}
+    assert f["subject"] == {"ip": "10.10.0.11", "mac": "02:00:00:00:0c:0b", "device": "ws-001",
+                            "destination": "internet-canary 203.0.113.10 (443/tcp, icmp)"}
     assert f["severity"] == "critical" and f["segment"] == "secret-lan"
     assert f["regulation"], "ISO-BRIDGE has references in checks/regulations.yaml"
     assert any("数据包已穿越" in e for e in f["evidence"])          # zh-CN strings

@@ -42,6 +42,7 @@ class Config:
     lang: str = "zh-CN"
     min_severity: str = "low"
     keep_days: int = 90
+    timezone: str | None = None       # IANA name; None: the inventory's, else the host's
 
 
 def _secret(doc, path: tuple, obj: dict, key: str, *, required: bool) -> str | None:
@@ -173,7 +174,7 @@ def load_config(path: str) -> Config:
     doc = yc.load(path, "an alerts configuration")
     d = doc.data
     yc.keys(doc, (), d, {"version", "lang", "outbox", "min_severity", "keep_days",
-                         "vantages", "channels"}, {"version", "channels"})
+                         "vantages", "channels", "timezone"}, {"version", "channels"})
     if d["version"] != 1:
         raise doc.problem(("version",), "version must be 1")
     lang = d.get("lang", "zh-CN")
@@ -187,6 +188,13 @@ def load_config(path: str) -> Config:
         if d["min_severity"] not in SEVERITIES:
             raise doc.problem(("min_severity",), f"must be one of {', '.join(SEVERITIES)}")
         cfg.min_severity = d["min_severity"]
+    if "timezone" in d:
+        from scanner.localtime import known_zone
+        zone = yc.string(doc, ("timezone",), d["timezone"])
+        if not known_zone(zone):
+            raise doc.problem(("timezone",), "timezone must be an IANA name this system "
+                                             "knows (Asia/Shanghai)")
+        cfg.timezone = zone
     cfg.keep_days = yc.integer(doc, ("keep_days",), d.get("keep_days", 90), 1, 36500)
     chans = d["channels"]
     if not isinstance(chans, list) or not chans:

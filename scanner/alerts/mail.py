@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from scanner.alerts.rules import SEVERITY_RANK, Alert
+from scanner.alerts.rules import SEVERITY_RANK, SEVERITY_ZH, Alert
 from scanner.alerts.errors import ChannelError
 
 
-def message(alerts: list[Alert], sender: str, to: list[str], lang: str) -> EmailMessage:
+def message(alerts: list[Alert], sender: str, to: list[str], lang: str,
+            zone=None) -> EmailMessage:
+    """One message; its times in `zone` (the unit's; None: the host's) with their offset."""
+    from scanner.localtime import local_iso
     worst = min(alerts, key=lambda a: SEVERITY_RANK.get(a.severity, 0))
     zh = lang == "zh-CN"
     subject = (f"[isoscan] {len(alerts)} 条告警：{worst.title.get('zh-CN', '')}" if zh
@@ -26,9 +29,11 @@ def message(alerts: list[Alert], sender: str, to: list[str], lang: str) -> Email
                     f"{worst.title.get('en', '')}")
     lines = []
     for a in sorted(alerts, key=lambda a: (SEVERITY_RANK.get(a.severity, 0), a.key)):
-        lines.append(f"[{a.severity}] {a.title.get(lang) or a.title.get('en', '')}")
+        sev = SEVERITY_ZH.get(a.severity, a.severity) if zh else a.severity
+        lines.append(f"[{sev}] {a.title.get(lang) or a.title.get('en', '')}")
         lines.append(f"    {a.text.get(lang) or a.text.get('en', '')}")
-        lines.append(f"    key: {a.key}  time: {a.time}")
+        lines.append(f"    {'时间' if zh else 'time'}: {local_iso(a.time, zone)}  "
+                     f"{'告警编号' if zh else 'key'}: {a.key}")
     msg = EmailMessage()
     msg["Subject"] = " ".join(subject.split())[:200]
     msg["From"] = sender
@@ -54,13 +59,14 @@ class MailChannel:
     timeout: float = 30.0
     lang: str = "zh-CN"
     max_batch: int = 500             # alerts per POST / per message
+    zone: object = None              # the unit's time zone (tzinfo); None: the host's
     batch = True
 
     def describe(self) -> str:
         return f"e-mail {self.host}:{self.port}"
 
     def send(self, alerts: list[Alert]) -> None:
-        msg = message(alerts, self.sender, self.to, self.lang)
+        msg = message(alerts, self.sender, self.to, self.lang, self.zone)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.ehlo()

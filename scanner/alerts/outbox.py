@@ -98,7 +98,9 @@ def deliver(path: str, alerts: list[Alert], channels: list, *, now: _dt.datetime
     """Queue `alerts` for every channel and send everything pending."""
     res = Result()
     with locked(path):
-        records = _prune(load(path), now, keep_days)
+        loaded = load(path)
+        records = _prune(loaded, now, keep_days)
+        changed = len(records) != len(loaded)
         have = {(r["key"], r["channel"]) for r in records}
         for ch in channels:
             for a in alerts:
@@ -106,7 +108,9 @@ def deliver(path: str, alerts: list[Alert], channels: list, *, now: _dt.datetime
                     have.add((a.key, ch.name))
                     records.append({"key": a.key, "channel": ch.name, "state": "pending",
                                     "queued_at": iso(now), "attempts": 0, "alert": a.to_json()})
-        save(path, records)                 # queued before anything is sent
+                    changed = True
+        if changed:                         # queued before anything is sent (a quiet night
+            save(path, records)             # with nothing new writes nothing)
         for ch in channels:
             todo = [r for r in records if r["channel"] == ch.name and r["state"] == "pending"]
             if not todo:

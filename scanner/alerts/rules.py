@@ -4,7 +4,9 @@ Three kinds of alert:
 
 - ``new-finding``: a finding failing now that did not fail in the previous
   result (a Change of kind ``new``), of severity ``min_severity`` or above
-  (default ``low``: a failing ``info`` finding is a notice, SPEC §5);
+  (default ``low``: a failing ``info`` finding is a notice, SPEC §5); also a
+  service newly open on an address that already failed (ISO-LOGICAL is one
+  finding per address: Change.opened names the ports, the key carries them);
 - ``verdict-worse``: the verdict moved up the order
   ``compliant < incomplete < non-compliant``. compliant → incomplete is worse
   (part of the rules is no longer judged); non-compliant → incomplete is not
@@ -108,10 +110,16 @@ def _title(t: object, lang: str) -> str:
     return str(t or "")
 
 
+def _named(check: str, title: object, lang: str) -> str:
+    """'ISO-LOGICAL 非涉密网络向互联网开放了未声明的服务': the id and the title in `lang`."""
+    return " ".join(x for x in (check, _title(title, lang).strip()) if x)
+
+
 def _subject_words(s: Mapping | None) -> str:
-    if not isinstance(s, Mapping):
-        return ""
-    return " ".join(str(s[k]) for k in ("device", "ip", "mac") if s.get(k))
+    """Where the finding is, as every output says it (scanner.judge.priority.where):
+    device, address, MAC, the open ports, the destination a leak reached."""
+    from scanner.judge.priority import where
+    return where({"subject": s}) if isinstance(s, Mapping) else ""
 
 
 def _zh_verdict(v: str | None) -> str:
@@ -127,30 +135,46 @@ def worse(previous: str | None, current: str | None) -> bool:
 def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
             current_verdict: str | None, vantages: Sequence[VantageSeen] = (),
             *, now: _dt.datetime, result_id: str, min_severity: str = "low",
-            titles: Mapping[str, Mapping[str, str]] | None = None) -> list[Alert]:
+            titles: Mapping[str, Mapping[str, str]] | None = None,
+            zone=None) -> list[Alert]:
     """The alerts for one run. `result_id` names the current result (its
     scan_id) so that a finding that comes back after a fix alerts again.
     `titles` (check id → {"zh-CN", "en"}, from the checks' META) gives both
-    languages where a change carries its title in one."""
+    languages where a change carries its title in one. `zone` (the unit's,
+    scanner.localtime.unit_zone) is how the texts show a time; `time` stays UTC."""
+    from scanner.localtime import local_iso
     at = iso(now)
     cut = SEVERITY_RANK.get(min_severity, SEVERITY_RANK["low"])
     out: list[Alert] = []
     for c in changes:
-        if c.kind != "new":
+        opened = tuple(getattr(c, "opened", ()) or ())
+        if c.kind != "new" and not opened:
             continue
         sev = c.severity if c.severity in SEVERITY_RANK else "critical"   # unknown: loudest
         if SEVERITY_RANK[sev] > cut:
             continue
         seg = c.segment or "—"
         t = (titles or {}).get(c.check) or c.title
+        if opened:       # a service newly open on an address that already failed
+            subject = {**dict(c.subject), "ports": list(opened)}
+            subj = _subject_words(subject) or "—"
+            out.append(Alert(
+                kind="new-finding", key=f"new-finding:{c.fingerprint}:{'+'.join(opened)}:{result_id}",
+                severity=sev, segment=c.segment,
+                title=text(f"新开放：{_named(c.check, t, 'zh-CN')}", f"newly open: {_named(c.check, t, 'en')}"),
+                text=text(f"新开放 {_named(c.check, t, 'zh-CN')}（{SEVERITY_ZH[sev]}）：{subj}（网段 {seg}）",
+                          f"newly open {_named(c.check, t, 'en')} ({sev}): {subj} (segment {seg})"),
+                time=at, fingerprint=c.fingerprint, check=c.check, subject=subject,
+                details={"opened": list(opened)}))
+            continue
         subj = _subject_words(c.subject) or "—"
         out.append(Alert(
             kind="new-finding", key=f"new-finding:{c.fingerprint}:{result_id}",
             severity=sev, segment=c.segment,
             title=text(f"新发现：{c.check} {_title(t, 'zh-CN')}".strip(),
                        f"new finding: {c.check} {_title(t, 'en')}".strip()),
-            text=text(f"{c.check}（{SEVERITY_ZH[sev]}）在网段 {seg} 上新出现失败：{subj}",
-                      f"{c.check} ({sev}) newly fails on segment {seg}: {subj}"),
+            text=text(f"新发现 {_named(c.check, t, 'zh-CN')}（{SEVERITY_ZH[sev]}）：{subj}（网段 {seg}）",
+                      f"new {_named(c.check, t, 'en')} ({sev}): {subj} (segment {seg})"),
             time=at, fingerprint=c.fingerprint, check=c.check,
             subject=dict(c.subject) if isinstance(c.subject, Mapping) else None))
     if previous_verdict is not None and worse(previous_verdict, current_verdict):
@@ -168,14 +192,15 @@ def compute(changes: Iterable[ChangeLike], previous_verdict: str | None,
         if last is not None and (now - last).total_seconds() <= v.every_s:
             continue
         since = iso(last) if last is not None else "never"
+        shown = local_iso(last, zone) if last is not None else None
         hours = f"{v.every_s / 3600:g}"
         out.append(Alert(
             kind="vantage-silent", key=f"vantage-silent:{v.name}:{since}",
             severity="high", segment=v.name.split(" ")[0],
             title=text(f"探针沉默：{v.name}", f"vantage silent: {v.name}"),
             text=text(f"探针 {v.name} 超过 {hours} 小时未报告扫描结果（最近一次："
-                      f"{since if last is not None else '从未'}）",
+                      f"{shown or '从未'}）",
                       f"vantage {v.name} has not reported a scan for more than {hours} h "
-                      f"(last report: {since})"),
+                      f"(last report: {shown or 'never'})"),
             time=at, details={"last_report": since, "expected_every_s": v.every_s}))
     return out

@@ -56,40 +56,54 @@ def vantages_seen(expected, results) -> list:
     return out
 
 
-def default_outbox() -> str:
-    """Next to the store: the folder of ISOSCAN_DB when it is a file, else
-    /var/lib/isoscan. (Lead: when the store lands, use its resolved path.)"""
-    db = os.environ.get("ISOSCAN_DB", "")
-    if db and "://" not in db:
-        return os.path.join(os.path.dirname(os.path.abspath(db)), "alerts-outbox.jsonl")
+def default_outbox(db: str | None = None) -> str:
+    """Next to the store: the folder of the SQLite file (--db, else ISOSCAN_DB),
+    else /var/lib/isoscan."""
+    from scanner.store.url import StoreURLError, resolve, sqlite_path
+    try:
+        path = sqlite_path(resolve(db or os.environ.get("ISOSCAN_DB") or None))
+    except StoreURLError:
+        path = None
+    if path:
+        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
     return "/var/lib/isoscan/alerts-outbox.jsonl"
 
 
-def check_titles() -> dict:
-    """check id → its title in both languages, from the installed checks."""
-    from scanner.judge.registry import load_checks
+def _seen_in_store(expected, db) -> list:
+    """When each expected vantage last reported, as the store knows it."""
+    from scanner.alerts.rules import VantageSeen
+    from scanner.store.vantages import last_reports
+    from scanner.store.db import StoreError, open_store
     try:
-        return {c.meta.id: dict(c.meta.title) for c in load_checks().checks}
-    except Exception:          # noqa: BLE001 - a broken plugin costs a title, not the alert
-        return {}
+        store = open_store(db)
+    except StoreError as exc:
+        click.echo(f"isoscan alert: {exc}", err=True)
+        sys.exit(2)
+    from sqlalchemy.exc import SQLAlchemyError
+    try:
+        last = last_reports(store)
+    except SQLAlchemyError as exc:
+        from scanner.commands.ingest import store_problem
+        click.echo(f"isoscan alert: the store failed: {store_problem(exc)}", err=True)
+        sys.exit(2)
+    finally:
+        store.close()
+    out = []
+    for ev in expected:
+        times = [t for (seg, ip), t in last.items()
+                 if seg == ev.segment and (ev.ip is None or ip == ev.ip)]
+        out.append(VantageSeen(ev.name, _parse_time(max(times)) if times else None, ev.every_s))
+    return out
+
+
+def check_titles() -> dict:
+    from scanner.alerts.run import check_titles as titles
+    return titles()
 
 
 def _as_of(result: dict, default: _dt.date) -> _dt.date:
-    """The UTC day a result was made (its finish, else its start), at most `default`."""
-    t = _parse_time(result.get("finished_at")) or _parse_time(result.get("started_at"))
-    return min(t.astimezone(_dt.timezone.utc).date(), default) if t is not None else default
-
-
-def _verdict(result: dict) -> str:
-    from scanner.judge.run import verdict
-    return verdict([f for f in result["findings"] if not f.get("waiver")])
-
-
-def _unwaived(doc: dict | None) -> dict:
-    """The result without its waived findings (this run's --waivers): a waived
-    finding raises no alert, and one whose waiver lapsed comes back as new."""
-    doc = doc or {"findings": []}
-    return {**doc, "findings": [f for f in doc.get("findings") or () if not f.get("waiver")]}
+    from scanner.alerts.run import as_of
+    return as_of(result, default)
 
 
 @click.command("alert")
@@ -98,30 +112,41 @@ def _unwaived(doc: dict | None) -> dict:
 @click.option("--previous", type=click.Path(dir_okay=False),
               help="The last result (bundle or merged bundle); without it every failing "
                    "finding is new.")
-@click.option("--current", required=True, type=click.Path(dir_okay=False),
-              help="This run's result (bundle or merged bundle).")
+@click.option("--current", type=click.Path(dir_okay=False),
+              help="This run's result (bundle or merged bundle). Without it (and with "
+                   "--db) only the expected vantages' silence is judged.")
+@click.option("--db", "db", default=None, metavar="URL",
+              help="The store that holds every vantage's scans (the collecting host): the "
+                   "expected vantages' last reports are read from it.")
 @click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False),
               help="waivers.yaml: waived findings raise no alert.")
 @click.option("--outbox", type=click.Path(dir_okay=False),
               help="The outbox file (default: the config's, else next to the store).")
 @click.option("--dry-run", is_flag=True, help="Print the alerts as JSON; send and record nothing.")
 @click.option("--now", "now_s", hidden=True, help="The time of the run (ISO 8601; for replays).")
-def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
-    """Alert on regressions since the last scan (回归告警)."""
+def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s, db=None):
+    """Alert on regressions since the last scan (回归告警).
+
+    Vantage silence (the config's `vantages`) is judged only where every
+    vantage's reports are known: the store (--db) or a merged result, never
+    from one probe's bundle (it would call every other probe silent)."""
     from scanner.alerts import outbox as ob
     from scanner.alerts.config import ConfigError, load_config
-    from scanner.store.changes import changes
+    from scanner.alerts.run import deliver, raise_alerts, tell, unit_zone_for
     from scanner.alerts.rules import compute
     from scanner.commands.report import InputProblem, read_input
 
     now = _parse_time(now_s) if now_s else _dt.datetime.now(_dt.timezone.utc)
     if now is None:
         raise click.BadParameter("not an ISO 8601 time", param_hint="--now")
+    if current is None and db is None:
+        raise click.UsageError("give --current (a result to alert on), --db (the store, to "
+                               "judge the vantages' silence), or both")
     try:
         cfg = load_config(config_path)
         results = []
         for path in (previous, current):
-            if path is None:
+            if path is None or current is None:
                 results.append(None)
                 continue
             kind, data, digest = read_input(path)
@@ -145,26 +170,30 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s):
         click.echo(f"isoscan alert: {exc}", err=True)
         sys.exit(2)
 
-    alerts = compute(changes(_unwaived(old), _unwaived(new)),
-                     _verdict(old) if old is not None else None, _verdict(new),
-                     vantages_seen(cfg.vantages, [r for r in (old, new) if r is not None]),
-                     now=now, result_id=str(new.get("scan_id")), min_severity=cfg.min_severity,
-                     titles=check_titles())
+    zone = unit_zone_for(cfg)
+    if db is not None:
+        seen = _seen_in_store(cfg.vantages, db)
+    elif any(isinstance(r.get("sources"), list) for r in (old, new) if r is not None):
+        seen = vantages_seen(cfg.vantages, [r for r in (old, new) if r is not None])
+    else:
+        seen = []
+        if cfg.vantages:
+            click.echo("isoscan alert: vantage silence is not judged from one probe's bundle "
+                       "(give --db, the store every probe reports to, or a merged result)",
+                       err=True)
+    if new is not None:
+        alerts = raise_alerts(old, new, cfg, now=now, vantages=seen, zone=zone)
+    else:
+        alerts = compute((), None, None, seen, now=now, result_id="", zone=zone)
     if dry_run:
         click.echo(json.dumps([a.to_json() for a in alerts], ensure_ascii=False, indent=1))
         return
-    path = outbox or cfg.outbox or default_outbox()
+    path = outbox or cfg.outbox or default_outbox(db)
     try:
-        res = ob.deliver(path, alerts, cfg.channels, now=now, keep_days=cfg.keep_days)
+        res = deliver(cfg, alerts, path, now=now, zone=zone)
     except ob.OutboxError as exc:
         click.echo(f"isoscan alert: {exc}", err=True)
         sys.exit(2)
-    for ch in cfg.channels:
-        n = res.sent.get(ch.name, 0)
-        if n:
-            click.echo(f"isoscan alert: {ch.name}: {n} sent", err=True)
-    for name, why in sorted(res.failed.items()):
-        click.echo(f"isoscan alert: {name}: FAILED, {res.pending.get(name, 0)} alert(s) kept "
-                   f"for the next run: {why}", err=True)
+    tell(cfg, res)
     if res.failed:
         sys.exit(1)

@@ -39,8 +39,46 @@ def w(key: str, lang: str, **kw) -> str:
     return pick(WORDS[key], lang).format(**kw)
 
 
+SEVERITY = {"critical": text("严重", "critical"), "high": text("高", "high"),
+            "medium": text("中", "medium"), "low": text("低", "low"), "info": text("提示", "info")}
+
+
 def _subject(s) -> str:
-    return " ".join(x for x in (s.get("device"), s.get("mac"), s.get("ip")) if x) or "—"
+    """Where, as every output says it: device, address, MAC, open ports, destination."""
+    from scanner.judge.priority import where
+    return where({"subject": s}) or "—"
+
+
+class _Shown:
+    """What a person reads of a finding line: the check's title in their
+    language (from the installed checks, else the stored one), severity in
+    their words, times in the unit's zone (the host's; TZ= overrides)."""
+
+    def __init__(self, lang):
+        from scanner.alerts.run import check_titles
+        from scanner.localtime import unit_zone
+        self.lang, self.titles, self.zone = lang, check_titles(), unit_zone(None)
+
+    def title(self, check, stored) -> str:
+        t = self.titles.get(check)
+        return pick(t, self.lang) if t else (stored or "")
+
+    def severity(self, sev) -> str:
+        return pick(SEVERITY[sev], self.lang) if sev in SEVERITY else str(sev)
+
+    def time(self, t) -> str:
+        from scanner.localtime import local_iso
+        return local_iso(t, self.zone) if t else "—"
+
+    def line(self, state, sev, check, stored_title, segment, subject, first, age, fp) -> str:
+        seg = pick(text(f"网段 {segment or '—'}", f"segment {segment or '—'}"), self.lang)
+        return clean(f"{w(state, self.lang):6} {self.severity(sev):4} {check} "
+                     f"{self.title(check, stored_title)}：{_subject(subject)}（{seg}）"
+                     f" {w('first', self.lang)} {self.time(first)}（{_age(age, self.lang)}）  {fp}"
+                     if self.lang == "zh-CN" else
+                     f"{w(state, self.lang):12} {self.severity(sev):8} {check} "
+                     f"{self.title(check, stored_title)}: {_subject(subject)} ({seg}), "
+                     f"{w('first', self.lang)} {self.time(first)} ({_age(age, self.lang)})  {fp}")
 
 
 def _fmt_option(f):
@@ -89,10 +127,10 @@ def diff(old, new, fmt, lang):
     n = counts(cs)
     click.echo(w("summary", lang, new=n["new"], resolved=n["resolved"],
                  persisting=n["persisting"], na=n["not-assessed"]))
+    shown = _Shown(lang)
     for c in cs:
-        click.echo(clean(f"  {w(c.kind, lang):12} {c.severity:8} {c.check:16} {c.segment or '—':16} "
-                         f"{_subject(c.subject):40} {w('first', lang)} {c.first_seen or '—'} "
-                         f"({_age(c.age_days, lang)})  {c.fingerprint}"))
+        click.echo("  " + shown.line(c.kind, c.severity, c.check, c.title, c.segment, c.subject,
+                                     c.first_seen, c.age_days, c.fingerprint))
 
 
 def _open(db):
@@ -142,10 +180,10 @@ def history(db, segment, check, since, fmt, lang):
         return
     if not hs:
         click.echo(w("none", lang))
+    shown = _Shown(lang)
     for h in hs:
-        click.echo(clean(f"{w(h.state, lang):12} {h.severity:8} {h.check:16} {h.segment or '—':16} "
-                         f"{_subject(h.subject):40} {w('first', lang)} {h.first_seen} "
-                         f"({_age(h.age_days, lang)})  {h.fingerprint}"))
+        click.echo(shown.line(h.state, h.severity, h.check, h.title, h.segment, h.subject,
+                              h.first_seen, h.age_days, h.fingerprint))
 
 
 @click.command("stations")
@@ -165,7 +203,9 @@ def stations(db, segment, since, fmt, lang):
         return
     if not sts:
         click.echo(w("none", lang))
+    shown = _Shown(lang)
     for s in sts:
-        ev = "; ".join(f"{t} {w(e, lang)}{' ' + d if d else ''}" for t, e, d in s.events[-4:])
-        click.echo(clean(f"{s.segment:16} {s.mac:17} {w(s.state, lang):8} {s.first_seen} .. "
-                         f"{s.last_seen}  {', '.join(s.addresses) or '—'}  [{ev}]"))
+        ev = "; ".join(f"{shown.time(t)} {w(e, lang)}{' ' + d if d else ''}"
+                       for t, e, d in s.events[-4:])
+        click.echo(clean(f"{s.segment:16} {s.mac:17} {w(s.state, lang):8} {shown.time(s.first_seen)} .. "
+                         f"{shown.time(s.last_seen)}  {', '.join(s.addresses) or '—'}  [{ev}]"))

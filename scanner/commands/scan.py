@@ -57,9 +57,18 @@ def _say(lang, zh, en, err=True):
               help="Also send the bundle to the unit's console (isoscan serve) / 上报控制台")
 @click.option("--token-file", "token_file", type=click.Path(dir_okay=False), default=None,
               help="The probe's push token for --push (default $ISOSCAN_PUSH_TOKEN)")
+@click.option("--alert", "alert_config", type=click.Path(dir_okay=False), default=None,
+              metavar="ALERTS.YAML",
+              help="With --db: alert on what is new since the store's previous scan of this "
+                   "vantage (the nightly run; see docs/nightly.md) / 与上次扫描对比并告警")
+@click.option("--waivers", "waivers_path", type=click.Path(dir_okay=False), default=None,
+              help="With --alert: waived findings raise no alert (waivers.yaml) / 已豁免项不告警")
+@click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default=None,
+              help="Write the bundle into this folder, named after the vantage and the time "
+                   "/ 结果包按位置与时间命名写入此目录")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
          full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None, db=None,
-         push_url=None, token_file=None):
+         push_url=None, token_file=None, alert_config=None, output_dir=None, waivers_path=None):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -75,6 +84,9 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     # often (it took ~0.2 s of a scan)
     gc.freeze()
     gc.set_threshold(20000, 20, 20)
+    cfg = _alert_config(alert_config, db, output, output_dir, lang)   # before anything is sent
+    waivers = _waivers(waivers_path, cfg, lang)
+    opener = _StoreOpener(db) if db else None
     progress = Progress(quiet=quiet, lang=lang)
     signer = None
     if sign_key:   # the key is checked before anything is sent
@@ -106,6 +118,14 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
         sys.exit(3)
     bundle = result.bundle
     digest = None
+    if output_dir:
+        from scanner.alerts.nightly import make_folder, output_path
+        try:
+            make_folder(output_dir)
+        except OSError as exc:
+            _say(lang, f"无法创建目录 {output_dir}：{exc}", f"cannot make {output_dir}: {exc}")
+            sys.exit(2)
+        output = output_path(output_dir, bundle)
     if signer is not None:
         from scanner.evidence.scanhook import sign_bundle
         bundle = sign_bundle(signer, bundle, lang, written=bool(output))
@@ -131,11 +151,94 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
             _say(lang, f"无法写入 {report}：{exc}", f"cannot write {report}: {exc}")
             sys.exit(2)
     _summary(bundle, lang, quiet)
-    if db and not _store(bundle, db, lang):
+    previous: list = []
+    if db and not _store(bundle, db, lang,
+                         then=(lambda store: previous.append(_previous(store, bundle)))
+                         if cfg is not None else None, opener=opener):
         sys.exit(2)
+    if cfg is not None:
+        from scanner.alerts.nightly import alert_on
+        from scanner.commands.alert import default_outbox
+        if not alert_on(bundle, previous[0] if previous else None, cfg,
+                        outbox=cfg.outbox or default_outbox(db), inventory_zone=result.timezone,
+                        waivers=waivers, lang=lang):
+            sys.exit(2)
     if push_url and not _push(bundle, push_url, token_file, lang):
         sys.exit(2)
+    # everything is written and closed: what is alive now (the bundle, SQLAlchemy's
+    # classes) goes to the permanent generation, so the interpreter's last collection
+    # does not walk it (0.2-0.4 s of a scan's exit with the store loaded)
+    gc.freeze()
     sys.exit(result.exit_code)
+
+
+class _StoreOpener:
+    """Opens the store (SQLAlchemy's import, 0.3-0.5 s; the migrations on a
+    new store) in a thread while the scan runs, which mostly waits on the
+    wire: the nightly run then adds little after the scan. What fails here is
+    raised again by take(), where the store is used, and reported there."""
+
+    def __init__(self, db):
+        import threading
+        self.db, self.store, self.error = db, None, None
+        self.thread = threading.Thread(target=self._open, name="isoscan-open-store", daemon=True)
+        self.thread.start()
+
+    def _open(self):
+        try:
+            from scanner.store.db import open_store
+            for name in ("scanner.store.ingest", "scanner.store.changes", "scanner.store.vantages",
+                         "scanner.alerts.run", "scanner.alerts.outbox", "scanner.bundle"):
+                __import__(name)
+            self.store = open_store(self.db)
+        except BaseException as exc:        # noqa: BLE001 - raised again by take()
+            self.error = exc
+
+    def take(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.store
+
+
+def _previous(store, bundle):
+    from scanner.store.vantages import previous_bundle
+    return previous_bundle(store, bundle)
+
+
+def _waivers(path, cfg, lang):
+    """The waivers of --waivers (read before anything is probed; exit 2 on an error)."""
+    if path is None:
+        return None
+    if cfg is None:
+        _say(lang, "--waivers 仅与 --alert 一起使用", "--waivers goes with --alert")
+        sys.exit(2)
+    from scanner.waivers import WaiverError, load_waivers
+    try:
+        return load_waivers(path)
+    except WaiverError as exc:
+        click.echo(clean(f"isoscan scan: {exc}"), err=True)
+        sys.exit(2)
+
+
+def _alert_config(path, db, output, output_dir, lang):
+    """The alerts configuration of --alert (None without it); a usage problem
+    or a config error exits 2 before anything is probed."""
+    if output and output_dir:
+        _say(lang, "-o 与 --output-dir 只能给出其一", "give -o or --output-dir, not both")
+        sys.exit(2)
+    if path is None:
+        return None
+    if not db:
+        _say(lang, "--alert 需要 --db：告警与存储中本位置的上一次扫描对比",
+             "--alert needs --db: the alerts compare with the store's previous scan of this vantage")
+        sys.exit(2)
+    from scanner.alerts.config import ConfigError, load_config
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        click.echo(clean(f"isoscan scan: {exc}"), err=True)
+        sys.exit(2)
 
 
 def _push(bundle, url, token_file, lang) -> bool:
@@ -150,9 +253,10 @@ def _push(bundle, url, token_file, lang) -> bool:
     return True
 
 
-def _store(bundle, db, lang) -> bool:
+def _store(bundle, db, lang, then=None, opener=None) -> bool:
     """The bundle into the store, as `isoscan ingest` stores it (SQLAlchemy is
-    imported only here: a scan without --db never loads it)."""
+    imported only here: a scan without --db never loads it); `then(store)` first,
+    while it is open (the nightly run reads the vantage's previous scan)."""
     from scanner.bundle import validate
     from scanner.store.db import StoreError, open_store
     from scanner.store.ingest import IngestError, document, ingest
@@ -160,8 +264,10 @@ def _store(bundle, db, lang) -> bool:
     try:
         if problem is not None:
             raise IngestError(f"the bundle is not valid ({problem})")
-        store = open_store(db)
+        store = opener.take() if opener is not None else open_store(db)
         try:
+            if then is not None:
+                then(store)
             ingest(store, [document("scan", "bundle", bundle)])
         finally:
             store.close()
@@ -180,8 +286,9 @@ def _store(bundle, db, lang) -> bool:
 
 
 def _write(path, data: str):
-    """Atomically, with the permissions open() would give, no fsync (as before)."""
-    write_text_atomic(path, data, fsync=False, prefix=".isoscan-scan-")
+    """Atomically, no fsync (as before), private to its owner (0600): a bundle
+    holds the canary-token key, a report the unit's whole network."""
+    write_text_atomic(path, data, mode=0o600, fsync=False, prefix=".isoscan-scan-")
 
 
 def _summary(bundle, lang, quiet):
@@ -200,7 +307,14 @@ def _summary(bundle, lang, quiet):
         return
     for f in bundle["findings"]:
         if f["status"] in ("fail", "error"):
-            subj = f.get("subject") or {}
-            who = " ".join(x for x in (subj.get("ip"), subj.get("mac"), subj.get("device")) if x)
+            from scanner.judge.priority import where
+            who = where(f)          # device, address, MAC, open ports, a leak's destination
             ev = "; ".join(f.get("evidence") or [])[:300]
-            click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} {who}  {ev}"))
+            if lang == "zh-CN":      # no English state or label on a Chinese terminal
+                st = {"fail": "不合规", "error": "无法判定"}[f["status"]]
+                sev = {"critical": "严重", "high": "高", "medium": "中", "low": "低",
+                       "info": "提示"}.get(f["severity"], f["severity"])
+                click.echo(clean(f"  {st} {f['check_id']} {sev} {who}  {ev}"))
+            else:
+                click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} "
+                                 f"{who}  {ev}"))

@@ -49,6 +49,12 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
         notice(pick(text(f"未纳入：{f} 是实验网文件（含 lab: 段），如需校验请直接指定该文件",
                          f"left out: {f} is a lab file (it has a lab: section); name it to validate it"),
                     lang))
+    if result.inventory is not None and not result.inventory.canaries:
+        notice(pick(text("警告：清单未声明外部探针（canaries）：物理隔离只能依据应答判定，"
+                         "无法发现只出不进的泄露通道",
+                         "warning: the inventory declares no canary: physical isolation then "
+                         "rests on replies alone (a path that only leaks out is not seen)"),
+                    lang))
     static = registry.static
     findings = []
     prefetch(f.location for f in result.findings)  # resolved with the checks' own, in one pass

@@ -18,13 +18,16 @@ from scanner.model import pick
 _CTRL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
                    r"\u202a-\u202e\u2066-\u2069]")
 
+# `validate` judges a file, not the unit: a failure is "did not pass" and the
+# last line says whether the inventory passed validation, never "compliant"
 LABELS = {
-    "zh-CN": {"pass": "通过", "fail": "不合规", "error": "无法判定", "skipped": "跳过",
-              "summary": "结论", "compliant": "合规", "non-compliant": "不合规",
-              "incomplete": "不完整", "files": "个文件"},
+    "zh-CN": {"pass": "通过", "fail": "未通过", "error": "无法判定", "skipped": "跳过",
+              "summary": "清单校验", "passed": "通过", "failed": "未通过",
+              "files": "个文件", "critical": "严重", "high": "高", "medium": "中", "low": "低",
+              "info": "提示"},
     "en": {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "skipped": "SKIPPED",
-           "summary": "verdict", "compliant": "compliant", "non-compliant": "non-compliant",
-           "incomplete": "incomplete", "files": "file(s)"},
+           "summary": "inventory validation", "passed": "passed", "failed": "failed",
+           "files": "file(s)"},
 }
 
 
@@ -54,10 +57,16 @@ def render(findings, lang, ctx) -> str:
     for f in sorted(findings, key=sort_key):
         where = f"{f.location}: " if f.location else ""
         ev = "; ".join(pick(e, lang) for e in f.evidence)
-        lines.append(clean(f"{where}{L[f.status.value]} [{f.severity.value}] {f.check_id} "
+        sev = L.get(f.severity.value, f.severity.value)     # zh-CN: 严重/高/中/低/提示
+        lines.append(clean(f"{where}{L[f.status.value]} [{sev}] {f.check_id} "
                            f"{pick(f.title, lang)}: {ev}"))
     c = counts(findings)
-    v = verdict(findings)
+    ok = verdict(findings) == "compliant"        # no failure, nothing that could not be judged
     tally = ", ".join(f"{L[k]} {n}" for k, n in c.items())
-    lines.append(f"{L['summary']}: {L[v]} ({tally}; {len(ctx.files)} {L['files']})")
+    if lang == "zh-CN":
+        lines.append(f"{L['summary']}：{L['passed' if ok else 'failed']}（{tally.replace(', ', '，')}；"
+                     f"{len(ctx.files)} {L['files']}）")
+    else:
+        lines.append(f"{L['summary']}: {L['passed' if ok else 'failed']} ({tally}; "
+                     f"{len(ctx.files)} {L['files']})")
     return "\n".join(lines) + "\n"

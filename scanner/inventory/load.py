@@ -180,7 +180,7 @@ def _load(paths, max_bytes) -> LoadResult:
                 f"({type(exc).__name__}: {str(exc)[:100]})"))
             continue
         for p in part.problems:
-            problem(locator.lazy(p.path), p.message)
+            problem(locator.lazy(p.path), _named(data, p.path, p.message))
             top = p.path[0] if p.path and isinstance(p.path[0], str) else ""
             sections[top] = sections.get(top, 0) + 1
         parts.append((f, part, locator))
@@ -192,6 +192,27 @@ def _load(paths, max_bytes) -> LoadResult:
     if len(findings) > before:
         sections[""] = sections.get("", 0) + len(findings) - before
     return LoadResult(inv, findings, locators, files, labs, sections)
+
+
+_OWNERS = {"segments": ("网段", "segment"), "devices": ("设备", "device"),
+           "canaries": ("外部探针", "canary")}
+
+
+def _named(data, path: tuple, message):
+    """The message with the segment, device or canary it is in named first
+    ('segment secret-lan: ...'), unless it names it already or has no name."""
+    if len(path) < 2 or path[0] not in _OWNERS or not isinstance(path[1], int) \
+            or not isinstance(data, dict):
+        return message
+    items = data.get(path[0])
+    item = items[path[1]] if isinstance(items, list) and 0 <= path[1] < len(items) else None
+    name = item.get("name") if isinstance(item, dict) else None
+    if not isinstance(name, str) or not name.strip() or not isinstance(message, dict):
+        return message
+    zh, en = _OWNERS[path[0]]
+    if name in str(message.get("en", "")):
+        return message
+    return text(f"{zh} {name}：{message.get('zh-CN', '')}", f"{en} {name}: {message.get('en', '')}")
 
 
 def _merge(parts, sources, sha256, problem) -> Inventory:

@@ -420,6 +420,7 @@ class FileReader:
             self.bad(path, f"涉密网段缺少 'level'（{', '.join(LEVELS)}）",
                      f"a classified segment needs 'level' ({', '.join(LEVELS)})")
         networks: list[IPNetwork] = []
+        network_locs: list = []
         if "networks" not in d:
             self.missing(path, "networks")
         else:
@@ -436,6 +437,7 @@ class FileReader:
                     self.part.problems.append(Problem(why, path + ("networks", i)))
                 else:
                     networks.append(net)
+                    network_locs.append(self.loc(path + ("networks", i)))
         ingress = self.string(d, "ingress", path)
         if ingress is not None:
             if cls in (CLASSIFIED, INTERNET):
@@ -466,7 +468,8 @@ class FileReader:
             name=name, classification=cls, networks=tuple(networks), title=title,
             level=level, ingress=ingress, exposed=tuple(exposed), dhcp_servers=dhcp,
             ipv6_routers=ra, loc=self.loc(path), public=public,
-            ssh_ports=ssh_ports, tls_ports=tls_ports, snmp=snmp))
+            ssh_ports=ssh_ports, tls_ports=tls_ports, snmp=snmp,
+            network_locs=tuple(network_locs)))
 
     def snmp(self, value: Any, path: tuple):
         """`snmp:` read access: v2c `{community | community_file}`, or v3

@@ -27,6 +27,19 @@ def default_path() -> str:
     return str(resources.files("checks").joinpath("regulations.yaml"))
 
 
+def shown_source(lang: str = "zh-CN") -> str:
+    """The mapping's name as a person reads it (a record, a report): the
+    built-in one by its name and isoscan's version, never its install path
+    (/opt/isoscan/venv/lib/...); a unit's own file (ISOSCAN_REGULATIONS) by
+    the path the unit gave."""
+    env = os.environ.get(ENV)
+    if env:
+        return env
+    from scanner import __version__
+    return (f"isoscan {__version__} 内置 regulations.yaml" if lang == "zh-CN"
+            else f"regulations.yaml built into isoscan {__version__}")
+
+
 def references(check_id: str, lang: str = "zh-CN", mapping_path: str | os.PathLike | None = None) -> list[str]:
     """The clauses check_id serves, in lang (falls back to en, then zh-CN)."""
     mapping = load_mapping(os.fspath(mapping_path) if mapping_path else default_path())

@@ -251,6 +251,7 @@ class ScanResult:
     exit_code: int
     bundle: dict | None = None
     findings: list[Finding] = field(default_factory=list)
+    timezone: str | None = None      # the inventory's organization.timezone (what people read)
 
 
 def _now() -> str:
@@ -400,7 +401,8 @@ def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
         findings += not_selected(registry, load_checks(), inv, obs)
     finished = _now()
     bundle = build(inv, vantage, obs, findings, lang, scan_id, started, finished, plain_ready)
-    return ScanResult(EXIT_BY_VERDICT[bundle["summary"]["verdict"]], bundle, findings)
+    return ScanResult(EXIT_BY_VERDICT[bundle["summary"]["verdict"]], bundle, findings,
+                      getattr(inv.organization, "timezone", None))
 
 
 def _judge_early(live, inv, obs: dict, running, ra_pending: bool, controls):

@@ -79,6 +79,20 @@ class Change:
     last_seen: str | None = None
     age_days: int | None = None
     old_severity: str | None = None
+    # a persisting finding's open services in the earlier result (() when it named none)
+    old_ports: tuple = ()
+
+    @property
+    def opened(self) -> tuple:
+        """Services open now that the earlier result of this persisting finding did
+        not list (one finding per address: a newly opened port on an address that
+        already failed is told apart by this, its fingerprint being the address's).
+        Nothing when the earlier result listed no ports at all (a bundle from
+        before subjects carried them is not "every port new")."""
+        if self.kind != PERSISTING or not self.old_ports:
+            return ()
+        ports = self.subject.get("ports") if isinstance(self.subject, Mapping) else None
+        return tuple(p for p in (ports or ()) if p not in self.old_ports)
 
     @property
     def worse(self) -> bool:
@@ -165,8 +179,15 @@ def parse_time(s: str | None) -> datetime | None:
 
 
 def _subject(f: Mapping) -> dict:
+    """ip, mac, device; and the open ports and a leak's destination when the
+    finding names them (what tells one finding on an address from another)."""
     s = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
-    return {"ip": s.get("ip"), "mac": norm_mac(s.get("mac")) or None, "device": s.get("device")}
+    out = {"ip": s.get("ip"), "mac": norm_mac(s.get("mac")) or None, "device": s.get("device")}
+    if isinstance(s.get("ports"), list) and s["ports"]:
+        out["ports"] = [str(p) for p in s["ports"]]
+    if isinstance(s.get("destination"), str) and s["destination"]:
+        out["destination"] = s["destination"]
+    return out
 
 
 def _title(f: Mapping) -> str:
@@ -195,7 +216,7 @@ def changes(old: Results | Mapping, new: Results | Mapping, *,
         else:
             seen = first_seen.get(key) or old.started_at or None
             out.append(_change(PERSISTING, key, f, seen, new.started_at, new.started_at,
-                               old_severity=was.get("severity")))
+                               old_severity=was.get("severity"), old_ports=_ports(was)))
     for key, f in before.items():
         if key in now:
             continue
@@ -209,11 +230,17 @@ def changes(old: Results | Mapping, new: Results | Mapping, *,
     return out
 
 
-def _change(kind, key, f, first, last, now, old_severity=None) -> Change:
+def _ports(f: Mapping) -> tuple:
+    s = f.get("subject") if isinstance(f.get("subject"), Mapping) else {}
+    return tuple(str(p) for p in s.get("ports") or () if isinstance(p, str)) \
+        if isinstance(s.get("ports"), list) else ()
+
+
+def _change(kind, key, f, first, last, now, old_severity=None, old_ports=()) -> Change:
     return Change(kind=kind, fingerprint=key, check=str(f.get("check_id") or ""),
                   segment=f.get("segment"), severity=str(f.get("severity") or ""),
                   subject=_subject(f), title=_title(f), first_seen=first, last_seen=last,
-                  age_days=_days(first, now), old_severity=old_severity)
+                  age_days=_days(first, now), old_severity=old_severity, old_ports=old_ports)
 
 
 def counts(cs: Sequence[Change]) -> dict[str, int]:

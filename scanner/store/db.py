@@ -23,7 +23,7 @@ from scanner.store.url import StoreURLError, redact, resolve, sqlite_path
 BUSY_TIMEOUT_MS = 60_000
 # the newest migration (migrations/versions/): a store at this revision is opened
 # without importing Alembic (tests/store/test_ingest.py checks it is Alembic's head)
-HEAD = "0002"
+HEAD = "0003"
 _MIGRATE_LOCK = 0x15_05_CA_14      # pg_advisory_xact_lock key of the migrations
 
 
@@ -66,6 +66,7 @@ def _sqlite_engine(url: str):
         except OSError as exc:
             raise StoreError(f"cannot open the store {path}: cannot make its folder "
                              f"({exc.strerror or exc})") from None
+        _private_file(path)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -84,6 +85,31 @@ def _sqlite_engine(url: str):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_file(path: str) -> None:
+    """A new store file is made 0600 before SQLite opens it (its bundles hold
+    the canary-token key; SQLite gives its -wal and -shm files the same mode).
+    An existing one of ours that group or others may read (made by an older
+    isoscan) is made 0600 too, with its -wal and -shm."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:
+        for p in (path, path + "-wal", path + "-shm"):
+            try:
+                st = os.stat(p, follow_symlinks=False)
+                if st.st_uid == os.geteuid() and st.st_mode & 0o077 and not os.path.islink(p):
+                    os.chmod(p, 0o600)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot open the store {path}: {p}: "
+                                 f"{exc.strerror or exc}") from None
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from None
+    os.close(fd)
 
 
 def _engine(url: str):

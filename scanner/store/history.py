@@ -67,7 +67,8 @@ def _finding_rows(conn, segment, check):
     f, s = T.findings, T.scans
     q = (select(s.c.id, s.c.started_at, f.c.fingerprint, f.c.check_id, f.c.status,
                 f.c.severity, f.c.segment, f.c.subject_ip, f.c.subject_mac,
-                f.c.subject_device, f.c.title, f.c.vantages)
+                f.c.subject_device, f.c.title, f.c.vantages, f.c.subject_ports,
+                f.c.subject_destination)
          .join(s, s.c.id == f.c.scan))
     if segment is not None:
         q = q.where(f.c.segment == segment)
@@ -153,9 +154,18 @@ def _row_finding(r) -> dict:
         vs = json.loads(r.vantages) if r.vantages else [""]
     except ValueError:
         vs = [""]
+    subject = {"ip": r.subject_ip, "mac": r.subject_mac, "device": r.subject_device}
+    try:
+        ports = json.loads(r.subject_ports) if r.subject_ports else None
+    except ValueError:
+        ports = None
+    if isinstance(ports, list) and ports:
+        subject["ports"] = [str(p) for p in ports]
+    if r.subject_destination:
+        subject["destination"] = r.subject_destination
     return {"check_id": r.check_id, "status": r.status, "severity": r.severity,
             "segment": r.segment, "fingerprint": r.fingerprint,
-            "subject": {"ip": r.subject_ip, "mac": r.subject_mac, "device": r.subject_device},
+            "subject": subject,
             "title": r.title or "", "vantage_segments": vs or [""]}
 
 
@@ -211,7 +221,8 @@ def previous_results(store, *, before: str, exclude: Iterable[str] = ()) -> Resu
         rows = conn.execute(
             select(f.c.scan, s.c.started_at, f.c.fingerprint, f.c.check_id, f.c.status,
                    f.c.severity, f.c.segment, f.c.subject_ip, f.c.subject_mac,
-                   f.c.subject_device, f.c.title, f.c.peer_segment, f.c.vantages)
+                   f.c.subject_device, f.c.title, f.c.peer_segment, f.c.vantages,
+                   f.c.subject_ports, f.c.subject_destination)
             .join(s, s.c.id == f.c.scan).where(f.c.scan.in_(ids))).all()
     # every vantage's latest findings together, as a merged report holds them
     findings = [dict(_row_finding(r), peer_segment=r.peer_segment) for r in rows]

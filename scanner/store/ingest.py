@@ -196,7 +196,18 @@ def _finding_row(pk: int, f: Mapping, fp: Fingerprinter) -> dict:
             "subject_mac": norm_mac(subj.get("mac"))[:32] or None,
             "subject_device": _s(subj.get("device")),
             "peer_segment": _s(f.get("peer_segment")), "title": _s(f.get("title"), 2000),
-            "vantages": json.dumps(f["vantage_segments"], ensure_ascii=False)}
+            "vantages": json.dumps(f["vantage_segments"], ensure_ascii=False),
+            "subject_ports": _ports(subj.get("ports")),
+            "subject_destination": _s(subj.get("destination"), 300)
+            if isinstance(subj.get("destination"), str) else None}
+
+
+def _ports(v: Any) -> str | None:
+    """The subject's open services as a JSON list (strings only, at most 64), or None."""
+    if not isinstance(v, list):
+        return None
+    ports = [p[:32] for p in v if isinstance(p, str)][:64]
+    return json.dumps(ports, ensure_ascii=False) if ports else None
 
 
 def _discovery_status(obs: Any) -> str:

@@ -63,6 +63,8 @@ findings = Table(
     Column("peer_segment", String(200)),
     Column("title", Text),
     Column("vantages", Text),     # JSON list of the vantage segments it came from
+    Column("subject_ports", Text),             # (migration 0003) JSON list: the open services ("8291/tcp")
+    Column("subject_destination", String(300)),   # where a leak reached
     Index("ix_findings_scan", "scan"),
     Index("ix_findings_fingerprint", "fingerprint"),
     Index("ix_findings_segment_check", "segment", "check_id"),

@@ -88,8 +88,8 @@ def test_all_channels_once_and_nothing_for_persisting(tmp_path, receivers):
     m = syslog.messages[0].decode("utf-8")
     assert m.startswith("<131>1 ") and " probe-01 isoscan " in m and " new-finding [isoscan@32473 " in m
     assert 'check="ING-SINGLE"' in m and 'segment="office-lan"' in m
-    assert m.endswith("\ufeffING-SINGLE (high) newly fails on segment office-lan: "
-                      "10.20.0.254 02:bb:00:00:00:fe")
+    assert m.endswith("\ufeffnew ING-SINGLE More than one exit to the internet (high): "
+                      "10.20.0.254 02:bb:00:00:00:fe (segment office-lan)")
     # webhook: signed with the secret from the file (its trailing newline stripped)
     [req] = hook.requests
     assert req["headers"]["X-Isoscan-Signature"] == \
@@ -158,13 +158,28 @@ def test_silent_vantage_and_worse_verdict(tmp_path, receivers):
     p["findings"] = [f for f in p["findings"] if f["status"] != "fail"]
     p["summary"] = summary(p["findings"])
     write_json(tmp_path / "prev.json", p)                        # previous: compliant
+    # one probe's bundles: the other probe (secret-lan) is not called silent
     r = isoscan("alert", "--config", cfg, "--previous", prev, "--current", cur,
+                "--now", "2026-11-30T12:00:00Z", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert sorted(a["kind"] for a in json.loads(r.stdout)) == \
+        ["new-finding", "new-finding", "verdict-worse"]
+    assert "vantage silence is not judged from one probe's bundle" in r.stderr
+    # over the store every probe reports to, a vantage that never reported is silent
+    db = str(tmp_path / "store.db")
+    assert isoscan("ingest", "--db", db, prev, cur).returncode == 0
+    r = isoscan("alert", "--config", cfg, "--previous", prev, "--current", cur, "--db", db,
                 "--now", "2026-11-30T12:00:00Z")
     assert r.returncode == 0, r.stderr
     kinds = sorted(a["kind"] for a in json.loads(hook.requests[0]["body"])["alerts"])
     assert kinds == ["new-finding", "new-finding", "vantage-silent", "verdict-worse"]
     silent = [a for a in json.loads(hook.requests[0]["body"])["alerts"] if a["kind"] == "vantage-silent"]
     assert silent[0]["key"] == "vantage-silent:secret-lan:never"
+    # the collecting host's hourly check: silence only, from the store alone
+    r = isoscan("alert", "--config", cfg, "--db", db, "--now", "2026-12-03T12:00:00Z", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert sorted((a["kind"], a["segment"]) for a in json.loads(r.stdout)) == \
+        [("vantage-silent", "office-lan"), ("vantage-silent", "secret-lan")]
 
 
 def test_dry_run_sends_and_records_nothing(tmp_path, receivers):

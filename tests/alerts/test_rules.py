@@ -92,8 +92,47 @@ def test_titles_from_the_checks_metadata_give_both_languages():
 
 def test_chinese_texts_name_severity_and_verdict_in_chinese():
     [a] = run([ch("new", sev="critical")], prev="non-compliant")
-    assert a.text["zh-CN"] == "DEV-UNREGISTERED（严重）在网段 office-lan 上新出现失败：10.20.0.99 02:00:00:00:0d:99"
+    assert a.text["zh-CN"] == "新发现 DEV-UNREGISTERED 未登记设备（严重）：10.20.0.99 02:00:00:00:0d:99（网段 office-lan）"
     [v] = run(prev="compliant", cur="non-compliant")
     assert v.title["zh-CN"] == "结论变差：合规 → 不合规"
     [s] = run(prev="non-compliant", vantages=[VantageSeen("dmz", None, 3600)])
     assert s.text["zh-CN"] == "探针 dmz 超过 1 小时未报告扫描结果（最近一次：从未）"
+
+
+def test_an_alert_names_the_port_or_the_destination_and_the_title_in_its_language():
+    titles = {"ISO-LOGICAL": {"zh-CN": "非涉密网络向互联网开放了未声明的服务",
+                              "en": "Non-classified network exposes an undeclared service"}}
+    svc = Change("new", "fp9", "ISO-LOGICAL", "internet", "high",
+                 {"ip": "203.0.113.1", "mac": None, "device": "gw-01", "ports": ["8291/tcp"]}, "x")
+    leak = Change("new", "fp8", "ISO-PHYSICAL", "secret-lan", "critical",
+                  {"ip": "10.10.0.14", "mac": None, "device": "ws-004",
+                   "destination": "203.0.113.10:443/tcp"}, "y")
+    a, b = run([svc, leak], prev="non-compliant", titles=titles)
+    assert a.text["zh-CN"] == ("新发现 ISO-LOGICAL 非涉密网络向互联网开放了未声明的服务（高）："
+                               "gw-01 203.0.113.1 8291/tcp（网段 internet）")
+    assert a.text["en"] == ("new ISO-LOGICAL Non-classified network exposes an undeclared service "
+                            "(high): gw-01 203.0.113.1 8291/tcp (segment internet)")
+    assert "ws-004 10.10.0.14 -> 203.0.113.10:443/tcp" in b.text["en"]
+
+
+def test_a_port_newly_open_on_an_address_that_already_failed_alerts_once():
+    from scanner.store.changes import changes
+    def doc(sid, ports):
+        return {"scan_id": sid, "started_at": "2026-12-01T02:00:00Z", "vantage": {"segment": "internet"},
+                "findings": [{"check_id": "ISO-LOGICAL", "status": "fail", "severity": "high",
+                              "segment": "office-lan", "title": "t",
+                              "subject": {"ip": "203.0.113.1", "mac": None, "device": "gw-01",
+                                          **({"ports": ports} if ports is not None else {})}}]}
+    fp = {"ISO-LOGICAL": ("subject.ip",)}
+    from scanner.store.fingerprint import Fingerprinter
+    cs = changes(doc("a", ["3389/tcp"]), doc("b", ["3389/tcp", "8291/tcp"]),
+                 fingerprinter=Fingerprinter(fp))
+    [a] = compute(cs, "non-compliant", "non-compliant", now=NOW, result_id="b")
+    assert a.kind == "new-finding" and a.subject["ports"] == ["8291/tcp"]
+    assert "203.0.113.1 8291/tcp" in a.text["en"] and "3389" not in a.text["en"]
+    # the same ports again, or an earlier result that listed none: nothing
+    cs = changes(doc("b", ["3389/tcp", "8291/tcp"]), doc("c", ["3389/tcp", "8291/tcp"]),
+                 fingerprinter=Fingerprinter(fp))
+    assert compute(cs, "non-compliant", "non-compliant", now=NOW, result_id="c") == []
+    cs = changes(doc("old", None), doc("d", ["3389/tcp"]), fingerprinter=Fingerprinter(fp))
+    assert compute(cs, "non-compliant", "non-compliant", now=NOW, result_id="d") == []

@@ -8,6 +8,8 @@ check folder keeps one shared inventory). expected.json:
     {"about": "what the case shows",
      "findings": [{"status": "fail", "ip": "10.10.0.12", "mac": "02:..",
                    "device": "ws-002",                 # optional
+                   "ports": ["8291/tcp"],              # optional: subject.ports
+                   "destination": "203.0.113.10:443/tcp",  # optional: subject.destination
                    "severity": "critical",             # optional: default META's
                    "evidence_contains": ["...", ...]}]} # optional, English
 
@@ -92,6 +94,10 @@ def test_fixture(case: Path):
         f = by_key[_key(e["status"], e.get("ip"), e.get("mac"))]
         if "device" in e:
             assert f.subject.device == e["device"], shown
+        if "ports" in e:              # what tells it apart: the open services, in order
+            assert list(f.subject.ports) == e["ports"], shown
+        if "destination" in e:        # where a leak reached
+            assert f.subject.destination == e["destination"], shown
         assert f.severity.value == e.get("severity", mod.META.severity.value), shown
         en = " | ".join(pick(x, "en") for x in f.evidence)
         for needle in e.get("evidence_contains", ()):

@@ -92,7 +92,8 @@ def test_validate_with_only_live_checks_is_a_usage_error(tmp_path):
     assert r.exit_code == 1 and "ISO-PHYSICAL" in r.stderr
 
 
-HOSTILE = ["\x1b[2J\x1b[31mPWN", "a\u202eevil", "x\n结论: 合规 (通过 9)", "\x07\x08bell",
+HOSTILE = ["\x1b[2J\x1b[31mPWN", "a\u202eevil", "x\n结论: 合规 (通过 9)", "x\n清单校验：通过（通过 9）",
+           "\x07\x08bell",
            "</script><script>alert(1)</script>", "\x9b31m", "\u2028sep"]
 
 
@@ -113,7 +114,7 @@ def test_validate_text_output_escapes_hostile_strings(tmp_path, bad, lang):
     assert not CTRL.search(r.stderr), repr(r.stderr)
     lines = r.stdout.splitlines()
     # one line a finding, the verdict last: no line forged by data
-    verdicts = [l for l in lines if l.startswith(("结论:", "verdict:"))]
+    verdicts = [l for l in lines if l.startswith(("清单校验：", "inventory validation:"))]
     assert verdicts == [lines[-1]]
 
 
