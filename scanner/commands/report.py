@@ -61,7 +61,7 @@ def read_input(path: str, strict: bool = False) -> tuple[str, dict, str]:
     digest = hashlib.sha256(raw).hexdigest()
     try:
         if strict:
-            from scanner.evidence.canonical import _no_duplicates
+            from scanner.documents.canonical import _no_duplicates
             data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_no_duplicates)
         else:
             data = json.loads(raw.decode("utf-8-sig"))

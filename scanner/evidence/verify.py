@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from scanner.evidence.canonical import CanonicalError, DuplicateKey, loads_strict
+from scanner.documents.canonical import CanonicalError, DuplicateKey, loads_strict
 from scanner.evidence.keys import ALG, ALGS, Trust, short_fingerprint
 from scanner.evidence.sign import FIELD, FORMAT, document_digest, signed_payload
 from scanner.model import pick, text

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from scanner.bundle import parse_bundle, read_bundle
-from scanner.evidence.canonical import canonical
+from scanner.documents.canonical import canonical
 from scanner.evidence.keys import load_private_key, new_key_pair
 from scanner.evidence.sign import SignError, sign_once, signed_payload
 from tests.evidence.conftest import fixture_bundle, run, write_json
