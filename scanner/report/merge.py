@@ -22,52 +22,14 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from scanner.model import DEFAULT_LANG, Severity, Status
+from scanner.model import DEFAULT_LANG
 from scanner.report.strings import STRINGS
 from scanner.judge.run import counts, verdict
 
-SCHEMA = "isoscan.bundle/1"
-STATUSES = tuple(s.value for s in Status)
-SEVERITIES = tuple(s.value for s in Severity)
+from scanner.documents.bundle import (SCHEMA, SEVERITIES, STATUSES,  # noqa: F401 (re-exported)
+                                      ReportInputError, check_bundle)
+
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-class ReportInputError(ValueError):
-    """A bundle (or canary log) that is not of the schema: one-line message."""
-
-
-# --------------------------------------------------------------------------
-# validation
-
-
-def check_bundle(b: Any, name: str = "bundle") -> None:
-    """Raise ReportInputError (one line) unless b looks like a SPEC §5 bundle."""
-    if not isinstance(b, Mapping):
-        raise ReportInputError(f"{name}: not a JSON object")
-    if b.get("schema") != SCHEMA:
-        raise ReportInputError(f"{name}: schema is {_short(b.get('schema'))}, expected {SCHEMA}")
-    findings = b.get("findings")
-    if not isinstance(findings, list):
-        raise ReportInputError(f"{name}: 'findings' is not a list")
-    for i, f in enumerate(findings):
-        if not isinstance(f, Mapping):
-            raise ReportInputError(f"{name}: findings[{i}] is not an object")
-        if not isinstance(f.get("check_id"), str) or not f.get("check_id"):
-            raise ReportInputError(f"{name}: findings[{i}] has no check_id")
-        if f.get("status") not in STATUSES:
-            raise ReportInputError(f"{name}: findings[{i}] status {_short(f.get('status'))} "
-                                   f"is not one of {', '.join(STATUSES)}")
-        if f.get("severity") not in SEVERITIES:
-            raise ReportInputError(f"{name}: findings[{i}] severity {_short(f.get('severity'))} "
-                                   f"is not one of {', '.join(SEVERITIES)}")
-    for key in ("vantage", "observations", "inventory", "tool"):
-        if b.get(key) is not None and not isinstance(b.get(key), Mapping):
-            raise ReportInputError(f"{name}: '{key}' is not an object")
-
-
-def _short(v: Any) -> str:
-    s = json.dumps(v, ensure_ascii=True)
-    return s if len(s) <= 40 else s[:37] + "..."
 
 
 # --------------------------------------------------------------------------
