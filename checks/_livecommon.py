@@ -31,13 +31,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from netaddr import EUI, IPAddress, mac_unix_expanded
+from netaddr import IPAddress
 from netaddr.core import AddrFormatError
 
 from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta,
                            Device, Finding, Interface, Inventory, Segment,
                            Subject, Text, error, passed, pick, skipped, text)
 from scanner.model import must_isolate  # noqa: F401 (the checks import it from here)
+from scanner.model.net import norm_ip, norm_mac  # noqa: F401 (the checks import them from here)
 from scanner.observations import NOT_RUN, OK, section
 
 CLASS_WORDS = {
@@ -49,31 +50,7 @@ CLASS_WORDS = {
 
 # -- plain data helpers ------------------------------------------------------
 
-_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
-
-
-def norm_mac(mac: Any) -> str | None:
-    """Lower-case colon form, or None (an unparsable MAC is kept as given, lower)."""
-    if not mac:
-        return None
-    if isinstance(mac, str) and _MAC.fullmatch(mac):
-        return mac                       # already normal (what the probes record)
-    try:
-        return str(EUI(str(mac), dialect=mac_unix_expanded))
-    except (AddrFormatError, TypeError, ValueError):
-        return str(mac).strip().lower()
-
-
-def norm_ip(ip: Any) -> str | None:
-    if not ip:
-        return None
-    if isinstance(ip, str) and _IPV4.fullmatch(ip):
-        return ip                        # already normal dotted quad
-    try:
-        return str(IPAddress(str(ip).split("%")[0]))
-    except (AddrFormatError, TypeError, ValueError):
-        return str(ip)
 
 
 def is_link_local(ip: str | None) -> bool:

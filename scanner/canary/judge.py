@@ -39,25 +39,30 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
 from scanner.canary import tokens as T
-from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta, Finding, Severity,
+from scanner.model.net import norm_ip, norm_mac, unmapped
+from scanner.judge.registry import installed_ids, load_checks, not_installed
+from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta, Finding,
                            Subject, error, fail, passed, text)
 
 EVIDENCE_LIMIT = 10
 TIME_SLACK = 30.0           # seconds around a scan in which a weak TCP match may fall
 
 
+CANARY_CHECKS = ("ISO-PHYSICAL", "ISO-BRIDGE", "ING-SINGLE")
+
+
 def _metas() -> dict[str, CheckMeta]:
-    """The check METAs, single-sourced from checks/ (a stand-in only if absent)."""
-    out = {}
-    for cid, mod in (("ISO-PHYSICAL", "iso_physical"), ("ISO-BRIDGE", "iso_bridge"),
-                     ("ING-SINGLE", "ing_single")):
-        try:
-            out[cid] = __import__(f"checks.{mod}", fromlist=["META"]).META
-        except Exception:   # pragma: no cover - checks/ always ships with the scanner
-            out[cid] = CheckMeta(id=cid, severity=Severity.CRITICAL if cid != "ING-SINGLE"
-                                 else Severity.HIGH, title=text(cid, cid), needs=("canary",),
-                                 remediation={})
-    return out
+    """The METAs of the checks canary arrivals are judged for, from the registry
+    (the installed entry points), the one place check metadata comes from."""
+    reg = load_checks([cid for cid in CANARY_CHECKS if cid in installed_ids()])
+    return {c.id: c.meta for c in reg.checks}
+
+
+def _not_installed(missing: Sequence[str]) -> list[Finding]:
+    """Fail closed: arrivals that cannot be judged for a check not installed are an error."""
+    return [not_installed(cid, text("外部哨兵记录无法据此检查判定",
+                                    "the canary arrivals cannot be judged for it"))
+            for cid in missing]
 
 
 # -- the inventory, from whatever the caller has ----------------------------------
@@ -160,25 +165,11 @@ def _s(v: Any) -> str | None:
 
 
 def _mac(v: Any) -> str | None:
-    if not isinstance(v, str):
-        return None
-    h = "".join(c for c in v if c not in ":-.").lower()
-    if len(h) != 12 or any(c not in "0123456789abcdef" for c in h):
-        return None
-    return ":".join(h[i:i + 2] for i in range(0, 12, 2))
+    return norm_mac(v, strict=True)
 
 
 def _norm_ip(v: Any) -> str | None:
-    if not isinstance(v, str):
-        return None
-    try:
-        import ipaddress
-        a = ipaddress.ip_address(v)
-        if isinstance(a, ipaddress.IPv6Address) and a.ipv4_mapped:
-            return str(a.ipv4_mapped)
-        return str(a)
-    except ValueError:
-        return None
+    return unmapped(norm_ip(v, strict=True))
 
 
 def _ts(v: Any) -> float | None:
@@ -403,6 +394,9 @@ def judge_arrivals(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None
     if not logs:
         return []
     M = _metas()
+    missing = [cid for cid in CANARY_CHECKS if cid not in M]
+    if missing:
+        return _not_installed(missing)
     inv = _Inv(inventory)
     vantages, strong, weak, _unmatched = _join(bundles, logs)
     # logs proven to be listening: a non-classified vantage's token arrived there

@@ -29,7 +29,7 @@ def last_full_sweep(bundles) -> tuple[str | None, list[str]]:
     """When the newest full inbound sweep among the inputs that reached the
     unit started, and the addresses it covered (a sweep that reached nothing
     backs nothing)."""
-    from checks.iso_logical import sweep_reached
+    from scanner.judge.sweep import sweep_reached
     best: tuple[str, list[str]] | None = None
     for b in bundles:
         obs = b.get("observations") if isinstance(b, dict) else None

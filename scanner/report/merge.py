@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from scanner.model import DEFAULT_LANG
+from scanner.model.net import norm_mac
 from scanner.report.strings import STRINGS
 from scanner.judge.run import counts, verdict
 
@@ -48,25 +47,6 @@ def _strs(v: Any) -> list[str]:
     if isinstance(v, (list, tuple)):
         return [x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in v]
     return [_s(v) or ""]
-
-
-_MAC_OK = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}\Z")
-
-
-def norm_mac(mac: Any) -> str | None:
-    if not isinstance(mac, str) or not mac:
-        return None
-    if _MAC_OK.match(mac):          # the common case: already normalised
-        return mac
-    return _norm_mac(mac)
-
-
-@lru_cache(maxsize=65536)
-def _norm_mac(mac: str) -> str:
-    hexd = "".join(c for c in mac.lower() if c in "0123456789abcdef")
-    if len(hexd) != 12:
-        return mac.lower()
-    return ":".join(hexd[i:i + 2] for i in range(0, 12, 2))
 
 
 def vantage_of(b: Mapping) -> dict:

@@ -436,7 +436,7 @@ def inbound_coverage_note(sources: Sequence[Mapping], lang: str,
     full port sweep (or that none was run), judged by the report's own policy
     (`policy`, as `isoscan report` judged the findings) or else the newest
     scan's: the logical-isolation row says no more than was tested."""
-    from checks.iso_logical import full_sweep_problem
+    from scanner.judge.sweep import full_sweep_problem
     covs = []
     for s in sources:
         obs = s.get("observations") if isinstance(s.get("observations"), Mapping) else {}
