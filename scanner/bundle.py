@@ -31,13 +31,14 @@ import json
 import math
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from netaddr import IPAddress, IPNetwork
 
 from scanner import __version__
 from scanner.atomicio import write_text_atomic
+from scanner.localtime import timestamp  # noqa: F401 (stored times: UTC; kept importable here)
 from scanner.judge.run import counts, run_checks, verdict
 from scanner.model import (DEFAULT_LANG, LANGS, Canary, Device, Exposed, Finding,
                            Interface, Inventory, Location, Organization, Segment,
@@ -100,15 +101,6 @@ def finding_json(f: Finding, lang: str = DEFAULT_LANG) -> dict:
         "evidence": [_both(e) for e in f.evidence],
     }
     return out
-
-
-def timestamp(t: datetime | str) -> str:
-    """'2026-11-30T02:00:00Z' (UTC); strings are kept as given."""
-    if isinstance(t, str):
-        return t
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _references(check_id: str, lang: str) -> list[str]:

@@ -123,13 +123,10 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
     m = merge(bundles, bundle_digests, inventory=inventory, canary_logs=canary_logs,
               tool={"name": "isoscan", "version": __version__}, lang=lang)
     if canary_logs:
-        try:        # issue 8: per vantage, what the outside saw, by exit address
-            from scanner.canary.judge import outside_view
-        except ImportError:
-            outside_view = None
-        if outside_view is not None:
-            m["observations"]["outside"] = outside_view(
-                bundles, canary_logs, inventory if inventory is not None else m.get("inventory_view"))
+        # issue 8: per vantage, what the outside saw, by exit address
+        from scanner.canary.judge import outside_view
+        m["observations"]["outside"] = outside_view(
+            bundles, canary_logs, inventory if inventory is not None else m.get("inventory_view"))
     given = getattr(inventory, "sha256", None)
     if given:
         m["inventory"]["given_sha256"] = given
