@@ -14,7 +14,7 @@ where; and whether a full sweep of every port backs it (`full_sweep_problem`).
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, conclude, dst_segment, join,
+from scanner.judge.live import (NOTHING_PROBED, conclude, dst_segment, join,
                                 norm_ip, not_from, problem, section, subject,
                                 vantage_segment)
 from scanner.judge.sweep import FULL_SWEEP_MAX_AGE_DAYS  # noqa: F401 (part of this check's rule)

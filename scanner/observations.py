@@ -74,7 +74,7 @@ Additive fields the scan's probes also record (scanner/probes/*):
   "scope": "link" | "segment" | "other"}] when the segment declares IPv6
   ("networks6"), or "neighbours6_error" when that probe failed. "hosts" are
   the IPv4 stations (ARP); the device checks judge both lists together, one
-  station per MAC (checks/_livecommon.py hosts(), stations()): an IPv6-only
+  station per MAC (scanner/judge/live.py hosts(), stations()): an IPv6-only
   station is judged like any other, and a failed IPv6 probe on a segment that
   declares IPv6 is an `error` of the device checks, never a pass.
   "notes" when nmap was replaced by the scapy ARP sweep. "every_mac": true when

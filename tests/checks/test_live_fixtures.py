@@ -139,9 +139,9 @@ def test_meta(cid):
 
 
 def test_gate_agrees_with_observations_helpers():
-    """_livecommon.problem() words the same tests as controls_problem and
+    """scanner.judge.live.problem() words the same tests as controls_problem and
     section_problem: it allows a pass exactly when they do."""
-    from checks._livecommon import problem
+    from scanner.judge.live import problem
     from scanner.observations import controls_problem, section_problem
     ok = {"status": "ok", "error": None}
     variants = [
@@ -166,7 +166,7 @@ def test_gate_agrees_with_observations_helpers():
 def test_discovery_cache_sees_changed_observations():
     """hosts() is computed once per observation set; a changed host list or
     vantage is seen, never a stale answer."""
-    from checks._livecommon import hosts
+    from scanner.judge.live import hosts
     obs = {"vantage": {"ip": "10.0.0.5", "mac": "02:00:00:00:00:05"},
            "discovery": {"status": "ok", "hosts": [
                {"ip": "10.0.0.5", "mac": "02:00:00:00:00:05"},
