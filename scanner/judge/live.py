@@ -206,42 +206,17 @@ def dst_label(inv: Inventory, p: Mapping[str, Any]) -> Text:
 
 # -- devices ----------------------------------------------------------------
 
-_INDEX: tuple = (None, None)     # (inventory, index): one entry, the inventory being judged
-
-
-def _index(inv: Inventory) -> tuple[dict, dict]:
-    """Every interface by MAC and by IP (all of them, not only the first:
-    a duplicate is exactly what some checks must see). Built once per
-    inventory, so reconciling n hosts against m devices is n + m, not n * m."""
-    global _INDEX
-    held, index = _INDEX
-    if held is not inv:
-        by_mac: dict[str, list] = {}
-        by_ip: dict[str, list] = {}
-        for d in inv.devices:
-            for i in d.interfaces:
-                if i.mac:
-                    by_mac.setdefault(i.mac, []).append((d, i))
-                if i.ip is not None:
-                    by_ip.setdefault(str(i.ip), []).append((d, i))
-        index = (by_mac, by_ip)
-        _INDEX = (inv, index)
-    return index
-
-
 def interfaces_with_mac(inv: Inventory, mac: str | None) -> list[tuple[Device, Interface]]:
-    return list(_index(inv)[0].get(mac, ())) if mac else []
+    return inv.interfaces_with_mac(mac)
 
 
 def interfaces_with_ip(inv: Inventory, ip: str | None) -> list[tuple[Device, Interface]]:
-    return list(_index(inv)[1].get(ip, ())) if ip else []
+    return inv.interfaces_with_ip(ip)
 
 
 def device_of(inv: Inventory, ip: str | None, mac: str | None) -> Device | None:
-    """The registered device a seen host is, by MAC first, then by IP."""
-    for d, _ in interfaces_with_mac(inv, mac) or interfaces_with_ip(inv, ip):
-        return d
-    return None
+    """The registered device a seen host is, by MAC first, then by IP (Inventory's index)."""
+    return inv.device_of(ip, mac)
 
 
 def subject(inv: Inventory, ip: str | None = None, mac: str | None = None,

@@ -397,19 +397,23 @@ class Inventory:
     # -- lookups -----------------------------------------------------------
     def _idx(self) -> dict:
         if self._index is None:
-            by_ip: dict[str, tuple[Device, Interface]] = {}
-            by_mac: dict[str, tuple[Device, Interface]] = {}
+            # every interface by IP and by MAC, all of them, not only the first:
+            # a duplicate is exactly what some checks must see
+            all_ip: dict[str, list[tuple[Device, Interface]]] = {}
+            all_mac: dict[str, list[tuple[Device, Interface]]] = {}
             for d in self.devices:
                 for i in d.interfaces:
                     if i.ip is not None:
-                        by_ip.setdefault(str(i.ip), (d, i))
+                        all_ip.setdefault(str(i.ip), []).append((d, i))
                     if i.mac is not None:
-                        by_mac.setdefault(i.mac, (d, i))
+                        all_mac.setdefault(i.mac, []).append((d, i))
             self._index = {
                 "segment": {s.name: s for s in self.segments},
                 "device": {d.name: d for d in self.devices},
-                "ip": by_ip,
-                "mac": by_mac,
+                "ip": {k: v[0] for k, v in all_ip.items()},
+                "mac": {k: v[0] for k, v in all_mac.items()},
+                "all_ip": all_ip,
+                "all_mac": all_mac,
             }
         return self._index
 
@@ -424,6 +428,20 @@ class Inventory:
 
     def device_by_mac(self, mac: str) -> tuple[Device, Interface] | None:
         return self._idx()["mac"].get(mac)
+
+    def interfaces_with_mac(self, mac: str | None) -> list[tuple[Device, Interface]]:
+        """Every registered interface with this MAC (a duplicate lists them all)."""
+        return list(self._idx()["all_mac"].get(mac, ())) if mac else []
+
+    def interfaces_with_ip(self, ip: str | None) -> list[tuple[Device, Interface]]:
+        """Every registered interface with this address (a duplicate lists them all)."""
+        return list(self._idx()["all_ip"].get(ip, ())) if ip else []
+
+    def device_of(self, ip: str | None, mac: str | None) -> Device | None:
+        """The registered device a seen host is, by MAC first, then by IP."""
+        for d, _ in self.interfaces_with_mac(mac) or self.interfaces_with_ip(ip):
+            return d
+        return None
 
     def segment_of(self, ip) -> Segment | None:
         """The declared segment whose networks contain ip, if any."""
