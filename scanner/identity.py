@@ -1,6 +1,6 @@
 """Who a station says it is: the kinds of identity, their strength, and the
 pure rules around them (no I/O; the probe is scanner/probes/identity.py, the
-judging across vantages scanner/report/identities.py).
+judging across vantages scanner/judge/crossbundle/identities.py).
 
 An identity record, as kept in the bundle's "identity" section:
 

@@ -123,14 +123,14 @@ Additive fields the scan's probes also record (scanner/probes/*):
   "asked_again", "udp_error", "started_at", "finished_at", "seconds"}; kinds and
   strengths in scanner/identity.py, the probe in scanner/probes/identity.py;
   "not-run" from an internet vantage. Judged across bundles by `report`
-  (scanner/report/identities.py), never a pass on its own.
+  (scanner/judge/crossbundle/identities.py), never a pass on its own.
 - Section "error" strings are in the scan's --lang.
 
 Tokens (scanner/canary/tokens.py): every forwarding and egress probe record keeps in
 "token" the hex of the 33-byte token it carried (null when the probe carried
 none); "canary_key" is the per-scan key that authenticates them. The outside
 listener records what arrives without the key; `report` verifies arrivals
-against the key of each bundle (scanner/canary/judge.py). Whoever holds the
+against the key of each bundle (scanner/judge/crossbundle/canary.py). Whoever holds the
 bundle can mint tokens for that scan, so keep bundles as you keep the report.
 
 A section that is missing is the same as "not-run". A check that needs a

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
      "scanner.waivers"),                                     # what people read and receive
     ("scanner.store",),                                      # SQLAlchemy Core: history, stations
     ("scanner.scan", "scanner.canary.listen"),               # the vantages' step runners
-    ("scanner.judge", "scanner.bundle", "scanner.canary.judge"),   # registry, run, gate, cross-bundle
+    ("scanner.judge", "scanner.bundle"),                     # registry, run, gate, crossbundle/
     ("scanner.probes",),                                     # the wire
     ("scanner.scan.plan", "scanner.scan.vantage", "scanner.canary.tokens"),  # what may be probed
     ("scanner.documents", "scanner.observations", "scanner.inventory",

@@ -457,8 +457,8 @@ def _serve_dns(sock: socket.socket, zone: str | None, a_addr: str | None,
 
 def attribute(arrival, sources):
     """The vantage label an arrival belongs to (report_merge's hook); see
-    scanner.canary.judge.attribute."""
-    from scanner.canary.judge import attribute as _attribute
+    scanner.judge.crossbundle.canary.attribute."""
+    from scanner.judge.crossbundle.canary import attribute as _attribute
     return _attribute(arrival, sources)
 
 

@@ -288,20 +288,20 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     for f in cross_bundle_bridges(sources, inv, lang):
         _fold_in(merged, f)
     # issue 13: one host on two segments known by who it says it is (host key, names, ...)
-    from scanner.report.identities import judge as judge_identities
+    from scanner.judge.crossbundle.identities import judge as judge_identities
     for f in judge_identities(sources, inv, lang):
         _fold_in(merged, f)
 
     # canary logs (issue 8): verified arrivals re-judge ISO-BRIDGE / ISO-PHYSICAL / ING-SINGLE
     if canary_logs:
-        from scanner.canary.judge import judge_arrivals_json
+        from scanner.judge.crossbundle.canary import judge_arrivals_json
         for raw in judge_arrivals_json(bundles, canary_logs,
                                        inventory if inventory is not None else inv, lang):
             f = norm_finding(raw, lang)
             f["vantages"] = ["canary"]
             _fold_in(merged, f)
 
-    from scanner.report.identities import fold_swapped_cards
+    from scanner.judge.crossbundle.identities import fold_swapped_cards
     findings = fold_swapped_cards(list(merged.values()))
     join_exposed_unregistered(findings, lang)
     from scanner.report.transfer import check_arrivals

@@ -124,7 +124,7 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
               tool={"name": "isoscan", "version": __version__}, lang=lang)
     if canary_logs:
         # issue 8: per vantage, what the outside saw, by exit address
-        from scanner.canary.judge import outside_view
+        from scanner.judge.crossbundle.canary import outside_view
         m["observations"]["outside"] = outside_view(
             bundles, canary_logs, inventory if inventory is not None else m.get("inventory_view"))
     given = getattr(inventory, "sha256", None)
@@ -394,7 +394,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     canary = _canary(m, S)
 
     # ---- device identities (issue 13): templates/_identities.html.j2
-    from scanner.report.identities import view as identity_view
+    from scanner.judge.crossbundle.identities import view as identity_view
     idv = identity_view(m, lang)
     idv["table"] = _table("identities", idv.pop("columns"), idv.pop("rows"))
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.canary.judge import attribute, judge_arrivals, outside_view
+from scanner.judge.crossbundle.canary import attribute, judge_arrivals, outside_view
 from scanner.inventory.load import load_inventory
 from scanner.judge.run import verdict
 from scanner.model import Status

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fuzz"))
 import fuzzkit  # noqa: E402
 
 from scanner import bundle as B  # noqa: E402
-from scanner.canary.judge import judge_arrivals  # noqa: E402
+from scanner.judge.crossbundle.canary import judge_arrivals  # noqa: E402
 from scanner.cli import main  # noqa: E402
 from scanner.inventory.load import load_inventory  # noqa: E402
 from scanner.judge.run import run_checks, verdict  # noqa: E402
