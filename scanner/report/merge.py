@@ -21,6 +21,7 @@ import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from scanner.model import DEFAULT_LANG
+from scanner.judge.crossbundle.views import must_isolate  # noqa: F401 (re-exported)
 from scanner.model.net import norm_mac
 from scanner.report.strings import STRINGS
 from scanner.judge.run import counts, verdict
@@ -202,16 +203,6 @@ def embedded_inventory(b: Mapping) -> dict | None:
         if isinstance(inv.get(key), Mapping):
             return _inventory_view_raw(inv[key])
     return _inventory_view_raw(inv)
-
-
-def must_isolate(a: Mapping | None, b: Mapping | None) -> bool | None:
-    """Whether two segments must be isolated; None when unknown."""
-    if not a or not b or not a.get("classification") or not b.get("classification"):
-        return None
-    ca, cb = a["classification"], b["classification"]
-    if ca == "classified" or cb == "classified":
-        return ca != cb or a.get("level") != b.get("level")
-    return False
 
 
 # --------------------------------------------------------------------------

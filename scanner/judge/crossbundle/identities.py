@@ -212,7 +212,7 @@ def _finding(check, status, severity, seg, subj_x, device, evidence, vantages, p
 
 
 def _must_isolate(segs: Mapping, a: str, b: str):
-    from scanner.report.merge import must_isolate
+    from scanner.judge.crossbundle.views import must_isolate
     return must_isolate(segs.get(a), segs.get(b))
 
 
