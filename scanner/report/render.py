@@ -29,7 +29,7 @@ from scanner.formats.text import visible
 from scanner.model import LANGS, DEFAULT_LANG, pick
 from scanner.packagedata import data_file
 from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
-from scanner.report.strings import STRINGS, CHECK_TITLES
+from scanner.report.strings import STRINGS
 from scanner.report.since import since_context
 from scanner.report import topology
 from scanner.waivers import report_section
@@ -71,6 +71,11 @@ def _metas() -> dict:
         return {}
 
 
+def check_title(check_id: str, lang: str) -> str:
+    """The installed check's own title (its META), else its id."""
+    return _from_text(getattr(_metas().get(check_id), "title", None), lang) or check_id
+
+
 def _references(check_id: str, lang: str) -> list[str] | None:
     try:
         from scanner.judge.regulations import references
@@ -99,8 +104,7 @@ def localise(findings: list[dict], lang: str) -> None:
     for f in findings:
         cid = f["check_id"]
         meta = metas.get(cid)
-        title = _from_text(getattr(meta, "title", None), lang) or \
-            (CHECK_TITLES[lang].get(cid)) or f["title"] or cid
+        title = _from_text(getattr(meta, "title", None), lang) or f["title"] or cid
         f["title"] = title
         rem = _from_text(getattr(meta, "remediation", None), lang)
         if rem:
@@ -326,7 +330,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     titles = {cid: fs[0]["title"] for cid, fs in by_check.items()}
     for r in reqs:
         for c in r["checks"]:
-            c["title"] = titles.get(c["id"]) or CHECK_TITLES[lang].get(c["id"], c["id"])
+            c["title"] = titles.get(c["id"]) or check_title(c["id"], lang)
 
     # ---- findings by segment and severity (failures; info failures are notices)
     fails = [f for f in findings if f["status"] == "fail"]
