@@ -1,4 +1,6 @@
-"""The shared vocabulary: findings, check metadata, the inventory types.
+"""The shared vocabulary: findings, check metadata, the inventory types (with every
+lookup they need), net.py (one norm_mac, one norm_ip), verdict.py. The lowest layer:
+imports only the standard library, netaddr and scanner.langs.
 
 Everything here is plain, frozen data. Probes produce observations, checks
 turn inventory + observations into findings, and nothing in this module does
