@@ -12,6 +12,7 @@ address is one string everywhere (findings, fingerprints, the store, reports).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from netaddr import EUI, IPAddress, mac_unix_expanded
@@ -29,12 +30,21 @@ def norm_mac(mac: Any, *, strict: bool = False) -> str | None:
         return None
     if isinstance(mac, str) and _MAC.fullmatch(mac):
         return mac                       # already normal (what the probes record)
-    if strict and not isinstance(mac, str):
-        return None
+    if not isinstance(mac, str):
+        if strict:
+            return None
+        mac = str(mac)
+    return _parsed_mac(mac, strict)
+
+
+@lru_cache(maxsize=65536)
+def _parsed_mac(mac: str, strict: bool) -> str | None:
+    """The slow path (netaddr), once per spelling: a report of 100,000 stations
+    written in upper case or with dashes parses each spelling once."""
     try:
-        return str(EUI(str(mac), dialect=mac_unix_expanded))
+        return str(EUI(mac, dialect=mac_unix_expanded))
     except (AddrFormatError, TypeError, ValueError):
-        return None if strict else str(mac).strip().lower()
+        return None if strict else mac.strip().lower()
 
 
 def norm_ip(ip: Any, *, strict: bool = False) -> str | None:
