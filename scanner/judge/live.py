@@ -39,7 +39,8 @@ from scanner.model import (CLASSIFIED, INTERNET, NON_CLASSIFIED, CheckMeta,
                            Subject, Text, error, passed, pick, skipped, text)
 from scanner.model import must_isolate  # noqa: F401 (the checks import it from here)
 from scanner.model.net import norm_ip, norm_mac  # noqa: F401 (the checks import them from here)
-from scanner.observations import NOT_RUN, OK, section
+from scanner.observations import NOT_RUN, section
+from scanner.observations.records import Controls, Privileges, section_head
 
 CLASS_WORDS = {
     CLASSIFIED: ("涉密", "classified"),
@@ -367,15 +368,16 @@ def _why(v: Any) -> tuple[str, str]:
 def problem(obs: Mapping[str, Any], *sections: str) -> Text | None:
     """Why a pass is not allowed — privileges, the positive control, or a probe
     section (the same tests as controls_problem and section_problem, worded in
-    both languages; the probe's own reason is kept as it was recorded)."""
-    priv = obs.get("privileges") or {}
-    if not priv.get("ok"):
-        zh, en = _why(priv.get("error"))
+    both languages; the probe's own reason is kept as it was recorded). Reads
+    the typed records: a malformed section is what from_json makes of it."""
+    priv = Privileges.from_json(obs.get("privileges"))
+    if not priv.ok:
+        zh, en = _why(priv.error)
         return text(f"未取得探测所需权限（root / CAP_NET_RAW）：{zh}",
                     f"privileges were not established (root / CAP_NET_RAW): {en}")
-    ctl = obs.get("controls") or {}
-    if not ctl.get("ok"):
-        zh, en = _why(ctl.get("error"))
+    ctl = Controls.from_json(obs.get("controls"))
+    if not ctl.ok:
+        zh, en = _why(ctl.error)
         return text(f"正向对照未通过，本位置的探测未被证明有效：{zh}",
                     f"the positive control did not succeed, so this vantage's probes are "
                     f"not shown to work: {en}")
@@ -386,11 +388,10 @@ def sections_problem(obs: Mapping[str, Any], *sections: str) -> Text | None:
     for name in sections:
         if not isinstance(obs.get(name), Mapping):
             return text(f"探测“{name}”未运行", f"probe '{name}' did not run")
-        s = section(obs, name)
-        status = s.get("status", NOT_RUN)
-        if status != OK:
-            zh, en = _why(s.get("error"))
-            if status == NOT_RUN:
+        s = section_head(obs, name)
+        if not s.ran:
+            zh, en = _why(s.error)
+            if s.status == NOT_RUN:
                 return text(f"探测“{name}”未运行：{zh}", f"probe '{name}' did not run: {en}")
             return text(f"探测“{name}”出错：{zh}", f"probe '{name}' failed: {en}")
     return None

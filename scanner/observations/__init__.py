@@ -168,10 +168,11 @@ def controls_problem(obs: Mapping[str, Any]) -> str | None:
     Isolation checks may pass only when the vantage has shown that its probes
     work: with privileges, and with something that must answer answering.
     """
-    priv = obs.get("privileges") or {}
-    if not priv.get("ok"):
-        return priv.get("error") or "privileges were not established"
-    ctl = obs.get("controls") or {}
-    if not ctl.get("ok"):
-        return ctl.get("error") or "positive control did not succeed"
+    from scanner.observations.records import Controls, Privileges   # records import this module
+    priv = Privileges.from_json(obs.get("privileges"))
+    if not priv.ok:
+        return priv.error or "privileges were not established"
+    ctl = Controls.from_json(obs.get("controls"))
+    if not ctl.ok:
+        return ctl.error or "positive control did not succeed"
     return None
