@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("scanner.report", "scanner.alerts", "scanner.evidence", "scanner.formats",
      "scanner.waivers"),                                     # what people read and receive
     ("scanner.store",),                                      # SQLAlchemy Core: history, stations
-    ("scanner.scan", "scanner.canary.listen"),               # the vantages' step runners
+    ("scanner.scan", "scanner.canary.listen",
+     "scanner.host", "scanner.watch"),                       # the vantages' step runners
     ("scanner.judge", "scanner.bundle"),                     # registry, run, gate, crossbundle/
     ("scanner.probes",),                                     # the wire
     ("scanner.scan.plan", "scanner.scan.vantage", "scanner.canary.tokens",
