@@ -1,4 +1,4 @@
-"""Fixture tests of the live checks (ISO-*, ING-SINGLE, DEV-*): no network.
+"""Fixture tests of the live checks (ISO-*, ING-SINGLE, DEV-*, NET-*, XFER-*): no network.
 
 Layout: tests/checks/<CHECK>/<kind>/<case>/ with kind one of pass, fail,
 error, skipped. A case folder holds observations.json and expected.json; its
@@ -9,6 +9,7 @@ check folder keeps one shared inventory). expected.json:
      "findings": [{"status": "fail", "ip": "10.10.0.12", "mac": "02:..",
                    "device": "ws-002",                 # optional
                    "severity": "critical",             # optional: default META's
+                   "segment": "secret-lan",            # optional: else the vantage's (or none)
                    "evidence_contains": ["...", ...]}]} # optional, English
 
 The check's findings must be exactly that set of (status, subject ip, subject
@@ -40,6 +41,8 @@ MODULES = {
     "DEV-MISSING": "checks.dev_missing",
     "DEV-CONFLICT": "checks.dev_conflict",
     "XFER-ONEWAY": "checks.xfer_oneway",
+    "NET-DHCP": "checks.net_dhcp",
+    "NET-IPV6-RA": "checks.net_ipv6_ra",
 }
 KINDS = ("pass", "fail", "error", "skipped")
 CASES = sorted(p.parent for cid in MODULES for p in (HERE / cid).rglob("observations.json"))
@@ -93,6 +96,8 @@ def test_fixture(case: Path):
         if "device" in e:
             assert f.subject.device == e["device"], shown
         assert f.severity.value == e.get("severity", mod.META.severity.value), shown
+        if "segment" in e:
+            assert f.segment == e["segment"], shown
         en = " | ".join(pick(x, "en") for x in f.evidence)
         for needle in e.get("evidence_contains", ()):
             assert needle in en, (needle, en)
