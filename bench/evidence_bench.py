@@ -4,7 +4,7 @@
 
 The bundle is the report fixture with N forwarding-probe-like records in its
 observations (a /22 scan's bundle is some tens of MB); the figures go in the
-README's Benchmarks table."""
+the table of docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Mapping
 
-from checks._livecommon import (host_label, interfaces_with_ip, not_from, problem,
+from scanner.judge.live import (host_label, interfaces_with_ip, not_from, problem,
                                 subject, vantage_segment)
 from scanner.model import CheckMeta, Finding, Inventory, Segment, Severity, Text, fail
 from scanner.observations import section

@@ -14,7 +14,7 @@ station. A pass needs a discovery that kept every MAC (`every_mac`).
 """
 from __future__ import annotations
 
-from checks._livecommon import (address_conflicts, conclude, dev_applies, dev_gate, hosts,
+from scanner.judge.live import (address_conflicts, conclude, dev_applies, dev_gate, hosts,
                                 every_mac_problem, join, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 

@@ -14,7 +14,7 @@ Two situations are told apart from a mismatch:
 """
 from __future__ import annotations
 
-from checks._livecommon import (address_conflicts, conclude, dev_applies, host_label, hosts,
+from scanner.judge.live import (address_conflicts, conclude, dev_applies, host_label, hosts,
                                 dev_gate, merge_by_station, proxy_answers, reconcile,
                                 ranges, seen_text, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text

@@ -13,7 +13,7 @@ several vantages for that.
 """
 from __future__ import annotations
 
-from checks._livecommon import (conclude, dev_applies, hosts, dev_gate, merge_by_station,
+from scanner.judge.live import (conclude, dev_applies, hosts, dev_gate, merge_by_station,
                                 must_isolate, reconcile, seen_text, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 

@@ -2,7 +2,7 @@
 a notice — a workstation that is switched off is no breach)."""
 from __future__ import annotations
 
-from checks._livecommon import (conclude, dev_applies, hosts, is_own, dev_gate,
+from scanner.judge.live import (conclude, dev_applies, hosts, is_own, dev_gate,
                                 vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 

@@ -10,7 +10,7 @@ IPv6-only laptop is found, and a dual-stack one is reported once.
 """
 from __future__ import annotations
 
-from checks._livecommon import (conclude, dev_applies, dev_gate, host_label, hosts, join,
+from scanner.judge.live import (conclude, dev_applies, dev_gate, host_label, hosts, join,
                                 reconcile, seen_text, stations, vantage_segment)
 from scanner.model import CheckMeta, Severity, Subject, fail, text
 

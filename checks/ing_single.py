@@ -13,11 +13,11 @@ host: it cannot be judged, and is never taken as a pass.
 
 "The ingress does not carry them" rests on absence, so it is a fail only when
 the privileges and the local-link controls (ARP) show the probes work;
-otherwise it is an error (see checks/_livecommon.py).
+otherwise it is an error (see scanner/judge/live.py).
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, conclude, dst_label, error_for, host_label, ip_rank, is_own,
+from scanner.judge.live import (NOTHING_PROBED, conclude, dst_label, error_for, host_label, ip_rank, is_own,
                                 join, local_problem, mac_seen_for, norm_ip, norm_mac,
                                 not_from, outside_class, probe_label, section,
                                 sections_problem, segment_for, subject, vantage_segment,

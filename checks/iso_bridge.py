@@ -36,7 +36,7 @@ crosses an isolation boundary), not a bridge.
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, ROUTER_KINDS, a_probe, conclude, device_of,
+from scanner.judge.live import (NOTHING_PROBED, ROUTER_KINDS, a_probe, conclude, device_of,
                                 dst_label, dst_segment, host_label, hosts, interfaces_with_mac,
                                 ip_rank, is_own, join, local_gate, merge_by_station, must_isolate,
                                 norm_ip, norm_mac, not_from, probe_label, problem, section,

@@ -14,11 +14,12 @@ where; and whether a full sweep of every port backs it (`full_sweep_problem`).
 """
 from __future__ import annotations
 
-import datetime as _dt
-
-from checks._livecommon import (NOTHING_PROBED, conclude, dst_segment, join,
+from scanner.judge.live import (NOTHING_PROBED, conclude, dst_segment, join,
                                 norm_ip, not_from, problem, section, subject,
                                 vantage_segment)
+from scanner.judge.sweep import FULL_SWEEP_MAX_AGE_DAYS  # noqa: F401 (part of this check's rule)
+from scanner.judge.sweep import count as _count
+from scanner.judge.sweep import full_sweep_problem, sweep_reached
 from scanner.model import NON_CLASSIFIED, CheckMeta, Severity, fail, text
 
 META = CheckMeta(
@@ -43,9 +44,6 @@ META = CheckMeta(
         "fails; every declared service must answer, or the probes are not shown to reach "
         "the unit."),
 )
-
-FULL_SWEEP_MAX_AGE_DAYS = 30
-
 
 def declared_services(inv) -> dict[tuple[str, str, int], object]:
     """(address probed from the internet, proto, port) -> its Exposed entry."""
@@ -94,66 +92,6 @@ def _port_order(port: str) -> tuple:
     return (proto, int(num) if num.isdigit() else 0)
 
 
-def _days(since: str | None, as_of: str | None) -> int | None:
-    try:
-        a = _dt.datetime.strptime(str(since), "%Y-%m-%dT%H:%M:%SZ")
-        b = _dt.datetime.strptime(str(as_of), "%Y-%m-%dT%H:%M:%SZ")
-    except (TypeError, ValueError):
-        return None
-    return max(0, (b - a).days)
-
-
-def full_sweep_problem(cov, policy) -> tuple[object, object]:
-    """(the words of the sweep that backs this result, a warning or None).
-
-    The last full sweep is this scan's own (mode "full"), else the one a
-    report or a store knows of (`policy.last_full_sweep`); a quick scan with
-    none, or one older than `policy.full_sweep_max_age_days` (30), warns."""
-    max_age = policy.get("full_sweep_max_age_days") or FULL_SWEEP_MAX_AGE_DAYS
-    try:
-        max_age = int(max_age)
-    except (TypeError, ValueError):
-        max_age = FULL_SWEEP_MAX_AGE_DAYS
-    last = cov.get("started_at") if cov.get("mode") == "full" else None
-    if last is None and policy.get("last_full_sweep"):
-        # a sweep of another run backs this one only where it covered every
-        # address this one probed (a public range added since is not covered)
-        swept = set(policy.get("last_full_sweep_addresses") or ())
-        mine = {*(cov.get("public") or ()), *(cov.get("routed") or ())}
-        if mine <= swept:
-            last = policy.get("last_full_sweep")
-    as_of = policy.get("as_of") or cov.get("started_at")
-    if not last:
-        return None, text(
-            "未进行全端口扫描：仅测试了常用端口与已声明端口，其余高位端口未覆盖（请定期运行 --inbound full）",
-            "no full port sweep: only the top ports and the declared ones were tested, the "
-            "other (high) ports were not covered (run --inbound full regularly)")
-    age = _days(last, as_of)
-    said = text(f"最近一次全端口扫描：{last}（{age if age is not None else '?'} 天前）",
-                f"last full port sweep: {last} ({age if age is not None else '?'} days ago)")
-    if age is None or age > max_age:
-        return said, text(
-            f"最近一次全端口扫描（{last}）已超过 {max_age} 天，高位端口的结论已过期",
-            f"the last full port sweep ({last}) is older than {max_age} days: what it "
-            "said of the high ports is out of date")
-    return said, None
-
-
-def sweep_reached(inbound) -> bool:
-    """A full sweep that reached the unit: its probes ran and something
-    answered (an open or closed port). Only such a sweep may back the quick
-    scans after it; one that reached nothing proves nothing of the high ports."""
-    if not isinstance(inbound, dict) or inbound.get("status") != "ok":
-        return False
-    cov = inbound.get("coverage")
-    if not isinstance(cov, dict) or cov.get("mode") != "full":
-        return False
-    rows = [p for p in inbound.get("probes") or () if isinstance(p, dict)]
-    quiet = [q for q in inbound.get("filtered") or () if isinstance(q, dict)]
-    return (any(p.get("state") in ("open", "closed") for p in rows)
-            or any(_count(q.get("closed")) for q in quiet))
-
-
 def _coverage(cov, probes, quiet) -> object:
     addrs = list(dict.fromkeys([*(cov.get("public") or ()), *(cov.get("routed") or ())])) or \
         sorted({norm_ip(p.get("dst")) for p in probes} - {None})
@@ -173,10 +111,6 @@ def _coverage(cov, probes, quiet) -> object:
         f"coverage: {n} ports probed at {when} from {src}: {ports_en}"
         f"{', UDP ' + join(udp) if udp else ''} on {len(addrs)} addresses ({join(addrs)})"
         f"{'; ' + join(swept) + ' swept for stations nobody registered (top ports)' if swept else ''}")
-
-
-def _count(v) -> int:
-    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
 
 def evaluate(inv, obs):

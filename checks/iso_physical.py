@@ -15,7 +15,7 @@ from the destination itself ("refused") is.
 """
 from __future__ import annotations
 
-from checks._livecommon import (NOTHING_PROBED, conclude, destination_of, dst_label, dst_segment,
+from scanner.judge.live import (NOTHING_PROBED, conclude, destination_of, dst_label, dst_segment,
                                 host_label, join, mac_seen_for, must_isolate, norm_ip, not_from,
                                 port_of, probe_label, problem, section, subject, vantage_segment)
 from scanner.model import CheckMeta, Severity, fail, text

@@ -36,7 +36,7 @@ from netaddr import IPAddress
 from netaddr.core import AddrFormatError
 
 from checks import _rogue as R
-from checks._livecommon import (conclude, host_label, interfaces_with_ip, join, norm_ip,
+from scanner.judge.live import (conclude, host_label, interfaces_with_ip, join, norm_ip,
                                 norm_mac, section)
 from scanner.model import CheckMeta, Finding, Inventory, Severity, text
 

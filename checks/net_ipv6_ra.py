@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from checks import _rogue as R
-from checks._livecommon import conclude, host_label, join, norm_ip, norm_mac, section
+from scanner.judge.live import conclude, host_label, join, norm_ip, norm_mac, section
 from scanner.model import CheckMeta, Finding, Inventory, Severity, text
 
 META = CheckMeta(

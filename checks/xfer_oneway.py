@@ -19,7 +19,7 @@ into it:
 """
 from __future__ import annotations
 
-from checks._livecommon import (INTERNET, a_probe, dst_label, dst_segment, host_label, join,
+from scanner.judge.live import (INTERNET, a_probe, dst_label, dst_segment, host_label, join,
                                 norm_mac, not_from, outside_class, problem, section,
                                 vantage_segment)
 from scanner.canary import tokens

@@ -1,6 +1,6 @@
 """Who a station says it is: the kinds of identity, their strength, and the
 pure rules around them (no I/O; the probe is scanner/probes/identity.py, the
-judging across vantages scanner/report/identities.py).
+judging across vantages scanner/judge/crossbundle/identities.py).
 
 An identity record, as kept in the bundle's "identity" section:
 
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 from typing import Iterable, Mapping
+
+from scanner.model import net
 
 STRONG, MEDIUM, WEAK = "strong", "medium", "weak"
 STRENGTHS = (STRONG, MEDIUM, WEAK)
@@ -93,12 +95,9 @@ def shown(value, limit: int = DETAIL_MAX) -> str:
 
 def norm_mac(mac) -> str | None:
     """Lower-case colon form, or None when it is no MAC (or all zeros: Samba's NBSTAT)."""
-    if not isinstance(mac, str):
+    if not isinstance(mac, str) or len(mac) > 24:
         return None
-    hexd = "".join(c for c in mac.lower() if c in "0123456789abcdef")
-    if len(hexd) != 12 or len(mac) > 24:
-        return None
-    m = ":".join(hexd[i:i + 2] for i in range(0, 12, 2))
+    m = net.norm_mac(mac, strict=True)
     return None if m == "00:00:00:00:00:00" else m
 
 

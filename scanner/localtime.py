@@ -49,3 +49,12 @@ def local_iso(t: datetime | str | None, zone: tzinfo | None = None, seconds: boo
         return "" if t is None else str(t)
     d = d.astimezone(zone or unit_zone())
     return d.isoformat(timespec="seconds" if seconds else "minutes")
+
+
+def timestamp(t: datetime | str) -> str:
+    """'2026-11-30T02:00:00Z' (UTC), how bundles store a time; strings are kept as given."""
+    if isinstance(t, str):
+        return t
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -8,7 +8,7 @@ probed from; scanner.scan.engine writes them).
     if (ip, mac) in own.get(seg, ()):            # the registered probe itself
         state = "seen"                            # with REASON as its note
 
-DEV-MISSING already skips the scanning host (checks/_livecommon.is_own); this
+DEV-MISSING already skips the scanning host (scanner/judge/live.is_own); this
 is the same rule for the report's and the console's device tables.
 """
 from __future__ import annotations

@@ -1,2 +1,3 @@
-"""Alerts on regressions (issue 14): rules (pure), channels (syslog, webhook,
-e-mail), the outbox that sends each alert once per channel."""
+"""Alerts on regressions: rules (pure), channels (syslog, webhook, e-mail), the outbox
+that sends each alert once per channel. May import store/, judge/, documents/, model/
+and below; never report/, serve/ or commands/."""

@@ -66,11 +66,11 @@ from typing import Any, Callable, Iterable
 
 from scanner import __version__
 from scanner.canary import tokens as T
+from scanner.canary.dns import parse_dns_query
 from scanner.atomicio import write_text_atomic
 
 SCHEMA = "isoscan.canary/1"
 DEFAULT_MAX_ARRIVALS = 10_000
-MAX_QNAME = 255
 SNAPLEN = 65_535
 
 # BPF: IPv4 ICMP, UDP and pure SYNs; IPv6 ICMPv6, UDP and TCP (SYN tested in Python).
@@ -143,41 +143,6 @@ def parse_ether(frame: bytes) -> bytes | None:
     if etype not in (0x0800, 0x86DD):
         return None
     return frame[off:]
-
-
-def parse_dns_query(payload: bytes) -> tuple[int, str, int, int] | None:
-    """(id, qname, qtype, end offset of the question) of a DNS query, or None.
-
-    Only plain queries with one question and an uncompressed name.
-    """
-    if len(payload) < 12:
-        return None
-    qid, flags, qd = struct.unpack_from("!HHH", payload, 0)
-    if flags & 0x8000 or qd != 1 or (flags >> 11) & 0xF != 0:
-        return None
-    labels, off = [], 12
-    total = 0
-    while True:
-        if off >= len(payload):
-            return None
-        n = payload[off]
-        if n == 0:
-            off += 1
-            break
-        if n > 63 or off + 1 + n > len(payload):   # compression or overrun
-            return None
-        total += n + 1
-        if total > MAX_QNAME:
-            return None
-        label = payload[off + 1:off + 1 + n]
-        labels.append(label.decode("ascii", "replace"))
-        off += 1 + n
-    if off + 4 > len(payload):
-        return None
-    qtype = struct.unpack_from("!H", payload, off)[0]
-    qname = ".".join(labels)
-    qname = "".join(c if 0x21 <= ord(c) < 0x7F else "?" for c in qname)
-    return qid, qname, qtype, off + 4
 
 
 def in_zone(qname: str, zone: str | None) -> bool:
@@ -492,8 +457,8 @@ def _serve_dns(sock: socket.socket, zone: str | None, a_addr: str | None,
 
 def attribute(arrival, sources):
     """The vantage label an arrival belongs to (report_merge's hook); see
-    scanner.canary.judge.attribute."""
-    from scanner.canary.judge import attribute as _attribute
+    scanner.judge.crossbundle.canary.attribute."""
+    from scanner.judge.crossbundle.canary import attribute as _attribute
     return _attribute(arrival, sources)
 
 

@@ -134,7 +134,7 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s, 
     from scanner.alerts.config import ConfigError, load_config
     from scanner.alerts.run import deliver, raise_alerts, tell, unit_zone_for
     from scanner.alerts.rules import compute
-    from scanner.commands.report import InputProblem, read_input
+    from scanner.documents.read import InputProblem, read_input
 
     now = _parse_time(now_s) if now_s else _dt.datetime.now(_dt.timezone.utc)
     if now is None:

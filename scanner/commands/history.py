@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from scanner.commands.ingest import db_option, fail
+from scanner.commands.common import db_option, fail
 from scanner.formats.text import clean
 from scanner.model import LANGS, pick, text
 
@@ -103,7 +103,7 @@ def diff(old, new, fmt, lang):
     """What changed between two bundles or merged bundles (两次结果对比).
 
     new · resolved · persisting · not assessed, per finding fingerprint."""
-    from scanner.commands.report import InputProblem, read_input
+    from scanner.documents.read import InputProblem, read_input
     from scanner.store.changes import changes, counts, results_of
     docs = []
     for path in (old, new):
@@ -145,7 +145,7 @@ def _read(cmd, fn, store, **kw):
     """fn(store, **kw), a database failure as one line and exit 2 (never a traceback)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from scanner.commands.ingest import store_problem
+    from scanner.store.db import store_problem
     try:
         return fn(store, **kw)
     except SQLAlchemyError as exc:

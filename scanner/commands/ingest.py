@@ -11,24 +11,7 @@ import sys
 
 import click
 
-DB_HELP = ("The store: a SQLite file or sqlite:///PATH, or postgresql://USER@HOST/DB "
-           "(default: $ISOSCAN_DB, else /var/lib/isoscan/isoscan.db)")
-
-
-def db_option(f):
-    return click.option("--db", "db", default=None, metavar="URL", help=DB_HELP)(f)
-
-
-def store_problem(exc: BaseException) -> str:
-    """One line of a database error (its driver's message, without SQL)."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {text[0] if text else ''}"
-
-
-def fail(cmd: str, msg: str):
-    click.echo(f"isoscan {cmd}: {msg}", err=True)
-    sys.exit(2)
+from scanner.commands.common import db_option, fail, spool_once
 
 
 @click.command("ingest")
@@ -43,15 +26,14 @@ def fail(cmd: str, msg: str):
 def ingest(files, db, quiet, spool=None, once=False, config=None):
     """Store bundles, merged bundles and canary logs (结果入库)."""
     if spool:
-        from scanner.commands.serve import spool_once
         if files or not once:
             raise click.UsageError("--spool DIR takes no FILES and needs --once "
                                    "(isoscan serve --spool polls)")
         sys.exit(spool_once(spool, db, config, quiet))
     if not files:
         raise click.UsageError("give FILES, or --spool DIR --once")
-    from scanner.commands.report import InputProblem
-    from scanner.store.db import StoreError, open_store
+    from scanner.documents.read import InputProblem
+    from scanner.store.db import StoreError, open_store, store_problem
     from scanner.store.ingest import IngestError, ingest as store_docs, read_document
     try:
         docs = [read_document(p) for p in files]

@@ -15,87 +15,21 @@ The verdict is in the report, not in the exit code.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import json
 import sys
 
 import click
 
 from scanner.atomicio import write_text_atomic
+from scanner.documents.read import InputProblem, read_input
 from scanner.langs import LANGS
-
-CANARY_SCHEMA = "isoscan.canary/1"
-
-
-class InputProblem(Exception):
-    """One line: which file, what is wrong."""
-
-
-def max_input_bytes() -> int:
-    """The size cap of one input file: 1 GiB, or ISOSCAN_MAX_BUNDLE_BYTES (a
-    scan of 100,000 devices writes a bundle of some tens of MB)."""
-    try:
-        return max(1, int(os.environ.get("ISOSCAN_MAX_BUNDLE_BYTES", "")))
-    except ValueError:
-        return 1 << 30
-
-
-def read_input(path: str, strict: bool = False) -> tuple[str, dict, str]:
-    """("bundle" | "canary", data, sha256 of the file's bytes). `strict` (report
-    --trust): a key twice in one object is refused, as `isoscan verify` refuses
-    it (SPEC §8.2): the signature covers the value Python keeps, another reader
-    may keep the other."""
-    from scanner.report.merge import ReportInputError, check_bundle
-    cap = max_input_bytes()
-    try:
-        with open(path, "rb") as fh:
-            # a (sparse) 2 GB file is refused unread; a pipe or /dev/zero stops at the cap
-            big = os.fstat(fh.fileno()).st_size > cap
-            raw = b"" if big else fh.read(cap + 1)
-    except OSError as exc:
-        raise InputProblem(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if big or len(raw) > cap:
-        raise InputProblem(f"{path}: larger than {cap:,} bytes (ISOSCAN_MAX_BUNDLE_BYTES), "
-                           "so not a bundle or canary log isoscan wrote")
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        if strict:
-            from scanner.evidence.canonical import _no_duplicates
-            data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_no_duplicates)
-        else:
-            data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise InputProblem(f"{path}: not UTF-8 text, so not a bundle") from None
-    except json.JSONDecodeError as exc:
-        raise InputProblem(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except RecursionError:
-        raise InputProblem(f"{path}: JSON nested too deeply") from None
-    except ValueError as exc:          # canonical.DuplicateKey (strict)
-        raise InputProblem(f"{path}: {exc} (two readers could read two documents)") from None
-    if isinstance(data, dict) and data.get("schema") == CANARY_SCHEMA:
-        if not isinstance(data.get("arrivals"), list):
-            raise InputProblem(f"{path}: canary log without an 'arrivals' list")
-        return "canary", data, digest
-    try:
-        check_bundle(data, path)
-    except ReportInputError as exc:
-        raise InputProblem(str(exc)) from None
-    try:                                    # the full SPEC §5 validation, where it is built
-        from scanner.bundle import validate
-    except ImportError:
-        validate = None
-    problem = validate(data) if validate is not None else None
-    if problem is not None:
-        raise InputProblem(f"{path}: {problem}")
-    return "bundle", data, digest
 
 
 def last_full_sweep(bundles) -> tuple[str | None, list[str]]:
     """When the newest full inbound sweep among the inputs that reached the
     unit started, and the addresses it covered (a sweep that reached nothing
     backs nothing)."""
-    from checks.iso_logical import sweep_reached
+    from scanner.judge.sweep import sweep_reached
     best: tuple[str, list[str]] | None = None
     for b in bundles:
         obs = b.get("observations") if isinstance(b, dict) else None

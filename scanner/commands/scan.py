@@ -278,7 +278,7 @@ def _store(bundle, db, lang, then=None, opener=None) -> bool:
         from sqlalchemy.exc import SQLAlchemyError
         if not isinstance(exc, SQLAlchemyError):
             raise
-        from scanner.commands.ingest import store_problem
+        from scanner.store.db import store_problem
         why = store_problem(exc)
         _say(lang, f"无法入库，未存储任何内容：{why}", f"cannot store the bundle, nothing stored: {why}")
         return False

@@ -13,7 +13,10 @@ import sys
 
 import click
 
-from scanner.commands.ingest import db_option, fail
+from scanner.commands.common import console_config as _config
+from scanner.commands.common import console_trust as _trust
+from scanner.commands.common import db_option, fail
+from scanner.commands.common import open_console_store as _open
 
 NEEDS = ("starlette", "uvicorn", "argon2", "itsdangerous")
 
@@ -25,35 +28,6 @@ def need_console_extra(what: str = "serve") -> None:
         fail(what, f"the console needs {', '.join(missing)}, which are not installed: "
                    f"{sys.executable} -m pip install 'isoscan[console]' "
                    "(a probe does not need them; only the collecting host does)")
-
-
-def _open(db, cmd="serve"):
-    from scanner.serve import tables
-    from scanner.store.db import StoreError, open_store
-    try:
-        store = open_store(db)
-        tables.create(store)
-    except StoreError as exc:
-        fail(cmd, str(exc))
-    return store
-
-
-def _trust(cfg, cmd="serve"):
-    if not cfg.trust:
-        return None
-    from scanner.evidence.keys import KeyFileError, load_trust
-    try:
-        return load_trust(list(cfg.trust))
-    except KeyFileError as exc:
-        fail(cmd, f"trust: {exc}")
-
-
-def _config(path, cmd="serve"):
-    from scanner.serve.config import ConfigError, load_config
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        fail(cmd, str(exc))
 
 
 @click.group("serve", invoke_without_command=True)
@@ -99,26 +73,6 @@ def serve(ctx, db, spool, host, port, config):
         if sp is not None:
             sp.stop()
         store.close()
-
-
-def spool_once(spool, db, config, quiet) -> int:
-    """`isoscan ingest --spool DIR --once`: one pass over the spool (no console
-    extra needed). 0 nothing refused, 1 a file was moved to rejected/."""
-    from scanner.serve.spool import Spool, SpoolError
-    cfg = _config(config, "ingest")
-    cfg.spool_settle_seconds = min(cfg.spool_settle_seconds, 2.0)
-    store = _open(db, "ingest")
-    try:
-        sp = Spool(spool, store, cfg, _trust(cfg, "ingest"))
-        results = sp.recover() + sp.poll(once=True)
-    except SpoolError as exc:
-        fail("ingest", str(exc))
-    finally:
-        store.close()
-    for name, outcome, detail in results:
-        if not quiet or outcome == "rejected":
-            click.echo(f"{name}: {outcome}: {detail}", err=True)
-    return 1 if any(o == "rejected" for _, o, _ in results) else 0
 
 
 @serve.group("user")

@@ -23,7 +23,7 @@ def run_validate(paths, *, fmt="text", lang="zh-CN", check_ids=None,
 
     notice(line) hears what a person should know that is not a finding (lab
     files a folder left out)."""
-    from checks.inv_schema import merge_with_loader
+    from scanner.inventory.schema_check import merge_with_loader
     from scanner.formats import render
     from scanner.inventory.load import load_inventory
     from scanner.judge.run import run_checks

@@ -1,4 +1,4 @@
-"""The PDF of a report: headless Chromium's print-to-PDF (README, "Evidence for
+"""The PDF of a report: headless Chromium's print-to-PDF (docs/evidence.md, "Evidence for
 inspectors", says why Chromium and not WeasyPrint).
 
 The page is printed from a private temporary folder, with a fresh profile,

@@ -38,7 +38,7 @@ import re
 from typing import Any, Mapping
 
 from scanner.atomicio import write_text_atomic
-from scanner.evidence.canonical import canonical, digest
+from scanner.documents.canonical import canonical, digest
 from scanner.evidence.keys import ALG, PrivateKey
 
 FORMAT = "isoscan.signature/1"

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from scanner.evidence.canonical import CanonicalError, DuplicateKey, loads_strict
+from scanner.documents.canonical import CanonicalError, DuplicateKey, loads_strict
+from scanner.documents.read import max_input_bytes  # noqa: F401 (the one cap; evidence.package reads it here)
 from scanner.evidence.keys import ALG, ALGS, Trust, short_fingerprint
 from scanner.evidence.sign import FIELD, FORMAT, document_digest, signed_payload
 from scanner.model import pick, text
@@ -178,13 +178,6 @@ def verify_document(doc: Any, trust: Trust, name: str) -> Result:
                         f"the signature does not match the content (the document was changed "
                         f"after {trust.describe(fp)} signed it)")
     return r
-
-
-def max_input_bytes() -> int:
-    try:
-        return max(1, int(os.environ.get("ISOSCAN_MAX_BUNDLE_BYTES", "")))
-    except ValueError:
-        return 1 << 30
 
 
 def parse_document(raw: bytes, name: str) -> Any:

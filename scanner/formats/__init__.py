@@ -1,4 +1,5 @@
-"""Output formats of `isoscan validate`: text, json, sarif, junit.
+"""Output formats of `isoscan validate`: text, json, sarif, junit. May import
+judge/ (regulations), model/ and below.
 
     render(findings, fmt, lang) -> str
 

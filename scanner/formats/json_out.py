@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from scanner.judge.run import counts, verdict
+from scanner.model.verdict import counts, verdict
 
 
 def document(findings, lang, ctx) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from scanner.formats import sort_key
-from scanner.judge.run import counts, verdict
+from scanner.model.verdict import counts, verdict
 from scanner.model import pick
 
 # C0 (newline too: one finding is one line, so a hostile name cannot forge a

@@ -124,7 +124,7 @@ def load_inventory(paths: Sequence[str | os.PathLike], *,
 
 
 def _load(paths, max_bytes) -> LoadResult:
-    from checks.inv_schema import META as SCHEMA   # the check that owns these findings
+    from scanner.inventory.schema_check import META as SCHEMA   # INV-SCHEMA owns these findings
 
     cap = max_bytes if max_bytes is not None else max_bytes_default()
     files, labs = expand(paths)

@@ -79,6 +79,19 @@ def _problem(check_id: str, msg: Text) -> Finding:
                                     "Fix or uninstall the check plugin; check ids must be unique."))
 
 
+def not_installed(check_id: str, consequence: Text) -> Finding:
+    """An `error` of a check that is needed and not installed (never a silent skip)."""
+    return _problem(check_id, text(
+        f"未安装检查 {check_id}（入口点组 {GROUP} 中没有它；请重新安装 isoscan）：{consequence['zh-CN']}",
+        f"check {check_id} is not installed (no entry point in group {GROUP}; reinstall "
+        f"isoscan): {consequence['en']}"))
+
+
+def installed_ids() -> set[str]:
+    """The ids of the installed checks (their entry point names), without importing them."""
+    return {ep.name.upper() for ep in _entry_points(group=GROUP)}
+
+
 def parse_ids(value: str | None) -> list[str] | None:
     """'INV-OVERLAP, inv-address' -> ['INV-OVERLAP', 'INV-ADDRESS']; None for no value."""
     if value is None:

@@ -1,4 +1,6 @@
-"""The lab: real test networks of Linux network namespaces.
+"""The lab: real test networks of Linux network namespaces, beside the flow (the
+scanner never imports it; commands, the demo and tests do). May import inventory/,
+model/ and below.
 
     from scanner import lab
     demo = lab.up("inventories/lab/demo.yaml")            # every fault

@@ -27,9 +27,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from netaddr import AddrFormatError, EUI, IPAddress, IPNetwork, mac_unix_expanded
+from netaddr import AddrFormatError, IPAddress, IPNetwork
 
 from scanner.lab.errors import LabError
+from scanner.model import net
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -131,10 +132,10 @@ class _Ctx:
 
 def norm_mac(value: Any) -> str:
     """A MAC in the inventory's normal form (lower case, colon separated)."""
-    try:
-        return str(EUI(str(value), dialect=mac_unix_expanded)).lower()
-    except (AddrFormatError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a MAC address: {value!r}") from exc
+    mac = net.norm_mac(value, strict=True)
+    if mac is None:
+        raise ValueError(f"not a MAC address: {value!r}")
+    return mac
 
 
 def _ports(ctx: _Ctx, path: tuple, value: Any) -> tuple[int, ...]:

@@ -16,16 +16,13 @@ import shutil
 from netaddr import IPAddress, IPNetwork
 
 from scanner.model import text
+from scanner.model.net import norm_mac
 from scanner.scan.plan import Plan
 from scanner.probes.wire import (Burst, ProbeError, arp_fields, check_nmap, require_l2,
                                  require_privileges, require_up)
 
 NMAP_ARGS = "-sn -n -PR"
 SCAPY_LIMIT = 1 << 16          # the fallback sweep refuses anything larger
-
-
-def _norm_mac(m: str | None) -> str | None:
-    return m.lower().replace("-", ":") if m else None
 
 
 def nmap_sweep(plan: Plan) -> list[dict]:
@@ -49,7 +46,7 @@ def nmap_sweep(plan: Plan) -> list[dict]:
     for h in nm.all_hosts():
         addrs = nm[h].get("addresses", {})
         ip = addrs.get("ipv4") or h
-        mac = _norm_mac(addrs.get("mac"))
+        mac = norm_mac(addrs.get("mac"))
         if ip in v.own or (mac and mac in v.own_macs) or not mac:
             continue                      # ourselves (nmap lists the scanner without a MAC)
         if not plan.scope.allows(ip):

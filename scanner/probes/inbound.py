@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 import shutil
 
-from scanner.bundle import timestamp
+from scanner.localtime import timestamp
 from scanner.model import text
 from scanner.scan.plan import Plan, top_tcp_ports
 from scanner.probes.wire import ProbeError, check_nmap, require_privileges, require_up

@@ -40,7 +40,7 @@ def _token_of(pkt) -> tuple[str, int | None, bytes] | None:
         data = bytes(pkt[UDP].payload)
         raw = tokens.find_in_payload(data)
         if raw is None and pkt[UDP].dport == 53:
-            from scanner.canary.listen import parse_dns_query
+            from scanner.canary.dns import parse_dns_query
             q = parse_dns_query(data)
             raw = tokens.from_dns_name(q[1]) if q else None
         return ("udp", pkt[UDP].dport, raw) if raw else None

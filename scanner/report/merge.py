@@ -18,56 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from scanner.model import DEFAULT_LANG, Severity, Status
+from scanner.model import DEFAULT_LANG
+from scanner.judge.crossbundle.views import must_isolate  # noqa: F401 (re-exported)
+from scanner.model.net import norm_mac
 from scanner.report.strings import STRINGS
 from scanner.judge.run import counts, verdict
 
-SCHEMA = "isoscan.bundle/1"
-STATUSES = tuple(s.value for s in Status)
-SEVERITIES = tuple(s.value for s in Severity)
+from scanner.documents.bundle import (SCHEMA, SEVERITIES, STATUSES,  # noqa: F401 (re-exported)
+                                      ReportInputError, check_bundle)
+
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-class ReportInputError(ValueError):
-    """A bundle (or canary log) that is not of the schema: one-line message."""
-
-
-# --------------------------------------------------------------------------
-# validation
-
-
-def check_bundle(b: Any, name: str = "bundle") -> None:
-    """Raise ReportInputError (one line) unless b looks like a SPEC §5 bundle."""
-    if not isinstance(b, Mapping):
-        raise ReportInputError(f"{name}: not a JSON object")
-    if b.get("schema") != SCHEMA:
-        raise ReportInputError(f"{name}: schema is {_short(b.get('schema'))}, expected {SCHEMA}")
-    findings = b.get("findings")
-    if not isinstance(findings, list):
-        raise ReportInputError(f"{name}: 'findings' is not a list")
-    for i, f in enumerate(findings):
-        if not isinstance(f, Mapping):
-            raise ReportInputError(f"{name}: findings[{i}] is not an object")
-        if not isinstance(f.get("check_id"), str) or not f.get("check_id"):
-            raise ReportInputError(f"{name}: findings[{i}] has no check_id")
-        if f.get("status") not in STATUSES:
-            raise ReportInputError(f"{name}: findings[{i}] status {_short(f.get('status'))} "
-                                   f"is not one of {', '.join(STATUSES)}")
-        if f.get("severity") not in SEVERITIES:
-            raise ReportInputError(f"{name}: findings[{i}] severity {_short(f.get('severity'))} "
-                                   f"is not one of {', '.join(SEVERITIES)}")
-    for key in ("vantage", "observations", "inventory", "tool"):
-        if b.get(key) is not None and not isinstance(b.get(key), Mapping):
-            raise ReportInputError(f"{name}: '{key}' is not an object")
-
-
-def _short(v: Any) -> str:
-    s = json.dumps(v, ensure_ascii=True)
-    return s if len(s) <= 40 else s[:37] + "..."
 
 
 # --------------------------------------------------------------------------
@@ -86,25 +48,6 @@ def _strs(v: Any) -> list[str]:
     if isinstance(v, (list, tuple)):
         return [x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in v]
     return [_s(v) or ""]
-
-
-_MAC_OK = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}\Z")
-
-
-def norm_mac(mac: Any) -> str | None:
-    if not isinstance(mac, str) or not mac:
-        return None
-    if _MAC_OK.match(mac):          # the common case: already normalised
-        return mac
-    return _norm_mac(mac)
-
-
-@lru_cache(maxsize=65536)
-def _norm_mac(mac: str) -> str:
-    hexd = "".join(c for c in mac.lower() if c in "0123456789abcdef")
-    if len(hexd) != 12:
-        return mac.lower()
-    return ":".join(hexd[i:i + 2] for i in range(0, 12, 2))
 
 
 def vantage_of(b: Mapping) -> dict:
@@ -275,16 +218,6 @@ def embedded_inventory(b: Mapping) -> dict | None:
     return _inventory_view_raw(inv)
 
 
-def must_isolate(a: Mapping | None, b: Mapping | None) -> bool | None:
-    """Whether two segments must be isolated; None when unknown."""
-    if not a or not b or not a.get("classification") or not b.get("classification"):
-        return None
-    ca, cb = a["classification"], b["classification"]
-    if ca == "classified" or cb == "classified":
-        return ca != cb or a.get("level") != b.get("level")
-    return False
-
-
 # --------------------------------------------------------------------------
 # merge
 
@@ -363,20 +296,20 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     for f in host_bridges(sources, inv, lang):
         _fold_in(merged, f)
     # issue 13: one host on two segments known by who it says it is (host key, names, ...)
-    from scanner.report.identities import judge as judge_identities
+    from scanner.judge.crossbundle.identities import judge as judge_identities
     for f in judge_identities(sources, inv, lang):
         _fold_in(merged, f)
 
     # canary logs (issue 8): verified arrivals re-judge ISO-BRIDGE / ISO-PHYSICAL / ING-SINGLE
     if canary_logs:
-        from scanner.canary.judge import judge_arrivals_json
+        from scanner.judge.crossbundle.canary import judge_arrivals_json
         for raw in judge_arrivals_json(bundles, canary_logs,
                                        inventory if inventory is not None else inv, lang):
             f = norm_finding(raw, lang)
             f["vantages"] = ["canary"]
             _fold_in(merged, f)
 
-    from scanner.report.identities import fold_swapped_cards
+    from scanner.judge.crossbundle.identities import fold_swapped_cards
     findings = fold_swapped_cards(list(merged.values()))
     join_exposed_unregistered(findings, lang)
     from scanner.report.transfer import check_arrivals

@@ -30,7 +30,7 @@ from scanner.formats.text import visible
 from scanner.model import LANGS, DEFAULT_LANG, pick
 from scanner.packagedata import data_file
 from scanner.report.merge import (SEVERITIES, SEVERITY_RANK, merge, norm_mac)
-from scanner.report.strings import STRINGS, CHECK_TITLES
+from scanner.report.strings import STRINGS
 from scanner.report.since import since_context
 from scanner.report.fixfirst import (classification_map, finding_tally, ordered_segments,
                                      segment_label)
@@ -76,6 +76,11 @@ def _metas() -> dict:
         return {}
 
 
+def check_title(check_id: str, lang: str) -> str:
+    """The installed check's own title (its META), else its id."""
+    return _from_text(getattr(_metas().get(check_id), "title", None), lang) or check_id
+
+
 def _references(check_id: str, lang: str) -> list[str] | None:
     try:
         from scanner.judge.regulations import references
@@ -104,8 +109,7 @@ def localise(findings: list[dict], lang: str) -> None:
     for f in findings:
         cid = f["check_id"]
         meta = metas.get(cid)
-        title = _from_text(getattr(meta, "title", None), lang) or \
-            (CHECK_TITLES[lang].get(cid)) or f["title"] or cid
+        title = _from_text(getattr(meta, "title", None), lang) or f["title"] or cid
         f["title"] = title
         rem = _from_text(getattr(meta, "remediation", None), lang)
         if rem:
@@ -128,13 +132,10 @@ def merge_report(bundles: Sequence[Mapping], lang: str = DEFAULT_LANG,
     m = merge(bundles, bundle_digests, inventory=inventory, canary_logs=canary_logs,
               tool={"name": "isoscan", "version": __version__}, lang=lang)
     if canary_logs:
-        try:        # issue 8: per vantage, what the outside saw, by exit address
-            from scanner.canary.judge import outside_view
-        except ImportError:
-            outside_view = None
-        if outside_view is not None:
-            m["observations"]["outside"] = outside_view(
-                bundles, canary_logs, inventory if inventory is not None else m.get("inventory_view"))
+        # issue 8: per vantage, what the outside saw, by exit address
+        from scanner.judge.crossbundle.canary import outside_view
+        m["observations"]["outside"] = outside_view(
+            bundles, canary_logs, inventory if inventory is not None else m.get("inventory_view"))
     given = getattr(inventory, "sha256", None)
     if given:
         m["inventory"]["given_sha256"] = given
@@ -381,7 +382,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     titles = {cid: fs[0]["title"] for cid, fs in by_check.items()}
     for r in reqs:
         for c in r["checks"]:
-            c["title"] = titles.get(c["id"]) or CHECK_TITLES[lang].get(c["id"], c["id"])
+            c["title"] = titles.get(c["id"]) or check_title(c["id"], lang)
 
     # ---- findings by segment and severity (failures; info failures are notices)
     fails = [f for f in findings if f["status"] == "fail"]
@@ -452,7 +453,7 @@ def build_context(m: Mapping, lang: str) -> dict:
     canary = _canary(m, S, zone)
 
     # ---- device identities (issue 13): templates/_identities.html.j2
-    from scanner.report.identities import view as identity_view
+    from scanner.judge.crossbundle.identities import view as identity_view
     idv = identity_view(m, lang)
     idv["table"] = _table("identities", idv.pop("columns"), idv.pop("rows"))
 
@@ -508,7 +509,7 @@ def inbound_coverage_note(sources: Sequence[Mapping], lang: str,
     full port sweep (or that none was run), judged by the report's own policy
     (`policy`, as `isoscan report` judged the findings) or else the newest
     scan's: the logical-isolation row says no more than was tested."""
-    from checks.iso_logical import full_sweep_problem
+    from scanner.judge.sweep import full_sweep_problem
     covs = []
     for s in sources:
         obs = s.get("observations") if isinstance(s.get("observations"), Mapping) else {}

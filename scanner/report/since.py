@@ -73,8 +73,7 @@ def since_context(m: Mapping, S, lang: str = "zh-CN") -> dict | None:
     from scanner.localtime import local_iso, unit_zone
     from scanner.report.render import _table
     zone = unit_zone(m.get("timezone"))
-    from scanner.report.strings import CHECK_TITLES
-    titles = CHECK_TITLES.get(lang, {})
+    from scanner.report.render import check_title
     label = {"new": S.since_new, "resolved": S.since_resolved,
              "persisting": S.since_persisting, "not-assessed": S.since_not_assessed}
     rows = []
@@ -85,7 +84,7 @@ def since_context(m: Mapping, S, lang: str = "zh-CN") -> dict | None:
         rows.append(["since-" + c["kind"] + " sev-" + c["severity"], label[c["kind"]],
                      S["sev_" + c["severity"]] if ("sev_" + c["severity"]) in S else c["severity"],
                      c["check_id"], c.get("segment") or "—", who,
-                     c.get("title") or titles.get(c["check_id"], ""),
+                     c.get("title") or check_title(c["check_id"], lang),
                      local_iso(c["first_seen"], zone) if c.get("first_seen") else "—", age])
     cols = [S.col_change, S.col_severity, S.col_check, S.col_segment, S.col_subject,
             S.col_finding, S.col_first_seen, S.col_age]

@@ -341,53 +341,6 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
-# Fallback check titles (the registry's META titles win when it is installed).
-CHECK_TITLES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "INV-SCHEMA": "资产清单文件格式错误",
-        "INV-OVERLAP": "网段地址范围重叠",
-        "INV-ADDRESS": "设备地址不在所属网段内",
-        "INV-DUPLICATE": "设备名称、地址或资产编号重复",
-        "INV-BRIDGE": "设备同时连接涉密网段和其他网段",
-        "INV-INGRESS": "互联网出口登记不正确",
-        "INV-REGISTRATION": "涉密网段设备缺少资产编号或责任人",
-        "ISO-PHYSICAL": "涉密网段未物理隔离",
-        "ISO-BRIDGE": "主机在涉密网段与其他网络之间转发或跨接",
-        "ISO-LOGICAL": "互联网可访问未登记开放的服务",
-        "ING-SINGLE": "存在登记出口以外的互联网出口",
-        "DEV-UNREGISTERED": "发现未登记设备",
-        "DEV-MISMATCH": "设备地址与登记不符",
-        "DEV-MISPLACED": "登记设备出现在其他网段",
-        "DEV-MISSING": "登记设备未应答",
-        "NET-DHCP": "发现未登记的 DHCP 服务器",
-        "NET-IPV6-RA": "发现未登记的 IPv6 路由器",
-        "DEV-CONFLICT": "多台设备应答同一地址",
-        "XFER-ONEWAY": "单向导入设备反向放行",
-    },
-    "en": {
-        "INV-SCHEMA": "Inventory file is not of the schema",
-        "INV-OVERLAP": "Segment networks overlap",
-        "INV-ADDRESS": "Device address outside its segment",
-        "INV-DUPLICATE": "Duplicate device name, address or asset tag",
-        "INV-BRIDGE": "Device on a classified segment and another segment",
-        "INV-INGRESS": "Internet ingress not declared correctly",
-        "INV-REGISTRATION": "Classified device lacks asset tag or custodian",
-        "ISO-PHYSICAL": "Classified segment not physically isolated",
-        "ISO-BRIDGE": "Host forwards or bridges off a classified segment",
-        "ISO-LOGICAL": "Undeclared service reachable from the internet",
-        "ING-SINGLE": "Second exit to the internet",
-        "DEV-UNREGISTERED": "Unregistered device",
-        "DEV-MISMATCH": "Device address differs from registration",
-        "DEV-MISPLACED": "Registered device on another segment",
-        "DEV-MISSING": "Registered device does not answer",
-        "NET-DHCP": "Undeclared DHCP server",
-        "NET-IPV6-RA": "Undeclared IPv6 router",
-        "DEV-CONFLICT": "Several stations answer for one address",
-        "XFER-ONEWAY": "One-way transfer lets data the forbidden way",
-    },
-}
-
-
 # Signatures, chains and the inspection record (检查记录; templates/_evidence.html.j2,
 # templates/_record.html.j2, scanner/evidence/reportview.py): same keys in both languages.
 EVIDENCE_STRINGS: dict[str, dict[str, str]] = {

@@ -1,6 +1,6 @@
 """One bundle or canary log, pushed or spooled, into the store exactly as
-`isoscan ingest` stores it: the same reader and refusals (scanner.commands.report
-read_input via scanner.store.ingest.read_document), the same transaction.
+`isoscan ingest` stores it: the same reader and refusals (scanner.documents,
+from the bytes as pushed: one parse, no temporary file), the same transaction.
 
     p = prepare(raw_bytes, "push:probe-secret", cfg, trust)   # Refused: nothing stored
     result = commit(store, p)                                # Refused: nothing stored
@@ -13,10 +13,9 @@ as a replay; the same document again is `already stored` (409, nothing new).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 
+from scanner.documents.read import InputProblem, max_input_bytes, parse_document
 from scanner.serve.accounts import now
 
 
@@ -29,7 +28,7 @@ class Refused(Exception):
 @dataclass
 class Prepared:
     name: str
-    doc: object                      # scanner.store.ingest.Document
+    doc: object                      # scanner.documents.read.Document
     signature: str = "unchecked"     # valid | untrusted | invalid | unsigned | unchecked
     key_fingerprint: str | None = None
     chain: str | None = None
@@ -39,34 +38,22 @@ class Prepared:
 
 
 def cap(cfg) -> int:
-    from scanner.commands.report import max_input_bytes
     return min(cfg.max_push_bytes, max_input_bytes())
 
 
 def prepare(raw: bytes, name: str, cfg, trust) -> Prepared:
-    from scanner.commands.report import InputProblem
-    from scanner.store.ingest import read_document
     if len(raw) > cap(cfg):
         raise Refused(413, f"{name}: larger than {cap(cfg):,} bytes (max_push_bytes); nothing stored")
-    with tempfile.TemporaryDirectory(prefix="isoscan-intake-") as tmp:
-        path = os.path.join(tmp, "input.json")
-        with open(path, "wb") as fh:
-            fh.write(raw)
-        try:
-            doc = read_document(path)
-        except InputProblem as exc:
-            raise Refused(400, str(exc).replace(path, name) + "; nothing stored") from None
-    doc.name = name
+    try:
+        # one parse: strict (a key twice refused, SPEC §8.2) where signatures are checked
+        doc = parse_document(raw, name, strict=trust is not None)
+    except InputProblem as exc:
+        raise Refused(400, f"{exc}; nothing stored") from None
     p = Prepared(name, doc)
     if trust is not None:
-        from scanner.evidence.verify import (INVALID, VALID, VerifyInputError, parse_document,
-                                             verify_document)
+        from scanner.evidence.verify import INVALID, VALID, verify_document
         from scanner.model import pick
-        try:
-            parsed = parse_document(raw, name)       # strict: duplicate keys refused
-        except VerifyInputError as exc:
-            raise Refused(400, f"{exc}; nothing stored") from None
-        r = verify_document(parsed, trust, name)
+        r = verify_document(doc.data, trust, name)
         p.signature, p.key_fingerprint = r.status, r.fingerprint
         p.chain, p.sequence, p.detail = r.chain, r.sequence, pick(r.detail, "en")
         if r.status == INVALID:
@@ -107,7 +94,7 @@ def commit(store, p: Prepared) -> dict:
         from sqlalchemy.exc import SQLAlchemyError
         if not isinstance(exc, SQLAlchemyError):
             raise
-        from scanner.commands.ingest import store_problem
+        from scanner.store.db import store_problem
         raise Refused(503, f"the store failed, nothing stored: {store_problem(exc)}") from None
     if stored.new and p.signature == "valid" and p.chain and p.sequence is not None:
         with store.write() as conn:

@@ -91,8 +91,7 @@ def check_titles(lang: str) -> dict:
     (the store keeps a finding's title in the language it was scanned in)."""
     if lang not in _TITLES:
         from scanner.report.render import _from_text, _metas
-        from scanner.report.strings import CHECK_TITLES
-        out = dict(CHECK_TITLES.get(lang, {}))
+        out = {}
         for cid, meta in _metas().items():
             t = _from_text(getattr(meta, "title", None), lang)
             if t:

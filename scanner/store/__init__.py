@@ -1,4 +1,6 @@
 """The store: every scan kept, what changed since the last one (issue 14).
+May import judge/ (the registry, for fingerprint fields), documents/, model/ and
+below; never report/, serve/ or commands/.
 
 Pure parts, usable without a database and without SQLAlchemy:
   fingerprint.py   a finding's stable identity (SPEC §9)

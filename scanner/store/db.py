@@ -31,6 +31,13 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used (one line)."""
 
 
+def store_problem(exc: BaseException) -> str:
+    """One line of a database error (its driver's message, without SQL)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0] if text else ''}"
+
+
 class Store:
     def __init__(self, engine, url: str):
         self.engine = engine

@@ -25,6 +25,8 @@ import hashlib
 import json
 from typing import Any, Callable, Mapping, Sequence
 
+from scanner.model import net
+
 VERSION = "isoscan.fingerprint/1"
 PREFIX = "fp1:"
 DEFAULT_FIELDS = ("identity",)
@@ -39,10 +41,7 @@ def norm_mac(mac: Any) -> str:
     """'02:00:00:00:0c:0b' from any spelling of 12 hex digits; other text lower-cased."""
     if not isinstance(mac, str) or not mac:
         return ""
-    hexd = "".join(c for c in mac.lower() if c in "0123456789abcdef")
-    if len(hexd) != 12:
-        return mac.strip().lower()
-    return ":".join(hexd[i:i + 2] for i in range(0, 12, 2))
+    return net.norm_mac(mac) or ""
 
 
 def _text(v: Any) -> str:

@@ -1,10 +1,10 @@
 """Storing bundles, merged bundles and canary logs.
 
-    docs = [read_document(path) for path in paths]      # report's own reading/refusing
+    docs = [read_document(path) for path in paths]      # scanner.documents: report's reading/refusing
     results = ingest(store, docs)                       # one transaction for them all
 
 A file `isoscan report` refuses is refused here with the same message
-(scanner.commands.report.read_input is the one reader), and since every file
+(scanner.documents.read is the one reader), and since every file
 is read and checked before the transaction starts and the transaction holds
 them all, a refused file leaves the store exactly as it was.
 
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
+from scanner.documents.canonical import canonical
+from scanner.documents.read import Document, read_document  # noqa: F401 (the store reads through documents/)
 from scanner.store.fingerprint import Fingerprinter, FingerprintError, norm_mac
 
 
@@ -33,26 +35,6 @@ class IngestError(ValueError):
 
 
 @dataclass
-class Document:
-    name: str
-    kind: str              # bundle | canary
-    data: dict
-    sha256: str            # of the canonical JSON
-
-    @property
-    def scan_id(self) -> str:
-        """The bundle's scan_id (without one: sha256:HASH). A merged bundle's id is
-        derived from its sources' ids, and two reports of the same bundles differ
-        (when, how they were judged): it is stored as ID+HASH16, each a scan of its own."""
-        sid = self.data.get("scan_id")
-        if not (isinstance(sid, str) and sid):
-            return "sha256:" + self.sha256
-        if isinstance(self.data.get("sources"), list):
-            return f"{sid}+{self.sha256[:16]}"
-        return sid
-
-
-@dataclass
 class Stored:
     name: str
     kind: str              # bundle | merged | canary
@@ -60,20 +42,9 @@ class Stored:
     new: bool              # False: it was stored already (the same content)
 
 
-def canonical(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
-
-
-def read_document(path: str) -> Document:
-    """The file as report reads it (InputProblem, report's message, otherwise)."""
-    from scanner.commands.report import read_input
-    kind, data, _ = read_input(path)
-    return document(path, kind, data)
-
-
 def document(name: str, kind: str, data: dict) -> Document:
-    return Document(name, kind, data, hashlib.sha256(canonical(data)).hexdigest())
+    """A document built in memory (a scan storing its own bundle, a benchmark)."""
+    return Document(name, kind, data)
 
 
 def now() -> str:

@@ -95,7 +95,7 @@ def serve(inp: IO[str], out: IO[str]) -> None:
             try:
                 reply = answer(store, json.loads(line))
             except SQLAlchemyError as exc:   # the database failed while read: one line
-                from scanner.commands.ingest import store_problem
+                from scanner.store.db import store_problem
                 reply = {"ok": False, "error": f"the store failed: {store_problem(exc)}"}
         else:
             reply = {"ok": False, "error": problem}

@@ -15,7 +15,7 @@ showed:
                                         silence, gated by the watch's positive control
 
 Only `fail` findings become events. A fail is evidence whatever the gate
-says (checks/_livecommon.py); DEV-MISSING's fail rests on absence and is made
+says (scanner/judge/live.py); DEV-MISSING's fail rests on absence and is made
 only when the control holds: a registered device of the segment was heard
 within the silence (a watch that hears nothing cannot call anything gone).
 """

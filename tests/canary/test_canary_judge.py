@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.canary.judge import attribute, judge_arrivals, outside_view
+from scanner.judge.crossbundle.canary import attribute, judge_arrivals, outside_view
 from scanner.inventory.load import load_inventory
 from scanner.judge.run import verdict
 from scanner.model import Status
@@ -152,6 +152,14 @@ def test_hostile_logs_do_not_raise(inv, bundles):
     junk = [{"arrivals": [None, 1, "x", {"token": 5}, {"proto": "tcp", "tcp_seq": "x"},
                           {"token": "00" * 33}, {"time": 7, "proto": "tcp", "sport": 1}]},
             {"arrivals": "nope"}, "str", 5, None]
-    judge_arrivals(bundles, junk, inv)
-    outside_view(bundles, junk, inv)
-    judge_arrivals([{"vantage": 3}, {}, "x"], [load("log-breach.json")], inv)
+    found = judge_arrivals(bundles, junk, inv)
+    # nothing of the junk is evidence: no pass, no fail; the one log that reads as a
+    # log (the first) saw nothing of the non-classified vantage, so its exit is unproven
+    assert [(f.check_id, f.status, f.segment) for f in found] == \
+        [("ING-SINGLE", Status.ERROR, "office-lan")]
+    assert verdict(found) == "incomplete"
+    view = outside_view(bundles, junk, inv)
+    assert [(lg["arrivals"], lg["unmatched"], lg["complete"]) for lg in view["logs"]] == [(7, 7, False)]
+    assert [v["rows"] for v in view["vantages"]] == [[], []]
+    # bundles that are no bundles give no vantage to judge, and no finding out of the log
+    assert judge_arrivals([{"vantage": 3}, {}, "x"], [load("log-breach.json")], inv) == []

@@ -85,7 +85,7 @@ def test_the_canary_saw_ws005_carry_secret_probes(outcome):
 
 def test_judge_arrivals_names_ws005(outcome):
     lab, scans, log = outcome
-    from scanner.canary.judge import judge_arrivals
+    from scanner.judge.crossbundle.canary import judge_arrivals
     from scanner.inventory.load import load_inventory
     inv = load_inventory(lab.files).inventory
     got = judge_arrivals([scans["probe-secret"][1], scans["probe-office"][1]], [log], inv)
@@ -140,7 +140,7 @@ def test_full_demo_canary_findings_are_exactly_the_leaks(full_demo):
     the silent forwarder and the second exit; the office's routers inside the
     unit (gw-01, ws-004's office leg) are not exits."""
     lab, scans, log = full_demo
-    from scanner.canary.judge import judge_arrivals, outside_view
+    from scanner.judge.crossbundle.canary import judge_arrivals, outside_view
     from scanner.inventory.load import load_inventory
     inv = load_inventory(lab.files).inventory
     bundles = [scans["probe-secret"][1], scans["probe-office"][1]]

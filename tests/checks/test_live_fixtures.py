@@ -1,4 +1,5 @@
-"""Fixture tests of the live checks (ISO-*, ING-SINGLE, DEV-*): no network.
+"""Fixture tests of every check: the live ones (ISO-*, ING-SINGLE, DEV-*, NET-*, XFER-*)
+and, at the end of this file, the static INV-* ones. No network.
 
 Layout: tests/checks/<CHECK>/<kind>/<case>/ with kind one of pass, fail,
 error, skipped. A case folder holds observations.json and expected.json; its
@@ -11,6 +12,7 @@ check folder keeps one shared inventory). expected.json:
                    "ports": ["8291/tcp"],              # optional: subject.ports
                    "destination": "203.0.113.10:443/tcp",  # optional: subject.destination
                    "severity": "critical",             # optional: default META's
+                   "segment": "secret-lan",            # optional: else the vantage's (or none)
                    "evidence_contains": ["...", ...]}]} # optional, English
 
 The check's findings must be exactly that set of (status, subject ip, subject
@@ -42,6 +44,8 @@ MODULES = {
     "DEV-MISSING": "checks.dev_missing",
     "DEV-CONFLICT": "checks.dev_conflict",
     "XFER-ONEWAY": "checks.xfer_oneway",
+    "NET-DHCP": "checks.net_dhcp",
+    "NET-IPV6-RA": "checks.net_ipv6_ra",
 }
 KINDS = ("pass", "fail", "error", "skipped")
 CASES = sorted(p.parent for cid in MODULES for p in (HERE / cid).rglob("observations.json"))
@@ -99,6 +103,8 @@ def test_fixture(case: Path):
         if "destination" in e:        # where a leak reached
             assert f.subject.destination == e["destination"], shown
         assert f.severity.value == e.get("severity", mod.META.severity.value), shown
+        if "segment" in e:
+            assert f.segment == e["segment"], shown
         en = " | ".join(pick(x, "en") for x in f.evidence)
         for needle in e.get("evidence_contains", ()):
             assert needle in en, (needle, en)
@@ -145,9 +151,9 @@ def test_meta(cid):
 
 
 def test_gate_agrees_with_observations_helpers():
-    """_livecommon.problem() words the same tests as controls_problem and
+    """scanner.judge.live.problem() words the same tests as controls_problem and
     section_problem: it allows a pass exactly when they do."""
-    from checks._livecommon import problem
+    from scanner.judge.live import problem
     from scanner.observations import controls_problem, section_problem
     ok = {"status": "ok", "error": None}
     variants = [
@@ -172,7 +178,7 @@ def test_gate_agrees_with_observations_helpers():
 def test_discovery_cache_sees_changed_observations():
     """hosts() is computed once per observation set; a changed host list or
     vantage is seen, never a stale answer."""
-    from checks._livecommon import hosts
+    from scanner.judge.live import hosts
     obs = {"vantage": {"ip": "10.0.0.5", "mac": "02:00:00:00:00:05"},
            "discovery": {"status": "ok", "hosts": [
                {"ip": "10.0.0.5", "mac": "02:00:00:00:00:05"},
@@ -219,3 +225,66 @@ def test_checks_never_raise_and_never_pass_unearned(cid):
             if "pass" in statuses:
                 assert statuses == {"pass"}
                 assert (o.get("privileges") or {}).get("ok")
+
+
+# -- the static checks (INV-*): the same layout, tests/checks/<ID>/<status>/<case>/ --------
+# A case folder holds the inventory file(s) it loads and, for a fail case, expected.json:
+#     {"about": "...", "findings": [{"status": "fail", "file": "inventory.yaml", "line": 5,
+#                                    "evidence_contains": ["a piece of the English evidence"]}]}
+# A pass case: the check yields only passes (at least one), and the files have no schema
+# problem. A fail case: the failing findings are exactly those listed (file, line, evidence),
+# no more, no fewer, each located and in both languages, and nothing passes.
+
+STATIC = ("INV-SCHEMA", "INV-OVERLAP", "INV-ADDRESS", "INV-DUPLICATE", "INV-BRIDGE",
+          "INV-INGRESS", "INV-REGISTRATION")
+STATIC_CASES = sorted(p for cid in STATIC for p in (HERE / cid).glob("*/*") if p.is_dir())
+
+
+def run_static(case: Path):
+    from scanner.inventory.schema_check import merge_with_loader
+    check_id = _check_id(case)
+    files = sorted(str(p) for p in case.glob("*.yaml"))
+    result = load_inventory(files)
+    mod = importlib.import_module("checks." + check_id.lower().replace("-", "_"))
+    found = run_check(mod.META, mod.evaluate, result.inventory, {}) if result.inventory else []
+    if check_id == "INV-SCHEMA":
+        return merge_with_loader(result.findings, found), []
+    return found, result.findings
+
+
+def test_every_static_check_has_pass_and_fail():
+    assert {p.name for p in HERE.glob("INV-*") if p.is_dir()} == set(STATIC)
+    for cid in STATIC:
+        kinds = {_kind(c) for c in STATIC_CASES if _check_id(c) == cid}
+        assert kinds == {"pass", "fail"}, cid
+
+
+@pytest.mark.parametrize("case", STATIC_CASES, ids=[str(c.relative_to(HERE)) for c in STATIC_CASES])
+def test_static_fixture(case: Path):
+    import os
+
+    from scanner.model import Status
+    check_id = _check_id(case)
+    findings, schema = run_static(case)
+    assert schema == [], [f.evidence for f in schema]
+    assert findings and all(f.check_id == check_id for f in findings)
+    if _kind(case) == "pass":
+        assert [f.status for f in findings] == [Status.PASS] * len(findings), \
+            [f.evidence for f in findings]
+        return
+    assert _kind(case) == "fail", case
+    expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))["findings"]
+    failing = [f for f in findings if f.status == Status.FAIL]
+    assert all(f.status != Status.PASS for f in findings)
+    got = sorted((os.path.basename(f.location.file), f.location.line, f.evidence[0]["en"])
+                 for f in failing)
+    want = sorted((e.get("file", "inventory.yaml"), e["line"], e["evidence_contains"][0])
+                  for e in expected)
+    assert all(e["status"] == "fail" and len(e["evidence_contains"]) == 1 for e in expected)
+    assert len(got) == len(want), got
+    for (gf, gl, gev), (wf, wl, wtext) in zip(got, want):
+        assert (gf, gl) == (wf, wl), (got, want)
+        assert wtext in gev, (gev, wtext)
+    for f in failing:                       # every finding is located and bilingual
+        assert f.location.column >= 1
+        assert f.evidence[0]["zh-CN"] and f.evidence[0]["en"]

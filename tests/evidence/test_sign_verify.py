@@ -8,7 +8,8 @@ import os
 import pytest
 
 from scanner.bundle import parse_bundle, read_bundle
-from scanner.evidence.canonical import canonical
+from scanner.documents.canonical import canonical
+from scanner.documents.read import parse_document
 from scanner.evidence.keys import load_private_key, new_key_pair
 from scanner.evidence.sign import SignError, sign_once, signed_payload
 from tests.evidence.conftest import fixture_bundle, run, write_json
@@ -38,7 +39,13 @@ def test_text_output_names_signer(chain, keypair):
 
 
 def test_unsigned_bundles_still_read():
-    parse_bundle(json.dumps(fixture_bundle()))
+    """A bundle without a signature block reads as it did before signatures
+    existed: the same data, by both readers (signing is optional, SPEC §8)."""
+    b = fixture_bundle()
+    assert "signature" not in b
+    assert parse_bundle(json.dumps(b)) == b
+    doc = parse_document(json.dumps(b).encode("utf-8"), "unsigned.json", strict=True)
+    assert (doc.kind, doc.data) == ("bundle", b)
 
 
 def test_flipped_byte_in_observations_is_invalid(chain, keypair):

@@ -188,7 +188,7 @@ def test_canary_parsing_plausible_headers(prefix, rest, version, proto):
 
 # ---------------------------------------------------------------- the canary judge, in process
 
-from scanner.canary import judge as CJ  # noqa: E402
+from scanner.judge.crossbundle import canary as CJ  # noqa: E402
 from scanner.inventory.load import load_inventory  # noqa: E402
 
 DEMO_INV = load_inventory([os.path.join(fuzzkit.TESTS.parent, "inventories", "lab",

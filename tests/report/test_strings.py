@@ -9,13 +9,16 @@ import jinja2
 import pytest
 
 from scanner.report.render import render_report
-from scanner.report.strings import CHECK_TITLES, STRINGS
+from scanner.judge.registry import load_checks
+from scanner.report.strings import STRINGS
 from tests.report.conftest import Page
 
 
 def test_same_keys_in_both_languages():
     assert set(STRINGS["zh-CN"]) == set(STRINGS["en"])
-    assert set(CHECK_TITLES["zh-CN"]) == set(CHECK_TITLES["en"])
+    # check titles come from each check's META (the one truth): both languages, never empty
+    for c in load_checks().checks:
+        assert c.meta.title["zh-CN"].strip() and c.meta.title["en"].strip(), c.id
     for lang in STRINGS:
         assert all(v.strip() for v in STRINGS[lang].values())
 
@@ -67,7 +70,7 @@ def test_zh_report_holds_no_english_catalogue_string(bundles, inventory):
     leaked = [p for p in _english_phrases() if p not in data
               and re.search(r"(?<![\w-])" + re.escape(p) + r"(?![\w-])", text)]
     assert leaked == []
-    en_titles = [t for t in CHECK_TITLES["en"].values() if t in text]
+    en_titles = [c.meta.title["en"] for c in load_checks().checks if c.meta.title["en"] in text]
     assert en_titles == []
 
 
