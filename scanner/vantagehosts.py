@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from scanner.model import text
-from scanner.store.fingerprint import norm_mac
+from scanner.model.net import norm_mac
 
 REASON = text("扫描位置本机：探针不出现在自己的发现结果中，按其结果包中的扫描位置计为在线",
               "the vantage itself: a probe is not in its own discovery, so it counts as seen "

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 LAYERS: list[tuple[str, ...]] = [
     ("scanner.cli", "scanner.commands"),                    # click adapters: import anything
-    ("scanner.demo",),                                       # the bundled lab, scanned and reported
+    ("scanner.demo", "scanner.service",
+     "scanner.host.watch"),                                  # the bundled lab; systemd units; the
+                                                             # host watch (host checks + alerts)
     ("scanner.lab",),                                        # beside the flow: the scanner never knows it
     ("scanner.serve",),                                      # the console
     ("scanner.report", "scanner.alerts", "scanner.evidence", "scanner.formats",
@@ -28,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("scanner.store",),                                      # SQLAlchemy Core: history, stations
     ("scanner.scan", "scanner.canary.listen",
      "scanner.host", "scanner.watch"),                       # the vantages' step runners
-    ("scanner.judge", "scanner.bundle"),                     # registry, run, gate, crossbundle/
+    ("scanner.judge", "scanner.bundle", "scanner.vantagehosts"),  # registry, run, gate, crossbundle/
     ("scanner.probes",),                                     # the wire
     ("scanner.scan.plan", "scanner.scan.vantage", "scanner.canary.tokens",
      "scanner.canary.dns"),                                  # what may be probed; wire formats

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import sys
 
 import click
+
+from scanner.commands.common import default_outbox
 
 
 def _parse_time(s) -> _dt.datetime | None:
@@ -56,19 +57,6 @@ def vantages_seen(expected, results) -> list:
     return out
 
 
-def default_outbox(db: str | None = None) -> str:
-    """Next to the store: the folder of the SQLite file (--db, else ISOSCAN_DB),
-    else /var/lib/isoscan."""
-    from scanner.store.url import StoreURLError, resolve, sqlite_path
-    try:
-        path = sqlite_path(resolve(db or os.environ.get("ISOSCAN_DB") or None))
-    except StoreURLError:
-        path = None
-    if path:
-        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
-    return "/var/lib/isoscan/alerts-outbox.jsonl"
-
-
 def _seen_in_store(expected, db) -> list:
     """When each expected vantage last reported, as the store knows it."""
     from scanner.alerts.rules import VantageSeen
@@ -83,7 +71,7 @@ def _seen_in_store(expected, db) -> list:
     try:
         last = last_reports(store)
     except SQLAlchemyError as exc:
-        from scanner.commands.ingest import store_problem
+        from scanner.store.db import store_problem
         click.echo(f"isoscan alert: the store failed: {store_problem(exc)}", err=True)
         sys.exit(2)
     finally:

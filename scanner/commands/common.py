@@ -3,9 +3,15 @@ the console's store, trust and config as `serve` and `ingest --spool` open
 them. Commands import this module, never each other."""
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 import click
+
+from scanner.atomicio import write_text_atomic
+from scanner.formats.text import clean
+from scanner.model import pick, text
 
 
 DB_HELP = ("The store: a SQLite file or sqlite:///PATH, or postgresql://USER@HOST/DB "
@@ -68,3 +74,100 @@ def spool_once(spool, db, config, quiet) -> int:
         if not quiet or outcome == "rejected":
             click.echo(f"{name}: {outcome}: {detail}", err=True)
     return 1 if any(o == "rejected" for _, o, _ in results) else 0
+
+# -- what scan and host do with a bundle (one way for both vantages) --------------
+
+def say(lang, zh, en, err=True):
+    click.echo(pick(text(zh, en), lang), err=err)
+
+
+def push_bundle(bundle, url, token_file, lang) -> bool:
+    """The bundle to the console (scanner.serve.client: urllib only, no extra)."""
+    from scanner.serve.client import PushError, push_bytes, read_token
+    try:
+        body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        push_bytes(url, body, read_token(token_file), "scan.json")
+    except PushError as exc:
+        say(lang, f"无法上报控制台：{exc}", f"cannot push the bundle: {exc}")
+        return False
+    return True
+
+
+def store_bundle(bundle, db, lang, then=None, opener=None) -> bool:
+    """The bundle into the store, as `isoscan ingest` stores it (SQLAlchemy is
+    imported only here: a scan without --db never loads it); `then(store)` first,
+    while it is open (the nightly run reads the vantage's previous scan)."""
+    from scanner.bundle import validate
+    from scanner.store.db import StoreError, open_store
+    from scanner.store.ingest import IngestError, document, ingest
+    problem = validate(bundle)
+    try:
+        if problem is not None:
+            raise IngestError(f"the bundle is not valid ({problem})")
+        store = opener.take() if opener is not None else open_store(db)
+        try:
+            if then is not None:
+                then(store)
+            ingest(store, [document("scan", "bundle", bundle)])
+        finally:
+            store.close()
+    except (StoreError, IngestError) as exc:
+        say(lang, f"无法入库：{exc}", f"cannot store the bundle: {exc}")
+        return False
+    except Exception as exc:     # the database failed mid-ingest: one line, exit 2 (as ingest)
+        from sqlalchemy.exc import SQLAlchemyError
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        from scanner.store.db import store_problem
+        why = store_problem(exc)
+        say(lang, f"无法入库，未存储任何内容：{why}", f"cannot store the bundle, nothing stored: {why}")
+        return False
+    return True
+
+
+def write_private(path, data: str):
+    """Atomically, no fsync (as before), private to its owner (0600): a bundle
+    holds the canary-token key, a report the unit's whole network."""
+    write_text_atomic(path, data, mode=0o600, fsync=False, prefix=".isoscan-scan-")
+
+
+def print_summary(bundle, lang, quiet):
+    s = bundle["summary"]
+    c = s["counts"]
+    verdicts = {"compliant": "合规", "non-compliant": "不合规", "incomplete": "不完整（部分检查无法判定）"}
+    v = bundle.get("vantage", {})
+    if lang == "zh-CN":
+        head = (f"结论：{verdicts.get(s['verdict'], s['verdict'])}（网段 {v.get('segment')}，"
+                f"通过 {c.get('pass', 0)}，不通过 {c.get('fail', 0)}，错误 {c.get('error', 0)}，跳过 {c.get('skipped', 0)}）")
+    else:
+        head = (f"verdict: {s['verdict']} (segment {v.get('segment')}; pass {c.get('pass', 0)}, "
+                f"fail {c.get('fail', 0)}, error {c.get('error', 0)}, skipped {c.get('skipped', 0)})")
+    click.echo(head)
+    if quiet:
+        return
+    for f in bundle["findings"]:
+        if f["status"] in ("fail", "error"):
+            from scanner.judge.priority import where
+            who = where(f)          # device, address, MAC, open ports, a leak's destination
+            ev = "; ".join(f.get("evidence") or [])[:300]
+            if lang == "zh-CN":      # no English state or label on a Chinese terminal
+                st = {"fail": "不合规", "error": "无法判定"}[f["status"]]
+                sev = {"critical": "严重", "high": "高", "medium": "中", "low": "低",
+                       "info": "提示"}.get(f["severity"], f["severity"])
+                click.echo(clean(f"  {st} {f['check_id']} {sev} {who}  {ev}"))
+            else:
+                click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} "
+                                 f"{who}  {ev}"))
+
+
+def default_outbox(db: str | None = None) -> str:
+    """Next to the store: the folder of the SQLite file (--db, else ISOSCAN_DB),
+    else /var/lib/isoscan."""
+    from scanner.store.url import StoreURLError, resolve, sqlite_path
+    try:
+        path = sqlite_path(resolve(db or os.environ.get("ISOSCAN_DB") or None))
+    except StoreURLError:
+        path = None
+    if path:
+        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
+    return "/var/lib/isoscan/alerts-outbox.jsonl"

@@ -68,7 +68,8 @@ def host(inventory, device, output, root, files_root, lang, no_reach, watch, ale
     在涉密计算机本机检查：无线设备、网卡、转发、移动存储介质与违规外联
     （退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
     """
-    from scanner.commands.scan import _push, _store, _summary, _write
+    from scanner.commands.common import (print_summary as _summary, push_bundle as _push,
+                                         store_bundle as _store, write_private as _write)
     from scanner.host.run import HostInputError, run_host
 
     if watch:

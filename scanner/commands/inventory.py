@@ -250,7 +250,7 @@ def export(inv_paths, out, db, map_path, lang):
     if db is not None:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from scanner.commands.ingest import store_problem
+        from scanner.store.db import store_problem
         from scanner.store.db import StoreError, open_store
         from scanner.store.seen import network_seen
         try:

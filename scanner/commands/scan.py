@@ -13,7 +13,8 @@ import sys
 
 import click
 
-from scanner.atomicio import write_text_atomic
+from scanner.commands.common import (default_outbox, print_summary, push_bundle, store_bundle,
+                                     write_private)
 from scanner.formats.text import clean
 from scanner.model import LANGS, pick, text
 
@@ -133,7 +134,7 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
         # compact: json's C encoder (indent= falls back to the slow Python one)
         data = json.dumps(bundle, ensure_ascii=False, separators=(",", ":"))
         try:
-            _write(output, data)
+            write_private(output, data)
         except OSError as exc:
             _say(lang, f"无法写入 {output}：{exc}", f"cannot write {output}: {exc}")
             if signer is not None:
@@ -146,24 +147,23 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     if report:
         from scanner.report.render import render_report
         try:
-            _write(report, render_report([bundle], lang=lang, bundle_digests=[digest]))
+            write_private(report, render_report([bundle], lang=lang, bundle_digests=[digest]))
         except OSError as exc:
             _say(lang, f"无法写入 {report}：{exc}", f"cannot write {report}: {exc}")
             sys.exit(2)
-    _summary(bundle, lang, quiet)
+    print_summary(bundle, lang, quiet)
     previous: list = []
-    if db and not _store(bundle, db, lang,
+    if db and not store_bundle(bundle, db, lang,
                          then=(lambda store: previous.append(_previous(store, bundle)))
                          if cfg is not None else None, opener=opener):
         sys.exit(2)
     if cfg is not None:
         from scanner.alerts.nightly import alert_on
-        from scanner.commands.alert import default_outbox
         if not alert_on(bundle, previous[0] if previous else None, cfg,
                         outbox=cfg.outbox or default_outbox(db), inventory_zone=result.timezone,
                         waivers=waivers, lang=lang):
             sys.exit(2)
-    if push_url and not _push(bundle, push_url, token_file, lang):
+    if push_url and not push_bundle(bundle, push_url, token_file, lang):
         sys.exit(2)
     # everything is written and closed: what is alive now (the bundle, SQLAlchemy's
     # classes) goes to the permanent generation, so the interpreter's last collection
@@ -187,9 +187,13 @@ class _StoreOpener:
     def _open(self):
         try:
             from scanner.store.db import open_store
-            for name in ("scanner.store.ingest", "scanner.store.changes", "scanner.store.vantages",
-                         "scanner.alerts.run", "scanner.alerts.outbox", "scanner.bundle"):
-                __import__(name)
+            # imported here, in this thread, while the scan runs (named, so the layer test sees them)
+            import scanner.alerts.outbox  # noqa: F401
+            import scanner.alerts.run  # noqa: F401
+            import scanner.bundle  # noqa: F401
+            import scanner.store.changes  # noqa: F401
+            import scanner.store.ingest  # noqa: F401
+            import scanner.store.vantages  # noqa: F401
             self.store = open_store(self.db)
         except BaseException as exc:        # noqa: BLE001 - raised again by take()
             self.error = exc
@@ -241,80 +245,3 @@ def _alert_config(path, db, output, output_dir, lang):
         sys.exit(2)
 
 
-def _push(bundle, url, token_file, lang) -> bool:
-    """The bundle to the console (scanner.serve.client: urllib only, no extra)."""
-    from scanner.serve.client import PushError, push_bytes, read_token
-    try:
-        body = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        push_bytes(url, body, read_token(token_file), "scan.json")
-    except PushError as exc:
-        _say(lang, f"无法上报控制台：{exc}", f"cannot push the bundle: {exc}")
-        return False
-    return True
-
-
-def _store(bundle, db, lang, then=None, opener=None) -> bool:
-    """The bundle into the store, as `isoscan ingest` stores it (SQLAlchemy is
-    imported only here: a scan without --db never loads it); `then(store)` first,
-    while it is open (the nightly run reads the vantage's previous scan)."""
-    from scanner.bundle import validate
-    from scanner.store.db import StoreError, open_store
-    from scanner.store.ingest import IngestError, document, ingest
-    problem = validate(bundle)
-    try:
-        if problem is not None:
-            raise IngestError(f"the bundle is not valid ({problem})")
-        store = opener.take() if opener is not None else open_store(db)
-        try:
-            if then is not None:
-                then(store)
-            ingest(store, [document("scan", "bundle", bundle)])
-        finally:
-            store.close()
-    except (StoreError, IngestError) as exc:
-        _say(lang, f"无法入库：{exc}", f"cannot store the bundle: {exc}")
-        return False
-    except Exception as exc:     # the database failed mid-ingest: one line, exit 2 (as ingest)
-        from sqlalchemy.exc import SQLAlchemyError
-        if not isinstance(exc, SQLAlchemyError):
-            raise
-        from scanner.store.db import store_problem
-        why = store_problem(exc)
-        _say(lang, f"无法入库，未存储任何内容：{why}", f"cannot store the bundle, nothing stored: {why}")
-        return False
-    return True
-
-
-def _write(path, data: str):
-    """Atomically, no fsync (as before), private to its owner (0600): a bundle
-    holds the canary-token key, a report the unit's whole network."""
-    write_text_atomic(path, data, mode=0o600, fsync=False, prefix=".isoscan-scan-")
-
-
-def _summary(bundle, lang, quiet):
-    s = bundle["summary"]
-    c = s["counts"]
-    verdicts = {"compliant": "合规", "non-compliant": "不合规", "incomplete": "不完整（部分检查无法判定）"}
-    v = bundle.get("vantage", {})
-    if lang == "zh-CN":
-        head = (f"结论：{verdicts.get(s['verdict'], s['verdict'])}（网段 {v.get('segment')}，"
-                f"通过 {c.get('pass', 0)}，不通过 {c.get('fail', 0)}，错误 {c.get('error', 0)}，跳过 {c.get('skipped', 0)}）")
-    else:
-        head = (f"verdict: {s['verdict']} (segment {v.get('segment')}; pass {c.get('pass', 0)}, "
-                f"fail {c.get('fail', 0)}, error {c.get('error', 0)}, skipped {c.get('skipped', 0)})")
-    click.echo(head)
-    if quiet:
-        return
-    for f in bundle["findings"]:
-        if f["status"] in ("fail", "error"):
-            from scanner.judge.priority import where
-            who = where(f)          # device, address, MAC, open ports, a leak's destination
-            ev = "; ".join(f.get("evidence") or [])[:300]
-            if lang == "zh-CN":      # no English state or label on a Chinese terminal
-                st = {"fail": "不合规", "error": "无法判定"}[f["status"]]
-                sev = {"critical": "严重", "high": "高", "medium": "中", "low": "低",
-                       "info": "提示"}.get(f["severity"], f["severity"])
-                click.echo(clean(f"  {st} {f['check_id']} {sev} {who}  {ev}"))
-            else:
-                click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} "
-                                 f"{who}  {ev}"))

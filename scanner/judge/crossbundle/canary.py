@@ -49,12 +49,13 @@ TIME_SLACK = 30.0           # seconds around a scan in which a weak TCP match ma
 
 
 CANARY_CHECKS = ("ISO-PHYSICAL", "ISO-BRIDGE", "ING-SINGLE")
+HOST_CHECK = "HOST-EGRESS"     # a computer's reach test (issue 26): only host vantages need it
 
 
 def _metas() -> dict[str, CheckMeta]:
     """The METAs of the checks canary arrivals are judged for, from the registry
     (the installed entry points), the one place check metadata comes from."""
-    reg = load_checks([cid for cid in CANARY_CHECKS if cid in installed_ids()])
+    reg = load_checks([cid for cid in (*CANARY_CHECKS, HOST_CHECK) if cid in installed_ids()])
     return {c.id: c.meta for c in reg.checks}
 
 
@@ -416,7 +417,9 @@ def judge_arrivals(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None
     out: list[Finding] = []
     for v in vantages:
         if v.kind == "host":          # issue 26: a computer's own reach test
-            out += _host_reached(v, strong.get(v.index, []))
+            hits = strong.get(v.index, [])
+            out += (_host_reached(M[HOST_CHECK], v, hits) if HOST_CHECK in M
+                    else _not_installed([HOST_CHECK]) if hits else [])
             continue
         cls = inv.classification(v.segment)
         if cls in (INTERNET,) or (cls is None and not v.segment):
@@ -438,14 +441,13 @@ def judge_arrivals(bundles: Sequence[Mapping], canary_logs: Iterable[Any] | None
     return out
 
 
-def _host_reached(v: _Vantage, hits) -> list[Finding]:
+def _host_reached(META: CheckMeta, v: _Vantage, hits) -> list[Finding]:
     """HOST-EGRESS from the canary's side: a token of the computer's reach
     test that arrived outside proves the 违规外联 (the interface it left by is
     the probe record's `via`). Nothing arrived: the host bundle's own
     HOST-EGRESS stands."""
     if not hits:
         return []
-    from checks.host_egress import META
     by_via: dict[str, list] = defaultdict(list)
     for name, a, rec, how in hits:
         by_via[_s(rec["probe"].get("via")) or "?"].append((name, a, rec, how))
