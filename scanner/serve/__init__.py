@@ -7,7 +7,8 @@ every probe's bundles and shows the unit's state.
     intake.py    one bundle (pushed or spooled) into the store, as `ingest` does
     spool.py     the spool folder: complete files only, done/ or rejected/
     views.py     what the pages show, read from the store (no HTTP)
-    app.py       the Starlette application: sessions, CSRF, roles, audit
+    app.py       the Starlette application and the Console state: sessions, CSRF, roles, audit
+    routes/     its routes, one module per page group (state on app.state.console)
     strings.py   every text of the pages, zh-CN and en
     client.py    `isoscan push` / `scan --push`: urllib only, no extra
 

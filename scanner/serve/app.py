@@ -20,21 +20,17 @@ none, a signature by a trusted key.
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
 
 import jinja2
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from scanner.serve import accounts as A
 from scanner.serve import views as V
-from scanner.serve.intake import Refused, cap, commit, prepare
 from scanner.serve.strings import DEFAULT, LANGS, strings
 
 SESSION, CSRF, LANG = "isoscan_session", "isoscan_csrf", "isoscan_lang"
@@ -47,7 +43,7 @@ MAX_FORM_BYTES = 64 * 1024
 
 
 @lru_cache(maxsize=None)
-def _resource(name: str) -> str:
+def resource(name: str) -> str:
     from scanner.packagedata import data_file
     p = data_file("scanner.templates", "templates", "console/" + name)
     if p is None:
@@ -57,7 +53,7 @@ def _resource(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FunctionLoader(_resource), autoescape=True,
+    return jinja2.Environment(loader=jinja2.FunctionLoader(resource), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True,
                               lstrip_blocks=True)
 
@@ -141,7 +137,7 @@ class Console:
             titles=V.check_titles(lang),
             rank=RANK.get((user or {}).get("role"), -1), here=here,
             switch=here + "?" + urlencode({**q, "lang": other}), **ctx)
-        resp = HTMLResponse(html, status_code=status, headers=_headers(PAGE_CSP))
+        resp = HTMLResponse(html, status_code=status, headers=headers(PAGE_CSP))
         self._cookies(request, resp, lang)
         self.audit(request, user, status)
         return resp
@@ -170,7 +166,7 @@ class Console:
         return data
 
 
-def _headers(csp: str) -> dict:
+def headers(csp: str) -> dict:
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
             "X-Frame-Options": "DENY"}
@@ -203,306 +199,12 @@ def warm_up() -> None:
 
 
 def build_app(store, cfg, trust=None, spool=None) -> Starlette:
+    """The application: the console's state on `app.state.console`, its routes
+    from scanner.serve.routes (one module per page group)."""
     from scanner.serve import tables
+    from scanner.serve.routes import all_routes
     tables.create(store)
     warm_up()
-    c = Console(store, cfg, trust, spool)
-
-    def guard(min_role):
-        def wrap(fn):
-            async def handler(request: Request):
-                user = await run_in_threadpool(c.user, request)
-                if user is None:
-                    return await run_in_threadpool(c.deny, request, None, 401, "forbidden")
-                if RANK.get(user["role"], -1) < RANK[min_role]:
-                    return await run_in_threadpool(c.deny, request, user, 403, "forbidden")
-                args = (request, user)
-                if request.method == "POST":
-                    data = await c.form(request)
-                    if data is None:
-                        return await run_in_threadpool(c.deny, request, user, 403, "csrf")
-                    args = (request, user, data)
-                try:
-                    return await run_in_threadpool(fn, *args)
-                except Exception as exc:   # one line on the page and in the audit log, no traceback
-                    import logging
-                    logging.getLogger("isoscan.serve").exception("%s failed", request.url.path)
-                    why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                    return await run_in_threadpool(
-                        lambda: c.page(request, "error.html.j2", user, status=500,
-                                       message=strings(c.lang(request))["failed"] + " " + why[:300]))
-            return handler
-        return wrap
-
-    # ------------------------------------------------------------ login
-    async def login(request: Request):
-        if request.method == "GET":
-            return await run_in_threadpool(c.page, request, "login.html.j2", None, error=None)
-        data = await c.form(request)
-        if data is None:
-            return await run_in_threadpool(c.deny, request, None, 403, "csrf")
-        name, pw = data.get("name", "")[:100], data.get("password", "")
-
-        def check():
-            if A.limited(store, name, c.remote(request)):
-                return c.page(request, "login.html.j2", None, status=429,
-                              error=strings(c.lang(request))["login_limited"])
-            u = A.authenticate(store, name, pw[:1024], c.remote(request))
-            if u is None:
-                return c.page(request, "login.html.j2", None, status=401,
-                              error=strings(c.lang(request))["login_failed"])
-            resp = RedirectResponse("/", status_code=303)
-            resp.set_cookie(SESSION, c.signer.dumps({"u": u["name"], "n": secrets.token_hex(8)}),
-                            max_age=SESSION_MAX_AGE, httponly=True, samesite="strict",
-                            secure=c.cfg.secure_cookies)
-            c.audit(request, u, 303, detail="login")
-            return resp
-        return await run_in_threadpool(check)
-
-    @guard("viewer")
-    def logout(request, user, data):
-        resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(SESSION)
-        c.audit(request, user, 303, detail="logout")
-        return resp
-
-    # ------------------------------------------------------------ pages
-    @guard("viewer")
-    def overview(request, user):
-        return c.page(request, "overview.html.j2", user, ov=V.overview(store, cfg))
-
-    @guard("inspector")
-    def findings(request, user):
-        q = request.query_params
-        sel = {k: (q.get(k) or None) for k in ("segment", "check", "severity")}
-        return c.page(request, "findings.html.j2", user, rows=V.findings(store, **sel),
-                      sel=sel, facets=V.facets(store))
-
-    @guard("inspector")
-    def finding(request, user):
-        h = V.one_finding(store, request.path_params["fp"])
-        if h is None:
-            return c.deny(request, user, 404, "not_found")
-        return c.page(request, "finding.html.j2", user, h=h)
-
-    @guard("inspector")
-    def changes(request, user):
-        from scanner.store.history import since_time
-        spec = request.query_params.get("since") or "7d"
-        try:
-            since = since_time(spec)
-        except ValueError:
-            spec, since = "7d", since_time("7d")
-        return c.page(request, "changes.html.j2", user, since=since, spec=spec,
-                      rows=V.changes(store, since))
-
-    @guard("inspector")
-    def devices(request, user):
-        return c.page(request, "devices.html.j2", user, dev=V.devices(store, c.lang(request)))
-
-    @guard("inspector")
-    def reports(request, user):
-        return c.page(request, "reports.html.j2", user, scans=V.scan_list(store))
-
-    def _docs(request):
-        key = request.path_params["scan"]
-        if key == "latest":
-            docs = V.latest_bundles(store)
-            return docs or None, "latest"
-        try:
-            pk = int(key)
-        except ValueError:
-            return None, key
-        d = V.scan_document(store, pk)
-        return ([d] if d else None), str(pk)
-
-    @guard("inspector")
-    def report_view(request, user):
-        docs, key = _docs(request)
-        if docs is None:
-            return c.deny(request, user, 404, "not_found")
-        what = request.path_params.get("what", "view")
-        lang = c.lang(request)
-        name = f"isoscan-{key}"
-        if what == "bundle.json":
-            if key == "latest":
-                body = json.dumps(docs, ensure_ascii=False, indent=1)
-            else:
-                body = json.dumps(docs[0], ensure_ascii=False, indent=1)
-            resp = Response(body, media_type="application/json", headers={
-                **_headers(REPORT_CSP), "Content-Disposition": f'attachment; filename="{name}.json"'})
-        elif what in ("view", "report.html"):
-            html = V.report_of(docs, lang)
-            h = _headers(REPORT_CSP)
-            if what == "report.html":
-                h["Content-Disposition"] = f'attachment; filename="{name}.html"'
-            resp = HTMLResponse(html, headers=h)
-        elif what == "report.pdf":
-            import os
-            import tempfile
-            from scanner.evidence.pdf import PdfError, html_to_pdf
-            with tempfile.TemporaryDirectory(prefix="isoscan-console-") as tmp:
-                try:
-                    data = html_to_pdf(V.report_of(docs, lang), os.path.join(tmp, "r.pdf"))
-                except PdfError as exc:
-                    return c.page(request, "error.html.j2", user, status=503, message=str(exc))
-            resp = Response(data, media_type="application/pdf", headers={
-                **_headers(REPORT_CSP), "Content-Disposition": f'attachment; filename="{name}.pdf"'})
-        elif what == "evidence.zip":
-            resp = _evidence(docs, lang, name)
-        else:
-            return c.deny(request, user, 404, "not_found")
-        c.audit(request, user, resp.status_code, detail="download" if what != "view" else "view")
-        return resp
-
-    def _evidence(docs, lang, name):
-        import os
-        import tempfile
-        from scanner.evidence.keys import Trust
-        from scanner.evidence.package import build_package
-        from scanner.evidence.verify import verify_document
-        from scanner.store.ingest import canonical
-        html = V.report_of(docs, lang).encode("utf-8")
-        tr = trust if trust is not None else Trust()
-        inputs = [(f"{(d.get('scan_id') or 'bundle')}.json"[:120], canonical(d)) for d in docs]
-        results = [verify_document(d, tr, n) for d, (n, _) in zip(docs, inputs)]
-        with tempfile.TemporaryDirectory(prefix="isoscan-console-") as tmp:
-            out = os.path.join(tmp, "evidence.zip")
-            build_package(out, report_html=html, report_pdf=None, inputs=inputs,
-                          results=results, trust=trust)
-            with open(out, "rb") as fh:
-                data = fh.read()
-        return Response(data, media_type="application/zip", headers={
-            **_headers(REPORT_CSP), "Content-Disposition": f'attachment; filename="{name}-evidence.zip"'})
-
-    # ------------------------------------------------------------ admin
-    @guard("admin")
-    def admin(request, user):
-        return c.page(request, "admin.html.j2", user, users=A.list_users(store),
-                      tokens=A.list_tokens(store), new_token=None, error=None)
-
-    def _admin_after(request, user, new_token=None, error=None, status=200):
-        return c.page(request, "admin.html.j2", user, status=status, users=A.list_users(store),
-                      tokens=A.list_tokens(store), new_token=new_token, error=error)
-
-    @guard("admin")
-    def admin_user(request, user, data):
-        try:
-            A.add_user(store, data.get("name", ""), data.get("role", ""), data.get("password", ""))
-        except A.AccountError as exc:
-            return _admin_after(request, user, error=str(exc), status=400)
-        return _admin_after(request, user)
-
-    @guard("admin")
-    def admin_token(request, user, data):
-        try:
-            tok = A.new_token(store, data.get("probe", ""), by=user["name"],
-                              segments=(data.get("segments") or "").split(","))
-        except A.AccountError as exc:
-            return _admin_after(request, user, error=str(exc), status=400)
-        return _admin_after(request, user, new_token=tok)
-
-    @guard("admin")
-    def admin_revoke(request, user, data):
-        try:
-            A.revoke_token(store, int(request.path_params["id"]))
-        except ValueError:
-            return c.deny(request, user, 404, "not_found")
-        return _admin_after(request, user)
-
-    @guard("admin")
-    def audit_page(request, user):
-        return c.page(request, "audit.html.j2", user, rows=A.audit_rows(store))
-
-    # ------------------------------------------------------------ push API
-    async def push(request: Request):
-        def answer(status, body, who=None, detail=None):
-            c.audit(request, {"name": who, "role": "probe"} if who else None, status,
-                    detail=detail or body.get("error") or json.dumps(
-                        {k: body.get(k) for k in ("scan_id", "kind", "signature")}))
-            return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
-
-        auth = request.headers.get("authorization") or ""
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-        if auth and token is None:
-            return await run_in_threadpool(answer, 401, {"ok": False, "error":
-                                           "Authorization must be 'Bearer TOKEN'"})
-        probe, allowed = None, None
-        if token is not None:
-            found = await run_in_threadpool(A.probe_of_token, store, token)
-            if found is None:
-                return await run_in_threadpool(answer, 401, {"ok": False, "error":
-                                               "unknown or revoked token; nothing stored"})
-            probe, allowed = found
-        limit = cap(cfg)
-        try:
-            declared = int(request.headers.get("content-length") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            return await run_in_threadpool(answer, 413, {"ok": False, "error":
-                                           f"larger than {limit:,} bytes; nothing stored"}, probe)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return await run_in_threadpool(answer, 413, {"ok": False, "error":
-                                               f"larger than {limit:,} bytes; nothing stored"}, probe)
-        name = "push:" + (probe or "signed") + ":" + (request.query_params.get("name") or "bundle")[:100]
-
-        def work():
-            try:
-                p = prepare(bytes(body), name, cfg, trust)
-                who = probe
-                if who is None:
-                    if p.signature != "valid":
-                        return answer(401, {"ok": False, "error":
-                                            "no token and not signed by a trusted key; nothing stored"})
-                    who = "key:" + (p.key_fingerprint or "?")
-                if allowed is not None:
-                    d = p.doc.data
-                    v = d.get("vantage") if isinstance(d.get("vantage"), dict) else {}
-                    if p.doc.kind != "bundle" or isinstance(d.get("sources"), list) \
-                            or v.get("segment") not in allowed:
-                        return answer(403, {"ok": False, "error":
-                                            f"the token of {probe} may push only bundles of a "
-                                            f"vantage on {', '.join(allowed)}; nothing stored"},
-                                      probe)
-                res = commit(store, p)
-                return answer(201, {"ok": True, **res}, who)
-            except Refused as exc:
-                return answer(exc.status, {"ok": False, "error": exc.reason, **exc.extra},
-                              probe, detail=exc.reason)
-        return await run_in_threadpool(work)
-
-    async def health(request: Request):
-        return JSONResponse({"ok": True})
-
-    async def css(request: Request):
-        return Response(_resource("console.css"), media_type="text/css",
-                        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
-
-    routes = [
-        Route("/", overview),
-        Route("/login", login, methods=["GET", "POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/findings", findings),
-        Route("/findings/{fp}", finding),
-        Route("/changes", changes),
-        Route("/devices", devices),
-        Route("/reports", reports),
-        Route("/reports/{scan}", report_view),
-        Route("/reports/{scan}/{what}", report_view),
-        Route("/admin", admin),
-        Route("/admin/users", admin_user, methods=["POST"]),
-        Route("/admin/tokens", admin_token, methods=["POST"]),
-        Route("/admin/tokens/{id}/revoke", admin_revoke, methods=["POST"]),
-        Route("/audit", audit_page),
-        Route("/api/v1/bundles", push, methods=["POST"]),
-        Route("/api/v1/health", health),
-        Route("/static/console.css", css),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),
-    ]
-    app = Starlette(routes=routes)
-    app.state.console = c
+    app = Starlette(routes=all_routes())
+    app.state.console = Console(store, cfg, trust, spool)
     return app
