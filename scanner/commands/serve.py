@@ -48,6 +48,33 @@ def _trust(cfg, cmd="serve"):
         fail(cmd, f"trust: {exc}")
 
 
+DEFAULT_KEY = "/var/lib/isoscan/console-ed25519.key"
+
+
+def _signer(cfg, cmd="serve"):
+    """The console's own key (console.yaml signing_key; else made once at
+    $ISOSCAN_STATE_DIR or /var/lib/isoscan/console-ed25519.key, 0600): it signs
+    the evidence zips the console hands out. Kept in a file, never in the
+    database a probe's credentials can read."""
+    import os
+    from scanner.evidence.keys import KeyFileError, load_private_key, new_key_pair
+    path = cfg.signing_key
+    if not path:
+        state = os.environ.get("ISOSCAN_STATE_DIR")
+        path = os.path.join(state, "console-ed25519.key") if state else DEFAULT_KEY
+        if not os.path.lexists(path):
+            try:
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+                new_key_pair(path, "isoscan console")
+            except (OSError, KeyFileError) as exc:
+                fail(cmd, f"the console's signing key {path} cannot be made ({exc}); "
+                          "set signing_key: in console.yaml")
+    try:
+        return load_private_key(path)
+    except KeyFileError as exc:
+        fail(cmd, f"signing_key: {exc}")
+
+
 def _config(path, cmd="serve"):
     from scanner.serve.config import ConfigError, load_config
     try:
@@ -88,13 +115,16 @@ def serve(ctx, db, spool, host, port, config):
         except SpoolError as exc:
             fail("serve", str(exc))
     from scanner.serve.app import build_app, server
-    app = build_app(store, cfg, trust, sp)
+    signer = _signer(cfg)
+    app = build_app(store, cfg, trust, sp, signer)
     if sp is not None:
         sp.start()
     click.echo(f"isoscan serve: http://{host}:{port}/ (store {store.url.split('@')[-1]}"
                f"{', spool ' + spool if spool else ''})", err=True)
+    click.echo(f"isoscan serve: evidence zips are signed by {signer.fingerprint} "
+               f"({signer.path}; its public key beside it)", err=True)
     try:
-        server(app, host, port).run()
+        server(app, host, port, cfg).run()
     finally:
         if sp is not None:
             sp.stop()

@@ -2,23 +2,30 @@
 
     app = build_app(store, cfg, trust=None, spool=None)
 
-Authentication: a signed session cookie (itsdangerous; HttpOnly, SameSite=Strict,
-Secure when `secure_cookies`), or a reverse proxy's header from a configured
-address. Every POST form carries a CSRF token (double submit: a random cookie
-and the same value in the form, compared in constant time); a form without it
-is 403. Login is limited to 5 failures per user name (20 per address) in 15
-minutes (429). Roles: viewer sees the overview; inspector every page and
-download; admin that and the users, probe tokens and the audit log.
+Authentication: a server-side session (scanner.serve.sessions: the cookie is a
+random id, HttpOnly, SameSite=Strict, Secure when `secure_cookies`; idle 30
+minutes, absolute 12 hours; ended by logout, a password change, disabling or
+removing the user, "log out everywhere"), or a reverse proxy's header from a
+configured address, for users the console knows (unless `proxy_auth.create`).
+
+CSRF: every POST form carries the session's own token (made at login, so a
+login rotates it), compared in constant time; the login form's token is an
+HMAC of a pre-login cookie under a key that lives only in this process, so a
+cookie planted from another port of the host is worth nothing. A form without
+the right token is 403.
+
+Roles: viewer reads every page (overview, findings, devices, reports);
+inspector also acknowledges findings and downloads evidence; admin also
+manages users, tokens, waivers and reads the audit log.
 
 Every request but the stylesheet writes one audit row (who, when, what, from
-where, the status): 安全审计.
+where, the status), each chained by hash to the one before: 安全审计.
 
-The push API (`POST /api/v1/bundles`, SPEC §10.1) takes one bundle or canary log
-as the request body, with `Authorization: Bearer TOKEN` (a probe token) or, with
-none, a signature by a trusted key.
+The push API (`POST /api/v1/bundles`, SPEC §10.1): see routes/api.py.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from functools import lru_cache
@@ -30,11 +37,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
 from scanner.serve import accounts as A
+from scanner.serve import sessions as S
 from scanner.serve import views as V
 from scanner.serve.strings import DEFAULT, LANGS, strings
 
-SESSION, CSRF, LANG = "isoscan_session", "isoscan_csrf", "isoscan_lang"
-SESSION_MAX_AGE = 12 * 3600
+SESSION, PRE, LANG = "isoscan_session", "isoscan_pre", "isoscan_lang"
+SESSION_MAX_AGE = int(S.ABSOLUTE.total_seconds())
 RANK = {"viewer": 0, "inspector": 1, "admin": 2}
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'")
@@ -51,18 +59,38 @@ def resource(name: str) -> str:
     return p.read_text("utf-8")
 
 
+def _shown(value):
+    """Every string printed into a page: control characters and bidi overrides
+    shown as \\uXXXX, as the report does (scanner.formats.text.visible)."""
+    from scanner.formats.text import visible
+    if isinstance(value, str) and not isinstance(value, jinja2.utils.markupsafe.Markup):
+        return visible(value)
+    return value
+
+
+@jinja2.pass_context
+def _local(ctx, value, seconds=True):
+    """A stored UTC time as the unit reads it (scanner.localtime)."""
+    from scanner.localtime import local_iso
+    return local_iso(value, ctx.get("zone"), seconds=seconds) if value else ""
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FunctionLoader(resource), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(resource), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, finalize=_shown)
+    env.filters["local"] = _local
+    return env
 
 
 class Console:
-    def __init__(self, store, cfg, trust=None, spool=None):
-        from itsdangerous import URLSafeTimedSerializer
+    def __init__(self, store, cfg, trust=None, spool=None, signer=None):
         self.store, self.cfg, self.trust, self.spool = store, cfg, trust, spool
-        self.signer = URLSafeTimedSerializer(A.secret(store), salt="isoscan-session")
+        self.signer = signer            # the console's evidence key (console.yaml signing_key)
+        self._form_key = secrets.token_bytes(32)    # login forms' CSRF: this process only
+        from scanner.localtime import unit_zone
+        self.zone = unit_zone(cfg.timezone)
 
     # ------------------------------------------------------------ who is asking
     def remote(self, request: Request) -> str:
@@ -80,24 +108,39 @@ class Console:
         return request.client.host if request.client else ""
 
     def user(self, request: Request) -> dict | None:
+        """{id, name, role, via, csrf} of the request's user, or None. Cached on
+        the request (the guard and the page both ask)."""
+        if hasattr(request.state, "user"):
+            return request.state.user
+        request.state.user = u = self._user(request)
+        return u
+
+    def _user(self, request: Request) -> dict | None:
         pa = self.cfg.proxy_auth
         if pa is not None:
             name = request.headers.get(pa.header)
             if name and self.proxy_peer(request) in pa.trusted:
-                role = request.headers.get(pa.role_header) if pa.role_header else None
-                role = role if role in RANK else A.user_role(self.store, name)
-                return {"name": name[:100], "role": role, "via": "proxy"} if role else None
+                name = name[:100]
+                known = A.user_named(self.store, name)
+                if known is not None:
+                    role = known["role"]
+                elif pa.create:
+                    role = request.headers.get(pa.role_header) if pa.role_header else None
+                    role = role if role in RANK else None
+                else:
+                    role = None
+                if role is None:
+                    return None
+                return {"id": (known or {}).get("id"), "name": name, "role": role,
+                        "via": "proxy", "csrf": self._mac("proxy:" + name)}
         raw = request.cookies.get(SESSION)
-        if not raw:
+        s = S.lookup(self.store, raw) if raw else None
+        if s is None:
             return None
-        from itsdangerous import BadSignature
-        try:
-            data = self.signer.loads(raw, max_age=SESSION_MAX_AGE)
-        except BadSignature:
+        u = A.user_by_id(self.store, s.user_id)
+        if u is None or u["name"] != s.name:
             return None
-        name = data.get("u") if isinstance(data, dict) else None
-        role = A.user_role(self.store, name) if isinstance(name, str) else None
-        return {"name": name, "role": role, "via": "session"} if role else None
+        return {**u, "via": "session", "csrf": s.csrf, "sid": raw}
 
     def lang(self, request: Request) -> str:
         q = request.query_params.get("lang")
@@ -106,11 +149,42 @@ class Console:
         c = request.cookies.get(LANG)
         return c if c in LANGS else DEFAULT
 
-    def audit(self, request, user, status, what=None, detail=None):
+    def prune(self) -> None:
+        """The audit log's retention: rows older than audit_retention_days go
+        (at start and then at most once a day, from the request that notices)."""
+        import time
+        self._pruned = time.time()
+        n = A.audit_prune(self.store, self.cfg.audit_retention_days)
+        if n:
+            A.audit(self.store, who=None, role=None, remote="", method="RETAIN", what="audit",
+                    status=200, detail=f"{n} rows older than {self.cfg.audit_retention_days:g} "
+                                       "days removed (audit_retention_days)")
+
+    def audit(self, request, user, status, what=None, detail=None, target=None, attempted=None):
+        import time
+        if time.time() - getattr(self, "_pruned", 0) > 86400:
+            self.prune()
         A.audit(self.store, who=(user or {}).get("name"), role=(user or {}).get("role"),
                 remote=self.remote(request), method=request.method,
                 what=what or (request.url.path + (("?" + request.url.query) if request.url.query else "")),
-                status=status, detail=detail)
+                status=status, detail=detail, target=target, attempted=attempted)
+
+    # ------------------------------------------------------------ CSRF
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._form_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _pre(self, request) -> str:
+        """The pre-login cookie's value (made now when the browser has none)."""
+        if not hasattr(request.state, "pre"):
+            c = request.cookies.get(PRE)
+            request.state.pre_new = not (c and 20 <= len(c) <= 100)
+            request.state.pre = secrets.token_urlsafe(24) if request.state.pre_new else c
+        return request.state.pre
+
+    def csrf_value(self, request, user) -> str:
+        if user is not None:
+            return user["csrf"]
+        return self._mac("pre:" + self._pre(request))
 
     # ------------------------------------------------------------ responses
     def _cookies(self, request, resp, lang):
@@ -118,28 +192,25 @@ class Console:
         if request.query_params.get("lang") in LANGS:
             resp.set_cookie(LANG, lang, max_age=365 * 86400, httponly=True, samesite="strict",
                             secure=secure)
-        if not request.cookies.get(CSRF):
-            resp.set_cookie(CSRF, request.state.csrf, httponly=True, samesite="strict",
+        if getattr(request.state, "pre_new", False):
+            resp.set_cookie(PRE, request.state.pre, httponly=True, samesite="strict",
                             secure=secure)
 
-    def csrf_value(self, request) -> str:
-        c = request.cookies.get(CSRF)
-        return c if c and len(c) <= 100 else secrets.token_urlsafe(24)
-
-    def page(self, request, name, user, status=200, **ctx):
+    def page(self, request, name, user, status=200, audit=True, **ctx):
         lang = self.lang(request)
-        request.state.csrf = self.csrf_value(request)
+        csrf = self.csrf_value(request, user)
         here = request.url.path
         q = {k: v for k, v in request.query_params.items() if k != "lang"}
         other = LANGS[1] if lang == LANGS[0] else LANGS[0]
         html = _env().get_template(name).render(
-            t=strings(lang), lang=lang, user=user, csrf=request.state.csrf,
+            t=strings(lang), lang=lang, user=user, csrf=csrf, zone=self.zone,
             titles=V.check_titles(lang),
             rank=RANK.get((user or {}).get("role"), -1), here=here,
             switch=here + "?" + urlencode({**q, "lang": other}), **ctx)
         resp = HTMLResponse(html, status_code=status, headers=headers(PAGE_CSP))
         self._cookies(request, resp, lang)
-        self.audit(request, user, status)
+        if audit:
+            self.audit(request, user, status, target=ctx.get("audit_target"))
         return resp
 
     def deny(self, request, user, status, key):
@@ -150,8 +221,9 @@ class Console:
         return self.page(request, "error.html.j2", user, status=status,
                          message=strings(self.lang(request))[key])
 
-    async def form(self, request) -> dict | None:
-        """The url-encoded form, or None when its CSRF token is missing or wrong."""
+    async def form(self, request, user=None) -> dict | None:
+        """The url-encoded form, or None when its CSRF token is missing or is
+        not the session's (the pre-login cookie's, before login)."""
         body = b""
         async for chunk in request.stream():
             body += chunk
@@ -159,9 +231,15 @@ class Console:
                 return None
         data = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"),
                                              keep_blank_values=True).items()}
-        cookie = request.cookies.get(CSRF) or ""
+        if user is not None:
+            want = user["csrf"]
+        else:
+            pre = request.cookies.get(PRE)
+            if not pre:
+                return None
+            want = self._mac("pre:" + pre)
         sent = data.get("csrf") or ""
-        if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        if not hmac.compare_digest(want.encode(), sent.encode()):
             return None
         return data
 
@@ -172,14 +250,22 @@ def headers(csp: str) -> dict:
             "X-Frame-Options": "DENY"}
 
 
-def server(app, host: str, port: int):
+def server(app, host: str, port: int, cfg=None):
     """The uvicorn server of `isoscan serve` (and of the tests): uvicorn's own
     X-Forwarded-For handling off (the console believes it only from
-    `forwarded_from`), no Server header."""
+    `forwarded_from`), no Server header; read deadlines for a request's head
+    and body (slowclients.py) and at most `max_connections` at once (503
+    beyond)."""
     import uvicorn
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                         proxy_headers=False, server_header=False,
-                                         lifespan="off"))
+    from scanner.serve.config import Config
+    from scanner.serve.slowclients import deadline_protocol
+    cfg = cfg or getattr(getattr(app, "state", None), "console", None) and app.state.console.cfg \
+        or Config()
+    return uvicorn.Server(uvicorn.Config(
+        app, host=host, port=port, log_level="warning", proxy_headers=False,
+        server_header=False, lifespan="off", limit_concurrency=cfg.max_connections,
+        http=deadline_protocol(cfg.header_timeout_seconds, cfg.body_timeout_seconds),
+        h11_max_incomplete_event_size=32 * 1024))
 
 
 def warm_up() -> None:
@@ -198,7 +284,7 @@ def warm_up() -> None:
         pass
 
 
-def build_app(store, cfg, trust=None, spool=None) -> Starlette:
+def build_app(store, cfg, trust=None, spool=None, signer=None) -> Starlette:
     """The application: the console's state on `app.state.console`, its routes
     from scanner.serve.routes (one module per page group)."""
     from scanner.serve import tables
@@ -206,5 +292,6 @@ def build_app(store, cfg, trust=None, spool=None) -> Starlette:
     tables.create(store)
     warm_up()
     app = Starlette(routes=all_routes())
-    app.state.console = Console(store, cfg, trust, spool)
+    app.state.console = Console(store, cfg, trust, spool, signer)
+    app.state.console.prune()
     return app

@@ -6,6 +6,14 @@ import pytest
 import servelib  # tests/serve is on sys.path (rootdir-relative, no package)
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path, monkeypatch):
+    """`isoscan serve` makes its signing key in $ISOSCAN_STATE_DIR: a test's own."""
+    d = tmp_path / "state"
+    d.mkdir(exist_ok=True)
+    monkeypatch.setenv("ISOSCAN_STATE_DIR", str(d))
+
+
 @pytest.fixture
 def console(tmp_path):
     c = servelib.start_console(tmp_path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import httpx
 
-from servelib import PASSWORDS, fixture_bundle
+from servelib import PASSWORDS, csrf_of, fixture_bundle
 
 INSPECTOR_PAGES = ["/findings", "/changes", "/devices", "/reports", "/reports/latest",
                    "/reports/1/bundle.json", "/reports/1/report.html", "/reports/1/evidence.zip"]
@@ -11,9 +11,8 @@ ADMIN_PAGES = ["/admin", "/audit"]
 
 
 def _login(c: httpx.Client, name, password):
-    c.get("/login")
     return c.post("/login", data={"name": name, "password": password,
-                                  "csrf": c.cookies.get("isoscan_csrf")})
+                                  "csrf": csrf_of(c, "/login")})
 
 
 def test_anonymous_is_sent_to_login(console):
@@ -67,7 +66,7 @@ def test_csrf_missing_or_wrong_is_403(console):
     assert r.status_code == 403
     from scanner.serve.accounts import list_tokens
     assert [t["probe"] for t in list_tokens(console.store)] == ["probe-1"]
-    r = a.post("/admin/tokens", data={"probe": "p2", "csrf": a.cookies.get("isoscan_csrf")})
+    r = a.post("/admin/tokens", data={"probe": "p2", "csrf": csrf_of(a)})
     assert r.status_code == 200 and "isk_" in r.text
 
 
@@ -84,7 +83,7 @@ def test_role_limits(console):
         assert i.get(page).status_code == 403, page
         assert a.get(page).status_code == 200, page
     r = i.post("/admin/users", data={"name": "x", "role": "admin", "password": "12345678",
-                                     "csrf": i.cookies.get("isoscan_csrf")})
+                                     "csrf": csrf_of(i)})
     assert r.status_code == 403
 
 

@@ -11,9 +11,14 @@ from starlette.routing import Route
 from scanner.serve import accounts as A
 from scanner.serve.intake import Refused, cap, commit, prepare
 from scanner.serve.routes.common import console_of
+from scanner.serve.scope import out_of_scope
 
 
 async def push(request: Request):
+    """Who pushes is known before a byte of the body is read: a probe token
+    (looked up first), or none -- then only a document signed by a trusted key
+    can be taken, within `max_anonymous_push_bytes`, and what is wrong with an
+    unauthenticated body is not told (401 without the parser's words)."""
     c = console_of(request)
     store, cfg, trust = c.store, c.cfg, c.trust
 
@@ -35,7 +40,11 @@ async def push(request: Request):
             return await run_in_threadpool(answer, 401, {"ok": False, "error":
                                            "unknown or revoked token; nothing stored"})
         probe, allowed = found
-    limit = cap(cfg)
+        limit = cap(cfg)
+    else:
+        if trust is None:
+            return await run_in_threadpool(answer, 401, {"ok": False, "error": ANONYMOUS})
+        limit = min(cap(cfg), cfg.max_anonymous_push_bytes)
     try:
         declared = int(request.headers.get("content-length") or 0)
     except ValueError:
@@ -54,27 +63,33 @@ async def push(request: Request):
     def work():
         try:
             p = prepare(bytes(body), name, cfg, trust)
+        except Refused as exc:
+            if probe is None:                # nothing of the parser's words to a stranger
+                return answer(401, {"ok": False, "error": ANONYMOUS}, detail=exc.reason)
+            return answer(exc.status, {"ok": False, "error": exc.reason, **exc.extra},
+                          probe, detail=exc.reason)
+        try:
             who = probe
             if who is None:
                 if p.signature != "valid":
-                    return answer(401, {"ok": False, "error":
-                                        "no token and not signed by a trusted key; nothing stored"})
+                    return answer(401, {"ok": False, "error": ANONYMOUS})
                 who = "key:" + (p.key_fingerprint or "?")
             if allowed is not None:
-                d = p.doc.data
-                v = d.get("vantage") if isinstance(d.get("vantage"), dict) else {}
-                if p.doc.kind != "bundle" or isinstance(d.get("sources"), list) \
-                        or v.get("segment") not in allowed:
+                why = out_of_scope(store, p.doc.data, p.doc.kind, allowed)
+                if why:
                     return answer(403, {"ok": False, "error":
-                                        f"the token of {probe} may push only bundles of a "
-                                        f"vantage on {', '.join(allowed)}; nothing stored"},
-                                  probe)
-            res = commit(store, p)
+                                        f"the token of {probe} may push only bundles of a vantage "
+                                        f"on {', '.join(allowed)} whose findings and stations "
+                                        f"lie there too, and {why}; nothing stored"}, probe)
+            res = commit(store, p, trust)
             return answer(201, {"ok": True, **res}, who)
         except Refused as exc:
             return answer(exc.status, {"ok": False, "error": exc.reason, **exc.extra},
                           probe, detail=exc.reason)
     return await run_in_threadpool(work)
+
+
+ANONYMOUS = "no token and not a document signed by a trusted key; nothing stored"
 
 
 async def health(request: Request):

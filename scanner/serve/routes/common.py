@@ -32,7 +32,7 @@ def guard(min_role: str):
                 return await run_in_threadpool(c.deny, request, user, 403, "forbidden")
             args = (c, request, user)
             if request.method == "POST":
-                data = await c.form(request)
+                data = await c.form(request, user)
                 if data is None:
                     return await run_in_threadpool(c.deny, request, user, 403, "csrf")
                 args = (c, request, user, data)

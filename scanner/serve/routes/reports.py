@@ -85,7 +85,7 @@ def _evidence(c, docs, lang, name):
     with tempfile.TemporaryDirectory(prefix="isoscan-console-") as tmp:
         out = os.path.join(tmp, "evidence.zip")
         build_package(out, report_html=html, report_pdf=None, inputs=inputs,
-                      results=results, trust=c.trust)
+                      results=results, trust=c.trust, signer=c.signer)
         with open(out, "rb") as fh:
             data = fh.read()
     return Response(data, media_type="application/zip", headers={
