@@ -7,10 +7,11 @@ one, not a canary log) in which EVERYTHING lies within its segments:
   about the inventory file that every vantage judges alike, not something
   this probe saw: it may name any segment);
 - every finding's `vantage_segments`;
-- every station the bundle names (a finding's subject, a host its discovery
-  saw) by its MAC: a MAC the store has seen, but only on segments outside
-  the token's, is another segment's station. (An address alone is not a
-  station: a leak's destination lies outside the vantage's segment by nature.)
+- every station a finding names (its subject's MAC): one the store has seen
+  only on segments outside the token's is another segment's station, unless
+  this bundle's own discovery saw it on the vantage's segment (a station that
+  moved is exactly what the probe must be able to report). An address alone
+  is not a station: a leak's destination lies outside the segment by nature.
 
     reason = out_of_scope(store, doc_data, kind, allowed)   # None: within scope
 
@@ -23,16 +24,22 @@ from functools import lru_cache
 from typing import Mapping
 
 
-def _subjects(doc: Mapping):
-    for f in doc.get("findings") or ():
-        if isinstance(f, Mapping) and isinstance(f.get("subject"), Mapping):
-            yield f["subject"].get("mac"), f["subject"].get("ip")
+def _macs(rows) -> set:
+    from scanner.store.fingerprint import norm_mac
+    return {norm_mac(m)[:32] for m in rows if isinstance(m, str)} - {""}
+
+
+def _named(doc: Mapping) -> set:
+    return _macs(f["subject"].get("mac") for f in doc.get("findings") or ()
+                 if isinstance(f, Mapping) and isinstance(f.get("subject"), Mapping))
+
+
+def _discovered(doc: Mapping) -> set:
     obs = doc.get("observations") if isinstance(doc.get("observations"), Mapping) else {}
     disc = obs.get("discovery") if isinstance(obs.get("discovery"), Mapping) else {}
-    for key in ("hosts", "neighbours6"):
-        for h in disc.get(key) or () if isinstance(disc.get(key), list) else ():
-            if isinstance(h, Mapping):
-                yield h.get("mac"), h.get("ip")
+    hosts = [h for k in ("hosts", "neighbours6") if isinstance(disc.get(k), list)
+             for h in disc[k] if isinstance(h, Mapping)]
+    return _macs(h.get("mac") for h in hosts)
 
 
 def out_of_scope(store, doc: Mapping, kind: str, allowed) -> str | None:
@@ -68,8 +75,7 @@ def inventory_only_checks() -> frozenset:
 def _foreign_station(store, doc: Mapping, allowed: set) -> str | None:
     from sqlalchemy import select
     from scanner.store import tables as T
-    from scanner.store.fingerprint import norm_mac
-    macs = {norm_mac(mac)[:32] for mac, _ in _subjects(doc) if isinstance(mac, str)} - {""}
+    macs = _named(doc) - _discovered(doc)
     if not macs:
         return None
     s = T.sightings
