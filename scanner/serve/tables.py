@@ -39,6 +39,25 @@ sessions = Table(
     Index("ix_console_sessions_user", "user_id"),
 )
 
+# waivers (SPEC §7), kept in the store: the console and the CLI's
+# `--waivers store` (report --db, alert) read the same ones; waivers.yaml
+# imports and exports them (`isoscan serve waivers import|export`)
+waivers = Table(
+    "console_waivers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(200)),        # one finding, or
+    Column("match", Text),                     # JSON {check, segment, subject, ip, mac} globs
+    Column("reason", Text, nullable=False),
+    Column("approver", String(100), nullable=False),
+    Column("expires", String(10), nullable=False),     # YYYY-MM-DD, valid through that day (UTC)
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+    Column("revoked_by", String(100)),
+    Column("changed_at", String(40), nullable=False),
+    Index("ix_console_waivers_fp", "fingerprint"),
+)
+
 # a finding acknowledged: who is to fix it, and a note (inspector or admin)
 acks = Table(
     "console_acks", metadata,

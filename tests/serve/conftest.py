@@ -7,11 +7,10 @@ import servelib  # tests/serve is on sys.path (rootdir-relative, no package)
 
 
 @pytest.fixture(autouse=True)
-def _state_dir(tmp_path, monkeypatch):
-    """`isoscan serve` makes its signing key in $ISOSCAN_STATE_DIR: a test's own."""
-    d = tmp_path / "state"
-    d.mkdir(exist_ok=True)
-    monkeypatch.setenv("ISOSCAN_STATE_DIR", str(d))
+def _state_dir(tmp_path_factory, monkeypatch):
+    """`isoscan serve` makes its signing key in $ISOSCAN_STATE_DIR: a test's own
+    (beside tmp_path, not in it: some tests list tmp_path)."""
+    monkeypatch.setenv("ISOSCAN_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

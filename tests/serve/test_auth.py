@@ -5,8 +5,8 @@ import httpx
 
 from servelib import PASSWORDS, csrf_of, fixture_bundle
 
-INSPECTOR_PAGES = ["/findings", "/changes", "/devices", "/reports", "/reports/latest",
-                   "/reports/1/bundle.json", "/reports/1/report.html", "/reports/1/evidence.zip"]
+VIEWER_PAGES = ["/findings", "/changes", "/devices", "/reports", "/reports/latest", "/account"]
+INSPECTOR_PAGES = ["/reports/1/bundle.json", "/reports/1/report.html", "/reports/1/evidence.zip"]
 ADMIN_PAGES = ["/admin", "/audit"]
 
 
@@ -17,7 +17,7 @@ def _login(c: httpx.Client, name, password):
 
 def test_anonymous_is_sent_to_login(console):
     c = console.client()
-    for page in ["/", *INSPECTOR_PAGES, *ADMIN_PAGES]:
+    for page in ["/", *VIEWER_PAGES, *INSPECTOR_PAGES, *ADMIN_PAGES]:
         r = c.get(page)
         assert r.status_code == 303 and r.headers["location"] == "/login", page
 
@@ -74,6 +74,8 @@ def test_role_limits(console):
     assert console.push(fixture_bundle("secret-lan")).status_code == 201
     v, i, a = console.client("viewer"), console.client("inspector"), console.client("admin")
     assert v.get("/").status_code == 200
+    for page in VIEWER_PAGES:                   # a viewer reads everything (issue 23)
+        assert v.get(page).status_code == 200, page
     for page in INSPECTOR_PAGES + ADMIN_PAGES:
         assert v.get(page).status_code == 403, page
     for page in INSPECTOR_PAGES:
@@ -100,7 +102,7 @@ def test_audit_log_has_views_and_downloads(console):
     assert has("inspector", "/findings?segment=secret-lan", 200)
     assert has("inspector", "/reports/1/bundle.json", 200)
     assert any(r["what"] == "/reports/1/bundle.json" and r["detail"] == "download" for r in rows)
-    assert has("viewer", "/findings", 403)
+    assert has("viewer", "/findings", 200)
     assert has("probe-1", "/api/v1/bundles", 201)
     assert any(r["detail"] == "login" and r["who"] == "inspector" for r in rows)
     page = console.client("admin").get("/audit").text
@@ -128,7 +130,7 @@ def test_proxy_header_only_from_trusted_addresses(console_factory):
     c = console_factory(cfg=Config(proxy_auth=ProxyAuth("X-Remote-User", None, ("127.0.0.1",))))
     r = httpx.get(c.base + "/findings", headers={"X-Remote-User": "inspector"})
     assert r.status_code == 200
-    r = httpx.get(c.base + "/findings", headers={"X-Remote-User": "viewer"})
+    r = httpx.get(c.base + "/admin", headers={"X-Remote-User": "viewer"})
     assert r.status_code == 403
     r = httpx.get(c.base + "/findings", headers={"X-Remote-User": "stranger"})
     assert r.status_code == 303                      # no such user: not logged in

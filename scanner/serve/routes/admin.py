@@ -22,8 +22,10 @@ def admin(c, request, user):
 
 
 def _admin_after(c, request, user, new_token=None, error=None, status=200):
+    from scanner.serve.waiverstore import list_waivers
     return c.page(request, "admin.html.j2", user, status=status, users=A.list_users(c.store),
-                  tokens=A.list_tokens(c.store), new_token=new_token, error=error)
+                  tokens=A.list_tokens(c.store), new_token=new_token, error=error,
+                  waivers=list_waivers(c.store))
 
 
 def _refused(c, request, user, exc, target):

@@ -11,7 +11,7 @@ from scanner.serve import views as V
 from scanner.serve.routes.common import guard
 
 
-@guard("inspector")
+@guard("viewer")
 def reports(c, request, user):
     return c.page(request, "reports.html.j2", user, scans=V.scan_list(c.store))
 
@@ -29,13 +29,17 @@ def _docs(c, request):
     return ([d] if d else None), str(pk)
 
 
-@guard("inspector")
+@guard("viewer")
 def report_view(c, request, user):
-    from scanner.serve.app import REPORT_CSP, headers
+    """A viewer reads a report; downloading it (HTML, PDF, JSON, the evidence
+    zip) is an inspector's."""
+    from scanner.serve.app import RANK, REPORT_CSP, headers
+    what = request.path_params.get("what", "view")
+    if what != "view" and RANK.get(user["role"], -1) < RANK["inspector"]:
+        return c.deny(request, user, 403, "forbidden")
     docs, key = _docs(c, request)
     if docs is None:
         return c.deny(request, user, 404, "not_found")
-    what = request.path_params.get("what", "view")
     lang = c.lang(request)
     name = f"isoscan-{key}"
     if what == "bundle.json":
