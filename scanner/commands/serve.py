@@ -210,3 +210,144 @@ def token_add(ctx, probe, segments, db):
         fail("serve token add", str(exc))
     finally:
         store.close()
+
+
+@token.command("list")
+@db_option
+@click.pass_context
+def token_list(ctx, db):
+    """Every token: id, probe, segments, made, by, revoked (never the token itself)."""
+    store = _open(db or (ctx.obj or {}).get("db"), "serve token list")
+    from scanner.serve.accounts import list_tokens
+    try:
+        for t in list_tokens(store):
+            segs = ",".join(t["segments"]) if t["segments"] else "*"
+            state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "valid"
+            click.echo(f"{t['id']}\t{t['probe']}\t{segs}\t{t['created_at']}\t"
+                       f"{t['created_by'] or '-'}\t{state}")
+    finally:
+        store.close()
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@db_option
+@click.pass_context
+def token_revoke(ctx, token_id, db):
+    """Revoke token TOKEN_ID (see `token list`): its pushes are refused from now on."""
+    store = _open(db or (ctx.obj or {}).get("db"), "serve token revoke")
+    from scanner.serve.accounts import audit, list_tokens, revoke_token
+    try:
+        if token_id not in {t["id"] for t in list_tokens(store)}:
+            fail("serve token revoke", f"no token {token_id} (isoscan serve token list)")
+        revoke_token(store, token_id)
+        audit(store, who="cli", role=None, remote="", method="CLI", what="serve token revoke",
+              status=200, detail="token revoked", target=f"token:{token_id}")
+    finally:
+        store.close()
+    click.echo(f"token {token_id}: revoked", err=True)
+
+
+def _user_change(ctx, db, cmd, name, fn, detail):
+    store = _open(db or (ctx.obj or {}).get("db"), cmd)
+    from scanner.serve.accounts import AccountError, audit
+    try:
+        fn(store, name)
+        audit(store, who="cli", role=None, remote="", method="CLI", what=cmd, status=200,
+              detail=detail, target=name)
+    except AccountError as exc:
+        fail(cmd, str(exc))
+    finally:
+        store.close()
+    click.echo(f"user {name}: {detail}", err=True)
+
+
+@user.command("disable")
+@click.argument("name")
+@db_option
+@click.pass_context
+def user_disable(ctx, name, db):
+    """Disable a user: every session of theirs ends, no login until enabled."""
+    from scanner.serve.accounts import disable_user
+    _user_change(ctx, db, "serve user disable", name, disable_user, "disabled; sessions ended")
+
+
+@user.command("enable")
+@click.argument("name")
+@db_option
+@click.pass_context
+def user_enable(ctx, name, db):
+    from scanner.serve.accounts import disable_user
+    _user_change(ctx, db, "serve user enable", name,
+                 lambda s, n: disable_user(s, n, False), "enabled")
+
+
+@user.command("remove")
+@click.argument("name")
+@db_option
+@click.pass_context
+def user_remove(ctx, name, db):
+    """Remove a user and end every session of theirs."""
+    from scanner.serve.accounts import remove_user
+    _user_change(ctx, db, "serve user remove", name, remove_user, "removed; sessions ended")
+
+
+@user.command("list")
+@db_option
+@click.pass_context
+def user_list(ctx, db):
+    store = _open(db or (ctx.obj or {}).get("db"), "serve user list")
+    from scanner.serve.accounts import list_users
+    try:
+        for u in list_users(store):
+            click.echo(f"{u['name']}\t{u['role']}\t{'disabled' if u['disabled'] else 'active'}\t"
+                       f"{u['sessions']} session(s)\t{'totp' if u['totp'] else '-'}")
+    finally:
+        store.close()
+
+
+@serve.group("waivers")
+def waivers():
+    """Waivers kept in the store (豁免): import from / export to waivers.yaml."""
+
+
+@waivers.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@db_option
+@click.pass_context
+def waivers_import(ctx, path, db):
+    """Add every waiver of a waivers.yaml to the store (refused as report refuses it)."""
+    store = _open(db or (ctx.obj or {}).get("db"), "serve waivers import")
+    from scanner.serve.accounts import audit
+    from scanner.serve.waiverstore import WaiverStoreError, import_yaml
+    from scanner.waivers import WaiverError
+    try:
+        n = import_yaml(store, path, by="cli")
+        audit(store, who="cli", role=None, remote="", method="CLI", what="serve waivers import",
+              status=200, detail=f"{n} waivers imported from {path}", target=path)
+    except (WaiverError, WaiverStoreError) as exc:
+        fail("serve waivers import", str(exc))
+    finally:
+        store.close()
+    click.echo(f"{n} waivers imported", err=True)
+
+
+@waivers.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write here (else standard output).")
+@db_option
+@click.pass_context
+def waivers_export(ctx, output, db):
+    """The store's waivers (not revoked) as waivers.yaml."""
+    store = _open(db or (ctx.obj or {}).get("db"), "serve waivers export")
+    from scanner.serve.waiverstore import export_yaml
+    try:
+        text = export_yaml(store)
+    finally:
+        store.close()
+    if output:
+        from scanner.atomicio import open_atomic
+        with open_atomic(output, prefix=".isoscan-waivers-") as fh:
+            fh.write(text.encode("utf-8"))
+    else:
+        click.echo(text, nl=False)

@@ -152,7 +152,7 @@ def acknowledge(c, request, user, data):
 @guard("admin")
 def waive(c, request, user, data):
     from scanner.serve.waiverstore import WaiverStoreError, add_waiver, as_waiver
-    from scanner.waivers import WaiverError, _refuse_finding
+    from scanner.waivers import PROTECTED, WaiverError, _refuse_finding
     fp = request.path_params["fp"]
     u = unit_state(c.store, c.cfg)
     r = u.row(fp)
@@ -163,6 +163,10 @@ def waive(c, request, user, data):
     try:
         probe = as_waiver({"id": 0, "reason": "x", "approver": "x", "fingerprint": fp,
                            "match": None, "expires": "2999-01-01"})
+        if r.h.check in PROTECTED and not u.classification.get(r.h.segment or ""):
+            raise WaiverError(f"{r.h.check} on a segment whose classification the console does "
+                              "not know cannot be waived (fail closed: the bundles carry no "
+                              "inventory that says it is not classified)")
         _refuse_finding(probe, f, u.classification)
         add_waiver(c.store, fingerprint=fp, reason=data.get("reason", ""),
                    approver=data.get("approver", ""), expires=data.get("expires", ""),
