@@ -185,13 +185,23 @@ def _reserve(store, name: str, remote: str) -> int | None:
         return res.inserted_primary_key[0]
 
 
+def clear_failures(store, name: str, remote: str) -> None:
+    """A login that succeeded whole (password and, when enrolled, the one-time
+    code): this (address, user)'s window is cleared. Until then the try's
+    place stays a failure, so a wrong one-time code counts like a wrong password."""
+    with store.write() as conn:
+        conn.execute(C.login_failures.delete().where(
+            C.login_failures.c.name == name[:NAME_MAX], C.login_failures.c.remote == remote[:64]))
+
+
 class Limited(Exception):
     """The login window of this (address, user) or this address is full."""
 
 
 def authenticate(store, name: str, password: str, remote: str) -> dict | None:
-    """The user {id, name, role}, or None (the failure is counted); Limited when
-    the window is full (the password is then not checked at all)."""
+    """The user {id, name, role, totp}, or None (the failure is counted); Limited
+    when the window is full (the password is then not checked at all). The try
+    stays counted until the caller's clear_failures() (the whole login succeeded)."""
     from sqlalchemy import select
     from argon2.exceptions import VerificationError, InvalidHashError
     ph = _hasher()
@@ -215,9 +225,6 @@ def authenticate(store, name: str, password: str, remote: str) -> dict | None:
             pass
     if not ok:
         return None
-    with store.write() as conn:     # the right password clears this pair's window
-        conn.execute(C.login_failures.delete().where(
-            C.login_failures.c.name == name[:NAME_MAX], C.login_failures.c.remote == remote[:64]))
     return {"id": r.id, "name": r.name, "role": r.role, "totp": r.totp_secret}
 
 

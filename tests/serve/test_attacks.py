@@ -487,3 +487,30 @@ def test_bidi_controls_are_neutralised_on_every_page(console):
                  "/audit"):
         html = a.get(page).text
         assert "\u202e" not in html, page
+
+
+def test_totp_second_factor_for_an_admin(console):
+    import re
+    import pyotp
+    a = console.client("admin")
+    page = a.post("/account/totp", data={"action": "new", "csrf": csrf_of(a)}).text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    r = a.post("/account/totp", data={"action": "confirm", "secret": secret, "otp": "000000",
+                                      "csrf": csrf_of(a)})
+    assert r.status_code == 400 or pyotp.TOTP(secret).now() == "000000"
+    r = a.post("/account/totp", data={"action": "confirm", "secret": secret,
+                                      "otp": pyotp.TOTP(secret).now(), "csrf": csrf_of(a)})
+    assert r.status_code == 200
+    x = httpx.Client(base_url=console.base, timeout=30)
+    assert _login(x, "admin", PASSWORDS["admin"]).status_code == 401          # no code
+    codes = [_login(x, "admin", PASSWORDS["admin"], otp=f"{i:06d}").status_code
+             for i in range(8)]                       # guessing codes counts as failing
+    assert codes.count(429) >= 3
+    with console.store.write() as conn:              # the window passes
+        from scanner.serve import tables as C
+        conn.execute(C.login_failures.delete())
+    y = httpx.Client(base_url=console.base, timeout=30)
+    r = _login(y, "admin", PASSWORDS["admin"], otp=pyotp.TOTP(secret).now())
+    assert r.status_code == 303 and y.get("/admin").status_code == 200
+    v = console.client("viewer")                      # a viewer cannot turn TOTP on or off
+    assert v.post("/account/totp", data={"action": "new", "csrf": csrf_of(v)}).status_code == 403

@@ -46,6 +46,7 @@ async def login(request: Request):
             c.audit(request, None, 401, detail="login failed", attempted=name)
             return c.page(request, "login.html.j2", None, status=401, error=t["login_failed"],
                           audit=False)
+        A.clear_failures(c.store, name, remote)
         old = request.cookies.get(SESSION)
         if old:
             S.end(c.store, old)            # a login never reuses an earlier session
