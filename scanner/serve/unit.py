@@ -73,6 +73,7 @@ class UnitState:
     classification: dict              # segment -> classification
     rows: list                        # every finding that ever failed, as Rows
     latest: list                      # the newest scan of each vantage (store rows)
+    trend: list = field(default_factory=list)   # scanner.store.history.trend, 30 scan days
     made_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -173,5 +174,6 @@ def _compute(store, cfg, v) -> UnitState:
         rows.append(row)
     rows.sort(key=Row.key)
     ordered = sorted(segs.values(), key=lambda s: segment_order(s.get("classification"), s["name"]))
+    from scanner.store.history import trend
     return UnitState(v, name, ordered, {k: s.get("classification") for k, s in segs.items()},
-                     rows, latest)
+                     rows, latest, trend(store, days=30))

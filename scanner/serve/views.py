@@ -54,7 +54,6 @@ def overview(store, cfg, u, now: datetime | None = None) -> dict:
     vantage's last report and how late it is, the 30-day trend."""
     from sqlalchemy import func, select
     from scanner.store import tables as T
-    from scanner.store.history import trend
     from scanner.report.since import _svg
     now = now or datetime.now(timezone.utc)
     latest = u.latest
@@ -96,7 +95,7 @@ def overview(store, cfg, u, now: datetime | None = None) -> dict:
     return {"verdict": verdict_of(statuses), "vantages": rows, "scans": total,
             "overdue": [r for r in rows if r["overdue"]], "by_severity": by_sev,
             "segments": segments, "open_total": len(u.open), "waived_total": len(u.waived),
-            "interval": cfg.expected_interval_hours, "trend": _svg(trend(store, days=30))}
+            "interval": cfg.expected_interval_hours, "trend": _svg(u.trend)}
 
 
 _TITLES: dict = {}
