@@ -140,6 +140,7 @@ _S = {
     "stev_vanished": ("消失", "vanished"), "stev_flip-flop": ("地址易主", "address changed hands"),
     "probe": ("探针", "probe"),
     "export_register": ("导出台账 CSV", "Register as CSV"),
+    "stale": ("有新的扫描结果，正在更新；以下为更新前的状态", "A new scan arrived and is being taken in; this is the state before it"),
 }
 
 STRINGS = {lang: {k: v[i] for k, v in _S.items()} for i, lang in enumerate(LANGS)}

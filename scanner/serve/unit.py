@@ -1,7 +1,9 @@
-"""The unit's state as the console's pages read it, computed once per change
-of the store (a new scan, an acknowledgement, a waiver) and shared by every
-page until the next: a year of 50 probes' nightly scans is walked once, not
-at each request.
+"""The unit's state as the console's pages read it. What depends on the scans
+(every finding's history and details, the segments, the trend) is computed once
+per new scan and shared by every page until the next: a year of 50 probes'
+nightly scans is walked once, not at each request. When that took longer than
+STALE_AFTER_S, a new scan's state is made in a thread while the pages show the
+one there is, saying so. Acknowledgements and waivers are laid over it at once.
 
     u = unit_state(store, cfg)          # UnitState (cached on the store's version)
     u.open                              # [Row]: open findings, fix-first order
@@ -75,6 +77,8 @@ class UnitState:
     latest: list                      # the newest scan of each vantage (store rows)
     trend: list = field(default_factory=list)   # scanner.store.history.trend, 30 scan days
     made_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    heavy: object = None              # the Heavy it was laid over
+    stale: bool = False               # a newer scan arrived; its state is being made
 
     @property
     def open(self) -> list:
@@ -91,50 +95,105 @@ class UnitState:
         return None
 
 
-_CACHE: dict = {}
+_HEAVY: dict = {}                     # id(store) -> (scan version, day, Heavy, seconds it took)
+_STATE: dict = {}                     # id(store) -> UnitState
 _LOCK = threading.Lock()
+_REFRESHING: set = set()
+STALE_AFTER_S = 1.0                   # a state that took longer is refreshed in the background
 
 
-def version(store) -> tuple:
-    """What the state depends on: the newest scan, acknowledgements, waivers."""
+@dataclass
+class Heavy:
+    """What depends on the scans alone (the expensive part)."""
+    name: str | None
+    segments: list
+    classification: dict
+    rows: list                        # [(history, classification, detail, scan)]
+    latest: list
+    trend: list
+
+
+def scan_version(store) -> tuple:
     from sqlalchemy import func, select
-    from scanner.serve import tables as C
     from scanner.store import tables as T
     with store.read() as conn:
-        return (tuple(conn.execute(select(func.max(T.scans.c.id), func.count())
-                                   .select_from(T.scans)).one())
-                + tuple(conn.execute(select(func.max(C.acks.c.id))).one())
+        return tuple(conn.execute(select(func.max(T.scans.c.id), func.count())
+                                  .select_from(T.scans)).one())
+
+
+def overlay_version(store) -> tuple:
+    from sqlalchemy import func, select
+    from scanner.serve import tables as C
+    with store.read() as conn:
+        return (tuple(conn.execute(select(func.max(C.acks.c.id))).one())
                 + tuple(conn.execute(select(func.max(C.waivers.c.id),
                                             func.max(C.waivers.c.changed_at))).one()))
 
 
-def unit_state(store, cfg) -> UnitState:
-    v = version(store)
-    key = id(store)
-    have = _CACHE.get(key)
-    today = datetime.now(timezone.utc).date()
-    if have is not None and have.version == v and have.made_at.date() == today:
-        return have
+def _heavy(store, cfg) -> tuple:
+    """(scan version, Heavy, stale): computed now when there is none or it is
+    quick; when the last one took longer than STALE_AFTER_S (a year of 50
+    probes), the one there is serves while a thread makes the next."""
+    import time
+    key, v, today = id(store), scan_version(store), datetime.now(timezone.utc).date()
+    have = _HEAVY.get(key)
+    if have is not None and have[0] == v and have[1] == today:
+        return have[0], have[2], False
+    if have is not None and have[3] > STALE_AFTER_S:
+        with _LOCK:
+            if key not in _REFRESHING:
+                _REFRESHING.add(key)
+
+                def refresh():
+                    try:
+                        t = time.perf_counter()
+                        vv = scan_version(store)
+                        h = _compute_heavy(store, cfg)
+                        _HEAVY[key] = (vv, today, h, time.perf_counter() - t)
+                    except Exception:     # the next request tries again; the stale state stays
+                        import logging
+                        logging.getLogger("isoscan.serve").exception("unit state refresh failed")
+                    finally:
+                        _REFRESHING.discard(key)
+                threading.Thread(target=refresh, name="isoscan-unit-state", daemon=True).start()
+        return have[0], have[2], True
     with _LOCK:                       # one computation at a time; the others wait for it
-        have = _CACHE.get(key)
-        if have is not None and have.version == v and have.made_at.date() == today:
-            return have
-        s = _compute(store, cfg, v)
-        _CACHE[key] = s
-        return s
+        have = _HEAVY.get(key)
+        if have is not None and have[0] == v and have[1] == today:
+            return have[0], have[2], False
+        t = time.perf_counter()
+        h = _compute_heavy(store, cfg)
+        _HEAVY[key] = (v, today, h, time.perf_counter() - t)
+        return v, h, False
+
+
+def unit_state(store, cfg) -> UnitState:
+    """The unit's state: the scans' part (cached, see _heavy) with the
+    acknowledgements and waivers laid over it (cheap: always current)."""
+    sv, heavy, stale = _heavy(store, cfg)
+    v = sv + overlay_version(store)
+    key = id(store)
+    have = _STATE.get(key)
+    if have is not None and have.version == v and have.heavy is heavy:
+        have.stale = stale
+        return have
+    s = _overlay(store, heavy, v)
+    s.stale = stale
+    _STATE[key] = s
+    return s
 
 
 def forget(store) -> None:
-    _CACHE.pop(id(store), None)
+    _HEAVY.pop(id(store), None)
+    _STATE.pop(id(store), None)
 
 
-def _compute(store, cfg, v) -> UnitState:
+def _compute_heavy(store, cfg) -> Heavy:
     from scanner.report.merge import embedded_inventory
     from scanner.serve import views as V
-    from scanner.serve.waiverstore import acks_by_fingerprint, live_waivers, covering
     from scanner.store.changes import annotate
     from scanner.store.fingerprint import Fingerprinter
-    from scanner.store.history import finding_history
+    from scanner.store.history import finding_history, trend
     with store.read() as conn:
         latest = V._latest_scan_ids(conn)
         docs = [(r.id, V._body(conn, r.id)) for r in latest]
@@ -158,8 +217,6 @@ def _compute(store, cfg, v) -> UnitState:
             except Exception:         # a plugin's broken fingerprint fields: no details, still listed
                 continue
     history = finding_history(store)
-    acks = acks_by_fingerprint(store)
-    waivers = live_waivers(store)
     for r in latest:
         if r.segment and r.segment not in segs:
             segs[r.segment] = {"name": r.segment, "title": None, "classification": None}
@@ -168,12 +225,23 @@ def _compute(store, cfg, v) -> UnitState:
         if h.segment and h.segment not in segs:
             segs[h.segment] = {"name": h.segment, "title": None, "classification": None}
         d, pk = details.get(h.fingerprint, ({}, None))
-        cls = segs.get(h.segment or "", {}).get("classification")
+        rows.append((h, segs.get(h.segment or "", {}).get("classification"), d, pk))
+    ordered = sorted(segs.values(), key=lambda s: segment_order(s.get("classification"), s["name"]))
+    return Heavy(name, ordered, {k: s.get("classification") for k, s in segs.items()},
+                 rows, latest, trend(store, days=30))
+
+
+def _overlay(store, heavy: Heavy, v) -> UnitState:
+    from scanner.serve.waiverstore import acks_by_fingerprint, covering, live_waivers
+    acks = acks_by_fingerprint(store)
+    waivers = live_waivers(store)
+    rows = []
+    for h, cls, d, pk in heavy.rows:
         row = Row(h, cls, d, pk, acks.get(h.fingerprint))
         row.waiver = covering(waivers, h, d)
         rows.append(row)
     rows.sort(key=Row.key)
-    ordered = sorted(segs.values(), key=lambda s: segment_order(s.get("classification"), s["name"]))
-    from scanner.store.history import trend
-    return UnitState(v, name, ordered, {k: s.get("classification") for k, s in segs.items()},
-                     rows, latest, trend(store, days=30))
+    s = UnitState(v, heavy.name, heavy.segments, heavy.classification, rows, heavy.latest,
+                  heavy.trend)
+    s.heavy = heavy
+    return s
