@@ -3,9 +3,12 @@
     isoscan serve --db URL [--spool DIR] [--host 127.0.0.1 --port 8080] [--config console.yaml]
     isoscan serve user add NAME --role admin|inspector|viewer [--password-file F]   (else stdin)
     isoscan serve token add PROBE [--db URL]      prints a new push token once
+    isoscan serve token list | revoke ID
+    isoscan serve user list | disable | enable | remove NAME
+    isoscan serve waivers import waivers.yaml | export [-o waivers.yaml]
 
 The web server needs the `console` extra (starlette, uvicorn, argon2-cffi,
-itsdangerous); a probe never needs it.
+pyotp); a probe never needs it.
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import click
 
 from scanner.commands.ingest import db_option, fail
 
-NEEDS = ("starlette", "uvicorn", "argon2", "itsdangerous")
+NEEDS = ("starlette", "uvicorn", "argon2", "pyotp")
 
 
 def need_console_extra(what: str = "serve") -> None:

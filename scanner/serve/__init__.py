@@ -18,5 +18,5 @@ every probe's bundles and shows the unit's state.
     client.py    `isoscan push` / `scan --push`: urllib only, no extra
 
 Only app.py needs the `console` extra (starlette, uvicorn, argon2-cffi,
-itsdangerous); a probe that only pushes (client.py) needs none of it.
+pyotp); a probe that only pushes (client.py) needs none of it.
 """
