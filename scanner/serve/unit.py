@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -95,11 +96,12 @@ class UnitState:
         return None
 
 
-_HEAVY: dict = {}                     # id(store) -> (scan version, day, Heavy, seconds it took)
-_STATE: dict = {}                     # id(store) -> UnitState
+# keyed by the store object itself (weakly): an id() could be reused by the next store
+_HEAVY = weakref.WeakKeyDictionary()  # store -> (scan version, day, Heavy, seconds it took)
+_STATE = weakref.WeakKeyDictionary()  # store -> UnitState
 _LOCK = threading.Lock()
-_REFRESHING: set = set()
-STALE_AFTER_S = 1.0                   # a state that took longer is refreshed in the background
+_REFRESHING = weakref.WeakSet()
+STALE_AFTER_S = 3.0                   # a state that took longer is refreshed in the background
 
 
 @dataclass
@@ -135,7 +137,7 @@ def _heavy(store, cfg) -> tuple:
     quick; when the last one took longer than STALE_AFTER_S (a year of 50
     probes), the one there is serves while a thread makes the next."""
     import time
-    key, v, today = id(store), scan_version(store), datetime.now(timezone.utc).date()
+    key, v, today = store, scan_version(store), datetime.now(timezone.utc).date()
     have = _HEAVY.get(key)
     if have is not None and have[0] == v and have[1] == today:
         return have[0], have[2], False
@@ -172,7 +174,7 @@ def unit_state(store, cfg) -> UnitState:
     acknowledgements and waivers laid over it (cheap: always current)."""
     sv, heavy, stale = _heavy(store, cfg)
     v = sv + overlay_version(store)
-    key = id(store)
+    key = store
     have = _STATE.get(key)
     if have is not None and have.version == v and have.heavy is heavy:
         have.stale = stale
@@ -184,8 +186,8 @@ def unit_state(store, cfg) -> UnitState:
 
 
 def forget(store) -> None:
-    _HEAVY.pop(id(store), None)
-    _STATE.pop(id(store), None)
+    _HEAVY.pop(store, None)
+    _STATE.pop(store, None)
 
 
 def _compute_heavy(store, cfg) -> Heavy:

@@ -142,10 +142,13 @@ def one_finding(store, fingerprint: str):
     return None
 
 
-def changes(store, since: str) -> list[dict]:
+def changes(store, since: str, u=None) -> list[dict]:
+    """Every event since `since`; from the unit's state when given (the same
+    histories, walked once per new scan)."""
     from scanner.store.history import finding_history
     out = []
-    for h in finding_history(store, since=since):
+    hs = [r.h for r in u.rows] if u is not None else finding_history(store, since=since)
+    for h in hs:
         for t, ev in h.events:
             if t >= since:
                 out.append({"time": t, "event": ev, "h": h})
@@ -192,7 +195,23 @@ def report_of(docs: list[Mapping], lang: str) -> str:
     return render_report(bundles, lang)
 
 
+_DEVICES = __import__("weakref").WeakKeyDictionary()    # store -> {(scan version, lang): ...}
+
+
 def devices(store, lang: str) -> dict:
+    """devices_now(), kept per new scan and language (the register and the
+    station history walk every sighting: once per scan, not per request)."""
+    from scanner.serve.unit import scan_version
+    key = (scan_version(store), lang)
+    mine = _DEVICES.get(store)
+    if mine is None or key not in mine:
+        mine = {k: v for k, v in (mine or {}).items() if k[0] == key[0]}
+        mine[key] = devices_now(store, lang)
+        _DEVICES[store] = mine
+    return mine[key]
+
+
+def devices_now(store, lang: str) -> dict:
     """The register against what was seen, each segment's table; the probes'
     own stations marked as probes (they are no missing or unknown device)."""
     from scanner.report.render import _T, merge_report, reconcile

@@ -68,16 +68,18 @@ def test_a_secrecy_officer_in_ten_seconds(browser, unit, role):  # noqa: F811
         page.goto(unit.base + "/")
         n = page.locator("#count-critical").inner_text().split()[-1]
         page.click("#count-critical")
-        assert "severity=critical" in page.url
+        page.wait_for_url("**/findings?severity=critical")
         assert page.locator("#findings tbody tr").count() == int(n)
         # search over title, subject and evidence
         page.fill("#f-q", "10.20.0.254")
         page.select_option("#f-severity", "")
         page.click("#f-apply")
+        page.wait_for_url("**q=10.20.0.254*")
         rows = page.locator("#findings tbody tr")
         assert rows.count() == 1 and "10.20.0.254" in rows.inner_text()
         page.fill("#f-q", "SYN-ACK")                      # a word only the evidence has
         page.click("#f-apply")
+        page.wait_for_url("**q=SYN-ACK*")
         assert page.locator("#findings tbody tr").count() == 1
         shown = page.locator("#findings tbody tr").count()
         # export exactly what is shown
@@ -93,9 +95,11 @@ def test_a_secrecy_officer_in_ten_seconds(browser, unit, role):  # noqa: F811
         if role != "viewer":
             page.goto(unit.base + "/findings?q=ING-SINGLE")
             page.click("#findings tbody a >> nth=0")
+            page.wait_for_url(unit.base + "/findings/*")
             page.fill("#ack-assignee", "王五")
             page.fill("#ack-note", f"{lang}: 更换单出口网关")
             page.click("#ack-submit")
+            page.wait_for_url("**done=ack")
             assert W["ack"] in page.locator("#finding-message").inner_text()
             assert "王五" in page.locator("#ack-current").inner_text()
         if role == "admin" and lang == "en":
@@ -103,6 +107,7 @@ def test_a_secrecy_officer_in_ten_seconds(browser, unit, role):  # noqa: F811
             page.fill("#waive-approver", "李四")
             page.fill("#waive-expires", "2099-12-31")
             page.click("#waive-submit")
+            page.wait_for_url("**done=waive")
             assert W["waived"] in page.locator("#finding-message").inner_text()
             assert "李四" in page.locator("#waiver-current").inner_text()
             page.goto(unit.base + "/findings?q=ING-SINGLE")
@@ -112,6 +117,7 @@ def test_a_secrecy_officer_in_ten_seconds(browser, unit, role):  # noqa: F811
             # a protected check on a segment of unknown classification: refused (fail closed)
             page.goto(unit.base + "/")
             page.click("#fix-first a.fix-link >> nth=0")
+            page.wait_for_url(unit.base + "/findings/*")
             page.fill("#waive-reason", "x")
             page.fill("#waive-approver", "y")
             page.fill("#waive-expires", "2099-12-31")

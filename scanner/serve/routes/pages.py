@@ -203,7 +203,7 @@ def changes(c, request, user):
     except ValueError:
         spec, since = "7d", since_time("7d")
     return c.page(request, "changes.html.j2", user, since=since, spec=spec,
-                  rows=V.changes(c.store, since))
+                  rows=V.changes(c.store, since, unit_state(c.store, c.cfg)))
 
 
 @guard("viewer")
