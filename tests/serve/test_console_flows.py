@@ -185,3 +185,24 @@ def test_the_waivers_cli_imports_and_exports(unit, tmp_path):
     r = a.post("/findings/nope/waive", data={"reason": "r", "approver": "a",
                                              "expires": "2099-01-01", "csrf": csrf_of(a)})
     assert r.status_code == 404
+
+
+def test_a_finding_shows_its_ports_destination_and_remediation(console):
+    b = fixture_bundle("secret-lan")
+    for f in b["findings"]:
+        if f["check_id"] == "ISO-PHYSICAL":
+            f["subject"]["ports"] = ["443/tcp"]
+            f["subject"]["destination"] = "203.0.113.10:443/tcp"
+    assert console.push(b).status_code == 201
+    from scanner.serve.config import Config
+    from scanner.serve.unit import unit_state
+    fp = next(r.fingerprint for r in unit_state(console.store, Config()).open
+              if r.h.check == "ISO-PHYSICAL")
+    v = console.client("viewer")
+    page = v.get(f"/findings/{fp}?lang=en").text
+    assert 'id="finding-destination">203.0.113.10:443/tcp' in page
+    assert 'id="finding-ports">443/tcp' in page
+    assert "-&gt; 203.0.113.10:443/tcp" in page                     # where(): the leak's way
+    rem = page.split('id="remediation">')[1].split("<")[0]
+    assert rem.strip() and rem.strip() != "none"                    # the check's own, in en
+    assert 'id="ack-form"' not in page and 'id="waive-form"' not in page
