@@ -30,3 +30,20 @@ def test_stale_while_a_new_scan_is_taken_in(console, monkeypatch):
     assert "office-lan" in segs
     assert "id=\"stale\"" not in console.client("viewer").get("/").text
     unit.forget(console.store)
+
+
+def test_segments_by_title_and_classification_classified_first(console):
+    from storelib import finding, synthetic_bundle
+    doc = {"version": 1, "organization": {"name": "某研究所"},
+           "segments": [{"name": "a-office", "title": "办公网", "classification": "non-classified"},
+                        {"name": "z-secret", "title": "涉密内网", "classification": "classified"},
+                        {"name": "b-net", "title": "互联网", "classification": "internet"}],
+           "devices": []}
+    for seg in ("a-office", "z-secret", "b-net"):
+        b = synthetic_bundle(seg, "2026-12-01T02:00:00Z",
+                             findings=[finding("DEV-UNREGISTERED", seg, "fail", mac="02:00:00:00:00:09")])
+        b["inventory"]["document"] = doc
+        assert console.push(b).status_code == 201
+    page = console.client("viewer").get("/?lang=en").text
+    assert page.index("涉密内网") < page.index("办公网") < page.index("互联网 <span")
+    assert "cls-classified" in page and "某研究所" in page
