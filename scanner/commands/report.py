@@ -256,7 +256,7 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
 
                 from scanner.waivers import WaiverError, apply_waivers, load_waivers
                 try:
-                    apply_waivers(merged, load_waivers(waivers_file), lang=lang,
+                    apply_waivers(merged, load_waivers(waivers_file, db), lang=lang,
                                   today=_dt.datetime.now(_dt.timezone.utc).date())
                 except WaiverError as exc:
                     raise InputProblem(str(exc)) from None

@@ -18,8 +18,12 @@ package is not verified (a key shipped beside what it signs proves nothing).
 
 `isoscan verify evidence.zip` reads it without extracting anything to disk and
 refuses members with absolute or '..' paths, links, encrypted members,
-duplicates, more than MAX_MEMBERS members, and members (or a whole) larger
-than the input cap.
+duplicates, more than MAX_MEMBERS members, and -- from the sizes the zip's
+directory declares, BEFORE anything is inflated -- a member larger than
+MAX_MEMBER_BYTES (256 MiB, or the input cap if lower), a whole larger than
+MAX_TOTAL_BYTES (1 GiB), or a member of more than 1 MiB that inflates more
+than MAX_RATIO (200) times its compressed size (a zip bomb). A declared size
+may lie: inflating stops one byte past the bound.
 """
 from __future__ import annotations
 
@@ -131,10 +135,38 @@ def _bad_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+MAX_MEMBER_BYTES = 256 << 20
+MAX_TOTAL_BYTES = 1 << 30
+MAX_RATIO = 200
+RATIO_FROM = 1 << 20            # smaller members may compress as well as they like
+
+
+def _declared_bounds(path: str, infos, cap: int) -> None:
+    """The bounds of the module docstring, on the directory's declared sizes
+    (nothing inflated yet)."""
+    total = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        if info.file_size > cap:
+            raise VerifyInputError(f"{path}: member {info.filename[:120]!r} declares "
+                                   f"{info.file_size:,} bytes inflated, more than {cap:,}; refused "
+                                   "before inflating")
+        if info.file_size > RATIO_FROM and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise VerifyInputError(f"{path}: member {info.filename[:120]!r} inflates "
+                                   f"{info.file_size / max(info.compress_size, 1):,.0f} times its "
+                                   f"{info.compress_size:,} compressed bytes, more than {MAX_RATIO} "
+                                   "(a zip bomb); refused before inflating")
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise VerifyInputError(f"{path}: its members declare more than {MAX_TOTAL_BYTES:,} "
+                                   "bytes inflated in all; refused before inflating")
+
+
 def read_members(path: str) -> dict[str, bytes]:
     """Every file member's bytes, after the checks of the module docstring
     (VerifyInputError: the package cannot be trusted to be read at all)."""
-    cap = max_input_bytes()
+    cap = min(max_input_bytes(), MAX_MEMBER_BYTES)
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -145,6 +177,7 @@ def read_members(path: str) -> dict[str, bytes]:
         if len(infos) > MAX_MEMBERS:
             raise VerifyInputError(f"{path}: {len(infos):,} members, more than an evidence "
                                    f"package has ({MAX_MEMBERS:,})")
+        _declared_bounds(path, infos, cap)
         total = 0
         for info in infos:
             why = _bad_member(info)
@@ -168,8 +201,9 @@ def read_members(path: str) -> dict[str, bytes]:
                 raise VerifyInputError(f"{path}: member {info.filename!r} unpacks to more "
                                        f"than {cap:,} bytes; refused")
             total += len(data)
-            if total > 4 * cap:
-                raise VerifyInputError(f"{path}: unpacks to more than {4 * cap:,} bytes; refused")
+            if total > MAX_TOTAL_BYTES:
+                raise VerifyInputError(f"{path}: unpacks to more than {MAX_TOTAL_BYTES:,} bytes; "
+                                       "refused")
             out[info.filename] = data
     return out
 

@@ -2,43 +2,47 @@
 
     app = build_app(store, cfg, trust=None, spool=None)
 
-Authentication: a signed session cookie (itsdangerous; HttpOnly, SameSite=Strict,
-Secure when `secure_cookies`), or a reverse proxy's header from a configured
-address. Every POST form carries a CSRF token (double submit: a random cookie
-and the same value in the form, compared in constant time); a form without it
-is 403. Login is limited to 5 failures per user name (20 per address) in 15
-minutes (429). Roles: viewer sees the overview; inspector every page and
-download; admin that and the users, probe tokens and the audit log.
+Authentication: a server-side session (scanner.serve.sessions: the cookie is a
+random id, HttpOnly, SameSite=Strict, Secure when `secure_cookies`; idle 30
+minutes, absolute 12 hours; ended by logout, a password change, disabling or
+removing the user, "log out everywhere"), or a reverse proxy's header from a
+configured address, for users the console knows (unless `proxy_auth.create`).
+
+CSRF: every POST form carries the session's own token (made at login, so a
+login rotates it), compared in constant time; the login form's token is an
+HMAC of a pre-login cookie under a key that lives only in this process, so a
+cookie planted from another port of the host is worth nothing. A form without
+the right token is 403.
+
+Roles: viewer reads every page (overview, findings, devices, reports);
+inspector also acknowledges findings and downloads evidence; admin also
+manages users, tokens, waivers and reads the audit log.
 
 Every request but the stylesheet writes one audit row (who, when, what, from
-where, the status): 安全审计.
+where, the status), each chained by hash to the one before: 安全审计.
 
-The push API (`POST /api/v1/bundles`, SPEC §10.1) takes one bundle or canary log
-as the request body, with `Authorization: Bearer TOKEN` (a probe token) or, with
-none, a signature by a trusted key.
+The push API (`POST /api/v1/bundles`, SPEC §10.1): see routes/api.py.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
-import json
 import secrets
 from functools import lru_cache
 from urllib.parse import parse_qs, urlencode
 
 import jinja2
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from scanner.serve import accounts as A
+from scanner.serve import sessions as S
 from scanner.serve import views as V
-from scanner.serve.intake import Refused, cap, commit, prepare
 from scanner.serve.strings import DEFAULT, LANGS, strings
 
-SESSION, CSRF, LANG = "isoscan_session", "isoscan_csrf", "isoscan_lang"
-SESSION_MAX_AGE = 12 * 3600
+SESSION, PRE, LANG = "isoscan_session", "isoscan_pre", "isoscan_lang"
+SESSION_MAX_AGE = int(S.ABSOLUTE.total_seconds())
 RANK = {"viewer": 0, "inspector": 1, "admin": 2}
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'")
@@ -47,7 +51,7 @@ MAX_FORM_BYTES = 64 * 1024
 
 
 @lru_cache(maxsize=None)
-def _resource(name: str) -> str:
+def resource(name: str) -> str:
     from scanner.packagedata import data_file
     p = data_file("scanner.templates", "templates", "console/" + name)
     if p is None:
@@ -55,18 +59,38 @@ def _resource(name: str) -> str:
     return p.read_text("utf-8")
 
 
+def _shown(value):
+    """Every string printed into a page: control characters and bidi overrides
+    shown as \\uXXXX, as the report does (scanner.formats.text.visible)."""
+    from scanner.formats.text import visible
+    if isinstance(value, str) and not isinstance(value, jinja2.utils.markupsafe.Markup):
+        return visible(value)
+    return value
+
+
+@jinja2.pass_context
+def _local(ctx, value, seconds=True):
+    """A stored UTC time as the unit reads it (scanner.localtime)."""
+    from scanner.localtime import local_iso
+    return local_iso(value, ctx.get("zone"), seconds=seconds) if value else ""
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FunctionLoader(_resource), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(resource), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, finalize=_shown)
+    env.filters["local"] = _local
+    return env
 
 
 class Console:
-    def __init__(self, store, cfg, trust=None, spool=None):
-        from itsdangerous import URLSafeTimedSerializer
+    def __init__(self, store, cfg, trust=None, spool=None, signer=None):
         self.store, self.cfg, self.trust, self.spool = store, cfg, trust, spool
-        self.signer = URLSafeTimedSerializer(A.secret(store), salt="isoscan-session")
+        self.signer = signer            # the console's evidence key (console.yaml signing_key)
+        self._form_key = secrets.token_bytes(32)    # login forms' CSRF: this process only
+        from scanner.localtime import unit_zone
+        self.zone = unit_zone(cfg.timezone)
 
     # ------------------------------------------------------------ who is asking
     def remote(self, request: Request) -> str:
@@ -84,24 +108,39 @@ class Console:
         return request.client.host if request.client else ""
 
     def user(self, request: Request) -> dict | None:
+        """{id, name, role, via, csrf} of the request's user, or None. Cached on
+        the request (the guard and the page both ask)."""
+        if hasattr(request.state, "user"):
+            return request.state.user
+        request.state.user = u = self._user(request)
+        return u
+
+    def _user(self, request: Request) -> dict | None:
         pa = self.cfg.proxy_auth
         if pa is not None:
             name = request.headers.get(pa.header)
             if name and self.proxy_peer(request) in pa.trusted:
-                role = request.headers.get(pa.role_header) if pa.role_header else None
-                role = role if role in RANK else A.user_role(self.store, name)
-                return {"name": name[:100], "role": role, "via": "proxy"} if role else None
+                name = name[:100]
+                known = A.user_named(self.store, name)
+                if known is not None:
+                    role = known["role"]
+                elif pa.create:
+                    role = request.headers.get(pa.role_header) if pa.role_header else None
+                    role = role if role in RANK else None
+                else:
+                    role = None
+                if role is None:
+                    return None
+                return {"id": (known or {}).get("id"), "name": name, "role": role,
+                        "via": "proxy", "csrf": self._mac("proxy:" + name)}
         raw = request.cookies.get(SESSION)
-        if not raw:
+        s = S.lookup(self.store, raw) if raw else None
+        if s is None:
             return None
-        from itsdangerous import BadSignature
-        try:
-            data = self.signer.loads(raw, max_age=SESSION_MAX_AGE)
-        except BadSignature:
+        u = A.user_by_id(self.store, s.user_id)
+        if u is None or u["name"] != s.name:
             return None
-        name = data.get("u") if isinstance(data, dict) else None
-        role = A.user_role(self.store, name) if isinstance(name, str) else None
-        return {"name": name, "role": role, "via": "session"} if role else None
+        return {**u, "via": "session", "csrf": s.csrf, "sid": raw}
 
     def lang(self, request: Request) -> str:
         q = request.query_params.get("lang")
@@ -110,11 +149,42 @@ class Console:
         c = request.cookies.get(LANG)
         return c if c in LANGS else DEFAULT
 
-    def audit(self, request, user, status, what=None, detail=None):
+    def prune(self) -> None:
+        """The audit log's retention: rows older than audit_retention_days go
+        (at start and then at most once a day, from the request that notices)."""
+        import time
+        self._pruned = time.time()
+        n = A.audit_prune(self.store, self.cfg.audit_retention_days)
+        if n:
+            A.audit(self.store, who=None, role=None, remote="", method="RETAIN", what="audit",
+                    status=200, detail=f"{n} rows older than {self.cfg.audit_retention_days:g} "
+                                       "days removed (audit_retention_days)")
+
+    def audit(self, request, user, status, what=None, detail=None, target=None, attempted=None):
+        import time
+        if time.time() - getattr(self, "_pruned", 0) > 86400:
+            self.prune()
         A.audit(self.store, who=(user or {}).get("name"), role=(user or {}).get("role"),
                 remote=self.remote(request), method=request.method,
                 what=what or (request.url.path + (("?" + request.url.query) if request.url.query else "")),
-                status=status, detail=detail)
+                status=status, detail=detail, target=target, attempted=attempted)
+
+    # ------------------------------------------------------------ CSRF
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._form_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _pre(self, request) -> str:
+        """The pre-login cookie's value (made now when the browser has none)."""
+        if not hasattr(request.state, "pre"):
+            c = request.cookies.get(PRE)
+            request.state.pre_new = not (c and 20 <= len(c) <= 100)
+            request.state.pre = secrets.token_urlsafe(24) if request.state.pre_new else c
+        return request.state.pre
+
+    def csrf_value(self, request, user) -> str:
+        if user is not None:
+            return user["csrf"]
+        return self._mac("pre:" + self._pre(request))
 
     # ------------------------------------------------------------ responses
     def _cookies(self, request, resp, lang):
@@ -122,28 +192,25 @@ class Console:
         if request.query_params.get("lang") in LANGS:
             resp.set_cookie(LANG, lang, max_age=365 * 86400, httponly=True, samesite="strict",
                             secure=secure)
-        if not request.cookies.get(CSRF):
-            resp.set_cookie(CSRF, request.state.csrf, httponly=True, samesite="strict",
+        if getattr(request.state, "pre_new", False):
+            resp.set_cookie(PRE, request.state.pre, httponly=True, samesite="strict",
                             secure=secure)
 
-    def csrf_value(self, request) -> str:
-        c = request.cookies.get(CSRF)
-        return c if c and len(c) <= 100 else secrets.token_urlsafe(24)
-
-    def page(self, request, name, user, status=200, **ctx):
+    def page(self, request, name, user, status=200, audit=True, **ctx):
         lang = self.lang(request)
-        request.state.csrf = self.csrf_value(request)
+        csrf = self.csrf_value(request, user)
         here = request.url.path
         q = {k: v for k, v in request.query_params.items() if k != "lang"}
         other = LANGS[1] if lang == LANGS[0] else LANGS[0]
         html = _env().get_template(name).render(
-            t=strings(lang), lang=lang, user=user, csrf=request.state.csrf,
+            t=strings(lang), lang=lang, user=user, csrf=csrf, zone=self.zone,
             titles=V.check_titles(lang),
             rank=RANK.get((user or {}).get("role"), -1), here=here,
             switch=here + "?" + urlencode({**q, "lang": other}), **ctx)
-        resp = HTMLResponse(html, status_code=status, headers=_headers(PAGE_CSP))
+        resp = HTMLResponse(html, status_code=status, headers=headers(PAGE_CSP))
         self._cookies(request, resp, lang)
-        self.audit(request, user, status)
+        if audit:
+            self.audit(request, user, status, target=ctx.get("audit_target"))
         return resp
 
     def deny(self, request, user, status, key):
@@ -154,8 +221,9 @@ class Console:
         return self.page(request, "error.html.j2", user, status=status,
                          message=strings(self.lang(request))[key])
 
-    async def form(self, request) -> dict | None:
-        """The url-encoded form, or None when its CSRF token is missing or wrong."""
+    async def form(self, request, user=None) -> dict | None:
+        """The url-encoded form, or None when its CSRF token is missing or is
+        not the session's (the pre-login cookie's, before login)."""
         body = b""
         async for chunk in request.stream():
             body += chunk
@@ -163,27 +231,41 @@ class Console:
                 return None
         data = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"),
                                              keep_blank_values=True).items()}
-        cookie = request.cookies.get(CSRF) or ""
+        if user is not None:
+            want = user["csrf"]
+        else:
+            pre = request.cookies.get(PRE)
+            if not pre:
+                return None
+            want = self._mac("pre:" + pre)
         sent = data.get("csrf") or ""
-        if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        if not hmac.compare_digest(want.encode(), sent.encode()):
             return None
         return data
 
 
-def _headers(csp: str) -> dict:
+def headers(csp: str) -> dict:
     return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
             "X-Frame-Options": "DENY"}
 
 
-def server(app, host: str, port: int):
+def server(app, host: str, port: int, cfg=None):
     """The uvicorn server of `isoscan serve` (and of the tests): uvicorn's own
     X-Forwarded-For handling off (the console believes it only from
-    `forwarded_from`), no Server header."""
+    `forwarded_from`), no Server header; read deadlines for a request's head
+    and body (slowclients.py) and at most `max_connections` at once (503
+    beyond)."""
     import uvicorn
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                         proxy_headers=False, server_header=False,
-                                         lifespan="off"))
+    from scanner.serve.config import Config
+    from scanner.serve.slowclients import deadline_protocol
+    cfg = cfg or getattr(getattr(app, "state", None), "console", None) and app.state.console.cfg \
+        or Config()
+    return uvicorn.Server(uvicorn.Config(
+        app, host=host, port=port, log_level="warning", proxy_headers=False,
+        server_header=False, lifespan="off", limit_concurrency=cfg.max_connections,
+        http=deadline_protocol(cfg.header_timeout_seconds, cfg.body_timeout_seconds),
+        h11_max_incomplete_event_size=32 * 1024))
 
 
 def warm_up() -> None:
@@ -202,309 +284,14 @@ def warm_up() -> None:
         pass
 
 
-def build_app(store, cfg, trust=None, spool=None) -> Starlette:
+def build_app(store, cfg, trust=None, spool=None, signer=None) -> Starlette:
+    """The application: the console's state on `app.state.console`, its routes
+    from scanner.serve.routes (one module per page group)."""
     from scanner.serve import tables
+    from scanner.serve.routes import all_routes
     tables.create(store)
     warm_up()
-    c = Console(store, cfg, trust, spool)
-
-    def guard(min_role):
-        def wrap(fn):
-            async def handler(request: Request):
-                user = await run_in_threadpool(c.user, request)
-                if user is None:
-                    return await run_in_threadpool(c.deny, request, None, 401, "forbidden")
-                if RANK.get(user["role"], -1) < RANK[min_role]:
-                    return await run_in_threadpool(c.deny, request, user, 403, "forbidden")
-                args = (request, user)
-                if request.method == "POST":
-                    data = await c.form(request)
-                    if data is None:
-                        return await run_in_threadpool(c.deny, request, user, 403, "csrf")
-                    args = (request, user, data)
-                try:
-                    return await run_in_threadpool(fn, *args)
-                except Exception as exc:   # one line on the page and in the audit log, no traceback
-                    import logging
-                    logging.getLogger("isoscan.serve").exception("%s failed", request.url.path)
-                    why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                    return await run_in_threadpool(
-                        lambda: c.page(request, "error.html.j2", user, status=500,
-                                       message=strings(c.lang(request))["failed"] + " " + why[:300]))
-            return handler
-        return wrap
-
-    # ------------------------------------------------------------ login
-    async def login(request: Request):
-        if request.method == "GET":
-            return await run_in_threadpool(c.page, request, "login.html.j2", None, error=None)
-        data = await c.form(request)
-        if data is None:
-            return await run_in_threadpool(c.deny, request, None, 403, "csrf")
-        name, pw = data.get("name", "")[:100], data.get("password", "")
-
-        def check():
-            if A.limited(store, name, c.remote(request)):
-                return c.page(request, "login.html.j2", None, status=429,
-                              error=strings(c.lang(request))["login_limited"])
-            u = A.authenticate(store, name, pw[:1024], c.remote(request))
-            if u is None:
-                return c.page(request, "login.html.j2", None, status=401,
-                              error=strings(c.lang(request))["login_failed"])
-            resp = RedirectResponse("/", status_code=303)
-            resp.set_cookie(SESSION, c.signer.dumps({"u": u["name"], "n": secrets.token_hex(8)}),
-                            max_age=SESSION_MAX_AGE, httponly=True, samesite="strict",
-                            secure=c.cfg.secure_cookies)
-            c.audit(request, u, 303, detail="login")
-            return resp
-        return await run_in_threadpool(check)
-
-    @guard("viewer")
-    def logout(request, user, data):
-        resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(SESSION)
-        c.audit(request, user, 303, detail="logout")
-        return resp
-
-    # ------------------------------------------------------------ pages
-    @guard("viewer")
-    def overview(request, user):
-        return c.page(request, "overview.html.j2", user, ov=V.overview(store, cfg))
-
-    @guard("inspector")
-    def findings(request, user):
-        q = request.query_params
-        sel = {k: (q.get(k) or None) for k in ("segment", "check", "severity")}
-        return c.page(request, "findings.html.j2", user, rows=V.findings(store, **sel),
-                      sel=sel, facets=V.facets(store))
-
-    @guard("inspector")
-    def finding(request, user):
-        h = V.one_finding(store, request.path_params["fp"])
-        if h is None:
-            return c.deny(request, user, 404, "not_found")
-        return c.page(request, "finding.html.j2", user, h=h)
-
-    @guard("inspector")
-    def changes(request, user):
-        from scanner.store.history import since_time
-        spec = request.query_params.get("since") or "7d"
-        try:
-            since = since_time(spec)
-        except ValueError:
-            spec, since = "7d", since_time("7d")
-        return c.page(request, "changes.html.j2", user, since=since, spec=spec,
-                      rows=V.changes(store, since))
-
-    @guard("inspector")
-    def devices(request, user):
-        return c.page(request, "devices.html.j2", user, dev=V.devices(store, c.lang(request)))
-
-    @guard("inspector")
-    def reports(request, user):
-        return c.page(request, "reports.html.j2", user, scans=V.scan_list(store))
-
-    def _docs(request):
-        key = request.path_params["scan"]
-        if key == "latest":
-            docs = V.latest_bundles(store)
-            return docs or None, "latest"
-        try:
-            pk = int(key)
-        except ValueError:
-            return None, key
-        d = V.scan_document(store, pk)
-        return ([d] if d else None), str(pk)
-
-    @guard("inspector")
-    def report_view(request, user):
-        docs, key = _docs(request)
-        if docs is None:
-            return c.deny(request, user, 404, "not_found")
-        what = request.path_params.get("what", "view")
-        lang = c.lang(request)
-        name = f"isoscan-{key}"
-        if what == "bundle.json":
-            if key == "latest":
-                body = json.dumps(docs, ensure_ascii=False, indent=1)
-            else:
-                body = json.dumps(docs[0], ensure_ascii=False, indent=1)
-            resp = Response(body, media_type="application/json", headers={
-                **_headers(REPORT_CSP), "Content-Disposition": f'attachment; filename="{name}.json"'})
-        elif what in ("view", "report.html"):
-            html = V.report_of(docs, lang)
-            h = _headers(REPORT_CSP)
-            if what == "report.html":
-                h["Content-Disposition"] = f'attachment; filename="{name}.html"'
-            resp = HTMLResponse(html, headers=h)
-        elif what == "report.pdf":
-            import os
-            import tempfile
-            from scanner.evidence.pdf import PdfError, html_to_pdf
-            with tempfile.TemporaryDirectory(prefix="isoscan-console-") as tmp:
-                try:
-                    data = html_to_pdf(V.report_of(docs, lang), os.path.join(tmp, "r.pdf"))
-                except PdfError as exc:
-                    return c.page(request, "error.html.j2", user, status=503, message=str(exc))
-            resp = Response(data, media_type="application/pdf", headers={
-                **_headers(REPORT_CSP), "Content-Disposition": f'attachment; filename="{name}.pdf"'})
-        elif what == "evidence.zip":
-            resp = _evidence(docs, lang, name)
-        else:
-            return c.deny(request, user, 404, "not_found")
-        c.audit(request, user, resp.status_code, detail="download" if what != "view" else "view")
-        return resp
-
-    def _evidence(docs, lang, name):
-        import os
-        import tempfile
-        from scanner.evidence.keys import Trust
-        from scanner.evidence.package import build_package
-        from scanner.evidence.verify import verify_document
-        from scanner.store.ingest import canonical
-        html = V.report_of(docs, lang).encode("utf-8")
-        tr = trust if trust is not None else Trust()
-        inputs = [(f"{(d.get('scan_id') or 'bundle')}.json"[:120], canonical(d)) for d in docs]
-        results = [verify_document(d, tr, n) for d, (n, _) in zip(docs, inputs)]
-        with tempfile.TemporaryDirectory(prefix="isoscan-console-") as tmp:
-            out = os.path.join(tmp, "evidence.zip")
-            build_package(out, report_html=html, report_pdf=None, inputs=inputs,
-                          results=results, trust=trust)
-            with open(out, "rb") as fh:
-                data = fh.read()
-        return Response(data, media_type="application/zip", headers={
-            **_headers(REPORT_CSP), "Content-Disposition": f'attachment; filename="{name}-evidence.zip"'})
-
-    # ------------------------------------------------------------ admin
-    @guard("admin")
-    def admin(request, user):
-        return c.page(request, "admin.html.j2", user, users=A.list_users(store),
-                      tokens=A.list_tokens(store), new_token=None, error=None)
-
-    def _admin_after(request, user, new_token=None, error=None, status=200):
-        return c.page(request, "admin.html.j2", user, status=status, users=A.list_users(store),
-                      tokens=A.list_tokens(store), new_token=new_token, error=error)
-
-    @guard("admin")
-    def admin_user(request, user, data):
-        try:
-            A.add_user(store, data.get("name", ""), data.get("role", ""), data.get("password", ""))
-        except A.AccountError as exc:
-            return _admin_after(request, user, error=str(exc), status=400)
-        return _admin_after(request, user)
-
-    @guard("admin")
-    def admin_token(request, user, data):
-        try:
-            tok = A.new_token(store, data.get("probe", ""), by=user["name"],
-                              segments=(data.get("segments") or "").split(","))
-        except A.AccountError as exc:
-            return _admin_after(request, user, error=str(exc), status=400)
-        return _admin_after(request, user, new_token=tok)
-
-    @guard("admin")
-    def admin_revoke(request, user, data):
-        try:
-            A.revoke_token(store, int(request.path_params["id"]))
-        except ValueError:
-            return c.deny(request, user, 404, "not_found")
-        return _admin_after(request, user)
-
-    @guard("admin")
-    def audit_page(request, user):
-        return c.page(request, "audit.html.j2", user, rows=A.audit_rows(store))
-
-    # ------------------------------------------------------------ push API
-    async def push(request: Request):
-        def answer(status, body, who=None, detail=None):
-            c.audit(request, {"name": who, "role": "probe"} if who else None, status,
-                    detail=detail or body.get("error") or json.dumps(
-                        {k: body.get(k) for k in ("scan_id", "kind", "signature")}))
-            return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
-
-        auth = request.headers.get("authorization") or ""
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-        if auth and token is None:
-            return await run_in_threadpool(answer, 401, {"ok": False, "error":
-                                           "Authorization must be 'Bearer TOKEN'"})
-        probe, allowed = None, None
-        if token is not None:
-            found = await run_in_threadpool(A.probe_of_token, store, token)
-            if found is None:
-                return await run_in_threadpool(answer, 401, {"ok": False, "error":
-                                               "unknown or revoked token; nothing stored"})
-            probe, allowed = found
-        limit = cap(cfg)
-        try:
-            declared = int(request.headers.get("content-length") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            return await run_in_threadpool(answer, 413, {"ok": False, "error":
-                                           f"larger than {limit:,} bytes; nothing stored"}, probe)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                return await run_in_threadpool(answer, 413, {"ok": False, "error":
-                                               f"larger than {limit:,} bytes; nothing stored"}, probe)
-        name = "push:" + (probe or "signed") + ":" + (request.query_params.get("name") or "bundle")[:100]
-
-        def work():
-            try:
-                p = prepare(bytes(body), name, cfg, trust)
-                who = probe
-                if who is None:
-                    if p.signature != "valid":
-                        return answer(401, {"ok": False, "error":
-                                            "no token and not signed by a trusted key; nothing stored"})
-                    who = "key:" + (p.key_fingerprint or "?")
-                if allowed is not None:
-                    d = p.doc.data
-                    v = d.get("vantage") if isinstance(d.get("vantage"), dict) else {}
-                    if p.doc.kind != "bundle" or isinstance(d.get("sources"), list) \
-                            or v.get("segment") not in allowed:
-                        return answer(403, {"ok": False, "error":
-                                            f"the token of {probe} may push only bundles of a "
-                                            f"vantage on {', '.join(allowed)}; nothing stored"},
-                                      probe)
-                res = commit(store, p)
-                return answer(201, {"ok": True, **res}, who)
-            except Refused as exc:
-                return answer(exc.status, {"ok": False, "error": exc.reason, **exc.extra},
-                              probe, detail=exc.reason)
-        return await run_in_threadpool(work)
-
-    async def health(request: Request):
-        return JSONResponse({"ok": True})
-
-    async def css(request: Request):
-        return Response(_resource("console.css"), media_type="text/css",
-                        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
-
-    routes = [
-        Route("/", overview),
-        Route("/login", login, methods=["GET", "POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/findings", findings),
-        Route("/findings/{fp}", finding),
-        Route("/changes", changes),
-        Route("/devices", devices),
-        Route("/reports", reports),
-        Route("/reports/{scan}", report_view),
-        Route("/reports/{scan}/{what}", report_view),
-        Route("/admin", admin),
-        Route("/admin/users", admin_user, methods=["POST"]),
-        Route("/admin/tokens", admin_token, methods=["POST"]),
-        Route("/admin/tokens/{id}/revoke", admin_revoke, methods=["POST"]),
-        Route("/audit", audit_page),
-        Route("/api/v1/bundles", push, methods=["POST"]),
-        Route("/api/v1/health", health),
-        Route("/static/console.css", css),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),
-    ]
-    from scanner.serve import watch_events   # issue 27: the watch's page (lead: re-wire after 23)
-    routes += watch_events.routes(c, guard, store)
-    app = Starlette(routes=routes)
-    app.state.console = c
+    app = Starlette(routes=all_routes())
+    app.state.console = Console(store, cfg, trust, spool, signer)
+    app.state.console.prune()
     return app

@@ -6,10 +6,21 @@
     require_signed: false            # refuse a bundle that is not validly signed
     max_push_bytes: 67108864         # 64 MiB
     secure_cookies: false            # true behind TLS (nginx)
-    proxy_auth: {header: X-Remote-User, role_header: X-Remote-Role, trusted: [127.0.0.1]}
+    proxy_auth: {header: X-Remote-User, trusted: [127.0.0.1]}
+                                     # only users the console knows, in their own role;
+                                     # create: true also lets in unknown names with
+                                     # role_header's role (viewer|inspector|admin)
     spool_poll_seconds: 5
     spool_settle_seconds: 2
     forwarded_from: [127.0.0.1]      # X-Forwarded-For believed only from these (nginx)
+    unit_name: 某单位                 # shown on the overview (else the bundles' organization)
+    timezone: Asia/Shanghai          # times on the pages (else the host's zone)
+    audit_retention_days: 400        # audit rows older than this are deleted (at least 180)
+    max_anonymous_push_bytes: 4194304  # a push without a token (signed only): 4 MiB
+    header_timeout_seconds: 10       # a request's head must arrive in this long
+    body_timeout_seconds: 60         # and its body in this long (else 408)
+    max_connections: 64              # more at once are answered 503
+    signing_key: /etc/isoscan/console.key   # signs the console's evidence zip
 """
 from __future__ import annotations
 
@@ -27,6 +38,7 @@ class ProxyAuth:
     header: str
     role_header: str | None
     trusted: tuple[str, ...]
+    create: bool = False        # unknown names let in with role_header's role
 
 
 @dataclass
@@ -41,6 +53,14 @@ class Config:
     spool_poll_seconds: float = 5.0
     spool_settle_seconds: float = 2.0
     forwarded_from: tuple[str, ...] = ()
+    unit_name: str | None = None
+    timezone: str | None = None
+    audit_retention_days: float = 400.0
+    max_anonymous_push_bytes: int = 4 << 20
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+    max_connections: int = 64
+    signing_key: str | None = None
 
     def interval_for(self, segment: str | None) -> float:
         v = self.vantage_intervals.get(segment or "")
@@ -49,7 +69,9 @@ class Config:
 
 _KEYS = {"expected_interval_hours", "vantage_intervals", "trust", "require_signed",
          "max_push_bytes", "secure_cookies", "proxy_auth",
-         "spool_poll_seconds", "spool_settle_seconds", "forwarded_from"}
+         "spool_poll_seconds", "spool_settle_seconds", "forwarded_from", "unit_name",
+         "timezone", "audit_retention_days", "max_anonymous_push_bytes",
+         "header_timeout_seconds", "body_timeout_seconds", "max_connections", "signing_key"}
 
 
 def _num(d, k, lo, path):
@@ -113,8 +135,30 @@ def load_config(path: str | None) -> Config:
         if not isinstance(p, dict) or not isinstance(p.get("header"), str) \
                 or not isinstance(p.get("trusted"), list) or not p["trusted"]:
             raise ConfigError(f"{path}: proxy_auth needs header: NAME and trusted: [addresses]")
+        if not isinstance(p.get("create", False), bool):
+            raise ConfigError(f"{path}: proxy_auth.create must be true or false")
+        if p.get("create") and not p.get("role_header"):
+            raise ConfigError(f"{path}: proxy_auth.create needs role_header: NAME")
         c.proxy_auth = ProxyAuth(p["header"], p.get("role_header"),
-                                 tuple(str(x) for x in p["trusted"]))
+                                 tuple(str(x) for x in p["trusted"]), bool(p.get("create")))
+    for k in ("unit_name", "timezone", "signing_key"):
+        if k in data:
+            if not isinstance(data[k], str) or not data[k].strip():
+                raise ConfigError(f"{path}: {k} must be a text")
+            setattr(c, k, data[k].strip())
+    if c.timezone:
+        from scanner.localtime import known_zone
+        if not known_zone(c.timezone):
+            raise ConfigError(f"{path}: timezone {c.timezone!r} is not an IANA zone this host knows")
+    if "audit_retention_days" in data:
+        c.audit_retention_days = float(_num(data, "audit_retention_days", 180, path))
+    if "max_anonymous_push_bytes" in data:
+        c.max_anonymous_push_bytes = int(_num(data, "max_anonymous_push_bytes", 1024, path))
+    for k in ("header_timeout_seconds", "body_timeout_seconds"):
+        if k in data:
+            setattr(c, k, float(_num(data, k, 1, path)))
+    if "max_connections" in data:
+        c.max_connections = int(_num(data, "max_connections", 4, path))
     if c.require_signed and not c.trust:
         raise ConfigError(f"{path}: require_signed needs trust: (the probes' public keys)")
     return c

@@ -79,11 +79,44 @@ def _replay(store, p: Prepared) -> None:
                            "other content (a replayed or forged document); nothing stored")
 
 
-def commit(store, p: Prepared) -> dict:
+def _unsquat(store, p: Prepared, trust) -> None:
+    """A validly signed bundle whose scan_id is stored already with other
+    content that is NOT validly signed by a trusted key: that earlier copy
+    squats the id (an unsigned copy pushed first). It is kept, renamed
+    SCAN_ID~unsigned-HASH16, and the signed bundle takes its id."""
+    import json
+    import zlib
+    from sqlalchemy import select
+    from scanner.evidence.verify import VALID, verify_document
+    from scanner.store import tables as T
+    from scanner.store.ingest import _lock_key
+    if p.signature != "valid" or p.doc.kind != "bundle" or trust is None:
+        return
+    sid = p.doc.scan_id
+    with store.write() as conn:
+        store.lock(conn, _lock_key(sid))
+        have = conn.execute(select(T.scans.c.id, T.scans.c.content_sha256)
+                            .where(T.scans.c.scan_id == sid)).first()
+        if have is None or have.content_sha256 == p.doc.sha256:
+            return
+        body = conn.execute(select(T.documents.c.body).where(T.documents.c.scan == have.id)).scalar()
+        try:
+            old = json.loads(zlib.decompress(body)) if body is not None else None
+        except (ValueError, zlib.error):
+            old = None
+        if old is not None and verify_document(old, trust, sid).status == VALID:
+            return                               # two signed documents: ingest refuses (409)
+        conn.execute(T.scans.update().where(T.scans.c.id == have.id).values(
+            scan_id=f"{sid}~unsigned-{have.content_sha256[:16]}"[:200]))
+    p.meta["superseded"] = f"{sid}~unsigned-{have.content_sha256[:16]}"
+
+
+def commit(store, p: Prepared, trust=None) -> dict:
     from scanner.serve import tables as C
     from scanner.store.db import StoreError
     from scanner.store.ingest import IngestError, ingest
     _replay(store, p)
+    _unsquat(store, p, trust)
     try:
         stored = ingest(store, [p.doc])[0]
     except IngestError as exc:
@@ -105,6 +138,8 @@ def commit(store, p: Prepared) -> dict:
            "stored": stored.new, "already_stored": not stored.new,
            "sha256": p.doc.sha256, "signature": p.signature,
            "key_fingerprint": p.key_fingerprint}
+    if p.meta.get("superseded"):
+        out["superseded"] = p.meta["superseded"]
     if not stored.new:
         raise Refused(409, f"{p.name}: already stored (the same content); nothing new stored", **out)
     return out

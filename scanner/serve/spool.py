@@ -13,6 +13,12 @@ wrote to in the last `settle` seconds. A writer that copies as NAME.part (or
 Claiming is a rename into .work/, so two pollers never read one file; a file
 left in .work/ by a crash is taken up again on start (ingest is idempotent).
 Nothing is deleted: every file ends in done/ or rejected/.
+
+A file that cannot be read (permissions) is moved to rejected/ with its
+reason; one that vanished under us (another poller took it) is passed by.
+Neither stops the console from starting: recover() reports each file and
+goes on. Moves never overwrite (a link, then an unlink), so two pollers
+racing for a name in done/ both keep their file.
 """
 from __future__ import annotations
 
@@ -53,6 +59,29 @@ def _free_name(folder: str, name: str) -> str:
         n += 1
         cand = f"{base}.{n}"
     return cand
+
+
+def _move(path: str, folder: str, name: str) -> str:
+    """Move `path` into `folder` under a free name, never over another file
+    (link then unlink: a name taken meanwhile is an error, and the next is tried)."""
+    for _ in range(1000):
+        final = _free_name(folder, name)
+        try:
+            os.link(path, os.path.join(folder, final))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno in (1, 18, 38, 95):   # EPERM/EXDEV/ENOSYS/EOPNOTSUPP: no hard links
+                os.rename(path, os.path.join(folder, final))
+                return final
+            raise
+        try:
+            os.unlink(path)
+        except FileNotFoundError:             # another poller moved the same file first
+            os.unlink(os.path.join(folder, final))
+            raise
+        return final
+    raise OSError(f"no free name for {name} in {folder}")
 
 
 def _write_reason(folder: str, name: str, text: str) -> None:
@@ -106,9 +135,29 @@ class Spool:
         return results
 
     def recover(self) -> list[tuple[str, str, str]]:
+        """Every file a crash left in .work/, taken up again; a file that fails
+        is reported (on_result) and the rest go on: start-up never stops here."""
         work = os.path.join(self.root, WORK)
-        return [r for n in sorted(os.listdir(work)) if not n.startswith(".")
-                for r in [self._process(n)] if r is not None]
+        try:
+            names = sorted(os.listdir(work))
+        except OSError as exc:
+            self._note("-", "error", f"{work}: cannot be listed ({exc.strerror or exc})")
+            return []
+        out = []
+        for n in names:
+            if n.startswith("."):
+                continue
+            try:
+                r = self._process(n)
+            except Exception as exc:     # the store is down: the file stays claimed for the next start
+                r = (n, "error", f"{type(exc).__name__}: {exc}")
+            if r is not None:
+                out.append(r)
+        return out
+
+    def _note(self, name, outcome, detail):
+        if self.on_result:
+            self.on_result(name, outcome, detail)
 
     def take(self, name: str):
         src = os.path.join(self.root, name)
@@ -125,16 +174,25 @@ class Spool:
         path = os.path.join(self.root, WORK, name)
         label = "spool:" + name
         try:
-            st = os.lstat(path)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                return None                     # another poller took it meanwhile
             if not stat.S_ISREG(st.st_mode):
                 raise Refused(400, f"{label}: not a regular file (a link or device is never followed)")
             if st.st_size > cap(self.cfg):
                 raise Refused(413, f"{label}: larger than {cap(self.cfg):,} bytes; nothing stored")
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as fh:
-                raw = fh.read(cap(self.cfg) + 1)
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                with os.fdopen(fd, "rb") as fh:
+                    raw = fh.read(cap(self.cfg) + 1)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise Refused(403, f"{label}: cannot be read ({exc.strerror or exc}); "
+                                   "nothing stored") from None
             p = prepare(raw, label, self.cfg, self.trust)
-            res = commit(self.store, p)
+            res = commit(self.store, p, self.trust)
             outcome, detail, folder = "stored", f"stored as {res['kind']} {res['scan_id']}", DONE
         except Refused as exc:
             if exc.extra.get("already_stored"):
@@ -146,12 +204,20 @@ class Spool:
                 self.on_result(name, "error", f"{type(exc).__name__}: {exc}")
             raise
         target = os.path.join(self.root, folder)
-        final = _free_name(target, name)
-        os.rename(path, os.path.join(target, final))
+        try:
+            final = _move(path, target, name)
+        except FileNotFoundError:
+            return None                         # another poller moved it
+        except OSError as exc:
+            detail += f" (it could not be moved to {folder}/: {exc.strerror or exc})"
+            self._note(name, "error", detail)
+            return (name, "error", detail)
         if folder == REJECTED or outcome == "already":
-            _write_reason(target, final, detail)
-        if self.on_result:
-            self.on_result(name, outcome, detail)
+            try:
+                _write_reason(target, final, detail)
+            except OSError as exc:
+                detail += f" (no reason file: {exc.strerror or exc})"
+        self._note(name, outcome, detail)
         return (name, outcome, detail)
 
     # ------------------------------------------------------------------ the thread

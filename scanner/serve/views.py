@@ -48,17 +48,19 @@ def _latest_scan_ids(conn) -> list:
     return out
 
 
-def overview(store, cfg, now: datetime | None = None) -> dict:
+def overview(store, cfg, u, now: datetime | None = None) -> dict:
+    """What the overview shows beside the fix-first list: the verdict, counts
+    by severity and by segment (each a link to the findings it counts), each
+    vantage's last report and how late it is, the 30-day trend."""
     from sqlalchemy import func, select
     from scanner.store import tables as T
-    from scanner.store.history import trend
     from scanner.report.since import _svg
     now = now or datetime.now(timezone.utc)
+    latest = u.latest
+    ids = [r.id for r in latest]
+    counts: dict = {}
+    statuses = []
     with store.read() as conn:
-        latest = _latest_scan_ids(conn)
-        ids = [r.id for r in latest]
-        counts: dict = {}
-        statuses = []
         if ids:
             for scan, sev, st, n in conn.execute(
                     select(T.findings.c.scan, T.findings.c.severity, T.findings.c.status, func.count())
@@ -74,13 +76,26 @@ def overview(store, cfg, now: datetime | None = None) -> dict:
         hours = (now - t).total_seconds() / 3600 if t else None
         limit = cfg.interval_for(r.segment)
         rows.append({"segment": r.segment, "ip": r.vantage_ip, "started_at": r.started_at,
-                     "verdict": r.verdict, "scan_id": r.scan_id,
+                     "verdict": r.verdict, "scan_id": r.scan_id, "scan": r.id,
+                     "classification": u.classification.get(r.segment or ""),
                      "open": {s: counts.get(r.id, {}).get(s, 0) for s in SEVERITIES},
                      "hours": None if hours is None else round(hours, 1),
+                     "late": None if hours is None else round(max(0.0, hours - limit), 1),
                      "limit": limit, "overdue": hours is None or hours > limit})
+    rows.sort(key=lambda v: (next((i for i, s in enumerate(u.segments) if s["name"] == v["segment"]),
+                                  99), v["ip"] or ""))
+    by_sev = {s: 0 for s in SEVERITIES}
+    by_seg: dict = {}
+    for r in u.open:
+        by_sev[r.h.severity] = by_sev.get(r.h.severity, 0) + 1
+        d = by_seg.setdefault(r.h.segment or "", {s: 0 for s in SEVERITIES})
+        d[r.h.severity] = d.get(r.h.severity, 0) + 1
+    segments = [{**s, "open": by_seg.get(s["name"], {k: 0 for k in SEVERITIES}),
+                 "total": sum(by_seg.get(s["name"], {}).values())} for s in u.segments]
     return {"verdict": verdict_of(statuses), "vantages": rows, "scans": total,
-            "overdue": [r for r in rows if r["overdue"]],
-            "interval": cfg.expected_interval_hours, "trend": _svg(trend(store, days=30))}
+            "overdue": [r for r in rows if r["overdue"]], "by_severity": by_sev,
+            "segments": segments, "open_total": len(u.open), "waived_total": len(u.waived),
+            "interval": cfg.expected_interval_hours, "trend": _svg(u.trend)}
 
 
 _TITLES: dict = {}
@@ -126,10 +141,13 @@ def one_finding(store, fingerprint: str):
     return None
 
 
-def changes(store, since: str) -> list[dict]:
+def changes(store, since: str, u=None) -> list[dict]:
+    """Every event since `since`; from the unit's state when given (the same
+    histories, walked once per new scan)."""
     from scanner.store.history import finding_history
     out = []
-    for h in finding_history(store, since=since):
+    hs = [r.h for r in u.rows] if u is not None else finding_history(store, since=since)
+    for h in hs:
         for t, ev in h.events:
             if t >= since:
                 out.append({"time": t, "event": ev, "h": h})
@@ -176,12 +194,50 @@ def report_of(docs: list[Mapping], lang: str) -> str:
     return render_report(bundles, lang)
 
 
+_DEVICES = __import__("weakref").WeakKeyDictionary()    # store -> {(scan version, lang): ...}
+
+
 def devices(store, lang: str) -> dict:
+    """devices_now(), kept per new scan and language (the register and the
+    station history walk every sighting: once per scan, not per request)."""
+    from scanner.serve.unit import scan_version
+    key = (scan_version(store), lang)
+    mine = _DEVICES.get(store)
+    if mine is None or key not in mine:
+        mine = {k: v for k, v in (mine or {}).items() if k[0] == key[0]}
+        mine[key] = devices_now(store, lang)
+        _DEVICES[store] = mine
+    return mine[key]
+
+
+def devices_now(store, lang: str) -> dict:
+    """The register against what was seen, each segment's table; the probes'
+    own stations marked as probes (they are no missing or unknown device)."""
     from scanner.report.render import _T, merge_report, reconcile
     from scanner.report.strings import STRINGS
+    from scanner.store.fingerprint import norm_mac
     from scanner.store.history import station_history
     bundles = latest_bundles(store)
     recon = []
+    probes_mac, probes_ip = set(), set()
+    for b in bundles:
+        v = b.get("vantage") if isinstance(b.get("vantage"), Mapping) else {}
+        if isinstance(v.get("mac"), str) and norm_mac(v["mac"]):
+            probes_mac.add(norm_mac(v["mac"]))
+        if isinstance(v.get("ip"), str) and v["ip"]:
+            probes_ip.add(v["ip"])
     if bundles:
         recon = reconcile(merge_report(bundles, lang), _T(STRINGS[lang]))
-    return {"recon": recon, "stations": station_history(store)}
+    probe_label = "探针（本系统）" if lang == "zh-CN" else "probe (isoscan's own)"
+    for r in recon:
+        t = r.get("table") or {}
+        rows = t.get("data") or t.get("rows") or []
+        for row in rows:
+            cells = [str(x) for x in row[1:]]
+            tokens = {w.strip(",;()") for c in cells for w in c.split()}
+            if tokens & probes_ip or {norm_mac(w) for w in tokens if ":" in w} & probes_mac:
+                row[0], row[1] = "recon-probe", probe_label
+    stations = station_history(store)
+    for st in stations:
+        st.probe = st.mac in probes_mac
+    return {"recon": recon, "stations": stations}

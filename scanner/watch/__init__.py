@@ -14,5 +14,5 @@
 Beside it, in the layers above: scanner/store/watchlog.py (events, keys and
 heartbeats in the store), scanner/alerts/watchsink.py (the store and the alert
 channels, off the listening thread), scanner/alerts/watch_health.py (a watch that
-stopped beating is vantage-silent), scanner/serve/watch_events.py (the console's page).
+stopped beating is vantage-silent), scanner/serve/routes/events.py (the console's page).
 """

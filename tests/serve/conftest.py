@@ -6,6 +6,13 @@ import pytest
 import servelib  # tests/serve is on sys.path (rootdir-relative, no package)
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory, monkeypatch):
+    """`isoscan serve` makes its signing key in $ISOSCAN_STATE_DIR: a test's own
+    (beside tmp_path, not in it: some tests list tmp_path)."""
+    monkeypatch.setenv("ISOSCAN_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def console(tmp_path):
     c = servelib.start_console(tmp_path)

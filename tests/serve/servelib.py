@@ -18,6 +18,15 @@ PASSWORDS = {"admin": "admin-pass-1", "inspector": "inspector-pass-1", "viewer":
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
+def csrf_of(c, page: str = "/account") -> str:
+    """The CSRF token a page's forms carry (the session's own; before login the
+    login form's). A test posts what a browser would: the value in the form."""
+    import re
+    m = re.search(r'name="csrf" value="([^"]+)"', c.get(page).text)
+    assert m, f"{page} has no form with a CSRF token"
+    return m.group(1)
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -62,9 +71,8 @@ class Console:
         import httpx
         c = httpx.Client(base_url=self.base, timeout=60)
         if role:
-            c.get("/login")
             r = c.post("/login", data={"name": role, "password": PASSWORDS[role],
-                                       "csrf": c.cookies.get("isoscan_csrf")})
+                                       "csrf": csrf_of(c, "/login")})
             assert r.status_code == 303, r.text
         return c
 
@@ -92,7 +100,11 @@ def start_console(tmp: Path, cfg=None, trust=None, spool_dir=None, db_url=None) 
     if spool_dir is not None:
         from scanner.serve.spool import Spool
         sp = Spool(str(spool_dir), store, cfg, trust)
-    app = build_app(store, cfg, trust, sp)
+    from scanner.evidence.keys import load_private_key, new_key_pair
+    key_path = tmp / "console.key"
+    if not key_path.exists():
+        new_key_pair(str(key_path), "test console")
+    app = build_app(store, cfg, trust, sp, load_private_key(str(key_path)))
     port = free_port()
     server = make_server(app, "127.0.0.1", port)
     th = threading.Thread(target=server.run, daemon=True)

@@ -3,22 +3,21 @@ from __future__ import annotations
 
 import httpx
 
-from servelib import PASSWORDS, fixture_bundle
+from servelib import PASSWORDS, csrf_of, fixture_bundle
 
-INSPECTOR_PAGES = ["/findings", "/changes", "/devices", "/reports", "/reports/latest",
-                   "/reports/1/bundle.json", "/reports/1/report.html", "/reports/1/evidence.zip"]
+VIEWER_PAGES = ["/findings", "/changes", "/devices", "/reports", "/reports/latest", "/account"]
+INSPECTOR_PAGES = ["/reports/1/bundle.json", "/reports/1/report.html", "/reports/1/evidence.zip"]
 ADMIN_PAGES = ["/admin", "/audit"]
 
 
 def _login(c: httpx.Client, name, password):
-    c.get("/login")
     return c.post("/login", data={"name": name, "password": password,
-                                  "csrf": c.cookies.get("isoscan_csrf")})
+                                  "csrf": csrf_of(c, "/login")})
 
 
 def test_anonymous_is_sent_to_login(console):
     c = console.client()
-    for page in ["/", *INSPECTOR_PAGES, *ADMIN_PAGES]:
+    for page in ["/", *VIEWER_PAGES, *INSPECTOR_PAGES, *ADMIN_PAGES]:
         r = c.get(page)
         assert r.status_code == 303 and r.headers["location"] == "/login", page
 
@@ -67,7 +66,7 @@ def test_csrf_missing_or_wrong_is_403(console):
     assert r.status_code == 403
     from scanner.serve.accounts import list_tokens
     assert [t["probe"] for t in list_tokens(console.store)] == ["probe-1"]
-    r = a.post("/admin/tokens", data={"probe": "p2", "csrf": a.cookies.get("isoscan_csrf")})
+    r = a.post("/admin/tokens", data={"probe": "p2", "csrf": csrf_of(a)})
     assert r.status_code == 200 and "isk_" in r.text
 
 
@@ -75,6 +74,8 @@ def test_role_limits(console):
     assert console.push(fixture_bundle("secret-lan")).status_code == 201
     v, i, a = console.client("viewer"), console.client("inspector"), console.client("admin")
     assert v.get("/").status_code == 200
+    for page in VIEWER_PAGES:                   # a viewer reads everything (issue 23)
+        assert v.get(page).status_code == 200, page
     for page in INSPECTOR_PAGES + ADMIN_PAGES:
         assert v.get(page).status_code == 403, page
     for page in INSPECTOR_PAGES:
@@ -84,7 +85,7 @@ def test_role_limits(console):
         assert i.get(page).status_code == 403, page
         assert a.get(page).status_code == 200, page
     r = i.post("/admin/users", data={"name": "x", "role": "admin", "password": "12345678",
-                                     "csrf": i.cookies.get("isoscan_csrf")})
+                                     "csrf": csrf_of(i)})
     assert r.status_code == 403
 
 
@@ -101,7 +102,7 @@ def test_audit_log_has_views_and_downloads(console):
     assert has("inspector", "/findings?segment=secret-lan", 200)
     assert has("inspector", "/reports/1/bundle.json", 200)
     assert any(r["what"] == "/reports/1/bundle.json" and r["detail"] == "download" for r in rows)
-    assert has("viewer", "/findings", 403)
+    assert has("viewer", "/findings", 200)
     assert has("probe-1", "/api/v1/bundles", 201)
     assert any(r["detail"] == "login" and r["who"] == "inspector" for r in rows)
     page = console.client("admin").get("/audit").text
@@ -129,7 +130,7 @@ def test_proxy_header_only_from_trusted_addresses(console_factory):
     c = console_factory(cfg=Config(proxy_auth=ProxyAuth("X-Remote-User", None, ("127.0.0.1",))))
     r = httpx.get(c.base + "/findings", headers={"X-Remote-User": "inspector"})
     assert r.status_code == 200
-    r = httpx.get(c.base + "/findings", headers={"X-Remote-User": "viewer"})
+    r = httpx.get(c.base + "/admin", headers={"X-Remote-User": "viewer"})
     assert r.status_code == 403
     r = httpx.get(c.base + "/findings", headers={"X-Remote-User": "stranger"})
     assert r.status_code == 303                      # no such user: not logged in

@@ -1,7 +1,7 @@
-"""The console's page of the watch's recent events (/events, inspector and up).
+"""The console's page of the watch's recent events (/events, every role).
 
-Self-contained: its strings (zh-CN, en), its query, its route. build_app()
-registers it with one line (`routes += watch_events.routes(c, guard, store)`).
+Self-contained: its strings (zh-CN, en), its query, its route (ROUTES, which
+scanner.serve.routes.all_routes() lists beside the other page groups).
 Times are shown in the unit's zone (scanner/localtime.py); the store keeps UTC.
 Everything shown came from the network or the inventory: the template is
 autoescaped (Jinja2), nothing is escaped by hand.
@@ -9,6 +9,8 @@ autoescaped (Jinja2), nothing is escaped by hand.
 from __future__ import annotations
 
 from starlette.routing import Route
+
+from scanner.serve.routes.common import guard
 
 LIMIT = 500
 SILENT_AFTER = 120.0          # a heartbeat older than this (they come every 30 s): marked silent
@@ -50,11 +52,11 @@ def context(store, cfg, lang: str, segment: str | None = None) -> dict:
             "segment": segment or ""}
 
 
-def routes(console, guard, store) -> list[Route]:
-    @guard("inspector")
-    def events(request, user):
-        lang = console.lang(request)
-        seg = request.query_params.get("segment") or None
-        return console.page(request, "events.html.j2", user,
-                            **context(store, console.cfg, lang, seg))
-    return [Route("/events", events)]
+@guard("viewer")     # a viewer reads every page (issue 23)
+def events(c, request, user):
+    lang = c.lang(request)
+    seg = request.query_params.get("segment") or None
+    return c.page(request, "events.html.j2", user, **context(c.store, c.cfg, lang, seg))
+
+
+ROUTES = [Route("/events", events)]
