@@ -160,12 +160,9 @@ class _Index:
         return sorted(out)
 
 
-def load_waivers(path: str, db: str | None = None) -> list[Waiver]:
-    """A waivers.yaml; or, for `store` (the store of `db`, else ISOSCAN_DB) or a
-    database URL, the waivers kept in the store (scanner.serve.waiverstore)."""
-    if path == "store" or "://" in path:
-        from scanner.serve.waiverstore import load_from_store
-        return load_from_store(path, db)
+def load_waivers(path: str) -> list[Waiver]:
+    """A waivers.yaml (the commands' `--waivers store` or a database URL reads the
+    waivers the console keeps instead: scanner.commands.common.load_waivers)."""
     try:
         doc = yc.load(path, "a waivers file")
     except yc.ConfigError as exc:

@@ -147,7 +147,8 @@ def alert(config_path, previous, current, waivers_path, outbox, dry_run, now_s, 
             results.append(data)
         old, new = results
         if waivers_path:
-            from scanner.waivers import apply_waivers, load_waivers
+            from scanner.commands.common import load_waivers
+            from scanner.waivers import apply_waivers
             ws = load_waivers(waivers_path)
             today = now.astimezone(_dt.timezone.utc).date()
             for r in (old, new):

@@ -171,3 +171,14 @@ def default_outbox(db: str | None = None) -> str:
     if path:
         return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
     return "/var/lib/isoscan/alerts-outbox.jsonl"
+
+
+def load_waivers(path: str, db: str | None = None):
+    """`--waivers`: a waivers.yaml, or the waivers the console keeps in the store
+    (`store`: the store of --db, else ISOSCAN_DB; or a database URL). One place
+    for both, so the console's waivers are honoured by report, scan and alert."""
+    if path == "store" or "://" in path:
+        from scanner.serve.waiverstore import load_from_store
+        return load_from_store(path, db)
+    from scanner.waivers import load_waivers as from_file
+    return from_file(path)

@@ -254,7 +254,8 @@ def report(files, output, lang, json_out, inventory, no_rejudge, strict, full_sw
             if waivers_file:                  # issue 14: scanner/waivers.py
                 import datetime as _dt
 
-                from scanner.waivers import WaiverError, apply_waivers, load_waivers
+                from scanner.commands.common import load_waivers
+                from scanner.waivers import WaiverError, apply_waivers
                 try:
                     apply_waivers(merged, load_waivers(waivers_file, db), lang=lang,
                                   today=_dt.datetime.now(_dt.timezone.utc).date())

@@ -217,7 +217,8 @@ def _waivers(path, cfg, lang):
     if cfg is None:
         _say(lang, "--waivers 仅与 --alert 一起使用", "--waivers goes with --alert")
         sys.exit(2)
-    from scanner.waivers import WaiverError, load_waivers
+    from scanner.commands.common import load_waivers
+    from scanner.waivers import WaiverError
     try:
         return load_waivers(path)
     except WaiverError as exc:

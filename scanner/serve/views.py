@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
+import weakref
 from datetime import datetime, timezone
 from typing import Mapping
 
@@ -194,7 +195,7 @@ def report_of(docs: list[Mapping], lang: str) -> str:
     return render_report(bundles, lang)
 
 
-_DEVICES = __import__("weakref").WeakKeyDictionary()    # store -> {(scan version, lang): ...}
+_DEVICES = weakref.WeakKeyDictionary()    # store -> {(scan version, lang): ...}
 
 
 def devices(store, lang: str) -> dict:

@@ -2,7 +2,7 @@
 
 One place for waivers: the console makes them (admin: reason, expiry,
 approver), `isoscan report --db URL --waivers store` and `isoscan alert
---waivers URL` read them (scanner.waivers.load_waivers dispatches here for
+--waivers URL` read them (scanner.commands.common.load_waivers dispatches here for
 `store` or a database URL), and `isoscan serve waivers import|export`
 moves them from and to waivers.yaml. The rules are scanner.waivers' own: a
 protected check on a classified segment is refused when it is applied.
