@@ -124,3 +124,11 @@ def test_not_a_workbook(tmp_path, inv):
     p = tmp_path / "x.ods"
     p.write_bytes(b"")
     refused(run("inventory", "import", p, "-i", inv, "-o", inv), "不支持的台账格式")
+
+
+def test_malformed_csv_names_its_line(tmp_path, inv):
+    bad = tmp_path / "台账.csv"
+    bad.write_text("设备名称,IP地址,MAC地址\npc-01,10.20.0.7,aa-bb-cc-dd-ee-01\n"
+                   'pc-02,"' + "x" * (1024 * 1024 + 1) + '"\n', encoding="utf-8")
+    refused(run("inventory", "import", bad, "-i", inv, "-o", inv), "台账.csv 第 3 行")
+    assert not (inv / "devices.yaml").exists()

@@ -336,6 +336,7 @@ def _xlsx(path: str) -> Iterator[Ledger]:
 
 def _xlsx_rows(ws, name):
     def rows(width, first):
+        n = first - 1
         try:
             for n, values in enumerate(ws.iter_rows(min_row=first, max_col=width,
                                                     values_only=True), first):
@@ -343,8 +344,10 @@ def _xlsx_rows(ws, name):
         except LedgerError:
             raise
         except Exception as exc:
-            raise LedgerError(text(f"{name}：工作表「{ws.title}」无法读取（{type(exc).__name__}: {exc}）",
-                                   f"{name}: sheet {ws.title} cannot be read "
+            # the row after the last one read is where it broke
+            raise LedgerError(text(f"{name}：工作表「{ws.title}」第 {n + 1} 行附近无法读取"
+                                   f"（{type(exc).__name__}: {exc}）",
+                                   f"{name}: sheet {ws.title} cannot be read near row {n + 1} "
                                    f"({type(exc).__name__}: {exc})")) from None
     return rows
 
@@ -443,13 +446,14 @@ def _csv(path: str, cap: int) -> Ledger:
     csv.field_size_limit(1024 * 1024)
 
     def rows(width, first):
+        reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
         try:
-            for n, values in enumerate(csv.reader(io.StringIO(body, newline=""),
-                                                  delimiter=delimiter), 1):
+            for n, values in enumerate(reader, 1):
                 if n >= first:
                     yield n, tuple(values[:width])
         except csv.Error as exc:
-            raise LedgerError(text(f"{name}：CSV 格式错误（{exc}）",
-                                   f"{name}: malformed CSV ({exc})")) from None
+            line = reader.line_num
+            raise LedgerError(text(f"{name} 第 {line} 行：CSV 格式错误（{exc}）",
+                                   f"{name} line {line}: malformed CSV ({exc})")) from None
     return Ledger(path, "csv", [Sheet(None, _rows=rows)], encoding)
 
