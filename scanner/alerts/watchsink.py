@@ -9,8 +9,13 @@ The queue is bounded (MAX_QUEUE batches); when the store or a channel is so
 slow that it fills, further batches are counted as lost and said on stderr
 and in the next heartbeat's status (never silently).
 
+A batch the thread cannot handle is counted as lost and said; the thread
+goes on. Should it die all the same, `dead` says so and the runner's next
+heartbeat reads "stopped" (what `isoscan watch --health` raises vantage-silent
+for): events going nowhere are never covered by a "listening" beat.
+
 The runner knows this object only by its methods (put, beat, load_state,
-start, close, lost): the watch itself imports neither the store nor the alerts.
+start, close, lost, dead): the watch itself imports neither the store nor the alerts.
 """
 from __future__ import annotations
 
@@ -100,6 +105,11 @@ class Sink:
             self.store.close()
 
     # -- the thread -----------------------------------------------------------------
+    @property
+    def dead(self) -> bool:
+        """Started, and its thread is gone: nothing reaches the store or the channels."""
+        return self.thread.ident is not None and not self.thread.is_alive()
+
     def _run(self) -> None:
         while True:
             try:
@@ -108,15 +118,23 @@ class Sink:
                 events, forgotten = [], []
             if events is None:
                 return
-            self._prune()
-            if self.store is not None and (events or forgotten):
-                try:
-                    from scanner.store.watchlog import record
-                    record(self.store, events, forgotten)
-                except Exception as exc:      # noqa: BLE001 - said, and the alerts still go
-                    print(f"isoscan watch: the store refused {len(events)} event(s): "
-                          f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-            self._alert(events)
+            try:
+                self._one(events, forgotten)
+            except Exception as exc:          # noqa: BLE001 - counted and said; the thread goes on
+                self.lost += len(events)
+                print(f"isoscan watch: {len(events)} event(s) neither stored nor alerted: "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+    def _one(self, events: list, forgotten: list) -> None:
+        self._prune()
+        if self.store is not None and (events or forgotten):
+            try:
+                from scanner.store.watchlog import record
+                record(self.store, events, forgotten)
+            except Exception as exc:      # noqa: BLE001 - said, and the alerts still go
+                print(f"isoscan watch: the store refused {len(events)} event(s): "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        self._alert(events)
 
     def _prune(self) -> None:
         if self.store is None or time.monotonic() < self.next_prune:

@@ -371,9 +371,14 @@ class Watch:
     def _beat(self, status: str | None = None) -> None:
         if self.sink is None:
             return
+        if status is None and self.sink.dead:
+            # events go nowhere: a beat saying "listening" would hide it; "stopped" is
+            # what `isoscan watch --health` raises vantage-silent for
+            status = "stopped: the store/alert thread died (events are not stored or alerted)"
+            print(f"isoscan watch: {status}", file=sys.stderr, flush=True)
         for leg in self.legs:
             st = status or ("listening" if leg.capture is not None else f"error: {leg.error}")
-            if self.sink is not None and self.sink.lost:
+            if self.sink.lost:
                 st += f"; {self.sink.lost} event(s) lost"
             try:
                 self.sink.beat(interface=leg.iface, segment=leg.segment, pid=os.getpid(),
