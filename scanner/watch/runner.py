@@ -174,15 +174,19 @@ class Watch:
                                         f"{leg.iface or '?'} cannot be watched, the segment is "
                                         f"unwatched: {why_en}"))
 
-    def _judge(self, leg: Leg, reported: Bounded | None = None) -> None:
-        from scanner.watch.rules import Judge
+    def _new_judge(self, inv, plan):
+        from scanner.watch.rules import Judge, RulesError
         if self.o.checks is None:
             raise WatchInputError("no checks to judge with (Options.checks)")
-        from scanner.watch.rules import RulesError
         try:
-            judge = Judge(self.inv, leg.plan.vantage.to_json(), self.o.checks())
+            return Judge(inv, plan.vantage.to_json(), self.o.checks())
         except RulesError as exc:
             raise WatchInputError(str(exc))
+
+    def _judge(self, leg: Leg, reported: Bounded | None = None, judge=None) -> None:
+        """The leg's tracker judging with `judge` (made here from self.inv when not given)."""
+        if judge is None:
+            judge = self._new_judge(self.inv, leg.plan)
         from scanner.probes.dhcp import CLIENT_MAC
         own = frozenset(leg.plan.vantage.own_macs) | {CLIENT_MAC}
         if leg.tracker is None:
@@ -342,31 +346,31 @@ class Watch:
         try:
             inv = _load_inventory(self.o.inventory)
         except WatchInputError as exc:
-            self.emit([Event(at=_now_dt(), event="watch-error", severity="high", segment=None,
-                             key=f"watch-error|reload|{int(time.time())}",
-                             detail=text(f"SIGHUP：清单重新加载失败，继续使用原清单：{exc}",
-                                         f"SIGHUP: the inventory could not be reloaded, the "
-                                         f"previous one stays in force: {exc}"))])
+            self._reload_failed(text(f"SIGHUP：清单重新加载失败，继续使用原清单：{exc}",
+                                     f"SIGHUP: the inventory could not be reloaded, the "
+                                     f"previous one stays in force: {exc}"))
             return
         from scanner.scan.plan import ScopeError, build_plan
-        old = self.inv
         try:
+            # everything made first: a failure leaves every leg as it was
             plans = [build_plan(inv, leg.plan.vantage) for leg in self.legs]
-            self.inv = inv
-            for leg, plan in zip(self.legs, plans):
-                leg.plan = plan
-                if leg.sender is not None:
-                    leg.sender.plan = plan
-                self._judge(leg)
+            judges = [self._new_judge(inv, plan) for plan in plans]
         except (ScopeError, WatchInputError) as exc:
-            self.inv = old
-            self.emit([Event(at=_now_dt(), event="watch-error", severity="high", segment=None,
-                             key=f"watch-error|reload|{int(time.time())}",
-                             detail=text(f"SIGHUP：新清单无法使用，继续使用原清单：{exc}",
-                                         f"SIGHUP: the new inventory cannot be used, the previous "
-                                         f"one stays in force: {exc}"))])
+            self._reload_failed(text(f"SIGHUP：新清单无法使用，继续使用原清单：{exc}",
+                                     f"SIGHUP: the new inventory cannot be used, the previous "
+                                     f"one stays in force: {exc}"))
             return
+        self.inv = inv
+        for leg, plan, judge in zip(self.legs, plans, judges):
+            leg.plan = plan
+            if leg.sender is not None:
+                leg.sender.plan = plan
+            self._judge(leg, judge=judge)
         print("isoscan watch: inventory reloaded", file=sys.stderr, flush=True)
+
+    def _reload_failed(self, why) -> None:
+        self.emit([Event(at=_now_dt(), event="watch-error", severity="high", segment=None,
+                         key=f"watch-error|reload|{int(time.time())}", detail=why)])
 
     def _beat(self, status: str | None = None) -> None:
         if self.sink is None:
