@@ -194,12 +194,7 @@ class Watch:
                                   started=self.started, reported=reported,
                                   send_confirm=self._confirmer(leg))
         else:
-            t = leg.tracker
-            t.judge, t.own_macs, t.segment = judge, own, leg.segment
-            t.stations.clear()
-            t.judged.clear()
-            t.registered_ips = {str(i.ip) for _, i in self.inv.devices_on(leg.segment)
-                                if i.ip is not None}
+            leg.tracker.rejudge(judge, own)
 
     def _confirmer(self, leg: Leg):
         def confirm(ip: str) -> None:

@@ -75,13 +75,14 @@ class Bounded(Generic[K, V]):
 class Station:
     """A MAC heard on the segment: when, from which addresses."""
 
-    __slots__ = ("mac", "first", "last", "ips")
+    __slots__ = ("mac", "first", "last", "ips", "generation")
 
-    def __init__(self, mac: str, now: float):
+    def __init__(self, mac: str, now: float, generation: int = 0):
         self.mac = mac
         self.first = now
         self.last = now
         self.ips: dict[str | None, float] = {}
+        self.generation = generation        # of the inventory it was last judged under
 
     def add_ip(self, ip: str | None, now: float) -> bool:
         """True when this address is new for the station."""

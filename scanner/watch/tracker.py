@@ -76,8 +76,18 @@ class Tracker:
         self.minute = (0, 0, 0)          # (minute, events raised, suppressed)
         self.forgotten: list[str] = []   # keys dropped (a gone card back): the store forgets them
         self.next_missing = 0.0
-        self.registered_ips = {str(i.ip) for _, i in judge.inv.devices_on(segment)
-                               if i.ip is not None}
+        self.generation = 0              # of the inventory: bumped by rejudge()
+        self.registered_ips = _registered_ips(judge, segment)
+
+    def rejudge(self, judge, own_macs: frozenset[str]) -> None:
+        """A new inventory (SIGHUP): every station is judged again the next time
+        it is heard, servers and routers too. When each station was last heard
+        stays: that is the network's, not the inventory's (forgetting it would
+        call every registered device not yet heard again gone)."""
+        self.judge, self.own_macs = judge, own_macs
+        self.generation += 1
+        self.judged.clear()
+        self.registered_ips = _registered_ips(judge, self.segment)
 
     # -- raising ---------------------------------------------------------------
     def _raise(self, out: list, now: float, event: str, key: str, f: Finding | None = None, *,
@@ -145,14 +155,16 @@ class Tracker:
         st = self.stations.get(mac)
         fresh = st is None
         if fresh:
-            st = Station(mac, now)
+            st = Station(mac, now, self.generation)
             self.stations.put(mac, st)
         else:
             st.last = now
             self.stations.touch(mac)
         claim = ip if h.via not in ("dad", "arp-probe") else None
         new_ip = st.add_ip(claim, now) if claim is not None else False
-        if fresh or new_ip:
+        stale = st.generation != self.generation        # judged under an older inventory
+        st.generation = self.generation
+        if fresh or new_ip or stale:
             self._roll(out, now)
             if self.minute[1] >= self.t.events_per_minute:
                 # a flood: judged later, at most JUDGE_PER_TICK a tick (CPU stays bounded)
@@ -290,6 +302,10 @@ class Tracker:
                                     f"{self.t.silence:g} s; " + pick(_detail(f), "en")))
         return out
 
+
+
+def _registered_ips(judge, segment: str) -> set[str]:
+    return {str(i.ip) for _, i in judge.inv.devices_on(segment) if i.ip is not None}
 
 
 def _link_local(ip: str) -> bool:

@@ -111,3 +111,23 @@ def _copy(b: Bounded) -> Bounded:
     for k, v in b.items():
         c.put(k, v)
     return c
+
+
+def test_a_reload_rejudges_stations_but_keeps_when_each_was_heard(judge):
+    t, _ = tracker(judge)
+    stray = ("10.40.0.77", "02:aa:00:00:4b:77")
+    assert names(t.heard(Heard(stray[1], stray[0], "arp", False), T + 40)) == ["station-new"]
+    t.heard(Heard(WS[1], WS[0], "arp", False), T + 50)
+    t.heard(Heard(SRV[1], SRV[0], "arp", False), T + 50)
+    t.rejudge(judge, t.own_macs)                          # SIGHUP at T + 55
+    t.heard(Heard(WS[1], WS[0], "arp", False), T + 56)
+    gone = t.tick(T + 65)
+    # srv-w spoke 15 s ago: not gone because the inventory was reloaded; gw-w never spoke
+    assert {e.device for e in gone if e.event == "station-gone"} == {"gw-w"}
+    # judged again under the new inventory when heard (its key stops a repeat here)
+    calls = []
+    t.judge = type("J", (), {"station": lambda self, *a: calls.append(a) or [],
+                             "inv": judge.inv})()
+    t.rejudge(t.judge, t.own_macs)
+    t.heard(Heard(stray[1], stray[0], "arp", False), T + 70)
+    assert calls == [(stray[0], stray[1], "arp")]
