@@ -369,8 +369,10 @@ def _xls(path: str, cap: int) -> Ledger:
             f"{name}: carries macros (_VBA_PROJECT) and is refused; save it as an Excel "
             "Workbook (.xlsx) and import that"))
     try:
+        # ragged_rows: each row as long as its own cells (rows() asks row_len); otherwise
+        # one cell far right pads all 65,536 rows to its width (200 MiB from a 2 MiB file)
         book = xlrd.open_workbook(file_contents=raw, formatting_info=True, on_demand=True,
-                                  logfile=io.StringIO())
+                                  ragged_rows=True, logfile=io.StringIO())
     except Exception as exc:
         raise LedgerError(text(f"{name}：无法作为 Excel 97–2003 工作簿读取（{type(exc).__name__}: {exc}）",
                                f"{name}: cannot be read as an Excel 97-2003 workbook "
