@@ -61,6 +61,11 @@ def alert_of(e) -> Alert:
 
 class Sink:
     def __init__(self, store, alert_cfg=None, outbox: str | None = None):
+        # what the thread runs, imported now, before the watch drops its privileges: a
+        # --user may not be able to read the installation (or the interpreter's own
+        # library) afterwards, and an import failing in the thread loses every event
+        import scanner.alerts.outbox  # noqa: F401
+        import scanner.store.watchlog  # noqa: F401
         self.store = store
         self.cfg = alert_cfg
         self.outbox = outbox
