@@ -15,6 +15,7 @@ are per thread):
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import select
@@ -35,6 +36,9 @@ BEAT_EVERY = 30.0            # heartbeat into the store
 REOPEN_EVERY = 10.0          # a lost interface is tried again this often
 BATCH = 512                  # frames read from one socket before looking at the others
 TICK = 0.25                  # the clock of silence, confirmations, settling
+# a send failing so means the interface went down or away: the listener raises that
+# itself (its socket fails, or its up-check within REOPEN_EVERY), the sweep does not
+LINK_GONE = (errno.ENETDOWN, errno.ENODEV, errno.ENXIO)
 
 
 class WatchInputError(Exception):
@@ -401,6 +405,8 @@ class Watch:
                 except Exception as exc:      # noqa: BLE001 - an error event, not silence
                     if self.stop.is_set():
                         return
+                    if isinstance(exc, OSError) and exc.errno in LINK_GONE:
+                        continue              # the listener says it (one cause, one alarm)
                     self.emit([self._error(leg, "sweep", f"sweep on {leg.iface} failed: "
                                                          f"{type(exc).__name__}: {exc}")])
             if now >= next_solicit:
