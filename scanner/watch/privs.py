@@ -72,6 +72,9 @@ def drop(user: str | None = None, keep_raw: bool = True) -> str:
     libc = _libc()
     keep = (1 << CAP_NET_RAW) if keep_raw else 0
     if os.geteuid() != 0:
+        if user and _passwd(user).pw_uid != os.geteuid():
+            raise PrivError(f"--user {user}: only a watch started as root can switch users "
+                            f"(this one runs as uid {os.geteuid()})")
         _capset(keep & _status()["CapEff"])
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise PrivError("prctl(PR_SET_NO_NEW_PRIVS) failed")
@@ -82,11 +85,7 @@ def drop(user: str | None = None, keep_raw: bool = True) -> str:
     done = "uid 0"
     if user:
         import grp
-        import pwd
-        try:
-            pw = pwd.getpwnam(user)
-        except KeyError:
-            raise PrivError(f"no such user {user!r} (--user)") from None
+        pw = _passwd(user)
         if libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
             raise PrivError("prctl(PR_SET_KEEPCAPS) failed")
         os.setgroups([])
@@ -98,6 +97,14 @@ def drop(user: str | None = None, keep_raw: bool = True) -> str:
         raise PrivError("prctl(PR_SET_NO_NEW_PRIVS) failed")
     _verify(keep)
     return f"{done}, capabilities: {'CAP_NET_RAW only' if keep else 'none'}"
+
+
+def _passwd(user: str):
+    import pwd
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise PrivError(f"no such user {user!r} (--user)") from None
 
 
 def _verify(keep: int) -> None:

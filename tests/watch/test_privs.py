@@ -53,3 +53,15 @@ def test_a_status_that_cannot_be_read_is_a_failure(monkeypatch):
         assert "cannot be confirmed" in str(exc) or "cannot be read" in str(exc)
     else:
         raise AssertionError("an unreadable status read as no capabilities")
+
+
+def test_user_asked_of_a_watch_not_started_as_root_is_refused(monkeypatch):
+    from scanner.watch import privs
+    monkeypatch.setattr(privs.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(privs, "_capset", lambda keep: (_ for _ in ()).throw(AssertionError("capset")))
+    try:
+        privs.drop("nobody", True)
+    except privs.PrivError as exc:
+        assert "--user nobody" in str(exc)
+    else:
+        raise AssertionError("--user was ignored")
