@@ -31,6 +31,7 @@ from scanner.watch.state import (MAX_JUDGED, MAX_PENDING, MAX_REPORTED, MAX_STAT
 
 MISSING_EVERY = 5.0                  # seconds between two DEV-MISSING judgments
 JUDGE_PER_TICK = 50                  # stations of a flood's backlog judged per tick
+UNJUDGED = -1                        # a station's generation while it waits in the backlog
 # how a station was heard, in the discovery's words (the checks' evidence reads "ARP reply from")
 VIA = {"arp": "arp", "garp": "arp", "arp-probe": "arp", "ndp": "ndp", "dad": "ndp",
        "dhcp": "dhcp", "dhcp6": "dhcpv6"}
@@ -162,12 +163,14 @@ class Tracker:
             self.stations.touch(mac)
         claim = ip if h.via not in ("dad", "arp-probe") else None
         new_ip = st.add_ip(claim, now) if claim is not None else False
-        stale = st.generation != self.generation        # judged under an older inventory
+        stale = st.generation != self.generation        # judged under an older inventory, or not yet
         st.generation = self.generation
         if fresh or new_ip or stale:
             self._roll(out, now)
             if self.minute[1] >= self.t.events_per_minute:
-                # a flood: judged later, at most JUDGE_PER_TICK a tick (CPU stays bounded)
+                # a flood: judged later, at most JUDGE_PER_TICK a tick (CPU stays bounded);
+                # unjudged till then, so one the full backlog drops is judged when heard again
+                st.generation = UNJUDGED
                 self.backlog.put(mac, (ip, h.via))
                 minute, n, dropped = self.minute
                 self.minute = (minute, n, dropped + 1)
@@ -259,6 +262,9 @@ class Tracker:
         room = self.t.events_per_minute - self.minute[1]
         for _ in range(min(JUDGE_PER_TICK, len(self.backlog), max(0, room))):
             mac, (ip, via) = self.backlog.d.popitem(last=False)
+            st = self.stations.get(mac)
+            if st is not None:
+                st.generation = self.generation
             self._station(out, now, ip, mac, via)
         self._settle(out, now)
         missing_due = now - self.started >= self.t.silence and now >= self.next_missing

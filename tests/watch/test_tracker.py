@@ -131,3 +131,16 @@ def test_a_reload_rejudges_stations_but_keeps_when_each_was_heard(judge):
     t.rejudge(t.judge, t.own_macs)
     t.heard(Heard(stray[1], stray[0], "arp", False), T + 70)
     assert calls == [(stray[0], stray[1], "arp")]
+
+
+def test_a_station_the_full_backlog_dropped_is_judged_when_heard_again(judge):
+    from scanner.watch.state import MAX_PENDING
+    t, _ = tracker(judge, events_per_minute=5, silence=1e6)
+    macs = [f"02:cc:00:00:{i >> 8:02x}:{i & 255:02x}" for i in range(MAX_PENDING + 50)]
+    for i, mac in enumerate(macs):                      # a flood: more than the backlog holds
+        t.heard(Heard(mac, None, "arp-probe", True), T + i * 0.001)     # (no address claimed)
+    dropped = macs[5]                                   # (the first 5 were judged at once)
+    assert dropped in t.stations and dropped not in t.backlog
+    ev = t.heard(Heard(dropped, None, "arp-probe", True), T + 61)       # the flood is over
+    assert "watch-flood" in names(ev)                    # the last minute's, said now
+    assert [(e.event, e.mac) for e in ev if e.event != "watch-flood"] == [("station-new", dropped)]
