@@ -157,3 +157,10 @@ def test_one_far_cell_does_not_pad_every_row_of_an_xls(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) < 100, f"{r.stdout.strip()} MiB to open a 2 MiB .xls"
+
+
+def test_a_refused_sheet_names_its_file_sheet_and_row(tmp_path, inv, monkeypatch):
+    good = ledgerlib.make_ledger(tmp_path / "台账.xlsx")
+    monkeypatch.setenv("ISOSCAN_LEDGER_MAX_ROWS", "5")
+    refused(run("inventory", "import", good, "-i", inv, "-o", inv),
+            "台账.xlsx：工作表「涉密网」：非空行超过 5 行（ISOSCAN_LEDGER_MAX_ROWS，至第 6 行）")

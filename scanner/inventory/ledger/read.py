@@ -77,6 +77,7 @@ class Sheet:
     formulas: bool = False        # the sheet has formulas (their cached values are read)
     _rows: Callable[[int, int], Iterator[tuple[int, tuple]]] | None = field(default=None,
                                                                             repr=False)
+    file: str = ""                # the ledger's file name, for the messages
 
     def rows(self, width: int = MAX_COLUMNS, first: int = 1) -> Iterator[tuple[int, tuple]]:
         """(row number, values) of every non-empty row from row `first` on, at
@@ -84,19 +85,18 @@ class Sheet:
         non-empty row count capped."""
         cap, seen = max_rows(), 0
         width = max(1, min(width, MAX_COLUMNS))
-        fill = _merge_filler(self.merged)
+        try:
+            fill = _merge_filler(self.merged)
+        except LedgerError as exc:
+            raise LedgerError(_where(self, exc.message)) from None
         blank = None          # openpyxl yields one shared tuple for every missing row
         for rowno, values in self._rows(width, first):
             if values is blank:
                 if rowno > EXCEL_MAX_ROW:
-                    raise LedgerError(_where(self, text(
-                        f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
-                        f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")))
+                    raise LedgerError(_where(self, _past_excel(rowno)))
                 continue
             if rowno > EXCEL_MAX_ROW:
-                raise LedgerError(_where(self, text(
-                    f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
-                    f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")))
+                raise LedgerError(_where(self, _past_excel(rowno)))
             if not any(v is not None and v != "" for v in values):
                 blank = values
                 continue
@@ -105,15 +105,25 @@ class Sheet:
             seen += 1
             if seen > cap:
                 raise LedgerError(_where(self, text(
-                    f"非空行超过 {cap} 行（ISOSCAN_LEDGER_MAX_ROWS），拒绝读取",
-                    f"more than {cap} non-empty rows (ISOSCAN_LEDGER_MAX_ROWS): refused")))
+                    f"非空行超过 {cap} 行（ISOSCAN_LEDGER_MAX_ROWS，至第 {rowno} 行），拒绝读取",
+                    f"more than {cap} non-empty rows (ISOSCAN_LEDGER_MAX_ROWS; reached at row "
+                    f"{rowno}): refused")))
             yield rowno, values
 
 
+def _past_excel(rowno: int) -> Text:
+    return text(f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
+                f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")
+
+
 def _where(sheet: Sheet, msg: Text) -> Text:
+    """The message with the file and the sheet it is about."""
+    f_zh = f"{sheet.file}：" if sheet.file else ""
+    f_en = f"{sheet.file}: " if sheet.file else ""
     if sheet.name is None:
-        return msg
-    return text(f"工作表「{sheet.name}」：{msg['zh-CN']}", f"sheet {sheet.name}: {msg['en']}")
+        return text(f_zh + msg["zh-CN"], f_en + msg["en"])
+    return text(f"{f_zh}工作表「{sheet.name}」：{msg['zh-CN']}",
+                f"{f_en}sheet {sheet.name}: {msg['en']}")
 
 
 def _merge_filler(merged):
@@ -328,7 +338,7 @@ def _xlsx(path: str) -> Iterator[Ledger]:
             hidden, merged, formulas = extras.get(member, (frozenset(), (), False))
             ws.reset_dimensions()          # never trust the declared size: stream what is there
             sheets.append(Sheet(ws.title, getattr(ws, "sheet_state", "visible") != "visible",
-                                hidden, merged, formulas, _xlsx_rows(ws, name)))
+                                hidden, merged, formulas, _xlsx_rows(ws, name), file=name))
         yield Ledger(path, "xlsx", sheets)
     finally:
         wb.close()
@@ -387,7 +397,7 @@ def _xls(path: str, cap: int) -> Ledger:
                            if info.hidden and c < MAX_COLUMNS)
         merged = tuple((r1 + 1, c1 + 1, r2, c2) for r1, r2, c1, c2 in sh.merged_cells)
         sheets.append(Sheet(sh.name, sh.visibility != 0, hidden, merged, False,
-                            _xls_rows(sh, book.datemode)))
+                            _xls_rows(sh, book.datemode), file=name))
     return Ledger(path, "xls", sheets)
 
 
@@ -457,5 +467,5 @@ def _csv(path: str, cap: int) -> Ledger:
             line = reader.line_num
             raise LedgerError(text(f"{name} 第 {line} 行：CSV 格式错误（{exc}）",
                                    f"{name} line {line}: malformed CSV ({exc})")) from None
-    return Ledger(path, "csv", [Sheet(None, _rows=rows)], encoding)
+    return Ledger(path, "csv", [Sheet(None, _rows=rows, file=name)], encoding)
 
