@@ -8,7 +8,8 @@ are per thread):
  2. per interface: its vantage and plan (the scan's scope guard), its capture
     socket (kernel filter) and its send socket; an interface that cannot be
     listened on is a `watch-error` event, never silence;
- 3. privileges dropped (privs.py);
+ 3. the checks loaded (once: a SIGHUP judges with them again), then privileges
+    dropped (privs.py): after the drop a --user may not read the installation;
  4. the state the store keeps (event keys raised before a restart);
  5. the sink's thread (store, alerts) and the sweep thread; then the loop.
 """
@@ -110,6 +111,7 @@ class Watch:
         self.started_at = utc(_now_dt())
         self.zone = None
         self.inv = None
+        self.registry = None             # the checks (_checks())
 
     # -- start --------------------------------------------------------------
     def setup(self) -> list[Event]:
@@ -178,12 +180,19 @@ class Watch:
                                         f"{leg.iface or '?'} cannot be watched, the segment is "
                                         f"unwatched: {why_en}"))
 
+    def _checks(self):
+        """The checks' registry, loaded once, before the privileges are dropped (a --user
+        may not read the installation afterwards); a SIGHUP judges with it again."""
+        if self.registry is None:
+            if self.o.checks is None:
+                raise WatchInputError("no checks to judge with (Options.checks)")
+            self.registry = self.o.checks()
+        return self.registry
+
     def _new_judge(self, inv, plan):
         from scanner.watch.rules import Judge, RulesError
-        if self.o.checks is None:
-            raise WatchInputError("no checks to judge with (Options.checks)")
         try:
-            return Judge(inv, plan.vantage.to_json(), self.o.checks())
+            return Judge(inv, plan.vantage.to_json(), self._checks())
         except RulesError as exc:
             raise WatchInputError(str(exc))
 
@@ -242,6 +251,7 @@ class Watch:
         from scanner.probes.wire import iface_up
         from scanner.watch import privs
         first = self.setup()
+        self._checks()
         done = privs.drop(self.o.user, self.o.keep_raw)
         for leg in self.legs:
             self._judge(leg, self._state(leg.segment))
