@@ -159,8 +159,6 @@ def _summary(result, lang: str) -> None:
 @click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
 def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang):
     """Import the unit's register (台账, .xlsx/.xls/.csv) as devices.yaml (导入台账)."""
-    import hashlib
-
     from scanner.atomicio import write_text_atomic
     from scanner.inventory.ledger.build import import_ledger
     from scanner.inventory.ledger.mapfile import load_map
@@ -202,8 +200,7 @@ def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang
               "修正台账后重新导入，或用 --keep-going 只导入无误的行",
               f"{len(result.problems)} problem(s) in {result.bad_rows} row(s): nothing written; "
               "correct the register and import again, or --keep-going to write the good rows")
-    with open(ledger, "rb") as fh:
-        sha = hashlib.sha256(fh.read()).hexdigest()
+    sha = result.sha256                  # of the bytes imported (the file is read once)
     zone = localtime.unit_zone(inv.organization.timezone if inv else None)
     from datetime import datetime, timezone
     when = localtime.local_iso(datetime.now(timezone.utc), zone)

@@ -168,6 +168,8 @@ class Ledger:
     kind: str                     # xlsx | xls | csv
     sheets: list[Sheet]
     encoding: str | None = None   # a CSV file's
+    sha256: str = ""              # of the bytes read (the file is read once: what is
+                                  # checked, parsed and named in devices.yaml is one file)
 
 
 def kind_of(path: str) -> str:
@@ -198,16 +200,33 @@ def open_ledger(path: str) -> Iterator[Ledger]:
                                f"{path}: cannot be read ({exc.strerror or exc})")) from None
     cap = max_bytes()
     if size > cap:
-        raise LedgerError(text(f"{name}：文件过大（{size} 字节，上限 {cap}，ISOSCAN_MAX_LEDGER_BYTES）",
-                               f"{name}: too large ({size} bytes, the limit is {cap}, "
-                               "ISOSCAN_MAX_LEDGER_BYTES)"))
+        raise LedgerError(_too_large(name, size, cap))
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(cap + 1)
+    except OSError as exc:
+        raise LedgerError(text(f"{path}：无法读取（{exc.strerror or exc}）",
+                               f"{path}: cannot be read ({exc.strerror or exc})")) from None
+    if len(raw) > cap:                    # it grew since stat()
+        raise LedgerError(_too_large(name, len(raw), cap))
+    import hashlib
+    sha = hashlib.sha256(raw).hexdigest()
     if kind == "csv":
-        yield _csv(path, cap)
+        ledger = _csv(path, raw)
     elif kind == "xls":
-        yield _xls(path, cap)
+        ledger = _xls(path, raw)
     else:
-        with _xlsx(path) as ledger:
+        with _xlsx(path, raw) as ledger:
+            ledger.sha256 = sha
             yield ledger
+        return
+    ledger.sha256 = sha
+    yield ledger
+
+
+def _too_large(name: str, size: int, cap: int) -> Text:
+    return text(f"{name}：文件过大（{size} 字节，上限 {cap}，ISOSCAN_MAX_LEDGER_BYTES）",
+                f"{name}: too large ({size} bytes, the limit is {cap}, ISOSCAN_MAX_LEDGER_BYTES)")
 
 
 # --------------------------------------------------------------------------
@@ -226,11 +245,11 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def check_zip(path: str) -> None:
+def check_zip(path: str, raw: bytes) -> None:
     """Refuse a zip bomb or a VBA project from the zip's directory alone."""
     name = os.path.basename(path)
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise LedgerError(text(f"{name}：不是有效的 .xlsx 文件（{exc}）",
@@ -284,7 +303,7 @@ ROW_SLACK = 50_000          # rows Excel writes for formatting alone, beyond the
 STRINGS_PER_ROW = 64
 
 
-def scan_parts(path: str) -> dict[str, tuple]:
+def scan_parts(path: str, raw: bytes) -> dict[str, tuple]:
     """Before openpyxl parses anything: every sheet's rows and the shared
     strings counted in the bytes (a billion-cell sheet is refused here, not
     after minutes of parsing), and each sheet's hidden columns, merged ranges
@@ -292,7 +311,7 @@ def scan_parts(path: str) -> dict[str, tuple]:
     name = os.path.basename(path)
     cap = max_rows()
     out: dict[str, tuple] = {}
-    with zipfile.ZipFile(path) as z:
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
         for info in z.infolist():
             member = info.filename
             if member.startswith("xl/worksheets/") and member.endswith(".xml"):
@@ -315,17 +334,17 @@ def scan_parts(path: str) -> dict[str, tuple]:
 
 
 @contextlib.contextmanager
-def _xlsx(path: str) -> Iterator[Ledger]:
-    check_zip(path)
+def _xlsx(path: str, raw: bytes) -> Iterator[Ledger]:
+    check_zip(path, raw)
     name = os.path.basename(path)
     try:
-        extras = scan_parts(path)
+        extras = scan_parts(path, raw)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:   # a CRC that lies
         raise LedgerError(text(f"{name}：不是有效的 .xlsx 文件（{exc}）",
                                f"{name}: not a valid .xlsx file ({exc})")) from None
     import openpyxl
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_vba=False,
+        wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True, keep_vba=False,
                                     keep_links=False)
     except Exception as exc:     # openpyxl raises many kinds for a broken file
         raise LedgerError(text(f"{name}：无法作为 Excel 工作簿读取（{type(exc).__name__}: {exc}）",
@@ -368,11 +387,9 @@ def _xlsx_rows(ws, name):
 _VBA_NAME = "_VBA_PROJECT".encode("utf-16-le")
 
 
-def _xls(path: str, cap: int) -> Ledger:
+def _xls(path: str, raw: bytes) -> Ledger:
     import xlrd
     name = os.path.basename(path)
-    with open(path, "rb") as fh:
-        raw = fh.read(cap + 1)
     if _VBA_NAME in raw:
         raise LedgerError(text(
             f"{name}：含宏（_VBA_PROJECT），拒绝读取；请在 Excel 中另存为“Excel 工作簿（.xlsx）”后再导入",
@@ -439,10 +456,8 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
         return raw.decode("gb18030"), "gb18030"
 
 
-def _csv(path: str, cap: int) -> Ledger:
+def _csv(path: str, raw: bytes) -> Ledger:
     name = os.path.basename(path)
-    with open(path, "rb") as fh:
-        raw = fh.read(cap + 1)
     try:
         body, encoding = decode_csv(raw)
     except UnicodeDecodeError as exc:
