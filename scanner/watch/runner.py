@@ -210,13 +210,17 @@ class Watch:
             leg.tracker.rejudge(judge, own)
 
     def _confirmer(self, leg: Leg):
-        def confirm(ip: str) -> None:
+        def confirm(ip: str) -> bool:
+            """True when the ARP question went out (the tracker says when it did not)."""
             try:
-                if leg.sender is not None:
-                    leg.sender.confirm(ip)
+                if leg.sender is None:
+                    return False
+                leg.sender.confirm(ip)
+                return True
             except Exception as exc:     # noqa: BLE001 - out of scope or the wire: said
                 print(f"isoscan watch: ARP confirmation of {ip} not sent: {exc}",
                       file=sys.stderr, flush=True)
+                return False
         return confirm
 
     def _state(self, segment: str) -> Bounded:

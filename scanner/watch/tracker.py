@@ -59,7 +59,7 @@ def _detail(f: Finding):
 class Tracker:
     def __init__(self, judge, segment: str, *, own_macs: frozenset[str], timing: Timing,
                  started: float, reported: Bounded | None = None,
-                 send_confirm: Callable[[str], None] | None = None):
+                 send_confirm: Callable[[str], bool | None] | None = None):
         self.judge = judge
         self.segment = segment
         self.own_macs = own_macs
@@ -207,12 +207,14 @@ class Tracker:
             return
         # the old MAC has been quiet: ask for the address before calling it a move
         if ip not in self.pending:
-            self.pending.put(ip, (prev, mac, now))
-            if self.send_confirm is not None and ":" not in ip:
-                self.send_confirm(ip)
+            # asked: an ARP who-has went out (False from send_confirm: it could not be
+            # sent; IPv6 is not asked). Unasked, the verdict rests on silence alone: said so.
+            asked = (self.send_confirm is not None and ":" not in ip
+                     and self.send_confirm(ip) is not False)
+            self.pending.put(ip, (prev, mac, now, asked, prev_last))
 
     def _settle(self, out: list, now: float) -> None:
-        for ip, (prev, new, since) in self.pending.items():
+        for ip, (prev, new, since, asked, prev_last) in self.pending.items():
             if now - since < self.t.confirm_wait:
                 continue
             self.pending.pop(ip)
@@ -220,11 +222,16 @@ class Tracker:
             if o is not None and o.macs.get(prev, 0) > since:
                 continue                      # the old one answered: a conflict was judged
             hour = int(now // 3600)
+            quiet = int(since - prev_last)
+            why = (text(f"{prev} 已不再应答", f"{prev} no longer answers") if asked else
+                   text(f"{prev} 已静默 {quiet} 秒；未能向其询问（ARP 询问未发出或为 IPv6），"
+                        "不能排除地址冲突",
+                        f"{prev} silent for {quiet} s; it could not be asked (no ARP question "
+                        "sent, or IPv6), so a conflict is not ruled out"))
             self._raise(out, now, "flip-flop", f"{ip}|{prev}->{new}|{hour}", ip=ip, mac=new,
                         severity="medium",
-                        detail=text(f"地址 {ip} 由 {prev} 换为 {new}（{prev} 已不再应答）",
-                                    f"address {ip} moved from {prev} to {new} ({prev} no "
-                                    "longer answers)"))
+                        detail=text(f"地址 {ip} 由 {prev} 换为 {new}（{why['zh-CN']}）",
+                                    f"address {ip} moved from {prev} to {new} ({why['en']})"))
 
     # -- servers ---------------------------------------------------------------
     def offer(self, offer: dict, now: float) -> list[Event]:

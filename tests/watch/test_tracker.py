@@ -144,3 +144,13 @@ def test_a_station_the_full_backlog_dropped_is_judged_when_heard_again(judge):
     ev = t.heard(Heard(dropped, None, "arp-probe", True), T + 61)       # the flood is over
     assert "watch-flood" in names(ev)                    # the last minute's, said now
     assert [(e.event, e.mac) for e in ev if e.event != "watch-flood"] == [("station-new", dropped)]
+
+
+def test_a_move_whose_question_could_not_be_sent_says_so(judge):
+    t = Tracker(judge, "office-lan", own_macs=frozenset({V["mac"]}), started=T,
+                timing=Timing(silence=1e6), send_confirm=lambda ip: False)
+    t.heard(Heard(SRV[1], SRV[0], "arp", False), T)
+    t.heard(Heard("02:aa:00:00:00:02", SRV[0], "arp", False), T + 300)
+    (ev,) = [e for e in t.tick(T + 303) if e.event == "flip-flop"]
+    assert "could not be asked" in ev.detail["en"] and "silent for 300 s" in ev.detail["en"]
+    assert "no longer answers" not in ev.detail["en"]
