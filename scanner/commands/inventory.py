@@ -109,6 +109,10 @@ def _show_map(result, lang: str) -> None:
                  f"  {q(c.key)}: {c.role}    # {', '.join(notes_en)}")
 
 
+def _first_rows(rows: list[int], n: int = 10) -> str:
+    return ", ".join(map(str, rows[:n])) + ("…" if len(rows) > n else "")
+
+
 def _summary(result, lang: str) -> None:
     for r in result.sheets:
         name = r.name if r.name is not None else result.file
@@ -125,11 +129,11 @@ def _summary(result, lang: str) -> None:
             extra_zh.append(f"表尾 {r.footer} 行")
             extra_en.append(f"{r.footer} footer")
         if r.retired:
-            rows = ", ".join(map(str, r.retired[:10])) + ("…" if len(r.retired) > 10 else "")
+            rows = _first_rows(r.retired)
             extra_zh.append(f"已报废/注销未导入 {len(r.retired)} 行（第 {rows} 行）")
             extra_en.append(f"{len(r.retired)} scrapped left out (rows {rows})")
         if r.standalone:
-            rows = ", ".join(map(str, r.standalone[:10])) + ("…" if len(r.standalone) > 10 else "")
+            rows = _first_rows(r.standalone)
             extra_zh.append(f"单机（不联网）未导入 {len(r.standalone)} 行（第 {rows} 行）")
             extra_en.append(f"{len(r.standalone)} standalone (on no network) left out (rows {rows})")
         if r.declared:
