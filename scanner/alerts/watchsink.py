@@ -35,11 +35,16 @@ RETRY_EVERY = 60.0           # pending alerts (a channel that was down) are retr
 
 
 def default_outbox(db: str | None) -> str:
-    """As `isoscan alert`'s: next to a SQLite store, else /var/lib/isoscan."""
-    db = db or os.environ.get("ISOSCAN_DB")
-    if db and db.startswith("sqlite:///"):
-        return os.path.join(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])),
-                            "alerts-outbox.jsonl")
+    """Next to the SQLite store the watch writes to (--db, else ISOSCAN_DB, else the default
+    file: the store's own resolve/sqlite_path, so a bare path or a ?query reads as the
+    store reads it), else /var/lib/isoscan."""
+    from scanner.store.url import StoreURLError, resolve, sqlite_path
+    try:
+        path = sqlite_path(resolve(db))
+    except StoreURLError:
+        path = None
+    if path:
+        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
     return "/var/lib/isoscan/alerts-outbox.jsonl"
 
 
