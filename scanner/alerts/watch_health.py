@@ -62,8 +62,13 @@ def run_health(db, alert_path, outbox, after_s: float, lang: str) -> int:
         except ConfigError as exc:
             print(f"isoscan watch --health: {exc}", file=sys.stderr)
             return 2
-        res = deliver(outbox or cfg.outbox or default_outbox(db), alerts, cfg.channels, now=now,
-                      keep_days=cfg.keep_days)
+        try:
+            res = deliver(outbox or cfg.outbox or default_outbox(db), alerts, cfg.channels,
+                          now=now, keep_days=cfg.keep_days)
+        except Exception as exc:      # noqa: BLE001 - said; the exit status still says silent
+            print(f"isoscan watch --health: {len(alerts)} alert(s) NOT delivered (the outbox "
+                  f"failed): {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
         for ch, why in res.failed.items():
             print(f"isoscan watch --health: channel {ch} failed: {why}", file=sys.stderr)
     return 1 if silent else 0

@@ -9,8 +9,13 @@ The queue is bounded (MAX_QUEUE batches); when the store or a channel is so
 slow that it fills, further batches are counted as lost and said on stderr
 and in the next heartbeat's status (never silently).
 
+A batch the thread cannot handle is counted as lost and said; the thread
+goes on. Should it die all the same, `dead` says so and the runner's next
+heartbeat reads "stopped" (what `isoscan watch --health` raises vantage-silent
+for): events going nowhere are never covered by a "listening" beat.
+
 The runner knows this object only by its methods (put, beat, load_state,
-start, close, lost): the watch itself imports neither the store nor the alerts.
+start, close, lost, dead): the watch itself imports neither the store nor the alerts.
 """
 from __future__ import annotations
 
@@ -30,11 +35,16 @@ RETRY_EVERY = 60.0           # pending alerts (a channel that was down) are retr
 
 
 def default_outbox(db: str | None) -> str:
-    """As `isoscan alert`'s: next to a SQLite store, else /var/lib/isoscan."""
-    db = db or os.environ.get("ISOSCAN_DB")
-    if db and db.startswith("sqlite:///"):
-        return os.path.join(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])),
-                            "alerts-outbox.jsonl")
+    """Next to the SQLite store the watch writes to (--db, else ISOSCAN_DB, else the default
+    file: the store's own resolve/sqlite_path, so a bare path or a ?query reads as the
+    store reads it), else /var/lib/isoscan."""
+    from scanner.store.url import StoreURLError, resolve, sqlite_path
+    try:
+        path = sqlite_path(resolve(db))
+    except StoreURLError:
+        path = None
+    if path:
+        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
     return "/var/lib/isoscan/alerts-outbox.jsonl"
 
 
@@ -56,6 +66,11 @@ def alert_of(e) -> Alert:
 
 class Sink:
     def __init__(self, store, alert_cfg=None, outbox: str | None = None):
+        # what the thread runs, imported now, before the watch drops its privileges: a
+        # --user may not be able to read the installation (or the interpreter's own
+        # library) afterwards, and an import failing in the thread loses every event
+        import scanner.alerts.outbox  # noqa: F401
+        import scanner.store.watchlog  # noqa: F401
         self.store = store
         self.cfg = alert_cfg
         self.outbox = outbox
@@ -100,6 +115,11 @@ class Sink:
             self.store.close()
 
     # -- the thread -----------------------------------------------------------------
+    @property
+    def dead(self) -> bool:
+        """Started, and its thread is gone: nothing reaches the store or the channels."""
+        return self.thread.ident is not None and not self.thread.is_alive()
+
     def _run(self) -> None:
         while True:
             try:
@@ -108,15 +128,23 @@ class Sink:
                 events, forgotten = [], []
             if events is None:
                 return
-            self._prune()
-            if self.store is not None and (events or forgotten):
-                try:
-                    from scanner.store.watchlog import record
-                    record(self.store, events, forgotten)
-                except Exception as exc:      # noqa: BLE001 - said, and the alerts still go
-                    print(f"isoscan watch: the store refused {len(events)} event(s): "
-                          f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-            self._alert(events)
+            try:
+                self._one(events, forgotten)
+            except Exception as exc:          # noqa: BLE001 - counted and said; the thread goes on
+                self.lost += len(events)
+                print(f"isoscan watch: {len(events)} event(s) neither stored nor alerted: "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+    def _one(self, events: list, forgotten: list) -> None:
+        self._prune()
+        if self.store is not None and (events or forgotten):
+            try:
+                from scanner.store.watchlog import record
+                record(self.store, events, forgotten)
+            except Exception as exc:      # noqa: BLE001 - said, and the alerts still go
+                print(f"isoscan watch: the store refused {len(events)} event(s): "
+                      f"{type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        self._alert(events)
 
     def _prune(self) -> None:
         if self.store is None or time.monotonic() < self.next_prune:

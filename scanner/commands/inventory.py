@@ -109,6 +109,10 @@ def _show_map(result, lang: str) -> None:
                  f"  {q(c.key)}: {c.role}    # {', '.join(notes_en)}")
 
 
+def _first_rows(rows: list[int], n: int = 10) -> str:
+    return ", ".join(map(str, rows[:n])) + ("…" if len(rows) > n else "")
+
+
 def _summary(result, lang: str) -> None:
     for r in result.sheets:
         name = r.name if r.name is not None else result.file
@@ -125,11 +129,11 @@ def _summary(result, lang: str) -> None:
             extra_zh.append(f"表尾 {r.footer} 行")
             extra_en.append(f"{r.footer} footer")
         if r.retired:
-            rows = ", ".join(map(str, r.retired[:10])) + ("…" if len(r.retired) > 10 else "")
+            rows = _first_rows(r.retired)
             extra_zh.append(f"已报废/注销未导入 {len(r.retired)} 行（第 {rows} 行）")
             extra_en.append(f"{len(r.retired)} scrapped left out (rows {rows})")
         if r.standalone:
-            rows = ", ".join(map(str, r.standalone[:10])) + ("…" if len(r.standalone) > 10 else "")
+            rows = _first_rows(r.standalone)
             extra_zh.append(f"单机（不联网）未导入 {len(r.standalone)} 行（第 {rows} 行）")
             extra_en.append(f"{len(r.standalone)} standalone (on no network) left out (rows {rows})")
         if r.declared:
@@ -159,8 +163,6 @@ def _summary(result, lang: str) -> None:
 @click.option("--lang", type=click.Choice(LANGS), default="zh-CN", show_default=True)
 def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang):
     """Import the unit's register (台账, .xlsx/.xls/.csv) as devices.yaml (导入台账)."""
-    import hashlib
-
     from scanner.atomicio import write_text_atomic
     from scanner.inventory.ledger.build import import_ledger
     from scanner.inventory.ledger.mapfile import load_map
@@ -202,8 +204,7 @@ def import_(ledger, inv_paths, out, map_path, sheets, show_map, keep_going, lang
               "修正台账后重新导入，或用 --keep-going 只导入无误的行",
               f"{len(result.problems)} problem(s) in {result.bad_rows} row(s): nothing written; "
               "correct the register and import again, or --keep-going to write the good rows")
-    with open(ledger, "rb") as fh:
-        sha = hashlib.sha256(fh.read()).hexdigest()
+    sha = result.sha256                  # of the bytes imported (the file is read once)
     zone = localtime.unit_zone(inv.organization.timezone if inv else None)
     from datetime import datetime, timezone
     when = localtime.local_iso(datetime.now(timezone.utc), zone)

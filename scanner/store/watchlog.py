@@ -22,12 +22,16 @@ def _now() -> str:
 
 def load_state(store, segment: str) -> list[tuple[str, str]]:
     """(key, value) of the events raised on `segment`, oldest first."""
-    from sqlalchemy import select
+    from sqlalchemy import or_, select
     from scanner.store import tables as T
+    from scanner.watch.events import EVENTS
     s = T.watch_state
+    # every key is "<event>|<segment>|...": matched on that prefix, wildcards escaped
+    # (a LIKE '%|seg|%' also took another segment's keys whose device was named seg)
+    mine = or_(*(s.c.key.startswith(f"{ev}|{segment}|", autoescape=True) for ev in EVENTS))
     with store.read() as conn:
         rows = conn.execute(select(s.c.key, s.c.value)
-                            .where(s.c.key.like(f"%|{segment}|%"))
+                            .where(mine)
                             .order_by(s.c.updated_at.desc()).limit(MAX_REPORTED)).all()
     return [(k, v) for k, v in reversed(rows)]
 

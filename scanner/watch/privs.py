@@ -72,8 +72,12 @@ def drop(user: str | None = None, keep_raw: bool = True) -> str:
     libc = _libc()
     keep = (1 << CAP_NET_RAW) if keep_raw else 0
     if os.geteuid() != 0:
-        _capset(keep & _effective())
-        libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        if user and _passwd(user).pw_uid != os.geteuid():
+            raise PrivError(f"--user {user}: only a watch started as root can switch users "
+                            f"(this one runs as uid {os.geteuid()})")
+        _capset(keep & _status()["CapEff"])
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise PrivError("prctl(PR_SET_NO_NEW_PRIVS) failed")
         return f"uid {os.geteuid()}: capabilities limited to {'CAP_NET_RAW' if keep else 'none'}"
     for cap in range(_last_cap() + 1):          # needs CAP_SETPCAP: before anything else
         if not (keep >> cap) & 1:
@@ -81,11 +85,7 @@ def drop(user: str | None = None, keep_raw: bool = True) -> str:
     done = "uid 0"
     if user:
         import grp
-        import pwd
-        try:
-            pw = pwd.getpwnam(user)
-        except KeyError:
-            raise PrivError(f"no such user {user!r} (--user)") from None
+        pw = _passwd(user)
         if libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
             raise PrivError("prctl(PR_SET_KEEPCAPS) failed")
         os.setgroups([])
@@ -93,19 +93,48 @@ def drop(user: str | None = None, keep_raw: bool = True) -> str:
         os.setuid(pw.pw_uid)
         done = f"user {user} (uid {pw.pw_uid}, group {grp.getgrgid(pw.pw_gid).gr_name})"
     _capset(keep)
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    left = _effective() & ~keep
-    if left:                                   # never run with more than it says
-        raise PrivError(f"capabilities {left:#x} are still effective after dropping them")
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise PrivError("prctl(PR_SET_NO_NEW_PRIVS) failed")
+    _verify(keep)
     return f"{done}, capabilities: {'CAP_NET_RAW only' if keep else 'none'}"
 
 
-def _effective() -> int:
+def _passwd(user: str):
+    import pwd
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise PrivError(f"no such user {user!r} (--user)") from None
+
+
+def _verify(keep: int) -> None:
+    """Never run with more than it says: what the kernel reports, read back
+    (a status that cannot be read is a failure, not an empty set)."""
+    status = _status()
+    for fld in ("CapEff", "CapPrm", "CapBnd"):
+        left = status[fld] & ~keep
+        if left:
+            raise PrivError(f"capabilities {left:#x} are still in {fld} after dropping them "
+                            "(no CAP_SETPCAP to empty the bounding set?)")
+    if status.get("NoNewPrivs") != 1:
+        raise PrivError("no_new_privs is not set after setting it")
+
+
+def _status() -> dict[str, int]:
+    """CapEff, CapPrm, CapBnd (and NoNewPrivs) of this process, from /proc/self/status."""
+    out: dict[str, int] = {}
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
-                if line.startswith("CapEff:"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return 0
+                name, _, value = line.partition(":")
+                if name in ("CapEff", "CapPrm", "CapBnd"):
+                    out[name] = int(value.split()[0], 16)
+                elif name == "NoNewPrivs":
+                    out[name] = int(value.split()[0])
+    except (OSError, ValueError, IndexError) as exc:
+        raise PrivError(f"/proc/self/status cannot be read to confirm the drop: {exc}") from None
+    missing = {"CapEff", "CapPrm", "CapBnd"} - set(out)
+    if missing:
+        raise PrivError(f"/proc/self/status has no {', '.join(sorted(missing))}: the drop "
+                        "cannot be confirmed")
+    return out

@@ -8,13 +8,15 @@ are per thread):
  2. per interface: its vantage and plan (the scan's scope guard), its capture
     socket (kernel filter) and its send socket; an interface that cannot be
     listened on is a `watch-error` event, never silence;
- 3. privileges dropped (privs.py);
+ 3. the checks loaded (once: a SIGHUP judges with them again), then privileges
+    dropped (privs.py): after the drop a --user may not read the installation;
  4. the state the store keeps (event keys raised before a restart);
  5. the sink's thread (store, alerts) and the sweep thread; then the loop.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import select
@@ -35,6 +37,9 @@ BEAT_EVERY = 30.0            # heartbeat into the store
 REOPEN_EVERY = 10.0          # a lost interface is tried again this often
 BATCH = 512                  # frames read from one socket before looking at the others
 TICK = 0.25                  # the clock of silence, confirmations, settling
+# a send failing so means the interface went down or away: the listener raises that
+# itself (its socket fails, or its up-check within REOPEN_EVERY), the sweep does not
+LINK_GONE = (errno.ENETDOWN, errno.ENODEV, errno.ENXIO)
 
 
 class WatchInputError(Exception):
@@ -106,6 +111,7 @@ class Watch:
         self.started_at = utc(_now_dt())
         self.zone = None
         self.inv = None
+        self.registry = None             # the checks (_checks())
 
     # -- start --------------------------------------------------------------
     def setup(self) -> list[Event]:
@@ -174,15 +180,26 @@ class Watch:
                                         f"{leg.iface or '?'} cannot be watched, the segment is "
                                         f"unwatched: {why_en}"))
 
-    def _judge(self, leg: Leg, reported: Bounded | None = None) -> None:
-        from scanner.watch.rules import Judge
-        if self.o.checks is None:
-            raise WatchInputError("no checks to judge with (Options.checks)")
-        from scanner.watch.rules import RulesError
+    def _checks(self):
+        """The checks' registry, loaded once, before the privileges are dropped (a --user
+        may not read the installation afterwards); a SIGHUP judges with it again."""
+        if self.registry is None:
+            if self.o.checks is None:
+                raise WatchInputError("no checks to judge with (Options.checks)")
+            self.registry = self.o.checks()
+        return self.registry
+
+    def _new_judge(self, inv, plan):
+        from scanner.watch.rules import Judge, RulesError
         try:
-            judge = Judge(self.inv, leg.plan.vantage.to_json(), self.o.checks())
+            return Judge(inv, plan.vantage.to_json(), self._checks())
         except RulesError as exc:
             raise WatchInputError(str(exc))
+
+    def _judge(self, leg: Leg, reported: Bounded | None = None, judge=None) -> None:
+        """The leg's tracker judging with `judge` (made here from self.inv when not given)."""
+        if judge is None:
+            judge = self._new_judge(self.inv, leg.plan)
         from scanner.probes.dhcp import CLIENT_MAC
         own = frozenset(leg.plan.vantage.own_macs) | {CLIENT_MAC}
         if leg.tracker is None:
@@ -190,21 +207,20 @@ class Watch:
                                   started=self.started, reported=reported,
                                   send_confirm=self._confirmer(leg))
         else:
-            t = leg.tracker
-            t.judge, t.own_macs, t.segment = judge, own, leg.segment
-            t.stations.clear()
-            t.judged.clear()
-            t.registered_ips = {str(i.ip) for _, i in self.inv.devices_on(leg.segment)
-                                if i.ip is not None}
+            leg.tracker.rejudge(judge, own)
 
     def _confirmer(self, leg: Leg):
-        def confirm(ip: str) -> None:
+        def confirm(ip: str) -> bool:
+            """True when the ARP question went out (the tracker says when it did not)."""
             try:
-                if leg.sender is not None:
-                    leg.sender.confirm(ip)
+                if leg.sender is None:
+                    return False
+                leg.sender.confirm(ip)
+                return True
             except Exception as exc:     # noqa: BLE001 - out of scope or the wire: said
                 print(f"isoscan watch: ARP confirmation of {ip} not sent: {exc}",
                       file=sys.stderr, flush=True)
+                return False
         return confirm
 
     def _state(self, segment: str) -> Bounded:
@@ -239,6 +255,7 @@ class Watch:
         from scanner.probes.wire import iface_up
         from scanner.watch import privs
         first = self.setup()
+        self._checks()
         done = privs.drop(self.o.user, self.o.keep_raw)
         for leg in self.legs:
             self._judge(leg, self._state(leg.segment))
@@ -342,38 +359,43 @@ class Watch:
         try:
             inv = _load_inventory(self.o.inventory)
         except WatchInputError as exc:
-            self.emit([Event(at=_now_dt(), event="watch-error", severity="high", segment=None,
-                             key=f"watch-error|reload|{int(time.time())}",
-                             detail=text(f"SIGHUP：清单重新加载失败，继续使用原清单：{exc}",
-                                         f"SIGHUP: the inventory could not be reloaded, the "
-                                         f"previous one stays in force: {exc}"))])
+            self._reload_failed(text(f"SIGHUP：清单重新加载失败，继续使用原清单：{exc}",
+                                     f"SIGHUP: the inventory could not be reloaded, the "
+                                     f"previous one stays in force: {exc}"))
             return
         from scanner.scan.plan import ScopeError, build_plan
-        old = self.inv
         try:
+            # everything made first: a failure leaves every leg as it was
             plans = [build_plan(inv, leg.plan.vantage) for leg in self.legs]
-            self.inv = inv
-            for leg, plan in zip(self.legs, plans):
-                leg.plan = plan
-                if leg.sender is not None:
-                    leg.sender.plan = plan
-                self._judge(leg)
+            judges = [self._new_judge(inv, plan) for plan in plans]
         except (ScopeError, WatchInputError) as exc:
-            self.inv = old
-            self.emit([Event(at=_now_dt(), event="watch-error", severity="high", segment=None,
-                             key=f"watch-error|reload|{int(time.time())}",
-                             detail=text(f"SIGHUP：新清单无法使用，继续使用原清单：{exc}",
-                                         f"SIGHUP: the new inventory cannot be used, the previous "
-                                         f"one stays in force: {exc}"))])
+            self._reload_failed(text(f"SIGHUP：新清单无法使用，继续使用原清单：{exc}",
+                                     f"SIGHUP: the new inventory cannot be used, the previous "
+                                     f"one stays in force: {exc}"))
             return
+        self.inv = inv
+        for leg, plan, judge in zip(self.legs, plans, judges):
+            leg.plan = plan
+            if leg.sender is not None:
+                leg.sender.plan = plan
+            self._judge(leg, judge=judge)
         print("isoscan watch: inventory reloaded", file=sys.stderr, flush=True)
+
+    def _reload_failed(self, why) -> None:
+        self.emit([Event(at=_now_dt(), event="watch-error", severity="high", segment=None,
+                         key=f"watch-error|reload|{int(time.time())}", detail=why)])
 
     def _beat(self, status: str | None = None) -> None:
         if self.sink is None:
             return
+        if status is None and self.sink.dead:
+            # events go nowhere: a beat saying "listening" would hide it; "stopped" is
+            # what `isoscan watch --health` raises vantage-silent for
+            status = "stopped: the store/alert thread died (events are not stored or alerted)"
+            print(f"isoscan watch: {status}", file=sys.stderr, flush=True)
         for leg in self.legs:
             st = status or ("listening" if leg.capture is not None else f"error: {leg.error}")
-            if self.sink is not None and self.sink.lost:
+            if self.sink.lost:
                 st += f"; {self.sink.lost} event(s) lost"
             try:
                 self.sink.beat(interface=leg.iface, segment=leg.segment, pid=os.getpid(),
@@ -397,6 +419,8 @@ class Watch:
                 except Exception as exc:      # noqa: BLE001 - an error event, not silence
                     if self.stop.is_set():
                         return
+                    if isinstance(exc, OSError) and exc.errno in LINK_GONE:
+                        continue              # the listener says it (one cause, one alarm)
                     self.emit([self._error(leg, "sweep", f"sweep on {leg.iface} failed: "
                                                          f"{type(exc).__name__}: {exc}")])
             if now >= next_solicit:

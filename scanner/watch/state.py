@@ -10,7 +10,8 @@ Bounds (each table drops its least recently heard entry when full):
     pending       MAX_PENDING   (1,024) address moves waiting for their ARP confirmation
     backlog       MAX_PENDING   (1,024) stations first heard while the minute's event bound
                                 was reached (a flood): judged later, at most JUDGE_PER_TICK a
-                                tick and only within a later minute's bound
+                                tick and only within a later minute's bound; one the full
+                                backlog drops stays unjudged and is judged when heard again
 
 A segment with more stations than the bound (a MAC flood) keeps the newest;
 a station forgotten that way and heard again is judged again (its event was
@@ -75,13 +76,14 @@ class Bounded(Generic[K, V]):
 class Station:
     """A MAC heard on the segment: when, from which addresses."""
 
-    __slots__ = ("mac", "first", "last", "ips")
+    __slots__ = ("mac", "first", "last", "ips", "generation")
 
-    def __init__(self, mac: str, now: float):
+    def __init__(self, mac: str, now: float, generation: int = 0):
         self.mac = mac
         self.first = now
         self.last = now
         self.ips: dict[str | None, float] = {}
+        self.generation = generation        # of the inventory it was last judged under
 
     def add_ip(self, ip: str | None, now: float) -> bool:
         """True when this address is new for the station."""

@@ -31,6 +31,7 @@ from scanner.watch.state import (MAX_JUDGED, MAX_PENDING, MAX_REPORTED, MAX_STAT
 
 MISSING_EVERY = 5.0                  # seconds between two DEV-MISSING judgments
 JUDGE_PER_TICK = 50                  # stations of a flood's backlog judged per tick
+UNJUDGED = -1                        # a station's generation while it waits in the backlog
 # how a station was heard, in the discovery's words (the checks' evidence reads "ARP reply from")
 VIA = {"arp": "arp", "garp": "arp", "arp-probe": "arp", "ndp": "ndp", "dad": "ndp",
        "dhcp": "dhcp", "dhcp6": "dhcpv6"}
@@ -58,7 +59,7 @@ def _detail(f: Finding):
 class Tracker:
     def __init__(self, judge, segment: str, *, own_macs: frozenset[str], timing: Timing,
                  started: float, reported: Bounded | None = None,
-                 send_confirm: Callable[[str], None] | None = None):
+                 send_confirm: Callable[[str], bool | None] | None = None):
         self.judge = judge
         self.segment = segment
         self.own_macs = own_macs
@@ -76,8 +77,18 @@ class Tracker:
         self.minute = (0, 0, 0)          # (minute, events raised, suppressed)
         self.forgotten: list[str] = []   # keys dropped (a gone card back): the store forgets them
         self.next_missing = 0.0
-        self.registered_ips = {str(i.ip) for _, i in judge.inv.devices_on(segment)
-                               if i.ip is not None}
+        self.generation = 0              # of the inventory: bumped by rejudge()
+        self.registered_ips = _registered_ips(judge, segment)
+
+    def rejudge(self, judge, own_macs: frozenset[str]) -> None:
+        """A new inventory (SIGHUP): every station is judged again the next time
+        it is heard, servers and routers too. When each station was last heard
+        stays: that is the network's, not the inventory's (forgetting it would
+        call every registered device not yet heard again gone)."""
+        self.judge, self.own_macs = judge, own_macs
+        self.generation += 1
+        self.judged.clear()
+        self.registered_ips = _registered_ips(judge, self.segment)
 
     # -- raising ---------------------------------------------------------------
     def _raise(self, out: list, now: float, event: str, key: str, f: Finding | None = None, *,
@@ -145,17 +156,21 @@ class Tracker:
         st = self.stations.get(mac)
         fresh = st is None
         if fresh:
-            st = Station(mac, now)
+            st = Station(mac, now, self.generation)
             self.stations.put(mac, st)
         else:
             st.last = now
             self.stations.touch(mac)
         claim = ip if h.via not in ("dad", "arp-probe") else None
         new_ip = st.add_ip(claim, now) if claim is not None else False
-        if fresh or new_ip:
+        stale = st.generation != self.generation        # judged under an older inventory, or not yet
+        st.generation = self.generation
+        if fresh or new_ip or stale:
             self._roll(out, now)
             if self.minute[1] >= self.t.events_per_minute:
-                # a flood: judged later, at most JUDGE_PER_TICK a tick (CPU stays bounded)
+                # a flood: judged later, at most JUDGE_PER_TICK a tick (CPU stays bounded);
+                # unjudged till then, so one the full backlog drops is judged when heard again
+                st.generation = UNJUDGED
                 self.backlog.put(mac, (ip, h.via))
                 minute, n, dropped = self.minute
                 self.minute = (minute, n, dropped + 1)
@@ -192,12 +207,14 @@ class Tracker:
             return
         # the old MAC has been quiet: ask for the address before calling it a move
         if ip not in self.pending:
-            self.pending.put(ip, (prev, mac, now))
-            if self.send_confirm is not None and ":" not in ip:
-                self.send_confirm(ip)
+            # asked: an ARP who-has went out (False from send_confirm: it could not be
+            # sent; IPv6 is not asked). Unasked, the verdict rests on silence alone: said so.
+            asked = (self.send_confirm is not None and ":" not in ip
+                     and self.send_confirm(ip) is not False)
+            self.pending.put(ip, (prev, mac, now, asked, prev_last))
 
     def _settle(self, out: list, now: float) -> None:
-        for ip, (prev, new, since) in self.pending.items():
+        for ip, (prev, new, since, asked, prev_last) in self.pending.items():
             if now - since < self.t.confirm_wait:
                 continue
             self.pending.pop(ip)
@@ -205,11 +222,16 @@ class Tracker:
             if o is not None and o.macs.get(prev, 0) > since:
                 continue                      # the old one answered: a conflict was judged
             hour = int(now // 3600)
+            quiet = int(since - prev_last)
+            why = (text(f"{prev} 已不再应答", f"{prev} no longer answers") if asked else
+                   text(f"{prev} 已静默 {quiet} 秒；未能向其询问（ARP 询问未发出或为 IPv6），"
+                        "不能排除地址冲突",
+                        f"{prev} silent for {quiet} s; it could not be asked (no ARP question "
+                        "sent, or IPv6), so a conflict is not ruled out"))
             self._raise(out, now, "flip-flop", f"{ip}|{prev}->{new}|{hour}", ip=ip, mac=new,
                         severity="medium",
-                        detail=text(f"地址 {ip} 由 {prev} 换为 {new}（{prev} 已不再应答）",
-                                    f"address {ip} moved from {prev} to {new} ({prev} no "
-                                    "longer answers)"))
+                        detail=text(f"地址 {ip} 由 {prev} 换为 {new}（{why['zh-CN']}）",
+                                    f"address {ip} moved from {prev} to {new} ({why['en']})"))
 
     # -- servers ---------------------------------------------------------------
     def offer(self, offer: dict, now: float) -> list[Event]:
@@ -247,6 +269,9 @@ class Tracker:
         room = self.t.events_per_minute - self.minute[1]
         for _ in range(min(JUDGE_PER_TICK, len(self.backlog), max(0, room))):
             mac, (ip, via) = self.backlog.d.popitem(last=False)
+            st = self.stations.get(mac)
+            if st is not None:
+                st.generation = self.generation
             self._station(out, now, ip, mac, via)
         self._settle(out, now)
         missing_due = now - self.started >= self.t.silence and now >= self.next_missing
@@ -290,6 +315,10 @@ class Tracker:
                                     f"{self.t.silence:g} s; " + pick(_detail(f), "en")))
         return out
 
+
+
+def _registered_ips(judge, segment: str) -> set[str]:
+    return {str(i.ip) for _, i in judge.inv.devices_on(segment) if i.ip is not None}
 
 
 def _link_local(ip: str) -> bool:

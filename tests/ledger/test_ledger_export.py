@@ -125,3 +125,25 @@ def test_export_without_a_ledger_section_in_the_maps_order(tmp_path):
     assert [c.value for c in ws[2]][:3] == ["IP address", "Device name", "MAC address"]
     assert [c.value for c in ws[3]][:3] == ["10.10.0.11", "涉密终端-001", "02-00-00-00-0C-0B"]
     assert "Security officer" in ws.oddFooter.left.text
+
+
+def test_a_header_that_starts_with_equals_is_text_never_a_formula(tmp_path):
+    from openpyxl import load_workbook
+    inv = tmp_path / "inv"
+    seg = ledgerlib.segments(inv)
+    ledger = ledgerlib.make_ledger(tmp_path / "台账.xlsx")
+    wb = load_workbook(ledger)
+    for ws in wb.worksheets:          # a register column whose header reads as a formula
+        c = ws.cell(row=3, column=len(ledgerlib.HEADER) + 1, value='=HYPERLINK("http://198.51.100.7/")')
+        c.data_type = "s"
+    wb.save(ledger)
+    assert run("inventory", "import", ledger, "-i", seg, "-o", inv).exit_code == 0
+    r = run("inventory", "export", "-i", inv, "-o", tmp_path / "x.xlsx")
+    assert r.exit_code == 0, r.output
+    wb = load_workbook(tmp_path / "x.xlsx")
+    heads = [c.value for c in wb["涉密网"][2]]
+    assert '=HYPERLINK("http://198.51.100.7/")' in heads
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", f"{ws.title}!{c.coordinate}: {c.value}"

@@ -124,3 +124,43 @@ def test_not_a_workbook(tmp_path, inv):
     p = tmp_path / "x.ods"
     p.write_bytes(b"")
     refused(run("inventory", "import", p, "-i", inv, "-o", inv), "不支持的台账格式")
+
+
+def test_malformed_csv_names_its_line(tmp_path, inv):
+    bad = tmp_path / "台账.csv"
+    bad.write_text("设备名称,IP地址,MAC地址\npc-01,10.20.0.7,aa-bb-cc-dd-ee-01\n"
+                   'pc-02,"' + "x" * (1024 * 1024 + 1) + '"\n', encoding="utf-8")
+    refused(run("inventory", "import", bad, "-i", inv, "-o", inv), "台账.csv 第 3 行")
+    assert not (inv / "devices.yaml").exists()
+
+
+def test_one_far_cell_does_not_pad_every_row_of_an_xls(tmp_path):
+    """xlrd pads every row to the widest one unless told not to: one cell in
+    column IV over 65,536 one-cell rows cost 200 MiB from a 2 MiB file."""
+    import subprocess
+    import sys
+    import xlwt
+    wb = xlwt.Workbook()
+    ws = wb.add_sheet("s")
+    for r in range(65536):
+        ws.write(r, 0, 1)
+    ws.write(0, 255, "x")
+    wb.save(str(tmp_path / "pad.xls"))
+    child = (
+        "import resource, sys\n"
+        "from scanner.inventory.ledger.read import open_ledger\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "with open_ledger(sys.argv[1]) as l:\n"
+        "    next(l.sheets[0].rows())\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    r = subprocess.run([sys.executable, "-c", child, str(tmp_path / "pad.xls")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) < 100, f"{r.stdout.strip()} MiB to open a 2 MiB .xls"
+
+
+def test_a_refused_sheet_names_its_file_sheet_and_row(tmp_path, inv, monkeypatch):
+    good = ledgerlib.make_ledger(tmp_path / "台账.xlsx")
+    monkeypatch.setenv("ISOSCAN_LEDGER_MAX_ROWS", "5")
+    refused(run("inventory", "import", good, "-i", inv, "-o", inv),
+            "台账.xlsx：工作表「涉密网」：非空行超过 5 行（ISOSCAN_LEDGER_MAX_ROWS，至第 6 行）")

@@ -286,3 +286,16 @@ def test_two_row_header_standalone_computers_and_no_address(tmp_path, inv):
     assert d["涉密终端-001"].interfaces[0].mac is None
     assert d["涉密笔记本"].interfaces[0].ip is None and d["涉密笔记本"].interfaces[0].segment == "secret-lan"
     assert run("validate", inv).exit_code == 0
+
+
+def test_the_source_named_in_devices_yaml_is_the_bytes_imported(tmp_path):
+    import hashlib
+    seg = ledgerlib.segments(tmp_path / "inv")
+    ledger = ledgerlib.make_ledger(tmp_path / "台账.xlsx")
+    from click.testing import CliRunner
+    from scanner.cli import main
+    r = CliRunner().invoke(main, ["inventory", "import", str(ledger), "-i", str(seg),
+                                  "-o", str(tmp_path / "inv")])
+    assert r.exit_code == 0, r.output
+    head = (tmp_path / "inv" / "devices.yaml").read_text(encoding="utf-8")[:2000]
+    assert hashlib.sha256(ledger.read_bytes()).hexdigest() in head

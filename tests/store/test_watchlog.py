@@ -49,3 +49,18 @@ def test_events_keys_and_station_history(db_url):
         assert load_state(store, "office-lan") == [("station-gone|office-lan|ws|m|i", "gone")]
     finally:
         store.close()
+
+
+def test_a_segments_state_is_its_own_keys_only(db_url):
+    from scanner.store.db import open_store
+    from scanner.store.watchlog import load_state, record
+    store = open_store(db_url)
+    try:
+        record(store, [ev("station-gone", "station-gone|office-lan|lan|m|i", device="lan"),
+                       ev("station-new", "station-new|a%b|02:aa:00:00:00:02"),
+                       ev("station-new", "station-new|lan|02:aa:00:00:00:03")])
+        assert load_state(store, "lan") == [("station-new|lan|02:aa:00:00:00:03", "reported")]
+        assert load_state(store, "a_b") == []           # "_" and "%" are no wildcards here
+        assert load_state(store, "a%b") == [("station-new|a%b|02:aa:00:00:00:02", "reported")]
+    finally:
+        store.close()

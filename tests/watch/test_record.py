@@ -75,3 +75,31 @@ def test_events_json_line_fields():
                           "device", "detail"]
     assert line["detail"] == "english"
     json.dumps(line)
+
+
+def test_health_whose_outbox_fails_says_so_and_still_exits_silent(tmp_path):
+    from scanner.cli import main
+    from scanner.store.db import open_store
+    from scanner.store.watchlog import beat
+    url = f"sqlite:///{tmp_path}/h.db"
+    store = open_store(url)
+    try:
+        beat(store, interface="eth0", segment="office-lan", pid=1, started_at="2026-12-07T00:00:00Z")
+    finally:
+        store.close()
+    (tmp_path / "alerts.yaml").write_text(
+        "version: 1\nchannels:\n  - {name: siem, type: syslog, transport: udp, "
+        "host: 127.0.0.1, port: 9}\n")
+    (tmp_path / "no").write_text("a file, not a folder")
+    r = CliRunner().invoke(main, ["watch", "--health", "--db", url, "--silent-after", "1ms",
+                                  "--alert", str(tmp_path / "alerts.yaml"),
+                                  "--outbox", str(tmp_path / "no" / "outbox.jsonl")])
+    assert r.exit_code == 1, r.output
+    assert "NOT delivered" in r.stderr and r.stdout.startswith("SILENT\t")
+
+
+def test_the_default_outbox_sits_next_to_the_store_as_the_store_reads_its_url(tmp_path):
+    from scanner.alerts.watchsink import default_outbox
+    assert default_outbox(str(tmp_path / "x.db")) == str(tmp_path / "alerts-outbox.jsonl")
+    assert default_outbox(f"sqlite:///{tmp_path}/y.db?timeout=5") == str(tmp_path / "alerts-outbox.jsonl")
+    assert default_outbox("postgresql://u@h/db") == "/var/lib/isoscan/alerts-outbox.jsonl"

@@ -111,3 +111,46 @@ def _copy(b: Bounded) -> Bounded:
     for k, v in b.items():
         c.put(k, v)
     return c
+
+
+def test_a_reload_rejudges_stations_but_keeps_when_each_was_heard(judge):
+    t, _ = tracker(judge)
+    stray = ("10.40.0.77", "02:aa:00:00:4b:77")
+    assert names(t.heard(Heard(stray[1], stray[0], "arp", False), T + 40)) == ["station-new"]
+    t.heard(Heard(WS[1], WS[0], "arp", False), T + 50)
+    t.heard(Heard(SRV[1], SRV[0], "arp", False), T + 50)
+    t.rejudge(judge, t.own_macs)                          # SIGHUP at T + 55
+    t.heard(Heard(WS[1], WS[0], "arp", False), T + 56)
+    gone = t.tick(T + 65)
+    # srv-w spoke 15 s ago: not gone because the inventory was reloaded; gw-w never spoke
+    assert {e.device for e in gone if e.event == "station-gone"} == {"gw-w"}
+    # judged again under the new inventory when heard (its key stops a repeat here)
+    calls = []
+    t.judge = type("J", (), {"station": lambda self, *a: calls.append(a) or [],
+                             "inv": judge.inv})()
+    t.rejudge(t.judge, t.own_macs)
+    t.heard(Heard(stray[1], stray[0], "arp", False), T + 70)
+    assert calls == [(stray[0], stray[1], "arp")]
+
+
+def test_a_station_the_full_backlog_dropped_is_judged_when_heard_again(judge):
+    from scanner.watch.state import MAX_PENDING
+    t, _ = tracker(judge, events_per_minute=5, silence=1e6)
+    macs = [f"02:cc:00:00:{i >> 8:02x}:{i & 255:02x}" for i in range(MAX_PENDING + 50)]
+    for i, mac in enumerate(macs):                      # a flood: more than the backlog holds
+        t.heard(Heard(mac, None, "arp-probe", True), T + i * 0.001)     # (no address claimed)
+    dropped = macs[5]                                   # (the first 5 were judged at once)
+    assert dropped in t.stations and dropped not in t.backlog
+    ev = t.heard(Heard(dropped, None, "arp-probe", True), T + 61)       # the flood is over
+    assert "watch-flood" in names(ev)                    # the last minute's, said now
+    assert [(e.event, e.mac) for e in ev if e.event != "watch-flood"] == [("station-new", dropped)]
+
+
+def test_a_move_whose_question_could_not_be_sent_says_so(judge):
+    t = Tracker(judge, "office-lan", own_macs=frozenset({V["mac"]}), started=T,
+                timing=Timing(silence=1e6), send_confirm=lambda ip: False)
+    t.heard(Heard(SRV[1], SRV[0], "arp", False), T)
+    t.heard(Heard("02:aa:00:00:00:02", SRV[0], "arp", False), T + 300)
+    (ev,) = [e for e in t.tick(T + 303) if e.event == "flip-flop"]
+    assert "could not be asked" in ev.detail["en"] and "silent for 300 s" in ev.detail["en"]
+    assert "no longer answers" not in ev.detail["en"]

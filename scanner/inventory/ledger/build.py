@@ -128,6 +128,7 @@ class ImportResult:
     sheets: list[SheetReport] = field(default_factory=list)
     encoding: str | None = None
     bad_rows: int = 0
+    sha256: str = ""              # of the ledger as read
 
 
 def kind_of(value: str, ledger_map: LedgerMap | None) -> str:
@@ -161,7 +162,7 @@ def import_ledger(path: str, *, segments: Sequence[Segment], known: Iterable[Dev
     wanted = tuple(sheets) or (ledger_map.sheets if ledger_map is not None else ())
     placer = Placer(segments, ledger_map.segments if ledger_map is not None else None)
     with open_ledger(path) as ledger:
-        result = ImportResult(file, ledger.kind, encoding=ledger.encoding)
+        result = ImportResult(file, ledger.kind, encoding=ledger.encoding, sha256=ledger.sha256)
         names = [s.name for s in ledger.sheets]
         for w in wanted:
             if w not in names:

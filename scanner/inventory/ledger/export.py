@@ -296,8 +296,8 @@ def _notes(wb, inv: Inventory, stamp: str, store: str | None, summary: ExportSum
         ("保密员（签字）：____________    日期：________" if zh else
          "Security officer (signature): ____________    Date: ________"),
     ]
-    for line in (x for x in lines if x is not None):
-        ws.append([line])
+    for n, line in enumerate((x for x in lines if x is not None), start=1):
+        _cell(ws, n, 1, line)
     ws["A1"].font = Font(bold=True, size=14)
     ws.column_dimensions["A"].width = 110
     for row in ws.iter_rows():
@@ -349,15 +349,28 @@ def _styles(wb) -> tuple[str, str]:
     return names
 
 
+def _cell(ws, row: int, column: int, v):
+    """One cell of the export. Every string written comes from a register, an
+    inventory or the network: control characters removed (a hand-edited
+    register), and one that starts with "=" kept as text, never a formula to
+    Excel (a title and a header too, not only the rows)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    if isinstance(v, str):
+        v = ILLEGAL_CHARACTERS_RE.sub("", v)
+    c = ws.cell(row=row, column=column, value=v)
+    if isinstance(v, str) and v.startswith("="):
+        c.data_type = "s"
+    return c
+
+
 def _sheet(wb, name: str, title: str, headers: Sequence[str], rows: Sequence[list],
            shaded: Sequence[bool], stamp: str, lang: str) -> None:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.properties import PageSetupProperties
     ws = wb.create_sheet(name)
     ncols = max(len(headers), 1)
-    ws.append([ILLEGAL_CHARACTERS_RE.sub("", title)])
+    _cell(ws, 1, 1, title)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
@@ -369,17 +382,13 @@ def _sheet(wb, name: str, title: str, headers: Sequence[str], rows: Sequence[lis
     bold = Font(bold=True)
     centred = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for i, h in enumerate(headers, start=1):
-        c = ws.cell(row=2, column=i, value=ILLEGAL_CHARACTERS_RE.sub("", h))
+        c = _cell(ws, 2, i, h)
         c.font, c.fill, c.border, c.alignment = bold, head_fill, border, centred
     widths = [_width(h) for h in headers]
     # cell by cell (ws[r] would measure the whole sheet for every row)
     for r, (cells, shade) in enumerate(zip(rows, shaded), start=3):
         for i, v in enumerate(cells):
-            if isinstance(v, str):
-                v = ILLEGAL_CHARACTERS_RE.sub("", v)   # a hand-edited register: no control characters
-            c = ws.cell(row=r, column=i + 1, value=v)
-            if isinstance(v, str) and v.startswith("="):
-                c.data_type = "s"           # text, never a formula to Excel
+            c = _cell(ws, r, i + 1, v)
             c.style = marked if shade else plain      # one named style: one lookup a cell
             if i < len(widths):
                 widths[i] = max(widths[i], min(_width(str(v)), 40))

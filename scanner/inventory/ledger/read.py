@@ -77,6 +77,7 @@ class Sheet:
     formulas: bool = False        # the sheet has formulas (their cached values are read)
     _rows: Callable[[int, int], Iterator[tuple[int, tuple]]] | None = field(default=None,
                                                                             repr=False)
+    file: str = ""                # the ledger's file name, for the messages
 
     def rows(self, width: int = MAX_COLUMNS, first: int = 1) -> Iterator[tuple[int, tuple]]:
         """(row number, values) of every non-empty row from row `first` on, at
@@ -84,19 +85,18 @@ class Sheet:
         non-empty row count capped."""
         cap, seen = max_rows(), 0
         width = max(1, min(width, MAX_COLUMNS))
-        fill = _merge_filler(self.merged)
+        try:
+            fill = _merge_filler(self.merged)
+        except LedgerError as exc:
+            raise LedgerError(_where(self, exc.message)) from None
         blank = None          # openpyxl yields one shared tuple for every missing row
         for rowno, values in self._rows(width, first):
             if values is blank:
                 if rowno > EXCEL_MAX_ROW:
-                    raise LedgerError(_where(self, text(
-                        f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
-                        f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")))
+                    raise LedgerError(_where(self, _past_excel(rowno)))
                 continue
             if rowno > EXCEL_MAX_ROW:
-                raise LedgerError(_where(self, text(
-                    f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
-                    f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")))
+                raise LedgerError(_where(self, _past_excel(rowno)))
             if not any(v is not None and v != "" for v in values):
                 blank = values
                 continue
@@ -105,15 +105,25 @@ class Sheet:
             seen += 1
             if seen > cap:
                 raise LedgerError(_where(self, text(
-                    f"非空行超过 {cap} 行（ISOSCAN_LEDGER_MAX_ROWS），拒绝读取",
-                    f"more than {cap} non-empty rows (ISOSCAN_LEDGER_MAX_ROWS): refused")))
+                    f"非空行超过 {cap} 行（ISOSCAN_LEDGER_MAX_ROWS，至第 {rowno} 行），拒绝读取",
+                    f"more than {cap} non-empty rows (ISOSCAN_LEDGER_MAX_ROWS; reached at row "
+                    f"{rowno}): refused")))
             yield rowno, values
 
 
+def _past_excel(rowno: int) -> Text:
+    return text(f"行号 {rowno} 超出 Excel 的上限（{EXCEL_MAX_ROW}），拒绝读取",
+                f"row number {rowno} is beyond Excel's limit ({EXCEL_MAX_ROW}): refused")
+
+
 def _where(sheet: Sheet, msg: Text) -> Text:
+    """The message with the file and the sheet it is about."""
+    f_zh = f"{sheet.file}：" if sheet.file else ""
+    f_en = f"{sheet.file}: " if sheet.file else ""
     if sheet.name is None:
-        return msg
-    return text(f"工作表「{sheet.name}」：{msg['zh-CN']}", f"sheet {sheet.name}: {msg['en']}")
+        return text(f_zh + msg["zh-CN"], f_en + msg["en"])
+    return text(f"{f_zh}工作表「{sheet.name}」：{msg['zh-CN']}",
+                f"{f_en}sheet {sheet.name}: {msg['en']}")
 
 
 def _merge_filler(merged):
@@ -158,6 +168,8 @@ class Ledger:
     kind: str                     # xlsx | xls | csv
     sheets: list[Sheet]
     encoding: str | None = None   # a CSV file's
+    sha256: str = ""              # of the bytes read (the file is read once: what is
+                                  # checked, parsed and named in devices.yaml is one file)
 
 
 def kind_of(path: str) -> str:
@@ -188,16 +200,33 @@ def open_ledger(path: str) -> Iterator[Ledger]:
                                f"{path}: cannot be read ({exc.strerror or exc})")) from None
     cap = max_bytes()
     if size > cap:
-        raise LedgerError(text(f"{name}：文件过大（{size} 字节，上限 {cap}，ISOSCAN_MAX_LEDGER_BYTES）",
-                               f"{name}: too large ({size} bytes, the limit is {cap}, "
-                               "ISOSCAN_MAX_LEDGER_BYTES)"))
+        raise LedgerError(_too_large(name, size, cap))
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(cap + 1)
+    except OSError as exc:
+        raise LedgerError(text(f"{path}：无法读取（{exc.strerror or exc}）",
+                               f"{path}: cannot be read ({exc.strerror or exc})")) from None
+    if len(raw) > cap:                    # it grew since stat()
+        raise LedgerError(_too_large(name, len(raw), cap))
+    import hashlib
+    sha = hashlib.sha256(raw).hexdigest()
     if kind == "csv":
-        yield _csv(path, cap)
+        ledger = _csv(path, raw)
     elif kind == "xls":
-        yield _xls(path, cap)
+        ledger = _xls(path, raw)
     else:
-        with _xlsx(path) as ledger:
+        with _xlsx(path, raw) as ledger:
+            ledger.sha256 = sha
             yield ledger
+        return
+    ledger.sha256 = sha
+    yield ledger
+
+
+def _too_large(name: str, size: int, cap: int) -> Text:
+    return text(f"{name}：文件过大（{size} 字节，上限 {cap}，ISOSCAN_MAX_LEDGER_BYTES）",
+                f"{name}: too large ({size} bytes, the limit is {cap}, ISOSCAN_MAX_LEDGER_BYTES)")
 
 
 # --------------------------------------------------------------------------
@@ -216,11 +245,11 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def check_zip(path: str) -> None:
+def check_zip(path: str, raw: bytes) -> None:
     """Refuse a zip bomb or a VBA project from the zip's directory alone."""
     name = os.path.basename(path)
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise LedgerError(text(f"{name}：不是有效的 .xlsx 文件（{exc}）",
@@ -274,7 +303,7 @@ ROW_SLACK = 50_000          # rows Excel writes for formatting alone, beyond the
 STRINGS_PER_ROW = 64
 
 
-def scan_parts(path: str) -> dict[str, tuple]:
+def scan_parts(path: str, raw: bytes) -> dict[str, tuple]:
     """Before openpyxl parses anything: every sheet's rows and the shared
     strings counted in the bytes (a billion-cell sheet is refused here, not
     after minutes of parsing), and each sheet's hidden columns, merged ranges
@@ -282,7 +311,7 @@ def scan_parts(path: str) -> dict[str, tuple]:
     name = os.path.basename(path)
     cap = max_rows()
     out: dict[str, tuple] = {}
-    with zipfile.ZipFile(path) as z:
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
         for info in z.infolist():
             member = info.filename
             if member.startswith("xl/worksheets/") and member.endswith(".xml"):
@@ -305,17 +334,17 @@ def scan_parts(path: str) -> dict[str, tuple]:
 
 
 @contextlib.contextmanager
-def _xlsx(path: str) -> Iterator[Ledger]:
-    check_zip(path)
+def _xlsx(path: str, raw: bytes) -> Iterator[Ledger]:
+    check_zip(path, raw)
     name = os.path.basename(path)
     try:
-        extras = scan_parts(path)
+        extras = scan_parts(path, raw)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:   # a CRC that lies
         raise LedgerError(text(f"{name}：不是有效的 .xlsx 文件（{exc}）",
                                f"{name}: not a valid .xlsx file ({exc})")) from None
     import openpyxl
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_vba=False,
+        wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True, keep_vba=False,
                                     keep_links=False)
     except Exception as exc:     # openpyxl raises many kinds for a broken file
         raise LedgerError(text(f"{name}：无法作为 Excel 工作簿读取（{type(exc).__name__}: {exc}）",
@@ -328,7 +357,7 @@ def _xlsx(path: str) -> Iterator[Ledger]:
             hidden, merged, formulas = extras.get(member, (frozenset(), (), False))
             ws.reset_dimensions()          # never trust the declared size: stream what is there
             sheets.append(Sheet(ws.title, getattr(ws, "sheet_state", "visible") != "visible",
-                                hidden, merged, formulas, _xlsx_rows(ws, name)))
+                                hidden, merged, formulas, _xlsx_rows(ws, name), file=name))
         yield Ledger(path, "xlsx", sheets)
     finally:
         wb.close()
@@ -336,6 +365,7 @@ def _xlsx(path: str) -> Iterator[Ledger]:
 
 def _xlsx_rows(ws, name):
     def rows(width, first):
+        n = first - 1
         try:
             for n, values in enumerate(ws.iter_rows(min_row=first, max_col=width,
                                                     values_only=True), first):
@@ -343,8 +373,10 @@ def _xlsx_rows(ws, name):
         except LedgerError:
             raise
         except Exception as exc:
-            raise LedgerError(text(f"{name}：工作表「{ws.title}」无法读取（{type(exc).__name__}: {exc}）",
-                                   f"{name}: sheet {ws.title} cannot be read "
+            # the row after the last one read is where it broke
+            raise LedgerError(text(f"{name}：工作表「{ws.title}」第 {n + 1} 行附近无法读取"
+                                   f"（{type(exc).__name__}: {exc}）",
+                                   f"{name}: sheet {ws.title} cannot be read near row {n + 1} "
                                    f"({type(exc).__name__}: {exc})")) from None
     return rows
 
@@ -355,19 +387,19 @@ def _xlsx_rows(ws, name):
 _VBA_NAME = "_VBA_PROJECT".encode("utf-16-le")
 
 
-def _xls(path: str, cap: int) -> Ledger:
+def _xls(path: str, raw: bytes) -> Ledger:
     import xlrd
     name = os.path.basename(path)
-    with open(path, "rb") as fh:
-        raw = fh.read(cap + 1)
     if _VBA_NAME in raw:
         raise LedgerError(text(
             f"{name}：含宏（_VBA_PROJECT），拒绝读取；请在 Excel 中另存为“Excel 工作簿（.xlsx）”后再导入",
             f"{name}: carries macros (_VBA_PROJECT) and is refused; save it as an Excel "
             "Workbook (.xlsx) and import that"))
     try:
+        # ragged_rows: each row as long as its own cells (rows() asks row_len); otherwise
+        # one cell far right pads all 65,536 rows to its width (200 MiB from a 2 MiB file)
         book = xlrd.open_workbook(file_contents=raw, formatting_info=True, on_demand=True,
-                                  logfile=io.StringIO())
+                                  ragged_rows=True, logfile=io.StringIO())
     except Exception as exc:
         raise LedgerError(text(f"{name}：无法作为 Excel 97–2003 工作簿读取（{type(exc).__name__}: {exc}）",
                                f"{name}: cannot be read as an Excel 97-2003 workbook "
@@ -382,7 +414,7 @@ def _xls(path: str, cap: int) -> Ledger:
                            if info.hidden and c < MAX_COLUMNS)
         merged = tuple((r1 + 1, c1 + 1, r2, c2) for r1, r2, c1, c2 in sh.merged_cells)
         sheets.append(Sheet(sh.name, sh.visibility != 0, hidden, merged, False,
-                            _xls_rows(sh, book.datemode)))
+                            _xls_rows(sh, book.datemode), file=name))
     return Ledger(path, "xls", sheets)
 
 
@@ -424,10 +456,8 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
         return raw.decode("gb18030"), "gb18030"
 
 
-def _csv(path: str, cap: int) -> Ledger:
+def _csv(path: str, raw: bytes) -> Ledger:
     name = os.path.basename(path)
-    with open(path, "rb") as fh:
-        raw = fh.read(cap + 1)
     try:
         body, encoding = decode_csv(raw)
     except UnicodeDecodeError as exc:
@@ -443,13 +473,14 @@ def _csv(path: str, cap: int) -> Ledger:
     csv.field_size_limit(1024 * 1024)
 
     def rows(width, first):
+        reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
         try:
-            for n, values in enumerate(csv.reader(io.StringIO(body, newline=""),
-                                                  delimiter=delimiter), 1):
+            for n, values in enumerate(reader, 1):
                 if n >= first:
                     yield n, tuple(values[:width])
         except csv.Error as exc:
-            raise LedgerError(text(f"{name}：CSV 格式错误（{exc}）",
-                                   f"{name}: malformed CSV ({exc})")) from None
-    return Ledger(path, "csv", [Sheet(None, _rows=rows)], encoding)
+            line = reader.line_num
+            raise LedgerError(text(f"{name} 第 {line} 行：CSV 格式错误（{exc}）",
+                                   f"{name} line {line}: malformed CSV ({exc})")) from None
+    return Ledger(path, "csv", [Sheet(None, _rows=rows, file=name)], encoding)
 

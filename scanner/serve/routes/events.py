@@ -4,7 +4,9 @@ Self-contained: its strings (zh-CN, en), its query, its route (ROUTES, which
 scanner.serve.routes.all_routes() lists beside the other page groups).
 Times are shown in the unit's zone (scanner/localtime.py); the store keeps UTC.
 Everything shown came from the network or the inventory: the template is
-autoescaped (Jinja2), nothing is escaped by hand.
+autoescaped (Jinja2), nothing is escaped by hand; control characters and bidi
+overrides are made visible as \\uXXXX first (scanner/formats/text.py), so a
+name heard on the wire cannot reorder or hide the row around it.
 """
 from __future__ import annotations
 
@@ -32,7 +34,11 @@ def _zone(cfg):
     return unit_zone(getattr(cfg, "timezone", None))
 
 
+_ONE_LINE = ("event", "severity", "check_id", "segment", "ip", "mac", "device")
+
+
 def context(store, cfg, lang: str, segment: str | None = None) -> dict:
+    from scanner.formats.text import clean, visible
     from scanner.localtime import local_iso
     from scanner.store.watchlog import health_rows, recent_events
     zone = _zone(cfg)
@@ -40,7 +46,10 @@ def context(store, cfg, lang: str, segment: str | None = None) -> dict:
     for r in rows:
         r["at_local"] = local_iso(r["at"], zone)
         d = r.get("detail") or {}
-        r["text"] = d.get(lang) or d.get("en") or ""
+        r["text"] = visible(str(d.get(lang) or d.get("en") or ""))
+        for k in _ONE_LINE:
+            if r.get(k) is not None:
+                r[k] = clean(str(r[k]))
     import datetime as _dt
     from scanner.alerts.watch_health import silent_watches
     watches = health_rows(store)
@@ -48,6 +57,9 @@ def context(store, cfg, lang: str, segment: str | None = None) -> dict:
     for w in watches:
         w["beat_local"] = local_iso(w["beat_at"], zone)
         w["silent"] = bool(silent_watches([w], now, SILENT_AFTER))
+        for k in ("watch", "segment", "status"):
+            if w.get(k) is not None:
+                w[k] = clean(str(w[k]))
     return {"w": STRINGS.get(lang, STRINGS["en"]), "rows": rows, "watches": watches,
             "segment": segment or ""}
 
