@@ -146,3 +146,17 @@ def deliver(path: str, alerts: list[Alert], channels: list, *, now: _dt.datetime
                 res.pending[r["channel"]] = res.pending.get(r["channel"], 0) + 1
                 res.failed.setdefault(r["channel"], "channel no longer in the configuration")
     return res
+
+
+def default_outbox(db: str | None = None) -> str:
+    """Where alerts wait when no outbox is configured: next to the SQLite store (--db, else ISOSCAN_DB, else the default
+    file: the store's own resolve/sqlite_path, so a bare path or a ?query reads as the
+    store reads it), else /var/lib/isoscan."""
+    from scanner.store.url import StoreURLError, resolve, sqlite_path
+    try:
+        path = sqlite_path(resolve(db))
+    except StoreURLError:
+        path = None
+    if path:
+        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
+    return "/var/lib/isoscan/alerts-outbox.jsonl"

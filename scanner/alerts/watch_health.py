@@ -34,7 +34,7 @@ def run_health(db, alert_path, outbox, after_s: float, lang: str) -> int:
     from scanner.alerts.rules import compute
     from scanner.store.db import StoreError, open_store
     from scanner.store.watchlog import health_rows
-    from scanner.alerts.watchsink import default_outbox
+    from scanner.alerts.outbox import default_outbox
     try:
         store = open_store(db)
     except StoreError as exc:

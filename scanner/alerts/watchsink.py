@@ -20,7 +20,6 @@ start, close, lost, dead): the watch itself imports neither the store nor the al
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import queue
 import sys
 import threading
@@ -32,20 +31,6 @@ from scanner.model import text
 MAX_QUEUE = 10_000
 PRUNE_EVERY = 3600.0         # keys raised long ago are forgotten (watchlog.KEEP_DAYS) this often
 RETRY_EVERY = 60.0           # pending alerts (a channel that was down) are retried this often
-
-
-def default_outbox(db: str | None) -> str:
-    """Next to the SQLite store the watch writes to (--db, else ISOSCAN_DB, else the default
-    file: the store's own resolve/sqlite_path, so a bare path or a ?query reads as the
-    store reads it), else /var/lib/isoscan."""
-    from scanner.store.url import StoreURLError, resolve, sqlite_path
-    try:
-        path = sqlite_path(resolve(db))
-    except StoreURLError:
-        path = None
-    if path:
-        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
-    return "/var/lib/isoscan/alerts-outbox.jsonl"
 
 
 def alert_of(e) -> Alert:

@@ -20,7 +20,7 @@ import sys
 
 import click
 
-from scanner.commands.common import default_outbox
+from scanner.alerts.outbox import default_outbox
 
 
 def _parse_time(s) -> _dt.datetime | None:

@@ -4,7 +4,6 @@ them. Commands import this module, never each other."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
@@ -158,19 +157,6 @@ def print_summary(bundle, lang, quiet):
             else:
                 click.echo(clean(f"  {f['status'].upper():5} {f['check_id']:16} {f['severity']:8} "
                                  f"{who}  {ev}"))
-
-
-def default_outbox(db: str | None = None) -> str:
-    """Next to the store: the folder of the SQLite file (--db, else ISOSCAN_DB),
-    else /var/lib/isoscan."""
-    from scanner.store.url import StoreURLError, resolve, sqlite_path
-    try:
-        path = sqlite_path(resolve(db or os.environ.get("ISOSCAN_DB") or None))
-    except StoreURLError:
-        path = None
-    if path:
-        return os.path.join(os.path.dirname(os.path.abspath(path)), "alerts-outbox.jsonl")
-    return "/var/lib/isoscan/alerts-outbox.jsonl"
 
 
 def load_waivers(path: str, db: str | None = None):

@@ -13,8 +13,8 @@ import sys
 
 import click
 
-from scanner.commands.common import (default_outbox, print_summary, push_bundle, store_bundle,
-                                     write_private)
+from scanner.alerts.outbox import default_outbox
+from scanner.commands.common import print_summary, push_bundle, store_bundle, write_private
 from scanner.formats.text import clean
 from scanner.model import LANGS, pick, text
 

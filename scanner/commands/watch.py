@@ -105,7 +105,8 @@ def watch(inventory, interfaces, db, alert, outbox, events, sweep_every, solicit
 
 def _sink(db, alert, outbox):
     """The store and the alert channels the events go to (exit 2 when unusable)."""
-    from scanner.alerts.watchsink import Sink, default_outbox
+    from scanner.alerts.outbox import default_outbox
+    from scanner.alerts.watchsink import Sink
     from scanner.store.db import StoreError, open_store
     cfg = None
     if alert:

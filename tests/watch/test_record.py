@@ -99,7 +99,7 @@ def test_health_whose_outbox_fails_says_so_and_still_exits_silent(tmp_path):
 
 
 def test_the_default_outbox_sits_next_to_the_store_as_the_store_reads_its_url(tmp_path):
-    from scanner.alerts.watchsink import default_outbox
+    from scanner.alerts.outbox import default_outbox
     assert default_outbox(str(tmp_path / "x.db")) == str(tmp_path / "alerts-outbox.jsonl")
     assert default_outbox(f"sqlite:///{tmp_path}/y.db?timeout=5") == str(tmp_path / "alerts-outbox.jsonl")
     assert default_outbox("postgresql://u@h/db") == "/var/lib/isoscan/alerts-outbox.jsonl"
