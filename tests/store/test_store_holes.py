@@ -35,7 +35,7 @@ def test_scan_db_store_failure_mid_ingest_is_one_line_not_a_traceback(tmp_path, 
     import sqlalchemy.exc
 
     import scanner.store.ingest as ingest_mod
-    from scanner.commands.scan import _store
+    from scanner.commands.common import store_bundle as _store
 
     def broken(*a, **k):
         raise sqlalchemy.exc.OperationalError("INSERT INTO scans ...", {},
