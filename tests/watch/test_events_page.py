@@ -1,4 +1,4 @@
-"""The console's page of watch events (scanner/serve/watch_events.py): what the
+"""The console's page of watch events (scanner/serve/routes/events.py): what the
 wire said is shown, never obeyed: bidi overrides and controls made visible."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ RLO = "\u202e"
 
 
 def test_bidi_and_controls_from_the_wire_are_shown_not_obeyed(tmp_path):
-    from scanner.serve.watch_events import context
+    from scanner.serve.routes.events import context
     from scanner.store.db import open_store
     from scanner.store.watchlog import beat, record
     store = open_store(f"sqlite:///{tmp_path}/w.db")
