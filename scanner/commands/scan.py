@@ -1,7 +1,8 @@
 """`isoscan scan`: probe from this host, judge, write the bundle.
 
 Exit codes (SPEC §3): 0 compliant · 1 non-compliant · 2 usage or input error
-(nothing was sent) · 3 incomplete (no violation, but something could not be
+(nothing was sent), or the result bundle could not be built (the reason is
+said; no thinner bundle is ever written instead) · 3 incomplete (no violation, but something could not be
 judged: no privilege, interface down, a probe failed, the positive control
 did not succeed).
 """

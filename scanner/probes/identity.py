@@ -89,7 +89,7 @@ def stations6(plan: Plan, discovery: dict, v4_macs: set) -> list[tuple[str, str 
         try:
             if not plan.segment.contains(ip):
                 continue
-        except Exception:
+        except Exception:   # not an address of this segment: never probed (the scope guard)
             continue
         plan.guard(ip)
         seen.setdefault(mac, ip)
