@@ -35,10 +35,11 @@ def _say(lang, zh, en, err=True):
 @click.option("--segment", "segment", default=None, help="The vantage's segment (when ambiguous)")
 @click.option("--interface", "interface", default=None, help="The interface to probe from")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr")
-@click.option("--inbound", "inbound", type=click.Choice(("quick", "full")), default="quick",
+@click.option("--inbound", "inbound", type=click.Choice(("auto", "quick", "full")), default="auto",
               show_default=True,
-              help="From an internet vantage: quick = nmap's top 200 TCP ports plus the declared "
-                   "ones (nightly); full = every TCP port 1-65535 (weekly, or before an audit)")
+              help="From an internet vantage: auto = every TCP port when the sweep, estimated at "
+                   "--inbound-rate, takes under 60 s, else as quick; quick = nmap's top 200 TCP "
+                   "ports plus the declared ones; full = every TCP port 1-65535")
 @click.option("--strict", is_flag=True,
               help="A result not backed by a recent full port sweep is an error, not a pass")
 @click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),

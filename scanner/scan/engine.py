@@ -259,7 +259,7 @@ def _now() -> str:
 def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
          segment: str | None = None, interface: str | None = None,
          progress: Progress | None = None, steps: list[Step] | None = None,
-         inbound: str = "quick", strict: bool = False,
+         inbound: str = "auto", strict: bool = False,
          full_sweep_max_age: int = 30, inbound_rate: int = 5000) -> ScanResult:
     """Run one scan; ScanInputError for exit 2 (before anything is sent)."""
     from scanner.inventory.load import InputError, load_inventory
