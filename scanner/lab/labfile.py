@@ -61,6 +61,8 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                                                    "priv_key")),
     "hostile-station": (("segment", "ip"), ("mac",)),
     "cloned-sshd": (("devices",), ()),
+    "two-nic-dropbear": (("device", "segment", "ip"), ("mac", "keys")),
+    "ssh-servers": (("devices", "server"), ("keys",)),
 }
 # merged: true -- the finding is in the report that joins every vantage's
 # bundle (issue 13's identities), not in the named vantage's own bundle

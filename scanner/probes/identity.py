@@ -3,11 +3,16 @@
 Over the IPv4 stations discovery found on this segment, nothing else:
 - one bounded nmap run (python-nmap, as discovery and inbound): TCP 22 and the
   segment's declared `ssh_ports`, 443 and its `tls_ports`, with NSE
-  `ssh-hostkey` (the host keys, read without authenticating) and `ssl-cert`
-  (the certificate). `--host-timeout` and `--script-timeout` bound a station
-  that never finishes its key exchange or trickles a 1 MB banner; nmap's XML
-  is read with a size bound, every value cut to a bound
-  (scanner.identity.bounded);
+  `ssl-cert` (the certificate). `--host-timeout` and `--script-timeout` bound a
+  station that trickles a 1 MB banner; nmap's XML is read with a size bound,
+  every value cut to a bound (scanner.identity.bounded);
+- then the host keys of the stations whose SSH port that run found open, read
+  by OpenSSH's ssh-keyscan (scanner/probes/sshkeys.py: every current key
+  exchange, so dropbear and other non-OpenSSH servers too; nmap's ssh-hostkey
+  read nothing from dropbear 2022.83 and that was recorded as `ok`);
+- an SSH or TLS port that answered but gave no key or certificate is recorded
+  in `unread` with the reason, and `unidentified` counts the stations that
+  gave no identity at all: a silent failure never reads as "no shared identity";
 - beside it, one NBSTAT query to UDP 137 of each (scanner/probes/netbios.py):
   the NetBIOS name and the MAC the station reports; and one reverse (PTR)
   query for its own address to UDP 5353 (mDNS) and 5355 (LLMNR) of each
@@ -15,10 +20,9 @@ Over the IPv4 stations discovery found on this segment, nothing else:
 Plus, without sending anything: the EUI-64 MAC inside the IPv6 addresses
 discovery saw (neighbours6).
 
-Why nmap's scripts rather than paramiko/`ssl`: nmap already drives the other
-steps, runs the stations in parallel under one timeout, and its ssh-hostkey
-reads every host key type of a server (a library connection negotiates one).
-The fingerprints are computed here from the key blobs and the PEM (OpenSSH's
+Why nmap for the ports and the certificates: it already drives the other
+steps and runs the stations in parallel under one timeout, so 1,000 silent
+stations cost one SYN a port. The fingerprints are computed here from the key blobs and the PEM (OpenSSH's
 SHA256 form; SHA-256 of the certificate's DER), not taken from nmap's text.
 """
 from __future__ import annotations
@@ -48,10 +52,20 @@ SCRIPT_TIMEOUT = "8s"
 NMAP_ARGS = ("-n -Pn -T4 --max-retries 1 --min-hostgroup 1024 --initial-rtt-timeout 100ms "
              f"--max-rtt-timeout 200ms --min-rate 5000 --host-timeout {HOST_TIMEOUT}")
 AGAIN_SCRIPT_TIMEOUT = "4s"  # the second ask, for open ports that said nothing the first time
-SCRIPTS = "ssh-hostkey,ssl-cert"
+SCRIPTS = "ssl-cert"              # the host keys: sshkeys.py (ssh-keyscan)
 XML_MAX = 64 * 2**20        # nmap's XML for a /24 of hostile stations stays far below
 KEYS_MAX = 8                # host keys kept per port
 SUBJECT_FIELDS = ("commonName", "organizationName", "organizationalUnitName", "countryName")
+
+
+def _ip_sorted(ips) -> list[str]:
+    from netaddr import IPAddress
+    return sorted(ips, key=lambda x: (IPAddress(x).version, IPAddress(x)))
+
+
+def _sshkeys_types() -> str:
+    from scanner.probes.sshkeys import TYPES
+    return TYPES
 
 
 def _now() -> str:
@@ -194,6 +208,63 @@ def unanswered(xml, wanted: set[str], ports: set[int], records: list[dict]) -> l
     return out
 
 
+def open_ports(xml, wanted: set[str], ports: set[int]) -> dict[str, set[int]]:
+    """{ip: the ports of `ports` nmap found open} for the stations in `wanted` (pure)."""
+    if not xml:
+        return {}
+    if len(xml) > XML_MAX:
+        raise ProbeError(text("nmap 输出过大，身份信息未读取",
+                              "nmap's output is too large: identities not read"))
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ProbeError(text(f"无法读取 nmap 输出：{exc}", f"nmap's output cannot be read: {exc}"))
+    out: dict[str, set[int]] = {}
+    for host in root.iter("host"):
+        ip = next((a.get("addr") for a in host.findall("address")
+                   if a.get("addrtype") in ("ipv4", "ipv6")), None)
+        if ip not in wanted:
+            continue
+        for port in host.iter("port"):
+            st = port.find("state")
+            try:
+                num = int(port.get("portid") or "")
+            except ValueError:     # not a port number nmap would write: no port
+                continue
+            if num in ports and st is not None and st.get("state") == "open":
+                out.setdefault(ip, set()).add(num)
+    return out
+
+
+def host_keys(opened: dict[str, set[int]], ssh_ports, macs: dict, time: str | None,
+              scan=None) -> tuple[list[dict], list[dict]]:
+    """(records, unread) of the open SSH ports: ssh-keyscan once per port over
+    every station with that port open."""
+    from scanner.probes import sshkeys
+    scan = scan or sshkeys.scan
+    records, unread = [], []
+    for port in sorted(set(ssh_ports)):
+        ips = sorted(ip for ip, ps in opened.items() if port in ps)
+        if not ips:
+            continue
+        keys, why = scan(ips, port)
+        records += sshkeys.records(keys, macs, port, time)
+        unread += [{"ip": ip, "mac": macs.get(ip), "port": port, "proto": "ssh", "reason": r}
+                   for ip, r in sorted(why.items())]
+    return records, unread
+
+
+def tls_unread(opened: dict[str, set[int]], tls_ports, records: list[dict],
+               macs: dict) -> list[dict]:
+    """The open TLS ports that gave no certificate, with the reason (pure)."""
+    have = {(r["ip"], r["port"]) for r in records if r["kind"] == I.TLS_CERT}
+    return [{"ip": ip, "mac": macs.get(ip), "port": port, "proto": "tls",
+             "reason": f"port open but no certificate was read (nmap ssl-cert, "
+                       f"{SCRIPT_TIMEOUT} and again {AGAIN_SCRIPT_TIMEOUT})"}
+            for ip, ps in sorted(opened.items()) for port in sorted(ps)
+            if port in set(tls_ports) and (ip, port) not in have]
+
+
 def subject_text(script) -> str | None:
     """'commonName=…, organizationName=…' from ssl-cert's subject table, bounded."""
     subj = next((t for t in script.findall("table") if t.get("key") == "subject"), None)
@@ -293,7 +364,7 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
     ssh, tls = ports(plan)
     six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
     records = I.eui64_records(six, time=started)
-    method = "nmap " + nmap_arguments(plan)
+    method = "nmap " + nmap_arguments(plan) + f" + ssh-keyscan -t {_sshkeys_types()}"
     if targets:
         require_privileges()
         require_up(plan.vantage.interface)
@@ -333,27 +404,37 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             nb_error = "; ".join(errors) or None
         when = _now()
         xml = nm.get_nmap_last_output()
-        got = parse_xml(xml, dict(targets), set(ssh), set(tls), time=when)
-        again = unanswered(xml, set(ips), set(ssh) | set(tls), got)
-        if again:        # once more, for those alone: an open port that said nothing
+        macs = dict(targets)
+        got = parse_xml(xml, macs, set(ssh), set(tls), time=when)
+        opened = open_ports(xml, set(ips), set(ssh) | set(tls))
+        again = unanswered(xml, set(ips), set(tls), got)
+        if again:        # once more, for those alone: an open TLS port that said nothing
             nm2 = run_nmap(nmap_module, again, nmap_arguments(plan, AGAIN_SCRIPT_TIMEOUT))
-            more = parse_xml(nm2.get_nmap_last_output(), {ip: dict(targets)[ip] for ip in again},
+            more = parse_xml(nm2.get_nmap_last_output(), {ip: macs[ip] for ip in again},
                              set(ssh), set(tls), time=_now())
             have = {(r["ip"], r["port"], r["value"]) for r in got}
             got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
+        keys, unread = host_keys(opened, ssh, macs, _now())
+        got += keys
+        unread += tls_unread(opened, tls, got, macs)
         six_only = stations6(plan, discovery, {m for _, m in targets if m})
         if six_only:     # IPv6-only stations: their own nmap run (nmap takes one family a run)
             nm6 = run_nmap(nmap_module, [ip for ip, _ in six_only], "-6 " + nmap_arguments(plan))
-            more = parse_xml(nm6.get_nmap_last_output(), dict(six_only), set(ssh), set(tls),
-                             time=_now())
+            xml6 = nm6.get_nmap_last_output()
+            more = parse_xml(xml6, dict(six_only), set(ssh), set(tls), time=_now())
+            opened6 = open_ports(xml6, {ip for ip, _ in six_only}, set(ssh) | set(tls))
+            keys6, unread6 = host_keys(opened6, ssh, dict(six_only), _now())
+            more += keys6
             got += more
+            unread += unread6 + tls_unread(opened6, tls, more, dict(six_only))
             targets = targets + six_only
         records = got + netbios_records(answers, dict(targets), when) + \
             mdns_records(names, dict(targets), when) + \
             snmp_records(snmp_answers, dict(targets), when) + records
     else:
-        nb_error, again = None, []
+        nb_error, again, unread = None, [], []
     clones = I.lower_clones(records)
+    known = {r["ip"] for r in records}
     if nb_error:       # the SSH and TLS half is still good; a UDP query's failure is said
         method += f" (failed: {nb_error})"
     udp = [NBSTAT_PORT, 5353, 5355] + ([SNMP_PORT] if plan.segment.snmp else [])
@@ -365,5 +446,10 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
                                                              "udp": udp},
             "identities": records, "clones": clones, "asked_again": again,
+            # SSH/TLS ports that answered but gave no key or certificate, and why
+            "unread": unread,
+            # stations that gave no identity at all: they cannot be linked to
+            # a sighting elsewhere (the merged report's ISO-BRIDGE says how many)
+            "unidentified": _ip_sorted({ip for ip, _ in targets} - known),
             "started_at": started, "finished_at": _now(),
             "seconds": round(_time.monotonic() - t0, 3)}
