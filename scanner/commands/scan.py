@@ -26,8 +26,8 @@ def _say(lang, zh, en, err=True):
 @click.command("scan")
 @click.option("-i", "--inventory", "inventory", multiple=True, required=True,
               type=click.Path(), help="Inventory file or folder (repeatable) / 清单文件或目录")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
-              help="Write the result bundle (JSON) here / 结果包输出路径")
+@click.option("-o", "--output", "output", type=click.Path(),
+              help="Write the result bundle (JSON) here (a folder with --all-segments) / 结果包输出路径")
 @click.option("--report", "report", type=click.Path(dir_okay=False),
               help="Also write the HTML report here / 同时生成 HTML 报告")
 @click.option("--checks", "checks", default=None, help="Only these check ids, comma separated")
@@ -59,9 +59,13 @@ def _say(lang, zh, en, err=True):
               help="Also send the bundle to the unit's console (isoscan serve) / 上报控制台")
 @click.option("--token-file", "token_file", type=click.Path(dir_okay=False), default=None,
               help="The probe's push token for --push (default $ISOSCAN_PUSH_TOKEN)")
+@click.option("--all-segments", "all_segments", is_flag=True,
+              help="Scan every segment this host has a leg in (VLAN subinterfaces, several "
+                   "cards), one after the other; -o is then a folder (one <segment>.json each) "
+                   "/ 扫描本机所在的每个网段")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
          full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None, db=None,
-         push_url=None, token_file=None):
+         push_url=None, token_file=None, all_segments=False):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -77,6 +81,16 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     # often (it took ~0.2 s of a scan)
     gc.freeze()
     gc.set_threshold(20000, 20, 20)
+    if all_segments:
+        if segment or interface or sign_key:
+            _say(lang, "--all-segments 扫描本机所在的每个网段：不能与 --segment、--interface 或 --sign 同用",
+                 "--all-segments scans every segment of this host: it takes no --segment, "
+                 "--interface or --sign (sign each segment's scan on its own)")
+            sys.exit(2)
+        from scanner.commands import scan_all
+        scan_all.run(inventory, output, report, lang, quiet, db, push_url, token_file,
+                     dict(checks=parse_ids(checks), inbound=inbound, strict=strict,
+                          full_sweep_max_age=full_sweep_max_age, inbound_rate=inbound_rate))
     progress = Progress(quiet=quiet, lang=lang)
     signer = None
     if sign_key:   # the key is checked before anything is sent

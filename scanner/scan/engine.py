@@ -128,7 +128,9 @@ def _forwarding(ctx):
 
 
 def _egress(ctx):
-    from scanner.probes import egress
+    from scanner.probes import egress, egress_l2
+    if egress_l2.wanted(ctx.plan):     # a host on several segments: this one's own way out
+        return egress_l2.probe(ctx.plan, minter=ctx.minter, zone=TOKEN_ZONE)
     return egress.probe(ctx.plan, minter=ctx.minter, zone=TOKEN_ZONE)
 
 
