@@ -364,7 +364,7 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
     ssh, tls = ports(plan)
     six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
     records = I.eui64_records(six, time=started)
-    method = "nmap " + nmap_arguments(plan) + f" + ssh-keyscan -t {_sshkeys_types()}"
+    method = "nmap " + nmap_arguments(plan) + f" + ssh-keyscan -t {_sshkeys_types()} (in turn)"
     if targets:
         require_privileges()
         require_up(plan.vantage.interface)

@@ -272,26 +272,33 @@ def require_dropbear() -> None:
     require_tool(DROPBEAR, "dropbear-bin")
 
 
-KEY_TYPES = {"ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"}
+OWN_KEYS = ("own-keys-openssh", "own-keys-openssh-rsa", "own-keys-dropbear",
+            "own-keys-dropbear-rsa")
 
 
 def test_dropbear_dual_homed_is_a_critical_bridge_and_own_keys_are_never_linked():
     """Issue 24: ws-002 runs dropbear (forwarding off, arp_ignore=1) with one
     set of ed25519, ECDSA and RSA keys on both cards: the merged report has
-    exactly one critical ISO-BRIDGE naming it. Beside it, four unrelated hosts
-    each with keys of their own, two under OpenSSH (one classified) and two
-    under dropbear: every key type of every server is read, none is linked."""
+    exactly one critical ISO-BRIDGE naming it. Beside it, unrelated hosts
+    with keys of their own, OpenSSH and dropbear each with only an ECDSA or
+    only an RSA key (one of them classified): each key is read (ssh-keyscan
+    asks ed25519, then ECDSA, then RSA), none is linked."""
     require_dropbear()
-    got = run(("ws-two-cards-dropbear", "own-keys-openssh", "own-keys-dropbear"))
+    got = run(("ws-two-cards-dropbear", *OWN_KEYS))
     office = got["bundles"]["probe-office"][1]["observations"]["identity"]
     secret = got["bundles"]["probe-secret"][1]["observations"]["identity"]
 
     def keys(sec, ip):
         return {r["detail"]: r["value"] for r in sec["identities"]
                 if r["ip"] == ip and r["kind"] == "ssh-host-key"}
-    for sec, ip in ((office, "10.40.0.70"), (office, "10.40.0.21"), (office, "10.40.0.22"),
-                    (office, "10.40.0.23"), (secret, "10.30.0.12"), (secret, "10.30.0.11")):
-        assert set(keys(sec, ip)) == KEY_TYPES, (ip, keys(sec, ip), sec["unread"])
+    want = [(office, "10.40.0.70", "ssh-ed25519"),           # dropbear, three keys
+            (secret, "10.30.0.12", "ssh-ed25519"),
+            (office, "10.40.0.21", "ecdsa-sha2-nistp256"),   # OpenSSH, ECDSA only
+            (secret, "10.30.0.11", "ssh-rsa"),               # OpenSSH, RSA only
+            (office, "10.40.0.22", "ecdsa-sha2-nistp256"),   # dropbear, ECDSA only
+            (office, "10.40.0.23", "ssh-rsa")]               # dropbear, RSA only
+    for sec, ip, typ in want:
+        assert set(keys(sec, ip)) == {typ}, (ip, keys(sec, ip), sec["unread"])
     assert office["unread"] == [] and secret["unread"] == []
     assert keys(office, "10.40.0.70") == keys(secret, "10.30.0.12")      # one host, both cards
     assert "ssh-keyscan" in office["method"]
@@ -302,7 +309,7 @@ def test_dropbear_dual_homed_is_a_critical_bridge_and_own_keys_are_never_linked(
     assert f["severity"] == "critical"
     assert f["subject"] == {"ip": "10.30.0.12", "mac": "02:00:00:00:1a:0c", "device": "ws-002"}
     assert "10.40.0.70" in "\n".join(f["evidence"])
-    expects = [e for n in ("ws-two-cards-dropbear", "own-keys-openssh", "own-keys-dropbear")
+    expects = [e for n in ("ws-two-cards-dropbear", *OWN_KEYS)
                for e in _faults()[n].expect if e.get("status", "fail") == "fail"]
     others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
               if not any(_matches(e, x) for e in expects)]
