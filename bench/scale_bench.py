@@ -218,6 +218,8 @@ def main():
                 # the limited scan is incomplete (exit 3) by design: the checks it left out
                 if rs.returncode != (3 if extra else 0) or bad:
                     print(rs.stdout[-2000:], rs.stderr[-2000:], bad[:10], file=sys.stderr)
+                    print({k: str(v.get("error"))[:300] for k, v in obs.items()
+                           if isinstance(v, dict) and v.get("status") == "error"}, file=sys.stderr)
                 times[label].append(ds)
                 if not extra:
                     steps = obs["timings"]["steps"]
@@ -226,7 +228,9 @@ def main():
                                             - min(t["start"] for t in active))
                     times["identity"].append(steps["identity"]["seconds"])
                     line.append(f"of it probing {times['probing'][-1]:.2f} s, "
-                                f"identity {times['identity'][-1]:.2f} s")
+                                f"identity {times['identity'][-1]:.2f} s "
+                                f"{obs['identity'].get('laps')}, judged and written after "
+                                f"{ds - max(t['start'] + t['seconds'] for t in steps.values()):.2f} s")
                     dr, rr = timed([sys.executable, "-m", "scanner.cli", "report", out,
                                     "-o", html, "--lang", "en"])
                     times["report"].append(dr)

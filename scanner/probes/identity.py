@@ -360,6 +360,13 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
         raise ProbeError(text("发现步骤未成功：没有可询问身份的设备",
                               "discovery did not succeed: no station to ask who it is"))
     started, t0 = _now(), _time.monotonic()
+    laps: dict[str, float] = {}
+    mark = [t0]
+
+    def lap(name: str) -> None:
+        now = _time.monotonic()
+        laps[name] = round(now - mark[0], 3)
+        mark[0] = now
     targets = stations(plan, discovery)
     ssh, tls = ports(plan)
     six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
@@ -385,6 +392,7 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                            macs=macs)
             sn = ex.submit(_snmp, plan, ips, macs)
             nm = run_nmap(nmap_module, ips, nmap_arguments(plan))
+            lap("nmap")
             errors = []
             try:
                 snmp_answers = sn.result()
@@ -402,6 +410,7 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                 names = {}
                 errors.append(f"mDNS/LLMNR: {type(exc).__name__}: {exc}")
             nb_error = "; ".join(errors) or None
+            lap("udp_after_nmap")
         when = _now()
         xml = nm.get_nmap_last_output()
         macs = dict(targets)
@@ -414,7 +423,9 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                              set(ssh), set(tls), time=_now())
             have = {(r["ip"], r["port"], r["value"]) for r in got}
             got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
+        lap("parse_and_again")
         keys, unread = host_keys(opened, ssh, macs, _now())
+        lap("ssh_keyscan")
         got += keys
         unread += tls_unread(opened, tls, got, macs)
         six_only = stations6(plan, discovery, {m for _, m in targets if m})
@@ -451,5 +462,7 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             # stations that gave no identity at all: they cannot be linked to
             # a sighting elsewhere (the merged report's ISO-BRIDGE says how many)
             "unidentified": _ip_sorted({ip for ip, _ in targets} - known),
+            # where the step's time went (seconds), for profiling a large segment
+            "laps": laps,
             "started_at": started, "finished_at": _now(),
             "seconds": round(_time.monotonic() - t0, 3)}
