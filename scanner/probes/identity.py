@@ -34,6 +34,7 @@ import xml.etree.ElementTree as ET
 
 from scanner import identity as I
 from scanner.model import text
+from scanner.probes import synscan
 from scanner.probes.wire import ProbeError, require_privileges, require_up
 from scanner.scan.plan import Plan, identity_ports
 
@@ -116,11 +117,13 @@ def ports(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return identity_ports(plan.segment)
 
 
-def nmap_arguments(plan: Plan, script_timeout: str = SCRIPT_TIMEOUT) -> str:
+def nmap_arguments(plan: Plan, script_timeout: str = SCRIPT_TIMEOUT, only=None) -> str:
+    """nmap's arguments: every SSH/TLS port, or `only` those ports."""
     from scanner.probes.inbound import port_spec
     ssh, tls = ports(plan)
+    which = set(only) if only is not None else set(ssh) | set(tls)
     return (f"-sS {NMAP_ARGS} --script-timeout {script_timeout} -e {plan.vantage.interface} "
-            f"-p T:{port_spec(set(ssh) | set(tls))} --script {SCRIPTS}")
+            f"-p T:{port_spec(which)} --script {SCRIPTS}")
 
 
 def _elems(node) -> dict[str, str]:
@@ -371,7 +374,10 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
     ssh, tls = ports(plan)
     six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
     records = I.eui64_records(six, time=started)
-    method = "nmap " + nmap_arguments(plan) + f" + ssh-keyscan -t {_sshkeys_types()} (in turn)"
+    ssh_, tls_ = ports(plan)
+    method = (f"TCP SYN burst to {', '.join(str(p) for p in sorted(set(ssh_) | set(tls_)))} "
+              f"+ nmap {nmap_arguments(plan, only=tls_)} on the stations with a TLS port open "
+              f"+ ssh-keyscan -t {_sshkeys_types()} (in turn) on those with an SSH port open")
     if targets:
         require_privileges()
         require_up(plan.vantage.interface)
@@ -391,8 +397,15 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             md = ex.submit(mdns.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard,
                            macs=macs)
             sn = ex.submit(_snmp, plan, ips, macs)
-            nm = run_nmap(nmap_module, ips, nmap_arguments(plan))
-            lap("nmap")
+            # which SSH/TLS ports are open: one SYN burst (synscan.py; nmap's
+            # run grew faster than the station count), then nmap's ssl-cert on
+            # the stations with a TLS port open only
+            opened, _sent = synscan.open_ports(plan, macs, set(ssh) | set(tls))
+            lap("syn_burst")
+            tls_hosts = [ip for ip in ips if opened.get(ip, set()) & set(tls)]
+            nm = run_nmap(nmap_module, tls_hosts, nmap_arguments(plan, only=tls)) \
+                if tls_hosts else None
+            lap("nmap_tls")
             errors = []
             try:
                 snmp_answers = sn.result()
@@ -412,13 +425,12 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             nb_error = "; ".join(errors) or None
             lap("udp_after_nmap")
         when = _now()
-        xml = nm.get_nmap_last_output()
+        xml = nm.get_nmap_last_output() if nm is not None else None
         macs = dict(targets)
         got = parse_xml(xml, macs, set(ssh), set(tls), time=when)
-        opened = open_ports(xml, set(ips), set(ssh) | set(tls))
-        again = unanswered(xml, set(ips), set(tls), got)
+        again = unanswered(xml, set(tls_hosts), set(tls), got)
         if again:        # once more, for those alone: an open TLS port that said nothing
-            nm2 = run_nmap(nmap_module, again, nmap_arguments(plan, AGAIN_SCRIPT_TIMEOUT))
+            nm2 = run_nmap(nmap_module, again, nmap_arguments(plan, AGAIN_SCRIPT_TIMEOUT, tls))
             more = parse_xml(nm2.get_nmap_last_output(), {ip: macs[ip] for ip in again},
                              set(ssh), set(tls), time=_now())
             have = {(r["ip"], r["port"], r["value"]) for r in got}
