@@ -36,14 +36,14 @@ def segments_here(paths) -> list[str]:
     """This host's segments, or [] when the inventory cannot be read (the
     scan itself then says why, with exit 2)."""
     from scanner.inventory.load import InputError, load_inventory
-    from scanner.scan.vantage import local_interfaces
+    from scanner.scan.vantage import VantageError, local_interfaces
     try:
         loaded = load_inventory(paths)
-    except InputError:
+        if loaded.inventory is None:
+            return []
+        return segments_of(loaded.inventory, local_interfaces())
+    except (InputError, VantageError):
         return []
-    if loaded.inventory is None:
-        return []
-    return segments_of(loaded.inventory, local_interfaces())
 
 
 @dataclass
@@ -73,7 +73,7 @@ def scan_all(paths, scan, progress_for, **kw) -> list[SegmentRun]:
     segs = segments_here(paths)
     if not segs:
         scan(paths, progress=progress_for(None), **kw)     # raises the reason (exit 2)
-        raise ScanInputError(text("本机没有任何地址位于清单声明的网段内", 
+        raise ScanInputError(text("本机没有任何地址位于清单声明的网段内",
                                   "none of this host's addresses lies in a declared segment"))
     runs = []
     for seg in segs:
