@@ -16,7 +16,12 @@ left out of engine.STEPS; the difference is what the identity step adds (its
 own duration, from the bundle, is printed beside it: it runs while the DHCP
 and RA listening windows run out, so most of it is hidden).
 
-Usage (root): python3 bench/identity_bench.py [--rounds 3] [--join-only]
+Usage (root): python3 bench/identity_bench.py [--rounds 3] [--join-only] [--readers]
+
+--readers (issue 24): the SSH host key readers alone, side by side: OpenSSH's
+ssh-keyscan (as the identity step now runs it) against nmap's ssh-hostkey
+script (as it ran), on 200 answering stations (sshd with ed25519, ECDSA and
+RSA keys) and on the same 200 silent (TCP 22 dropped).
 """
 from __future__ import annotations
 
@@ -139,11 +144,96 @@ def join_bench(n_bundles: int = 1000, per: int = 20) -> float:
     return took
 
 
+READERS_HOSTS = 200
+PER_SSHD = 16               # sshd's ListenAddress limit (MAX_LISTEN_SOCKS)
+
+
+def readers_bench(rounds: int) -> None:
+    """Issue 24: the SSH host key readers side by side on 200 answering
+    stations (13 sshd, 16 addresses each, ed25519 + ECDSA + RSA keys) and on
+    the same 200 silent (TCP 22 dropped): OpenSSH's ssh-keyscan, as the
+    identity step runs it, against nmap's ssh-hostkey script, as it ran."""
+    from scanner.probes import identity as ident
+    from scanner.probes.sshkeys import TYPES
+    tag = secrets.token_hex(3)
+    tmp = tempfile.mkdtemp(prefix="isoscan-idbench-")
+    p = h = None
+    procs: list = []
+    ips = [station(i) for i in range(1, READERS_HOSTS + 1)]
+    try:
+        p, h = build(tag, READERS_HOSTS)
+        sh("ip", "-n", h, "route", "add", "10.99.0.5/32", "dev", "mv1")
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        keys = []
+        for t in ("ed25519", "ecdsa", "rsa"):
+            k = os.path.join(tmp, f"key-{t}")
+            sh("ssh-keygen", "-q", "-t", t, "-N", "", "-f", k)
+            keys += ["-h", k]
+        for g in range(0, len(ips), PER_SSHD):
+            pid = os.path.join(tmp, f"sshd{g}.pid")
+            procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", h, "/usr/sbin/sshd", "-D", "-e", "-f", "/dev/null", *keys,
+                 *sum((["-o", f"ListenAddress={ip}"] for ip in ips[g:g + PER_SSHD]), []),
+                 "-o", f"PidFile={pid}", "-o", "UsePAM=no", "-o", "PasswordAuthentication=no",
+                 "-o", "KbdInteractiveAuthentication=no", "-o", "MaxStartups=200",
+                 "-o", "LogLevel=ERROR"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not all(
+                os.path.exists(os.path.join(tmp, f"sshd{g}.pid")) for g in range(0, len(ips), PER_SSHD)):
+            time.sleep(0.05)
+        stdin = "\n".join(ips) + "\n"
+        keyscan = ["ip", "netns", "exec", p, "ssh-keyscan", "-T", "5", "-t", TYPES, "-f", "-"]
+        # as the identity step runs it: ed25519, then ECDSA, then RSA of those that gave none
+        staged = ["ip", "netns", "exec", p, sys.executable, "-c",
+                  "import sys; from scanner.probes.sshkeys import scan; "
+                  "k, _ = scan(sys.stdin.read().split(), 22); "
+                  "print(sum(len(v) for v in k.values()))"]
+        nmap = ["ip", "netns", "exec", p, "nmap", "-sS", *ident.NMAP_ARGS.split(),
+                "--script-timeout", ident.SCRIPT_TIMEOUT, "-e", "p0", "-p", "22",
+                "--script", "ssh-hostkey", "-oX", "-", *ips]
+        for state in ("answering", "silent"):
+            if state == "silent":
+                sh("ip", "netns", "exec", h, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "22",
+                   "-j", "DROP")
+            res = {"ssh-keyscan in turn (isoscan)": [], "ssh-keyscan": [], "nmap ssh-hostkey": []}
+            got = {}
+            for _ in range(rounds):
+                t = time.perf_counter()
+                r = subprocess.run(staged, input=stdin, capture_output=True, text=True,
+                                   cwd=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+                res["ssh-keyscan in turn (isoscan)"].append(time.perf_counter() - t)
+                got["ssh-keyscan in turn (isoscan)"] = int((r.stdout.strip() or "0").split()[-1])
+                t = time.perf_counter()
+                r = subprocess.run(keyscan, input=stdin, capture_output=True, text=True)
+                res["ssh-keyscan"].append(time.perf_counter() - t)
+                got["ssh-keyscan"] = sum(1 for x in r.stdout.splitlines() if x and x[0] != "#")
+                t = time.perf_counter()
+                r = subprocess.run(nmap, capture_output=True, text=True)
+                res["nmap ssh-hostkey"].append(time.perf_counter() - t)
+                got["nmap ssh-hostkey"] = r.stdout.count('<elem key="fingerprint">')
+            print(f"readers, {len(ips)} {state} stations: " + "; ".join(
+                f"{k} {statistics.median(v):.2f} s ({got[k]} keys)" for k, v in res.items()))
+    finally:
+        stop(procs)
+        for ns in (p, h):
+            if ns:
+                sh("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--join-only", action="store_true")
+    ap.add_argument("--readers", action="store_true",
+                    help="only the SSH key readers side by side (issue 24)")
     a = ap.parse_args()
+    if a.readers:
+        if os.geteuid() != 0:
+            sys.exit("identity_bench: needs root (network namespaces)")
+        readers_bench(a.rounds)
+        return
     join_bench()
     if a.join_only:
         return

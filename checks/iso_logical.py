@@ -104,13 +104,49 @@ def _coverage(cov, probes, quiet) -> object:
     swept = [str(x) for x in cov.get("swept") or ()]
     when = cov.get("started_at") or "?"
     src = cov.get("from") or "?"
+    how = _choice(cov.get("choice"))
     return text(
         f"覆盖范围：{when} 自 {src} 探测 {len(addrs)} 个地址（{join(addrs)}）的{ports_zh}"
         f"{'，UDP ' + join(udp) if udp else ''}，共 {n} 个端口"
-        f"{'；并在 ' + join(swept) + ' 中查找未登记的主机（常用端口）' if swept else ''}",
+        f"{'；并在 ' + join(swept) + ' 中查找未登记的主机（常用端口）' if swept else ''}"
+        f"{how['zh-CN'] if how else ''}",
         f"coverage: {n} ports probed at {when} from {src}: {ports_en}"
         f"{', UDP ' + join(udp) if udp else ''} on {len(addrs)} addresses ({join(addrs)})"
-        f"{'; ' + join(swept) + ' swept for stations nobody registered (top ports)' if swept else ''}")
+        f"{'; ' + join(swept) + ' swept for stations nobody registered (top ports)' if swept else ''}"
+        f"{how['en'] if how else ''}")
+
+
+def _pass_line(cov) -> object:
+    """One line saying which inbound pass found it (every port or the top
+    ones) and why that pass, or None when the bundle does not say."""
+    how = _choice(cov.get("choice"))
+    if how is None:
+        return None
+    every = cov.get("tcp") == "all"
+    return text(f"入站探测：{'全部 65535 个 TCP 端口' if every else '常用 TCP 端口与已声明端口'}{how['zh-CN']}",
+                f"inbound pass: {'all 65,535 TCP ports' if every else 'the top and declared TCP ports'}"
+                f"{how['en']}")
+
+
+def _choice(choice) -> object:
+    """Which pass this was, and why: forced by --inbound, or chosen by the
+    default (auto) from the full sweep's estimated time and its budget."""
+    if not isinstance(choice, dict):
+        return None
+    chose, asked = choice.get("chose"), choice.get("asked")
+    if asked in ("quick", "full"):
+        return text(f"（由 --inbound {asked} 指定）", f" (forced with --inbound {asked})")
+    if asked != "auto" or chose not in ("quick", "full"):
+        return None
+    est, budget = choice.get("estimate_s"), choice.get("budget_s")
+    if chose == "full":
+        return text(f"（默认：全端口扫描预计 {est} 秒，在 {budget} 秒的时间预算内，故扫描全部端口）",
+                    f" (default: the full sweep, estimated at {est} s, fits the {budget} s budget, "
+                    "so every port was swept)")
+    return text(f"（默认：全端口扫描预计 {est} 秒，超出 {budget} 秒的时间预算，故只扫描常用端口与已声明端口；"
+                "请定期运行 --inbound full）",
+                f" (default: the full sweep, estimated at {est} s, exceeds the {budget} s budget, "
+                "so only the top and declared ports were probed; run --inbound full regularly)")
 
 
 def evaluate(inv, obs):
@@ -161,7 +197,9 @@ def evaluate(inv, obs):
             f"{_port(p)}{en_s} on {en_w} is open from the internet and not declared exposed"))
     answered.update(norm_ip(q.get("dst")) for q in quiet if _count(q.get("closed")))
     said, warning = full_sweep_problem(cov, policy)
-    fails = [fail(META, (*ev, *((warning,) if warning else ())), segment=seg.name,
+    how = _pass_line(cov)
+    fails = [fail(META, (*ev, *((how,) if how else ()), *((warning,) if warning else ())),
+                  segment=seg.name,
                   subject=subject(inv, ip, ports=sorted(open_ports[ip], key=_port_order)))
              for ip, ev in groups.items()]
     why = problem(obs, *META.needs) or (None if probes or quiet else NOTHING_PROBED)

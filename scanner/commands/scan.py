@@ -1,7 +1,8 @@
 """`isoscan scan`: probe from this host, judge, write the bundle.
 
 Exit codes (SPEC §3): 0 compliant · 1 non-compliant · 2 usage or input error
-(nothing was sent) · 3 incomplete (no violation, but something could not be
+(nothing was sent), or the result bundle could not be built (the reason is
+said; no thinner bundle is ever written instead) · 3 incomplete (no violation, but something could not be
 judged: no privilege, interface down, a probe failed, the positive control
 did not succeed).
 """
@@ -26,8 +27,8 @@ def _say(lang, zh, en, err=True):
 @click.command("scan")
 @click.option("-i", "--inventory", "inventory", multiple=True, required=True,
               type=click.Path(), help="Inventory file or folder (repeatable) / 清单文件或目录")
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
-              help="Write the result bundle (JSON) here / 结果包输出路径")
+@click.option("-o", "--output", "output", type=click.Path(),
+              help="Write the result bundle (JSON) here (a folder with --all-segments) / 结果包输出路径")
 @click.option("--report", "report", type=click.Path(dir_okay=False),
               help="Also write the HTML report here / 同时生成 HTML 报告")
 @click.option("--checks", "checks", default=None, help="Only these check ids, comma separated")
@@ -35,10 +36,11 @@ def _say(lang, zh, en, err=True):
 @click.option("--segment", "segment", default=None, help="The vantage's segment (when ambiguous)")
 @click.option("--interface", "interface", default=None, help="The interface to probe from")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr")
-@click.option("--inbound", "inbound", type=click.Choice(("quick", "full")), default="quick",
+@click.option("--inbound", "inbound", type=click.Choice(("auto", "quick", "full")), default="auto",
               show_default=True,
-              help="From an internet vantage: quick = nmap's top 200 TCP ports plus the declared "
-                   "ones (nightly); full = every TCP port 1-65535 (weekly, or before an audit)")
+              help="From an internet vantage: auto = every TCP port when the sweep, estimated at "
+                   "--inbound-rate, takes under 60 s, else as quick; quick = nmap's top 200 TCP "
+                   "ports plus the declared ones; full = every TCP port 1-65535")
 @click.option("--strict", is_flag=True,
               help="A result not backed by a recent full port sweep is an error, not a pass")
 @click.option("--full-sweep-max-age", "full_sweep_max_age", type=click.IntRange(1, 3650),
@@ -67,9 +69,14 @@ def _say(lang, zh, en, err=True):
 @click.option("--output-dir", "output_dir", type=click.Path(file_okay=False), default=None,
               help="Write the bundle into this folder, named after the vantage and the time "
                    "/ 结果包按位置与时间命名写入此目录")
+@click.option("--all-segments", "all_segments", is_flag=True,
+              help="Scan every segment this host has a leg in (VLAN subinterfaces, several "
+                   "cards), one after the other; -o is then a folder (one <segment>.json each) "
+                   "/ 扫描本机所在的每个网段")
 def scan(inventory, output, report, checks, lang, segment, interface, quiet, inbound, strict,
          full_sweep_max_age, inbound_rate, sign_key=None, chain_state=None, db=None,
-         push_url=None, token_file=None, alert_config=None, output_dir=None, waivers_path=None):
+         push_url=None, token_file=None, alert_config=None, output_dir=None, waivers_path=None,
+         all_segments=False):
     """Probe the network from this host and judge it against the inventory.
 
     从本机探测网络并对照清单判定（退出码 0 合规 · 1 不合规 · 2 输入错误 · 3 不完整）。
@@ -88,6 +95,17 @@ def scan(inventory, output, report, checks, lang, segment, interface, quiet, inb
     cfg = _alert_config(alert_config, db, output, output_dir, lang)   # before anything is sent
     waivers = _waivers(waivers_path, cfg, lang)
     opener = _StoreOpener(db) if db else None
+    if all_segments:
+        if segment or interface or sign_key:
+            _say(lang, "--all-segments 扫描本机所在的每个网段：不能与 --segment、--interface 或 --sign 同用",
+                 "--all-segments scans every segment of this host: it takes no --segment, "
+                 "--interface or --sign (sign each segment's scan on its own)")
+            sys.exit(2)
+        from scanner.commands import scan_all
+        scan_all.run(inventory, output, report, lang, quiet, db, push_url, token_file,
+                     dict(checks=parse_ids(checks), inbound=inbound, strict=strict,
+                          full_sweep_max_age=full_sweep_max_age, inbound_rate=inbound_rate),
+                     nightly=scan_all.Nightly(cfg, waivers, output_dir, _previous))
     progress = Progress(quiet=quiet, lang=lang)
     signer = None
     if sign_key:   # the key is checked before anything is sent

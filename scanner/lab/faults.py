@@ -55,6 +55,12 @@
 |                  | NBSTAT names of NULs, controls and bidi characters                |
 | cloned-sshd      | each of `devices` runs a real sshd with one shared host key (the   |
 |                  | machines of one cloned disk image)                                |
+| two-nic-dropbear | the same second card (forwarding off, arp_ignore=1); the host runs |
+|                  | a real dropbear (dropbear-bin) on every address with its own     |
+|                  | `keys` (default ed25519, ecdsa, rsa): one set of keys on both     |
+| ssh-servers      | each of `devices` runs a real SSH `server` (openssh or dropbear)  |
+|                  | on every address with host keys of its own, one of each of `keys` |
+|                  | (default ed25519, ecdsa, rsa): unrelated hosts, never one host    |
 | transfer-mode    | the declared one-way transfer `device` runs in `mode`: filtered   |
 |                  | (as without the fault: new UDP flows from->to only), silent (also |
 |                  | drops its ICMP errors) or open (forwards everything, NAT out of   |
@@ -331,12 +337,26 @@ def carried_over(topo: Topology, inv: Inventory, f: Fault) -> None:
     leg.note = f.id
 
 
-def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str, ipv6: bool = False) -> Proc:
+SSH_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+
+
+def _key_types(f: Fault) -> tuple[str, ...]:
+    keys = f.get("keys")
+    if keys is None:
+        return SSH_KEY_TYPES
+    if not isinstance(keys, list) or not keys or any(k not in SSH_KEY_TYPES for k in keys):
+        raise LabError(f"fault {f.id}: `keys` must be a list of {', '.join(SSH_KEY_TYPES)}"
+                       " / 应为密钥类型列表")
+    return tuple(keys)
+
+
+def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str, ipv6: bool = False,
+              key_types: tuple[str, ...] = ("ed25519",)) -> Proc:
     """A real sshd (Debian's openssh-server) in h's namespace on port 22 of
-    every address, with the ed25519 host key `key_name` in the lab's run
-    directory, made on first use (hosts that share key_name share the key:
-    the first one to link it wins, the others read that one). No PAM, no
-    login of any kind; the lab kills it at teardown."""
+    every address, with the host keys `key_name` (one of each of key_types)
+    in the lab's run directory, made on first use (hosts that share key_name
+    share the keys: the first one to link a key wins, the others read that
+    one). No PAM, no login of any kind; the lab kills it at teardown."""
     import shlex
     base = os.path.join(topo.run_dir, f"sshd-{h.ns}-{safe_part(tag)}")
     key = os.path.join(topo.run_dir, f"hostkey-{safe_part(key_name)}")
@@ -346,11 +366,37 @@ def sshd_proc(topo: Topology, h: Host, tag: str, key_name: str, ipv6: bool = Fal
             "PubkeyAuthentication=no", "AuthorizedKeysFile=none", "PermitRootLogin=no",
             "MaxStartups=200", "LoginGraceTime=10", "LogLevel=ERROR"]
     q = shlex.quote
-    script = (f"set -e; mkdir -p -m 0755 /run/sshd; K={q(key)}; "
-              f'[ -f "$K" ] || {{ {SSH_KEYGEN} -q -t ed25519 -N "" -C isoscan-lab -f "$K.$$"; '
-              f'ln "$K.$$" "$K" 2>/dev/null || true; }}; '
-              f'exec {SSHD} -D -e -f /dev/null -h "$K" ' + " ".join(f"-o {q(o)}" for o in opts))
+    # the ed25519-only form keeps its old file name (labs that share a key by name)
+    files = [(t, key if key_types == ("ed25519",) else f"{key}-{t}") for t in key_types]
+    make = "".join(f'[ -f {q(path)} ] || {{ {SSH_KEYGEN} -q -t {t} -N "" -C isoscan-lab '
+                   f'-f {q(path)}.$$; ln {q(path)}.$$ {q(path)} 2>/dev/null || true; }}; '
+                   for t, path in files)
+    script = (f"set -e; mkdir -p -m 0755 /run/sshd; {make}"
+              f"exec {SSHD} -D -e -f /dev/null " + " ".join(f"-h {q(p)}" for _, p in files) + " "
+              + " ".join(f"-o {q(o)}" for o in opts))
     return Proc(what=f"sshd {tag} on {h.name}", argv=["/bin/sh", "-c", script],
+                ready_file=f"{base}.pid")
+
+
+DROPBEAR = "/usr/sbin/dropbear"
+DROPBEARKEY = "/usr/bin/dropbearkey"
+
+
+def dropbear_proc(topo: Topology, h: Host, tag: str,
+                  key_types: tuple[str, ...] = SSH_KEY_TYPES) -> Proc:
+    """A real dropbear (Debian's dropbear-bin: routers, embedded boards,
+    appliances) in h's namespace on port 22 of every address, with host keys
+    of its own (one of each of key_types, made at start). No password, no
+    forwarding; the lab kills it at teardown."""
+    import shlex
+    base = os.path.join(topo.run_dir, f"dropbear-{h.ns}-{safe_part(tag)}")
+    q = shlex.quote
+    keys = [f"{base}.{t}" for t in key_types]
+    make = "".join(f"[ -f {q(k)} ] || {DROPBEARKEY} -t {t} -f {q(k)} >/dev/null 2>&1; "
+                   for t, k in zip(key_types, keys))
+    script = (f"set -e; {make}exec {DROPBEAR} -F -E -s -j -k -p 22 -P {q(base)}.pid "
+              + " ".join(f"-r {q(k)}" for k in keys))
+    return Proc(what=f"dropbear {tag} on {h.name}", argv=["/bin/sh", "-c", script],
                 ready_file=f"{base}.pid")
 
 
@@ -382,6 +428,27 @@ def _helper_proc(topo: Topology, h: Host, what: str, script: str, tag: str,
 def two_nic_sshd(topo: Topology, inv: Inventory, f: Fault) -> None:
     h = _quiet_second_card(topo, inv, f)
     h.procs.append(sshd_proc(topo, h, f.id, f.id))
+
+
+def two_nic_dropbear(topo: Topology, inv: Inventory, f: Fault) -> None:
+    h = _quiet_second_card(topo, inv, f)
+    h.procs.append(dropbear_proc(topo, h, f.id, _key_types(f)))
+
+
+def ssh_servers(topo: Topology, inv: Inventory, f: Fault) -> None:
+    names, server = f.get("devices"), f.get("server")
+    if not isinstance(names, list) or not names:
+        raise LabError(f"fault {f.id}: `devices` must be a list of device names / 应为设备名列表")
+    if server not in ("openssh", "dropbear"):
+        raise LabError(f"fault {f.id}: `server` must be openssh or dropbear / 应为 openssh 或 dropbear")
+    types = _key_types(f)
+    for name in names:
+        h = topo.hosts.get(name)
+        if h is None:
+            raise LabError(f"fault {f.id}: unknown device {name!r} / 未知设备")
+        tag = f"{f.id}-{name}"
+        h.procs.append(sshd_proc(topo, h, tag, tag, key_types=types) if server == "openssh"
+                       else dropbear_proc(topo, h, tag, types))
 
 
 def two_nic_netbios(topo: Topology, inv: Inventory, f: Fault) -> None:
@@ -519,6 +586,8 @@ APPLY = {
     "usb-tether": usb_tether,
     "forwarding-on": forwarding_on,
     "firewalled-nic": firewalled_nic,
+    "two-nic-dropbear": two_nic_dropbear,
+    "ssh-servers": ssh_servers,
 }
 
 

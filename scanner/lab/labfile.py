@@ -65,6 +65,8 @@ FAULT_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "usb-tether": (("device", "internet_ip"), ("segment", "net", "ifname", "mac")),
     "forwarding-on": (("device",), ()),
     "firewalled-nic": (("device", "segment", "ip"), ("mac",)),
+    "two-nic-dropbear": (("device", "segment", "ip"), ("mac", "keys")),
+    "ssh-servers": (("devices", "server"), ("keys",)),
 }
 # merged: true -- the finding is in the report that joins every vantage's
 # bundle (issue 13's identities), not in the named vantage's own bundle

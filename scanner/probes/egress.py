@@ -104,7 +104,7 @@ class _Item:
         if self.sock is not None:
             try:
                 self.sock.close()
-            except OSError:
+            except OSError:   # the result is already recorded
                 pass
             self.sock = None
 
@@ -213,7 +213,10 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                     if six:
                         it.again = lambda s=s, payload=payload: s.send(payload)
             except OSError as exc:
-                it.finish("unreachable" if exc.errno in UNREACH else "none", None,
+                # no route / refused by this host is an answer of the network;
+                # anything else (a full queue, ENOBUFS) means the probe was never
+                # sent: "unsent", and the section is an error, never a silence
+                it.finish("unreachable" if exc.errno in UNREACH else "unsent", None,
                           os.strerror(exc.errno) if exc.errno else str(exc))
 
         # Over IPv6 the first packet toward a cold neighbour is often lost
@@ -230,8 +233,8 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
                     if not it.done:
                         try:
                             it.again()
-                        except OSError:
-                            pass
+                        except OSError:   # a second copy of a probe already sent:
+                            pass          # its first copy stands (no verdict rests on it)
                 resend = []
             left = deadline - time.monotonic()
             if left <= 0:
@@ -278,6 +281,15 @@ def probe(plan: Plan, wait: float = WAIT, *, minter=None, zone: str = "isoscan.i
     out = {"status": "ok", "error": None,
            "method": f"own stack bound to {v.interface} and {v.ip} (raw ICMP, TCP connect, UDP, DNS)",
            "interface": v.interface, "probes": [it.to_json(hops.get(it.target.ip)) for it in items]}
+    unsent = [it for it in items if it.result == "unsent"]
+    if unsent:
+        out["unsent"] = len(unsent)
+        first = unsent[0]
+        what = f"{first.target.ip} {first.proto}{'/' + str(first.port) if first.port else ''}"
+        out.update(status="error", error=text(
+            f"{len(unsent)} 个出站探测未能从 {v.interface} 发出（例如 {what}：{first.detail}）：未发出的探测得不到应答，不能当作隔离的证据",
+            f"{len(unsent)} egress probes could not be sent from {v.interface} (e.g. {what}: "
+            f"{first.detail}): a probe never sent gets no answer, which proves no isolation"))
     if own_link:
         out["own_link"] = [{"dst": ip, "dev": dev} for ip, dev in sorted(own_link.items())]
     if elsewhere:

@@ -3,11 +3,16 @@
 Over the IPv4 stations discovery found on this segment, nothing else:
 - one bounded nmap run (python-nmap, as discovery and inbound): TCP 22 and the
   segment's declared `ssh_ports`, 443 and its `tls_ports`, with NSE
-  `ssh-hostkey` (the host keys, read without authenticating) and `ssl-cert`
-  (the certificate). `--host-timeout` and `--script-timeout` bound a station
-  that never finishes its key exchange or trickles a 1 MB banner; nmap's XML
-  is read with a size bound, every value cut to a bound
-  (scanner.identity.bounded);
+  `ssl-cert` (the certificate). `--host-timeout` and `--script-timeout` bound a
+  station that trickles a 1 MB banner; nmap's XML is read with a size bound,
+  every value cut to a bound (scanner.identity.bounded);
+- then the host keys of the stations whose SSH port that run found open, read
+  by OpenSSH's ssh-keyscan (scanner/probes/sshkeys.py: every current key
+  exchange, so dropbear and other non-OpenSSH servers too; nmap's ssh-hostkey
+  read nothing from dropbear 2022.83 and that was recorded as `ok`);
+- an SSH or TLS port that answered but gave no key or certificate is recorded
+  in `unread` with the reason, and `unidentified` counts the stations that
+  gave no identity at all: a silent failure never reads as "no shared identity";
 - beside it, one NBSTAT query to UDP 137 of each (scanner/probes/netbios.py):
   the NetBIOS name and the MAC the station reports; and one reverse (PTR)
   query for its own address to UDP 5353 (mDNS) and 5355 (LLMNR) of each
@@ -15,10 +20,9 @@ Over the IPv4 stations discovery found on this segment, nothing else:
 Plus, without sending anything: the EUI-64 MAC inside the IPv6 addresses
 discovery saw (neighbours6).
 
-Why nmap's scripts rather than paramiko/`ssl`: nmap already drives the other
-steps, runs the stations in parallel under one timeout, and its ssh-hostkey
-reads every host key type of a server (a library connection negotiates one).
-The fingerprints are computed here from the key blobs and the PEM (OpenSSH's
+Why nmap for the ports and the certificates: it already drives the other
+steps and runs the stations in parallel under one timeout, so 1,000 silent
+stations cost one SYN a port. The fingerprints are computed here from the key blobs and the PEM (OpenSSH's
 SHA256 form; SHA-256 of the certificate's DER), not taken from nmap's text.
 """
 from __future__ import annotations
@@ -30,6 +34,7 @@ import xml.etree.ElementTree as ET
 
 from scanner import identity as I
 from scanner.model import text
+from scanner.probes import synscan
 from scanner.probes.wire import ProbeError, require_privileges, require_up
 from scanner.scan.plan import Plan, identity_ports
 
@@ -48,10 +53,20 @@ SCRIPT_TIMEOUT = "8s"
 NMAP_ARGS = ("-n -Pn -T4 --max-retries 1 --min-hostgroup 1024 --initial-rtt-timeout 100ms "
              f"--max-rtt-timeout 200ms --min-rate 5000 --host-timeout {HOST_TIMEOUT}")
 AGAIN_SCRIPT_TIMEOUT = "4s"  # the second ask, for open ports that said nothing the first time
-SCRIPTS = "ssh-hostkey,ssl-cert"
+SCRIPTS = "ssl-cert"              # the host keys: sshkeys.py (ssh-keyscan)
 XML_MAX = 64 * 2**20        # nmap's XML for a /24 of hostile stations stays far below
 KEYS_MAX = 8                # host keys kept per port
 SUBJECT_FIELDS = ("commonName", "organizationName", "organizationalUnitName", "countryName")
+
+
+def _ip_sorted(ips) -> list[str]:
+    from netaddr import IPAddress
+    return sorted(ips, key=lambda x: (IPAddress(x).version, IPAddress(x)))
+
+
+def _sshkeys_types() -> str:
+    from scanner.probes.sshkeys import TYPES
+    return TYPES
 
 
 def _now() -> str:
@@ -89,7 +104,7 @@ def stations6(plan: Plan, discovery: dict, v4_macs: set) -> list[tuple[str, str 
         try:
             if not plan.segment.contains(ip):
                 continue
-        except Exception:
+        except Exception:   # not an address of this segment: never probed (the scope guard)
             continue
         plan.guard(ip)
         seen.setdefault(mac, ip)
@@ -102,11 +117,13 @@ def ports(plan: Plan) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return identity_ports(plan.segment)
 
 
-def nmap_arguments(plan: Plan, script_timeout: str = SCRIPT_TIMEOUT) -> str:
+def nmap_arguments(plan: Plan, script_timeout: str = SCRIPT_TIMEOUT, only=None) -> str:
+    """nmap's arguments: every SSH/TLS port, or `only` those ports."""
     from scanner.probes.inbound import port_spec
     ssh, tls = ports(plan)
+    which = set(only) if only is not None else set(ssh) | set(tls)
     return (f"-sS {NMAP_ARGS} --script-timeout {script_timeout} -e {plan.vantage.interface} "
-            f"-p T:{port_spec(set(ssh) | set(tls))} --script {SCRIPTS}")
+            f"-p T:{port_spec(which)} --script {SCRIPTS}")
 
 
 def _elems(node) -> dict[str, str]:
@@ -192,6 +209,63 @@ def unanswered(xml, wanted: set[str], ports: set[int], records: list[dict]) -> l
                 out.append(ip)
                 break
     return out
+
+
+def open_ports(xml, wanted: set[str], ports: set[int]) -> dict[str, set[int]]:
+    """{ip: the ports of `ports` nmap found open} for the stations in `wanted` (pure)."""
+    if not xml:
+        return {}
+    if len(xml) > XML_MAX:
+        raise ProbeError(text("nmap 输出过大，身份信息未读取",
+                              "nmap's output is too large: identities not read"))
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ProbeError(text(f"无法读取 nmap 输出：{exc}", f"nmap's output cannot be read: {exc}"))
+    out: dict[str, set[int]] = {}
+    for host in root.iter("host"):
+        ip = next((a.get("addr") for a in host.findall("address")
+                   if a.get("addrtype") in ("ipv4", "ipv6")), None)
+        if ip not in wanted:
+            continue
+        for port in host.iter("port"):
+            st = port.find("state")
+            try:
+                num = int(port.get("portid") or "")
+            except ValueError:     # not a port number nmap would write: no port
+                continue
+            if num in ports and st is not None and st.get("state") == "open":
+                out.setdefault(ip, set()).add(num)
+    return out
+
+
+def host_keys(opened: dict[str, set[int]], ssh_ports, macs: dict, time: str | None,
+              scan=None) -> tuple[list[dict], list[dict]]:
+    """(records, unread) of the open SSH ports: ssh-keyscan once per port over
+    every station with that port open."""
+    from scanner.probes import sshkeys
+    scan = scan or sshkeys.scan
+    records, unread = [], []
+    for port in sorted(set(ssh_ports)):
+        ips = sorted(ip for ip, ps in opened.items() if port in ps)
+        if not ips:
+            continue
+        keys, why = scan(ips, port)
+        records += sshkeys.records(keys, macs, port, time)
+        unread += [{"ip": ip, "mac": macs.get(ip), "port": port, "proto": "ssh", "reason": r}
+                   for ip, r in sorted(why.items())]
+    return records, unread
+
+
+def tls_unread(opened: dict[str, set[int]], tls_ports, records: list[dict],
+               macs: dict) -> list[dict]:
+    """The open TLS ports that gave no certificate, with the reason (pure)."""
+    have = {(r["ip"], r["port"]) for r in records if r["kind"] == I.TLS_CERT}
+    return [{"ip": ip, "mac": macs.get(ip), "port": port, "proto": "tls",
+             "reason": f"port open but no certificate was read (nmap ssl-cert, "
+                       f"{SCRIPT_TIMEOUT} and again {AGAIN_SCRIPT_TIMEOUT})"}
+            for ip, ps in sorted(opened.items()) for port in sorted(ps)
+            if port in set(tls_ports) and (ip, port) not in have]
 
 
 def subject_text(script) -> str | None:
@@ -289,11 +363,21 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
         raise ProbeError(text("发现步骤未成功：没有可询问身份的设备",
                               "discovery did not succeed: no station to ask who it is"))
     started, t0 = _now(), _time.monotonic()
+    laps: dict[str, float] = {}
+    mark = [t0]
+
+    def lap(name: str) -> None:
+        now = _time.monotonic()
+        laps[name] = round(now - mark[0], 3)
+        mark[0] = now
     targets = stations(plan, discovery)
     ssh, tls = ports(plan)
     six = [h for h in (discovery.get("neighbours6") or ()) if isinstance(h, dict)]
     records = I.eui64_records(six, time=started)
-    method = "nmap " + nmap_arguments(plan)
+    ssh_, tls_ = ports(plan)
+    method = (f"TCP SYN burst to {', '.join(str(p) for p in sorted(set(ssh_) | set(tls_)))} "
+              f"+ nmap {nmap_arguments(plan, only=tls_)} on the stations with a TLS port open "
+              f"+ ssh-keyscan -t {_sshkeys_types()} (in turn) on those with an SSH port open")
     if targets:
         require_privileges()
         require_up(plan.vantage.interface)
@@ -313,7 +397,15 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             md = ex.submit(mdns.ask, plan.vantage.interface, plan.vantage.ip, ips, plan.guard,
                            macs=macs)
             sn = ex.submit(_snmp, plan, ips, macs)
-            nm = run_nmap(nmap_module, ips, nmap_arguments(plan))
+            # which SSH/TLS ports are open: one SYN burst (synscan.py; nmap's
+            # run grew faster than the station count), then nmap's ssl-cert on
+            # the stations with a TLS port open only
+            opened, _sent = synscan.open_ports(plan, macs, set(ssh) | set(tls))
+            lap("syn_burst")
+            tls_hosts = [ip for ip in ips if opened.get(ip, set()) & set(tls)]
+            nm = run_nmap(nmap_module, tls_hosts, nmap_arguments(plan, only=tls)) \
+                if tls_hosts else None
+            lap("nmap_tls")
             errors = []
             try:
                 snmp_answers = sn.result()
@@ -331,29 +423,41 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
                 names = {}
                 errors.append(f"mDNS/LLMNR: {type(exc).__name__}: {exc}")
             nb_error = "; ".join(errors) or None
+            lap("udp_after_nmap")
         when = _now()
-        xml = nm.get_nmap_last_output()
-        got = parse_xml(xml, dict(targets), set(ssh), set(tls), time=when)
-        again = unanswered(xml, set(ips), set(ssh) | set(tls), got)
-        if again:        # once more, for those alone: an open port that said nothing
-            nm2 = run_nmap(nmap_module, again, nmap_arguments(plan, AGAIN_SCRIPT_TIMEOUT))
-            more = parse_xml(nm2.get_nmap_last_output(), {ip: dict(targets)[ip] for ip in again},
+        xml = nm.get_nmap_last_output() if nm is not None else None
+        macs = dict(targets)
+        got = parse_xml(xml, macs, set(ssh), set(tls), time=when)
+        again = unanswered(xml, set(tls_hosts), set(tls), got)
+        if again:        # once more, for those alone: an open TLS port that said nothing
+            nm2 = run_nmap(nmap_module, again, nmap_arguments(plan, AGAIN_SCRIPT_TIMEOUT, tls))
+            more = parse_xml(nm2.get_nmap_last_output(), {ip: macs[ip] for ip in again},
                              set(ssh), set(tls), time=_now())
             have = {(r["ip"], r["port"], r["value"]) for r in got}
             got += [r for r in more if (r["ip"], r["port"], r["value"]) not in have]
+        lap("parse_and_again")
+        keys, unread = host_keys(opened, ssh, macs, _now())
+        lap("ssh_keyscan")
+        got += keys
+        unread += tls_unread(opened, tls, got, macs)
         six_only = stations6(plan, discovery, {m for _, m in targets if m})
         if six_only:     # IPv6-only stations: their own nmap run (nmap takes one family a run)
             nm6 = run_nmap(nmap_module, [ip for ip, _ in six_only], "-6 " + nmap_arguments(plan))
-            more = parse_xml(nm6.get_nmap_last_output(), dict(six_only), set(ssh), set(tls),
-                             time=_now())
+            xml6 = nm6.get_nmap_last_output()
+            more = parse_xml(xml6, dict(six_only), set(ssh), set(tls), time=_now())
+            opened6 = open_ports(xml6, {ip for ip, _ in six_only}, set(ssh) | set(tls))
+            keys6, unread6 = host_keys(opened6, ssh, dict(six_only), _now())
+            more += keys6
             got += more
+            unread += unread6 + tls_unread(opened6, tls, more, dict(six_only))
             targets = targets + six_only
         records = got + netbios_records(answers, dict(targets), when) + \
             mdns_records(names, dict(targets), when) + \
             snmp_records(snmp_answers, dict(targets), when) + records
     else:
-        nb_error, again = None, []
+        nb_error, again, unread = None, [], []
     clones = I.lower_clones(records)
+    known = {r["ip"] for r in records}
     if nb_error:       # the SSH and TLS half is still good; a UDP query's failure is said
         method += f" (failed: {nb_error})"
     udp = [NBSTAT_PORT, 5353, 5355] + ([SNMP_PORT] if plan.segment.snmp else [])
@@ -365,5 +469,12 @@ def probe(plan: Plan, discovery: dict, nmap_module=None) -> dict:
             "targets": [ip for ip, _ in targets], "ports": {"ssh": list(ssh), "tls": list(tls),
                                                              "udp": udp},
             "identities": records, "clones": clones, "asked_again": again,
+            # SSH/TLS ports that answered but gave no key or certificate, and why
+            "unread": unread,
+            # stations that gave no identity at all: they cannot be linked to
+            # a sighting elsewhere (the merged report's ISO-BRIDGE says how many)
+            "unidentified": _ip_sorted({ip for ip, _ in targets} - known),
+            # where the step's time went (seconds), for profiling a large segment
+            "laps": laps,
             "started_at": started, "finished_at": _now(),
             "seconds": round(_time.monotonic() - t0, 3)}

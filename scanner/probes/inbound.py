@@ -167,6 +167,8 @@ def coverage(plan: Plan, started: str, finished: str) -> dict:
         "unprobed_ipv6": list(plan.inbound_unprobed6),
         "swept": list(plan.inbound_sweep),
         "from": plan.vantage.ip,
+        # which pass this was and why (--inbound auto chose it, or it was forced)
+        **({"choice": dict(plan.inbound_choice)} if plan.inbound_choice else {}),
         "started_at": started,
         "finished_at": finished,
     }

@@ -13,6 +13,7 @@ from answering them with ICMP port-unreachable).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 import struct
@@ -79,3 +80,14 @@ class L2Sender:
     def close(self) -> None:
         if self.out is not None:
             self.out.close()
+
+
+UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN,
+                         errno.ECONNREFUSED})
+
+
+def unreachable(exc: OSError) -> bool:
+    """The station cannot be reached right now (an ICMP error of an earlier
+    send, no neighbour): no answer, said by the network. Anything else (a
+    full queue, ENOBUFS: the query was never sent) is the probe's error."""
+    return exc.errno in UNREACHABLE

@@ -93,7 +93,7 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
     (`macs`: ip -> MAC, the queries framed to it: scanner/probes/l2udp.py)."""
     if not targets:
         return {}
-    from scanner.probes.l2udp import link_socket
+    from scanner.probes.l2udp import link_socket, unreachable
     with link_socket(iface, src, macs) as (sock, l2):
         base = int.from_bytes(os.urandom(2), "big")
         want: dict[tuple[str, int], int] = {}
@@ -106,8 +106,10 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
                 want[(dst, port)] = tid
                 try:
                     l2.sendto(query(tid, dst), (dst, port))
-                except OSError:
-                    continue
+                except OSError as exc:
+                    if not unreachable(exc):     # never sent: the step's error, not silence
+                        raise
+                    continue                     # unreachable right now: no answer
         got: dict[str, dict[int, list[str]]] = {}
         seen: set[tuple[str, int]] = set()
         deadline = time.monotonic() + wait

@@ -83,7 +83,7 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
     scanner/probes/l2udp.py)."""
     if not targets:
         return {}
-    from scanner.probes.l2udp import link_socket
+    from scanner.probes.l2udp import link_socket, unreachable
     with link_socket(iface, src, macs) as (sock, l2):
         base = int.from_bytes(os.urandom(2), "big")
         want: dict[str, int] = {}
@@ -93,7 +93,9 @@ def ask(iface: str, src: str, targets: list[str], guard, wait: float = WAIT,
             want[dst] = tid
             try:
                 l2.sendto(query(tid), (dst, PORT))
-            except OSError:
+            except OSError as exc:
+                if not unreachable(exc):         # never sent: the step's error, not silence
+                    raise
                 continue                         # unreachable right now: no answer
         got: dict[str, dict] = {}
         deadline = time.monotonic() + wait

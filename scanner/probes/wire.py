@@ -8,6 +8,7 @@ Every destination passes the plan's scope guard before its frame is built.
 """
 from __future__ import annotations
 
+import errno
 import os
 import select
 import socket
@@ -46,7 +47,7 @@ def _cap_eff() -> int:
             for line in f:
                 if line.startswith("CapEff:"):
                     return int(line.split()[1], 16)
-    except OSError:
+    except OSError:   # unreadable: no capability assumed, so privileges() fails (closed)
         pass
     return 0
 
@@ -182,19 +183,33 @@ def is_ipv4(frame) -> bool:
     return raw[12:14] == ETHER_IP
 
 
+class SendError(OSError):
+    """A frame could not be sent (the queue stayed full, or the device said
+    no): an error of the probe that sent it, never a silence."""
+
+
 def send_frame(out: socket.socket, frame: bytes, attempts: int = 50) -> None:
     """Send one frame on an AF_PACKET socket, waiting out a full queue a few
-    milliseconds at a time: after `attempts` EAGAINs the frame is given up (as
-    it always was), an ENOBUFS that stays, or any other error, is OSError."""
+    milliseconds at a time (EAGAIN of a non-blocking socket, ENOBUFS of a
+    queue discipline that dropped it). A queue still full after `attempts`
+    tries, or any other error, is SendError: the probe is then an error,
+    since an unsent probe gets no answer and silence would read as a pass."""
     for attempt in range(attempts):
         try:
             out.send(frame)
             return
-        except BlockingIOError:
+        except BlockingIOError as exc:
+            if attempt == attempts - 1:
+                raise SendError(exc.errno, f"send queue still full after {attempts} tries "
+                                           f"(EAGAIN): the frame was not sent") from exc
             time.sleep(0.001)
         except OSError as exc:
-            if exc.errno != 105 or attempt == attempts - 1:   # ENOBUFS: let it drain
-                raise
+            if exc.errno != errno.ENOBUFS:
+                raise SendError(exc.errno, f"{exc.strerror or exc}: the frame was not sent") from exc
+            if attempt == attempts - 1:
+                raise SendError(exc.errno, f"no buffer space after {attempts} tries "
+                                           f"(ENOBUFS: the device's queue dropped it): "
+                                           "the frame was not sent") from exc
             time.sleep(0.002)
 
 
@@ -219,6 +234,7 @@ class Burst:
         self.out = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.out.bind((iface, 0))
         self.sent = 0
+        self.unsent = 0
         self.got: list = []
 
     def __enter__(self):
@@ -231,7 +247,7 @@ class Burst:
         for s in (getattr(self, "out", None), getattr(self, "listen", None)):
             try:
                 s and s.close()
-            except Exception:
+            except Exception:   # closing after the probe is done: cannot change what it saw
                 pass
 
     def send(self, frames: Iterable[bytes], pps: int = 0):
@@ -240,8 +256,13 @@ class Burst:
             try:
                 send_frame(self.out, fr)
             except OSError as exc:
-                raise ProbeError(text(f"在 {self.iface} 上发送失败：{exc}",
-                                      f"sending on {self.iface} failed: {exc}"))
+                # the whole probe is an error (its section says so): what was
+                # not sent can get no answer, and no answer must not read as a pass
+                self.unsent += 1
+                raise ProbeError(text(
+                    f"在 {self.iface} 上发送失败（已发送 {self.sent} 个帧，第 {self.sent + 1} 个未能发出）：{exc}",
+                    f"sending on {self.iface} failed ({self.sent} frames sent, frame "
+                    f"{self.sent + 1} could not be): {exc}"))
             self.sent += 1
             if gap:
                 time.sleep(gap)
@@ -282,14 +303,25 @@ class Burst:
 # They use scapy's L2 socket (conf.L2socket with a BPF filter) and record
 # their wire problems as plain strings in their section instead of raising.
 
+RTTVAR_NOTE = __import__("re").compile(
+    r"RTTVAR has grown to over [0-9.]+ seconds, decreasing to [0-9.]+\Z")
+
+
 def check_nmap(nm) -> None:
     """ProbeError when python-nmap's scanner reports an error of nmap's
     (nmap says it in scaninfo instead of failing): never read as "nothing found"."""
     info = nm.scaninfo() or {}
     if info.get("error"):
         errs = info["error"]
-        msg = "; ".join(e.strip() for e in (errs if isinstance(errs, list) else [errs]))
-        raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
+        lines = [ln.strip() for e in (errs if isinstance(errs, list) else [errs])
+                 for ln in str(e).splitlines() if ln.strip()]
+        # nmap's own timing note on a loaded link ("RTTVAR has grown to over 2.3
+        # seconds, decreasing to 2.0"): it adjusts and goes on, every result
+        # stands; python-nmap files it under errors. Any other line is an error.
+        lines = [ln for ln in lines if not RTTVAR_NOTE.match(ln)]
+        if lines:
+            msg = "; ".join(dict.fromkeys(lines))
+            raise ProbeError(text(f"nmap 报错：{msg}", f"nmap reported an error: {msg}"))
 
 
 def open_error(iface: str, exc: BaseException) -> str:

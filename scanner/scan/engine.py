@@ -26,8 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from scanner import __version__
-from scanner.judge.run import EXIT_BY_VERDICT, counts, run_checks, verdict
+from scanner.judge.run import EXIT_BY_VERDICT, run_checks
 from scanner.model import Finding, Status, error, pick, text
 from scanner.scan.progress import Progress
 
@@ -129,7 +128,9 @@ def _forwarding(ctx):
 
 
 def _egress(ctx):
-    from scanner.probes import egress
+    from scanner.probes import egress, egress_l2
+    if egress_l2.wanted(ctx.plan):     # a host on several segments: this one's own way out
+        return egress_l2.probe(ctx.plan, minter=ctx.minter, zone=TOKEN_ZONE)
     return egress.probe(ctx.plan, minter=ctx.minter, zone=TOKEN_ZONE)
 
 
@@ -261,7 +262,7 @@ def _now() -> str:
 def scan(paths, *, checks: list[str] | None = None, lang: str = "zh-CN",
          segment: str | None = None, interface: str | None = None,
          progress: Progress | None = None, steps: list[Step] | None = None,
-         inbound: str = "quick", strict: bool = False,
+         inbound: str = "auto", strict: bool = False,
          full_sweep_max_age: int = 30, inbound_rate: int = 5000) -> ScanResult:
     """Run one scan; ScanInputError for exit 2 (before anything is sent)."""
     from scanner.inventory.load import InputError, load_inventory
@@ -445,37 +446,22 @@ def not_selected(selected, everything, inv, obs) -> list[Finding]:
     return out
 
 
+class BundleError(ScanInputError):
+    """The bundle could not be built (a bug, or data it cannot hold): the scan
+    fails with exit 2 and the reason. There is one way to build a bundle;
+    a thinner one written by hand would be a quietly different result."""
+
+
 def build(inv, vantage, obs, findings, lang, scan_id, started, finished, plain_ready=None) -> dict:
-    """The SPEC §5 bundle (scanner.bundle.build_bundle when it is installed)."""
+    """The SPEC §5 bundle (scanner.bundle.build_bundle), or BundleError."""
+    from scanner import bundle as _b
     try:
-        from scanner import bundle as _b
-        fn = getattr(_b, "build_bundle", None)
-    except ImportError:
-        fn = None
-    if fn is not None:
-        try:
-            return fn(inventory=inv, vantage=vantage.to_json(), observations=obs,
-                      findings=findings, lang=lang, scan_id=scan_id,
-                      started_at=started, finished_at=finished,
-                      **({"plain_ready": plain_ready} if plain_ready else {}))
-        except TypeError:
-            pass
-    try:
-        from scanner.judge.regulations import references
-    except ImportError:  # pragma: no cover
-        def references(check_id, lang="zh-CN"):
-            return []
-    v = verdict(findings)
-    return {
-        "schema": SCHEMA,
-        "scan_id": scan_id,
-        "tool": {"name": "isoscan", "version": __version__},
-        "started_at": started,
-        "finished_at": finished,
-        "lang": lang,
-        "inventory": {"files": [f.path for f in inv.files], "sha256": inv.sha256},
-        "vantage": {k: vantage.to_json()[k] for k in ("segment", "interface", "ip", "mac")},
-        "observations": obs,
-        "findings": [f.to_json(lang, regulation=references(f.check_id, lang)) for f in findings],
-        "summary": {"verdict": v, "counts": counts(findings)},
-    }
+        return _b.build_bundle(inventory=inv, vantage=vantage.to_json(), observations=obs,
+                               findings=findings, lang=lang, scan_id=scan_id,
+                               started_at=started, finished_at=finished,
+                               plain_ready=plain_ready or None)
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        raise BundleError(text(f"结果包无法生成（{why}）：扫描失败，没有结果",
+                               f"the result bundle could not be built ({why}): the scan failed, "
+                               "there is no result")) from exc

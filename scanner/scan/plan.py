@@ -77,8 +77,13 @@ class Inbound:
 
 # --inbound: quick (nightly) = nmap's top ports plus the declared ones;
 # full = every TCP port, plus the declared UDP ones
-INBOUND_MODES = ("quick", "full")
+INBOUND_MODES = ("auto", "quick", "full")
 ALL_TCP = tuple(range(1, 65536))
+# `--inbound auto` (the default): every TCP port of every inbound target when
+# the sweep, estimated at the full sweep's minimum rate (--inbound-rate), fits
+# this many seconds; else the top ports plus the declared ones. One public
+# address at 5,000 probes/s is about 13 s; four are about 52 s.
+INBOUND_AUTO_BUDGET_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,9 @@ class Plan:
     # from this vantage (a /24 at most each), swept for addresses nobody named
     inbound_sweep: tuple[str, ...] = ()
     inbound_rate: int = 5000             # nmap --min-rate of a full sweep (probes/s)
+    # how the mode was chosen: {"asked": "auto"|"quick"|"full", "chose": ...,
+    # "estimate_s": the full sweep's estimate, "budget_s": ...}
+    inbound_choice: dict | None = None
     # IPv6 canaries + one IPv6 address of each other segment (forwarding over
     # IPv6); empty unless the segment declares an IPv6 network
     remote6: tuple[Target, ...] = ()
@@ -149,6 +157,7 @@ class Plan:
             "inbound": [{"ip": t.ip, "segment": t.segment, "kind": t.kind,
                          "tcp_ports": len(t.tcp), "udp": list(t.udp)} for t in self.inbound],
             "inbound_mode": self.inbound_mode,
+            **({"inbound_choice": dict(self.inbound_choice)} if self.inbound_choice else {}),
             "claims": [{"ip": t.ip, "segment": t.segment, "name": t.name}
                        for t in (*self.claims, *self.claims6)],
         }
@@ -388,6 +397,26 @@ def routed_networks(inv: Inventory, vantage: Vantage) -> list[str]:
             if net.version == 4 and net.size <= SWEEP_MAX and routed_network(vantage, net)]
 
 
+def full_sweep_estimate(n_targets: int, n_swept: int, rate: int) -> float:
+    """Seconds a full sweep takes at its minimum rate: every TCP port of each
+    target, and nmap's top ports on each swept address. An upper bound: nmap
+    goes faster where the targets answer (a closed port's RST)."""
+    probes = n_targets * len(ALL_TCP) + n_swept * len(top_tcp_ports())
+    return probes / max(1, int(rate))
+
+
+def auto_inbound_mode(inv: Inventory, vantage: Vantage, scope: "Scope",
+                      rate: int, budget: float = INBOUND_AUTO_BUDGET_S) -> tuple[str, dict]:
+    """("full" | "quick", how it was chosen) for `--inbound auto`: the whole
+    public face when its full sweep fits `budget` seconds, else top ports."""
+    targets, _unrouted, _six = inbound_targets(inv, vantage, scope, "quick")
+    swept = sum(IPNetwork(n).size for n in routed_networks(inv, vantage))
+    est = round(full_sweep_estimate(len(targets), swept, rate), 1)
+    chose = "full" if est <= budget else "quick"
+    return chose, {"asked": "auto", "chose": chose, "estimate_s": est, "budget_s": budget,
+                   "targets": len(targets), "rate": int(rate)}
+
+
 def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
                inbound_rate: int = 5000) -> Plan:
     if inbound_mode not in INBOUND_MODES:
@@ -420,10 +449,18 @@ def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
     unrouted: list[str] = []
     unprobed6: list[str] = []
     sweep: list[str] = []
+    choice = None
     if seg.classification == INTERNET:
+        asked = inbound_mode
+        if asked == "auto":
+            inbound_mode, choice = auto_inbound_mode(inv, vantage, scope, inbound_rate)
+        else:
+            choice = {"asked": asked, "chose": asked}
         inbound, unrouted, unprobed6 = inbound_targets(inv, vantage, scope, inbound_mode)
         if inbound_mode == "full":
             sweep = routed_networks(inv, vantage)
+    elif inbound_mode == "auto":
+        inbound_mode = "quick"      # no inbound probes from here: the mode is moot
 
     return Plan(vantage=vantage, segment=seg, networks4=networks4, networks6=networks6,
                 controls=tuple(sorted(controls.values(), key=lambda l: IPAddress(l.ip))),
@@ -431,6 +468,7 @@ def build_plan(inv: Inventory, vantage: Vantage, inbound_mode: str = "quick",
                 remote6=tuple(remote6.values()), inbound_mode=inbound_mode,
                 inbound_unrouted=tuple(unrouted), inbound_unprobed6=tuple(unprobed6),
                 inbound_sweep=tuple(sweep), inbound_rate=int(inbound_rate),
+                inbound_choice=choice,
                 claims=tuple(_claim_targets(inv, seg, scope, vantage.own)),
                 claims6=tuple(_claim_targets(inv, seg, scope, vantage.own, 6)) if networks6 else ())
 

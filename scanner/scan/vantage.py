@@ -105,18 +105,22 @@ def parse_ip_route(data: str | list) -> tuple[str, ...]:
 
 
 def local_routes4() -> tuple[str, ...]:
-    """This host's IPv4 routes other than the default one (reads only)."""
+    """This host's IPv4 routes other than the default one (reads only).
+    Unreadable is VantageError (exit 2), never "no routes": the internet
+    vantage would then quietly skip the private addresses it does reach."""
     try:
         res = subprocess.run(["ip", "-j", "-4", "route", "show"], capture_output=True,
                              text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ()
-    if res.returncode != 0:
-        return ()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise VantageError(text(f"无法读取本机路由表（ip -j -4 route show）：{exc}",
+                                f"cannot read this host's routes (ip -j -4 route show): {exc}"))
     try:
+        if res.returncode != 0:
+            raise ValueError(res.stderr.strip())
         return parse_ip_route(res.stdout or "[]")
-    except ValueError:
-        return ()
+    except ValueError as exc:
+        raise VantageError(text(f"无法读取本机路由表：{exc}",
+                                f"cannot read this host's routes: {exc}"))
 
 
 def choose_vantage(inv: Inventory, ifaces: list[LocalInterface], *,

@@ -267,6 +267,71 @@ def test_hostile_station_is_bounded_and_escaped():
     assert any(_matches(e, f) for f in _failing(office["findings"]))
 
 
+def require_dropbear() -> None:
+    from scanner.lab.faults import DROPBEAR
+    require_tool(DROPBEAR, "dropbear-bin")
+
+
+OWN_KEYS = ("own-keys-openssh", "own-keys-openssh-rsa", "own-keys-dropbear",
+            "own-keys-dropbear-rsa")
+
+
+def test_dropbear_dual_homed_is_a_critical_bridge_and_own_keys_are_never_linked():
+    """Issue 24: ws-002 runs dropbear (forwarding off, arp_ignore=1) with one
+    set of ed25519, ECDSA and RSA keys on both cards: the merged report has
+    exactly one critical ISO-BRIDGE naming it. Beside it, unrelated hosts
+    with keys of their own, OpenSSH and dropbear each with only an ECDSA or
+    only an RSA key (one of them classified): each key is read (ssh-keyscan
+    asks ed25519, then ECDSA, then RSA), none is linked."""
+    require_dropbear()
+    got = run(("ws-two-cards-dropbear", *OWN_KEYS))
+    office = got["bundles"]["probe-office"][1]["observations"]["identity"]
+    secret = got["bundles"]["probe-secret"][1]["observations"]["identity"]
+
+    def keys(sec, ip):
+        return {r["detail"]: r["value"] for r in sec["identities"]
+                if r["ip"] == ip and r["kind"] == "ssh-host-key"}
+    want = [(office, "10.40.0.70", "ssh-ed25519"),           # dropbear, three keys
+            (secret, "10.30.0.12", "ssh-ed25519"),
+            (office, "10.40.0.21", "ecdsa-sha2-nistp256"),   # OpenSSH, ECDSA only
+            (secret, "10.30.0.11", "ssh-rsa"),               # OpenSSH, RSA only
+            (office, "10.40.0.22", "ecdsa-sha2-nistp256"),   # dropbear, ECDSA only
+            (office, "10.40.0.23", "ssh-rsa")]               # dropbear, RSA only
+    for sec, ip, typ in want:
+        assert set(keys(sec, ip)) == {typ}, (ip, keys(sec, ip), sec["unread"])
+    assert office["unread"] == [] and secret["unread"] == []
+    assert keys(office, "10.40.0.70") == keys(secret, "10.30.0.12")      # one host, both cards
+    assert "ssh-keyscan" in office["method"]
+    m = got["merged"]
+    crit = [f for f in _failing(m["findings"]) if f["check_id"] == "ISO-BRIDGE"]
+    assert len(crit) == 1, [(f["subject"], f["evidence"][:2]) for f in crit]
+    (f,) = crit
+    assert f["severity"] == "critical"
+    assert f["subject"] == {"ip": "10.30.0.12", "mac": "02:00:00:00:1a:0c", "device": "ws-002"}
+    assert "10.40.0.70" in "\n".join(f["evidence"])
+    expects = [e for n in ("ws-two-cards-dropbear", *OWN_KEYS)
+               for e in _faults()[n].expect if e.get("status", "fail") == "fail"]
+    others = [(x["check_id"], x["subject"]) for x in _failing(m["findings"], notices=True)
+              if not any(_matches(e, x) for e in expects)]
+    assert others == []
+
+
+def test_an_ssh_port_that_gives_no_key_is_said_and_counted():
+    """The hostile station's SSH port answers with junk and no key: recorded in
+    `unread` with the reason, counted among the stations not identified, and
+    the merged ISO-BRIDGE pass says so (a silent failure is never "no shared
+    identity")."""
+    got = run(("hostile-station",))
+    office = got["bundles"]["probe-office"][1]["observations"]["identity"]
+    (u,) = [u for u in office["unread"] if u["ip"] == "10.40.0.99" and u["proto"] == "ssh"]
+    assert u["port"] == 22 and u["reason"], u
+    m = got["merged"]
+    passes = [f for f in m["findings"] if f["check_id"] == "ISO-BRIDGE" and f["status"] == "pass"]
+    assert passes
+    text = "\n".join(e for f in passes for e in f["evidence"])
+    assert "could not be identified" in text and "10.40.0.99:22/ssh" in text, text
+
+
 def test_cloned_image_is_no_bridge():
     got = run(("office-clones",))
     m = got["merged"]

@@ -43,7 +43,7 @@ def test_quick_finds_the_low_port_hole_and_says_what_it_did_not_cover(holed_lab)
     inv = load_inventory(holed_lab.files).inventory
     cap = scanlib.Capture(holed_lab.netns("probe-internet"))
     try:
-        rc, b, out = scanlib.scan(holed_lab, "probe-internet")
+        rc, b, out = scanlib.scan(holed_lab, "probe-internet", "--inbound", "quick")
     finally:
         cap.stop()
     packets = cap.packets()
@@ -75,6 +75,24 @@ def test_full_finds_every_hole_and_the_declared_service_does_not_fail(holed_lab)
     assert not any(f["status"] == "error" for f in _logical(b)), _text(_logical(b))
 
 
+def test_default_scan_sweeps_the_one_address_public_face_and_finds_every_hole(holed_lab):
+    """Issue 24: the nightly default (no --inbound) from the internet sweeps
+    every port of a public face whose full sweep fits the time budget: the
+    forwards on 50022 and the management port 8291 make it non-compliant,
+    and the finding says which pass it was and why."""
+    rc, b, out = scanlib.scan(holed_lab, "probe-internet")
+    assert b is not None, out
+    cov = b["observations"]["inbound"]["coverage"]
+    assert cov["mode"] == "full" and cov["choice"]["asked"] == "auto", cov
+    assert cov["choice"]["chose"] == "full" and cov["choice"]["estimate_s"] <= cov["choice"]["budget_s"]
+    fails = [f for f in _logical(b) if f["status"] == "fail"]
+    text = _text(fails)
+    for port in ("3389/tcp", "50022/tcp", "8291/tcp"):
+        assert port in text, text
+    assert "default: the full sweep, estimated at" in text and "no full port sweep" not in text
+    assert rc == 1 and b["summary"]["verdict"] == "non-compliant", out
+
+
 def test_clean_unit_passes_with_its_coverage_stated(clean_lab):
     rc, b, out = scanlib.scan(clean_lab, "probe-internet", "--inbound", "full")
     assert rc == 0, out
@@ -84,6 +102,7 @@ def test_clean_unit_passes_with_its_coverage_stated(clean_lab):
     assert "all 65,535 TCP ports" in text and "203.0.113.1" in text and "203.0.113.5" in text
     assert "declared and open: 203.0.113.1 443/tcp → dmz-web 10.20.0.30:443" in text
     assert "no full port sweep" not in text
+    assert "(forced with --inbound full)" in text
 
 
 def test_declared_service_down_is_an_error_not_a_pass(clean_lab):
@@ -101,7 +120,7 @@ def test_declared_service_down_is_an_error_not_a_pass(clean_lab):
 
 
 def test_strict_without_a_full_sweep_is_an_error(clean_lab):
-    rc, b, out = scanlib.scan(clean_lab, "probe-internet", "--strict")
+    rc, b, out = scanlib.scan(clean_lab, "probe-internet", "--inbound", "quick", "--strict")
     assert rc == 3, out
     (f,) = _logical(b)
     assert f["status"] == "error" and "strict mode: no full port sweep" in _text([f])

@@ -99,8 +99,6 @@ def _matches(e: dict, f: dict) -> bool:
 
 def test_clean_unit_is_compliant_from_every_vantage():
     for v, (rc, bundle, out) in scans_with(()).items():
-        if v == "probe-multi@office-b":
-            continue        # its routing table leaves by office-lan: test_two_interface_probe
         assert bundle is not None, out[-3000:]
         bad = [(f["check_id"], f["status"], f["subject"], f["evidence"])
                for f in bundle["findings"] if f["status"] in ("fail", "error")]
@@ -213,20 +211,26 @@ def test_report_verifies_the_transfer_arrival_with_the_low_sides_key():
 @pytest.mark.parametrize("faults", [(), ("office-b-no-exit",)], ids=["clean", "exit-blocked"])
 def test_two_interface_probe(faults):
     """A probe on office-lan and office-b whose default route leaves by
-    office-lan: its office-b scan must never pass on office-lan's way out
-    (egress is bound to office-b's interface and address, and the probes the
-    routing table would send out of eth0 are an error saying so); its
-    office-lan scan is unaffected."""
+    office-lan (issue 24): each segment's egress leaves by that segment's own
+    interface to that segment's declared gateway, chosen at layer 2, never by
+    the routing table. Clean, both scans are compliant; with office-b's exit
+    shut at the gateway, office-b's scan never passes on office-lan's way out."""
     got = scans_with(faults)
     rc, bundle, out = got["probe-multi@office-b"]
-    assert rc == 3, out
-    assert bundle["summary"]["verdict"] == "incomplete"
     eg = bundle["observations"]["egress"]
-    assert eg["status"] == "error" and "out of eth0" in eg["error"], eg.get("error")
-    assert {p["dst"] for p in eg["probes"]} <= {"10.40.0.1"} or eg["probes"] == [], eg["probes"]
-    assert not any(f["status"] == "pass" for f in bundle["findings"]
-                   if f["check_id"] in ("ING-SINGLE", "ISO-PHYSICAL"))
-    if not faults:
-        rc, bundle, out = got["probe-multi@office-lan"]
-        assert rc == 0, out
-        assert bundle["observations"]["egress"]["own_link"] == [{"dst": "10.41.0.1", "dev": "eth1"}]
+    assert eg["layer2"] is True and eg["interface"] == "eth1", eg
+    if faults:      # the gateway answers and carries nothing out: said of gw-01
+        assert rc == 1, out
+        assert not any(f["status"] == "pass" for f in bundle["findings"]
+                       if f["check_id"] in ("ING-SINGLE", "ISO-PHYSICAL"))
+        assert not bundle["observations"]["controls"]["ok"]
+        (f,) = [f for f in bundle["findings"] if f["check_id"] == "ING-SINGLE"]
+        assert f["status"] == "fail" and f["subject"]["device"] == "gw-01", f
+        return
+    assert eg["status"] == "ok" and eg["gateway"]["ip"] == "10.41.0.1", eg
+    assert {p["first_hop"] for p in eg["probes"]} == {"10.41.0.1"}
+    assert rc == 0, out
+    rc, bundle, out = got["probe-multi@office-lan"]
+    assert rc == 0, out
+    eg = bundle["observations"]["egress"]
+    assert eg["layer2"] is True and eg["gateway"]["ip"] == "10.40.0.1", eg

@@ -272,3 +272,29 @@ def test_ipv6_exposed_service_is_said_unprobed_and_split_routes_are_not_swept(tm
                            routes4=("10.20.0.0/16",))
     assert build_plan(inv, whole, inbound_mode="full").inbound_sweep == ("10.20.0.0/24",)
     assert build_plan(inv, whole).inbound_sweep == ()          # quick: no sweep
+
+
+def test_auto_sweeps_the_whole_public_face_when_it_fits_the_budget(inv, tmp_path):
+    """--inbound auto (the default): one public address at 5,000/s is ~13 s,
+    every port; seven are ~92 s, over the 60 s budget: top ports, and the
+    plan says which it chose and why. Off the internet the mode is moot."""
+    from scanner.scan.plan import INBOUND_AUTO_BUDGET_S
+    v = choose_vantage(inv, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")])
+    one = build_plan(inv, v, inbound_mode="auto")
+    assert one.inbound_mode == "full" and all(len(t.tcp) == 65535 for t in one.inbound)
+    assert one.inbound_choice == {"asked": "auto", "chose": "full", "estimate_s": 13.1,
+                                  "budget_s": INBOUND_AUTO_BUDGET_S, "targets": 1, "rate": 5000}
+    assert one.to_json()["inbound_choice"]["chose"] == "full"
+    p = tmp_path / "unit.yaml"
+    p.write_text(PUBLISHED, encoding="utf-8")
+    seven = load_inventory([p]).inventory
+    v7 = choose_vantage(seven, [iface("eth0", ["203.0.113.50"], mac="02:00:00:00:0c:32")])
+    slow = build_plan(seven, v7, inbound_mode="auto")
+    assert slow.inbound_mode == "quick" and slow.inbound_choice["estimate_s"] > INBOUND_AUTO_BUDGET_S
+    assert 2222 in {p for t in slow.inbound for p in t.tcp}         # declared ports stay
+    fast = build_plan(seven, v7, inbound_mode="auto", inbound_rate=20000)
+    assert fast.inbound_mode == "full" and fast.inbound_choice["chose"] == "full"
+    forced = build_plan(seven, v7, inbound_mode="quick")
+    assert forced.inbound_choice == {"asked": "quick", "chose": "quick"}
+    office = choose_vantage(inv, [iface("eth0", ["10.20.0.9"], mac="02:00:00:00:0b:09")])
+    assert build_plan(inv, office, inbound_mode="auto").inbound == ()

@@ -51,6 +51,9 @@ _S = {
         "col_device": "设备", "col_segment": "网段", "col_vantage": "检查点", "col_ip": "IP",
         "col_mac": "MAC", "col_kind": "身份类型", "col_value": "身份", "col_strength": "强度",
         "col_where": "另见于",
+        "coverage": "设备身份（检查点 {vantage}，网段 {segment}）：询问 {asked} 台主机，{known} 台给出身份，{unknown} 台未能识别{which}",
+        "coverage_unread": "；{n} 个 SSH/TLS 端口有应答但未能读取密钥或证书：{ports}",
+        "coverage_error": "设备身份（检查点 {vantage}，网段 {segment}）未能读取：{error}；据此不能断定没有共用身份的主机",
     },
     "en": {
         "seen": "{kind} {value} ({strength}): vantage {vantage}, segment {segment}, IP {ip}, MAC {mac}, at {time}",
@@ -71,6 +74,9 @@ _S = {
         "col_device": "Device", "col_segment": "Segment", "col_vantage": "Vantage", "col_ip": "IP",
         "col_mac": "MAC", "col_kind": "Kind", "col_value": "Identity", "col_strength": "Strength",
         "col_where": "Also seen on",
+        "coverage": "identities (vantage {vantage}, segment {segment}): {asked} stations asked, {known} identified, {unknown} could not be identified{which}",
+        "coverage_unread": "; {n} SSH/TLS ports answered but gave no key or certificate: {ports}",
+        "coverage_error": "identities (vantage {vantage}, segment {segment}) could not be read: {error}; no shared identity can be concluded from it",
     },
 }
 _NAME_KINDS = frozenset({I.NETBIOS_NAME, I.MDNS_NAME, I.LLMNR_NAME, I.SNMP_NAME})
@@ -136,6 +142,40 @@ def _discovered(sources: Sequence[Mapping], wanted: set[str]) -> list[dict]:
                             "ip": h.get("ip") if isinstance(h.get("ip"), str) else None,
                             "mac": mac, "kind": "arp", "value": mac, "strength": None,
                             "note": None, "time": s.get("started_at")})
+    return out
+
+
+def coverage_lines(sources: Sequence[Mapping], lang: str = "zh-CN") -> list[str]:
+    """One line a vantage: how many stations its identity step asked, how many
+    could not be identified, and which SSH/TLS ports answered without a key
+    or certificate (with the reason), so that a silent failure never reads as
+    "no shared identity". Pure; everything from the wire is shown escaped
+    later (jinja2) and made visible here (I.shown)."""
+    S = _strings(lang)
+    out = []
+    for s in sources:
+        seg = (s.get("vantage") or {}).get("segment")
+        sec = (s.get("observations") or {}).get("identity")
+        if not isinstance(seg, str) or not isinstance(sec, Mapping) or sec.get("status") == "not-run":
+            continue
+        vantage = s.get("label") or seg
+        if sec.get("status") != "ok":
+            out.append(S["coverage_error"].format(vantage=vantage, segment=seg,
+                                                  error=I.shown(sec.get("error") or "?", 300)))
+            continue
+        targets = sec.get("targets") if isinstance(sec.get("targets"), list) else []
+        unknown = [x for x in sec.get("unidentified") or () if isinstance(x, str)]
+        which = f" ({', '.join(unknown[:EVIDENCE_MAX])}{' …' if len(unknown) > EVIDENCE_MAX else ''})" \
+            if unknown else ""
+        line = S["coverage"].format(vantage=vantage, segment=seg, asked=len(targets),
+                                    known=max(0, len(targets) - len(unknown)), unknown=len(unknown),
+                                    which=which)
+        unread = [u for u in sec.get("unread") or () if isinstance(u, Mapping)]
+        if unread:
+            ports = "; ".join(I.shown(f"{u.get('ip')}:{u.get('port')}/{u.get('proto')} "
+                                      f"({u.get('reason')})", 300) for u in unread[:EVIDENCE_MAX])
+            line += S["coverage_unread"].format(n=len(unread), ports=ports)
+        out.append(line)
     return out
 
 
