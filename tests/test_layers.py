@@ -48,9 +48,7 @@ KNOWN: dict[tuple[str, str], str] = {
 }
 
 # `except ImportError` around an import of our own code: none but these.
-IMPORT_GUARDS_KNOWN = {
-    "scanner.scan.engine": "engine.build()'s fallback, removed by issue 24",
-}
+IMPORT_GUARDS_KNOWN: dict[str, str] = {}
 
 
 @functools.lru_cache(maxsize=None)

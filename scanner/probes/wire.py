@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import select
 import socket
 import struct
@@ -303,7 +304,7 @@ class Burst:
 # They use scapy's L2 socket (conf.L2socket with a BPF filter) and record
 # their wire problems as plain strings in their section instead of raising.
 
-RTTVAR_NOTE = __import__("re").compile(
+RTTVAR_NOTE = re.compile(
     r"RTTVAR has grown to over [0-9.]+ seconds, decreasing to [0-9.]+\Z")
 
 
