@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("scanner.store",),                                      # SQLAlchemy Core: history, stations
     ("scanner.scan", "scanner.canary.listen",
      "scanner.host", "scanner.watch"),                       # the vantages' step runners
-    ("scanner.judge", "scanner.bundle", "scanner.vantagehosts"),  # registry, run, gate, crossbundle/
+    ("scanner.judge", "scanner.bundle"),                     # registry, run, gate, crossbundle/
     ("scanner.probes",),                                     # the wire
     ("scanner.scan.plan", "scanner.scan.vantage", "scanner.canary.tokens",
      "scanner.canary.dns"),                                  # what may be probed; wire formats
