@@ -300,7 +300,7 @@ def merge(bundles: Sequence[Mapping], digests: Sequence[str | None] | None = Non
     for f in judge_identities(sources, inv, lang):
         _fold_in(merged, f)
     # issue 24: an ISO-BRIDGE pass says how many stations no identity joined
-    from scanner.report.identities import coverage_lines
+    from scanner.judge.crossbundle.identities import coverage_lines
     lines = coverage_lines(sources, lang)
     for f in merged.values():
         if lines and f["check_id"] == "ISO-BRIDGE" and f["status"] == "pass":
