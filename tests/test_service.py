@@ -31,6 +31,24 @@ def _directives(text: str) -> dict[str, list[str]]:
     return out
 
 
+def test_probe_unit_keeps_store_waivers_and_urls_and_scans_every_segment(tmp_path):
+    # `--waivers store` (the console's waivers) and database URLs go into the unit as
+    # given (abspath would make /cwd/store, or fold postgresql:// into postgresql:/)
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text("version: 1\n")
+    alerts = tmp_path / "alerts.yaml"
+    alerts.write_text("version: 1\n")
+    for waivers in ("store", "postgresql://probe@db.example/isoscan"):
+        root = tmp_path / ("r" + str(len(waivers)))
+        r = _install("probe", "-i", str(inv), "--alert", str(alerts), "--root", str(root),
+                     "--isoscan", "/usr/bin/true", "--db", "postgresql://probe@db.example/isoscan",
+                     "--waivers", waivers, "--all-segments")
+        assert r.exit_code == 0, r.output
+        ex = _directives((root / UNITS / "isoscan-scan.service").read_text())["ExecStart"][0]
+        assert f"--waivers {waivers}" in ex and "--all-segments" in ex
+        assert "--db postgresql://probe@db.example/isoscan" in ex
+
+
 def test_probe_and_console_units(tmp_path):
     inv = tmp_path / "inventory.yaml"
     inv.write_text("version: 1\n")

@@ -71,18 +71,23 @@ def install():
               help="When (systemd.time OnCalendar)")
 @click.option("--randomized-delay", default="30min", show_default=True,
               help="RandomizedDelaySec: spread the probes of one unit")
+@click.option("--all-segments", "all_segments", is_flag=True,
+              help="A probe with a leg in several segments (a trunk): scan every one each night")
 @click.option("--lang", type=click.Choice(("zh-CN", "en")), default="zh-CN", show_default=True)
 @_common
 def probe(inventory, db, alert, output_dir, on_calendar, randomized_delay, lang, user,
-          isoscan_bin, root, dry_run, no_enable, waivers=None):
+          isoscan_bin, root, dry_run, no_enable, waivers=None, all_segments=False):
     """The nightly scan and its timer (探针：每夜扫描与定时器)."""
     from scanner.service import ProbeService, probe_units
-    abs_ = (lambda p: p if p is None or "://" in p else os.path.abspath(p))
+    # a path is made absolute for the unit; a database URL, and `--waivers store` (the
+    # console's waivers in the store), are passed as they are
+    abs_ = (lambda p: p if p is None or "://" in p or p == "store" else os.path.abspath(p))
     units = probe_units(ProbeService(
         inventory=[os.path.abspath(i) for i in inventory], db=abs_(db), alert=abs_(alert),
         output_dir=os.path.abspath(output_dir), on_calendar=on_calendar,
         randomized_delay=randomized_delay, user=user, isoscan=_bin(isoscan_bin), lang=lang,
-        extra=["--waivers", os.path.abspath(waivers)] if waivers else []))
+        extra=[*(["--waivers", abs_(waivers)] if waivers else []),
+               *(["--all-segments"] if all_segments else [])]))
     if waivers and not alert:
         click.echo("isoscan service: --waivers goes with --alert", err=True)
         sys.exit(2)
