@@ -1,0 +1,498 @@
+"""A red team's second pass over the console (after issue 23's hardening),
+against a real `isoscan serve` (uvicorn) on 127.0.0.1 only. Every loop is
+bounded in count and time. Each attack that is refused is proved refused
+(its status, nothing stored); each that got through has its fix beside it
+in scanner/serve/ and is named in the commit that fixed it."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+import zipfile
+
+import httpx
+import pytest
+
+from servelib import PASSWORDS, csrf_of, fixture_bundle
+
+PUSH = "/api/v1/bundles"
+
+
+def _stored(c) -> dict:
+    from sqlalchemy import func, select
+    from scanner.store import tables as T
+    with c.store.read() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+                for t in (T.scans, T.findings, T.sightings, T.documents)}
+
+
+def _login(c: httpx.Client, name, password, **extra):
+    return c.post("/login", data={"name": name, "password": password,
+                                  "csrf": csrf_of(c, "/login"), **extra})
+
+
+def _inventory(secret_class="classified"):
+    return {"organization": {"name": "示例审计局", "id": "EX-0001"},
+            "segments": [{"name": "secret-lan", "classification": secret_class,
+                          "level": "secret" if secret_class == "classified" else None,
+                          "title": "涉密内网", "networks": ["10.10.0.0/24"]},
+                         {"name": "office-lan", "classification": "non-classified",
+                          "title": "办公网", "networks": ["10.20.0.0/24"]}],
+            "devices": []}
+
+
+def _with_inventory(b, inv):
+    b["inventory"] = {**b["inventory"], "document": inv}
+    return b
+
+
+# ---------------------------------------------------------------- push scope
+
+def test_scope_spellings_and_shapes_are_refused(console):
+    """A token bound to office-lan: secret-lan spelled in every near way, in
+    every place the scope reads, and shapes the scope check might trip on."""
+    from scanner.serve.accounts import new_token
+    c = console
+    assert c.push(fixture_bundle("secret-lan")).status_code == 201
+    before = _stored(c)
+    tok = new_token(c.store, "probe-office", segments=["office-lan"])
+    spellings = ["secret-lan", "Secret-LAN", " secret-lan", "secret-lan ", "secret-lan\n",
+                 "secret\u2010lan", "ѕecret-lan", "secret-lan\u200b", "secret-lan\u202e"]
+    attacks = []
+    for i, s in enumerate(spellings):
+        b = fixture_bundle("office-lan")
+        b["scan_id"] = f"sp-v-{i}"
+        b["vantage"]["segment"] = s
+        attacks.append(b)
+        b = fixture_bundle("office-lan")
+        b["scan_id"] = f"sp-f-{i}"
+        b["findings"].append({**b["findings"][-1], "check_id": "ISO-BRIDGE", "status": "fail",
+                              "severity": "critical", "segment": s})
+        attacks.append(b)
+        b = fixture_bundle("office-lan")
+        b["scan_id"] = f"sp-vs-{i}"
+        b["findings"][-1]["vantage_segments"] = ["office-lan", s]
+        attacks.append(b)
+    # odd shapes where a list or a string is expected
+    for i, shape in enumerate([{"secret-lan": 1}, [["secret-lan"]], 7, True, ["office-lan", None]]):
+        b = fixture_bundle("office-lan")
+        b["scan_id"] = f"shape-vs-{i}"
+        b["findings"][-1]["vantage_segments"] = shape
+        attacks.append(b)
+        b = fixture_bundle("office-lan")
+        b["scan_id"] = f"shape-seg-{i}"
+        b["findings"][-1]["segment"] = shape
+        attacks.append(b)
+        b = fixture_bundle("office-lan")
+        b["scan_id"] = f"shape-v-{i}"
+        b["vantage"]["segment"] = shape
+        attacks.append(b)
+    t0 = time.time()
+    for b in attacks:
+        assert time.time() - t0 < 120
+        r = c.push(b, token=tok)
+        assert r.status_code in (400, 403), (b["scan_id"], r.status_code, r.text[:300])
+        assert "nothing stored" in r.json()["error"], r.text
+    assert _stored(c) == before
+
+
+def test_scope_duplicate_keys_judge_what_is_stored(console):
+    """A key given twice: the scope check and the store read the same value,
+    so a vantage or segment hidden behind a duplicate cannot slip through."""
+    from scanner.serve.accounts import new_token
+    c = console
+    tok = new_token(c.store, "probe-office", segments=["office-lan"])
+    b = fixture_bundle("office-lan")
+    b["scan_id"] = "dup-1"
+    raw = json.dumps(b, ensure_ascii=False)
+    seg = '"segment": "office-lan"'
+    assert seg in raw
+    # the vantage's segment given twice, secret-lan last (Python keeps the last)
+    evil = raw.replace(seg, '"segment": "office-lan", "segment": "secret-lan"', 1)
+    r = c.push(evil.encode("utf-8"), token=tok)
+    assert r.status_code in (400, 403), r.text
+    assert _stored(c)["scans"] == 0
+    # secret-lan first, office-lan last: whatever is stored says office-lan only
+    b["scan_id"] = "dup-2"
+    raw = json.dumps(b, ensure_ascii=False)
+    sneaky = raw.replace(seg, '"segment": "secret-lan", "segment": "office-lan"', 1)
+    r = c.push(sneaky.encode("utf-8"), token=tok)
+    if r.status_code == 201:
+        from scanner.serve.views import latest_bundles
+        (doc,) = latest_bundles(c.store)
+        assert "secret-lan" not in json.dumps(doc["vantage"])
+        from sqlalchemy import select
+        from scanner.store import tables as T
+        with c.store.read() as conn:
+            assert {r[0] for r in conn.execute(select(T.scans.c.segment))} == {"office-lan"}
+    else:
+        assert r.status_code in (400, 403) and _stored(c)["scans"] == 0
+
+
+def test_scope_bundle_whose_vantage_differs_from_its_findings(console):
+    """A secret-lan token (the probe there) cannot file office-lan's findings
+    under its own vantage, and an office token cannot carry a secret-lan
+    vantage with office findings; a segment named only in evidence text stays
+    text of an office-lan finding."""
+    from scanner.serve.accounts import new_token
+    c = console
+    office = new_token(c.store, "probe-office", segments=["office-lan"])
+    secret = new_token(c.store, "probe-secret", segments=["secret-lan"])
+    b = fixture_bundle("secret-lan")
+    b["scan_id"] = "mix-1"
+    b["findings"] = fixture_bundle("office-lan")["findings"]
+    from scanner.bundle import summary
+    b["summary"] = summary(b["findings"])
+    assert c.push(b, token=secret).status_code == 403
+    b = fixture_bundle("office-lan")
+    b["scan_id"] = "mix-2"
+    b["vantage"] = fixture_bundle("secret-lan")["vantage"]
+    assert c.push(b, token=office).status_code == 403
+    assert _stored(c)["scans"] == 0
+    b = fixture_bundle("office-lan")
+    b["scan_id"] = "mix-3"
+    b["findings"].append({**b["findings"][-1], "check_id": "ING-SINGLE", "status": "fail",
+                          "severity": "high", "segment": "office-lan",
+                          "evidence": ["segment: secret-lan", "vantage_segments: [secret-lan]"]})
+    assert c.push(b, token=office).status_code == 201
+    from scanner.serve.unit import forget, unit_state
+    from scanner.serve.config import Config
+    forget(c.store)
+    u = unit_state(c.store, Config())
+    assert all(r.h.segment != "secret-lan" for r in u.rows)
+
+
+def test_another_segments_token_cannot_declassify_a_segment(console):
+    """Every bundle embeds the unit's inventory. An office-lan probe's token
+    pushes a bundle of its own segment whose embedded inventory calls
+    secret-lan non-classified. The console must keep secret-lan classified
+    (its own probe's inventory says so), and must not let an admin waive
+    ISO-BRIDGE there on the strength of the office probe's word."""
+    from scanner.serve.accounts import new_token
+    from scanner.serve.config import Config
+    from scanner.serve.unit import forget, unit_state
+    c = console
+    office = new_token(c.store, "probe-office", segments=["office-lan"])
+    evil = _with_inventory(fixture_bundle("office-lan"), _inventory("non-classified"))
+    evil["vantage"]["ip"] = "10.20.0.99"           # a vantage of its own: its scan stays "latest"
+    assert c.push(evil, token=office).status_code == 201
+    assert c.push(_with_inventory(fixture_bundle("secret-lan"), _inventory())).status_code == 201
+    forget(c.store)
+    u = unit_state(c.store, Config())
+    assert u.classification.get("secret-lan") == "classified", u.classification
+    a = c.client("admin")
+    bridge = next(r for r in u.rows if r.h.check == "ISO-BRIDGE" and r.h.segment == "secret-lan")
+    r = a.post(f"/findings/{bridge.fingerprint}/waive",
+               data={"reason": "x", "approver": "y", "expires": "2099-12-31",
+                     "csrf": csrf_of(a, f"/findings/{bridge.fingerprint}")})
+    assert r.status_code == 400
+    from scanner.serve.waiverstore import live_waivers
+    assert not live_waivers(c.store)
+
+
+def test_a_segment_no_probe_of_its_own_describes_is_unknown_when_bundles_disagree(console):
+    """Where no bundle of a segment's own vantage describes it and the others
+    disagree, its classification is unknown (fail closed), not the oldest
+    bundle's word."""
+    from scanner.serve.config import Config
+    from scanner.serve.unit import forget, unit_state
+    c = console
+    inv = _inventory()
+    inv["segments"].append({"name": "lab-lan", "classification": "classified", "level": "secret",
+                            "title": "实验网"})
+    a = _with_inventory(fixture_bundle("secret-lan"), inv)
+    inv2 = json.loads(json.dumps(inv))
+    inv2["segments"][-1]["classification"] = "non-classified"
+    b = _with_inventory(fixture_bundle("office-lan"), inv2)
+    assert c.push(b).status_code == 201
+    assert c.push(a).status_code == 201
+    forget(c.store)
+    u = unit_state(c.store, Config())
+    assert u.classification.get("lab-lan") is None
+    assert u.classification.get("secret-lan") == "classified"
+    assert u.classification.get("office-lan") == "non-classified"
+
+
+# ---------------------------------------------------------------- sessions
+
+def test_tampered_fixed_and_forged_cookies_open_nothing(console):
+    c = console
+    a = c.client("admin")
+    good = a.cookies.get("isoscan_session")
+    flips = [good[:-1] + ("A" if good[-1] != "A" else "B"), good.upper(), good + "=",
+             good[:20], "", "x" * 101, good + "%00", "' OR '1'='1", "../" * 30]
+    t0 = time.time()
+    for bad in flips:
+        assert time.time() - t0 < 60
+        r = httpx.get(c.base + "/admin", cookies={"isoscan_session": bad}, timeout=30)
+        assert r.status_code == 303 and r.headers["location"] == "/login", repr(bad)
+    # fixation: a session id planted before login is never the one after it
+    planted = "planted-session-id-0123456789abcdef0123"
+    x = httpx.Client(base_url=c.base, timeout=30)
+    x.cookies.set("isoscan_session", planted, domain="127.0.0.1")
+    assert _login(x, "admin", PASSWORDS["admin"]).status_code == 303
+    after = [ck.value for ck in x.cookies.jar if ck.name == "isoscan_session"]
+    assert planted not in after and after
+    r = httpx.get(c.base + "/admin", cookies={"isoscan_session": planted}, timeout=30)
+    assert r.status_code == 303
+    # a session cookie of a viewer does not gain rights by any header
+    v = c.client("viewer")
+    for h in ({"X-Remote-User": "admin"}, {"X-Remote-Role": "admin"},
+              {"X-Forwarded-User": "admin"}):
+        assert v.get("/admin", headers=h).status_code == 403
+
+
+def test_no_open_redirect_after_login(console):
+    c = console
+    for q in ("?next=//evil.example/", "?next=https://evil.example/",
+              "?return_to=/\\evil.example", "?redirect=javascript:alert(1)"):
+        x = httpx.Client(base_url=c.base, timeout=30)
+        r = x.post("/login" + q, data={"name": "viewer", "password": PASSWORDS["viewer"],
+                                       "csrf": csrf_of(x, "/login" + q)})
+        assert r.status_code == 303 and r.headers["location"] == "/", (q, r.headers)
+    # the waiver revoke's "back" stays on /findings
+    a = c.client("admin")
+    for back in ("//evil.example/", "https://evil.example/", "/\\evil.example",
+                 "javascript:alert(1)"):
+        r = a.post("/waivers/999999/revoke", data={"back": back, "csrf": csrf_of(a)})
+        assert r.status_code == 303 and r.headers["location"].startswith("/findings"), back
+        assert not r.headers["location"].startswith("//")
+
+
+def test_cross_origin_form_posts_are_refused(console):
+    """A page elsewhere auto-posts with the victim's cookie (SameSite aside):
+    without the session's own token it is 403, and nothing changes."""
+    from scanner.serve.accounts import list_users
+    c = console
+    a = c.client("admin")
+    evil = {"Origin": "http://evil.example", "Referer": "http://evil.example/x",
+            "Content-Type": "application/x-www-form-urlencoded"}
+    for body in ({"name": "mallory", "role": "admin", "password": "mallory-pass-1"},
+                 {"name": "mallory", "role": "admin", "password": "mallory-pass-1", "csrf": ""},
+                 {"name": "mallory", "role": "admin", "password": "mallory-pass-1",
+                  "csrf": "0" * 43}):
+        assert a.post("/admin/users", data=body, headers=evil).status_code == 403
+    # a text/plain or multipart body (what a cross-origin form may send) is not a form with a token
+    r = a.post("/admin/users", content=b"name=mallory&role=admin&password=mallory-pass-1",
+               headers={**evil, "Content-Type": "text/plain"})
+    assert r.status_code == 403
+    r = a.post("/admin/users", files={"name": (None, "mallory"), "role": (None, "admin"),
+                                      "password": (None, "mallory-pass-1")}, headers=evil)
+    assert r.status_code == 403
+    # an old token: the one before this session's login
+    old = csrf_of(a)
+    _login(a, "admin", PASSWORDS["admin"])
+    assert a.post("/admin/users", data={"name": "mallory", "role": "admin",
+                                        "password": "mallory-pass-1", "csrf": old}).status_code == 403
+    assert "mallory" not in [u["name"] for u in list_users(c.store)]
+
+
+def test_login_limit_holds_across_an_ipv6_prefix(console_factory):
+    """An attacker holds a whole IPv6 /64 (any host on a LAN with SLAAC
+    privacy addresses, any cloud VM): each guess from a new address of it.
+    The limit must count the prefix, not each address."""
+    from scanner.serve.config import Config
+    c = console_factory(cfg=Config(forwarded_from=("127.0.0.1",)))
+    codes = []
+    t0 = time.time()
+    for i in range(30):
+        assert time.time() - t0 < 120
+        with httpx.Client(base_url=c.base, timeout=60,
+                          headers={"X-Forwarded-For": f"2001:db8:66:1::{i + 1:x}"}) as x:
+            codes.append(_login(x, "admin", f"guess-{i}").status_code)
+    assert codes.count(401) <= 5 and codes.count(429) >= 25, codes
+    # another network (another /64) still logs in: no lock-out of the real user
+    with httpx.Client(base_url=c.base, timeout=60,
+                      headers={"X-Forwarded-For": "2001:db8:10:1::5"}) as real:
+        assert _login(real, "admin", PASSWORDS["admin"]).status_code == 303
+    # an IPv4 address and its IPv4-mapped IPv6 spelling are one address
+    codes = []
+    for i in range(8):
+        xff = "192.0.2.66" if i % 2 else "::ffff:192.0.2.66"
+        with httpx.Client(base_url=c.base, timeout=60, headers={"X-Forwarded-For": xff}) as x:
+            codes.append(_login(x, "viewer", f"guess-{i}").status_code)
+    assert codes.count(401) == 5 and codes.count(429) == 3, codes
+
+
+def test_a_spoofed_forwarded_for_is_not_believed_without_forwarded_from(console):
+    """Without forwarded_from, X-Forwarded-For is the client's own word: it
+    neither resets the login window nor hides the address in the audit."""
+    c = console
+    codes = []
+    for i in range(8):
+        with httpx.Client(base_url=c.base, timeout=60,
+                          headers={"X-Forwarded-For": f"198.51.100.{i + 1}"}) as x:
+            codes.append(_login(x, "admin", f"guess-{i}").status_code)
+    assert codes.count(401) == 5 and codes.count(429) == 3, codes
+    assert all(r["remote"] == "127.0.0.1" for r in c.audit() if r["attempted"] == "admin")
+
+
+def test_proxy_headers_from_an_untrusted_peer_are_ignored(console_factory):
+    from scanner.serve.config import Config, ProxyAuth
+    c = console_factory(cfg=Config(proxy_auth=ProxyAuth("X-Remote-User", "X-Remote-Role",
+                                                        ("192.0.2.1",), create=True)))
+    for h in ({"X-Remote-User": "admin"}, {"X-Remote-User": "admin", "X-Remote-Role": "admin"},
+              {"x-remote-user": "admin"}, {"X-Remote-User": "admin",
+                                           "X-Forwarded-For": "192.0.2.1"}):
+        r = httpx.get(c.base + "/admin", headers=h, timeout=30)
+        assert r.status_code == 303 and r.headers["location"] == "/login", h
+
+
+# ---------------------------------------------------------------- downloads and zips
+
+def test_report_downloads_do_not_traverse(console):
+    c = console
+    assert c.push(fixture_bundle("secret-lan")).status_code == 201
+    i = c.client("inspector")
+    for path in ("/reports/..%2f..%2f..%2fetc%2fpasswd", "/reports/1/..%2f..%2fetc%2fpasswd",
+                 "/reports/1/%2e%2e%2fconsole.db", "/reports/../../etc/passwd",
+                 "/reports/1/evidence.zip%00.html", "/reports/-1/bundle.json",
+                 "/reports/1e3/bundle.json", "/reports/0x1/bundle.json",
+                 "/static/..%2f..%2fscanner%2fserve%2fapp.py", "/static/../../etc/passwd"):
+        r = i.get(path)
+        assert r.status_code in (404, 303) or (r.status_code == 200 and "root:" not in r.text
+                                               and "import" not in r.text), path
+        assert "root:x:0:0" not in r.text
+
+
+def test_the_evidence_zip_names_no_path_from_the_network(console):
+    c = console
+    b = fixture_bundle("secret-lan")
+    b["scan_id"] = "../../../../etc/cron.d/evil\nSHA256SUMS\\..\\x"
+    assert c.push(b).status_code == 201
+    r = c.client("inspector").get("/reports/latest/evidence.zip")
+    assert r.status_code == 200
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    for n in z.namelist():
+        assert ".." not in n.split("/") and not n.startswith("/") and "\\" not in n \
+            and "\n" not in n, n
+    sums = z.read("SHA256SUMS").decode()
+    assert all(re.fullmatch(r"[0-9a-f]{64}  \S+", line) for line in sums.splitlines()), sums
+    assert r.headers["content-disposition"] == 'attachment; filename="isoscan-latest-evidence.zip"'
+
+
+# ---------------------------------------------------------------- what the network writes
+
+XSS = ['<script>alert("x1")</script>', '"><img src=x onerror=alert("x2")>',
+       "javascript:alert('x3')", "</textarea><svg onload=alert('x4')>", "{{7*7}}"]
+FORMULAS = ["=cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+
+
+def _hostile_bundle():
+    b = fixture_bundle("secret-lan")
+    b["scan_id"] = 'scan<script>alert("id")</script>'
+    for k, f in enumerate(b["findings"]):
+        if f["status"] == "fail":
+            f["title"] = XSS[k % len(XSS)] + FORMULAS[k % len(FORMULAS)]
+            f["subject"]["device"] = FORMULAS[k % len(FORMULAS)]
+            f["evidence"] = [XSS[(k + 1) % len(XSS)], "banner: " + XSS[0], FORMULAS[0]]
+            f["remediation"] = XSS[1]
+    hosts = (b.get("observations", {}).get("discovery") or {}).get("hosts") or []
+    for h in hosts:
+        h["hostname"] = XSS[0]
+        h["banner"] = XSS[1]
+    return b
+
+
+def test_html_from_the_network_is_inert_on_every_page(console):
+    c = console
+    assert c.push(_hostile_bundle()).status_code == 201
+    a = c.client("admin")
+    _login(httpx.Client(base_url=c.base, timeout=30), XSS[0], "whatever-pass")
+    from scanner.serve.config import Config
+    from scanner.serve.unit import forget, unit_state
+    forget(c.store)
+    fps = [r.fingerprint for r in unit_state(c.store, Config()).rows]
+    pages = ["/", "/findings", "/findings?state=all", "/devices", "/changes?since=3650d",
+             "/audit", "/reports", "/admin", "/account",
+             "/findings?q=" + XSS[0], "/audit?q=" + XSS[1], "/findings?segment=" + XSS[1],
+             "/findings/" + XSS[0]] + [f"/findings/{fp}" for fp in fps]
+    for p in pages:
+        r = a.get(p)
+        assert r.status_code in (200, 404), p
+        for x in XSS[:4]:
+            assert x not in r.text, (p, x)
+        assert "default-src 'none'" in r.headers["content-security-policy"], p
+    r = a.get("/nope" + XSS[0])             # no route: Starlette's plain "Not Found"
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+    assert "<script" not in r.text
+    for p in ("/reports/latest", "/reports/1", "/reports/1/report.html"):
+        r = c.client("inspector").get(p)
+        assert r.status_code == 200, p
+        assert '<script>alert("' not in r.text and "<img src=x onerror" not in r.text, p
+        assert "<svg onload" not in r.text, p
+
+
+def test_csv_exports_neutralise_formulas(console):
+    c = console
+    assert c.push(_hostile_bundle()).status_code == 201
+    for f in FORMULAS[:4]:                     # and through the audit log: a login name
+        _login(httpx.Client(base_url=c.base, timeout=30), f, "whatever-pass")
+    a = c.client("admin")
+    for p in ("/findings?format=csv&state=all", "/devices?format=csv", "/audit?format=csv"):
+        r = a.get(p)
+        assert r.status_code == 200 and "text/csv" in r.headers["content-type"], p
+        assert r.headers["content-disposition"].startswith("attachment")
+        cells = [cell for row in csv.reader(io.StringIO(r.content.decode("utf-8-sig")))
+                 for cell in row]
+        assert cells, p
+        bad = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert not bad, (p, bad[:5])
+    r = a.get("/findings?format=csv&state=all")
+    assert "'=cmd|" in r.content.decode("utf-8-sig")
+
+
+# ---------------------------------------------------------------- the audit chain
+
+def _audit_rows(c):
+    from sqlalchemy import select
+    from scanner.serve import tables as C
+    with c.store.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(C.audit).order_by(C.audit.c.id))]
+
+
+def test_audit_chain_shows_a_row_changed_and_its_hash_blanked(console):
+    """Someone with the console's database credentials edits a row (their own
+    failed login) and blanks its hash, so it looks like a row from before the
+    chain: the chain must still break there."""
+    from scanner.serve import accounts as A
+    from scanner.serve import tables as C
+    c = console
+    for i in range(5):
+        A.audit(c.store, who="x", role=None, remote="", method="GET", what=f"/r{i}", status=200)
+    rows = _audit_rows(c)
+    mid = rows[len(rows) // 2]
+    with c.store.write() as conn:
+        conn.execute(C.audit.update().where(C.audit.c.id == mid["id"])
+                     .values(what="/nothing-to-see", hash=None))
+    assert A.audit_verify(c.store), "a row changed with its hash blanked went unnoticed"
+
+
+def test_audit_chain_shows_a_row_deleted_and_the_next_hash_blanked(console):
+    from scanner.serve import accounts as A
+    from scanner.serve import tables as C
+    c = console
+    for i in range(5):
+        A.audit(c.store, who="x", role=None, remote="", method="GET", what=f"/r{i}", status=200)
+    rows = _audit_rows(c)
+    mid, nxt = rows[len(rows) // 2], rows[len(rows) // 2 + 1]
+    with c.store.write() as conn:
+        conn.execute(C.audit.delete().where(C.audit.c.id == mid["id"]))
+        conn.execute(C.audit.update().where(C.audit.c.id == nxt["id"]).values(hash=None))
+    assert A.audit_verify(c.store), "a row deleted went unnoticed"
+
+
+def test_audit_chain_detects_a_middle_deletion_and_an_edit(console):
+    from scanner.serve import accounts as A
+    from scanner.serve import tables as C
+    c = console
+    for i in range(6):
+        A.audit(c.store, who="x", role=None, remote="", method="GET", what=f"/r{i}", status=200)
+    assert A.audit_verify(c.store) == []
+    rows = _audit_rows(c)
+    with c.store.write() as conn:
+        conn.execute(C.audit.update().where(C.audit.c.id == rows[-2]["id"]).values(status=500))
+    assert A.audit_verify(c.store)
