@@ -42,23 +42,29 @@ def _discovered(doc: Mapping) -> set:
     return _macs(h.get("mac") for h in hosts)
 
 
+def _outside(value, allowed: set) -> bool:
+    """Whether a segment name lies outside the token's: anything but a string
+    is outside (a list, an object or a number names no segment of the token)."""
+    return not isinstance(value, str) or value not in allowed
+
+
 def out_of_scope(store, doc: Mapping, kind: str, allowed) -> str | None:
     allowed = set(allowed)
     if kind != "bundle" or isinstance(doc.get("sources"), list):
         return "only a bundle of one vantage (not a merged bundle or a canary log)"
     v = doc.get("vantage") if isinstance(doc.get("vantage"), Mapping) else {}
-    if v.get("segment") not in allowed:
+    if _outside(v.get("segment"), allowed):
         return f"its vantage is on {v.get('segment')!r}"
     paper = inventory_only_checks()
     for i, f in enumerate(doc.get("findings") or ()):
         if not isinstance(f, Mapping):
             continue
         seg = f.get("segment")
-        if seg not in (None, "") and seg not in allowed and f.get("check_id") not in paper:
+        if seg not in (None, "") and _outside(seg, allowed) and f.get("check_id") not in paper:
             return f"finding {i} ({f.get('check_id')}) is of segment {seg!r}"
         vs = f.get("vantage_segments")
         if vs is not None:
-            bad = [x for x in (vs if isinstance(vs, list) else [vs]) if x not in allowed]
+            bad = [x for x in (vs if isinstance(vs, list) else [vs]) if _outside(x, allowed)]
             if bad:
                 return f"finding {i} ({f.get('check_id')}) names vantage segment {bad[0]!r}"
     return _foreign_station(store, doc, allowed)

@@ -156,6 +156,7 @@ def test_scope_bundle_whose_vantage_differs_from_its_findings(console):
     b["findings"].append({**b["findings"][-1], "check_id": "ING-SINGLE", "status": "fail",
                           "severity": "high", "segment": "office-lan",
                           "evidence": ["segment: secret-lan", "vantage_segments: [secret-lan]"]})
+    b["summary"] = summary(b["findings"])
     assert c.push(b, token=office).status_code == 201
     from scanner.serve.unit import forget, unit_state
     from scanner.serve.config import Config
