@@ -382,13 +382,16 @@ def audit_verify(store) -> list[int]:
     row changed, or one deleted before it (the oldest kept row is the anchor;
     retention removes from the start only). [] when the chain holds."""
     from sqlalchemy import select
-    bad, prev = [], None
+    bad, prev, chained = [], None, False
     with store.read() as conn:
         for i, r in enumerate(conn.execute(select(C.audit).order_by(C.audit.c.id))):
             m = dict(r._mapping)
-            if m["hash"] is None:          # rows written before the chain existed
+            if m["hash"] is None:          # rows written before the chain existed, only those:
+                if chained:                # one after a chained row had its hash blanked
+                    bad.append(m["id"])
                 prev = None
                 continue
+            chained = True
             if i > 0 and prev is not None and row_hash(prev, m) != m["hash"]:
                 bad.append(m["id"])
             prev = m["hash"]
