@@ -497,3 +497,34 @@ def test_audit_chain_detects_a_middle_deletion_and_an_edit(console):
     with c.store.write() as conn:
         conn.execute(C.audit.update().where(C.audit.c.id == rows[-2]["id"]).values(status=500))
     assert A.audit_verify(c.store)
+
+
+def test_login_csrf_from_a_sibling_port(console):
+    """Login CSRF: a page on another port of the host (same site, so SameSite
+    does not help) plants an `isoscan_pre` cookie whose form token the
+    attacker fetched for himself, and auto-posts the attacker's own name and
+    password: the victim's browser would work, acknowledge and download as
+    the attacker. A browser says where a form came from (Sec-Fetch-Site):
+    a form from another origin is refused."""
+    from scanner.serve.accounts import add_user
+    c = console
+    add_user(c.store, "mallory", "inspector", "mallory-pass-1")
+    planted = "attacker-chosen-pre-cookie-0123456789"
+    attacker = httpx.Client(base_url=c.base, timeout=30)
+    attacker.cookies.set("isoscan_pre", planted, domain="127.0.0.1")
+    token = csrf_of(attacker, "/login")
+    victim = httpx.Client(base_url=c.base, timeout=30)
+    victim.cookies.set("isoscan_pre", planted, domain="127.0.0.1")
+    for site in ("same-site", "cross-site"):
+        r = victim.post("/login", data={"name": "mallory", "password": "mallory-pass-1",
+                                        "csrf": token},
+                        headers={"Sec-Fetch-Site": site, "Origin": "http://127.0.0.1:1"})
+        assert r.status_code == 403, (site, r.status_code)
+        assert victim.cookies.get("isoscan_session") is None
+    # the console's own login form (same-origin) and clients that send no such header work
+    x = httpx.Client(base_url=c.base, timeout=30)
+    r = x.post("/login", data={"name": "viewer", "password": PASSWORDS["viewer"],
+                               "csrf": csrf_of(x, "/login")},
+               headers={"Sec-Fetch-Site": "same-origin"})
+    assert r.status_code == 303
+    assert c.client("viewer").get("/").status_code == 200
