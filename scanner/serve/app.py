@@ -223,7 +223,12 @@ class Console:
 
     async def form(self, request, user=None) -> dict | None:
         """The url-encoded form, or None when its CSRF token is missing or is
-        not the session's (the pre-login cookie's, before login)."""
+        not the session's (the pre-login cookie's, before login), or when the
+        browser says another origin's page sent it (Sec-Fetch-Site): a page on
+        another port of the host is the same site, so it could plant an
+        `isoscan_pre` cookie whose token it fetched itself (login CSRF)."""
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return None
         body = b""
         async for chunk in request.stream():
             body += chunk
