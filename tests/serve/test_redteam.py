@@ -528,3 +528,45 @@ def test_login_csrf_from_a_sibling_port(console):
                headers={"Sec-Fetch-Site": "same-origin"})
     assert r.status_code == 303
     assert c.client("viewer").get("/").status_code == 200
+
+
+def test_a_huge_request_head_is_refused_before_auth(console):
+    """A request head far past the bound (one 256 KiB header, or 20,000 small
+    ones), anonymous: answered 4xx or closed, quickly, the console still up."""
+    import socket
+    c = console
+    port = int(c.base.rsplit(":", 1)[1])
+    for head in (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (256 << 10) + b"\r\n\r\n",
+                 b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i
+                                                           for i in range(20000)) + b"\r\n"):
+        t = time.time()
+        s = socket.create_connection(("127.0.0.1", port), timeout=15)
+        try:
+            try:
+                s.sendall(head)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            s.settimeout(15)
+            try:
+                got = s.recv(4096)
+            except (ConnectionResetError, socket.timeout):
+                got = b""
+        finally:
+            s.close()
+        assert got == b"" or got.split(b" ", 2)[1][:1] == b"4", got[:100]
+        assert time.time() - t < 15
+    assert httpx.get(c.base + "/api/v1/health", timeout=10).status_code == 200
+
+
+@pytest.mark.xfail(strict=True, reason="left: the audit chain has no anchor outside the "
+                   "database, so the newest rows can be cut off unseen (see the red-team report)")
+def test_audit_chain_shows_the_newest_rows_deleted(console):
+    from scanner.serve import accounts as A
+    from scanner.serve import tables as C
+    c = console
+    for i in range(5):
+        A.audit(c.store, who="x", role=None, remote="", method="GET", what=f"/r{i}", status=200)
+    last = _audit_rows(c)[-1]
+    with c.store.write() as conn:
+        conn.execute(C.audit.delete().where(C.audit.c.id == last["id"]))
+    assert A.audit_verify(c.store)
