@@ -570,3 +570,33 @@ def test_audit_chain_shows_the_newest_rows_deleted(console):
     with c.store.write() as conn:
         conn.execute(C.audit.delete().where(C.audit.c.id == last["id"]))
     assert A.audit_verify(c.store)
+
+
+def test_a_finding_without_a_segment_is_no_way_around_the_scope(console):
+    """An office-lan token pushes a critical ISO-BRIDGE failure with no segment
+    at all (its evidence says secret-lan): the scope check skipped segment-less
+    findings as statements about the inventory, and the overview listed it
+    first. A segment-less failure of a check that reads more than the
+    inventory is out of a bound token's scope; a segment-less error (a
+    vantage whose probe could not run, as NET-IPV6-RA reports it) still goes."""
+    from scanner.bundle import summary
+    from scanner.serve.accounts import new_token
+    c = console
+    tok = new_token(c.store, "probe-office", segments=["office-lan"])
+    b = fixture_bundle("office-lan")
+    b["scan_id"] = "noseg-1"
+    b["findings"].append({**b["findings"][-1], "check_id": "ISO-BRIDGE", "status": "fail",
+                          "severity": "critical", "segment": None, "title": "PLANTED",
+                          "evidence": ["secret-lan is bridged: unplug 10.10.0.5 now"],
+                          "subject": {"ip": "10.10.0.6", "mac": None, "device": "PLANTED"}})
+    b["summary"] = summary(b["findings"])
+    r = c.push(b, token=tok)
+    assert r.status_code == 403 and "nothing stored" in r.json()["error"], r.text
+    assert c.scans() == 0
+    b = fixture_bundle("office-lan")
+    b["scan_id"] = "noseg-2"
+    b["findings"].append({**b["findings"][-1], "check_id": "NET-IPV6-RA", "status": "error",
+                          "severity": "high", "segment": None,
+                          "subject": {"ip": None, "mac": None, "device": None}})
+    b["summary"] = summary(b["findings"])
+    assert c.push(b, token=tok).status_code == 201
