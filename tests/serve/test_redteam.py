@@ -600,3 +600,35 @@ def test_a_finding_without_a_segment_is_no_way_around_the_scope(console):
                           "subject": {"ip": None, "mac": None, "device": None}})
     b["summary"] = summary(b["findings"])
     assert c.push(b, token=tok).status_code == 201
+
+
+def test_scan_id_squatting_by_taking_the_renamed_id_first(console_factory, tmp_path):
+    """issue 23's answer to an unsigned squatter renames it SCAN_ID~unsigned-HASH16
+    (HASH16: the start of the squatter's own content hash, which the squatter
+    knows). A squatter who first takes that name too must not block the
+    signed original either."""
+    import copy
+    import hashlib
+    from scanner.evidence.keys import load_private_key, load_trust, new_key_pair
+    from scanner.evidence.sign import sign_once
+    from scanner.serve.config import Config
+    from scanner.store.ingest import canonical
+    priv, pub, _ = new_key_pair(str(tmp_path / "p.key"), "probe")
+    c = console_factory(cfg=Config(trust=("x",)), trust=load_trust(pub))
+    original = fixture_bundle("secret-lan")
+    squat = copy.deepcopy(original)
+    squat["finished_at"] = "2026-11-30T08:00:00Z"
+    h16 = hashlib.sha256(canonical(squat)).hexdigest()[:16]
+    decoy = copy.deepcopy(squat)
+    decoy["scan_id"] = f"{original['scan_id']}~unsigned-{h16}"
+    decoy["finished_at"] = "2026-11-30T08:30:00Z"
+    assert c.push(decoy).status_code == 201
+    assert c.push(squat).status_code == 201
+    signed = sign_once(original, load_private_key(priv), str(tmp_path / "state.json"))
+    r = c.push(signed, token=None)
+    assert r.status_code == 201, (r.status_code, r.text[:300])
+    from sqlalchemy import select
+    from scanner.store import tables as T
+    with c.store.read() as conn:
+        ids = {r[0] for r in conn.execute(select(T.scans.c.scan_id))}
+    assert original["scan_id"] in ids and len(ids) == 3, ids
