@@ -632,3 +632,41 @@ def test_scan_id_squatting_by_taking_the_renamed_id_first(console_factory, tmp_p
     with c.store.read() as conn:
         ids = {r[0] for r in conn.execute(select(T.scans.c.scan_id))}
     assert original["scan_id"] in ids and len(ids) == 3, ids
+
+
+def _register_rows(c, lang="en"):
+    rows = list(csv.reader(io.StringIO(c.client("admin").get(f"/devices?format=csv&lang={lang}")
+                                       .content.decode("utf-8-sig"))))
+    return rows
+
+
+def test_the_register_does_not_pass_a_rogue_station_off_as_a_probe(console):
+    """The devices page marks isoscan's own probes as probes. It matched a
+    vantage's address anywhere in a row, the "Vantages" column too, so every
+    station a probe saw (the rogue bridge 10.10.0.77 of secret-lan with them)
+    read "probe (isoscan's own)"; and an office-lan token could name a
+    secret-lan station as its vantage to hide it the same way."""
+    from scanner.serve.accounts import new_token
+    c = console
+    assert c.push(fixture_bundle("secret-lan")).status_code == 201
+    tok = new_token(c.store, "probe-office", segments=["office-lan"])
+    b = fixture_bundle("office-lan")
+    b["scan_id"] = "probe-mask"
+    b["vantage"]["ip"], b["vantage"]["mac"] = "10.10.0.77", "02:aa:00:00:00:77"
+    assert c.push(b, token=tok).status_code == 201
+    rogue = [r for r in _register_rows(c) if "10.10.0.77" in r[1:-1]]
+    assert rogue and all("probe" not in r[1] for r in rogue), rogue
+    page = c.client("admin").get("/devices?lang=en").text
+    row = next(line for line in page.split("<tr") if "02:aa:00:00:00:77 " in line
+               or "02:aa:00:00:00:77<" in line and "st-" in line)
+    assert "badge probe" not in row, row
+
+
+def test_the_register_still_marks_a_probe_on_its_own_segment(console):
+    c = console
+    b = fixture_bundle("secret-lan")
+    hosts = b["observations"]["discovery"]["hosts"]
+    hosts.append({"ip": b["vantage"]["ip"], "mac": b["vantage"]["mac"], "via": "arp"})
+    assert c.push(b).status_code == 201
+    mine = [r for r in _register_rows(c) if b["vantage"]["ip"] in r[1:-1]]
+    assert mine and all("probe" in r[1] for r in mine), mine
