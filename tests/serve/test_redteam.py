@@ -670,3 +670,19 @@ def test_the_register_still_marks_a_probe_on_its_own_segment(console):
     assert c.push(b).status_code == 201
     mine = [r for r in _register_rows(c) if b["vantage"]["ip"] in r[1:-1]]
     assert mine and all("probe" in r[1] for r in mine), mine
+
+
+def test_numbers_past_the_stores_integers_are_not_found_not_500(console):
+    """An id, a page or a window past a 64-bit integer: 404 or the page as
+    for a bad value (not a 500 and a traceback in the log)."""
+    c = console
+    assert c.push(fixture_bundle("secret-lan")).status_code == 201
+    a = c.client("admin")
+    huge = "9" * 25
+    for p in (f"/reports/{huge}", f"/reports/{huge}/bundle.json", f"/audit?page={huge}",
+              f"/changes?since={huge}d"):
+        r = a.get(p)
+        assert r.status_code in (200, 404), (p, r.status_code)
+    for p in (f"/admin/tokens/{huge}/revoke", f"/waivers/{huge}/revoke"):
+        r = a.post(p, data={"csrf": csrf_of(a)})
+        assert r.status_code in (200, 303, 404), (p, r.status_code)
