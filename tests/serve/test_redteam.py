@@ -686,3 +686,23 @@ def test_numbers_past_the_stores_integers_are_not_found_not_500(console):
     for p in (f"/admin/tokens/{huge}/revoke", f"/waivers/{huge}/revoke"):
         r = a.post(p, data={"csrf": csrf_of(a)})
         assert r.status_code in (200, 303, 404), (p, r.status_code)
+
+
+def test_csv_exports_neutralise_bidi_controls(console):
+    """A title or device name with U+202E from the network reads reversed in a
+    spreadsheet as on a page: the CSV exports show it as \\u202e too."""
+    c = console
+    b = fixture_bundle("secret-lan")
+    for f in b["findings"]:
+        if f["status"] == "fail":
+            f["title"] = "evil \u202egpj.exe"
+            f["subject"]["device"] = "pc\u202e-07"
+            f["evidence"] = ["banner \u2066x\u2069 \u200f"]
+    assert c.push(b).status_code == 201
+    _login(httpx.Client(base_url=c.base, timeout=30), "adm\u202enim", "whatever-pass")
+    a = c.client("admin")
+    for p in ("/findings?format=csv&state=all&lang=en", "/devices?format=csv",
+              "/audit?format=csv"):
+        text = a.get(p).content.decode("utf-8-sig")
+        for ch in ("\u202e", "\u2066", "\u2069", "\u200f"):
+            assert ch not in text, (p, hex(ord(ch)))
