@@ -131,10 +131,12 @@ def _audit_csv(c, request, user, q):
 
 def csv_cell(v):
     """A CSV cell a spreadsheet will not run: text beginning with = + - @ (or a
-    tab/CR) gets a leading apostrophe (OWASP CSV injection)."""
+    tab/CR) gets a leading apostrophe (OWASP CSV injection); control and bidi
+    characters shown as \\uXXXX, as on the pages (scanner.formats.text.visible)."""
+    from scanner.formats.text import visible
     if v is None:
         return ""
-    s = str(v)
+    s = visible(str(v))
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 
 
