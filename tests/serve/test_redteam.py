@@ -706,3 +706,18 @@ def test_csv_exports_neutralise_bidi_controls(console):
         text = a.get(p).content.decode("utf-8-sig")
         for ch in ("\u202e", "\u2066", "\u2069", "\u200f"):
             assert ch not in text, (p, hex(ord(ch)))
+
+
+def test_another_token_cannot_rename_the_unit(console):
+    """The overview's title is the bundles' organization (unless console.yaml
+    names the unit): the oldest latest bundle's word, so any token's bundle
+    could retitle the unit. Where the bundles disagree, no name is taken."""
+    from scanner.serve.accounts import new_token
+    c = console
+    tok = new_token(c.store, "probe-office", segments=["office-lan"])
+    b = fixture_bundle("office-lan")
+    b["inventory"]["organization"] = {"name": "SPOOFED 全部合规", "id": "EX-0001"}
+    assert c.push(b, token=tok).status_code == 201
+    assert c.push(fixture_bundle("secret-lan")).status_code == 201
+    page = c.client("viewer").get("/").text
+    assert "SPOOFED" not in page
