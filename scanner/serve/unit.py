@@ -199,7 +199,7 @@ def _compute_heavy(store, cfg) -> Heavy:
         docs = [(r.id, V._body(conn, r.id)) for r in latest]
     own: dict = {}                    # segment -> what bundles of its own vantages say of it
     told: dict = {}                   # segment -> what other segments' bundles say of it
-    name = cfg.unit_name
+    names: set = set()                # the organization each bundle names
     details: dict = {}
     fp = Fingerprinter()
     for pk, doc in sorted(docs, key=lambda x: x[0]):
@@ -210,15 +210,18 @@ def _compute_heavy(store, cfg) -> Heavy:
         for s in (inv.get("segments") or {}).values():
             (own if s["name"] == v.get("segment") else told).setdefault(s["name"], []).append(dict(s))
         org = (doc.get("inventory") or {}).get("organization") if isinstance(doc.get("inventory"), Mapping) else None
-        if not name:
-            name = (org or {}).get("name") if isinstance(org, Mapping) else None
-            name = name or inv.get("organization")
+        said = (org or {}).get("name") if isinstance(org, Mapping) else None
+        if said or inv.get("organization"):
+            names.add(str(said or inv.get("organization")))
         for f in annotate(doc):
             try:
                 details[fp(f)] = (f, pk)
             except Exception:         # a plugin's broken fingerprint fields: no details, still listed
                 continue
     segs = described(own, told)
+    # console.yaml's unit_name, else the bundles' organization when they agree on it
+    # (any token's bundle names one: the oldest's word would let any probe retitle the unit)
+    name = cfg.unit_name or (next(iter(names)) if len(names) == 1 else None)
     history = finding_history(store)
     for r in latest:
         if r.segment and r.segment not in segs:
