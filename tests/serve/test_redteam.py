@@ -721,3 +721,36 @@ def test_another_token_cannot_rename_the_unit(console):
     assert c.push(fixture_bundle("secret-lan")).status_code == 201
     page = c.client("viewer").get("/").text
     assert "SPOOFED" not in page
+
+
+def test_a_foreign_station_in_any_spelling_of_its_mac(console):
+    """A station the store knows only on secret-lan, named by an office-lan
+    token's finding in every spelling of its MAC a reader might normalise."""
+    from scanner.bundle import summary
+    from scanner.serve.accounts import new_token
+    c = console
+    assert c.push(fixture_bundle("secret-lan")).status_code == 201
+    before = _stored(c)
+    tok = new_token(c.store, "probe-office", segments=["office-lan"])
+    for i, mac in enumerate(["02:aa:00:00:00:77", "02:AA:00:00:00:77", "02-aa-00-00-00-77",
+                             "02aa.0000.0077", "02aa00000077", " 02:aa:00:00:00:77 ",
+                             "2:aa:0:0:0:77"]):
+        b = fixture_bundle("office-lan")
+        b["scan_id"] = f"mac-{i}"
+        b["findings"].append({**b["findings"][-1], "check_id": "DEV-UNREGISTERED",
+                              "status": "pass", "segment": "office-lan",
+                              "subject": {"ip": "10.10.0.77", "mac": mac, "device": None}})
+        b["summary"] = summary(b["findings"])
+        r = c.push(b, token=tok)
+        if r.status_code == 201:            # then it was not read as that station at all
+            from scanner.store.fingerprint import norm_mac
+            assert norm_mac(mac) != "02:aa:00:00:00:77", (mac, r.text)
+        else:
+            assert r.status_code in (400, 403), (mac, r.text)
+    from sqlalchemy import select
+    from scanner.store import tables as T
+    with c.store.read() as conn:
+        segs = {r[0] for r in conn.execute(select(T.sightings.c.segment).where(
+            T.sightings.c.mac == "02:aa:00:00:00:77"))}
+    assert segs == {"secret-lan"}
+    assert _stored(c)["scans"] >= before["scans"]
