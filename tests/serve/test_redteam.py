@@ -755,3 +755,36 @@ def test_a_foreign_station_in_any_spelling_of_its_mac(console):
             T.sightings.c.mac == "02:aa:00:00:00:77"))}
     assert segs == {"secret-lan"}
     assert _stored(c)["scans"] >= before["scans"]
+
+
+def test_a_stolen_session_cannot_turn_off_or_replace_the_second_factor(console):
+    """With an admin's session (a copied cookie), the attacker turned TOTP off,
+    or enrolled a secret of his own, in one form: the second factor then
+    protected nothing at the next login. Either now needs a code of the
+    current secret."""
+    import pyotp
+    from scanner.serve.accounts import has_totp
+    c = console
+    a = c.client("admin")
+    page = a.post("/account/totp", data={"action": "new", "csrf": csrf_of(a)}).text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+    r = a.post("/account/totp", data={"action": "confirm", "secret": secret,
+                                      "otp": pyotp.TOTP(secret).now(), "csrf": csrf_of(a)})
+    assert r.status_code == 200 and has_totp(c.store, "admin")
+    thief = httpx.Client(base_url=c.base, timeout=30,
+                         cookies={"isoscan_session": a.cookies.get("isoscan_session")})
+    r = thief.post("/account/totp", data={"action": "off", "csrf": csrf_of(thief)})
+    assert r.status_code == 400 and has_totp(c.store, "admin")
+    mine = pyotp.random_base32()
+    r = thief.post("/account/totp", data={"action": "confirm", "secret": mine,
+                                          "otp": pyotp.TOTP(mine).now(), "csrf": csrf_of(thief)})
+    assert r.status_code == 400
+    from sqlalchemy import select
+    from scanner.serve import tables as C
+    with c.store.read() as conn:
+        assert conn.execute(select(C.users.c.totp_secret)
+                            .where(C.users.c.name == "admin")).scalar() == secret
+    # the owner, with a code of the current secret, may turn it off
+    r = a.post("/account/totp", data={"action": "off", "current": pyotp.TOTP(secret).now(),
+                                      "csrf": csrf_of(a)})
+    assert r.status_code == 200 and not has_totp(c.store, "admin")
