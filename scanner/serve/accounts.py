@@ -128,6 +128,13 @@ def has_totp(store, name: str) -> bool:
                             ).scalar() is not None
 
 
+def totp_of(store, name: str) -> str | None:
+    """The user's TOTP secret (None: no second factor)."""
+    from sqlalchemy import select
+    with store.read() as conn:
+        return conn.execute(select(C.users.c.totp_secret).where(C.users.c.name == name)).scalar()
+
+
 def set_totp(store, name: str, secret: str | None) -> None:
     """The user's TOTP secret (base32), or None to turn the second factor off."""
     with store.write() as conn:
