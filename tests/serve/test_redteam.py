@@ -788,3 +788,29 @@ def test_a_stolen_session_cannot_turn_off_or_replace_the_second_factor(console):
     r = a.post("/account/totp", data={"action": "off", "current": pyotp.TOTP(secret).now(),
                                       "csrf": csrf_of(a)})
     assert r.status_code == 200 and not has_totp(c.store, "admin")
+
+
+def test_proxy_auth_with_a_secret_is_not_any_local_process(console_factory, tmp_path):
+    """With proxy_auth trusting 127.0.0.1, any process of the host that talks to
+    the console's port itself is "the proxy". With `secret:` the identity
+    header counts only beside the secret nginx sends (X-Isoscan-Proxy-Secret)."""
+    from scanner.serve.config import Config, ProxyAuth, load_config
+    secret = "nginx-only-0123456789abcdef"
+    p = tmp_path / "console.yaml"
+    p.write_text("proxy_auth: {header: X-Remote-User, trusted: [127.0.0.1], secret: %s}\n"
+                 % secret)
+    pa = load_config(str(p)).proxy_auth
+    assert pa.secret == secret
+    c = console_factory(cfg=Config(proxy_auth=ProxyAuth("X-Remote-User", None, ("127.0.0.1",),
+                                                        secret=secret)))
+    for extra in ({}, {"X-Isoscan-Proxy-Secret": "guess"},
+                  {"X-Isoscan-Proxy-Secret": secret[:-1]}):
+        r = httpx.get(c.base + "/admin", headers={"X-Remote-User": "admin", **extra}, timeout=30)
+        assert r.status_code == 303 and r.headers["location"] == "/login", extra
+    r = httpx.get(c.base + "/admin", headers={"X-Remote-User": "admin",
+                                              "X-Isoscan-Proxy-Secret": secret}, timeout=30)
+    assert r.status_code == 200
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("proxy_auth: {header: X-Remote-User, trusted: [127.0.0.1], secret: short}\n")
+    with pytest.raises(ValueError):
+        load_config(str(bad))
