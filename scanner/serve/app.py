@@ -119,7 +119,10 @@ class Console:
         pa = self.cfg.proxy_auth
         if pa is not None:
             name = request.headers.get(pa.header)
-            if name and self.proxy_peer(request) in pa.trusted:
+            if name and self.proxy_peer(request) in pa.trusted and (
+                    pa.secret is None or hmac.compare_digest(
+                        request.headers.get("x-isoscan-proxy-secret", "").encode(),
+                        pa.secret.encode())):
                 name = name[:100]
                 known = A.user_named(self.store, name)
                 if known is not None:
