@@ -128,6 +128,13 @@ def has_totp(store, name: str) -> bool:
                             ).scalar() is not None
 
 
+def totp_of(store, name: str) -> str | None:
+    """The user's TOTP secret (None: no second factor)."""
+    from sqlalchemy import select
+    with store.read() as conn:
+        return conn.execute(select(C.users.c.totp_secret).where(C.users.c.name == name)).scalar()
+
+
 def set_totp(store, name: str, secret: str | None) -> None:
     """The user's TOTP secret (base32), or None to turn the second factor off."""
     with store.write() as conn:
@@ -151,6 +158,22 @@ def _since(window=WINDOW) -> str:
 PER_ADDRESS = MAX_FAILURES * 4
 
 
+def limit_key(remote: str) -> str:
+    """The address a login window counts: an IPv6 address as its /64 (one host
+    may hold a whole prefix: SLAAC privacy addresses, a cloud VM's /64, so one
+    window per address would be no limit), an IPv4-mapped one as IPv4."""
+    import ipaddress
+    try:
+        ip = ipaddress.ip_address((remote or "").strip().split("%")[0])
+    except ValueError:
+        return (remote or "")[:64]
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _window_counts(conn, name: str, remote: str) -> tuple[int, int]:
     from sqlalchemy import func, select
     f = C.login_failures
@@ -163,6 +186,7 @@ def _window_counts(conn, name: str, remote: str) -> tuple[int, int]:
 
 def limited(store, name: str, remote: str) -> bool:
     """Too many recent failures for this user name from this address, or from this address."""
+    remote = limit_key(remote)
     with store.read() as conn:
         n_pair, n_ip = _window_counts(conn, name, remote)
     return n_pair >= MAX_FAILURES or n_ip >= PER_ADDRESS
@@ -173,6 +197,7 @@ def _reserve(store, name: str, remote: str) -> int | None:
     password is right), or None when the window is full: taken under a lock,
     so parallel tries are counted one by one."""
     import hashlib as _h
+    remote = limit_key(remote)
     with store.write() as conn:
         store.lock(conn, int.from_bytes(_h.sha256(b"login:" + remote.encode()).digest()[:8],
                                         "big", signed=True))
@@ -189,6 +214,7 @@ def clear_failures(store, name: str, remote: str) -> None:
     """A login that succeeded whole (password and, when enrolled, the one-time
     code): this (address, user)'s window is cleared. Until then the try's
     place stays a failure, so a wrong one-time code counts like a wrong password."""
+    remote = limit_key(remote)
     with store.write() as conn:
         conn.execute(C.login_failures.delete().where(
             C.login_failures.c.name == name[:NAME_MAX], C.login_failures.c.remote == remote[:64]))
@@ -363,13 +389,16 @@ def audit_verify(store) -> list[int]:
     row changed, or one deleted before it (the oldest kept row is the anchor;
     retention removes from the start only). [] when the chain holds."""
     from sqlalchemy import select
-    bad, prev = [], None
+    bad, prev, chained = [], None, False
     with store.read() as conn:
         for i, r in enumerate(conn.execute(select(C.audit).order_by(C.audit.c.id))):
             m = dict(r._mapping)
-            if m["hash"] is None:          # rows written before the chain existed
+            if m["hash"] is None:          # rows written before the chain existed, only those:
+                if chained:                # one after a chained row had its hash blanked
+                    bad.append(m["id"])
                 prev = None
                 continue
+            chained = True
             if i > 0 and prev is not None and row_hash(prev, m) != m["hash"]:
                 bad.append(m["id"])
             prev = m["hash"]

@@ -119,7 +119,10 @@ class Console:
         pa = self.cfg.proxy_auth
         if pa is not None:
             name = request.headers.get(pa.header)
-            if name and self.proxy_peer(request) in pa.trusted:
+            if name and self.proxy_peer(request) in pa.trusted and (
+                    pa.secret is None or hmac.compare_digest(
+                        request.headers.get("x-isoscan-proxy-secret", "").encode(),
+                        pa.secret.encode())):
                 name = name[:100]
                 known = A.user_named(self.store, name)
                 if known is not None:
@@ -223,7 +226,12 @@ class Console:
 
     async def form(self, request, user=None) -> dict | None:
         """The url-encoded form, or None when its CSRF token is missing or is
-        not the session's (the pre-login cookie's, before login)."""
+        not the session's (the pre-login cookie's, before login), or when the
+        browser says another origin's page sent it (Sec-Fetch-Site): a page on
+        another port of the host is the same site, so it could plant an
+        `isoscan_pre` cookie whose token it fetched itself (login CSRF)."""
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            return None
         body = b""
         async for chunk in request.stream():
             body += chunk

@@ -39,6 +39,7 @@ class ProxyAuth:
     role_header: str | None
     trusted: tuple[str, ...]
     create: bool = False        # unknown names let in with role_header's role
+    secret: str | None = None   # the identity header counts only beside X-Isoscan-Proxy-Secret: this
 
 
 @dataclass
@@ -139,8 +140,13 @@ def load_config(path: str | None) -> Config:
             raise ConfigError(f"{path}: proxy_auth.create must be true or false")
         if p.get("create") and not p.get("role_header"):
             raise ConfigError(f"{path}: proxy_auth.create needs role_header: NAME")
+        if p.get("secret") is not None and (not isinstance(p["secret"], str)
+                                            or len(p["secret"]) < 16):
+            raise ConfigError(f"{path}: proxy_auth.secret must be a string of at least 16 "
+                              "characters (nginx sends it as X-Isoscan-Proxy-Secret)")
         c.proxy_auth = ProxyAuth(p["header"], p.get("role_header"),
-                                 tuple(str(x) for x in p["trusted"]), bool(p.get("create")))
+                                 tuple(str(x) for x in p["trusted"]), bool(p.get("create")),
+                                 p.get("secret"))
     for k in ("unit_name", "timezone", "signing_key"):
         if k in data:
             if not isinstance(data[k], str) or not data[k].strip():

@@ -106,9 +106,24 @@ def _unsquat(store, p: Prepared, trust) -> None:
             old = None
         if old is not None and verify_document(old, trust, sid).status == VALID:
             return                               # two signed documents: ingest refuses (409)
-        conn.execute(T.scans.update().where(T.scans.c.id == have.id).values(
-            scan_id=f"{sid}~unsigned-{have.content_sha256[:16]}"[:200]))
-    p.meta["superseded"] = f"{sid}~unsigned-{have.content_sha256[:16]}"
+        moved = _free_name(conn, sid, have.content_sha256)
+        conn.execute(T.scans.update().where(T.scans.c.id == have.id).values(scan_id=moved))
+    p.meta["superseded"] = moved
+
+
+def _free_name(conn, sid: str, sha: str) -> str:
+    """SCAN_ID~unsigned-HASH16, or, when a squatter took that name first (he
+    knows his own hash), the same with a random tail he cannot foresee."""
+    import secrets
+    from sqlalchemy import select
+    from scanner.store import tables as T
+    for tail in ("", *(f"-{secrets.token_hex(6)}" for _ in range(4))):
+        suffix = f"~unsigned-{sha[:16]}{tail}"
+        name = sid[:200 - len(suffix)] + suffix
+        if conn.execute(select(T.scans.c.id).where(T.scans.c.scan_id == name)).first() is None:
+            return name
+    raise Refused(503, f"{sid}: no free name to move the unsigned copy of this scan_id to; "
+                       "nothing stored")
 
 
 def commit(store, p: Prepared, trust=None) -> dict:

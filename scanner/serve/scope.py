@@ -2,10 +2,12 @@
 one, not a canary log) in which EVERYTHING lies within its segments:
 
 - the vantage's segment;
-- every finding's `segment` (a finding of no segment, or of a check that
-  reads the inventory alone -- INV-*, `needs: [inventory]` -- is a statement
-  about the inventory file that every vantage judges alike, not something
-  this probe saw: it may name any segment);
+- every finding's `segment` (a finding of a check that reads the inventory
+  alone -- INV-*, `needs: [inventory]` -- is a statement about the inventory
+  file that every vantage judges alike, not something this probe saw: it may
+  name any segment, or none; any other check may fail only on the token's
+  segments: its failure of no segment is refused, its error of none, a probe
+  that could not run, is taken);
 - every finding's `vantage_segments`;
 - every station a finding names (its subject's MAC): one the store has seen
   only on segments outside the token's is another segment's station, unless
@@ -42,23 +44,32 @@ def _discovered(doc: Mapping) -> set:
     return _macs(h.get("mac") for h in hosts)
 
 
+def _outside(value, allowed: set) -> bool:
+    """Whether a segment name lies outside the token's: anything but a string
+    is outside (a list, an object or a number names no segment of the token)."""
+    return not isinstance(value, str) or value not in allowed
+
+
 def out_of_scope(store, doc: Mapping, kind: str, allowed) -> str | None:
     allowed = set(allowed)
     if kind != "bundle" or isinstance(doc.get("sources"), list):
         return "only a bundle of one vantage (not a merged bundle or a canary log)"
     v = doc.get("vantage") if isinstance(doc.get("vantage"), Mapping) else {}
-    if v.get("segment") not in allowed:
+    if _outside(v.get("segment"), allowed):
         return f"its vantage is on {v.get('segment')!r}"
     paper = inventory_only_checks()
     for i, f in enumerate(doc.get("findings") or ()):
         if not isinstance(f, Mapping):
             continue
         seg = f.get("segment")
-        if seg not in (None, "") and seg not in allowed and f.get("check_id") not in paper:
+        if seg not in (None, "") and _outside(seg, allowed) and f.get("check_id") not in paper:
             return f"finding {i} ({f.get('check_id')}) is of segment {seg!r}"
+        if seg in (None, "") and f.get("status") == "fail" and f.get("check_id") not in paper:
+            return (f"finding {i} ({f.get('check_id')}) is a failure of no segment, and only a "
+                    "check of the inventory alone may fail without one")
         vs = f.get("vantage_segments")
         if vs is not None:
-            bad = [x for x in (vs if isinstance(vs, list) else [vs]) if x not in allowed]
+            bad = [x for x in (vs if isinstance(vs, list) else [vs]) if _outside(x, allowed)]
             if bad:
                 return f"finding {i} ({f.get('check_id')}) names vantage segment {bad[0]!r}"
     return _foreign_station(store, doc, allowed)

@@ -199,25 +199,31 @@ def _compute_heavy(store, cfg) -> Heavy:
     with store.read() as conn:
         latest = V._latest_scan_ids(conn)
         docs = [(r.id, V._body(conn, r.id)) for r in latest]
-    segs: dict = {}
-    name = cfg.unit_name
+    own: dict = {}                    # segment -> what bundles of its own vantages say of it
+    told: dict = {}                   # segment -> what other segments' bundles say of it
+    names: set = set()                # the organization each bundle names
     details: dict = {}
     fp = Fingerprinter()
     for pk, doc in sorted(docs, key=lambda x: x[0]):
         if not isinstance(doc, Mapping):
             continue
         inv = embedded_inventory(doc) or {}
+        v = doc.get("vantage") if isinstance(doc.get("vantage"), Mapping) else {}
         for s in (inv.get("segments") or {}).values():
-            segs.setdefault(s["name"], dict(s))
+            (own if s["name"] == v.get("segment") else told).setdefault(s["name"], []).append(dict(s))
         org = (doc.get("inventory") or {}).get("organization") if isinstance(doc.get("inventory"), Mapping) else None
-        if not name:
-            name = (org or {}).get("name") if isinstance(org, Mapping) else None
-            name = name or inv.get("organization")
+        said = (org or {}).get("name") if isinstance(org, Mapping) else None
+        if said or inv.get("organization"):
+            names.add(str(said or inv.get("organization")))
         for f in annotate(doc):
             try:
                 details[fp(f)] = (f, pk)
             except Exception:         # a plugin's broken fingerprint fields: no details, still listed
                 continue
+    segs = described(own, told)
+    # console.yaml's unit_name, else the bundles' organization when they agree on it
+    # (any token's bundle names one: the oldest's word would let any probe retitle the unit)
+    name = cfg.unit_name or (next(iter(names)) if len(names) == 1 else None)
     history = finding_history(store)
     for r in latest:
         if r.segment and r.segment not in segs:
@@ -231,6 +237,25 @@ def _compute_heavy(store, cfg) -> Heavy:
     ordered = sorted(segs.values(), key=lambda s: segment_order(s.get("classification"), s["name"]))
     return Heavy(name, ordered, {k: s.get("classification") for k, s in segs.items()},
                  rows, latest, trend(store, days=30))
+
+
+def described(own: dict, told: dict) -> dict:
+    """Each segment as the bundles' embedded inventories describe it. A token
+    bound to office-lan may push office-lan's bundles, whose inventory could
+    say anything of secret-lan: a segment is what the newest bundle of its own
+    vantage says; one no bundle of its own describes is what the others say
+    only when they agree on its classification and level, else its
+    classification is unknown (fail closed: protected checks are not waived)."""
+    out = {}
+    for seg, said in told.items():
+        s = dict(said[0])
+        if any((x.get("classification"), x.get("level")) != (s.get("classification"), s.get("level"))
+               for x in said[1:]):
+            s.update(classification=None, level=None)
+        out[seg] = s
+    for seg, said in own.items():
+        out[seg] = dict(said[-1])
+    return out
 
 
 def _overlay(store, heavy: Heavy, v) -> UnitState:

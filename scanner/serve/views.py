@@ -220,13 +220,13 @@ def devices_now(store, lang: str) -> dict:
     from scanner.store.history import station_history
     bundles = latest_bundles(store)
     recon = []
-    probes_mac, probes_ip = set(), set()
+    probes = set()                    # (segment, ip or MAC) of each vantage, on its own segment
     for b in bundles:
         v = b.get("vantage") if isinstance(b.get("vantage"), Mapping) else {}
         if isinstance(v.get("mac"), str) and norm_mac(v["mac"]):
-            probes_mac.add(norm_mac(v["mac"]))
+            probes.add((v.get("segment"), norm_mac(v["mac"])))
         if isinstance(v.get("ip"), str) and v["ip"]:
-            probes_ip.add(v["ip"])
+            probes.add((v.get("segment"), v["ip"]))
     if bundles:
         recon = reconcile(merge_report(bundles, lang), _T(STRINGS[lang]))
     probe_label = "探针（本系统）" if lang == "zh-CN" else "probe (isoscan's own)"
@@ -234,11 +234,13 @@ def devices_now(store, lang: str) -> dict:
         t = r.get("table") or {}
         rows = t.get("data") or t.get("rows") or []
         for row in rows:
-            cells = [str(x) for x in row[1:]]
+            # the row's own addresses: not its last column, the vantages that saw it
+            cells = [str(x) for x in row[2:-1]]
             tokens = {w.strip(",;()") for c in cells for w in c.split()}
-            if tokens & probes_ip or {norm_mac(w) for w in tokens if ":" in w} & probes_mac:
+            tokens |= {norm_mac(w) for w in tokens if ":" in w}
+            if {(r.get("segment"), w) for w in tokens} & probes:
                 row[0], row[1] = "recon-probe", probe_label
     stations = station_history(store)
     for st in stations:
-        st.probe = st.mac in probes_mac
+        st.probe = (st.segment, st.mac) in probes
     return {"recon": recon, "stations": stations}

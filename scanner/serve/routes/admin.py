@@ -89,6 +89,8 @@ def admin_revoke(c, request, user, data):
         tid = int(request.path_params["id"])
     except ValueError:
         return c.deny(request, user, 404, "not_found")
+    if not 0 < tid < 2**63:
+        return c.deny(request, user, 404, "not_found")
     A.revoke_token(c.store, tid)
     c.audit(request, user, 200, detail="token revoked", target=f"token:{tid}")
     return _admin_after(c, request, user)
@@ -98,7 +100,7 @@ def admin_revoke(c, request, user, data):
 def audit_page(c, request, user):
     q = (request.query_params.get("q") or "").strip()[:100] or None
     try:
-        page = max(0, int(request.query_params.get("page") or 0))
+        page = min(max(0, int(request.query_params.get("page") or 0)), 10**9)
     except ValueError:
         page = 0
     if request.query_params.get("format") == "csv":
@@ -129,10 +131,12 @@ def _audit_csv(c, request, user, q):
 
 def csv_cell(v):
     """A CSV cell a spreadsheet will not run: text beginning with = + - @ (or a
-    tab/CR) gets a leading apostrophe (OWASP CSV injection)."""
+    tab/CR) gets a leading apostrophe (OWASP CSV injection); control and bidi
+    characters shown as \\uXXXX, as on the pages (scanner.formats.text.visible)."""
+    from scanner.formats.text import visible
     if v is None:
         return ""
-    s = str(v)
+    s = visible(str(v))
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 
 

@@ -122,6 +122,13 @@ def totp(c, request, user, data):
     import pyotp
     t = strings(c.lang(request))
     action = data.get("action")
+    if action in ("confirm", "off") and A.has_totp(c.store, user["name"]) \
+            and not _totp_ok(A.totp_of(c.store, user["name"]) or "", data.get("current", "")):
+        # a second factor already on is turned off or replaced only with a code of it:
+        # a copied session cookie alone must not strip it
+        c.audit(request, user, 400, detail=f"TOTP {action} refused: no current code",
+                target=user["name"])
+        return _account(c, request, user, status=400, error=t["login_otp"])
     if action == "new":
         return _account(c, request, user, totp_new=pyotp.random_base32())
     if action == "confirm":

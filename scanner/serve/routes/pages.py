@@ -188,6 +188,8 @@ def unwaive(c, request, user, data):
         wid = int(request.path_params["id"])
     except ValueError:
         return c.deny(request, user, 404, "not_found")
+    if not 0 < wid < 2**63:
+        return c.deny(request, user, 404, "not_found")
     revoke_waiver(c.store, wid, user["name"])
     c.audit(request, user, 303, detail="waiver revoked", target=f"waiver:{wid}")
     back = data.get("back") or "/findings"
@@ -200,7 +202,7 @@ def changes(c, request, user):
     spec = request.query_params.get("since") or "7d"
     try:
         since = since_time(spec)
-    except ValueError:
+    except (ValueError, OverflowError):        # a window past the calendar: the default
         spec, since = "7d", since_time("7d")
     return c.page(request, "changes.html.j2", user, since=since, spec=spec,
                   rows=V.changes(c.store, since, unit_state(c.store, c.cfg)))

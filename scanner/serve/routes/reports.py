@@ -25,6 +25,8 @@ def _docs(c, request):
         pk = int(key)
     except ValueError:
         return None, key
+    if not 0 < pk < 2**63:                     # past the store's integers: no such scan
+        return None, key
     d = V.scan_document(c.store, pk)
     return ([d] if d else None), str(pk)
 
