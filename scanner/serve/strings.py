@@ -139,7 +139,6 @@ _S = {
     "st_present": ("在线", "present"), "st_vanished": ("已消失", "vanished"),
     "stev_new": ("首次出现", "first seen"), "stev_returned": ("再次出现", "returned"),
     "stev_vanished": ("消失", "vanished"), "stev_flip-flop": ("地址易主", "address changed hands"),
-    "probe": ("探针", "probe"),
     "export_register": ("导出台账 CSV", "Register as CSV"),
     "stale": ("有新的扫描结果，正在更新；以下为更新前的状态", "A new scan arrived and is being taken in; this is the state before it"),
 }
