@@ -61,12 +61,8 @@ def _seen_in_store(expected, db) -> list:
     """When each expected vantage last reported, as the store knows it."""
     from scanner.alerts.rules import VantageSeen
     from scanner.store.vantages import last_reports
-    from scanner.store.db import StoreError, open_store
-    try:
-        store = open_store(db)
-    except StoreError as exc:
-        click.echo(f"isoscan alert: {exc}", err=True)
-        sys.exit(2)
+    from scanner.commands.common import open_store_or_fail
+    store = open_store_or_fail(db, "alert")
     from sqlalchemy.exc import SQLAlchemyError
     try:
         last = last_reports(store)

@@ -26,11 +26,20 @@ def fail(cmd: str, msg: str):
     sys.exit(2)
 
 
-def open_console_store(db, cmd="serve"):
-    from scanner.serve import tables
+def open_store_or_fail(db, cmd: str):
+    """The store of `db` (else ISOSCAN_DB), or one line `isoscan CMD: why` and exit 2."""
     from scanner.store.db import StoreError, open_store
     try:
-        store = open_store(db)
+        return open_store(db)
+    except StoreError as exc:
+        fail(cmd, str(exc))
+
+
+def open_console_store(db, cmd="serve"):
+    from scanner.serve import tables
+    from scanner.store.db import StoreError
+    store = open_store_or_fail(db, cmd)
+    try:
         tables.create(store)
     except StoreError as exc:
         fail(cmd, str(exc))

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from scanner.commands.common import db_option, fail
+from scanner.commands.common import db_option, fail, open_store_or_fail
 from scanner.formats.text import clean
 from scanner.model import LANGS, pick, text
 
@@ -134,11 +134,7 @@ def diff(old, new, fmt, lang):
 
 
 def _open(db):
-    from scanner.store.db import StoreError, open_store
-    try:
-        return open_store(db)
-    except StoreError as exc:
-        fail("history", str(exc))
+    return open_store_or_fail(db, "history")
 
 
 def _read(cmd, fn, store, **kw):

@@ -107,7 +107,7 @@ def _sink(db, alert, outbox):
     """The store and the alert channels the events go to (exit 2 when unusable)."""
     from scanner.alerts.outbox import default_outbox
     from scanner.alerts.watchsink import Sink
-    from scanner.store.db import StoreError, open_store
+    from scanner.commands.common import open_store_or_fail
     cfg = None
     if alert:
         from scanner.alerts.config import ConfigError, load_config
@@ -116,10 +116,6 @@ def _sink(db, alert, outbox):
         except ConfigError as exc:
             click.echo(f"isoscan watch: {exc}", err=True)
             sys.exit(2)
-    try:
-        store = open_store(db)
-    except StoreError as exc:
-        click.echo(f"isoscan watch: {exc}", err=True)
-        sys.exit(2)
+    store = open_store_or_fail(db, "watch")
     box = (outbox or cfg.outbox or default_outbox(db)) if cfg is not None else None
     return Sink(store, cfg, box)
